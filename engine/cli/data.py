@@ -1,0 +1,25 @@
+"""`equilearn data validate PATH --format F`: load, validate, summarize; exit 1 listing every problem."""
+
+from __future__ import annotations
+
+import argparse
+
+from engine.cli.output import write_json
+from engine.data import FORMATS, load
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    data = sub.add_parser("data", help="inspect and validate datasets").add_subparsers(dest="data_command", required=True)
+    validate = data.add_parser("validate", help="load a dataset, check it against the canonical schema, print a summary")
+    validate.add_argument("path")
+    validate.add_argument("--format", required=True, choices=sorted(FORMATS))
+    validate.add_argument("--out", help="also write the summary JSON here")
+    validate.set_defaults(handler=run_validate)
+
+
+def run_validate(args: argparse.Namespace) -> int:
+    dataset = load(args.path, args.format)  # raises DataValidationError with every problem
+    summary = dataset.summary()
+    summary["problems"] = []
+    write_json(summary, args.out)
+    return 0

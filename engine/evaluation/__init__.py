@@ -1,0 +1,1 @@
+"""Evaluation protocol: student-level splits, sequential prediction, metrics, baselines."""

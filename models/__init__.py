@@ -1,0 +1,4 @@
+"""Statistical learners usable on their own: IRT, BKT, logistic (PFA/AFM/Best-LR), Elo, baselines.
+
+Nothing here imports `engine` or `service`; every model follows the protocol in `models.base`.
+"""

@@ -1,0 +1,1 @@
+"""HTTP layer (FastAPI). No domain logic of its own."""
