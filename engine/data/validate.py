@@ -40,7 +40,11 @@ def _type_name(dtype: pl.DataType) -> str:
 
 
 def _cast_column(frame: pl.DataFrame, column: str, dtype: pl.DataType) -> tuple[pl.Series | None, list[Problem]]:
-    """Cast one column; on failure, name the rows whose values could not be converted."""
+    """Cast one column; on failure, name the rows whose values could not be converted.
+
+    Values that cannot be converted become null in the returned series, so the range checks
+    still run on the rest of the column and every problem is reported in one pass.
+    """
     series = frame[column]
     if series.dtype == dtype:
         return series, []
@@ -53,7 +57,7 @@ def _cast_column(frame: pl.DataFrame, column: str, dtype: pl.DataType) -> tuple[
         loose = series.cast(dtype, strict=False)
         bad = frame.select(_ROW, column).filter(loose.is_null() & series.is_not_null())
         hint = f"cannot be read as {_type_name(dtype)}; fix or remove the value"
-        return None, _rows_problems(bad, column, hint)
+        return loose, _rows_problems(bad, column, hint)
 
 
 def find_problems(frame: pl.DataFrame, schema: TableSchema | str) -> tuple[pl.DataFrame, list[Problem]]:
@@ -68,6 +72,7 @@ def find_problems(frame: pl.DataFrame, schema: TableSchema | str) -> tuple[pl.Da
     if frame.height == 0 and not problems:
         problems.append(Problem(None, None, None, f"the {sch.name} table has no rows"))
     work = frame.with_row_index(_ROW)
+    originally_null = {c: work[c].is_null() for c in sch.required if c in work.columns}
     cast: dict[str, pl.Series] = {}
     for column, dtype in sch.columns.items():
         if column not in work.columns:
@@ -80,7 +85,7 @@ def find_problems(frame: pl.DataFrame, schema: TableSchema | str) -> tuple[pl.Da
     checks: list[tuple[str, pl.Expr, str]] = []
     for column in sch.required:
         if column in cast:
-            checks.append((column, pl.col(column).is_null(), "value is missing; fill it in"))
+            checks.append((column, pl.lit(originally_null[column]), "value is missing; fill it in"))
     for column in sch.id_columns:
         if column in cast:
             checks.append(
@@ -106,9 +111,10 @@ def find_problems(frame: pl.DataFrame, schema: TableSchema | str) -> tuple[pl.Da
     if key and len(key) == len(sch.unique_key):
         dup = work.filter(pl.struct(key).is_duplicated() & pl.all_horizontal(pl.col(key).is_not_null()))
         if dup.height:
-            shown = dup.with_columns(pl.concat_str([pl.col(k).cast(pl.Utf8) for k in key], separator="/").alias("__key__"))
+            label = "+".join(key)
+            shown = dup.select(_ROW, pl.concat_str([pl.col(k).cast(pl.Utf8) for k in key], separator="/").alias(label))
             hint = f"duplicate ({', '.join(key)}); each must be unique: remove or renumber the repeated rows"
-            problems.extend(_rows_problems(shown.rename({"__key__": "+".join(key)}), "+".join(key), hint))
+            problems.extend(_rows_problems(shown, label, hint))
     return work.drop(_ROW), problems
 
 

@@ -83,3 +83,17 @@ def test_many_bad_rows_are_counted_not_dropped() -> None:
 def test_empty_table_is_an_error() -> None:
     with pytest.raises(DataValidationError, match="no rows"):
         validate(good_frame().head(0), "responses")
+
+
+def test_single_column_key_duplicate_is_reported_not_crashed() -> None:
+    roster = pl.DataFrame({"student_id": ["a", "b", "a"]})
+    _, problems = find_problems(roster, "roster")
+    assert [(p.row, p.column, p.value) for p in problems] == [(1, "student_id", "a"), (3, "student_id", "a")]
+
+
+def test_range_checks_still_run_on_a_column_with_unreadable_values() -> None:
+    frame = good_frame().with_columns(pl.Series("correct", ["1", "yes", "7"]))
+    problems = problems_of(frame)
+    by_row = {p.row: p.hint for p in problems if p.column == "correct"}
+    assert set(by_row) == {2, 3}
+    assert "cannot be read" in by_row[2] and "[0, 1]" in by_row[3]

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import polars as pl
 
 from engine.data.dataset import Dataset, canonical_responses
@@ -18,58 +17,88 @@ from engine.data.loaders.common import require_file
 from engine.errors import DataValidationError, Problem
 
 
-def _parse_ints(line: str) -> list[str]:
-    return [tok.strip() for tok in line.strip().rstrip(",").split(",") if tok.strip()]
+def _tokens(lines: pl.Series) -> pl.Series:
+    """Comma-separated text to a list of trimmed, non-empty tokens (a trailing comma is allowed)."""
+    return (
+        lines.str.split(",")
+        .list.eval(pl.element().str.strip_chars())
+        .list.eval(pl.element().filter(pl.element().str.len_chars() > 0))
+    )
 
 
-def read_dkt3(path: Path, prefix: str) -> pl.DataFrame:
-    """Parse one 3-line file; every malformed record is reported with its file line number."""
+def _read_lines(path: Path) -> list[str]:
     try:
         lines = require_file(path).read_text().splitlines()
     except UnicodeDecodeError as exc:
         raise DataValidationError([Problem(None, None, str(path), f"not a text file: {exc}")], str(path)) from exc
-    while lines and not lines[-1].strip():
+    while len(lines) % 3 and not lines[-1].strip():  # trailing blank lines, but not an empty last record
         lines.pop()
+    return lines
+
+
+def _record_problems(records: pl.DataFrame) -> list[Problem]:
+    """One problem per malformed record (the first that applies), named by its file line."""
+    bad_count = records.filter(pl.col("count").is_null())
+    mismatch = records.filter(
+        pl.col("count").is_not_null()
+        & ((pl.col("skills").list.len() != pl.col("count")) | (pl.col("answers").list.len() != pl.col("count")))
+    )
+    bad_answer = records.filter(
+        pl.col("count").is_not_null()
+        & (pl.col("skills").list.len() == pl.col("count"))
+        & (pl.col("answers").list.len() == pl.col("count"))
+    ).with_columns(
+        pl.col("answers").list.eval(pl.element().filter(~pl.element().is_in(["0", "1"]))).list.first().alias("bad")
+    ).filter(pl.col("bad").is_not_null())
+    problems = [
+        Problem(line, "count", text, "first line of a record must be the number of responses")
+        for line, text in bad_count.select("line", "count_text").iter_rows()
+    ]
+    problems += [
+        Problem(line, "count", count, f"record says {count} responses but has {n_skills} skills and {n_answers} answers")
+        for line, count, n_skills, n_answers in mismatch.select(
+            "line", "count", pl.col("skills").list.len(), pl.col("answers").list.len()
+        ).iter_rows()
+    ]
+    problems += [
+        Problem(line + 2, "correct", bad, "answers must be 0 or 1")
+        for line, bad in bad_answer.select("line", "bad").iter_rows()
+    ]
+    return sorted(problems, key=lambda p: p.row or 0)
+
+
+def read_dkt3(path: Path, prefix: str) -> pl.DataFrame:
+    """Parse one 3-line file with column operations; every malformed record is named by its file line.
+
+    Returns student_id (`{prefix}-{record index}`), item_id (= skill id), skill_ids ([skill]) and
+    correct (0.0/1.0), in file order.
+    """
+    lines = _read_lines(path)
     problems: list[Problem] = []
     if len(lines) % 3:
         problems.append(Problem(None, None, len(lines), "line count is not a multiple of 3 (count / skills / answers); the last record is incomplete"))
-    students: list[str] = []
-    skills: list[str] = []
-    answers: list[str] = []
-    lengths: list[int] = []
-    for start in range(0, len(lines) - len(lines) % 3, 3):
-        line_no = start + 1
-        count_text, skill_line, answer_line = lines[start : start + 3]
-        rec_skills, rec_answers = _parse_ints(skill_line), _parse_ints(answer_line)
-        try:
-            count = int(count_text.strip())
-        except ValueError:
-            problems.append(Problem(line_no, "count", count_text, "first line of a record must be the number of responses"))
-            continue
-        if len(rec_skills) != count or len(rec_answers) != count:
-            problems.append(
-                Problem(line_no, "count", count, f"record says {count} responses but has {len(rec_skills)} skills and {len(rec_answers)} answers")
-            )
-            continue
-        bad_answer = next((a for a in rec_answers if a not in ("0", "1")), None)
-        if bad_answer is not None:
-            problems.append(Problem(line_no + 2, "correct", bad_answer, "answers must be 0 or 1"))
-            continue
-        students.append(f"{prefix}-{start // 3}")
-        lengths.append(count)
-        skills.extend(rec_skills)
-        answers.extend(rec_answers)
+    n_records = len(lines) // 3
+    text = pl.Series("text", lines[: 3 * n_records], dtype=pl.Utf8)
+    counts = text.gather_every(3, 0)
+    records = pl.DataFrame(
+        {
+            "line": pl.int_range(0, n_records, eager=True) * 3 + 1,
+            "record": pl.int_range(0, n_records, eager=True),
+            "count_text": counts,
+            "count": counts.str.strip_chars().cast(pl.Int64, strict=False),
+            "skills": _tokens(text.gather_every(3, 1)),
+            "answers": _tokens(text.gather_every(3, 2)),
+        }
+    )
+    problems += _record_problems(records)
     if problems:
         raise DataValidationError(problems, source=f"{path} (line numbers)")
-    student_col = np.repeat(np.array(students, dtype=object), lengths)
-    skill_series = pl.Series("item_id", skills, dtype=pl.Utf8)
-    return pl.DataFrame(
-        {
-            "student_id": pl.Series(student_col, dtype=pl.Utf8),
-            "item_id": skill_series,
-            "skill_ids": skill_series.cast(pl.Utf8).reshape((-1, 1)).cast(pl.List(pl.Utf8)),
-            "correct": pl.Series(answers, dtype=pl.Utf8).cast(pl.Float64),
-        }
+    responses = records.filter(pl.col("count") > 0).select("record", "skills", "answers").explode(["skills", "answers"])
+    return responses.select(
+        pl.concat_str([pl.lit(f"{prefix}-"), pl.col("record").cast(pl.Utf8)]).alias("student_id"),
+        pl.col("skills").alias("item_id"),
+        pl.concat_list("skills").alias("skill_ids"),
+        pl.col("answers").cast(pl.Float64).alias("correct"),
     )
 
 

@@ -30,7 +30,7 @@ def _qmatrix(path: Path) -> pl.DataFrame:
 
 def _read_split(path: Path) -> pl.DataFrame:
     try:
-        frame = pl.read_csv(path, separator="\t", schema_overrides={c: pl.Utf8 for c in ("user_id", "item_id", "skill_id")})
+        frame = pl.read_csv(path, separator="\t", schema_overrides={c: pl.Utf8 for c in ("user_id", "item_id", "skill_id", "correct")})
     except (pl.exceptions.ComputeError, OSError) as exc:
         raise DataValidationError([Problem(None, None, str(path), f"unreadable tab-separated file: {exc}")], str(path)) from exc
     missing = [c for c in COLUMNS if c not in frame.columns]
@@ -56,7 +56,7 @@ def load_lpp(path: str | Path) -> Dataset:
             pl.col("user_id").alias("student_id"),
             "item_id",
             pl.col("skill_ids").fill_null(pl.lit([], dtype=pl.List(pl.Utf8))),
-            pl.col("correct").cast(pl.Float64, strict=False),
+            pl.col("correct").str.strip_chars(),  # validate casts it and names any non-number by row
         )
         return canonical_responses(frame, source=str(file))
 

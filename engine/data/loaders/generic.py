@@ -1,0 +1,280 @@
+"""`generic` format: a user's own response log (CSV/TSV or Parquet) with a column mapping.
+
+Options of `load_generic`:
+- `columns`: canonical name -> source column name, for any of `student_id`, `item_id`, `correct`
+  (required) and `skill_ids`, `timestamp`, `seq` (optional). Unmapped names are looked up as-is.
+- `skill_separator` (default ","): splits a text skill column ("12,15" -> ["12", "15"]); a Parquet
+  list column is used as it is. Without a skill column every response gets an empty skill list.
+- `separator`: CSV field separator; default tab for `.tsv`/`.tab`, otherwise sniffed from the header.
+- `timestamp_format`: strptime format of a text timestamp (default: ISO 8601); times are read as UTC.
+- `roster_columns`: per-student columns (subgroups for fairness audits) returned as `Dataset.roster`
+  and kept out of the responses; a student must have one value per column.
+Order within a student: `seq` when mapped, else `timestamp` (ties and missing times keep file order),
+else file order. Row numbers in errors count data rows from 1, header excluded.
+
+The module also holds the table helpers the other text loaders share: reading every column as text
+with clear errors, checking required columns, and validating in file-row terms.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
+from pathlib import Path
+
+import polars as pl
+
+from engine.data.dataset import Dataset, canonical_responses
+from engine.data.loaders.common import require_file
+from engine.data.schema import SCHEMAS, SKILL_LIST, UTC_DATETIME, TableSchema
+from engine.data.validate import find_problems, validate
+from engine.errors import DataValidationError, Problem
+
+FILE_ROW = "__file_row__"  # 0-based data row of the source file, carried through a loader
+ROWS_LISTED = 20
+DEFAULT_NULLS = ("", "NA", "NaN", "nan", "null", "NULL")
+CANONICAL = ("student_id", "item_id", "correct", "skill_ids", "timestamp", "seq")
+REQUIRED = ("student_id", "item_id", "correct")
+
+
+# ----------------------------------------------------------------------------- shared table helpers
+def sniff_separator(path: Path) -> str:
+    """Tab for .tsv/.tab; otherwise the most frequent of `, ; tab |` in the header line."""
+    if path.suffix.lower() in (".tsv", ".tab"):
+        return "\t"
+    with path.open("r", encoding="utf-8", errors="replace") as handle:
+        header = handle.readline()
+    try:
+        return csv.Sniffer().sniff(header, delimiters=",;\t|").delimiter
+    except csv.Error:
+        return ","
+
+
+def read_text_table(path: Path, separator: str | None = None, null_values: Sequence[str] = DEFAULT_NULLS) -> pl.DataFrame:
+    """Read a delimited file with every column as text (so bad values are reported, not guessed).
+
+    Returns the frame with a `__file_row__` column (0-based data row). An absent, empty or
+    unreadable file raises a DataValidationError naming the path.
+    """
+    require_file(path)
+    sep = separator or sniff_separator(path)
+    try:
+        frame = pl.read_csv(
+            path, separator=sep, infer_schema=False, null_values=list(null_values), encoding="utf8-lossy",
+        )
+    except (pl.exceptions.PolarsError, OSError, UnicodeDecodeError) as exc:
+        raise DataValidationError(
+            [Problem(None, None, str(path), f"unreadable as a {sep!r}-separated text table: {exc}".splitlines()[0])],
+            source=str(path),
+        ) from exc
+    if frame.width == 0 or frame.height == 0:
+        raise DataValidationError([Problem(None, None, str(path), "the file has no data rows")], source=str(path))
+    return frame.with_row_index(FILE_ROW)
+
+
+def require_columns(frame: pl.DataFrame, needed: Iterable[str], source: str, what: str) -> None:
+    """Raise one DataValidationError naming every needed column the frame lacks."""
+    missing = [c for c in needed if c not in frame.columns]
+    if missing:
+        raise DataValidationError(
+            [Problem(None, c, None, f"required column is missing; {what}") for c in missing], source=source
+        )
+
+
+def rows_problems(bad: pl.DataFrame, column: str, hint: str, value_column: str | None = None) -> list[Problem]:
+    """Problems for the offending rows of `bad` (holding `__file_row__`): first rows listed, rest counted."""
+    if bad.height == 0:
+        return []
+    value_column = value_column or column
+    rows = (bad[FILE_ROW] + 1).to_list()
+    values = bad[value_column].to_list() if value_column in bad.columns else [None] * bad.height
+    listed = [Problem(int(r), column, v, hint) for r, v in zip(rows[:ROWS_LISTED], values[:ROWS_LISTED])]
+    if bad.height > ROWS_LISTED:
+        listed.append(Problem(int(rows[ROWS_LISTED]), column, values[ROWS_LISTED], hint, count=bad.height - ROWS_LISTED))
+    return listed
+
+
+def check_rows(frame: pl.DataFrame, mask: pl.Expr, column: str, hint: str, value_column: str | None = None) -> list[Problem]:
+    """Problems for rows of `frame` where `mask` is true (null counts as false)."""
+    return rows_problems(frame.filter(mask.fill_null(False)), column, hint, value_column)
+
+
+def to_file_rows(problems: list[Problem], file_rows: pl.Series) -> list[Problem]:
+    """Re-express Problems whose rows index `file_rows` (1-based) as 1-based source-file data rows."""
+    return [p if p.row is None else replace(p, row=int(file_rows[p.row - 1]) + 1) for p in problems]
+
+
+def _duplicate_key_problems(frame: pl.DataFrame, sch: TableSchema) -> list[Problem]:
+    """Rows repeating a single-column unique key (e.g. a roster's student_id), in file-row terms."""
+    if len(sch.unique_key) != 1 or sch.unique_key[0] not in frame.columns:
+        return []
+    key = sch.unique_key[0]
+    hint = f"duplicate {key}; each must be unique: remove or rename the repeated rows"
+    return check_rows(frame, pl.col(key).is_duplicated() & pl.col(key).is_not_null(), key, hint)
+
+
+def validate_file_rows(
+    frame: pl.DataFrame, schema: TableSchema | str, source: str, found: Sequence[Problem] = ()
+) -> pl.DataFrame:
+    """Validate a canonical table still in file order, naming source-file rows; returns the cast frame.
+
+    `frame` must hold `__file_row__`; it is kept in the result so a loader can sort stably afterwards.
+    Repeats of a single-column unique key are reported here (first occurrences are checked further).
+    `found`: problems a loader already found in source columns, raised together with these.
+    """
+    sch = SCHEMAS[schema] if isinstance(schema, str) else schema
+    duplicates = _duplicate_key_problems(frame, sch)
+    if duplicates:
+        frame = frame.unique(sch.unique_key[0], keep="first", maintain_order=True)
+    file_rows = frame[FILE_ROW]
+    cast, problems = find_problems(frame.drop(FILE_ROW), sch)
+    problems = [*found, *duplicates, *to_file_rows(problems, file_rows)]
+    if problems:
+        raise DataValidationError(problems, source=f"{source} ({sch.name})")
+    return cast.with_columns(file_rows)
+
+
+def integer_text(expr: pl.Expr) -> pl.Expr:
+    """Text ids written by float-typed exports ("12.0") back to integer text ("12"); others unchanged."""
+    return expr.str.strip_chars().str.replace(r"^(-?\d+)\.0+$", "${1}")
+
+
+def split_skills(expr: pl.Expr, separator: str) -> pl.Expr:
+    """A text skill column to a list of non-empty skill ids; missing text gives an empty list."""
+    parts = expr.str.split(separator).list.eval(integer_text(pl.element())).list.eval(
+        pl.element().filter(pl.element().str.len_chars() > 0)
+    )
+    return parts.fill_null(pl.lit([], dtype=SKILL_LIST))
+
+
+def number_within_student(frame: pl.DataFrame, order: Sequence[str]) -> pl.DataFrame:
+    """Sort by student then `order` (stable: ties and nulls keep file order, nulls last) and set `seq`."""
+    ordered = frame.sort(["student_id", *order, FILE_ROW], nulls_last=True, maintain_order=True)
+    return ordered.with_columns(pl.int_range(pl.len(), dtype=pl.Int64).over("student_id").alias("seq"))
+
+
+def typed_columns(frame: pl.DataFrame, columns: Sequence[str]) -> pl.DataFrame:
+    """Give text columns a numeric type when every present value parses (Int64, else Float64)."""
+    out = []
+    for name in columns:
+        series = frame[name]
+        if series.dtype != pl.Utf8:
+            continue
+        for dtype in (pl.Int64, pl.Float64):
+            parsed = series.str.strip_chars().cast(dtype, strict=False)
+            if parsed.null_count() == series.null_count():
+                out.append(parsed.alias(name))
+                break
+    return frame.with_columns(out) if out else frame
+
+
+# ----------------------------------------------------------------------------- the generic loader
+def _read_any(path: Path, separator: str | None) -> pl.DataFrame:
+    if path.suffix.lower() in (".parquet", ".pq"):
+        require_file(path)
+        try:
+            frame = pl.read_parquet(path)
+        except (pl.exceptions.PolarsError, OSError) as exc:
+            raise DataValidationError([Problem(None, None, str(path), f"unreadable Parquet file: {exc}")], str(path)) from exc
+        return frame.with_row_index(FILE_ROW)
+    return read_text_table(path, separator)
+
+
+def _skill_column(frame: pl.DataFrame, source: str | None, separator: str) -> pl.Expr:
+    if source is None:
+        return pl.lit([], dtype=SKILL_LIST).alias("skill_ids")
+    if isinstance(frame[source].dtype, pl.List):
+        return pl.col(source).cast(SKILL_LIST).fill_null(pl.lit([], dtype=SKILL_LIST)).alias("skill_ids")
+    return split_skills(pl.col(source).cast(pl.Utf8), separator).alias("skill_ids")
+
+
+def _parse_times(text: pl.Series, zoned: bool) -> pl.Series:
+    """Parse (format inferred) only the values that do / do not end in a UTC offset, as UTC times."""
+    has_zone = text.str.contains(r"(Z|[+-]\d\d:?\d\d)$")
+    subset = pl.select(pl.when(has_zone if zoned else ~has_zone).then(text)).to_series()
+    nothing = pl.Series(text.name, [None] * text.len(), dtype=UTC_DATETIME)
+    if subset.null_count() == subset.len():
+        return nothing
+    try:
+        parsed = subset.str.to_datetime(time_unit="us", strict=False)
+    except pl.exceptions.ComputeError:  # no value gives away a format: none of them is a date-time
+        return nothing
+    zone = getattr(parsed.dtype, "time_zone", None)
+    return parsed.dt.convert_time_zone("UTC") if zone else parsed.dt.replace_time_zone("UTC")
+
+
+def _timestamp(frame: pl.DataFrame, source: str, fmt: str | None) -> tuple[pl.Series, list[Problem]]:
+    """Parse a timestamp column to UTC, and list the rows whose values are not date-times."""
+    column = frame[source]
+    if isinstance(column.dtype, pl.Datetime):
+        utc = column.dt.replace_time_zone("UTC") if column.dtype.time_zone is None else column.dt.convert_time_zone("UTC")
+        return utc.alias("timestamp"), []
+    text = column.cast(pl.Utf8).str.strip_chars()
+    if fmt:
+        parsed = text.str.to_datetime(fmt, time_zone="UTC", strict=False, time_unit="us")
+    else:
+        parsed = pl.coalesce(_parse_times(text, zoned=False), _parse_times(text, zoned=True))
+    bad = frame.select(FILE_ROW, pl.col(source)).filter(parsed.is_null() & text.is_not_null())
+    hint = f"cannot be read as a date-time; use ISO 8601 or pass timestamp_format (got format {fmt!r})"
+    return parsed.alias("timestamp"), rows_problems(bad, source, hint)
+
+
+def _roster(frame: pl.DataFrame, columns: Sequence[str], where: str) -> pl.DataFrame:
+    """One row per student with the roster columns; a student with two different values is a problem."""
+    per_student = frame.select(FILE_ROW, "student_id", *columns).unique(["student_id", *columns], keep="first", maintain_order=True)
+    clash = per_student.filter(pl.col("student_id").is_duplicated())
+    if clash.height:
+        hint = f"a student has more than one value in the roster columns {list(columns)}; keep one per student"
+        raise DataValidationError(rows_problems(clash, "student_id", hint), source=where)
+    return validate(typed_columns(per_student.drop(FILE_ROW), columns), "roster", source=where)
+
+
+def load_generic(
+    path: str | Path,
+    columns: Mapping[str, str] | None = None,
+    skill_separator: str = ",",
+    separator: str | None = None,
+    timestamp_format: str | None = None,
+    roster_columns: Sequence[str] = (),
+) -> Dataset:
+    """Load a long response log (one row per response) from CSV/TSV or Parquet; see the module doc."""
+    target = Path(path)
+    where = str(target)
+    mapping = {name: name for name in CANONICAL} | dict(columns or {})
+    unknown = sorted(set(mapping) - set(CANONICAL))
+    if unknown:
+        raise DataValidationError(
+            [Problem(None, u, None, f"not a canonical column; map only {', '.join(CANONICAL)}") for u in unknown], where
+        )
+    raw = _read_any(target, separator)
+    require_columns(raw, [mapping[c] for c in REQUIRED] + list(roster_columns), where,
+                    "map it with columns={canonical name: your column name}")
+    present = {c: mapping[c] for c in CANONICAL if mapping[c] in raw.columns}
+    if "correct" in present and raw[present["correct"]].dtype == pl.Utf8:
+        raw = raw.with_columns(pl.col(present["correct"]).str.strip_chars())
+    selected = [
+        pl.col(FILE_ROW),
+        pl.col(present["student_id"]).cast(pl.Utf8).alias("student_id"),
+        pl.col(present["item_id"]).cast(pl.Utf8).alias("item_id"),
+        _skill_column(raw, present.get("skill_ids"), skill_separator),
+        pl.col(present["correct"]).alias("correct"),
+    ]
+    if "seq" in present:
+        selected.append(pl.col(present["seq"]).alias("seq"))
+    frame = raw.select(selected)
+    time_problems: list[Problem] = []
+    if "timestamp" in present:
+        timestamp, time_problems = _timestamp(raw, present["timestamp"], timestamp_format)
+        frame = frame.with_columns(timestamp)
+    if "seq" not in present:
+        frame = frame.with_columns(pl.col(FILE_ROW).cast(pl.Int64).alias("seq"))  # placeholder, unique
+    checked = validate_file_rows(frame, "responses", where, time_problems)
+    if "seq" not in present:
+        checked = number_within_student(checked, ["timestamp"] if "timestamp" in present else [])
+    roster = None
+    if roster_columns:
+        per_row = raw.select(FILE_ROW, *roster_columns).with_columns(frame["student_id"])
+        roster = _roster(per_row, roster_columns, where)
+    responses = canonical_responses(checked.sort(["student_id", "seq"]).drop(FILE_ROW), source=where)
+    return Dataset(name=target.stem, train=responses, roster=roster)
