@@ -58,3 +58,23 @@ class DataValidationError(DataError):
         total_rows = sum(p.count for p in self.problems)
         head = f"{source}: {len(self.problems)} problem(s) affecting {total_rows} row(s)"
         super().__init__(head + "\n  " + "\n  ".join(lines))
+
+
+class ConflictError(EquilearnError):
+    """A write clashes with what is stored (an event id reused with other content, a stale state version)."""
+
+
+class AuthError(EquilearnError):
+    """No usable credential: an API key that is missing, malformed, unknown or revoked (HTTP 401)."""
+
+
+class PermissionDeniedError(EquilearnError):
+    """A valid credential without the scope an action needs (HTTP 403)."""
+
+
+class UnavailableError(EquilearnError):
+    """A backing service (the database) is busy or unreachable; the same request may succeed later (HTTP 503)."""
+
+
+class AuditGateError(ConfigError):
+    """A model version's fairness audit did not pass (or is missing), so it may not be promoted or served."""

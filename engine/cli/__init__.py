@@ -19,6 +19,7 @@ COMMAND_MODULES = [
     "engine.cli.data",
     "engine.cli.kt",
     "engine.cli.demo",
+    "engine.cli.keys",
 ]
 
 

@@ -1,0 +1,266 @@
+"""The store: events, mastery states, roster, served recommendations, audits and API keys in one database.
+
+`Store` is the only thing the service (and the CLI) should need: open it from the settings or a URL,
+then call its methods; each method is one transaction. SQLite (a file under `EQUILEARN_HOME`) by
+default, PostgreSQL when `EQUILEARN_DATABASE_URL` says so. See docs/store.md for the guarantees.
+
+    store = Store.open()                    # settings; migrates to the latest schema
+    result = store.ingest(events, apply_batch)
+    state = store.get_state("s1")
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import polars as pl
+import sqlalchemy as sa
+
+from engine.config import Settings, load_settings
+from engine.errors import DataError, EquilearnError
+from engine.store import audits as _audits
+from engine.store import events as _events
+from engine.store import keys as _keys
+from engine.store import migrations as _migrations
+from engine.store import roster as _roster
+from engine.store import served as _served
+from engine.store import states as _states
+from engine.store.database import create_db_engine, read_tx, run_write
+from engine.store.events import ApplyBatchFn, ApplyFn, payload_hash, per_student
+from engine.store.keys import SCOPES, parse_scopes
+from engine.store.records import (
+    ApiKey,
+    AuditRecord,
+    Event,
+    EventResult,
+    IngestResult,
+    LoggedEvent,
+    ServedRecommendation,
+    StoredState,
+)
+from engine.store.schema import AUDIT_STATUSES
+
+__all__ = [
+    "AUDIT_STATUSES", "ApiKey", "ApplyBatchFn", "ApplyFn", "AuditRecord", "Event", "EventResult", "Health",
+    "IngestResult", "LoggedEvent", "SCOPES", "ServedRecommendation", "Store", "StoredState", "parse_scopes",
+    "payload_hash", "per_student",
+]
+
+
+@dataclass(frozen=True)
+class Health:
+    """Result of `Store.health()`: `ok` when the database answers and its schema is the one this code needs."""
+
+    ok: bool
+    backend: str
+    schema_version: int | None
+    latest_version: int
+    detail: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"ok": self.ok, "backend": self.backend, "schema_version": self.schema_version,
+                "latest_version": self.latest_version, "detail": self.detail}
+
+
+class Store:
+    """One database of equilearn state. Thread-safe (a connection pool); share one per process.
+
+    Every method runs in its own transaction and returns plain records (`engine.store.records`);
+    errors: `DataValidationError`/`DataError` (bad input, nothing written), `ConflictError`,
+    `NotFoundError`, `AuthError`, `PermissionDeniedError`, `UnavailableError` (database busy or
+    unreachable: retry later).
+    """
+
+    def __init__(self, engine: sa.Engine) -> None:
+        self.engine = engine
+
+    # -- lifecycle -------------------------------------------------------------------------------
+
+    @classmethod
+    def open(cls, url: str | None = None, *, settings: Settings | None = None, migrate: bool = True,
+             busy_timeout_s: float = 30.0, pool_size: int = 5, max_overflow: int = 10) -> Store:
+        """Connect to `url` (default: `settings.database_url`, i.e. `EQUILEARN_DATABASE_URL` or
+        `sqlite:///$EQUILEARN_HOME/equilearn.db`) and, unless `migrate=False`, bring the schema up to date."""
+        if url is None:
+            url = (settings or load_settings()).database_url
+        store = cls(create_db_engine(url, busy_timeout_s=busy_timeout_s, pool_size=pool_size, max_overflow=max_overflow))
+        if migrate:
+            store.migrate()
+        return store
+
+    def close(self) -> None:
+        """Close every pooled connection (the store may be used again: connections reopen on demand)."""
+        self.engine.dispose()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def backend(self) -> str:
+        """`sqlite` or `postgresql`."""
+        return self.engine.dialect.name
+
+    @property
+    def url(self) -> str:
+        """The database URL with any password hidden (safe to log)."""
+        return self.engine.url.render_as_string(hide_password=True)
+
+    def migrate(self) -> list[int]:
+        """Apply pending schema migrations (safe to call from several processes at once); returns those applied."""
+        return _migrations.upgrade(self.engine)
+
+    def schema_version(self) -> int:
+        with read_tx(self.engine) as conn:
+            return _migrations.current_version(conn)
+
+    def health(self) -> Health:
+        """Whether the database answers and is migrated; never raises (for `/readyz`)."""
+        latest = _migrations.LATEST_VERSION
+        try:
+            with read_tx(self.engine) as conn:
+                conn.execute(sa.text("SELECT 1"))
+                version = _migrations.current_version(conn)
+        except Exception as error:  # noqa: BLE001 - a health check reports, it does not fail
+            reason = str(error) if isinstance(error, EquilearnError) else type(error).__name__  # never a URL
+            return Health(False, self.backend, None, latest, f"database unreachable: {reason}")
+        if version != latest:
+            return Health(False, self.backend, version, latest,
+                          f"schema at version {version}, this code needs {latest}: run the migrations")
+        return Health(True, self.backend, version, latest, "ok")
+
+    # -- events and mastery states ---------------------------------------------------------------
+
+    def ingest(self, batch: Sequence[Event], apply_batch: ApplyBatchFn) -> IngestResult:
+        """Append a batch of events and fold the new ones into mastery states, all or nothing.
+
+        `apply_batch(current, new)` gets `{student_id: state dict or None}` and `{student_id: [new Event, ...]}`
+        (only students with new events, events in batch order) and returns `{student_id: new state dict}`;
+        it may run more than once (on a retried transaction), so it must have no side effects.
+        Duplicates (same id, same content) are reported, not stored; a reused id with other content
+        raises `ConflictError` and nothing of the batch is stored.
+        """
+        valid = _events.validate(batch)
+        return run_write(self.engine, lambda conn: _events.ingest(conn, valid, apply_batch))
+
+    def get_state(self, student_id: str) -> StoredState | None:
+        return self.get_states([student_id]).get(student_id)
+
+    def get_states(self, student_ids: Iterable[str]) -> dict[str, StoredState]:
+        with read_tx(self.engine) as conn:
+            return _states.get_states(conn, student_ids)
+
+    def put_state(self, student_id: str, state: Mapping[str, Any], expected_version: int | None = None) -> StoredState:
+        """Write a state outside ingestion; `expected_version` as in `engine.store.states.put_state`."""
+        return run_write(self.engine, lambda conn: _states.put_state(conn, student_id, dict(state), expected_version))
+
+    def update_state(self, student_id: str, fn: Callable[[dict[str, Any] | None], Mapping[str, Any]]) -> StoredState:
+        """Read-modify-write under the student's row lock: `fn(state or None) -> new state` (no lost update)."""
+        def work(conn: sa.Connection) -> StoredState:
+            locked = _states.lock_states(conn, [student_id]).get(student_id)
+            new = fn(None if locked is None or locked.state is None else dict(locked.state))
+            if not isinstance(new, Mapping):
+                raise DataError(f"update_state: the function must return a JSON object (dict), got {type(new).__name__}")
+            new = dict(new)
+            _states.write_states(conn, {student_id: (new, None if locked is None else locked.last_seq)})
+            return _states.get_states(conn, [student_id])[student_id]
+        return run_write(self.engine, work)
+
+    def student_ids(self) -> list[str]:
+        """Students with a stored mastery state, sorted."""
+        with read_tx(self.engine) as conn:
+            return _states.student_ids(conn)
+
+    def student_log(self, student_id: str) -> list[LoggedEvent]:
+        with read_tx(self.engine) as conn:
+            return _events.student_log(conn, student_id)
+
+    def events_frame(self, student_ids: Iterable[str] | None = None) -> pl.DataFrame:
+        """The event log as a canonical response table (polars), in append order."""
+        with read_tx(self.engine) as conn:
+            return _events.events_frame(conn, student_ids)
+
+    def count_events(self) -> int:
+        with read_tx(self.engine) as conn:
+            return _events.count(conn)
+
+    # -- roster (demographics: audit scope only) -------------------------------------------------
+
+    def audit_scope_upsert_roster(self, records: Iterable[Mapping[str, Any]]) -> int:
+        """Replace the attributes of each listed student (audit scope only); returns how many were written."""
+        rows = list(records)
+        return run_write(self.engine, lambda conn: _roster.upsert(conn, rows))
+
+    def audit_scope_read_roster(self, student_ids: Iterable[str] | None = None) -> pl.DataFrame:
+        """The roster as `student_id` plus one column per attribute (audit scope only)."""
+        with read_tx(self.engine) as conn:
+            return _roster.read(conn, student_ids)
+
+    def audit_scope_delete_roster(self, student_ids: Iterable[str]) -> int:
+        ids = list(student_ids)
+        return run_write(self.engine, lambda conn: _roster.delete(conn, ids))
+
+    # -- served recommendations ------------------------------------------------------------------
+
+    def record_served(self, student_id: str, items: Sequence[Mapping[str, Any]], *, model_set_version: str,
+                      model_versions: Mapping[str, Any], audit_status: str | None = None,
+                      audit_id: int | None = None, context: Mapping[str, Any] | None = None,
+                      served_at: datetime | None = None) -> ServedRecommendation:
+        """Log one served list (items in rank order, each with its reason and propensity)."""
+        return run_write(self.engine, lambda conn: _served.record(
+            conn, student_id, items, model_set_version=model_set_version, model_versions=model_versions,
+            audit_status=audit_status, audit_id=audit_id, context=context, served_at=served_at))
+
+    def served_for(self, student_id: str, limit: int = 50) -> list[ServedRecommendation]:
+        with read_tx(self.engine) as conn:
+            return _served.for_student(conn, student_id, limit)
+
+    def served_between(self, start: datetime | None = None, end: datetime | None = None) -> list[ServedRecommendation]:
+        with read_tx(self.engine) as conn:
+            return _served.between(conn, start, end)
+
+    # -- audits ----------------------------------------------------------------------------------
+
+    def save_audit(self, model_set_version: str, status: str, report: Mapping[str, Any]) -> AuditRecord:
+        return run_write(self.engine, lambda conn: _audits.save(conn, model_set_version, status, report))
+
+    def get_audit(self, audit_id: int) -> AuditRecord:
+        """`NotFoundError` when there is no such audit."""
+        with read_tx(self.engine) as conn:
+            return _audits.get(conn, audit_id)
+
+    def latest_audits(self, model_set_versions: Iterable[str]) -> dict[str, AuditRecord]:
+        """The newest audit of each given model-set version that has one."""
+        with read_tx(self.engine) as conn:
+            return _audits.latest(conn, model_set_versions)
+
+    def latest_audit(self, model_set_version: str) -> AuditRecord | None:
+        return self.latest_audits([model_set_version]).get(model_set_version)
+
+    def list_audits(self, model_set_version: str | None = None, limit: int = 100) -> list[AuditRecord]:
+        with read_tx(self.engine) as conn:
+            return _audits.list_(conn, model_set_version, limit)
+
+    # -- API keys --------------------------------------------------------------------------------
+
+    def create_api_key(self, scopes: str | Iterable[str], name: str = "") -> tuple[str, ApiKey]:
+        """A new key: `(key_text, record)`; show `key_text` once, it is stored only hashed."""
+        return run_write(self.engine, lambda conn: _keys.create(conn, scopes, name))
+
+    def verify_api_key(self, key: str | None, scope: str | None = None) -> ApiKey:
+        """The live key's record; `AuthError` (missing/malformed/unknown/revoked, HTTP 401) or
+        `PermissionDeniedError` (lacks `scope`, HTTP 403)."""
+        with read_tx(self.engine) as conn:
+            return _keys.verify(conn, key, scope)
+
+    def revoke_api_key(self, key_id: str) -> ApiKey:
+        return run_write(self.engine, lambda conn: _keys.revoke(conn, key_id))
+
+    def list_api_keys(self, include_revoked: bool = True) -> list[ApiKey]:
+        with read_tx(self.engine) as conn:
+            return _keys.list_(conn, include_revoked)

@@ -1,0 +1,86 @@
+"""Migration 1: the initial schema (a frozen copy: later changes go in new migrations, never here)."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from engine.store.types import BigIntKey, JSONDoc, UTCDateTime
+
+ID_LENGTH = 255
+
+metadata = sa.MetaData()  # private to this migration
+
+events = sa.Table(
+    "events", metadata,
+    sa.Column("seq", BigIntKey, primary_key=True, autoincrement=True),
+    sa.Column("event_id", sa.String(ID_LENGTH), nullable=False),
+    sa.Column("student_id", sa.String(ID_LENGTH), nullable=False),
+    sa.Column("item_id", sa.String(ID_LENGTH), nullable=False),
+    sa.Column("correct", sa.Float, nullable=False),
+    sa.Column("timestamp", UTCDateTime, nullable=True),
+    sa.Column("received_at", UTCDateTime, nullable=False),
+    sa.Column("source", sa.String(16), nullable=False),
+    sa.Column("payload_hash", sa.String(64), nullable=False),
+    sa.Column("raw", JSONDoc, nullable=True),
+    sa.UniqueConstraint("event_id", name="uq_events_event_id"),
+    sa.CheckConstraint("correct >= 0 AND correct <= 1", name="ck_events_correct_range"),
+    sa.CheckConstraint("source IN ('json', 'xapi')", name="ck_events_source"),
+    sa.Index("ix_events_student_seq", "student_id", "seq"),
+)
+
+mastery_states = sa.Table(
+    "mastery_states", metadata,
+    sa.Column("student_id", sa.String(ID_LENGTH), primary_key=True),
+    sa.Column("state", JSONDoc, nullable=True),  # NULL only inside an ingest transaction (a lock placeholder)
+    sa.Column("version", sa.BigInteger, nullable=False),
+    sa.Column("last_seq", sa.BigInteger, nullable=True),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+)
+
+roster = sa.Table(
+    "roster", metadata,
+    sa.Column("student_id", sa.String(ID_LENGTH), primary_key=True),
+    sa.Column("attributes", JSONDoc, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+)
+
+audits = sa.Table(
+    "audits", metadata,
+    sa.Column("id", BigIntKey, primary_key=True, autoincrement=True),
+    sa.Column("model_set_version", sa.String(ID_LENGTH), nullable=False),
+    sa.Column("status", sa.String(32), nullable=False),
+    sa.Column("report", JSONDoc, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.CheckConstraint("status IN ('PASS', 'FAIL', 'INSUFFICIENT_EVIDENCE')", name="ck_audits_status"),
+    sa.Index("ix_audits_version_created", "model_set_version", "created_at"),
+)
+
+served_recommendations = sa.Table(
+    "served_recommendations", metadata,
+    sa.Column("id", BigIntKey, primary_key=True, autoincrement=True),
+    sa.Column("student_id", sa.String(ID_LENGTH), nullable=False),
+    sa.Column("served_at", UTCDateTime, nullable=False),
+    sa.Column("model_set_version", sa.String(ID_LENGTH), nullable=False),
+    sa.Column("model_versions", JSONDoc, nullable=False),
+    sa.Column("audit_status", sa.String(32), nullable=True),
+    sa.Column("audit_id", sa.BigInteger, sa.ForeignKey("audits.id", name="fk_served_audit"), nullable=True),
+    sa.Column("items", JSONDoc, nullable=False),
+    sa.Column("context", JSONDoc, nullable=True),
+    sa.Index("ix_served_student_time", "student_id", "served_at"),
+    sa.Index("ix_served_time", "served_at"),
+)
+
+api_keys = sa.Table(
+    "api_keys", metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("name", sa.String(ID_LENGTH), nullable=False),
+    sa.Column("secret_hash", sa.String(64), nullable=False),
+    sa.Column("scopes", sa.String(255), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("revoked_at", UTCDateTime, nullable=True),
+)
+
+
+def upgrade(conn: sa.Connection) -> None:
+    """Create the version-1 tables."""
+    metadata.create_all(conn, checkfirst=False)

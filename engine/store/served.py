@@ -1,0 +1,64 @@
+"""Served recommendations: every list shown to a learner, with its reasons, propensities and versions.
+
+This is the log an exposure/tracking audit and an off-policy evaluation read later, so each row keeps
+what was decided at serving time (the items with their explanation and propensity, the model versions,
+the audit status of the model set) rather than anything recomputed afterwards.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from engine.errors import DataError
+from engine.store.records import ServedRecommendation
+from engine.store.schema import ID_LENGTH, served_recommendations as T
+from engine.store.types import as_utc, utc_now
+
+
+def _record(row: sa.Row[Any]) -> ServedRecommendation:
+    return ServedRecommendation(int(row.id), row.student_id, row.served_at, row.model_set_version, row.model_versions,
+                                row.audit_status, None if row.audit_id is None else int(row.audit_id), row.items,
+                                row.context)
+
+
+def record(conn: sa.Connection, student_id: str, items: Sequence[Mapping[str, Any]], *, model_set_version: str,
+           model_versions: Mapping[str, Any], audit_status: str | None = None, audit_id: int | None = None,
+           context: Mapping[str, Any] | None = None, served_at: datetime | None = None) -> ServedRecommendation:
+    """Append one served list; `items` are JSON objects in rank order (e.g. id, score, reason, propensity)."""
+    for name, value in (("student_id", student_id), ("model_set_version", model_set_version)):
+        if not isinstance(value, str) or not value or len(value) > ID_LENGTH:
+            raise DataError(f"{name} must be a non-empty string of at most {ID_LENGTH} characters, got {value!r}")
+    if isinstance(items, (str, bytes, Mapping)) or not all(isinstance(i, Mapping) for i in items):
+        raise DataError("items must be a list of JSON objects (one per recommended entry, in rank order)")
+    if not isinstance(model_versions, Mapping):
+        raise DataError("model_versions must be a JSON object, e.g. {\"mastery\": \"3\", \"recommender\": \"3\"}")
+    values = {"student_id": student_id, "served_at": utc_now() if served_at is None else as_utc(served_at),
+              "model_set_version": model_set_version, "model_versions": dict(model_versions),
+              "audit_status": audit_status, "audit_id": audit_id, "items": [dict(i) for i in items],
+              "context": None if context is None else dict(context)}
+    return _record(conn.execute(sa.insert(T).values(**values).returning(*T.c)).one())
+
+
+def for_student(conn: sa.Connection, student_id: str, limit: int = 50) -> list[ServedRecommendation]:
+    """A student's served lists, newest first."""
+    query = (sa.select(T).where(T.c.student_id == student_id)
+             .order_by(T.c.served_at.desc(), T.c.id.desc()).limit(int(limit)))
+    return [_record(r) for r in conn.execute(query)]
+
+
+def between(conn: sa.Connection, start: datetime | None = None, end: datetime | None = None) -> list[ServedRecommendation]:
+    """Every served list with `start <= served_at < end` (either bound optional), oldest first."""
+    query = sa.select(T).order_by(T.c.served_at, T.c.id)
+    if start is not None:
+        query = query.where(T.c.served_at >= as_utc(start))
+    if end is not None:
+        query = query.where(T.c.served_at < as_utc(end))
+    return [_record(r) for r in conn.execute(query)]
+
+
+def count(conn: sa.Connection) -> int:
+    return int(conn.execute(sa.select(sa.func.count()).select_from(T)).scalar_one())
