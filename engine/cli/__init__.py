@@ -20,6 +20,7 @@ COMMAND_MODULES = [
     "engine.cli.kt",
     "engine.cli.demo",
     "engine.cli.keys",
+    "engine.cli.irt",
 ]
 
 

@@ -7,10 +7,12 @@ from collections.abc import Callable
 from engine.errors import ConfigError
 from models.base import ResponseModel
 from models.baselines import GlobalMean, SmoothedItemMean
+from models.irt.estimator import knowledge_tracing_irt
 
 MODELS: dict[str, Callable[[], ResponseModel]] = {
     "baseline-mean": GlobalMean,
     "baseline-item": SmoothedItemMean,
+    "irt": knowledge_tracing_irt,
 }
 
 

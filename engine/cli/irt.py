@@ -1,0 +1,144 @@
+"""`equilearn irt calibrate` and `equilearn irt score`: item calibration and ability scoring from files.
+
+calibrate: PATH (any loader format) -> calibration JSON {"model", "loglik", "aic", "bic", "n_iter",
+"converged", "items": [{"item_id", "a", "b", "c", "se_a", "se_b", "se_c"}], ...}.
+score: PATH + calibration JSON -> one row per student (student_id, theta, se, n_responses, extreme)
+as CSV (to --out, else stdout). Model-level ValueErrors become DataError/ConfigError messages.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+from engine.cli.output import write_json
+from engine.data import FORMATS, load
+from engine.errors import ConfigError, DataError, NotFoundError
+from models.irt import ItemBank, Priors, Quadrature, ResponseData, calibrate, eap, map_estimate, mle
+from models.irt.calibration import Calibration
+from models.irt.data import binary_responses, encode
+from models.irt.mstep import MODELS
+
+SCORERS = {"eap": eap, "map": map_estimate, "mle": mle}
+MAX_PRINTED_WARNINGS = 20
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    irt = sub.add_parser("irt", help="item response theory: calibrate items, score abilities").add_subparsers(dest="irt_command", required=True)
+    cal = irt.add_parser("calibrate", help="fit Rasch/1PL/2PL/3PL item parameters by marginal maximum likelihood (EM)")
+    cal.add_argument("path", help="response data (file or folder)")
+    cal.add_argument("--format", required=True, choices=sorted(FORMATS))
+    cal.add_argument("--model", default="2pl", choices=MODELS)
+    cal.add_argument("--prior-a", nargs=2, type=float, metavar=("MEANLOG", "SDLOG"), help="lognormal prior on slopes")
+    cal.add_argument("--prior-b", nargs=2, type=float, metavar=("MEAN", "SD"), help="normal prior on difficulties")
+    cal.add_argument("--prior-c", nargs=2, type=float, metavar=("ALPHA", "BETA"), help="beta prior on c (3PL default 5 17)")
+    cal.add_argument("--anchors", help="calibration JSON whose items stay fixed (fixed-item calibration of new items)")
+    cal.add_argument("--points", type=int, default=61, help="quadrature points on [-6, 6]")
+    cal.add_argument("--max-iter", type=int, default=2000)
+    cal.add_argument("--tol", type=float, default=1e-5, help="largest parameter change at convergence")
+    cal.add_argument("--standard-errors", default="auto", choices=["auto", "observed", "crossprod", "none"])
+    cal.add_argument("--out", help="write the calibration JSON here")
+    cal.set_defaults(handler=run_calibrate)
+
+    sc = irt.add_parser("score", help="ability estimates for a response file against a saved calibration")
+    sc.add_argument("path", help="response data (file or folder)")
+    sc.add_argument("--format", required=True, choices=sorted(FORMATS))
+    sc.add_argument("--calibration", required=True, help="calibration JSON from `irt calibrate`")
+    sc.add_argument("--method", default="eap", choices=sorted(SCORERS))
+    sc.add_argument("--out", help="write the CSV here (default: stdout)")
+    sc.set_defaults(handler=run_score)
+
+
+def _responses(path: str, fmt: str) -> pl.DataFrame:
+    dataset = load(path, fmt)
+    frame = dataset.responses
+    frame = frame() if callable(frame) else frame
+    if frame.height == 0:
+        raise DataError(f"{path}: no responses to calibrate or score")
+    return frame
+
+
+def read_calibration(path: str) -> Calibration:
+    """Load a calibration JSON; missing file -> NotFoundError, malformed -> DataError naming the field."""
+    file = Path(path)
+    if not file.is_file():
+        raise NotFoundError(f"calibration file {path} does not exist")
+    try:
+        payload = json.loads(file.read_text())
+    except json.JSONDecodeError as exc:
+        raise DataError(f"{path}: not valid JSON ({exc}); expected the output of `equilearn irt calibrate`") from None
+    try:
+        return Calibration.from_dict(payload)
+    except (ValueError, TypeError) as exc:
+        raise DataError(f"{path}: malformed calibration: {exc}") from None
+
+
+def run_calibrate(args: argparse.Namespace) -> int:
+    try:
+        priors = None
+        if args.prior_a or args.prior_b or args.prior_c:
+            c = args.prior_c or ((5.0, 17.0) if args.model == "3pl" else None)
+            priors = Priors(args.prior_a and tuple(args.prior_a), args.prior_b and tuple(args.prior_b), c and tuple(c))
+        quadrature = Quadrature.normal(args.points)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    anchors = read_calibration(args.anchors).bank if args.anchors else None
+    frame = _responses(args.path, args.format)
+    try:
+        data = ResponseData.from_arrays(frame["student_id"], frame["item_id"], frame["correct"])
+        result = calibrate(data, args.model, priors, quadrature, anchors, args.max_iter, args.tol, args.standard_errors)
+    except ValueError as exc:
+        raise DataError(f"{args.path}: {exc}") from None
+    for warning in result.warnings[:MAX_PRINTED_WARNINGS]:
+        print(f"warning: {warning}", file=sys.stderr)
+    if len(result.warnings) > MAX_PRINTED_WARNINGS:
+        print(f"warning: ... and {len(result.warnings) - MAX_PRINTED_WARNINGS} more item warnings (all listed under "
+              "'warnings' in the output JSON)", file=sys.stderr)
+    write_json(result.to_dict(), args.out)
+    return 0
+
+
+def score_frame(frame: pl.DataFrame, bank: ItemBank, method: str, quadrature: Quadrature | None = None) -> pl.DataFrame:
+    """Ability per student of `frame` (student_id, theta, se, n_responses, n_unknown_items, extreme).
+
+    Responses to items the bank does not hold (or could not estimate) are left out and counted in
+    `n_unknown_items`; a student with no usable response gets the prior (EAP/MAP) or null (MLE).
+    """
+    correct = binary_responses(frame["correct"])
+    student, students = encode(frame["student_id"], "student_id")
+    item = bank.codes(frame["item_id"])
+    usable = item >= 0
+    usable[usable] = bank.usable[item[usable]]
+    n_students = len(students)
+    est = SCORERS[method](bank, student[usable], item[usable], correct[usable], n_students, quadrature)
+    return pl.DataFrame({
+        "student_id": students.astype(str),
+        "theta": est.theta,
+        "se": est.se,
+        "n_responses": np.bincount(student[usable], minlength=n_students),
+        "n_unknown_items": np.bincount(student[~usable], minlength=n_students),
+        "extreme": est.extreme,
+    })
+
+
+def run_score(args: argparse.Namespace) -> int:
+    calibration = read_calibration(args.calibration)
+    frame = _responses(args.path, args.format)
+    try:
+        table = score_frame(frame, calibration.bank, args.method, Quadrature.normal().with_prior(calibration.latent_mean, calibration.latent_sd))
+    except ValueError as exc:
+        raise DataError(f"{args.path}: {exc}") from None
+    unknown = int(table["n_unknown_items"].sum())
+    if unknown:
+        print(f"warning: {unknown} response(s) to items not in the calibration were left out", file=sys.stderr)
+    if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        table.write_csv(args.out)
+    else:
+        sys.stdout.write(table.write_csv())
+    return 0
