@@ -7,11 +7,15 @@ from collections.abc import Callable
 from engine.errors import ConfigError
 from models.base import ResponseModel
 from models.baselines import GlobalMean, SmoothedItemMean
+from models.bkt import BKT, bkt_forget, bkt_idem
 from models.irt.estimator import knowledge_tracing_irt
 
 MODELS: dict[str, Callable[[], ResponseModel]] = {
     "baseline-mean": GlobalMean,
     "baseline-item": SmoothedItemMean,
+    "bkt": BKT,
+    "bkt-forget": bkt_forget,
+    "bkt-idem": bkt_idem,
     "irt": knowledge_tracing_irt,
 }
 
