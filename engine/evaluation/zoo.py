@@ -8,11 +8,20 @@ from engine.errors import ConfigError
 from models.base import ResponseModel
 from models.baselines import GlobalMean, SmoothedItemMean
 from models.bkt import BKT, bkt_forget, bkt_idem
+from models.elo import Elo
 from models.irt.estimator import knowledge_tracing_irt
+from models.ensemble import StackedKT
+from models.logistic import AFM, IRTLR, PFA, BestLR
 
 MODELS: dict[str, Callable[[], ResponseModel]] = {
     "baseline-mean": GlobalMean,
     "baseline-item": SmoothedItemMean,
+    "irt-lr": IRTLR,
+    "afm": AFM,
+    "pfa": PFA,
+    "best-lr": BestLR,
+    "elo": Elo,
+    "best": StackedKT,
     "bkt": BKT,
     "bkt-forget": bkt_forget,
     "bkt-idem": bkt_idem,

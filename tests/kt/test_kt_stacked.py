@@ -1,0 +1,82 @@
+"""The `best` model (StackedKT): out-of-fold stacking contract, online == batch, JSON, optional BKT."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import polars as pl
+import pytest
+from scipy.special import expit
+
+from models.ensemble import StackedKT
+
+SCHEMA = {"student_id": pl.Utf8, "item_id": pl.Utf8, "skill_ids": pl.List(pl.Utf8), "correct": pl.Float64, "seq": pl.Int64}
+
+
+def learning_log(n: int = 120, length: int = 15, seed: int = 2) -> pl.DataFrame:
+    rng = np.random.default_rng(seed)
+    students = np.repeat(np.arange(n), length)
+    steps = np.tile(np.arange(length), n)
+    items = rng.integers(0, 8, n * length)
+    ability = rng.normal(0, 1, n)[students]
+    y = (rng.random(n * length) < expit(ability + 0.12 * steps - 0.2 * items + 0.3)).astype(float)
+    return pl.DataFrame(
+        {"student_id": [f"s{s}" for s in students], "item_id": [f"i{i}" for i in items], "skill_ids": [[f"k{i % 3}"] for i in items],
+         "correct": y, "seq": steps},
+        schema=SCHEMA,
+    )
+
+
+def check_online_and_json(model: StackedKT, log: pl.DataFrame) -> None:
+    one = log.filter(pl.col("student_id") == "s5").sort("seq")
+    state = model.initial_state()
+    online = []
+    for row in one.iter_rows(named=True):
+        online.append(model.predict_next(state, row["item_id"], row["skill_ids"]))
+        model.update(state, row)
+    assert online == pytest.approx(model.predict_proba(one).tolist(), abs=1e-6)
+    json.dumps(state)
+    again = StackedKT.from_dict(json.loads(json.dumps(model.to_dict())))
+    assert again.predict_proba(log) == pytest.approx(model.predict_proba(log))
+
+
+def test_elo_stack_online_equals_batch_and_round_trips() -> None:
+    log = learning_log()
+    model = StackedKT(submodels=("elo",), n_folds=3).fit(log)
+    assert "extra:logit_elo" in model.coefficients()["column"].to_list()
+    assert model.coefficients().filter(pl.col("column") == "extra:logit_elo")["coef"][0] > 0  # Elo's view helps
+    check_online_and_json(model, log)
+
+
+def test_bkt_stack_when_bkt_exists() -> None:
+    pytest.importorskip("models.bkt")
+    log = learning_log()
+    model = StackedKT(n_folds=3).fit(log)
+    assert set(model.fitted_submodels_) == {"elo", "bkt"}
+    check_online_and_json(model, log)
+
+
+def test_out_of_fold_columns_are_not_in_sample() -> None:
+    """The training column of a sub-model comes from models that never saw that student."""
+    log = learning_log()
+    model = StackedKT(submodels=("elo",), n_folds=3, random_state=0)
+    model.submodels_ = ["elo"]
+    from models.logistic.features import sequential_order
+
+    ordered = sequential_order(log)
+    model._fit_extra(ordered)
+    oof = model._train_extra["logit_elo"]
+    in_sample = model.fitted_submodels_["elo"].decision_function(ordered)
+    assert not np.allclose(oof, in_sample)
+
+
+def test_bad_parameters() -> None:
+    with pytest.raises(ValueError, match="n_folds"):
+        StackedKT(n_folds=1).fit(learning_log())
+    with pytest.raises(ValueError, match="at least 2 training students"):
+        StackedKT(submodels=("elo",)).fit(learning_log().filter(pl.col("student_id") == "s1"))
+    few = learning_log().filter(pl.col("student_id").is_in(["s1", "s2", "s3"]))  # fewer students than folds
+    assert np.all(np.isfinite(StackedKT(submodels=("elo",), n_folds=5).fit(few).predict_proba(few)))
+    with pytest.raises(ValueError, match="unknown sub-model"):
+        StackedKT(submodels=("dkt",)).fit(learning_log())
