@@ -19,6 +19,8 @@ COMMAND_MODULES = [
     "engine.cli.data",
     "engine.cli.kt",
     "engine.cli.demo",
+    "engine.cli.recommend",
+    "engine.cli.simulate",
     "engine.cli.keys",
     "engine.cli.irt",
 ]

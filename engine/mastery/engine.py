@@ -1,0 +1,349 @@
+"""`MasteryEngine`: cold-start, online update, forgetting and predictions over a catalog.
+
+The one engine the service and the simulator share. Everything is vectorized over students:
+`update_batch` takes one response per student row; `update` is the single-student wrapper.
+
+Forgetting is a time-based retention on top of the skill model: a skill last practiced `dt` days ago
+keeps P(learned) * R with R = exp(-dt / (stability_days * (1 + evidence) ** stability_growth)) (more
+practice, slower forgetting); a skill never practised here ages from the student's first response.
+Unknown times (NaN) mean no decay. The predicted P(correct) of an item
+blends the IRT prediction from the ability EAP with the skill model's prediction in logit space.
+
+A skill with no evidence yet starts from the population prior shifted by the student's standing on
+the ability scale: logit P(learned) = logit(prior) + ability_slope * z, where z is the ability EAP in
+prior-SD units, shrunk toward 0 while the ability is uncertain (an assumption: skills are correlated
+through one general ability; slope 0 switches it off). A strong student is thus not sent through every
+starting skill to prove what the first answers already showed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from engine.catalog import Catalog
+from engine.errors import ConfigError, DataError, DataValidationError, NotFoundError, Problem
+from engine.mastery.ability import GridEAP
+from engine.mastery.bkt import BKTParams, BKTSkillModel
+from engine.mastery.interfaces import AbilityModel, SkillModel
+from engine.mastery.state import MasteryBatch, MasteryState
+
+STATES_FORMAT = "equilearn-mastery-states"
+STATES_FORMAT_VERSION = 1
+COMPONENTS_FORMAT = "equilearn-mastery-components"
+COMPONENTS_FORMAT_VERSION = 1
+SECONDS_PER_DAY = 86_400.0
+
+
+@dataclass(frozen=True)
+class MasteryConfig:
+    """Engine settings: mastery threshold, forgetting (days) and the IRT weight of predictions."""
+
+    mastery_threshold: float = 0.95
+    stability_days: float = 60.0
+    stability_growth: float = 0.5
+    irt_weight: float = 0.5
+    ability_slope: float = 1.5
+
+    def __post_init__(self) -> None:
+        if not 0 < self.mastery_threshold < 1:
+            raise ConfigError(f"mastery_threshold must be in (0, 1), got {self.mastery_threshold}")
+        if not self.stability_days > 0 or self.stability_growth < 0:
+            raise ConfigError("stability_days must be > 0 and stability_growth >= 0")
+        if not 0 <= self.irt_weight <= 1:
+            raise ConfigError(f"irt_weight must be in [0, 1], got {self.irt_weight}")
+        if self.ability_slope < 0:
+            raise ConfigError(f"ability_slope must be >= 0, got {self.ability_slope}")
+
+
+def _logit(p: np.ndarray) -> np.ndarray:
+    q = np.clip(p, 1e-6, 1 - 1e-6)
+    return np.log(q / (1 - q))
+
+
+def default_skill_model(catalog: Catalog) -> BKTSkillModel:
+    """BKT over the catalog's population priors (`skill_params`) or, without them, the defaults."""
+    if catalog.skill_params.height:
+        params = BKTParams.from_frame(catalog.skill_params, catalog.skill_ids, source=f"{catalog.name}/v{catalog.version}")
+    else:
+        params = BKTParams.defaults(catalog.skill_ids)
+    return BKTSkillModel(params)
+
+
+class MasteryEngine:
+    """Mastery states for one catalog: cold start, online update, decayed mastery, item predictions."""
+
+    def __init__(self, catalog: Catalog, skill_model: SkillModel | None = None,
+                 ability_model: AbilityModel | None = None, config: MasteryConfig | None = None) -> None:
+        self.catalog = catalog
+        self.skill_model = skill_model if skill_model is not None else default_skill_model(catalog)
+        self.ability_model = ability_model if ability_model is not None else GridEAP()
+        self.config = config or MasteryConfig()
+        if tuple(self.skill_model.skill_ids) != tuple(catalog.skill_ids):
+            raise ConfigError(
+                f"skill model has {len(self.skill_model.skill_ids)} skills not aligned with catalog {catalog.name!r} "
+                f"({catalog.n_skills} skills); build it for catalog.skill_ids"
+            )
+        counts = catalog.item_skills.sum(axis=1, keepdims=True)
+        self._item_skill_weights = (catalog.item_skills / np.maximum(counts, 1)).T  # (S, I): mean over an item's skills
+
+    # ---- components (the served model set) -----------------------------------------------------------
+    def to_components(self) -> dict[str, Any]:
+        """JSON-ready description of the models and settings: `{"format", "format_version", "skill_model",
+        "ability_model", "mastery"}` (see `engine.mastery.adapters` for the component kinds).
+        `MasteryEngine.from_components(catalog, that_dict)` rebuilds an engine that predicts the same."""
+        from engine.mastery.adapters import to_component  # noqa: PLC0415 - adapters import this module's neighbours
+
+        return {
+            "format": COMPONENTS_FORMAT, "format_version": COMPONENTS_FORMAT_VERSION,
+            "skill_model": to_component(self.skill_model, "skill model"),
+            "ability_model": to_component(self.ability_model, "ability model"),
+            "mastery": dataclasses.asdict(self.config),
+        }
+
+    @classmethod
+    def from_components(cls, catalog: Catalog, components: dict[str, Any]) -> MasteryEngine:
+        """An engine for `catalog` from `to_components()` output. Every key is optional: a missing
+        skill_model uses the catalog's priors, a missing ability_model N(0, 1), a missing mastery the
+        default `MasteryConfig`. A `models.irt` ability component also recalibrates the catalog's items."""
+        from engine.mastery.adapters import ability_model_from_component, skill_model_from_component  # noqa: PLC0415
+
+        if not isinstance(components, dict):
+            raise ConfigError(f"mastery components must be an object, got {type(components).__name__}")
+        fmt = components.get("format", COMPONENTS_FORMAT)
+        if fmt != COMPONENTS_FORMAT or components.get("format_version", COMPONENTS_FORMAT_VERSION) != COMPONENTS_FORMAT_VERSION:
+            raise ConfigError(f"not a {COMPONENTS_FORMAT} v{COMPONENTS_FORMAT_VERSION} payload (got {fmt!r} "
+                              f"v{components.get('format_version')!r})")
+        unknown = sorted(set(components) - {"format", "format_version", "skill_model", "ability_model", "mastery"})
+        if unknown:
+            raise ConfigError(f"unknown mastery component key(s) {', '.join(unknown)}; known: skill_model, ability_model, mastery")
+        ability, catalog = (None, catalog) if components.get("ability_model") is None else \
+            ability_model_from_component(components["ability_model"], catalog)
+        skill = None if components.get("skill_model") is None else skill_model_from_component(components["skill_model"], catalog)
+        try:
+            config = MasteryConfig(**(components.get("mastery") or {}))
+        except TypeError as exc:
+            raise ConfigError(f"mastery settings: {exc}; known: {', '.join(MasteryConfig.__dataclass_fields__)}") from None
+        return cls(catalog, skill_model=skill, ability_model=ability, config=config)
+
+    # ---- one student's state as JSON (e.g. one database row) ------------------------------------------
+    def state_to_dict(self, state: MasteryState) -> dict[str, Any]:
+        """One student's state as a versioned JSON-ready dict keyed by skill id (no NaN: unknown times are null)."""
+        if state.p_learned.shape != (self.catalog.n_skills,):
+            raise DataError(f"state of {state.student_id!r} has {state.p_learned.size} skills; catalog has {self.catalog.n_skills}")
+        return state.to_dict(self.catalog.skill_ids)
+
+    def state_from_dict(self, payload: dict[str, Any]) -> MasteryState:
+        """The state written by `state_to_dict`; skills added to the catalog since start at the population prior,
+        skills the catalog no longer has are an error (`NotFoundError`)."""
+        if not isinstance(payload, dict):
+            raise DataError(f"a mastery state must be an object, got {type(payload).__name__}")
+        try:
+            return MasteryState.from_dict(payload, self.catalog.skill_ids, self.skill_model.initial(1)[0])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise DataError(f"malformed mastery state for {payload.get('student_id')!r}: {exc!r}") from None
+
+    # ---- cold start -------------------------------------------------------------------------------
+    def new_batch(self, student_ids: list[str]) -> MasteryBatch:
+        """Cold-start states: population prior P(learned), prior ability, no evidence."""
+        n, s = len(student_ids), self.catalog.n_skills
+        return MasteryBatch(
+            list(student_ids), np.full(n, self.ability_model.prior_mean), np.full(n, self.ability_model.prior_sd),
+            self.skill_model.initial(n), np.zeros((n, s), dtype=np.int64), np.full((n, s), np.nan),
+            np.zeros(n, dtype=np.int64), np.full(n, np.nan), np.zeros(n, dtype=np.int64), np.full(n, np.nan),
+        )
+
+    def new_state(self, student_id: str) -> MasteryState:
+        return self.new_batch([student_id]).state(0)
+
+    # ---- forgetting and current mastery ------------------------------------------------------------
+    @staticmethod
+    def last_seen(last_practice: np.ndarray, first_time: np.ndarray) -> np.ndarray:
+        """(n, S) time each skill was last known to be practised: its last practice here, or for a skill not
+        practised here, the student's first response (what they knew then ages from that point)."""
+        return np.where(np.isnan(last_practice), first_time[:, None], last_practice)
+
+    def retention(self, last_practice: np.ndarray, evidence: np.ndarray, now: np.ndarray | float) -> np.ndarray:
+        """R = exp(-dt / (stability_days (1 + evidence)^growth)); 1 where the time is unknown."""
+        t = np.asarray(now, dtype=float)
+        dt = (t[:, None] if t.ndim == 1 else t) - last_practice
+        stability = self.config.stability_days * (1.0 + evidence) ** self.config.stability_growth
+        r = np.exp(-np.maximum(dt, 0.0) / stability)
+        return np.where(np.isfinite(dt), r, 1.0)
+
+    def informed_prior(self, theta: np.ndarray, theta_sd: np.ndarray, prior: np.ndarray) -> np.ndarray:
+        """(n, S) starting P(learned) of unpractised skills: the population `prior` (n, S) shifted by the
+        student's standing, logit P = logit(prior) + slope * z, z = (theta - prior_mean) / prior_sd shrunk by
+        its uncertainty (the probit approximation of averaging over the ability posterior)."""
+        slope = self.config.ability_slope
+        if slope == 0:
+            return prior
+        m = self.ability_model
+        z = (theta - m.prior_mean) / m.prior_sd
+        z_sd = theta_sd / m.prior_sd
+        shift = slope * z / np.sqrt(1.0 + np.pi * slope**2 * z_sd**2 / 8.0)
+        return 1.0 / (1.0 + np.exp(-(_logit(prior) + shift[:, None])))
+
+    def _start(self, p_learned: np.ndarray, evidence: np.ndarray, theta: np.ndarray, theta_sd: np.ndarray) -> np.ndarray:
+        """P(learned) with unpractised skills replaced by their ability-informed prior."""
+        unseen = evidence == 0
+        if not unseen.any():
+            return p_learned
+        return np.where(unseen, self.informed_prior(theta, theta_sd, p_learned), p_learned)
+
+    def p_now(self, batch: MasteryBatch, now: float | np.ndarray | None = None) -> np.ndarray:
+        """(N, S) P(learned) at time `now` (days): after forgetting since each skill's last practice, and
+        ability-informed for skills not practised yet."""
+        p = self._start(batch.p_learned, batch.evidence, batch.theta, batch.theta_sd)
+        if now is None:
+            return p.copy()
+        return p * self.retention(self.last_seen(batch.last_practice, batch.first_time), batch.evidence, now)
+
+    def mastered(self, p: np.ndarray) -> np.ndarray:
+        return p >= self.config.mastery_threshold
+
+    # ---- online update -----------------------------------------------------------------------------
+    def update_batch(self, batch: MasteryBatch, rows: np.ndarray, items: np.ndarray, correct: np.ndarray,
+                     times: np.ndarray | None = None) -> None:
+        """Add one response per row in place: `rows`, `items` (catalog item indices), `correct` in [0, 1],
+        `times` in days (NaN or None = unknown). Rows must be distinct within one call."""
+        rows = np.asarray(rows, dtype=np.int64)
+        items = np.asarray(items, dtype=np.int64)
+        y = np.asarray(correct, dtype=float)
+        now = np.full(rows.size, np.nan) if times is None else np.asarray(times, dtype=float)
+        practiced = self.catalog.item_skills[items]
+        r = self.retention(self.last_seen(batch.last_practice[rows], batch.first_time[rows]), batch.evidence[rows], now)
+        start = self._start(batch.p_learned[rows], batch.evidence[rows], batch.theta[rows], batch.theta_sd[rows])
+        p_before = np.where(practiced, start * r, batch.p_learned[rows])
+        p_after = self.skill_model.update(p_before, practiced, y)
+        threshold = self.config.mastery_threshold
+        progress = (practiced & (p_before < threshold) & (p_after >= threshold)).any(axis=1)
+        cat = self.catalog
+        theta, sd = self.ability_model.update(batch.theta[rows], batch.theta_sd[rows], cat.item_a[items],
+                                              cat.item_b[items], cat.item_c[items], y)
+        batch.p_learned[rows] = p_after
+        batch.theta[rows], batch.theta_sd[rows] = theta, sd
+        batch.evidence[rows] += practiced
+        known_time = np.isfinite(now)
+        batch.last_practice[rows] = np.where(practiced & known_time[:, None], now[:, None], batch.last_practice[rows])
+        batch.n_responses[rows] += 1
+        batch.last_time[rows] = np.where(known_time, now, batch.last_time[rows])
+        batch.first_time[rows] = np.where(np.isnan(batch.first_time[rows]) & known_time, now, batch.first_time[rows])
+        batch.responses_since_progress[rows] = np.where(progress, 0, batch.responses_since_progress[rows] + 1)
+
+    def update(self, state: MasteryState, item_id: str, correct: float, time: float | None = None) -> MasteryState:
+        """A new state with one more response (item by id, score in [0, 1], time in days or None)."""
+        if not 0.0 <= float(correct) <= 1.0:
+            raise DataError(f"correct must be in [0, 1], got {correct!r}")
+        batch = MasteryBatch.stack([state])
+        t = None if time is None else np.array([time], dtype=float)
+        self.update_batch(batch, np.array([0]), np.array([self.catalog.item_index(item_id)]), np.array([float(correct)]), t)
+        return batch.state(0)
+
+    # ---- predictions -------------------------------------------------------------------------------
+    def predict_items(self, batch: MasteryBatch, now: float | np.ndarray | None = None,
+                      items: np.ndarray | None = None) -> np.ndarray:
+        """(N, I) predicted P(correct) for the given items (all when None) at time `now`."""
+        cat = self.catalog
+        idx = np.arange(cat.n_items) if items is None else np.asarray(items, dtype=np.int64)
+        p_irt = self.ability_model.p_correct(batch.theta[:, None], cat.item_a[idx], cat.item_b[idx], cat.item_c[idx])
+        p_skill = self.skill_model.p_correct_by_skill(self.p_now(batch, now)) @ self._item_skill_weights[:, idx]
+        w = self.config.irt_weight
+        z = w * _logit(p_irt) + (1.0 - w) * _logit(p_skill)
+        return 1.0 / (1.0 + np.exp(-z))
+
+    def predict_pairs(self, batch: MasteryBatch, items: np.ndarray, now: float | np.ndarray | None = None) -> np.ndarray:
+        """(N,) predicted P(correct) of row n on item `items[n]` (one item per student)."""
+        cat = self.catalog
+        idx = np.asarray(items, dtype=np.int64)
+        p_irt = self.ability_model.p_correct(batch.theta, cat.item_a[idx], cat.item_b[idx], cat.item_c[idx])
+        by_skill = self.skill_model.p_correct_by_skill(self.p_now(batch, now))  # (N, S)
+        p_skill = (by_skill * self._item_skill_weights[:, idx].T).sum(axis=1)
+        w = self.config.irt_weight
+        z = w * _logit(p_irt) + (1.0 - w) * _logit(p_skill)
+        return 1.0 / (1.0 + np.exp(-z))
+
+    def versions(self) -> dict[str, str]:
+        """Model versions reported with every recommendation."""
+        return {
+            "skill_model": self.skill_model.version,
+            "ability_model": self.ability_model.version,
+            "catalog": f"{self.catalog.name}/v{self.catalog.version}",
+        }
+
+    # ---- many responses and persistence -------------------------------------------------------------
+    def replay(self, responses: pl.DataFrame, batch: MasteryBatch | None = None) -> MasteryBatch:
+        """States after every response of a canonical log (student_id, item_id, correct, seq[, timestamp]).
+
+        Vectorized by position: the k-th response of every student is applied in one `update_batch`.
+        Items must be in the catalog; all unknown ones are listed in one error.
+        """
+        unknown = responses.filter(~pl.col("item_id").is_in(list(self.catalog.item_ids)))
+        if unknown.height:
+            ids = unknown["item_id"].unique().sort().to_list()
+            raise DataValidationError(
+                [Problem(None, "item_id", i, "item not in the catalog; add it or use the catalog the log was made with") for i in ids[:20]],
+                source=f"responses ({unknown.height} rows with unknown items)",
+            )
+        ordered = responses.sort(["student_id", "seq"]).with_columns(pl.int_range(pl.len()).over("student_id").alias("__pos"))
+        students = ordered["student_id"].unique(maintain_order=True).to_list()
+        if batch is None:
+            batch = self.new_batch(students)
+        row_of = {s: i for i, s in enumerate(batch.student_ids)}
+        missing = [s for s in students if s not in row_of]
+        if missing:
+            raise NotFoundError(f"{len(missing)} student(s) of the log are not in the batch, e.g. {missing[:3]}")
+        item_index = {s: i for i, s in enumerate(self.catalog.item_ids)}
+        rows = np.array([row_of[s] for s in ordered["student_id"].to_list()], dtype=np.int64)
+        items = np.array([item_index[i] for i in ordered["item_id"].to_list()], dtype=np.int64)
+        y = ordered["correct"].to_numpy().astype(float)
+        if "timestamp" in ordered.columns:
+            t = ordered["timestamp"].dt.epoch("us").to_numpy().astype(float) / 1e6 / SECONDS_PER_DAY
+        else:
+            t = np.full(ordered.height, np.nan)
+        pos = ordered["__pos"].to_numpy()
+        for k in range(int(pos.max(initial=-1)) + 1):
+            sel = pos == k
+            self.update_batch(batch, rows[sel], items[sel], y[sel], t[sel])
+        return batch
+
+    def states_to_dict(self, batch: MasteryBatch) -> dict[str, Any]:
+        return {
+            "format": STATES_FORMAT, "format_version": STATES_FORMAT_VERSION,
+            "catalog": f"{self.catalog.name}/v{self.catalog.version}", "models": self.versions(),
+            "students": [batch.state(i).to_dict(self.catalog.skill_ids) for i in range(len(batch))],
+        }
+
+    def states_from_dict(self, payload: dict[str, Any]) -> MasteryBatch:
+        if payload.get("format") != STATES_FORMAT or payload.get("format_version") != STATES_FORMAT_VERSION:
+            raise ConfigError(f"not a {STATES_FORMAT} v{STATES_FORMAT_VERSION} file (got {payload.get('format')!r})")
+        prior = self.skill_model.initial(1)[0]
+        states = [MasteryState.from_dict(d, self.catalog.skill_ids, prior) for d in payload.get("students", [])]
+        if not states:
+            raise DataError("the state file holds no students")
+        return MasteryBatch.stack(states)
+
+    def save_states(self, batch: MasteryBatch, path: str | Path) -> None:
+        Path(path).write_text(json.dumps(self.states_to_dict(batch)) + "\n")
+
+    def load_states(self, path: str | Path) -> MasteryBatch:
+        p = Path(path)
+        if not p.is_file():
+            raise NotFoundError(f"state file not found: {p}")
+        try:
+            payload = json.loads(p.read_text())
+        except json.JSONDecodeError as exc:
+            raise DataError(f"{p}: not JSON: {exc}") from None
+        return self.states_from_dict(payload)
+
+
+def days(seconds: float) -> float:
+    """Seconds (e.g. a Unix timestamp) to the engine's time unit, days."""
+    return seconds / SECONDS_PER_DAY if math.isfinite(seconds) else math.nan

@@ -1,0 +1,125 @@
+"""Mastery state: one student (`MasteryState`) or many in arrays (`MasteryBatch`, students x skills).
+
+Per student: IRT ability (EAP `theta`, posterior SD `theta_sd`); per skill: P(learned) as of the last
+practice (`p_learned`), evidence counts (responses that touched the skill) and last-practice time
+(days, NaN = never or unknown); plus the time of the student's first response (`first_time`, from
+which skills never practised here are taken to age) and `responses_since_progress` (responses since a
+skill last crossed the mastery threshold) for stall detection. No demographic field exists here, by design.
+Serialized as versioned JSON keyed by skill id, so a state survives catalog reordering.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from engine.errors import ConfigError, NotFoundError
+
+STATE_FORMAT = "equilearn-mastery-state"
+STATE_FORMAT_VERSION = 1
+
+
+def _num(x: float) -> float | None:
+    return None if not math.isfinite(x) else float(x)
+
+
+@dataclass
+class MasteryState:
+    """One student's mastery; arrays are (S,) aligned with the catalog's skill ids."""
+
+    student_id: str
+    theta: float
+    theta_sd: float
+    p_learned: np.ndarray
+    evidence: np.ndarray
+    last_practice: np.ndarray
+    n_responses: int = 0
+    last_time: float = math.nan
+    responses_since_progress: int = 0
+    first_time: float = math.nan
+
+    def to_dict(self, skill_ids: tuple[str, ...]) -> dict[str, Any]:
+        """Versioned JSON-ready dict; skills are keyed by id."""
+        return {
+            "format": STATE_FORMAT, "format_version": STATE_FORMAT_VERSION, "student_id": self.student_id,
+            "theta": float(self.theta), "theta_sd": float(self.theta_sd), "n_responses": int(self.n_responses),
+            "last_time": _num(self.last_time), "first_time": _num(self.first_time),
+            "responses_since_progress": int(self.responses_since_progress),
+            "skills": {
+                s: {"p_learned": float(self.p_learned[i]), "evidence": int(self.evidence[i]),
+                    "last_practice": _num(float(self.last_practice[i]))}
+                for i, s in enumerate(skill_ids)
+            },
+        }
+
+    @classmethod
+    def from_dict(cls, payload: dict[str, Any], skill_ids: tuple[str, ...], prior: np.ndarray) -> MasteryState:
+        """Rebuild a state for `skill_ids`; skills the payload lacks (new in the catalog) start at `prior`."""
+        if payload.get("format") != STATE_FORMAT or payload.get("format_version") != STATE_FORMAT_VERSION:
+            raise ConfigError(f"not a {STATE_FORMAT} v{STATE_FORMAT_VERSION} payload (got {payload.get('format')!r})")
+        skills = payload.get("skills", {})
+        unknown = sorted(set(skills) - set(skill_ids))
+        if unknown:
+            raise NotFoundError(f"state of {payload.get('student_id')!r} has skills not in the catalog: {', '.join(unknown[:5])}")
+        n = len(skill_ids)
+        p, ev, last = np.array(prior, dtype=float, copy=True), np.zeros(n, dtype=np.int64), np.full(n, np.nan)
+        for i, s in enumerate(skill_ids):
+            if s in skills:
+                p[i] = skills[s]["p_learned"]
+                ev[i] = skills[s]["evidence"]
+                last[i] = np.nan if skills[s].get("last_practice") is None else skills[s]["last_practice"]
+        lt, ft = payload.get("last_time"), payload.get("first_time")
+        return cls(str(payload["student_id"]), float(payload["theta"]), float(payload["theta_sd"]), p, ev, last,
+                   int(payload.get("n_responses", 0)), math.nan if lt is None else float(lt),
+                   int(payload.get("responses_since_progress", 0)), math.nan if ft is None else float(ft))
+
+
+@dataclass
+class MasteryBatch:
+    """Many students' mastery in arrays: (N,) per student and (N, S) per student and skill."""
+
+    student_ids: list[str]
+    theta: np.ndarray
+    theta_sd: np.ndarray
+    p_learned: np.ndarray
+    evidence: np.ndarray
+    last_practice: np.ndarray
+    n_responses: np.ndarray
+    last_time: np.ndarray
+    responses_since_progress: np.ndarray
+    first_time: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.student_ids)
+
+    @classmethod
+    def stack(cls, states: list[MasteryState]) -> MasteryBatch:
+        return cls(
+            [s.student_id for s in states],
+            np.array([s.theta for s in states], dtype=float),
+            np.array([s.theta_sd for s in states], dtype=float),
+            np.stack([s.p_learned for s in states]).astype(float),
+            np.stack([s.evidence for s in states]).astype(np.int64),
+            np.stack([s.last_practice for s in states]).astype(float),
+            np.array([s.n_responses for s in states], dtype=np.int64),
+            np.array([s.last_time for s in states], dtype=float),
+            np.array([s.responses_since_progress for s in states], dtype=np.int64),
+            np.array([s.first_time for s in states], dtype=float),
+        )
+
+    def state(self, row: int) -> MasteryState:
+        """A copy of one student's state."""
+        return MasteryState(
+            self.student_ids[row], float(self.theta[row]), float(self.theta_sd[row]), self.p_learned[row].copy(),
+            self.evidence[row].copy(), self.last_practice[row].copy(), int(self.n_responses[row]),
+            float(self.last_time[row]), int(self.responses_since_progress[row]), float(self.first_time[row]),
+        )
+
+    def row_of(self, student_id: str) -> int:
+        try:
+            return self.student_ids.index(student_id)
+        except ValueError:
+            raise NotFoundError(f"unknown student {student_id!r} ({len(self.student_ids)} students in this batch)") from None

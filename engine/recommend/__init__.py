@@ -1,0 +1,15 @@
+"""Recommender: candidates (outer fringe, review, advanced when ready) -> scores -> re-rank -> top k.
+
+Every recommendation carries its score, components, a plain-language reason, the model versions and
+the propensity with which it was chosen. MTSS interventions live in `interventions.py`.
+"""
+
+from engine.recommend.config import COMPONENTS, RecommenderConfig
+from engine.recommend.constraints import TeacherConstraints
+from engine.recommend.effectiveness import ResourceEffectiveness
+from engine.recommend.recommender import BatchChoice, Recommendation, Recommender
+
+__all__ = [
+    "BatchChoice", "COMPONENTS", "Recommendation", "Recommender", "RecommenderConfig", "ResourceEffectiveness",
+    "TeacherConstraints",
+]

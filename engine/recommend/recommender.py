@@ -1,0 +1,200 @@
+"""`Recommender`: candidates -> scores -> re-rank -> top k, each with components, reason, versions, propensity.
+
+`recommend(state, k)` serves one student (the service, the CLI); `choose_batch(batch, k)` runs the
+same policy over many students at once (the simulator). Inputs are mastery states, the catalog, teacher
+constraints and time: no function here accepts a demographic attribute.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from engine.catalog import Catalog
+from engine.catalog.schema import LEVELS, RESOURCE_KINDS
+from engine.errors import ConfigError, DataError
+from engine.mastery import MasteryBatch, MasteryEngine, MasteryState
+from engine.recommend.config import COMPONENTS, RecommenderConfig
+from engine.recommend.constraints import TeacherConstraints, resolve
+from engine.recommend.effectiveness import ResourceEffectiveness
+from engine.recommend.explain import reason
+from engine.recommend.scoring import ResourceGeometry, Scored, score_resources
+from engine.recommend.selection import Selection, select
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    """One recommended resource with the next item to practise on its skill."""
+
+    rank: int
+    resource_id: str
+    title: str
+    kind: str
+    level: str
+    skill_ids: tuple[str, ...]
+    item_id: str | None
+    score: float
+    components: dict[str, float]
+    weights: dict[str, float]
+    reason: str
+    propensity: float
+    item_propensity: float
+    model_versions: dict[str, str]
+
+    def to_dict(self) -> dict[str, object]:
+        """JSON-ready (strict JSON: a propensity that could not be estimated is null, never NaN)."""
+        out = asdict(self)
+        out["skill_ids"] = list(self.skill_ids)
+        for name in ("score", "propensity", "item_propensity"):
+            out[name] = _finite(out[name])
+        out["components"] = {k: _finite(v) for k, v in self.components.items()}
+        return out
+
+
+def _finite(x: float) -> float | None:
+    return float(x) if math.isfinite(x) else None
+
+
+@dataclass(frozen=True)
+class BatchChoice:
+    """(N, k) chosen resource and paired item indices (-1 = none), with the selection details and the
+    (N, R) advanced-ready mask (students ready for each advanced resource)."""
+
+    resources: np.ndarray
+    items: np.ndarray
+    item_p_correct: np.ndarray
+    selection: Selection
+    advanced_ready: np.ndarray
+
+
+def _check_k(k: int) -> None:
+    if not isinstance(k, (int, np.integer)) or k <= 0:
+        raise ConfigError(f"k must be a positive integer (how many recommendations), got {k!r}")
+
+
+class Recommender:
+    """The equilearn policy over one catalog and mastery engine."""
+
+    def __init__(self, engine: MasteryEngine | Catalog, config: RecommenderConfig | MasteryEngine | None = None,
+                 effectiveness: ResourceEffectiveness | RecommenderConfig | dict | None = None, *,
+                 resource_effectiveness: ResourceEffectiveness | None = None) -> None:
+        """`Recommender(engine, config=None, effectiveness=None)`; `Recommender(catalog, engine, config)` is
+        accepted too (the catalog must be the engine's). `config` may be a `RecommenderConfig` or its dict."""
+        if isinstance(engine, Catalog):
+            catalog, engine, config, effectiveness = engine, config, effectiveness, resource_effectiveness  # type: ignore[assignment]
+            if not isinstance(engine, MasteryEngine):
+                raise ConfigError("Recommender(catalog, engine, config): the second argument must be a MasteryEngine")
+            if catalog is not engine.catalog and (catalog.name, catalog.version, catalog.resource_ids, catalog.item_ids) != (
+                    engine.catalog.name, engine.catalog.version, engine.catalog.resource_ids, engine.catalog.item_ids):
+                raise ConfigError(f"catalog {catalog.name!r} is not the mastery engine's catalog {engine.catalog.name!r}")
+        elif resource_effectiveness is not None:
+            effectiveness = resource_effectiveness
+        if not isinstance(engine, MasteryEngine):
+            raise ConfigError(f"Recommender needs a MasteryEngine, got {type(engine).__name__}")
+        if isinstance(config, dict):
+            config = RecommenderConfig.from_dict(config)
+        self.engine = engine
+        self.catalog = engine.catalog
+        self.config = config or RecommenderConfig()
+        self.effectiveness = effectiveness or ResourceEffectiveness(self.catalog.resource_ids)
+        if not isinstance(self.effectiveness, ResourceEffectiveness) or self.effectiveness.resource_ids != self.catalog.resource_ids:
+            raise ConfigError("resource effectiveness must be a ResourceEffectiveness built for this catalog's resource ids")
+        self.geometry = ResourceGeometry.of(self.catalog)
+        res = self.catalog.resources
+        titles = res["title"].to_list() if "title" in res.columns else [None] * res.height
+        self._titles = [str(t or r) for t, r in zip(titles, self.catalog.resource_ids)]
+        self._resource_skill_ids = [tuple(x) for x in res["skill_ids"].to_list()]
+        self._resources_allowed = np.ones(self.catalog.n_resources, dtype=bool)
+        if self.config.blocked_resources:
+            self._resources_allowed[self.catalog.resource_indices(self.config.blocked_resources)] = False
+        self._items_allowed: np.ndarray | None = None
+        if self.config.blocked_items:
+            self._items_allowed = np.ones(self.catalog.n_items, dtype=bool)
+            self._items_allowed[[self.catalog.item_index(i) for i in self.config.blocked_items]] = False
+
+    def versions(self) -> dict[str, str]:
+        return {**self.engine.versions(), "recommender": self.config.version}
+
+    def _score(self, batch: MasteryBatch, now: float | np.ndarray | None, constraints: TeacherConstraints | None,
+               rng: np.random.Generator) -> tuple[Scored, np.ndarray, object]:
+        resolved = resolve(constraints, self.catalog, self._resources_allowed, self._items_allowed)
+        scored = score_resources(self.engine, batch, now, self.config, self.geometry, resolved, rng)
+        w = self.config.weights
+        base = sum(w[name] * value for name, value in scored.components.items())
+        return scored, base, resolved
+
+    def choose_batch(self, batch: MasteryBatch, k: int = 1, *, now: float | np.ndarray | None = None,
+                     constraints: TeacherConstraints | None = None, rng: np.random.Generator | None = None,
+                     propensity_draws: int = 0) -> BatchChoice:
+        """The policy for every student of `batch` at once (propensities only when `propensity_draws` > 0)."""
+        _check_k(k)
+        rng = rng if rng is not None else np.random.default_rng()
+        scored, base, resolved = self._score(batch, now, constraints, rng)
+        sel = select(base, scored.candidates, scored.advanced_ready, self.catalog, self.config, self.effectiveness,
+                     k, resolved.pinned, rng, draws=propensity_draws)
+        safe = np.maximum(sel.resources, 0)
+        rows = np.arange(len(batch))[:, None]
+        skill = scored.target[rows, safe]
+        items = np.where(sel.resources >= 0, scored.items.item[rows, skill], -1)
+        p_item = np.where(sel.resources >= 0, scored.items.p_correct[rows, skill], np.nan)
+        return BatchChoice(sel.resources, items, p_item, sel, scored.advanced_ready)
+
+    def recommend(self, state: MasteryState, k: int = 5, *, now: float | None = None,
+                  constraints: TeacherConstraints | None = None, rng: np.random.Generator | None = None) -> list[Recommendation]:
+        """Top-k recommendations for one student, each explained (see `Recommendation`)."""
+        _check_k(k)
+        if not isinstance(state, MasteryState) or state.p_learned.shape != (self.catalog.n_skills,):
+            raise DataError(f"expected a MasteryState over the {self.catalog.n_skills} skills of catalog {self.catalog.name!r} "
+                            "(build it with MasteryEngine.new_state or state_from_dict)")
+        rng = rng if rng is not None else np.random.default_rng()
+        batch = MasteryBatch.stack([state])
+        scored, base, resolved = self._score(batch, now, constraints, rng)
+        sel = select(base, scored.candidates, scored.advanced_ready, self.catalog, self.config, self.effectiveness,
+                     k, resolved.pinned, rng, draws=self.config.propensity_draws)
+        return self._explain(state, now, scored, sel, resolved)
+
+    def recommend_dicts(self, state: MasteryState | dict, k: int = 5, *, now: float | None = None,
+                        constraints: TeacherConstraints | dict | None = None, seed: int | None = None) -> list[dict[str, object]]:
+        """`recommend` with JSON in and out: `state` may be `MasteryEngine.state_to_dict` output, `constraints`
+        a `TeacherConstraints.to_dict()`-style dict; the seed makes the random choices repeatable."""
+        if isinstance(state, dict):
+            state = self.engine.state_from_dict(state)
+        if isinstance(constraints, dict):
+            constraints = TeacherConstraints.from_dict(constraints)
+        recs = self.recommend(state, k, now=now, constraints=constraints, rng=np.random.default_rng(seed))
+        return [r.to_dict() for r in recs]
+
+    def _explain(self, state: MasteryState, now: float | None, scored: Scored, sel: Selection, resolved) -> list[Recommendation]:
+        cat, w = self.catalog, dict(self.config.weights)
+        versions = self.versions()
+        p = scored.status.p[0].tolist()
+        out: list[Recommendation] = []
+        for j, r in enumerate(sel.resources[0].tolist()):
+            if r < 0:
+                break
+            skill = int(cat.resource_skill[r])
+            target = int(scored.target[0, r])
+            comps = {name: float(scored.components[name][0, r]) for name in scored.components}
+            comps["diversity"] = float(sel.diversity[0, j])
+            comps["exploration"] = float(sel.exploration[0, j])
+            comps = {name: comps[name] for name in COMPONENTS}
+            item = int(scored.items.item[0, target])
+            item_p = float(scored.items.p_correct[0, target]) if item >= 0 else None
+            text = reason(
+                cat, r, p, float(scored.status.p_now[0, skill]), float(state.last_practice[skill]), now, comps, w,
+                pinned=bool(sel.pinned[0, j]), assigned=None if resolved.assigned is None else bool(resolved.assigned[skill]),
+                on_fringe=bool(scored.status.fringe[0, skill]), guaranteed_advanced=bool(sel.guaranteed_advanced[0, j]),
+                item_p=item_p, uses=int(self.effectiveness.count[r]),
+            )
+            out.append(Recommendation(
+                rank=j + 1, resource_id=cat.resource_ids[r], title=self._titles[r],
+                kind=RESOURCE_KINDS[cat.resource_kind[r]], level=LEVELS[cat.resource_level[r]],
+                skill_ids=self._resource_skill_ids[r],
+                item_id=cat.item_ids[item] if item >= 0 else None, score=float(sel.scores[0, j]), components=comps,
+                weights=w, reason=text, propensity=float(sel.propensity[0, j]),
+                item_propensity=float(scored.items.propensity[0, target]) if item >= 0 else math.nan,
+                model_versions=versions,
+            ))
+        return out

@@ -1,0 +1,167 @@
+"""Candidates and score components for every (student, resource), as (N, R) arrays.
+
+Skill status comes from the mastery engine only (current P(learned), forgetting, evidence); the
+remediation history of a student is not an input, so readiness alone decides what is offered.
+
+Per resource, the "outside prerequisites" are the direct prerequisites of its skills that it does not
+itself cover (a remedial resource covering a skill and its prerequisites needs only their prerequisites).
+- candidate core/remedial resource: its skill is on the outer fringe (not mastered, direct prerequisites
+  in place) or due for review; remedial also when only its outside prerequisites are in place;
+- candidate advanced resource: its outside prerequisites are in place and its own skill is at least at
+  `advanced_threshold` (ready for advanced work), whatever the student did before;
+- probe: while the ability estimate is uncertain (posterior SD above `probe_sd`), core resources of
+  unmastered skills whose direct prerequisites are at least `probe_ready_threshold` are candidates too,
+  so the information component can place a new student quickly instead of walking up from the roots.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from engine.catalog import Catalog
+from engine.catalog.schema import ADVANCED, CORE, REMEDIAL
+from engine.mastery import MasteryBatch, MasteryEngine
+from engine.recommend.config import RecommenderConfig
+from engine.recommend.constraints import ResolvedConstraints
+from engine.recommend.items import ItemChoice, choose_items
+
+
+@dataclass(frozen=True)
+class ResourceGeometry:
+    """Catalog arrays the scoring needs, computed once: `outside` (R, S) outside prerequisites and
+    `cover` (R, C) the skills each resource covers, padded with -1."""
+
+    outside: np.ndarray
+    cover: np.ndarray
+
+    @classmethod
+    def of(cls, catalog: Catalog) -> ResourceGeometry:
+        needs = (catalog.resource_skills.astype(np.int64) @ catalog.graph.direct.astype(np.int64)) > 0
+        width = max(int(catalog.resource_skills.sum(axis=1).max(initial=1)), 1)
+        cover = np.full((catalog.n_resources, width), -1, dtype=np.int64)
+        for r, skills in enumerate(catalog.resources["skill_ids"].to_list()):
+            cover[r, : len(skills)] = [catalog.skill_index(s) for s in skills]
+        return cls(outside=needs & ~catalog.resource_skills, cover=cover)
+
+    def target_skill(self, p: np.ndarray) -> np.ndarray:
+        """(N, R) the covered skill with the lowest P(learned): where a resource's learning is expected,
+        so the paired item assesses it."""
+        values = np.where(self.cover[None] >= 0, p[:, np.maximum(self.cover, 0)], np.inf)  # (N, R, C)
+        return np.take_along_axis(self.cover[None], values.argmin(axis=2)[..., None], axis=2)[..., 0]
+
+
+@dataclass(frozen=True)
+class SkillStatus:
+    """(N, S) arrays: P(learned) from the evidence `p` (ability-informed where unpractised), `p_now` after
+    forgetting, `mastered`, `in_place` (>= ready threshold), `prereqs_ok`, `fringe`, `review_need`
+    (p - p_now: what forgetting has probably taken), `review` (in place and review_need >= threshold).
+
+    Mastery and the fringe use `p`, so a skill shown mastered is not sent back through the fringe as soon
+    as time passes; forgetting enters as its own component, review."""
+
+    p: np.ndarray
+    p_now: np.ndarray
+    mastered: np.ndarray
+    in_place: np.ndarray
+    prereqs_ok: np.ndarray
+    fringe: np.ndarray
+    review_need: np.ndarray
+    review: np.ndarray
+
+
+def skill_status(engine: MasteryEngine, batch: MasteryBatch, now: float | np.ndarray | None,
+                 config: RecommenderConfig) -> SkillStatus:
+    p = engine.p_now(batch, None)
+    p_now = engine.p_now(batch, now)
+    mastered = engine.mastered(p)
+    in_place = p >= config.ready_threshold
+    direct = engine.catalog.graph.direct.astype(np.int64)
+    prereqs_ok = ((~in_place).astype(np.int64) @ direct.T) == 0
+    review_need = np.maximum(p - p_now, 0.0)
+    review = in_place & (review_need >= config.review_threshold)
+    return SkillStatus(p, p_now, mastered, in_place, prereqs_ok, ~mastered & prereqs_ok, review_need, review)
+
+
+@dataclass(frozen=True)
+class Scored:
+    """(N, R) candidate mask, advanced-ready mask, target skill (whose item is paired with the resource)
+    and component values by name; the (N, S) item choice per skill; the skill status."""
+
+    candidates: np.ndarray
+    advanced_ready: np.ndarray
+    target: np.ndarray
+    components: dict[str, np.ndarray]
+    items: ItemChoice
+    status: SkillStatus
+
+
+def score_resources(engine: MasteryEngine, batch: MasteryBatch, now: float | np.ndarray | None,
+                    config: RecommenderConfig, geometry: ResourceGeometry, constraints: ResolvedConstraints,
+                    rng: np.random.Generator) -> Scored:
+    """Candidates and every component except diversity and exploration (which the selection adds)."""
+    cat = engine.catalog
+    st = skill_status(engine, batch, now, config)
+    primary = cat.resource_skill
+    level = cat.resource_level[None, :]
+    outside_missing = (~st.in_place).astype(np.int64) @ geometry.outside.T.astype(np.int64)  # (N, R)
+    outside_ok = outside_missing == 0
+    log_p = np.log(np.clip(st.p, 1e-9, 1.0))
+    readiness = np.exp(log_p @ geometry.outside.T.astype(float))  # P(all outside prerequisites learned)
+    p_primary = st.p[:, primary]
+    advanced_ready = (level == ADVANCED) & outside_ok & (p_primary >= config.advanced_threshold)
+
+    active = st.fringe[:, primary] | st.review[:, primary]
+    candidates = np.where(level == ADVANCED, advanced_ready, active)
+    candidates |= (level == REMEDIAL) & outside_ok & ~st.mastered[:, primary]
+    probing = batch.theta_sd > config.probe_sd
+    if probing.any():
+        direct = engine.catalog.graph.direct.astype(np.int64)
+        probe_ok = ((st.p < config.probe_ready_threshold).astype(np.int64) @ direct.T) == 0  # (N, S)
+        probe = probing[:, None] & (level == CORE) & (probe_ok & ~st.mastered)[:, primary]
+        candidates |= probe
+    scope = constraints.scope(cat, st.mastered)
+    if scope is not None:
+        candidates &= scope[:, primary]
+    candidates &= constraints.allowed[None, :]
+    candidates = _fallback(candidates, cat, constraints, scope)
+
+    eff_rem, eff_core, eff_adv = config.level_efficacy
+    efficacy = np.select(
+        [level == REMEDIAL, level == CORE],
+        [np.full_like(readiness, eff_rem), eff_core * readiness],
+        np.where(advanced_ready, eff_adv * readiness, config.not_ready_advanced_efficacy * readiness),
+    )
+    room = (1.0 - st.p) * engine.skill_model.learn_rates()[None, :]  # (N, S) expected P(learned) gained per practice
+    gain = efficacy * (room @ cat.resource_skills.T.astype(float))
+
+    uncertainty = np.clip(batch.theta_sd / engine.ability_model.prior_sd, 0.0, 1.0)
+    p_items = engine.predict_items(batch, now)
+    info_items = engine.ability_model.information(batch.theta[:, None], cat.item_a, cat.item_b, cat.item_c)
+    items = choose_items(cat, p_items, info_items, uncertainty, config.target_success, config.targeting_width,
+                         config.weights["information"], config.randomesque, rng, constraints.items_allowed)
+    target = geometry.target_skill(st.p)
+    rows = np.arange(st.p.shape[0])[:, None]
+    components = {
+        "gain": gain,
+        "targeting": items.targeting[rows, target],
+        "readiness": readiness,
+        "review": st.review_need[:, primary],
+        "information": items.information[rows, target] * uncertainty[:, None],
+    }
+    return Scored(candidates, advanced_ready & candidates, target, components, items, st)
+
+
+def _fallback(candidates: np.ndarray, catalog: Catalog, constraints: ResolvedConstraints,
+              scope: np.ndarray | None) -> np.ndarray:
+    """Rows with no candidate (everything mastered, nothing to review) get the allowed advanced resources
+    in scope, else every allowed resource in scope, else every allowed resource."""
+    empty = ~candidates.any(axis=1)
+    if not empty.any():
+        return candidates
+    allowed = np.broadcast_to(constraints.allowed[None, :], candidates.shape)
+    in_scope = allowed if scope is None else allowed & scope[:, catalog.resource_skill]
+    advanced = in_scope & (catalog.resource_level == ADVANCED)[None, :]
+    filler = np.where(advanced.any(axis=1, keepdims=True), advanced, np.where(in_scope.any(axis=1, keepdims=True), in_scope, allowed))
+    return np.where(empty[:, None], filler, candidates)

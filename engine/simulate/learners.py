@@ -1,0 +1,169 @@
+"""Two families of simulated learners with ground truth, vectorized over students x skills.
+
+Both follow the same step: the student works through the chosen resource (learning on each skill it
+covers), answers the paired item (the response is **sampled** from the family's response model), learns
+a little from that practice, and may forget the skills not practised this step. The learning rate of a
+skill depends on its prerequisites, on the resource (hidden quality, level fit) and on the student's rate.
+They differ in representation and functional forms, so no policy wins by matching one of them:
+
+- `BKTLearners` (BKT-like): each skill is learned or not (binary); a resource teaches with probability
+  base * rate * quality * fit; forgetting is a small per-step probability; answers follow guess/slip.
+  Fit: remedial 0.5 + 0.3 r, core r^2 (r = share of direct prerequisites known), advanced 1.3 when the
+  student knows the resource's skill and everything outside it that it builds on, else 0.15.
+- `CurveLearners` (IRT / learning-curve): each skill has a continuous ability theta; practice moves it a
+  fraction lambda of the way to a ceiling (an exponential learning curve), unpractised skills drift back
+  slowly; answers follow the 3PL model of the item. Fit uses continuous mastery m = sigmoid(2 (theta - beta)):
+  remedial 0.6 (1 - m/2)(0.5 + r/2), core r^2 (r = mean mastery of direct prerequisites), advanced
+  1.4 sigmoid(10 (readiness - 0.75)); practising an item adds learning proportional to 4 p (1 - p)
+  (most from items of middling difficulty).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from engine.catalog.schema import ADVANCED, CORE, REMEDIAL
+from engine.mastery import irt_p_correct
+from engine.simulate.world import World
+
+KNOWN_THRESHOLD = 0.8  # continuous mastery at which a skill counts as mastered (curve family)
+
+
+class _Learners:
+    """Shared geometry: prerequisite matrices and each resource's outside prerequisites."""
+
+    name = "base"
+
+    def __init__(self, world: World) -> None:
+        cat = world.catalog
+        self.world = world
+        self.catalog = cat
+        self.direct = cat.graph.direct.astype(float)  # (S, S)
+        self.n_prereqs = self.direct.sum(axis=1)  # (S,)
+        needs = (cat.resource_skills.astype(np.int64) @ cat.graph.direct.astype(np.int64)) > 0
+        self.outside = needs & ~cat.resource_skills  # (R, S) prerequisites a resource builds on but does not teach
+        self.level = cat.resource_level
+
+    def mastery(self) -> np.ndarray:  # (N, S) in [0, 1]
+        raise NotImplementedError
+
+    def known(self) -> np.ndarray:
+        """(N, S) skills mastered by the family's own criterion."""
+        raise NotImplementedError
+
+    def ready_for_advanced(self) -> np.ndarray:
+        """(N, R) True where the student knows an advanced resource's skill and everything outside it that
+        it builds on (False for other levels)."""
+        known = self.known()
+        missing = (~known).astype(np.int64) @ self.outside.T.astype(np.int64)
+        return (self.level == ADVANCED)[None, :] & (missing == 0) & known[:, self.catalog.resource_skill]
+
+    def step(self, resources: np.ndarray, items: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        raise NotImplementedError
+
+
+class BKTLearners(_Learners):
+    name = "bkt"
+    base_learn = 0.35
+    item_learn = 0.3  # practice on the item relative to base_learn, scaled by r^2
+    forget = 0.002
+
+    def __init__(self, world: World) -> None:
+        super().__init__(world)
+        self.state = world.known0.copy()
+        cat = world.catalog
+        self.guess = np.maximum(cat.item_c, 0.1 + 0.15 / (1.0 + np.exp(cat.item_b)))  # easier items: more guessing
+        self.slip = 0.05 + 0.1 / (1.0 + np.exp(-cat.item_b))  # harder items: more slips
+
+    def mastery(self) -> np.ndarray:
+        return self.state.astype(float)
+
+    def known(self) -> np.ndarray:
+        return self.state
+
+    def _prereq_share(self) -> np.ndarray:
+        """(N, S) share of each skill's direct prerequisites known (1 for skills without any)."""
+        known_pre = self.state.astype(float) @ self.direct.T
+        return np.where(self.n_prereqs > 0, known_pre / np.maximum(self.n_prereqs, 1), 1.0)
+
+    def step(self, resources: np.ndarray, items: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        cat, w = self.catalog, self.world
+        n = resources.size
+        rows = np.arange(n)
+        share = self._prereq_share()
+        covered = cat.resource_skills[resources]  # (N, S)
+        level = self.level[resources][:, None]
+        adv_ready = self.ready_for_advanced()[rows, resources][:, None]
+        fit = np.select([level == REMEDIAL, level == CORE], [0.5 + 0.3 * share, share**2],
+                        np.where(adv_ready, 1.3, 0.15))
+        p_learn = np.clip(self.base_learn * w.rate[:, None] * w.quality[resources][:, None] * fit, 0.0, 0.9)
+        self.state |= covered & (rng.random(covered.shape) < p_learn)
+        skill = cat.item_skill[items]
+        learned = self.state[rows, skill]
+        p_correct = np.where(learned, 1.0 - self.slip[items], self.guess[items])
+        correct = (rng.random(n) < p_correct).astype(float)
+        p_practice = np.clip(self.base_learn * self.item_learn * w.rate * self._prereq_share()[rows, skill] ** 2, 0, 0.9)
+        self.state[rows, skill] |= rng.random(n) < p_practice
+        practiced = covered.copy()
+        practiced[rows, skill] = True
+        self.state &= ~(~practiced & (rng.random(self.state.shape) < self.forget))
+        return correct
+
+
+class CurveLearners(_Learners):
+    name = "irt"
+    rate_scale = 0.25
+    item_rate = 0.1
+    decay = 0.002
+    ceiling_above = 2.5
+    floor_below = 2.0
+
+    def __init__(self, world: World) -> None:
+        super().__init__(world)
+        cat = world.catalog
+        sums = np.bincount(cat.item_skill, weights=cat.item_b, minlength=cat.n_skills)
+        counts = np.maximum(np.bincount(cat.item_skill, minlength=cat.n_skills), 1)
+        self.beta = sums / counts  # (S,) reference difficulty of each skill
+        rng = np.random.default_rng([world.seed, 202])
+        noise = rng.standard_normal(world.known0.shape)
+        self.theta = self.beta[None, :] + np.where(world.known0, 1.2 + 0.4 * noise, -1.5 + 0.5 * noise)
+
+    def mastery(self) -> np.ndarray:
+        return 1.0 / (1.0 + np.exp(-2.0 * (self.theta - self.beta[None, :])))
+
+    def known(self) -> np.ndarray:
+        return self.mastery() >= KNOWN_THRESHOLD
+
+    def step(self, resources: np.ndarray, items: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        cat, w = self.catalog, self.world
+        n = resources.size
+        rows = np.arange(n)
+        m = self.mastery()
+        prereq_mean = np.where(self.n_prereqs > 0, (m @ self.direct.T) / np.maximum(self.n_prereqs, 1), 1.0)
+        covered = cat.resource_skills[resources]
+        level = self.level[resources][:, None]
+        # advanced readiness: weakest of the resource's own skill and what it builds on
+        outside = self.outside[resources]
+        weakest_outside = np.where(outside, m, 1.0).min(axis=1)
+        readiness = np.minimum(m[rows, cat.resource_skill[resources]], weakest_outside)[:, None]
+        fit = np.select(
+            [level == REMEDIAL, level == CORE],
+            [0.6 * (1.0 - 0.5 * m) * (0.5 + 0.5 * prereq_mean), prereq_mean**2],
+            1.4 / (1.0 + np.exp(-10.0 * (readiness - 0.75))),
+        )
+        lam = np.clip(self.rate_scale * w.rate[:, None] * w.quality[resources][:, None] * fit, 0.0, 0.6)
+        ceiling = self.beta[None, :] + self.ceiling_above
+        self.theta = np.where(covered, self.theta + lam * np.maximum(ceiling - self.theta, 0.0), self.theta)
+        skill = cat.item_skill[items]
+        p = irt_p_correct(self.theta[rows, skill], cat.item_a[items], cat.item_b[items], cat.item_c[items])
+        correct = (rng.random(n) < p).astype(float)
+        lam_item = np.clip(self.item_rate * w.rate * 4.0 * p * (1.0 - p) * prereq_mean[rows, skill] ** 2, 0.0, 0.6)
+        self.theta[rows, skill] += lam_item * np.maximum(ceiling[0, skill] - self.theta[rows, skill], 0.0)
+        practiced = covered.copy()
+        practiced[rows, skill] = True
+        floor = self.beta[None, :] - self.floor_below
+        self.theta = np.where(practiced, self.theta, self.theta - self.decay * (self.theta - floor))
+        return correct
+
+
+SIMULATORS = {"bkt": BKTLearners, "irt": CurveLearners}

@@ -1,0 +1,224 @@
+"""Recommender: prerequisite logic, teacher constraints, explanations, propensities, exposure control,
+determinism, equity (advanced offers by readiness only) and bad input."""
+
+from __future__ import annotations
+
+import inspect
+from collections import Counter
+
+import numpy as np
+import pytest
+
+from engine.catalog import demo_catalog
+from engine.catalog.schema import ADVANCED, CORE
+from engine.errors import ConfigError, NotFoundError
+from engine.mastery import MasteryBatch, MasteryEngine, MasteryState
+from engine.recommend import COMPONENTS, Recommender, RecommenderConfig, TeacherConstraints
+from engine.recommend.selection import select
+
+BASICS = ("add_whole", "sub_whole", "mult_whole")
+# skills whose direct prerequisites are all among BASICS (read off engine/catalog/demo/skills.toml)
+FRINGE_OF_BASICS = {"add_whole", "sub_whole", "mult_whole", "prime", "order_ops", "add_sub_dec", "number_line", "exponents", "area_rect"} - set(BASICS)
+
+
+@pytest.fixture(scope="module")
+def catalog():
+    return demo_catalog()
+
+
+@pytest.fixture(scope="module")
+def engine(catalog):
+    return MasteryEngine(catalog)
+
+
+def knowing(engine: MasteryEngine, skills: tuple[str, ...], p: float = 0.98, student: str = "s") -> MasteryState:
+    """A state with `skills` well evidenced at P(learned) = p, everything else at the population prior,
+    and the ability at its prior (so unpractised skills keep their population priors)."""
+    state = engine.new_state(student)
+    for s in skills:
+        k = engine.catalog.skill_index(s)
+        state.p_learned[k], state.evidence[k], state.last_practice[k] = p, 4, 10.0
+    state.first_time, state.last_time = 0.0, 10.0
+    return state
+
+
+def all_candidates(rec: Recommender, state: MasteryState, **kw) -> list:
+    return rec.recommend(state, rec.catalog.n_resources, now=10.0, rng=np.random.default_rng(0), **kw)
+
+
+def test_core_work_is_offered_only_on_the_outer_fringe(catalog, engine) -> None:
+    recs = all_candidates(Recommender(engine), knowing(engine, BASICS))
+    core_skills = {r.skill_ids[0] for r in recs if r.level == "core"}
+    assert core_skills == FRINGE_OF_BASICS
+    assert all(r.level != "core" or r.components["readiness"] >= 0.8**2 for r in recs)
+
+
+def test_advanced_work_needs_the_skill_and_what_it_builds_on(catalog, engine) -> None:
+    recs = all_candidates(Recommender(engine), knowing(engine, BASICS))
+    advanced = {r.resource_id for r in recs if r.level == "advanced"}
+    assert advanced == {f"{s}.project" for s in BASICS}
+    assert all(not r.resource_id.startswith(("prime.", "systems.")) or r.level != "advanced" for r in recs)
+
+
+def test_a_ready_student_is_offered_advanced_work_whatever_their_remediation_history(catalog, engine) -> None:
+    """Two students reach the same mastery of the basics, one after a long remedial detour with many
+    wrong answers: both get an advanced offer in their top 3, and the same list."""
+    straight, detour = engine.new_state("straight"), engine.new_state("detour")
+    t = 0.0
+    for s in BASICS:
+        for _ in range(6):
+            detour = engine.update(detour, f"{s}-01", 0.0, time=t)
+            t += 0.1
+    for s in BASICS:
+        for j in range(1, 9):
+            straight = engine.update(straight, f"{s}-0{j}", 1.0, time=t)
+            detour = engine.update(detour, f"{s}-0{j}", 1.0, time=t)
+            t += 0.1
+    assert detour.n_responses > straight.n_responses
+    rec = Recommender(engine)
+    for state in (straight, detour):
+        assert all(state.p_learned[catalog.skill_index(s)] >= 0.95 for s in BASICS)
+        top = rec.recommend(state, 3, now=t, rng=np.random.default_rng(1))
+        assert any(r.level == "advanced" for r in top), [r.resource_id for r in top]
+
+
+def test_the_advanced_slot_is_kept_when_scores_alone_would_not_offer_it(catalog, engine) -> None:
+    weights = {"gain": 0.0, "exploration": 0.0, "diversity": 0.0}
+    rec = Recommender(engine, RecommenderConfig(weights=weights, ensure_advanced_offer=True))
+    top = rec.recommend(knowing(engine, BASICS), 2, now=10.0, rng=np.random.default_rng(0))
+    assert top[-1].level == "advanced" and "ready for advanced work" in top[-1].reason
+    off = Recommender(engine, RecommenderConfig(weights=weights, ensure_advanced_offer=False))
+    levels = [r.level for r in off.recommend(knowing(engine, BASICS), 2, now=10.0, rng=np.random.default_rng(0))]
+    assert "advanced" not in levels  # without gain, the basics' projects do not win on their own
+
+
+def test_assigned_skills_limit_work_to_them_and_their_missing_prerequisites(catalog, engine) -> None:
+    # eq_two_steps needs mult_div_int and order_ops; mult_div_int needs add_sub_int, which needs number_line.
+    # Knowing the basics, the reachable work in that scope is: number_line and order_ops (outer fringe) and
+    # add_sub_int at remedial level (it re-teaches number_line); eq_two_steps itself is not reachable yet.
+    c = TeacherConstraints(assigned_skills=("eq_two_steps",))
+    recs = all_candidates(Recommender(engine), knowing(engine, BASICS), constraints=c)
+    assert {r.skill_ids[0] for r in recs} == {"number_line", "order_ops", "add_sub_int"}
+    assert {r.level for r in recs if r.skill_ids[0] == "add_sub_int"} == {"remedial"}
+    assert all("needed for work your teacher assigned" in r.reason for r in recs)
+    ready = knowing(engine, BASICS + ("number_line", "add_sub_int", "mult_div_int", "order_ops"))
+    recs = all_candidates(Recommender(engine), ready, constraints=c)
+    assert {r.skill_ids[0] for r in recs} == {"eq_two_steps"}
+    assert all("part of what your teacher assigned" in r.reason for r in recs)
+
+
+def test_pinned_come_first_with_propensity_one_and_blocked_never_appear(catalog, engine) -> None:
+    rec = Recommender(engine)
+    state = knowing(engine, BASICS)
+    free = rec.recommend(state, 5, now=10.0, rng=np.random.default_rng(3))
+    blocked = tuple(r.resource_id for r in free[:3])
+    c = TeacherConstraints(pinned_resources=("systems.reading",), blocked_resources=blocked)
+    recs = rec.recommend(state, 5, now=10.0, constraints=c, rng=np.random.default_rng(3))
+    assert recs[0].resource_id == "systems.reading" and recs[0].propensity == 1.0
+    assert recs[0].reason.startswith("Pinned by your teacher")
+    assert not {r.resource_id for r in recs} & set(blocked) and len(recs) == 5
+    with pytest.raises(ConfigError, match="both pinned and blocked"):
+        TeacherConstraints(pinned_resources=("x",), blocked_resources=("x",))
+    with pytest.raises(NotFoundError, match="unknown resource 'nope'"):
+        rec.recommend(state, 3, constraints=TeacherConstraints(blocked_resources=("nope",)))
+    with pytest.raises(NotFoundError, match="unknown skill 'nope'"):
+        rec.recommend(state, 3, constraints=TeacherConstraints(assigned_skills=("nope",)))
+
+
+def test_every_recommendation_is_explained_and_its_score_adds_up(catalog, engine) -> None:
+    rec = Recommender(engine)
+    recs = rec.recommend(knowing(engine, BASICS), 5, now=10.0, rng=np.random.default_rng(4))
+    assert [r.rank for r in recs] == [1, 2, 3, 4, 5]
+    for r in recs:
+        assert tuple(r.components) == COMPONENTS
+        assert r.score == pytest.approx(sum(r.weights[c] * v for c, v in r.components.items()))
+        assert catalog.skill_names[catalog.skill_index(r.skill_ids[0])] in r.reason
+        assert set(r.model_versions) == {"skill_model", "ability_model", "catalog", "recommender"}
+        assert 0.0 < r.propensity <= 1.0 and r.item_propensity == pytest.approx(1 / 5)
+        assert r.item_id is not None and catalog.item_skill[catalog.item_index(r.item_id)] in catalog.skill_indices(r.skill_ids)
+        assert set(r.to_dict()) >= {"score", "components", "reason", "model_versions", "propensity"}
+
+
+def test_reported_propensity_matches_the_empirical_choice_frequency(catalog, engine) -> None:
+    """Select the first slot many times with fresh randomness: the frequency of each resource must
+    agree with the propensity the policy reports (within 4 binomial standard errors)."""
+    config = RecommenderConfig(temperature=0.1)
+    rec = Recommender(engine, config)
+    batch = MasteryBatch.stack([knowing(engine, BASICS)])
+    scored, base, resolved = rec._score(batch, 10.0, None, np.random.default_rng(0))
+    reported = select(base, scored.candidates, scored.advanced_ready, catalog, config, rec.effectiveness, 1,
+                      resolved.pinned, np.random.default_rng(1), draws=400)
+    n = 3000
+    rows = np.repeat(base, n, axis=0)
+    picks = select(rows, np.repeat(scored.candidates, n, axis=0), np.repeat(scored.advanced_ready, n, axis=0),
+                   catalog, config, rec.effectiveness, 1, resolved.pinned, np.random.default_rng(2)).resources[:, 0]
+    freq = Counter(picks.tolist())
+    r = int(reported.resources[0, 0])
+    p = float(reported.propensity[0, 0])
+    assert abs(freq[r] / n - p) < 4 * np.sqrt(p * (1 - p) / n) + 0.01
+
+
+def test_randomesque_exposure_control_spreads_items(catalog, engine) -> None:
+    states = [knowing(engine, BASICS, student=f"s{i}") for i in range(400)]
+    batch = MasteryBatch.stack(states)
+    spread = Recommender(engine, RecommenderConfig(randomesque=4)).choose_batch(batch, 1, now=10.0, rng=np.random.default_rng(0))
+    counts = Counter(spread.items[:, 0].tolist())
+    assert len(counts) >= 4 and max(counts.values()) / 400 < 0.25 + 0.1
+    single = Recommender(engine, RecommenderConfig(randomesque=1, weights={"exploration": 0.0})).choose_batch(
+        batch, 1, now=10.0, rng=np.random.default_rng(0))
+    by_resource = {}
+    for r, i in zip(single.resources[:, 0].tolist(), single.items[:, 0].tolist()):
+        by_resource.setdefault(r, set()).add(i)
+    assert all(len(items) == 1 for items in by_resource.values())  # without control, one item per state
+
+
+def test_same_seed_same_recommendations(engine) -> None:
+    rec = Recommender(engine)
+    state = knowing(engine, BASICS)
+    a = [(r.resource_id, r.item_id, r.propensity) for r in rec.recommend(state, 5, now=10.0, rng=np.random.default_rng(7))]
+    b = [(r.resource_id, r.item_id, r.propensity) for r in rec.recommend(state, 5, now=10.0, rng=np.random.default_rng(7))]
+    assert a == b
+
+
+def test_review_is_proposed_for_a_skill_fading_with_time(catalog, engine) -> None:
+    state = knowing(engine, BASICS)
+    recs = all_candidates(Recommender(engine), state)  # at day 10: nothing has faded yet
+    assert all(r.components["review"] < 0.1 for r in recs)
+    late = Recommender(engine).recommend(state, catalog.n_resources, now=200.0, rng=np.random.default_rng(0))
+    review = [r for r in late if r.skill_ids[0] == "add_whole" and r.level != "advanced"]
+    assert review and review[0].components["review"] > 0.3 and "review" in review[0].reason
+
+
+def test_bad_k_is_a_clear_error(engine) -> None:
+    rec = Recommender(engine)
+    for k in (0, -2):
+        with pytest.raises(ConfigError, match="k must be a positive integer"):
+            rec.recommend(engine.new_state("s"), k)
+    with pytest.raises(ConfigError, match="unknown score component"):
+        RecommenderConfig(weights={"popularity": 1.0})
+
+
+DEMOGRAPHIC = {"gender", "sex", "race", "ethnicity", "group", "subgroup", "demographic", "demographics", "income",
+               "ses", "disability", "ell", "frl", "language", "age", "age_band", "migration", "religion", "roster", "imd_band"}
+
+
+def test_no_recommender_or_mastery_function_accepts_a_demographic_field() -> None:
+    import engine.mastery as mastery
+    import engine.recommend as recommend
+    import engine.recommend.interventions as interventions
+    import engine.simulate.policies as policies
+
+    checked = 0
+    for module in (mastery, recommend, interventions, policies):
+        for name, obj in vars(module).items():
+            if name.startswith("_") or not (inspect.isclass(obj) or inspect.isfunction(obj)):
+                continue
+            if not getattr(obj, "__module__", "").startswith(("engine.mastery", "engine.recommend", "engine.simulate")):
+                continue  # imported from elsewhere (errors, numpy, ...)
+            members = [obj] + ([m for _, m in inspect.getmembers(obj, inspect.isfunction)] if inspect.isclass(obj) else [])
+            for fn in members:
+                params = set(inspect.signature(fn).parameters)
+                assert not params & DEMOGRAPHIC, (name, fn, params & DEMOGRAPHIC)
+                checked += 1
+    fields = set(MasteryState.__dataclass_fields__)
+    assert not fields & DEMOGRAPHIC and checked > 50
