@@ -19,6 +19,7 @@ COMMAND_MODULES = [
     "engine.cli.data",
     "engine.cli.kt",
     "engine.cli.demo",
+    "engine.cli.audit",
     "engine.cli.recommend",
     "engine.cli.simulate",
     "engine.cli.keys",
