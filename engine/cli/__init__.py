@@ -22,6 +22,7 @@ COMMAND_MODULES = [
     "engine.cli.audit",
     "engine.cli.recommend",
     "engine.cli.simulate",
+    "engine.cli.experiment",
     "engine.cli.keys",
     "engine.cli.irt",
 ]

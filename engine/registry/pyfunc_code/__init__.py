@@ -1,0 +1,1 @@
+"""Models-from-code entry files for MLflow (each is executed by MLflow when a model is loaded)."""
