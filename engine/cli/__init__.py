@@ -24,6 +24,7 @@ COMMAND_MODULES = [
     "engine.cli.simulate",
     "engine.cli.experiment",
     "engine.cli.keys",
+    "engine.cli.serve",
     "engine.cli.irt",
 ]
 

@@ -1,0 +1,72 @@
+"""`equilearn serve [--host 127.0.0.1] [--port 8000]`: run the HTTP service (uvicorn, one process).
+
+Settings come from `EQUILEARN_*` (see docs/service.md); the default host is loopback only: exposing the
+service beyond this machine is a deliberate choice (`--host 0.0.0.0`, behind TLS).
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from engine.errors import ConfigError
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    serve = sub.add_parser("serve", help="run the HTTP API (docs at /docs)")
+    serve.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1: this machine only)")
+    serve.add_argument("--port", type=int, default=8000, help="TCP port (default 8000)")
+    serve.add_argument("--workers", type=int, default=1,
+                       help="server processes (default 1; more need PostgreSQL or accept SQLite's single writer)")
+    serve.add_argument("--log-level", default="warning", choices=["critical", "error", "warning", "info", "debug"])
+    serve.set_defaults(handler=run_serve)
+    register_demo(sub)
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    import uvicorn  # noqa: PLC0415 - only this command needs the server
+
+    from service.app import create_app  # noqa: PLC0415
+
+    workers = getattr(args, "workers", 1)
+    if workers < 1:
+        raise ConfigError(f"--workers must be >= 1, got {workers}")
+    print(f"equilearn API on http://{args.host}:{args.port} (docs: http://{args.host}:{args.port}/docs)", flush=True)
+    app = "service.app:create_app" if workers > 1 else create_app()
+    uvicorn.run(app, factory=workers > 1, workers=workers if workers > 1 else None, host=args.host, port=args.port,
+                log_level=args.log_level, access_log=False, timeout_graceful_shutdown=10)
+    return 0
+
+
+def register_demo(sub: argparse._SubParsersAction) -> None:
+    demo = sub.add_parser("demo-serve", help="train + register the demo model set, create a key, seed a student, serve")
+    demo.add_argument("--host", default="127.0.0.1")
+    demo.add_argument("--port", type=int, default=8000)
+    demo.set_defaults(handler=run_demo_serve)
+
+
+def run_demo_serve(args: argparse.Namespace) -> int:
+    """The end of `make run`: a trained model set, a fresh key, one demo student, then the server."""
+    from engine.runtime import Runtime, load_service_settings  # noqa: PLC0415
+    from engine.runtime.demo import prepare_demo_model_set  # noqa: PLC0415
+
+    settings = load_service_settings()
+    print("training the demo model set (2PL IRT calibrated on simulated demo-catalog responses) ...", flush=True)
+    where = prepare_demo_model_set(settings.home, settings.model_set, settings.model_alias)
+    print(f"model set: {where}", flush=True)
+    runtime = Runtime.open(load_service_settings())
+    key = runtime.store.create_api_key("ingest,recommend", name="make-run demo")[0]
+    items = runtime.policy.catalog.item_ids
+    runtime.ingest(runtime.events_from_json([
+        {"event_id": f"demo-{i}", "student_id": "demo-student", "item_id": items[i * 7 % len(items)],
+         "correct": float(i % 3 != 0), "timestamp": None} for i in range(12)]))
+    runtime.close()
+    base = f"http://{args.host}:{args.port}"
+    print(f"""
+API key (ingest, recommend; shown once): {key}
+Try, once the server below is up:
+  curl -s -H 'X-API-Key: {key}' '{base}/v1/students/demo-student/recommendations?k=3'
+  curl -s -H 'X-API-Key: {key}' -H 'content-type: application/json' -X POST {base}/v1/events \\
+       -d '{{"events": [{{"event_id": "my-1", "student_id": "demo-student", "item_id": "{items[0]}", "correct": 1}}]}}'
+Docs: {base}/docs   Ready: {base}/readyz   (Ctrl-C stops)
+""", flush=True)
+    return run_serve(argparse.Namespace(host=args.host, port=args.port, log_level="warning"))

@@ -1,0 +1,63 @@
+"""The demo model set: responses simulated on the demo catalog, a 2PL IRT bank calibrated on them, and
+the catalog's BKT priors; registered in MLflow (alias `champion`) or written as a local model-set file.
+
+Used by `equilearn demo-serve` (the end of `make run`). The simulation is the 2PL with the catalog's own
+item parameters and abilities N(0, 1), so the calibrated bank can be compared with the truth.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from engine.catalog import Catalog, demo_catalog
+from engine.mastery import MasteryEngine
+from engine.mastery.adapters import irt_ability
+from engine.runtime.modelset import LocalModelSet, write_model_set_file
+
+log = logging.getLogger(__name__)
+
+
+def simulate_responses(catalog: Catalog, n_students: int = 800, per_student: int = 48, seed: int = 7) -> pl.DataFrame:
+    """Dichotomous responses from the 2PL/3PL with the catalog's (a, b, c), abilities N(0, 1)."""
+    rng = np.random.default_rng(seed)
+    theta = rng.normal(size=n_students)
+    rows = np.repeat(np.arange(n_students), per_student)
+    items = np.concatenate([rng.choice(catalog.n_items, per_student, replace=False) for _ in range(n_students)])
+    a, b, c = catalog.item_a[items], catalog.item_b[items], catalog.item_c[items]
+    p = c + (1 - c) / (1 + np.exp(-a * (theta[rows] - b)))
+    return pl.DataFrame({"student_id": [f"demo-{r}" for r in rows], "item_id": [catalog.item_ids[i] for i in items],
+                         "correct": (rng.random(rows.size) < p).astype(float)})
+
+
+def demo_components(catalog: Catalog | None = None, seed: int = 7) -> tuple[dict[str, Any], str]:
+    """(model-set components, data fingerprint) trained on simulated demo responses."""
+    from models.irt import IRT  # noqa: PLC0415
+
+    catalog = catalog or demo_catalog()
+    responses = simulate_responses(catalog, seed=seed)
+    irt = IRT(model="2pl", prior_a=(0.0, 0.5), prior_b=(0.0, 2.0), n_points=31).fit(responses)  # weak priors keep sparse items finite
+    engine = MasteryEngine(catalog, ability_model=irt_ability(irt))
+    digest = hashlib.sha256(responses.write_csv().encode()).hexdigest()[:16]
+    return {"mastery": engine.to_components()}, f"sha256:{digest}"
+
+
+def prepare_demo_model_set(home: Path, name: str = "equilearn", alias: str = "champion") -> str:
+    """Train and register the demo model set; returns where it went ("registry ..." or the file path)."""
+    components, fingerprint = demo_components()
+    try:
+        from engine.registry import register_model_set, set_alias  # noqa: PLC0415
+
+        ms = register_model_set(name, components, data_fingerprint=fingerprint)
+        set_alias(name, ms.version, alias)
+        return f"MLflow registry: {name} v{ms.version} @{alias} (no fairness audit recorded yet)"
+    except Exception as exc:  # noqa: BLE001 - the demo still serves, from a file
+        log.warning("registry unavailable (%s); writing a local model-set file", exc)
+        path = home / "model_set.json"
+        write_model_set_file(path, LocalModelSet(name, "demo-1", components, fingerprint, "demo", None))
+        return f"local file {path}"

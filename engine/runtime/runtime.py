@@ -1,0 +1,313 @@
+"""`Runtime`: the service's operations over one database and one served policy (catalog + model set).
+
+Thread-safe: the policy (catalog, mastery engine, recommender, model-set info) is an immutable snapshot
+swapped whole on reload or catalog upload, so a request sees one consistent policy from start to end.
+Writes go through the store's transactions; every ingest is one transaction (all or nothing).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+from collections.abc import Mapping, Sequence
+from contextlib import nullcontext
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from engine.catalog import Catalog
+from engine.errors import ConfigError, DataValidationError, NotFoundError, Problem, UnavailableError
+from engine.mastery import MasteryBatch, MasteryEngine, MasteryState
+from engine.mastery.engine import SECONDS_PER_DAY
+from engine.recommend import Recommender
+from engine.runtime import catalogs
+from engine.runtime.modelset import FAIL, LoadedModelSet, build_policy, load_served_model_set
+from engine.runtime.states import batch_from_dicts, batch_to_dicts
+from engine.runtime.settings import ServiceSettings, load_service_settings
+from engine.runtime.xapi import statements_to_events
+from engine.runtime.group_commit import GroupCommitter
+from engine.store import Event, IngestResult, Store
+from engine.store import served as served_log
+from engine.store.database import run_write
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Policy:
+    """What is served right now; replaced as a whole, never mutated."""
+
+    catalog: Catalog
+    engine: MasteryEngine
+    recommender: Recommender
+    model: LoadedModelSet
+    audit_status: str
+    audit_id: int | None
+    blocked: str | None  # why recommendations are refused (a FAILED audit with the gate on), or None
+
+    @property
+    def prior(self) -> np.ndarray:
+        return self.engine.skill_model.initial(1)[0]
+
+    def model_set_info(self) -> dict[str, Any]:
+        return {"name": self.model.name, "version": self.model.version, "source": self.model.source,
+                "audit_status": self.audit_status, "audit_id": self.audit_id, "warning": self.model.warning,
+                "catalog": f"{self.catalog.name}/v{self.catalog.version}"}
+
+
+def _days(ts: Any) -> float:
+    return math.nan if ts is None else ts.timestamp() / SECONDS_PER_DAY
+
+
+def _audit_dict(a: Any) -> dict[str, Any]:
+    return {"id": a.id, "model_set_version": a.model_set_version, "status": a.status, "report": a.report,
+            "created_at": a.created_at.isoformat()}
+
+
+def _clean(value: Any) -> Any:
+    """JSON-safe copy: NaN/inf become None."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_clean(v) for v in value]
+    return value
+
+
+class Runtime:
+    """The application: open it once per process (`Runtime.open()`), share it between requests."""
+
+    def __init__(self, settings: ServiceSettings, store: Store) -> None:
+        self.settings = settings
+        self.store = store
+        # SQLite has one writer: queue this process's writers on a lock (immediate hand-off) rather than in
+        # SQLite's busy handler, which polls with sleeps of up to 100 ms and makes latency tails long.
+        self._write_lock: Any = threading.Lock() if store.backend == "sqlite" else nullcontext()
+        self._served_log: GroupCommitter[dict[str, Any], Any] = GroupCommitter(self._write_served)
+        self._lock = threading.Lock()
+        self._policy: Policy | None = None
+        self._load_error: str | None = None
+
+    @classmethod
+    def open(cls, settings: ServiceSettings | None = None) -> Runtime:
+        """Connect, migrate the schema and load the served policy (a load failure is reported by /readyz)."""
+        settings = settings or load_service_settings()
+        settings.home.mkdir(parents=True, exist_ok=True)
+        store = Store.open(settings.database_url, pool_size=8, max_overflow=24)
+        runtime = cls(settings, store)
+        try:
+            runtime.reload()
+        except Exception as exc:  # noqa: BLE001 - kept for /readyz; the process stays up to report it
+            runtime._load_error = f"{exc.__class__.__name__}: {exc}"
+            log.error("no policy loaded: %s", runtime._load_error)
+        return runtime
+
+    def close(self) -> None:
+        self.store.close()
+
+    # ---- policy -------------------------------------------------------------------------------------
+    @property
+    def policy(self) -> Policy:
+        policy = self._policy
+        if policy is None:
+            raise UnavailableError(f"no model set is loaded ({self._load_error or 'not loaded yet'}); see /readyz")
+        return policy
+
+    def _build(self, catalog: Catalog | None = None) -> Policy:
+        s = self.settings
+        model = load_served_model_set(s.model_set, s.model_alias, s.model_set_file, s.require_passing_audit, s.base)
+        components = dict(model.model_set.components or {})
+        catalog = catalog or catalogs.serving_catalog(s.catalog_file, components)
+        engine, recommender = build_policy(catalog, components)
+        status, audit_id = model.audit_status, None
+        latest = self.store.latest_audit(f"{model.name}/{model.version}")
+        if latest is not None:
+            status, audit_id = latest.status, latest.id
+        blocked = None
+        if status == FAIL and s.require_passing_audit:
+            blocked = (f"model set {model.name} v{model.version} failed its latest fairness audit (#{audit_id}); "
+                       "recommendations are refused until an approved model set is loaded (POST /v1/models/reload)")
+        return Policy(catalog, engine, recommender, model, status, audit_id, blocked)
+
+    def reload(self) -> Policy:
+        """Load the model set again (e.g. after the registry's alias moved) and swap it in."""
+        with self._lock:
+            policy = self._build()
+            self._policy, self._load_error = policy, None
+        log.info("serving %s", policy.model_set_info())
+        return policy
+
+    def put_catalog(self, payload: Mapping[str, Any]) -> dict[str, Any]:
+        """Validate a catalog bundle, keep it under EQUILEARN_HOME and serve it; nothing changes if invalid."""
+        catalog = catalogs.catalog_from_dict(dict(payload))
+        with self._lock:
+            policy = self._build(catalog)
+            catalogs.save_uploaded(self.settings.catalog_file, dict(payload))
+            self._policy, self._load_error = policy, None
+        return catalog.summary()
+
+    # ---- events -------------------------------------------------------------------------------------
+    def events_from_json(self, rows: Sequence[Mapping[str, Any]]) -> list[Event]:
+        return [Event(r["event_id"], r["student_id"], r["item_id"], r["correct"], r.get("timestamp"), "json", None)
+                for r in rows]
+
+    def events_from_xapi(self, statements: Sequence[Any]) -> list[Event]:
+        catalog = self.policy.catalog
+        known = set(catalog.item_ids)
+        return statements_to_events(statements, known.__contains__)
+
+    def ingest(self, batch: Sequence[Event]) -> IngestResult:
+        """Validate, then store and fold the batch in one transaction (all or nothing)."""
+        if not batch:
+            raise DataValidationError([Problem(None, "events", None, "the batch is empty; send at least one event")],
+                                      source="event batch")
+        if len(batch) > self.settings.max_batch:
+            raise DataValidationError([Problem(None, "events", len(batch), f"at most {self.settings.max_batch} events per batch; split it")],
+                                      source="event batch")
+        policy = self.policy
+        known = policy.catalog._item_index  # noqa: SLF001 - dict lookup on the hot path
+        unknown = [Problem(i, "item_id", e.item_id, f"unknown item {e.item_id!r}: not in catalog {policy.catalog.name!r}")
+                   for i, e in enumerate(batch, start=1) if not isinstance(e.item_id, str) or e.item_id not in known]
+        if unknown:
+            raise DataValidationError(unknown, source="event batch")
+        apply = self._apply_fn(policy)
+        with self._write_lock:
+            return self.store.ingest(batch, apply)  # validates every field, then one transaction
+
+    def _apply_fn(self, policy: Policy):  # noqa: ANN202
+        engine, skill_ids = policy.engine, policy.catalog.skill_ids
+        item_index = policy.catalog._item_index  # noqa: SLF001
+
+        def apply(current: dict[str, dict | None], new: dict[str, list[Event]]) -> dict[str, dict]:
+            students = list(new)
+            batch = batch_from_dicts(students, [current.get(s) for s in students], skill_ids, engine.new_batch(students))
+            sizes = np.array([len(new[s]) for s in students])
+            flat = [e for s in students for e in new[s]]
+            rows = np.repeat(np.arange(len(students)), sizes)
+            pos = np.concatenate([np.arange(n) for n in sizes])
+            items = np.array([item_index[e.item_id] for e in flat], dtype=np.int64)
+            y = np.array([e.correct for e in flat], dtype=float)
+            t = np.array([_days(e.timestamp) for e in flat], dtype=float)
+            for k in range(int(sizes.max())):  # the k-th new event of every student at once, in batch order
+                sel = pos == k
+                engine.update_batch(batch, rows[sel], items[sel], y[sel], t[sel])
+            return dict(zip(students, batch_to_dicts(batch, skill_ids), strict=True))
+
+        return apply
+
+    # ---- students -----------------------------------------------------------------------------------
+    def _state(self, student_id: str, policy: Policy) -> MasteryState:
+        stored = self.store.get_state(student_id)
+        if stored is None:
+            raise NotFoundError(f"unknown student {student_id!r}: no events were received for this student")
+        return MasteryState.from_dict(stored.state, policy.catalog.skill_ids, policy.prior)
+
+    def mastery(self, student_id: str) -> dict[str, Any]:
+        """Per-skill P(learned) now (after forgetting, as of the student's latest response), its SD, mastered
+        flag and evidence count; the IRT ability with its posterior SD."""
+        policy = self.policy
+        state = self._state(student_id, policy)
+        batch = MasteryBatch.stack([state])
+        now = state.last_time if math.isfinite(state.last_time) else None
+        p = policy.engine.p_now(batch, now)[0]
+        mastered = policy.engine.mastered(p)
+        cat = policy.catalog
+        skills = [{"skill_id": s, "name": cat.skill_names[i], "p_learned": float(p[i]),
+                   "sd": float(math.sqrt(max(p[i] * (1 - p[i]), 0.0))), "mastered": bool(mastered[i]),
+                   "evidence": int(state.evidence[i]), "last_practice_days": _clean(float(state.last_practice[i]))}
+                  for i, s in enumerate(cat.skill_ids)]
+        return {"student_id": student_id, "n_responses": state.n_responses,
+                "ability": {"theta": state.theta, "sd": state.theta_sd},
+                "as_of_days": now, "mastery_threshold": policy.engine.config.mastery_threshold,
+                "skills": skills, "model_set": policy.model_set_info(), "model_versions": policy.recommender.versions()}
+
+    def recommend(self, student_id: str, k: int) -> dict[str, Any]:
+        """Top-k explained recommendations, logged (with propensities and versions) before they are returned."""
+        if not isinstance(k, int) or not 1 <= k <= 50:
+            raise ConfigError(f"k must be a whole number from 1 to 50, got {k!r}")
+        policy = self.policy
+        if policy.blocked:
+            raise UnavailableError(policy.blocked)
+        state = self._state(student_id, policy)
+        now = state.last_time if math.isfinite(state.last_time) else None
+        recs = [_clean({**r.__dict__, "skill_ids": list(r.skill_ids), "components": dict(r.components),
+                        "weights": dict(r.weights), "model_versions": dict(r.model_versions)})
+                for r in policy.recommender.recommend(state, k, now=now)]
+        info = policy.model_set_info()
+        versions = {**policy.recommender.versions(), "model_set": f"{info['name']}/{info['version']}"}
+        served = self._served_log.submit(dict(
+            student_id=student_id, items=recs, model_set_version=f"{info['name']}/{info['version']}",
+            model_versions=versions, audit_status=info["audit_status"], audit_id=policy.audit_id,
+            context={"k": k, "now_days": now}))
+        return {"student_id": student_id, "served_id": served.id, "recommendations": recs, "model_set": info,
+                "model_versions": versions}
+
+    def _write_served(self, records: Sequence[dict[str, Any]]) -> list[Any]:
+        """Several served lists in one transaction (see `group_commit`)."""
+        with self._write_lock:
+            return run_write(self.store.engine, lambda conn: [served_log.record(conn, **r) for r in records])
+
+    # ---- catalog, roster, audits, models --------------------------------------------------------------
+    def catalog_table(self, name: str) -> list[dict[str, Any]]:
+        cat = self.policy.catalog
+        frame = {"skills": cat.skills, "items": cat.items, "resources": cat.resources}[name]
+        return _clean(frame.to_dicts())
+
+    def roster_upsert(self, rows: Sequence[Mapping[str, Any]]) -> int:
+        return self.store.audit_scope_upsert_roster(rows)
+
+    def roster_read(self) -> list[dict[str, Any]]:
+        frame: pl.DataFrame = self.store.audit_scope_read_roster()
+        return frame.to_dicts()
+
+    def create_audit(self, model_set_version: str | None, status: str, report: dict[str, Any]) -> dict[str, Any]:
+        """Record an audit result (evidence for the deployment gate); the served policy picks it up at once."""
+        version = model_set_version or f"{self.policy.model.name}/{self.policy.model.version}"
+        audit = self.store.save_audit(version, status, report)
+        if self._policy is not None and version == f"{self._policy.model.name}/{self._policy.model.version}":
+            self.reload()
+        return _audit_dict(audit)
+
+    def get_audit(self, audit_id: int) -> dict[str, Any]:
+        return _audit_dict(self.store.get_audit(audit_id))
+
+    def models(self) -> dict[str, Any]:
+        policy = self.policy
+        return {"model_set": policy.model_set_info(), "model_versions": policy.recommender.versions(),
+                "blocked": policy.blocked, "catalog": policy.catalog.summary(),
+                "data_fingerprint": getattr(policy.model.model_set, "data_fingerprint", None),
+                "code_version": getattr(policy.model.model_set, "code_version", None)}
+
+    # ---- health -------------------------------------------------------------------------------------
+    def readiness(self) -> tuple[bool, dict[str, Any]]:
+        """(ready, details): the database answers and a model set is loaded (and not blocked)."""
+        details: dict[str, Any] = {}
+        health = self.store.health()
+        details["database"] = "ok" if health.ok else health.detail
+        details["backend"] = health.backend
+        policy = self._policy
+        if policy is None:
+            details["model_set"] = None
+            details["error"] = self._load_error or "not loaded"
+        else:
+            details["model_set"] = policy.model_set_info()
+            details["blocked"] = policy.blocked
+        ready = details["database"] == "ok" and policy is not None and policy.blocked is None
+        return ready, details
+
+    # ---- for tests and tools --------------------------------------------------------------------------
+    def replay_states(self) -> dict[str, dict[str, Any]]:
+        """Every student's state recomputed from the stored log (the reference the online states must equal)."""
+        policy = self.policy
+        log_frame = self.store.events_frame()
+        if log_frame.height == 0:
+            return {}
+        batch = policy.engine.replay(log_frame)
+        return {s: batch.state(i).to_dict(policy.catalog.skill_ids) for i, s in enumerate(batch.student_ids)}
+
+    def stored_states(self) -> dict[str, dict[str, Any]]:
+        return {s: r.state for s, r in self.store.get_states(self.store.student_ids()).items()}

@@ -1,0 +1,101 @@
+"""xAPI statements -> events. Only what a response needs is read; anything unusable is listed per statement.
+
+- student id: `actor.account.name` (preferred: an opaque platform id), else `actor.openid`, else
+  `actor.mbox_sha1sum`, else `actor.mbox` (an e-mail address is stored as given: prefer accounts);
+- verb: must be `answered` (`http://adlnet.gov/expapi/verbs/answered`, or any IRI ending in `/answered`);
+- item id: `object.id` when it is a catalog item id, else the last path segment of that IRI;
+- score: `result.score.scaled` when present (must lie in [0, 1]: a negative scaled score has no meaning
+  for a response), else `result.success` (true = 1, false = 0);
+- event id: the statement `id`; timestamp: `timestamp` (ISO 8601) when present.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Any
+
+from engine.errors import DataValidationError, Problem
+from engine.store.records import Event
+
+ANSWERED = "http://adlnet.gov/expapi/verbs/answered"
+
+
+def _student(actor: Any) -> str | None:
+    if not isinstance(actor, dict):
+        return None
+    account = actor.get("account")
+    if isinstance(account, dict) and isinstance(account.get("name"), str) and account["name"]:
+        return account["name"]
+    for key in ("openid", "mbox_sha1sum", "mbox"):
+        if isinstance(actor.get(key), str) and actor[key]:
+            return actor[key]
+    return None
+
+
+def _item(obj: Any, known: Callable[[str], bool]) -> str | None:
+    if not isinstance(obj, dict) or not isinstance(obj.get("id"), str) or not obj["id"]:
+        return None
+    iri = obj["id"]
+    if known(iri):
+        return iri
+    tail = iri.rstrip("/").rsplit("/", 1)[-1]
+    return tail or None
+
+
+def _score(result: Any) -> tuple[float | None, str | None]:
+    if not isinstance(result, dict):
+        return None, "result is missing: give result.score.scaled (0..1) or result.success"
+    score = result.get("score")
+    if isinstance(score, dict) and "scaled" in score:
+        v = score["scaled"]
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0.0 <= float(v) <= 1.0:
+            return None, f"result.score.scaled must be a number in [0, 1], got {v!r}"
+        return float(v), None
+    if isinstance(result.get("success"), bool):
+        return 1.0 if result["success"] else 0.0, None
+    return None, "result has neither score.scaled nor a true/false success"
+
+
+def _timestamp(value: Any) -> tuple[datetime | None, str | None]:
+    if value is None:
+        return None, None
+    if not isinstance(value, str):
+        return None, "timestamp must be an ISO 8601 string"
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00")), None
+    except ValueError:
+        return None, f"timestamp {value!r} is not ISO 8601"
+
+
+def statements_to_events(statements: Sequence[Any], known_item: Callable[[str], bool]) -> list[Event]:
+    """Events for the statements, or a `DataValidationError` listing every unusable one (row = position, 1-based)."""
+    events: list[Event] = []
+    problems: list[Problem] = []
+    for row, st in enumerate(statements, start=1):
+        if not isinstance(st, dict):
+            problems.append(Problem(row, None, None, "a statement must be a JSON object"))
+            continue
+        sid = st.get("id")
+        if not isinstance(sid, str) or not sid:
+            problems.append(Problem(row, "id", sid, "statement id is required (it makes a retry idempotent)"))
+        verb = st.get("verb", {}).get("id") if isinstance(st.get("verb"), dict) else None
+        if not isinstance(verb, str) or not (verb == ANSWERED or verb.endswith("/answered")):
+            problems.append(Problem(row, "verb.id", verb, f"only the verb {ANSWERED} is a response"))
+        student = _student(st.get("actor"))
+        if student is None:
+            problems.append(Problem(row, "actor", None, "actor needs account.name (or openid / mbox)"))
+        item = _item(st.get("object"), known_item)
+        if item is None:
+            problems.append(Problem(row, "object.id", None, "object.id (the item's IRI or id) is required"))
+        correct, why = _score(st.get("result"))
+        if why:
+            problems.append(Problem(row, "result", None, why))
+        ts, why_ts = _timestamp(st.get("timestamp"))
+        if why_ts:
+            problems.append(Problem(row, "timestamp", st.get("timestamp"), why_ts))
+        if isinstance(sid, str) and sid and student and item and correct is not None and not why_ts:
+            events.append(Event(sid, student, item, correct, ts, "xapi", st))
+    if problems:
+        raise DataValidationError(problems, source="xAPI statements")
+    return events

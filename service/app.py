@@ -1,0 +1,49 @@
+"""The FastAPI application: routers, auth, error mapping, size limits, metrics. No domain logic here.
+
+`create_app(runtime)` serves a given `engine.runtime.Runtime` (tests); without one it opens
+`Runtime.open()` at startup from the `EQUILEARN_*` settings (uvicorn: `service.app:create_app --factory`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from engine.config import disable_telemetry
+from engine.runtime import Runtime, load_service_settings
+from service import errors
+from service.limits import BodyLimit
+from service.metrics import Metrics, MetricsMiddleware
+from service.routers import audits, catalog, events, health, models, roster, students
+
+DESCRIPTION = """Adaptive learning with equity built in. Send every request with an `X-API-Key` header
+(`equilearn keys create --scope ingest,recommend`). Scopes: `ingest` (POST /v1/events), `recommend`
+(students' mastery and recommendations), `audit` (roster and audits), `admin` (catalog upload, models)."""
+
+
+def create_app(runtime: Runtime | None = None) -> FastAPI:
+    disable_telemetry()
+    settings = runtime.settings if runtime is not None else load_service_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        owned = runtime is None
+        app.state.runtime = runtime if runtime is not None else Runtime.open(settings)
+        try:
+            yield
+        finally:
+            if owned:
+                app.state.runtime.close()
+
+    app = FastAPI(title="equilearn", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
+    app.state.metrics = Metrics()
+    if runtime is not None:
+        app.state.runtime = runtime
+    errors.install(app)
+    for module in (events, students, catalog, roster, audits, models, health):
+        app.include_router(module.router)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
+    return app

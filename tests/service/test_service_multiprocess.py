@@ -1,0 +1,73 @@
+"""Two service processes on one PostgreSQL database, fed concurrently with events for the same students
+(and some batches sent to both): no lost update, every event stored once, states equal a replay of the log.
+Runs only when EQUILEARN_TEST_POSTGRES_URL is set (CI)."""
+
+from __future__ import annotations
+
+import os
+import threading
+
+import httpx
+import numpy as np
+import pytest
+
+from engine.catalog import demo_catalog
+from engine.runtime import Runtime, load_service_settings
+from tests.service.conftest import scratch_postgres, write_model_set
+from tests.service.test_service_durability import ROOT, free_port, start_server
+from tests.service.test_service_events import assert_states_equal
+
+
+@pytest.mark.timeout(180)
+def test_service_two_processes_one_postgres(isolated_home, monkeypatch):
+    with scratch_postgres() as url:
+        monkeypatch.setenv("EQUILEARN_DATABASE_URL", url)
+        monkeypatch.setenv("EQUILEARN_MODEL_SET_FILE", str(write_model_set(isolated_home)))
+        rt = Runtime.open(load_service_settings())
+        key = rt.store.create_api_key("ingest")[0]
+        rt.close()
+        env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        ports = [free_port(), free_port()]
+        servers = [start_server(env, p) for p in ports]
+        try:
+            rng = np.random.default_rng(2)
+            items = demo_catalog().item_ids
+            n = 4000
+            sid, it = rng.integers(0, 40, n), rng.integers(0, len(items), n)  # 40 students: heavy overlap
+            events = [{"event_id": f"m{i}", "student_id": f"p{sid[i]}", "item_id": items[it[i]],
+                       "correct": int(rng.integers(0, 2))} for i in range(n)]
+            batches = [events[i:i + 50] for i in range(0, n, 50)]
+            errors: list[str] = []
+
+            def client(port: int, mine: list[list[dict]]) -> None:
+                with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers={"X-API-Key": key}, timeout=60) as http:
+                    for b in mine:
+                        r = http.post("/v1/events", json={"events": b})
+                        if r.status_code != 200:
+                            errors.append(f"{r.status_code} {r.text[:200]}")
+
+            # each batch goes to one process; every 5th batch is also sent to the other (a retry racing its original)
+            plan = {0: [], 1: []}
+            for j, b in enumerate(batches):
+                plan[j % 2].append(b)
+                if j % 5 == 0:
+                    plan[1 - j % 2].append(b)
+            threads = [threading.Thread(target=client, args=(ports[k], plan[k][h::2])) for k in (0, 1) for h in (0, 1)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            assert not errors, errors[:3]
+        finally:
+            for s in servers:
+                s.kill()
+                s.wait()
+        rt = Runtime.open(load_service_settings())
+        try:
+            log = rt.store.events_frame()
+            assert log.height == n and log["event_id"].n_unique() == n
+            online, replay = rt.stored_states(), rt.replay_states()
+            assert sum(s["n_responses"] for s in online.values()) == n
+            assert_states_equal(online, replay)
+        finally:
+            rt.close()
