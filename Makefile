@@ -25,7 +25,7 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 benchmarks: $(STAMP)
-	$(BIN)/python -m experiments.benchmarks
+	$(BIN)/python -m experiments.make_benchmarks
 
 clean:
 	rm -rf $(VENV) .equilearn .pytest_cache

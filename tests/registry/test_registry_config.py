@@ -70,7 +70,7 @@ def test_registry_shipped_configs_parse(shared_data) -> None:
     assert {"assistments09.toml", "assistments09_dkt.toml", "assist2015.toml", "demo.toml"} <= set(names)
     for name in names:
         config = load_config(CONFIGS / name, cli_root=shared_data)
-        assert config.data_path is None or config.data_path.is_relative_to(shared_data)
+        assert config.data_path is None or config.data_path.is_relative_to(shared_data.resolve())
         if config.models == ("all",):
             assert model_names(config) == sorted(MODELS)  # "all" = every model in the zoo
         else:
