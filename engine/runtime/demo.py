@@ -35,27 +35,44 @@ def simulate_responses(catalog: Catalog, n_students: int = 800, per_student: int
                          "correct": (rng.random(rows.size) < p).astype(float)})
 
 
-def demo_components(catalog: Catalog | None = None, seed: int = 7) -> tuple[dict[str, Any], str]:
-    """(model-set components, data fingerprint) trained on simulated demo responses."""
+def demo_engine(catalog: Catalog | None = None, seed: int = 7) -> tuple[MasteryEngine, str]:
+    """(mastery engine, data fingerprint): a 2PL bank calibrated on simulated demo responses + the catalog's BKT priors."""
     from models.irt import IRT  # noqa: PLC0415
 
     catalog = catalog or demo_catalog()
     responses = simulate_responses(catalog, seed=seed)
     irt = IRT(model="2pl", prior_a=(0.0, 0.5), prior_b=(0.0, 2.0), n_points=31).fit(responses)  # weak priors keep sparse items finite
-    engine = MasteryEngine(catalog, ability_model=irt_ability(irt))
     digest = hashlib.sha256(responses.write_csv().encode()).hexdigest()[:16]
-    return {"mastery": engine.to_components()}, f"sha256:{digest}"
+    return MasteryEngine(catalog, ability_model=irt_ability(irt)), f"sha256:{digest}"
+
+
+def demo_components(catalog: Catalog | None = None, seed: int = 7) -> tuple[dict[str, Any], str]:
+    """(model-set components, data fingerprint) trained on simulated demo responses."""
+    engine, fingerprint = demo_engine(catalog, seed)
+    return {"mastery": engine.to_components()}, fingerprint
 
 
 def prepare_demo_model_set(home: Path, name: str = "equilearn", alias: str = "champion") -> str:
-    """Train and register the demo model set; returns where it went ("registry ..." or the file path)."""
-    components, fingerprint = demo_components()
+    """Train, audit and register the demo model set; returns where it went ("registry ..." or the file path).
+
+    Before the alias is set, the recommender with this mastery engine is run on simulated learners and its
+    offers are gated (`engine.fairness.simulated`); the audit is recorded on the version, so the service
+    shows its status and refuses the set if it FAILED.
+    """
+    from engine.fairness.simulated import audit_recommender_on_simulator  # noqa: PLC0415
+
+    engine, fingerprint = demo_engine()
+    components = {"mastery": engine.to_components()}
     try:
-        from engine.registry import register_model_set, set_alias  # noqa: PLC0415
+        from engine.registry import record_audit, register_model_set, set_alias  # noqa: PLC0415
 
         ms = register_model_set(name, components, data_fingerprint=fingerprint)
+        audit = audit_recommender_on_simulator(MasteryEngine.from_components(engine.catalog, components["mastery"]),
+                                               model_version=f"{name}/{ms.version}")
+        record_audit(name, ms.version, audit)
         set_alias(name, ms.version, alias)
-        return f"MLflow registry: {name} v{ms.version} @{alias} (no fairness audit recorded yet)"
+        return (f"MLflow registry: {name} v{ms.version} @{alias}; recommendation audit on simulated learners: "
+                f"{audit['status']}")
     except Exception as exc:  # noqa: BLE001 - the demo still serves, from a file
         log.warning("registry unavailable (%s); writing a local model-set file", exc)
         path = home / "model_set.json"

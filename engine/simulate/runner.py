@@ -40,6 +40,7 @@ class RunResult:
     offered_when_ready: np.ndarray
     seconds: float
     actions: np.ndarray | None = None  # (N, steps) resource indices when recorded
+    estimates: np.ndarray | None = None  # (N, steps) the engine's P(learned) of each served resource's skill, when recorded
 
 
 def _stream(seed: int, *names: str) -> np.random.Generator:
@@ -68,9 +69,14 @@ def run_policy(world: World, simulator: str, policy: str, steps: int, engine: Ma
     offered = np.zeros(n, dtype=bool)
     is_advanced = world.catalog.resource_level == ADVANCED
     actions = np.zeros((n, steps), dtype=np.int64) if record_actions else None
+    estimates = np.zeros((n, steps)) if record_actions else None
     for t in range(steps):
         now = float(t)
+        if estimates is not None:
+            p_now = engine.p_now(batch, now)
         resources, items = chooser.choose(batch, now, policy_rng)
+        if estimates is not None:
+            estimates[:, t] = p_now[rows, world.catalog.resource_skill[resources]]
         ready = learners.ready_for_advanced().any(axis=1)
         ever_ready |= ready
         offered |= ready & is_advanced[resources]
@@ -86,4 +92,5 @@ def run_policy(world: World, simulator: str, policy: str, steps: int, engine: Ma
         group_names=tuple(g.name for g in world.groups), initial=initial_mastery.mean(axis=1),
         final=learners.mastery().mean(axis=1), newly_mastered=(final_known & ~initially_known).sum(axis=1),
         ever_ready=ever_ready, offered_when_ready=offered, seconds=time.perf_counter() - started, actions=actions,
+        estimates=estimates,
     )

@@ -78,3 +78,19 @@ def test_service_failed_model_set_file_not_served(isolated_home, monkeypatch):
         body = c.get("/readyz").json()
         assert body["ready"] is True and body["model_set"]["audit_status"] == "FAIL"
     rt.close()
+
+
+def test_service_demo_model_set_is_audited_before_it_is_served(monkeypatch, isolated_home):
+    """`make run`'s model set: registered in a real local MLflow store with the recommendation audit on
+    simulated learners recorded, so the service serves it as PASS (not NOT_AUDITED)."""
+    from engine.runtime.demo import prepare_demo_model_set
+
+    monkeypatch.delenv("EQUILEARN_MODEL_SET_FILE", raising=False)
+    where = prepare_demo_model_set(isolated_home)
+    assert where.endswith("PASS")
+    rt = Runtime.open(load_service_settings())
+    try:
+        info = rt.policy.model_set_info()
+        assert (info["version"], info["audit_status"], info["warning"]) == ("1", "PASS", None)
+    finally:
+        rt.close()
