@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from engine.errors import DataValidationError, Problem
+from models.errors import DataValidationError, Problem
 
 REQUIRED = ("student_id", "item_id", "skill_ids", "correct")
 ROW = "__row"

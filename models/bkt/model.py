@@ -147,7 +147,7 @@ class BKT:
         if not self.prior_groups:
             return responses
         if self.prior_groups not in responses.columns:
-            from engine.errors import ConfigError
+            from models.errors import ConfigError
 
             raise ConfigError(f"BKT(prior_groups={self.prior_groups!r}): the responses have no such column")
         return responses.with_columns(pl.col(self.prior_groups).cast(pl.Utf8).fill_null("").alias("__group"))
