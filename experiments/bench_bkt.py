@@ -124,7 +124,7 @@ def main() -> None:
         )
     lines += [
         "",
-        f"All fit times: " + "; ".join(
+        "All fit times: " + "; ".join(
             f"{name} {model}: ours {[round(x, 2) for x in a['fit']]}, pyBKT {[round(x, 2) for x in b['fit']]}"
             for name, _, model, a, b in rows
         ),

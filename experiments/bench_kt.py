@@ -19,8 +19,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import polars as pl
 
 from engine.data import load
 from engine.evaluation.protocol import evaluate_model, protocol_split, sort_sequential

@@ -28,16 +28,8 @@ import polars as pl
 from scipy.special import expit
 
 from models.base import check_fitted, check_format
-from models.logistic.features import sequential_order
-
-ROW = "__row__"
-
-
-def _encode(values: pl.Series, index: Mapping[str, int]) -> np.ndarray:
-    """Vocabulary index of each value, -1 when unseen."""
-    table = pl.DataFrame({"v": list(index), "i": list(index.values())}, schema={"v": pl.Utf8, "i": pl.Int64})
-    joined = pl.DataFrame({"v": values.cast(pl.Utf8)}).join(table, on="v", how="left", maintain_order="left")
-    return joined["i"].fill_null(-1).to_numpy()
+from models.logistic.design import vocabulary_index as _encode
+from models.logistic.features import ROW, sequential_order
 
 
 class _Steps:

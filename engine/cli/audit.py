@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 
 from engine.errors import ConfigError, NotFoundError
+from engine.jsonfile import read_json
 
 if TYPE_CHECKING:  # the fairness package (scipy, sklearn) is imported only when an audit runs
     from engine.fairness.gate import Policy
@@ -329,15 +330,9 @@ def run_gate(args: argparse.Namespace) -> int:
 
     payloads = []
     for path in args.audit:
-        file = Path(path)
-        if not file.is_file():
-            raise NotFoundError(f"audit result {file} not found")
-        try:
-            payload = json.loads(file.read_text())
-        except json.JSONDecodeError as exc:
-            raise ConfigError(f"{file} is not an audit result JSON: {exc}") from None
+        payload = read_json(path, "audit result", ConfigError)
         if not isinstance(payload, dict) or "audit" not in payload or "evidence" not in payload:
-            raise ConfigError(f"{file} is not an audit result (no 'audit'/'evidence'); write one with `equilearn audit ... --out`")
+            raise ConfigError(f"{path} is not an audit result (no 'audit'/'evidence'); write one with `equilearn audit ... --out`")
         payloads.append(payload)
     result = regate(payloads, load_policy(args.policy))
     _write_json(result.to_dict(), args.out)

@@ -12,7 +12,6 @@ re-gated together under that policy) on the version, then promotes it only if it
 from __future__ import annotations
 
 import argparse
-import json
 import shlex
 import sys
 from dataclasses import replace
@@ -20,7 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from engine.cli.output import write_json
-from engine.errors import ConfigError, NotFoundError
+from engine.errors import ConfigError
+from engine.jsonfile import read_json
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -102,15 +102,9 @@ def run_compare(args: argparse.Namespace) -> int:
 
 
 def _read_audit(path: str) -> dict[str, Any]:
-    file = Path(path)
-    if not file.is_file():
-        raise NotFoundError(f"audit result {file} not found")
-    try:
-        payload = json.loads(file.read_text())
-    except json.JSONDecodeError as exc:
-        raise ConfigError(f"{file}: not JSON: {exc}") from None
+    payload = read_json(path, "audit result", ConfigError)
     if not isinstance(payload, dict) or "status" not in payload:
-        raise ConfigError(f"{file}: not an audit result (no 'status' key); write one with `equilearn audit ... --out FILE`")
+        raise ConfigError(f"{path}: not an audit result (no 'status' key); write one with `equilearn audit ... --out FILE`")
     return payload
 
 

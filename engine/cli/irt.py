@@ -9,7 +9,6 @@ as CSV (to --out, else stdout). Model-level ValueErrors become DataError/ConfigE
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -18,9 +17,10 @@ import polars as pl
 
 from engine.cli.output import write_json
 from engine.data import FORMATS, load
-from engine.errors import ConfigError, DataError, NotFoundError
+from engine.errors import ConfigError, DataError
+from engine.jsonfile import read_json
 from models.irt import ItemBank, Priors, Quadrature, ResponseData, calibrate, eap, map_estimate, mle
-from models.irt.calibration import Calibration
+from models.irt.calibration import DEFAULT_C_PRIOR, Calibration
 from models.irt.data import binary_responses, encode
 from models.irt.mstep import MODELS
 
@@ -65,13 +65,7 @@ def _responses(path: str, fmt: str) -> pl.DataFrame:
 
 def read_calibration(path: str) -> Calibration:
     """Load a calibration JSON; missing file -> NotFoundError, malformed -> DataError naming the field."""
-    file = Path(path)
-    if not file.is_file():
-        raise NotFoundError(f"calibration file {path} does not exist")
-    try:
-        payload = json.loads(file.read_text())
-    except json.JSONDecodeError as exc:
-        raise DataError(f"{path}: not valid JSON ({exc}); expected the output of `equilearn irt calibrate`") from None
+    payload = read_json(path, "calibration file", hint="expected the output of `equilearn irt calibrate`")
     try:
         return Calibration.from_dict(payload)
     except (ValueError, TypeError) as exc:
@@ -82,7 +76,7 @@ def run_calibrate(args: argparse.Namespace) -> int:
     try:
         priors = None
         if args.prior_a or args.prior_b or args.prior_c:
-            c = args.prior_c or ((5.0, 17.0) if args.model == "3pl" else None)
+            c = args.prior_c or (DEFAULT_C_PRIOR if args.model == "3pl" else None)
             priors = Priors(args.prior_a and tuple(args.prior_a), args.prior_b and tuple(args.prior_b), c and tuple(c))
         quadrature = Quadrature.normal(args.points)
     except ValueError as exc:

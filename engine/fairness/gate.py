@@ -32,7 +32,7 @@ from scipy import stats
 
 from engine.errors import ConfigError, NotFoundError
 from engine.fairness.metricframe import OVERALL
-from engine.fairness.stats import ADJUST_METHODS, adjust_pvalues
+from engine.fairness.stats import ADJUST_METHODS, adjust_pvalues, normal_quantile
 
 PASS, FAIL, INSUFFICIENT = "PASS", "FAIL", "INSUFFICIENT_EVIDENCE"
 SEVERITY = {PASS: 0, INSUFFICIENT: 1, FAIL: 2}
@@ -88,9 +88,6 @@ class Policy:
     random_state: int = 0
     description: str = ""
     source: str = "default"
-
-    def checks_for(self, audit: str) -> list[Check]:
-        return [c for c in self.checks if c.audit == audit]
 
     def summary(self) -> dict[str, Any]:
         return {"name": self.name, "version": self.version, "source": self.source}
@@ -248,11 +245,11 @@ def _reference_index(record: dict[str, Any], reference: str) -> int | None:
     if reference == "overall":
         return groups.index(OVERALL) if OVERALL in groups else None
     if reference == "largest":
-        return max(shown, key=lambda k: (record["n_students"][k], groups[k]), default=None)
+        return min(shown, key=lambda k: (-record["n_students"][k], groups[k]), default=None)  # ties: first label, as MetricFrame
     if reference == "best":
         finite = [k for k in shown if est[k] is not None and math.isfinite(est[k])]
         pick = max if record["higher_is_better"] else min
-        return pick(finite, key=lambda k: est[k]) if finite else None
+        return pick(sorted(finite, key=lambda k: groups[k]), key=lambda k: est[k]) if finite else None
     return groups.index(reference) if reference in groups else None
 
 
@@ -342,7 +339,7 @@ class GateResult:
         return EXIT_CODES[self.status]
 
     def to_dict(self) -> dict[str, Any]:
-        z = float(stats.norm.ppf(0.5 + self.policy.confidence / 2))
+        z = normal_quantile(self.policy.confidence)
         checks = [{"name": r.check.name, "audit": r.check.audit, "metric": r.check.metric, "compare": r.check.compare,
                    "attribute": r.attribute, "stratum": r.stratum, "group": r.group, "reference": r.reference,
                    "status": r.status, "value": r.value, "ci": r.ci(z), "n_students": r.n_students,

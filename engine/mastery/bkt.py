@@ -81,9 +81,6 @@ class BKTParams:
             arrays.append(column.fill_null(DEFAULTS[name]).to_numpy())
         return cls(tuple(skill_ids), *arrays, source=source)
 
-    def to_frame(self) -> pl.DataFrame:
-        return pl.DataFrame({"skill_id": list(self.skill_ids), **{k: getattr(self, k) for k in PARAM_NAMES}})
-
     def to_dict(self) -> dict[str, Any]:
         return {
             "format": FORMAT, "format_version": FORMAT_VERSION, "source": self.source,

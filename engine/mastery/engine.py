@@ -30,6 +30,7 @@ import polars as pl
 
 from engine.catalog import Catalog
 from engine.errors import ConfigError, DataError, DataValidationError, NotFoundError, Problem
+from engine.jsonfile import read_json
 from engine.mastery.ability import GridEAP
 from engine.mastery.bkt import BKTParams, BKTSkillModel
 from engine.mastery.interfaces import AbilityModel, SkillModel
@@ -334,14 +335,7 @@ class MasteryEngine:
         Path(path).write_text(json.dumps(self.states_to_dict(batch)) + "\n")
 
     def load_states(self, path: str | Path) -> MasteryBatch:
-        p = Path(path)
-        if not p.is_file():
-            raise NotFoundError(f"state file not found: {p}")
-        try:
-            payload = json.loads(p.read_text())
-        except json.JSONDecodeError as exc:
-            raise DataError(f"{p}: not JSON: {exc}") from None
-        return self.states_from_dict(payload)
+        return self.states_from_dict(read_json(path, "state file"))
 
 
 def days(seconds: float) -> float:

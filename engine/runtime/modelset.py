@@ -24,6 +24,7 @@ from typing import Any
 
 from engine.catalog import Catalog
 from engine.errors import ConfigError, DataError, NotFoundError
+from engine.jsonfile import read_json
 from engine.mastery import MasteryEngine
 from engine.recommend import Recommender, RecommenderConfig
 
@@ -68,12 +69,7 @@ class LoadedModelSet:
 
 
 def read_model_set_file(path: Path) -> LocalModelSet:
-    if not path.is_file():
-        raise NotFoundError(f"model-set file not found: {path} (EQUILEARN_MODEL_SET_FILE)")
-    try:
-        payload = json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
-        raise DataError(f"{path}: not JSON: {exc}") from None
+    payload = read_json(path, "model-set file (EQUILEARN_MODEL_SET_FILE)")
     if not isinstance(payload, dict) or "name" not in payload or "version" not in payload:
         raise DataError(f"{path}: a model-set file is an object with at least name, version and components")
     return LocalModelSet(str(payload["name"]), str(payload["version"]), dict(payload.get("components") or {}),

@@ -16,7 +16,7 @@ import polars as pl
 from models.base import check_fitted, check_format
 from models.irt.ability import OnlineAbility
 from models.irt.bank import ItemBank
-from models.irt.calibration import Calibration, calibrate
+from models.irt.calibration import DEFAULT_C_PRIOR, Calibration, calibrate
 from models.irt.data import ResponseData, binary_responses
 from models.irt.estep import log_tables
 from models.irt.priors import Priors
@@ -48,7 +48,7 @@ class IRT:
     def _priors(self) -> Priors | None:
         if self.prior_a is None and self.prior_b is None and self.prior_c is None:
             return None
-        c = self.prior_c if self.prior_c is not None else ((5.0, 17.0) if self.model == "3pl" else None)
+        c = self.prior_c if self.prior_c is not None else (DEFAULT_C_PRIOR if self.model == "3pl" else None)
         return Priors(self.prior_a, self.prior_b, c)
 
     def _quadrature(self) -> Quadrature:

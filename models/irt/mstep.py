@@ -40,9 +40,6 @@ class ItemCoords:
     def from_stacked(cls, x: np.ndarray) -> ItemCoords:
         return cls(x[:, 0].copy(), x[:, 1].copy(), x[:, 2].copy())
 
-    def subset(self, mask: np.ndarray) -> ItemCoords:
-        return ItemCoords(self.d[mask], self.a[mask], self.g[mask])
-
 
 def data_terms(
     x: ItemCoords, right: np.ndarray, total: np.ndarray, nodes: np.ndarray, guessing: bool, derivatives: bool = True

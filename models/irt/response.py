@@ -30,19 +30,6 @@ def log_sigmoids(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.minimum(z, 0.0) - soft, np.minimum(-z, 0.0) - soft
 
 
-def log_probabilities(theta: np.ndarray, a: np.ndarray, b: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(log P(wrong), log P(correct)) at each node for each item, both shape (I, T), computed stably.
-
-    Items come first because the E-step multiplies responses (students x items) by these tables.
-    """
-    z = np.asarray(a, dtype=float)[:, None] * (np.asarray(theta, dtype=float)[None, :] - np.asarray(b, dtype=float)[:, None])
-    c = np.asarray(c, dtype=float)[:, None]
-    log_s, log_1s = log_sigmoids(z)
-    with np.errstate(divide="ignore"):
-        log_right = np.where(c > 0, np.logaddexp(np.log(np.where(c > 0, c, 1.0)), np.log1p(-c) + log_s), log_s)
-        log_wrong = np.log1p(-c) + log_1s
-    return log_wrong, log_right
-
 
 def item_information(theta: ArrayLike, a: ArrayLike, b: ArrayLike, c: ArrayLike = 0.0) -> np.ndarray:
     """Fisher information of each item about theta, shape (T, I).

@@ -30,6 +30,13 @@ from models.logistic.features import SKILL, stat_names
 TRANSFORMS = ("log1p", "identity")
 
 
+def vocabulary_index(values: pl.Series, index: Mapping[str, int]) -> np.ndarray:
+    """Vocabulary index of each value, -1 when unseen in training."""
+    table = pl.DataFrame({"v": list(index), "i": list(index.values())}, schema={"v": pl.Utf8, "i": pl.Int64})
+    joined = pl.DataFrame({"v": values.cast(pl.Utf8)}).join(table, on="v", how="left", maintain_order="left")
+    return joined["i"].fill_null(-1).to_numpy()
+
+
 @dataclass(frozen=True)
 class FeatureSet:
     """The feature columns of one logistic model (see the module docstring for the blocks)."""
@@ -129,13 +136,13 @@ class Layout:
         rows: list[np.ndarray] = []
         cols: list[np.ndarray] = []
         vals: list[np.ndarray] = []
-        skill_col = self._lookup(skills[SKILL], self.skill_index)
+        skill_col = vocabulary_index(skills[SKILL], self.skill_index)
         known_skill = skill_col >= 0
         skill_pos = skills["pos"].to_numpy()[known_skill]
         skill_col = skill_col[known_skill]
         for kind in f.onehot:
             if kind == "item":
-                col = self._lookup(item_ids, self.item_index)
+                col = vocabulary_index(item_ids, self.item_index)
                 keep = col >= 0
                 rows.append(np.flatnonzero(keep))
                 cols.append(self.offsets["onehot:item"] + col[keep])
@@ -169,13 +176,6 @@ class Layout:
             (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(n, self.n_columns)
         )
         return matrix.tocsr()  # duplicate (row, col) entries, e.g. skill_sum over several skills, are summed
-
-    @staticmethod
-    def _lookup(values: pl.Series, index: dict[str, int]) -> np.ndarray:
-        """Vocabulary index of each value, -1 when unseen in training."""
-        table = pl.DataFrame({"v": list(index), "i": list(index.values())}, schema={"v": pl.Utf8, "i": pl.Int64})
-        joined = pl.DataFrame({"v": values.cast(pl.Utf8)}).join(table, on="v", how="left", maintain_order="left")
-        return joined["i"].fill_null(-1).to_numpy()
 
     # ---- online -------------------------------------------------------------------------------
     def row(

@@ -6,7 +6,6 @@ import csv
 from collections import defaultdict
 from pathlib import Path
 
-import polars as pl
 import pytest
 
 from engine.data import load

@@ -10,7 +10,6 @@ import pkgutil
 from pathlib import Path
 
 import polars as pl
-import pytest
 
 from engine.cli import main
 

@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 
 from engine.catalog import demo_catalog
-from engine.catalog.schema import ADVANCED, CORE
 from engine.errors import ConfigError, NotFoundError
 from engine.mastery import MasteryBatch, MasteryEngine, MasteryState
 from engine.recommend import COMPONENTS, Recommender, RecommenderConfig, TeacherConstraints
@@ -62,7 +61,7 @@ def test_advanced_work_needs_the_skill_and_what_it_builds_on(catalog, engine) ->
 
 def test_a_ready_student_is_offered_advanced_work_whatever_their_remediation_history(catalog, engine) -> None:
     """Two students reach the same mastery of the basics, one after a long remedial detour with many
-    wrong answers: both get an advanced offer in their top 3, and the same list."""
+    wrong answers: both get an advanced offer in their top 3."""
     straight, detour = engine.new_state("straight"), engine.new_state("detour")
     t = 0.0
     for s in BASICS:

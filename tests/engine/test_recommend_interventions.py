@@ -9,7 +9,7 @@ import polars as pl
 import pytest
 
 from engine.catalog import demo_catalog
-from engine.mastery import MasteryBatch, MasteryEngine
+from engine.mastery import MasteryEngine
 from engine.recommend.interventions import MTSSConfig, MTSSFlag, allocate, flag_students
 
 INTERVENTIONS = pl.DataFrame({

@@ -9,7 +9,7 @@ from engine.data import load
 from engine.data.demo import demo_dataset
 from engine.evaluation.protocol import evaluate, evaluate_model
 from engine.evaluation.splits import kfold_students, split_students
-from models.baselines import GlobalMean, SmoothedItemMean
+from models.baselines import SmoothedItemMean
 
 
 def test_split_is_by_student_and_keeps_every_row() -> None:

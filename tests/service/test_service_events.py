@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 
 from engine.catalog import demo_catalog
-from engine.mastery import MasteryEngine
 from tests.service.conftest import h
 
 CAT = demo_catalog()

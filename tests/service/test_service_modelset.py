@@ -3,8 +3,6 @@ not served while the gate is on; reload picks up a new alias target."""
 
 from __future__ import annotations
 
-from types import SimpleNamespace
-
 import pytest
 from fastapi.testclient import TestClient
 
