@@ -62,6 +62,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run_run(args: argparse.Namespace) -> int:
     from engine.experiment import load_config, run_experiment
+    from engine.experiment.runner import result_json
 
     models = [m.strip() for m in args.models.split(",") if m.strip()] if args.models else None
     config = load_config(args.config, cli_root=args.data_root, max_students=args.max_students, seed=args.seed, models=models)
@@ -79,9 +80,7 @@ def run_run(args: argparse.Namespace) -> int:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(result.markdown)
     print(result.markdown, file=sys.stderr if args.out else sys.stdout)
-    payload = {"run_id": result.run_id, "experiment_id": result.experiment_id, "name": result.name,
-               "metrics": result.metrics, "cv": None if result.cv is None else result.cv["summary"],
-               "registered": result.registered}
+    payload = result_json(result)
     if args.out:
         write_json(payload, args.out)
     else:

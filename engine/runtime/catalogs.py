@@ -55,7 +55,3 @@ def save_uploaded(path: Path, payload: dict[str, Any]) -> None:
     tmp.write_text(json.dumps(payload))
     tmp.replace(path)
 
-
-def catalog_rows(frame: pl.DataFrame) -> list[dict[str, Any]]:
-    """A catalog table as JSON-ready rows."""
-    return frame.to_dicts()

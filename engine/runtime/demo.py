@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import logging
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import polars as pl
@@ -44,12 +43,6 @@ def demo_engine(catalog: Catalog | None = None, seed: int = 7) -> tuple[MasteryE
     irt = IRT(model="2pl", prior_a=(0.0, 0.5), prior_b=(0.0, 2.0), n_points=31).fit(responses)  # weak priors keep sparse items finite
     digest = hashlib.sha256(responses.write_csv().encode()).hexdigest()[:16]
     return MasteryEngine(catalog, ability_model=irt_ability(irt)), f"sha256:{digest}"
-
-
-def demo_components(catalog: Catalog | None = None, seed: int = 7) -> tuple[dict[str, Any], str]:
-    """(model-set components, data fingerprint) trained on simulated demo responses."""
-    engine, fingerprint = demo_engine(catalog, seed)
-    return {"mastery": engine.to_components()}, fingerprint
 
 
 def prepare_demo_model_set(home: Path, name: str = "equilearn", alias: str = "champion") -> str:

@@ -59,6 +59,3 @@ def between(conn: sa.Connection, start: datetime | None = None, end: datetime | 
         query = query.where(T.c.served_at < as_utc(end))
     return [_record(r) for r in conn.execute(query)]
 
-
-def count(conn: sa.Connection) -> int:
-    return int(conn.execute(sa.select(sa.func.count()).select_from(T)).scalar_one())
