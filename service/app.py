@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import anyio
 from fastapi import FastAPI
 
 from engine.config import disable_telemetry
@@ -39,6 +40,7 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
 
     app = FastAPI(title="equilearn", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
     app.state.metrics = Metrics()
+    app.state.compute_limiter = anyio.CapacityLimiter(settings.compute_threads)
     if runtime is not None:
         app.state.runtime = runtime
     errors.install(app)

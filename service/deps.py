@@ -1,11 +1,19 @@
-"""Dependencies: the shared `Runtime` and the API-key check with a scope per route."""
+"""Dependencies: the shared `Runtime` and the API-key check with a scope per route.
+
+Both are `async` so they run on the event loop instead of costing a thread hand-off each: the key check
+answers from the store's key cache when it can and reads the database in the thread pool only on a miss.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import anyio
 
 from fastapi import Depends, Request, Security
 from fastapi.security import APIKeyHeader
+from starlette.concurrency import run_in_threadpool
 
 from engine.runtime import Runtime
 from engine.store.records import ApiKey
@@ -13,14 +21,26 @@ from engine.store.records import ApiKey
 api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="An API key from `equilearn keys create`.")
 
 
-def get_runtime(request: Request) -> Runtime:
+T = TypeVar("T")
+
+
+async def compute(request: Request, fn: Callable[..., T], *args: Any) -> T:
+    """`fn(*args)` in a worker thread, at most `EQUILEARN_COMPUTE_THREADS` at once (`app.state.compute_limiter`):
+    requests beyond that wait on the event loop rather than contend for the interpreter lock."""
+    return await anyio.to_thread.run_sync(fn, *args, limiter=request.app.state.compute_limiter)
+
+
+async def get_runtime(request: Request) -> Runtime:
     return request.app.state.runtime
 
 
-def require(scope: str | None) -> Callable[..., ApiKey]:
+def require(scope: str | None) -> Callable[..., Awaitable[ApiKey]]:
     """A dependency: a valid key (401 otherwise) that holds `scope` (403 otherwise); None = any valid key."""
 
-    def check(key: str | None = Security(api_key_header), runtime: Runtime = Depends(get_runtime)) -> ApiKey:
-        return runtime.store.verify_api_key(key, scope)
+    async def check(key: str | None = Security(api_key_header), runtime: Runtime = Depends(get_runtime)) -> ApiKey:
+        record = runtime.store.cached_api_key(key, scope)
+        if record is None:
+            record = await run_in_threadpool(runtime.store.verify_api_key, key, scope)
+        return record
 
     return check

@@ -8,7 +8,7 @@ constraints and time: no function here accepts a demographic attribute.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -45,12 +45,11 @@ class Recommendation:
 
     def to_dict(self) -> dict[str, object]:
         """JSON-ready (strict JSON: a propensity that could not be estimated is null, never NaN)."""
-        out = asdict(self)
-        out["skill_ids"] = list(self.skill_ids)
-        for name in ("score", "propensity", "item_propensity"):
-            out[name] = _finite(out[name])
-        out["components"] = {k: _finite(v) for k, v in self.components.items()}
-        return out
+        return {"rank": self.rank, "resource_id": self.resource_id, "title": self.title, "kind": self.kind,
+                "level": self.level, "skill_ids": list(self.skill_ids), "item_id": self.item_id,
+                "score": _finite(self.score), "components": {k: _finite(v) for k, v in self.components.items()},
+                "weights": {k: _finite(v) for k, v in self.weights.items()}, "reason": self.reason, "propensity": _finite(self.propensity),
+                "item_propensity": _finite(self.item_propensity), "model_versions": dict(self.model_versions)}
 
 
 def _finite(x: float) -> float | None:

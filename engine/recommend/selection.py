@@ -5,7 +5,9 @@ Slot by slot, every remaining candidate gets
 (overlap with the slots already filled: same skill 1, same kind 0.5) and one is drawn from
 softmax(score / temperature) (Gumbel-max sampling). Its propensity, P(this resource in this slot | the
 slots before), is the softmax probability averaged over `draws` independent Thompson draws: a Monte-Carlo
-estimate of the exact marginal probability under the policy, for off-policy evaluation.
+estimate of the exact marginal probability under the policy, for off-policy evaluation. The propensities of
+all slots are computed together once the slots are filled (each slot's available set and overlap are fixed
+by the slots before it), in chunks of at most `PROPENSITY_CHUNK` array elements.
 
 Equity guarantee: when k >= 2 and a student is ready for an advanced resource but none is in the first
 k - 1 slots, the last slot is drawn among the advanced resources the student is ready for.
@@ -24,6 +26,7 @@ from engine.recommend.config import RecommenderConfig
 from engine.recommend.effectiveness import ResourceEffectiveness
 
 KIND_OVERLAP = 0.5
+PROPENSITY_CHUNK = 4_000_000  # elements of the (slots, draws, N, C) score array computed at once
 
 
 @dataclass(frozen=True)
@@ -50,6 +53,23 @@ def _softmax_prob(scores: np.ndarray, avail: np.ndarray, choice: np.ndarray, tem
     return np.where(total > 0, picked / np.where(total > 0, total, 1.0), np.nan)
 
 
+def _mc_propensities(drawn: list[tuple[int, np.ndarray, np.ndarray, np.ndarray]], base: np.ndarray, mc: np.ndarray,
+                     w_exp: float, w_div: float, temperature: float) -> list[np.ndarray]:
+    """Per drawn slot, the (N,) softmax probability of its choice averaged over the (D, N, C) Thompson draws
+    `mc` (NaN when nothing was available); slots are stacked in chunks of at most PROPENSITY_CHUNK elements."""
+    per_slot = mc.size
+    step = max(1, PROPENSITY_CHUNK // max(per_slot, 1))
+    out: list[np.ndarray] = []
+    for start in range(0, len(drawn), step):
+        chunk = drawn[start:start + step]
+        overlap = np.stack([d[1] for d in chunk])[:, None]  # (J, 1, N, C)
+        avail = np.stack([d[2] for d in chunk])[:, None]
+        position = np.stack([d[3] for d in chunk])[:, None]  # (J, 1, N)
+        score = base[None, None] + w_exp * mc[None] - w_div * overlap  # (J, D, N, C)
+        out.extend(_softmax_prob(score, avail, position, temperature).mean(axis=1))
+    return out
+
+
 def select(base: np.ndarray, candidates: np.ndarray, advanced_ready: np.ndarray, catalog: Catalog,
            config: RecommenderConfig, effectiveness: ResourceEffectiveness, k: int, pinned: np.ndarray,
            rng: np.random.Generator, draws: int = 0) -> Selection:
@@ -65,17 +85,19 @@ def select(base: np.ndarray, candidates: np.ndarray, advanced_ready: np.ndarray,
     taken = np.zeros((n, r), dtype=bool)
     skill_used = np.zeros((n, catalog.n_skills), dtype=bool)
     kind_used = np.zeros((n, len(RESOURCE_KINDS)), dtype=bool)
-    out = {name: np.full((n, k), np.nan) for name in ("scores", "diversity", "exploration", "propensity")}
     resources = np.full((n, k), -1, dtype=np.int64)
+    overlaps = np.zeros((n, k))  # overlap of each chosen resource with the slots before it
     pinned_flag = np.zeros((n, k), dtype=bool)
     guaranteed = np.zeros((n, k), dtype=bool)
     rows = np.arange(n)
+    explored = base + w_exp * realized  # (N, R) score before the diversity penalty
+    free = max(k - pinned.size, 0)  # Gumbel noise for every drawn slot at once (sampling from the softmax)
+    gumbel = -np.log(-np.log(rng.random((free, n, r)).clip(1e-300, 1.0)))
+    drawn: list[tuple[int, np.ndarray, np.ndarray, np.ndarray]] = []  # (slot, overlap, avail, choice position) over cols
     for j in range(k):
         overlap = skill_used[:, primary] + KIND_OVERLAP * kind_used[:, kind]  # (N, R)
-        score = base + w_exp * realized - w_div * overlap
         if j < pinned.size:
             choice = np.full(n, pinned[j])
-            prop = np.ones(n)
             pinned_flag[:, j] = True
         else:
             avail = candidates & ~taken
@@ -83,23 +105,25 @@ def select(base: np.ndarray, candidates: np.ndarray, advanced_ready: np.ndarray,
                 need = (avail & advanced_ready).any(axis=1) & ~(taken & is_advanced[None, :]).any(axis=1)
                 avail = np.where(need[:, None], avail & advanced_ready, avail)
                 guaranteed[:, j] = need
-            logits = np.where(avail, score / config.temperature, -np.inf)
-            gumbel = -np.log(-np.log(rng.random((n, r)).clip(1e-300, 1.0)))
-            choice = np.where(avail.any(axis=1), np.argmax(logits + gumbel, axis=1), -1)
+            logits = np.where(avail, (explored - w_div * overlap) / config.temperature + gumbel[j - pinned.size], -np.inf)
+            choice = np.where(avail.any(axis=1), np.argmax(logits, axis=1), -1)
             if mc is not None and cols.size:
-                mc_score = base[:, cols][None] + w_exp * mc - w_div * overlap[:, cols][None]
-                position = np.searchsorted(cols, np.maximum(choice, 0))  # the choice's place among the columns
-                prop = _softmax_prob(mc_score, avail[:, cols][None], position[None], config.temperature).mean(axis=0)  # NaN when nothing is left
-            else:
-                prop = np.full(n, np.nan)
+                drawn.append((j, overlap[:, cols], avail[:, cols], np.searchsorted(cols, np.maximum(choice, 0))))
         ok = choice >= 0
         safe = np.maximum(choice, 0)
         resources[:, j] = choice
-        out["scores"][:, j] = np.where(ok, score[rows, safe], np.nan)
-        out["diversity"][:, j] = np.where(ok, -overlap[rows, safe], np.nan)
-        out["exploration"][:, j] = np.where(ok, realized[rows, safe], np.nan)
-        out["propensity"][:, j] = np.where(ok, prop, np.nan)
+        overlaps[:, j] = overlap[rows, safe]
         taken[rows[ok], safe[ok]] = True
         skill_used[rows[ok], primary[safe[ok]]] = True
         kind_used[rows[ok], kind[safe[ok]]] = True
+    chosen = resources >= 0
+    safe = np.maximum(resources, 0)
+    out = {"scores": np.where(chosen, np.take_along_axis(explored, safe, axis=1) - w_div * overlaps, np.nan),
+           "diversity": np.where(chosen, -overlaps, np.nan),
+           "exploration": np.where(chosen, np.take_along_axis(realized, safe, axis=1), np.nan),
+           "propensity": np.where(chosen & pinned_flag, 1.0, np.nan)}  # drawn slots: filled in below when asked for
+    if drawn:
+        props = _mc_propensities(drawn, base[:, cols], mc, w_exp, w_div, config.temperature)
+        for (j, *_), prop in zip(drawn, props, strict=True):
+            out["propensity"][:, j] = np.where(chosen[:, j], prop, np.nan)
     return Selection(resources, out["scores"], out["diversity"], out["exploration"], out["propensity"], pinned_flag, guaranteed)

@@ -97,7 +97,7 @@ class Runtime:
         """Connect, migrate the schema and load the served policy (a load failure is reported by /readyz)."""
         settings = settings or load_service_settings()
         settings.home.mkdir(parents=True, exist_ok=True)
-        store = Store.open(settings.database_url, pool_size=8, max_overflow=24)
+        store = Store.open(settings.database_url, pool_size=8, max_overflow=24, key_cache_s=settings.key_cache_seconds)
         runtime = cls(settings, store)
         try:
             runtime.reload()
@@ -227,6 +227,13 @@ class Runtime:
 
     def recommend(self, student_id: str, k: int) -> dict[str, Any]:
         """Top-k explained recommendations, logged (with propensities and versions) before they are returned."""
+        response, served = self.compute_recommendations(student_id, k)
+        return {**response, "served_id": self.log_served(served)}
+
+    def compute_recommendations(self, student_id: str, k: int) -> tuple[dict[str, Any], dict[str, Any]]:
+        """(response without `served_id`, served-log row): the CPU part of `recommend`, separate from
+        `log_served` so a server can bound concurrent computations without holding a slot while the log
+        is written."""
         if not isinstance(k, int) or not 1 <= k <= 50:
             raise ConfigError(f"k must be a whole number from 1 to 50, got {k!r}")
         policy = self.policy
@@ -234,22 +241,22 @@ class Runtime:
             raise UnavailableError(policy.blocked)
         state = self._state(student_id, policy)
         now = state.last_time if math.isfinite(state.last_time) else None
-        recs = [_clean({**r.__dict__, "skill_ids": list(r.skill_ids), "components": dict(r.components),
-                        "weights": dict(r.weights), "model_versions": dict(r.model_versions)})
-                for r in policy.recommender.recommend(state, k, now=now)]
+        recs = [r.to_dict() for r in policy.recommender.recommend(state, k, now=now)]
         info = policy.model_set_info()
         versions = {**policy.recommender.versions(), "model_set": f"{info['name']}/{info['version']}"}
-        served = self._served_log.submit(dict(
-            student_id=student_id, items=recs, model_set_version=f"{info['name']}/{info['version']}",
-            model_versions=versions, audit_status=info["audit_status"], audit_id=policy.audit_id,
-            context={"k": k, "now_days": now}))
-        return {"student_id": student_id, "served_id": served.id, "recommendations": recs, "model_set": info,
-                "model_versions": versions}
+        served = served_log.served_row(student_id, recs, model_set_version=versions["model_set"], model_versions=versions,
+                                       audit_status=info["audit_status"], audit_id=policy.audit_id,
+                                       context={"k": k, "now_days": now})
+        return {"student_id": student_id, "recommendations": recs, "model_set": info, "model_versions": versions}, served
 
-    def _write_served(self, records: Sequence[dict[str, Any]]) -> list[Any]:
-        """Several served lists in one transaction (see `group_commit`)."""
+    def log_served(self, row: dict[str, Any]) -> int:
+        """Append a `compute_recommendations` log row; returns its id once committed. Rows arriving while a
+        write is in progress go together in the next transaction (see `group_commit`)."""
+        return self._served_log.submit(row).id
+
+    def _write_served(self, rows: Sequence[dict[str, Any]]) -> list[Any]:
         with self._write_lock:
-            return run_write(self.store.engine, lambda conn: [served_log.record(conn, **r) for r in records])
+            return run_write(self.store.engine, lambda conn: served_log.record_many(conn, rows))
 
     # ---- catalog, roster, audits, models --------------------------------------------------------------
     def catalog_table(self, name: str) -> list[dict[str, Any]]:

@@ -6,6 +6,11 @@
   tests, and the fallback while no registry is reachable); default `$EQUILEARN_HOME/model_set.json` if present.
 - `EQUILEARN_REQUIRE_PASSING_AUDIT` (default `true`): refuse a model set whose latest fairness audit FAILED.
 - `EQUILEARN_MAX_BODY_BYTES` (default 4 MiB) and `EQUILEARN_MAX_BATCH` (default 1000 events) bound requests.
+- `EQUILEARN_COMPUTE_THREADS` (default 2): how many mastery/recommendation requests one process computes at
+  once; the others wait their turn on the event loop. Python threads share one interpreter lock, so more
+  threads than this only contend for it (measured in experiments/results/service.md).
+- `EQUILEARN_KEY_CACHE_SECONDS` (default 5): how long a verified API key is trusted without reading the
+  database again; a key revoked by another process stops working here within that time (0 = check every request).
 """
 
 from __future__ import annotations
@@ -37,6 +42,16 @@ def _positive_int(value: str, name: str) -> int:
     return n
 
 
+def _seconds(value: str, name: str) -> float:
+    try:
+        x = float(value)
+    except ValueError:
+        x = -1.0
+    if not 0 <= x < float("inf"):
+        raise ConfigError(f"{name} must be a number of seconds >= 0, got {value!r}")
+    return x
+
+
 @dataclass(frozen=True)
 class ServiceSettings:
     base: Settings
@@ -46,6 +61,8 @@ class ServiceSettings:
     require_passing_audit: bool = True
     max_body_bytes: int = 4 * 1024 * 1024
     max_batch: int = 1000
+    key_cache_seconds: float = 5.0
+    compute_threads: int = 2
 
     @property
     def home(self) -> Path:
@@ -74,4 +91,6 @@ def load_service_settings(environ: dict[str, str] | None = None) -> ServiceSetti
         require_passing_audit=_flag(env.get("EQUILEARN_REQUIRE_PASSING_AUDIT", "true"), "EQUILEARN_REQUIRE_PASSING_AUDIT"),
         max_body_bytes=_positive_int(env.get("EQUILEARN_MAX_BODY_BYTES", str(4 * 1024 * 1024)), "EQUILEARN_MAX_BODY_BYTES"),
         max_batch=_positive_int(env.get("EQUILEARN_MAX_BATCH", "1000"), "EQUILEARN_MAX_BATCH"),
+        compute_threads=_positive_int(env.get("EQUILEARN_COMPUTE_THREADS", "2"), "EQUILEARN_COMPUTE_THREADS"),
+        key_cache_seconds=_seconds(env.get("EQUILEARN_KEY_CACHE_SECONDS", "5"), "EQUILEARN_KEY_CACHE_SECONDS"),
     )

@@ -30,6 +30,7 @@ from engine.store import served as _served
 from engine.store import states as _states
 from engine.store.database import create_db_engine, read_tx, run_write
 from engine.store.events import ApplyBatchFn, ApplyFn, payload_hash, per_student
+from engine.store.keycache import KeyCache
 from engine.store.keys import SCOPES, parse_scopes
 from engine.store.records import (
     ApiKey,
@@ -74,19 +75,22 @@ class Store:
     unreachable: retry later).
     """
 
-    def __init__(self, engine: sa.Engine) -> None:
+    def __init__(self, engine: sa.Engine, key_cache_s: float = 0.0) -> None:
         self.engine = engine
+        self.key_cache = KeyCache(key_cache_s)
 
     # -- lifecycle -------------------------------------------------------------------------------
 
     @classmethod
     def open(cls, url: str | None = None, *, settings: Settings | None = None, migrate: bool = True,
-             busy_timeout_s: float = 30.0, pool_size: int = 5, max_overflow: int = 10) -> Store:
+             busy_timeout_s: float = 30.0, pool_size: int = 5, max_overflow: int = 10, key_cache_s: float = 0.0) -> Store:
         """Connect to `url` (default: `settings.database_url`, i.e. `EQUILEARN_DATABASE_URL` or
-        `sqlite:///$EQUILEARN_HOME/equilearn.db`) and, unless `migrate=False`, bring the schema up to date."""
+        `sqlite:///$EQUILEARN_HOME/equilearn.db`) and, unless `migrate=False`, bring the schema up to date.
+        `key_cache_s`: how long a verified API key is trusted without reading the database again (0 = never)."""
         if url is None:
             url = (settings or load_settings()).database_url
-        store = cls(create_db_engine(url, busy_timeout_s=busy_timeout_s, pool_size=pool_size, max_overflow=max_overflow))
+        store = cls(create_db_engine(url, busy_timeout_s=busy_timeout_s, pool_size=pool_size, max_overflow=max_overflow),
+                    key_cache_s)
         if migrate:
             store.migrate()
         return store
@@ -149,7 +153,8 @@ class Store:
         return run_write(self.engine, lambda conn: _events.ingest(conn, valid, apply_batch))
 
     def get_state(self, student_id: str) -> StoredState | None:
-        return self.get_states([student_id]).get(student_id)
+        with read_tx(self.engine) as conn:
+            return _states.get_state(conn, student_id)
 
     def get_states(self, student_ids: Iterable[str]) -> dict[str, StoredState]:
         with read_tx(self.engine) as conn:
@@ -254,12 +259,29 @@ class Store:
 
     def verify_api_key(self, key: str | None, scope: str | None = None) -> ApiKey:
         """The live key's record; `AuthError` (missing/malformed/unknown/revoked, HTTP 401) or
-        `PermissionDeniedError` (lacks `scope`, HTTP 403)."""
+        `PermissionDeniedError` (lacks `scope`, HTTP 403). With `key_cache_s` > 0 a verified key's record is
+        reused for that long (see `KeyCache`)."""
+        record = self.cached_api_key(key, scope)
+        if record is not None:
+            return record
+        key_id, secret = _keys.parse_key(key)
         with read_tx(self.engine) as conn:
-            return _keys.verify(conn, key, scope)
+            record = _keys.lookup(conn, key_id, secret)
+        self.key_cache.put(key_id, secret, record)
+        return _keys.check(record, scope)
+
+    def cached_api_key(self, key: str | None, scope: str | None = None) -> ApiKey | None:
+        """`verify_api_key` without touching the database: the record if the key cache holds it, None if it
+        does not (then call `verify_api_key`); raises as `verify_api_key` for a malformed, revoked or
+        out-of-scope key. Lets an event loop authenticate without blocking."""
+        _keys.known_scope(scope)
+        record = self.key_cache.get(*_keys.parse_key(key))
+        return None if record is None else _keys.check(record, scope)
 
     def revoke_api_key(self, key_id: str) -> ApiKey:
-        return run_write(self.engine, lambda conn: _keys.revoke(conn, key_id))
+        record = run_write(self.engine, lambda conn: _keys.revoke(conn, key_id))
+        self.key_cache.clear()
+        return record
 
     def list_api_keys(self, include_revoked: bool = True) -> list[ApiKey]:
         with read_tx(self.engine) as conn:

@@ -62,26 +62,42 @@ def create(conn: sa.Connection, scopes: str | Iterable[str], name: str = "") -> 
     return f"{PREFIX}_{key_id}_{secret}", record
 
 
-def verify(conn: sa.Connection, key: str | None, scope: str | None = None) -> ApiKey:
-    """The key's record if `key` is a live key (else `AuthError`) holding `scope` (else `PermissionDeniedError`)."""
-    if scope is not None and scope not in SCOPES:
-        raise ConfigError(f"unknown scope {scope!r}; choose from {', '.join(SCOPES)}")
+def parse_key(key: str | None) -> tuple[str, str]:
+    """(id, secret) of a well-formed key text; `AuthError` when it is missing or malformed."""
     if not key:
         raise AuthError("missing API key: send it in the X-API-Key header")
     match = _KEY_RE.match(key.strip()) if isinstance(key, str) else None
     if match is None:
         raise AuthError("malformed API key: expected eqk_<id>_<secret> as printed by `equilearn keys create`")
     key_id, secret = match.groups()
-    row = conn.execute(sa.select(T).where(T.c.id == key_id)).first()
+    return key_id, secret
+
+
+_BY_ID = sa.select(T).where(T.c.id == sa.bindparam("key_id"))
+
+
+def lookup(conn: sa.Connection, key_id: str, secret: str) -> ApiKey:
+    """The stored record of the key `key_id` whose secret is `secret` (revoked or not); `AuthError` otherwise."""
+    row = conn.execute(_BY_ID, {"key_id": key_id}).first()
     # compare even when the id is unknown, so timing does not reveal which ids exist
     stored = row.secret_hash if row is not None else "0" * 64
     if not hmac.compare_digest(stored, digest(key_id, secret)) or row is None:
         raise AuthError("invalid API key")
-    record = _record(row)
+    return _record(row)
+
+
+def known_scope(scope: str | None) -> None:
+    """`ConfigError` for a scope name this code does not define (a programming error, not a client's)."""
+    if scope is not None and scope not in SCOPES:
+        raise ConfigError(f"unknown scope {scope!r}; choose from {', '.join(SCOPES)}")
+
+
+def check(record: ApiKey, scope: str | None) -> ApiKey:
+    """`record` if it is live (else `AuthError`) and holds `scope` (else `PermissionDeniedError`)."""
     if not record.active:
-        raise AuthError(f"API key {key_id} was revoked")
+        raise AuthError(f"API key {record.id} was revoked")
     if scope is not None and not record.allows(scope):
-        raise PermissionDeniedError(f"API key {key_id} lacks the {scope!r} scope (it has: {', '.join(sorted(record.scopes))})")
+        raise PermissionDeniedError(f"API key {record.id} lacks the {scope!r} scope (it has: {', '.join(sorted(record.scopes))})")
     return record
 
 

@@ -25,10 +25,11 @@ def _record(row: sa.Row[Any]) -> ServedRecommendation:
                                 row.context)
 
 
-def record(conn: sa.Connection, student_id: str, items: Sequence[Mapping[str, Any]], *, model_set_version: str,
-           model_versions: Mapping[str, Any], audit_status: str | None = None, audit_id: int | None = None,
-           context: Mapping[str, Any] | None = None, served_at: datetime | None = None) -> ServedRecommendation:
-    """Append one served list; `items` are JSON objects in rank order (e.g. id, score, reason, propensity)."""
+def served_row(student_id: str, items: Sequence[Mapping[str, Any]], *, model_set_version: str,
+               model_versions: Mapping[str, Any], audit_status: str | None = None, audit_id: int | None = None,
+               context: Mapping[str, Any] | None = None, served_at: datetime | None = None) -> dict[str, Any]:
+    """The checked row of one served list; `items` are JSON objects in rank order (id, score, reason,
+    propensity, ...). `DataError` names what is wrong."""
     for name, value in (("student_id", student_id), ("model_set_version", model_set_version)):
         if not isinstance(value, str) or not value or len(value) > ID_LENGTH:
             raise DataError(f"{name} must be a non-empty string of at most {ID_LENGTH} characters, got {value!r}")
@@ -36,11 +37,28 @@ def record(conn: sa.Connection, student_id: str, items: Sequence[Mapping[str, An
         raise DataError("items must be a list of JSON objects (one per recommended entry, in rank order)")
     if not isinstance(model_versions, Mapping):
         raise DataError("model_versions must be a JSON object, e.g. {\"mastery\": \"3\", \"recommender\": \"3\"}")
-    values = {"student_id": student_id, "served_at": utc_now() if served_at is None else as_utc(served_at),
-              "model_set_version": model_set_version, "model_versions": dict(model_versions),
-              "audit_status": audit_status, "audit_id": audit_id, "items": [dict(i) for i in items],
-              "context": None if context is None else dict(context)}
-    return _record(conn.execute(sa.insert(T).values(**values).returning(*T.c)).one())
+    return {"student_id": student_id, "served_at": utc_now() if served_at is None else as_utc(served_at),
+            "model_set_version": model_set_version, "model_versions": dict(model_versions),
+            "audit_status": audit_status, "audit_id": audit_id, "items": [dict(i) for i in items],
+            "context": None if context is None else dict(context)}
+
+
+def record(conn: sa.Connection, student_id: str, items: Sequence[Mapping[str, Any]], **fields: Any) -> ServedRecommendation:
+    """Append one served list (see `served_row` for the fields)."""
+    return record_many(conn, [served_row(student_id, items, **fields)])[0]
+
+
+def record_many(conn: sa.Connection, rows: Sequence[Mapping[str, Any]]) -> list[ServedRecommendation]:
+    """Append several `served_row` rows with one multi-row INSERT; records in the order given."""
+    if not rows:
+        return []
+    ids = conn.execute(_INSERT, [dict(r) for r in rows]).scalars().all()
+    return [ServedRecommendation(int(i), r["student_id"], r["served_at"], r["model_set_version"], r["model_versions"],
+                                 r["audit_status"], r["audit_id"], r["items"], r["context"]) for i, r in zip(ids, rows, strict=True)]
+
+
+# prepared once (the service appends one row per recommendation); ids come back in the order of the rows
+_INSERT = sa.insert(T).returning(T.c.id, sort_by_parameter_order=True)
 
 
 def for_student(conn: sa.Connection, student_id: str, limit: int = 50) -> list[ServedRecommendation]:

@@ -86,6 +86,15 @@ def _record(row: sa.Row[Any]) -> StoredState:
     return StoredState(row.student_id, row.state, int(row.version), row.last_seq, row.updated_at)
 
 
+_ONE = sa.select(T).where(T.c.student_id == sa.bindparam("student_id"), T.c.state.is_not(None))
+
+
+def get_state(conn: sa.Connection, student_id: str) -> StoredState | None:
+    """One student's stored state (a prepared statement: the service reads one per request)."""
+    row = conn.execute(_ONE, {"student_id": student_id}).first()
+    return None if row is None else _record(row)
+
+
 def get_states(conn: sa.Connection, student_ids: Iterable[str]) -> dict[str, StoredState]:
     """Stored states of those of `student_ids` that have one."""
     out: dict[str, StoredState] = {}

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Depends, Path, Query, Request
+from starlette.concurrency import run_in_threadpool
 
 from engine.runtime import Runtime
-from service.deps import get_runtime, require
+from service.deps import compute, get_runtime, require
 from service.schemas import ERRORS, MasteryOut, RecommendationsOut
 
 router = APIRouter(prefix="/v1/students", tags=["students"], responses=ERRORS,
@@ -15,16 +16,17 @@ StudentId = Path(min_length=1, max_length=255)
 
 
 @router.get("/{student_id}/mastery", response_model=MasteryOut)
-def get_mastery(student_id: str = StudentId, runtime: Runtime = Depends(get_runtime)) -> dict:
+async def get_mastery(request: Request, student_id: str = StudentId, runtime: Runtime = Depends(get_runtime)) -> dict:
     """Per-skill P(learned) (after forgetting, as of the latest response) with its SD, mastered flag and
     evidence count, and the IRT ability with its posterior SD. 404 for a student with no events."""
-    return runtime.mastery(student_id)
+    return await compute(request, runtime.mastery, student_id)
 
 
 @router.get("/{student_id}/recommendations", response_model=RecommendationsOut)
-def get_recommendations(student_id: str = StudentId, k: int = Query(5, ge=1, le=50),
-                        runtime: Runtime = Depends(get_runtime)) -> dict:
+async def get_recommendations(request: Request, student_id: str = StudentId, k: int = Query(5, ge=1, le=50),
+                              runtime: Runtime = Depends(get_runtime)) -> dict:
     """Top-k resources (each with the next item, score components, a plain-language reason and the
     propensity with which it was chosen), the model versions and the audit status of the model set.
     The list is logged before it is returned."""
-    return runtime.recommend(student_id, k)
+    response, served = await compute(request, runtime.compute_recommendations, student_id, k)
+    return {**response, "served_id": await run_in_threadpool(runtime.log_served, served)}

@@ -70,3 +70,50 @@ def test_keys_cli_create_list_revoke(isolated_home, capsys: pytest.CaptureFixtur
     assert main(["keys", "create", "--scope", "root"]) == 2
     assert "unknown scope" in capsys.readouterr().err
     assert main(["keys", "revoke", "nope"]) == 2
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_key_cache_trusts_a_verified_key_for_its_lifetime_only(db_url: str) -> None:
+    """A service process (key cache of 5 s) and the CLI (no cache) on one database: a revocation by the CLI
+    reaches the service once the cached entry expires, and one through the service's own store at once."""
+    clock = FakeClock()
+    with Store.open(db_url, key_cache_s=5.0) as service, Store.open(db_url) as cli:
+        service.key_cache._clock = clock  # noqa: SLF001 - a controllable clock for the test
+        key, record = cli.create_api_key("recommend")
+        assert service.cached_api_key(key, "recommend") is None  # never verified yet: the caller must read the database
+        assert service.verify_api_key(key, "recommend").id == record.id
+        assert service.cached_api_key(key, "recommend").id == record.id  # now answered from memory
+        with pytest.raises(PermissionDeniedError):
+            service.cached_api_key(key, "ingest")  # scopes are still checked on a cached record
+        cli.revoke_api_key(record.id)
+        clock.now += 4.9
+        assert service.verify_api_key(key, "recommend").id == record.id  # within the lifetime: still trusted
+        clock.now += 0.2
+        with pytest.raises(AuthError, match="revoked"):
+            service.verify_api_key(key, "recommend")
+
+        other, other_record = cli.create_api_key("recommend")
+        assert service.verify_api_key(other, "recommend").id == other_record.id
+        service.revoke_api_key(other_record.id)  # through this store: the cache is cleared at once
+        with pytest.raises(AuthError, match="revoked"):
+            service.verify_api_key(other, "recommend")
+
+
+def test_key_cache_never_keeps_a_wrong_key(db_url: str) -> None:
+    with Store.open(db_url, key_cache_s=60.0) as service:
+        key, record = service.create_api_key("ingest")
+        tampered = key[:-1] + ("A" if key[-1] != "A" else "B")
+        for _ in range(2):
+            with pytest.raises(AuthError, match="invalid"):
+                service.verify_api_key(tampered, "ingest")
+            assert service.cached_api_key(tampered, "ingest") is None
+        with pytest.raises(AuthError, match="malformed"):
+            service.cached_api_key("garbage", "ingest")
+        assert service.verify_api_key(key, "ingest").id == record.id

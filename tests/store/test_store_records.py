@@ -83,3 +83,18 @@ def test_unreachable_postgresql_is_unavailable_not_a_crash() -> None:
     with pytest.raises(UnavailableError):
         store.put_state("s1", {})
     assert "secret" not in store.url
+
+
+def test_served_rows_written_together_get_each_their_own_id(store: Store) -> None:
+    """The service's group commit writes several lists in one multi-row INSERT: each returned record must
+    carry the id under which its own row was stored (not a neighbour's)."""
+    from engine.store import served
+    from engine.store.database import run_write
+
+    rows = [served.served_row(f"s{i}", [{"resource_id": f"r{i}", "propensity": 0.5}], model_set_version="v1",
+                              model_versions={"recommender": "1"}, context={"k": 1, "n": i}) for i in range(7)]
+    records = run_write(store.engine, lambda conn: served.record_many(conn, rows))
+    assert len({r.id for r in records}) == 7
+    for i, record in enumerate(records):
+        (back,) = store.served_for(f"s{i}")
+        assert back.id == record.id and back.items == [{"resource_id": f"r{i}", "propensity": 0.5}] and back.context["n"] == i
