@@ -33,6 +33,7 @@ import sqlalchemy as sa
 
 from engine.errors import ConflictError, DataError, DataValidationError, Problem
 from engine.store import states
+from engine.store.database import in_values
 from engine.store.records import Event, EventResult, IngestResult, LoggedEvent
 from engine.store.schema import EVENT_SOURCES, ID_LENGTH, events as T
 from engine.store.types import as_utc, utc_now
@@ -100,7 +101,7 @@ def _stored_by_id(conn: sa.Connection, event_ids: Sequence[str]) -> dict[str, tu
     """{event_id: (payload_hash, seq, received_at)} of the given ids already in the log."""
     found: dict[str, tuple[str, int, datetime]] = {}
     for part in states.chunks(sorted(set(event_ids))):
-        query = sa.select(T.c.event_id, T.c.payload_hash, T.c.seq, T.c.received_at).where(T.c.event_id.in_(part))
+        query = sa.select(T.c.event_id, T.c.payload_hash, T.c.seq, T.c.received_at).where(in_values(conn, T.c.event_id, part))
         for event_id, digest, seq, received in conn.execute(query):
             found[event_id] = (digest, int(seq), received)
     return found

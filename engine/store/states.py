@@ -19,7 +19,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from engine.errors import ConflictError, DataError
-from engine.store.database import insert_or_update
+from engine.store.database import in_values, insert_or_update
 from engine.store.records import StoredState
 from engine.store.schema import mastery_states as T
 from engine.store.types import utc_now
@@ -41,20 +41,24 @@ def chunks(values: Sequence[Any], size: int = CHUNK) -> Iterable[Sequence[Any]]:
         yield values[start:start + size]
 
 
+# PostgreSQL: the placeholders of a whole batch in one statement over an array of ids.
+_PG_PLACEHOLDERS = sa.text(
+    "INSERT INTO mastery_states (student_id, state, version, last_seq, updated_at) "
+    "SELECT s, NULL, 0, NULL, :now FROM unnest(CAST(:ids AS varchar[])) AS s "
+    "ON CONFLICT (student_id) DO NOTHING")
+
+
 def lock_states(conn: sa.Connection, student_ids: Iterable[str]) -> dict[str, LockedState]:
     """Lock the state rows of `student_ids` for this transaction and return them (see the module docstring);
     a student absent from the result (SQLite) or with `state=None` (a PostgreSQL placeholder) has no state yet."""
     ids = sorted(set(student_ids))
     row_locks = conn.dialect.name == "postgresql"  # SQLite: the transaction holds the database write lock
     if row_locks:
-        now = utc_now()
-        for part in chunks(ids):
-            rows = [{"student_id": s, "state": None, "version": 0, "last_seq": None, "updated_at": now} for s in part]
-            conn.execute(insert_or_update(conn, T).on_conflict_do_nothing(index_elements=[T.c.student_id]), rows)
+        conn.execute(_PG_PLACEHOLDERS, {"ids": ids, "now": utc_now()})
     locked: dict[str, LockedState] = {}
     for part in chunks(ids):
         query = (sa.select(T.c.student_id, T.c.state, T.c.version, T.c.last_seq)
-                 .where(T.c.student_id.in_(part)).order_by(T.c.student_id))
+                 .where(in_values(conn, T.c.student_id, part)).order_by(T.c.student_id))
         if row_locks:
             query = query.with_for_update()
         for sid, state, version, last_seq in conn.execute(query):
@@ -79,7 +83,7 @@ def write_states(conn: sa.Connection, new: Mapping[str, tuple[dict[str, Any], in
 def drop_placeholders(conn: sa.Connection, student_ids: Iterable[str]) -> None:
     """Delete rows of `student_ids` that are still placeholders (no state was written for them)."""
     for part in chunks(sorted(set(student_ids))):
-        conn.execute(sa.delete(T).where(T.c.student_id.in_(part), T.c.state.is_(None)))
+        conn.execute(sa.delete(T).where(in_values(conn, T.c.student_id, part), T.c.state.is_(None)))
 
 
 def _record(row: sa.Row[Any]) -> StoredState:
@@ -99,7 +103,7 @@ def get_states(conn: sa.Connection, student_ids: Iterable[str]) -> dict[str, Sto
     """Stored states of those of `student_ids` that have one."""
     out: dict[str, StoredState] = {}
     for part in chunks(sorted(set(student_ids))):
-        for row in conn.execute(sa.select(T).where(T.c.student_id.in_(part), T.c.state.is_not(None))):
+        for row in conn.execute(sa.select(T).where(in_values(conn, T.c.student_id, part), T.c.state.is_not(None))):
             out[row.student_id] = _record(row)
     return out
 
