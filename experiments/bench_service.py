@@ -1,18 +1,23 @@
 """Load benchmark of the HTTP service on loopback: events/s ingested in batches of 100, and recommendation
 latency (p50/p95/p99) at 1, 8 and 32 concurrent clients, on SQLite and on PostgreSQL.
 
-    .venv/bin/python -m experiments.bench_service [--events 20000] [--requests 400] [--repeats 3]
+    .venv/bin/python -m experiments.bench_service [--events 20000] [--requests 400] [--repeats 3] [--workers 1]
 
-A real uvicorn process (one worker, as `equilearn serve` runs) serves a fresh EQUILEARN_HOME; clients are
-threads in this process (httpx, one keep-alive connection each). PostgreSQL: a scratch database
+A real uvicorn process (`equilearn serve`, one worker unless `--workers`) serves a fresh EQUILEARN_HOME;
+clients are threads in this process, each with one keep-alive connection of the standard library's
+`http.client` (the lightest Python client: the load generator shares the machine's 2 cores with the server,
+so a heavy client would inflate the server's latency). A fixed pure-Python loop is timed before and after
+(`cpu_reference_ms`): this shared machine's speed varies by up to 2x from minute to minute, and the
+figure lets runs be compared. PostgreSQL: a scratch database
 `equilearn_bench` is created on the server of EQUILEARN_BENCH_POSTGRES_URL (default
 postgresql://postgres@127.0.0.1:5432/test) and dropped afterwards; skipped if the server is unreachable.
-Writes experiments/results/service.md.
+Writes experiments/results/service.md (service_workers<N>.md with `--workers N`).
 """
 
 from __future__ import annotations
 
 import argparse
+import http.client
 import json
 import os
 import platform
@@ -47,9 +52,9 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(env: dict[str, str], port: int) -> subprocess.Popen:
-    proc = subprocess.Popen([str(Path(sys.executable).parent / "equilearn"), "serve", "--port", str(port)], cwd=ROOT, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+def start_server(env: dict[str, str], port: int, workers: int) -> subprocess.Popen:
+    proc = subprocess.Popen([str(Path(sys.executable).parent / "equilearn"), "serve", "--port", str(port),
+                             "--workers", str(workers)], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -64,11 +69,52 @@ def start_server(env: dict[str, str], port: int) -> subprocess.Popen:
     raise RuntimeError("server not ready after 90 s")
 
 
-def server_cpu_seconds(pid: int) -> float:
-    """User + system CPU time of the server process so far (Linux /proc): a figure the machine's other load
-    barely changes, unlike wall-clock latency."""
+def _cpu_of(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def server_cpu_seconds(pid: int) -> float:
+    """User + system CPU time of the server process and its worker processes so far (Linux /proc)."""
+    try:
+        children = [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        children = []
+    total = _cpu_of(pid)
+    for child in children:
+        try:
+            total += _cpu_of(child)
+        except OSError:
+            pass
+    return total
+
+
+def cpu_reference_ms() -> float:
+    """CPU time of a fixed pure-Python loop (3M additions), median of 3: the machine's speed right now."""
+    times = []
+    for _ in range(3):
+        start, total = time.process_time(), 0
+        for i in range(3_000_000):
+            total += i
+        times.append(1000 * (time.process_time() - start))
+    return statistics.median(times)
+
+
+class Http:
+    """One keep-alive HTTP/1.1 connection (`http.client`) with the API key; `get`/`post` -> (status, body)."""
+
+    def __init__(self, port: int, key: str) -> None:
+        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        self.headers = {"X-API-Key": key}
+
+    def request(self, method: str, path: str, body: bytes | None = None) -> tuple[int, bytes]:
+        headers = self.headers if body is None else {**self.headers, "Content-Type": "application/json"}
+        self.conn.request(method, path, body=body, headers=headers)
+        response = self.conn.getresponse()
+        return response.status, response.read()
+
+    def close(self) -> None:
+        self.conn.close()
 
 
 def run_clients(n_clients: int, jobs: list, call) -> tuple[float, list[float]]:
@@ -78,21 +124,21 @@ def run_clients(n_clients: int, jobs: list, call) -> tuple[float, list[float]]:
     latencies: list[float] = []
     errors: list[str] = []
 
-    def worker(http: httpx.Client) -> None:
+    def worker(http: Http) -> None:
         while True:
             with lock:
                 if not todo or errors:
                     return
                 job = todo.pop()
             t = time.perf_counter()
-            r = call(http, job)
+            status, body = call(http, job)
             dt = time.perf_counter() - t
-            if r.status_code != 200:
-                errors.append(f"{r.status_code} {r.text[:200]}")
+            if status != 200:
+                errors.append(f"{status} {body[:200]!r}")
             with lock:
                 latencies.append(dt)
 
-    clients = [httpx.Client(base_url=BASE[0], headers={"X-API-Key": KEY[0]}, timeout=60) for _ in range(n_clients)]
+    clients = [Http(PORT[0], KEY[0]) for _ in range(n_clients)]
     threads = [threading.Thread(target=worker, args=(c,)) for c in clients]
     start = time.perf_counter()
     for t in threads:
@@ -107,11 +153,11 @@ def run_clients(n_clients: int, jobs: list, call) -> tuple[float, list[float]]:
     return wall, latencies
 
 
-BASE: list[str] = [""]
+PORT: list[int] = [0]
 KEY: list[str] = [""]
 
 
-def bench_backend(label: str, database_url: str | None, n_events: int, n_requests: int, repeats: int) -> dict:
+def bench_backend(label: str, database_url: str | None, n_events: int, n_requests: int, repeats: int, workers: int) -> dict:
     home = Path(tempfile.mkdtemp(prefix=f"eq-bench-{label}-"))
     env = {**os.environ, "EQUILEARN_HOME": str(home), "MLFLOW_DISABLE_TELEMETRY": "true"}
     if database_url:
@@ -123,8 +169,8 @@ def bench_backend(label: str, database_url: str | None, n_events: int, n_request
     KEY[0] = store.create_api_key("ingest,recommend")[0]
     store.close()
     port = free_port()
-    BASE[0] = f"http://127.0.0.1:{port}"
-    server = start_server(env, port)
+    PORT[0] = port
+    server = start_server(env, port, workers)
     try:
         rng = np.random.default_rng(0)
         items = demo_catalog().item_ids
@@ -139,9 +185,10 @@ def bench_backend(label: str, database_url: str | None, n_events: int, n_request
         for clients in (1, 4):
             half = batches[: len(batches) // 2] if clients == 1 else batches[len(batches) // 2:]
             cpu = server_cpu_seconds(server.pid)
-            wall, lat = run_clients(clients, half, lambda http, b: http.post("/v1/events", json={"events": b}))
+            bodies = [json.dumps({"events": b}).encode() for b in half]
+            wall, lat = run_clients(clients, bodies, lambda http, b: http.request("POST", "/v1/events", b))
             cpu = server_cpu_seconds(server.pid) - cpu
-            ingest[clients] = {"events_per_s": len(half) * BATCH / wall, "batch_p50_ms": 1000 * float(np.percentile(lat, 50)),
+            ingest[clients] = {"events_per_s": len(bodies) * BATCH / wall, "batch_p50_ms": 1000 * float(np.percentile(lat, 50)),
                                "batch_p95_ms": 1000 * float(np.percentile(lat, 95)),
                                "events_per_cpu_s": len(half) * BATCH / max(cpu, 1e-9)}
         students = [f"st{s}" for s in np.unique(sid)]
@@ -151,7 +198,7 @@ def bench_backend(label: str, database_url: str | None, n_events: int, n_request
             for _ in range(repeats):
                 jobs = [students[j % len(students)] for j in rng.permutation(n_requests)]
                 cpu = server_cpu_seconds(server.pid)
-                wall, lat = run_clients(clients, jobs, lambda http, s: http.get(f"/v1/students/{s}/recommendations", params={"k": 5}))
+                wall, lat = run_clients(clients, jobs, lambda http, s: http.request("GET", f"/v1/students/{s}/recommendations?k=5"))
                 cpu = server_cpu_seconds(server.pid) - cpu
                 ms_ = 1000 * np.asarray(lat)
                 runs.append({"p50": float(np.percentile(ms_, 50)), "p95": float(np.percentile(ms_, 95)),
@@ -192,25 +239,32 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--events", type=int, default=20_000)
     parser.add_argument("--requests", type=int, default=400, help="recommendation requests per run and client count")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--workers", type=int, default=1, help="server processes (`equilearn serve --workers`)")
     args = parser.parse_args(argv)
     load_before = os.getloadavg()
-    results = {"SQLite": bench_backend("sqlite", None, args.events, args.requests, args.repeats)}
+    reference_before = cpu_reference_ms()
+    results = {"SQLite": bench_backend("sqlite", None, args.events, args.requests, args.repeats, args.workers)}
     pg_base = os.environ.get("EQUILEARN_BENCH_POSTGRES_URL", PG_DEFAULT)
     pg_url, note = scratch_postgres(pg_base)
     if pg_url:
         try:
-            results["PostgreSQL"] = bench_backend("postgres", pg_url, args.events, args.requests, args.repeats)
+            results["PostgreSQL"] = bench_backend("postgres", pg_url, args.events, args.requests, args.repeats, args.workers)
         finally:
             drop_postgres(pg_base)
     load_after = os.getloadavg()
+    reference_after = cpu_reference_ms()
     cmd = ".venv/bin/python -m experiments.bench_service" + "".join(
         f" --{k} {v}" for k, v in vars(args).items() if v != parser.get_default(k))
     lines = [
-        "# Service load benchmark (loopback)", "", f"Command: `{cmd}`", "",
+        f"# Service load benchmark (loopback{'' if args.workers == 1 else f', {args.workers} server processes'})", "",
+        f"Command: `{cmd}`", "",
         f"Machine: {os.cpu_count()} cores ({platform.processor() or platform.machine()}), Python {platform.python_version()}, "
-        f"shared with other jobs: load average {load_before[0]:.2f} before, {load_after[0]:.2f} after (1-min).",
-        "One uvicorn process (`equilearn serve`), demo catalog (32 skills, 256 items, 192 resources), "
-        f"{args.events} events over 2,000 students; clients are threads on the same 2 cores (they compete with the server).",
+        f"shared with other jobs: load average {load_before[0]:.2f} before, {load_after[0]:.2f} after (1-min); "
+        f"CPU reference loop {reference_before:.0f} ms before, {reference_after:.0f} ms after (about 260 ms when this "
+        "virtual machine runs at full speed, up to twice that when its host is busy).",
+        f"`equilearn serve --workers {args.workers}` (uvicorn with uvloop and httptools), demo catalog (32 skills, 256 items, "
+        f"192 resources), {args.events} events over 2,000 students; clients are threads with one keep-alive `http.client` "
+        "connection each, on the same 2 cores (they compete with the server).",
         "SQLite: WAL, synchronous=FULL (every acknowledged batch is on disk). Targets: >= 2,000 events/s in batches "
         "of 100; recommendation p95 <= 30 ms at 8 clients.", "",
         "## Ingestion (POST /v1/events, batches of 100, one transaction each)", "",
@@ -232,8 +286,9 @@ def main(argv: list[str] | None = None) -> int:
               "unlike latency it barely depends on the other jobs sharing the machine, so it shows what one "
               "unloaded core would sustain (1000 / CPU ms = requests/s per core).",
               "", "No reference service exists to compare against; the figures are for this implementation only."]
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    OUT.write_text("\n".join(lines) + "\n")
+    out = OUT if args.workers == 1 else OUT.with_name(f"service_workers{args.workers}.md")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
     return 0
 

@@ -203,8 +203,12 @@ class MasteryEngine:
         """(N, S) P(learned) at time `now` (days): after forgetting since each skill's last practice, and
         ability-informed for skills not practised yet."""
         p = self._start(batch.p_learned, batch.evidence, batch.theta, batch.theta_sd)
+        return p.copy() if now is None else self.forget(batch, p, now)
+
+    def forget(self, batch: MasteryBatch, p: np.ndarray, now: float | np.ndarray | None) -> np.ndarray:
+        """`p` (N, S), P(learned) as of each skill's last practice, aged to time `now` (days; None = as is)."""
         if now is None:
-            return p.copy()
+            return p
         return p * self.retention(self.last_seen(batch.last_practice, batch.first_time), batch.evidence, now)
 
     def mastered(self, p: np.ndarray) -> np.ndarray:
@@ -250,12 +254,14 @@ class MasteryEngine:
 
     # ---- predictions -------------------------------------------------------------------------------
     def predict_items(self, batch: MasteryBatch, now: float | np.ndarray | None = None,
-                      items: np.ndarray | None = None) -> np.ndarray:
-        """(N, I) predicted P(correct) for the given items (all when None) at time `now`."""
+                      items: np.ndarray | None = None, *, p_now: np.ndarray | None = None) -> np.ndarray:
+        """(N, I) predicted P(correct) for the given items (all when None) at time `now`; `p_now`: the
+        batch's `p_now(batch, now)` when the caller has it already."""
         cat = self.catalog
-        idx = np.arange(cat.n_items) if items is None else np.asarray(items, dtype=np.int64)
+        idx = slice(None) if items is None else np.asarray(items, dtype=np.int64)
         p_irt = self.ability_model.p_correct(batch.theta[:, None], cat.item_a[idx], cat.item_b[idx], cat.item_c[idx])
-        p_skill = self.skill_model.p_correct_by_skill(self.p_now(batch, now)) @ self._item_skill_weights[:, idx]
+        p_now = self.p_now(batch, now) if p_now is None else p_now
+        p_skill = self.skill_model.p_correct_by_skill(p_now) @ self._item_skill_weights[:, idx]
         w = self.config.irt_weight
         z = w * _logit(p_irt) + (1.0 - w) * _logit(p_skill)
         return 1.0 / (1.0 + np.exp(-z))

@@ -54,7 +54,8 @@ def choose_items(catalog: Catalog, p_items: np.ndarray, info_items: np.ndarray, 
     pool = np.minimum(randomesque, n_valid)  # (S,)
     order = np.argsort(-score, axis=2, kind="stable")
     pick = np.floor(rng.random(score.shape[:2]) * np.maximum(pool, 1)[None, :]).astype(np.int64)  # (N, S)
-    slot = np.take_along_axis(order, pick[..., None], axis=2)[..., 0]
+    n, n_skills = score.shape[:2]
+    slot = order[np.arange(n)[:, None], np.arange(n_skills)[None, :], pick]
     item = np.where(n_valid[None, :] > 0, safe[np.arange(table.shape[0])[None, :], slot], -1)
     take = np.where(item >= 0, item, 0)
     rows = np.arange(p_items.shape[0])[:, None]

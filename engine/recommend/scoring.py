@@ -49,7 +49,7 @@ class ResourceGeometry:
         """(N, R) the covered skill with the lowest P(learned): where a resource's learning is expected,
         so the paired item assesses it."""
         values = np.where(self.cover[None] >= 0, p[:, np.maximum(self.cover, 0)], np.inf)  # (N, R, C)
-        return np.take_along_axis(self.cover[None], values.argmin(axis=2)[..., None], axis=2)[..., 0]
+        return self.cover[np.arange(self.cover.shape[0])[None, :], values.argmin(axis=2)]
 
 
 @dataclass(frozen=True)
@@ -74,7 +74,7 @@ class SkillStatus:
 def skill_status(engine: MasteryEngine, batch: MasteryBatch, now: float | np.ndarray | None,
                  config: RecommenderConfig) -> SkillStatus:
     p = engine.p_now(batch, None)
-    p_now = engine.p_now(batch, now)
+    p_now = engine.forget(batch, p, now)
     mastered = engine.mastered(p)
     in_place = p >= config.ready_threshold
     direct = engine.catalog.graph.direct.astype(np.int64)
@@ -128,16 +128,13 @@ def score_resources(engine: MasteryEngine, batch: MasteryBatch, now: float | np.
     candidates = _fallback(candidates, cat, constraints, scope)
 
     eff_rem, eff_core, eff_adv = config.level_efficacy
-    efficacy = np.select(
-        [level == REMEDIAL, level == CORE],
-        [np.full_like(readiness, eff_rem), eff_core * readiness],
-        np.where(advanced_ready, eff_adv * readiness, config.not_ready_advanced_efficacy * readiness),
-    )
+    advanced_efficacy = np.where(advanced_ready, eff_adv, config.not_ready_advanced_efficacy) * readiness
+    efficacy = np.where(level == REMEDIAL, eff_rem, np.where(level == CORE, eff_core * readiness, advanced_efficacy))
     room = (1.0 - st.p) * engine.skill_model.learn_rates()[None, :]  # (N, S) expected P(learned) gained per practice
     gain = efficacy * (room @ cat.resource_skills.T.astype(float))
 
     uncertainty = np.clip(batch.theta_sd / engine.ability_model.prior_sd, 0.0, 1.0)
-    p_items = engine.predict_items(batch, now)
+    p_items = engine.predict_items(batch, now, p_now=st.p_now)
     info_items = engine.ability_model.information(batch.theta[:, None], cat.item_a, cat.item_b, cat.item_c)
     items = choose_items(cat, p_items, info_items, uncertainty, config.target_success, config.targeting_width,
                          config.weights["information"], config.randomesque, rng, constraints.items_allowed)

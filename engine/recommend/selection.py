@@ -47,7 +47,7 @@ def _softmax_prob(scores: np.ndarray, avail: np.ndarray, choice: np.ndarray, tem
     """P(choice) under softmax(scores / T) over `avail`; scores (..., N, R), avail and choice broadcast."""
     logits = np.where(avail, scores / temperature, -np.inf)
     top = logits.max(axis=-1, keepdims=True)
-    w = np.where(avail, np.exp(logits - np.where(np.isfinite(top), top, 0.0)), 0.0)
+    w = np.exp(logits - np.where(np.isfinite(top), top, 0.0))  # exp(-inf) = 0 outside `avail`
     total = w.sum(axis=-1)
     picked = np.take_along_axis(w, np.maximum(choice, 0)[..., None], axis=-1)[..., 0]
     return np.where(total > 0, picked / np.where(total > 0, total, 1.0), np.nan)
@@ -118,9 +118,9 @@ def select(base: np.ndarray, candidates: np.ndarray, advanced_ready: np.ndarray,
         kind_used[rows[ok], kind[safe[ok]]] = True
     chosen = resources >= 0
     safe = np.maximum(resources, 0)
-    out = {"scores": np.where(chosen, np.take_along_axis(explored, safe, axis=1) - w_div * overlaps, np.nan),
+    out = {"scores": np.where(chosen, explored[rows[:, None], safe] - w_div * overlaps, np.nan),
            "diversity": np.where(chosen, -overlaps, np.nan),
-           "exploration": np.where(chosen, np.take_along_axis(realized, safe, axis=1), np.nan),
+           "exploration": np.where(chosen, realized[rows[:, None], safe], np.nan),
            "propensity": np.where(chosen & pinned_flag, 1.0, np.nan)}  # drawn slots: filled in below when asked for
     if drawn:
         props = _mc_propensities(drawn, base[:, cols], mc, w_exp, w_div, config.temperature)

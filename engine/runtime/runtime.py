@@ -244,9 +244,11 @@ class Runtime:
         recs = [r.to_dict() for r in policy.recommender.recommend(state, k, now=now)]
         info = policy.model_set_info()
         versions = {**policy.recommender.versions(), "model_set": f"{info['name']}/{info['version']}"}
-        served = served_log.served_row(student_id, recs, model_set_version=versions["model_set"], model_versions=versions,
+        # the log keeps each item without the weights and versions every item repeats: once per row instead
+        logged = [{name: value for name, value in r.items() if name not in ("weights", "model_versions")} for r in recs]
+        served = served_log.served_row(student_id, logged, model_set_version=versions["model_set"], model_versions=versions,
                                        audit_status=info["audit_status"], audit_id=policy.audit_id,
-                                       context={"k": k, "now_days": now})
+                                       context={"k": k, "now_days": now, "weights": dict(policy.recommender.config.weights)})
         return {"student_id": student_id, "recommendations": recs, "model_set": info, "model_versions": versions}, served
 
     def log_served(self, row: dict[str, Any]) -> int:

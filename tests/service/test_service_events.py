@@ -190,6 +190,10 @@ def test_service_recommendations_carry_versions_and_audit(ingest, client, keys, 
     served = runtime.store.served_for("rec")
     assert len(served) == 1 and served[0].id == body["served_id"] and served[0].audit_status == "PASS"
     assert [x["resource_id"] for x in served[0].items] == [x["resource_id"] for x in body["recommendations"]]
+    # the log keeps what OPE needs per item, and the versions and weights (the same for every item) once per row
+    assert [x["propensity"] for x in served[0].items] == [x["propensity"] for x in body["recommendations"]]
+    assert served[0].model_versions == body["model_versions"]
+    assert all(served[0].context["weights"] == x["weights"] for x in body["recommendations"])
     assert client.get("/v1/students/rec/recommendations?k=0", headers=h(keys["recommend"])).status_code == 422
 
 
