@@ -260,8 +260,8 @@ def main(argv: list[str] | None = None) -> int:
         f"Command: `{cmd}`", "",
         f"Machine: {os.cpu_count()} cores ({platform.processor() or platform.machine()}), Python {platform.python_version()}, "
         f"shared with other jobs: load average {load_before[0]:.2f} before, {load_after[0]:.2f} after (1-min); "
-        f"CPU reference loop {reference_before:.0f} ms before, {reference_after:.0f} ms after (about 260 ms when this "
-        "virtual machine runs at full speed, up to twice that when its host is busy).",
+        f"CPU reference loop {reference_before:.0f} ms before, {reference_after:.0f} ms after (the same loop took from "
+        "about 100 to 210 ms in different runs on this virtual machine: compare runs at similar reference times).",
         f"`equilearn serve --workers {args.workers}` (uvicorn with uvloop and httptools), demo catalog (32 skills, 256 items, "
         f"192 resources), {args.events} events over 2,000 students; clients are threads with one keep-alive `http.client` "
         "connection each, on the same 2 cores (they compete with the server).",
