@@ -225,15 +225,10 @@ class Runtime:
                 "as_of_days": now, "mastery_threshold": policy.engine.config.mastery_threshold,
                 "skills": skills, "model_set": policy.model_set_info(), "model_versions": policy.recommender.versions()}
 
-    def recommend(self, student_id: str, k: int) -> dict[str, Any]:
-        """Top-k explained recommendations, logged (with propensities and versions) before they are returned."""
-        response, served = self.compute_recommendations(student_id, k)
-        return {**response, "served_id": self.log_served(served)}
-
     def compute_recommendations(self, student_id: str, k: int) -> tuple[dict[str, Any], dict[str, Any]]:
-        """(response without `served_id`, served-log row): the CPU part of `recommend`, separate from
-        `log_served` so a server can bound concurrent computations without holding a slot while the log
-        is written."""
+        """(response without `served_id`, served-log row): top-k explained recommendations. The caller logs
+        the row with `log_served` before returning them; the two are separate so a server can bound
+        concurrent computations without holding a slot while the log is written."""
         if not isinstance(k, int) or not 1 <= k <= 50:
             raise ConfigError(f"k must be a whole number from 1 to 50, got {k!r}")
         policy = self.policy

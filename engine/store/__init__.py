@@ -261,13 +261,13 @@ class Store:
         """The live key's record; `AuthError` (missing/malformed/unknown/revoked, HTTP 401) or
         `PermissionDeniedError` (lacks `scope`, HTTP 403). With `key_cache_s` > 0 a verified key's record is
         reused for that long (see `KeyCache`)."""
-        record = self.cached_api_key(key, scope)
-        if record is not None:
-            return record
+        _keys.known_scope(scope)
         key_id, secret = _keys.parse_key(key)
-        with read_tx(self.engine) as conn:
-            record = _keys.lookup(conn, key_id, secret)
-        self.key_cache.put(key_id, secret, record)
+        record = self.key_cache.get(key_id, secret)
+        if record is None:
+            with read_tx(self.engine) as conn:
+                record = _keys.lookup(conn, key_id, secret)
+            self.key_cache.put(key_id, secret, record)
         return _keys.check(record, scope)
 
     def cached_api_key(self, key: str | None, scope: str | None = None) -> ApiKey | None:

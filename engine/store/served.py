@@ -20,9 +20,13 @@ from engine.store.types import as_utc, utc_now
 
 
 def _record(row: sa.Row[Any]) -> ServedRecommendation:
-    return ServedRecommendation(int(row.id), row.student_id, row.served_at, row.model_set_version, row.model_versions,
-                                row.audit_status, None if row.audit_id is None else int(row.audit_id), row.items,
-                                row.context)
+    return _from_values(row.id, row._mapping)
+
+
+def _from_values(served_id: int, r: Mapping[str, Any]) -> ServedRecommendation:
+    audit_id = r["audit_id"]
+    return ServedRecommendation(int(served_id), r["student_id"], r["served_at"], r["model_set_version"], r["model_versions"],
+                                r["audit_status"], None if audit_id is None else int(audit_id), r["items"], r["context"])
 
 
 def served_row(student_id: str, items: Sequence[Mapping[str, Any]], *, model_set_version: str,
@@ -52,9 +56,8 @@ def record_many(conn: sa.Connection, rows: Sequence[Mapping[str, Any]]) -> list[
     """Append several `served_row` rows with one multi-row INSERT; records in the order given."""
     if not rows:
         return []
-    ids = conn.execute(_INSERT, [dict(r) for r in rows]).scalars().all()
-    return [ServedRecommendation(int(i), r["student_id"], r["served_at"], r["model_set_version"], r["model_versions"],
-                                 r["audit_status"], r["audit_id"], r["items"], r["context"]) for i, r in zip(ids, rows, strict=True)]
+    ids = conn.execute(_INSERT, list(rows)).scalars().all()
+    return [_from_values(i, r) for i, r in zip(ids, rows, strict=True)]
 
 
 # prepared once (the service appends one row per recommendation); ids come back in the order of the rows
