@@ -14,6 +14,7 @@ from fastapi import FastAPI
 
 from engine.config import disable_telemetry
 from engine.runtime import Runtime, load_service_settings
+from engine.runtime.group_commit import AsyncGroupCommitter
 from service import errors
 from service.limits import BodyLimit
 from service.metrics import Metrics, MetricsMiddleware
@@ -40,7 +41,9 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
 
     app = FastAPI(title="equilearn", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
     app.state.metrics = Metrics()
-    app.state.compute_limiter = anyio.CapacityLimiter(settings.compute_threads)
+    app.state.compute_limiter = anyio.CapacityLimiter(settings.compute_threads) if settings.compute_threads else None
+    # served lists are logged by group commit on the event loop: one thread hand-off per transaction
+    app.state.served_log = AsyncGroupCommitter(lambda rows: app.state.runtime.write_served(rows))
     if runtime is not None:
         app.state.runtime = runtime
     errors.install(app)

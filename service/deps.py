@@ -25,9 +25,14 @@ T = TypeVar("T")
 
 
 async def compute(request: Request, fn: Callable[..., T], *args: Any) -> T:
-    """`fn(*args)` in a worker thread, at most `EQUILEARN_COMPUTE_THREADS` at once (`app.state.compute_limiter`):
-    requests beyond that wait on the event loop rather than contend for the interpreter lock."""
-    return await anyio.to_thread.run_sync(fn, *args, limiter=request.app.state.compute_limiter)
+    """`fn(*args)` for a mastery or recommendation request: on the event loop itself when
+    `EQUILEARN_COMPUTE_THREADS` is 0 (the default: a thread hand-off costs more interpreter-lock traffic than
+    the 1 to 3 ms computation it would overlap), else in a worker thread, at most that many at once
+    (`app.state.compute_limiter`), further requests waiting on the event loop."""
+    limiter = request.app.state.compute_limiter
+    if limiter is None:
+        return fn(*args)
+    return await anyio.to_thread.run_sync(fn, *args, limiter=limiter)
 
 
 async def get_runtime(request: Request) -> Runtime:

@@ -28,7 +28,6 @@ from engine.runtime.modelset import FAIL, LoadedModelSet, build_policy, load_ser
 from engine.runtime.states import batch_from_dicts, batch_to_dicts
 from engine.runtime.settings import ServiceSettings, load_service_settings
 from engine.runtime.xapi import statements_to_events
-from engine.runtime.group_commit import GroupCommitter
 from engine.store import Event, IngestResult, Store
 from engine.store import served as served_log
 from engine.store.database import run_write
@@ -87,7 +86,6 @@ class Runtime:
         # SQLite has one writer: queue this process's writers on a lock (immediate hand-off) rather than in
         # SQLite's busy handler, which polls with sleeps of up to 100 ms and makes latency tails long.
         self._write_lock: Any = threading.Lock() if store.backend == "sqlite" else nullcontext()
-        self._served_log: GroupCommitter[dict[str, Any], Any] = GroupCommitter(self._write_served)
         self._lock = threading.Lock()
         self._policy: Policy | None = None
         self._load_error: str | None = None
@@ -227,8 +225,8 @@ class Runtime:
 
     def compute_recommendations(self, student_id: str, k: int) -> tuple[dict[str, Any], dict[str, Any]]:
         """(response without `served_id`, served-log row): top-k explained recommendations. The caller logs
-        the row with `log_served` before returning them; the two are separate so a server can bound
-        concurrent computations without holding a slot while the log is written."""
+        the row (`write_served`, through a group committer) before returning them; the two are separate so
+        the computation never waits on a commit."""
         if not isinstance(k, int) or not 1 <= k <= 50:
             raise ConfigError(f"k must be a whole number from 1 to 50, got {k!r}")
         policy = self.policy
@@ -246,12 +244,8 @@ class Runtime:
                                        context={"k": k, "now_days": now, "weights": dict(policy.recommender.config.weights)})
         return {"student_id": student_id, "recommendations": recs, "model_set": info, "model_versions": versions}, served
 
-    def log_served(self, row: dict[str, Any]) -> int:
-        """Append a `compute_recommendations` log row; returns its id once committed. Rows arriving while a
-        write is in progress go together in the next transaction (see `group_commit`)."""
-        return self._served_log.submit(row).id
-
-    def _write_served(self, rows: Sequence[dict[str, Any]]) -> list[Any]:
+    def write_served(self, rows: Sequence[dict[str, Any]]) -> list[Any]:
+        """Append `compute_recommendations` log rows in one transaction; their records (ids), in order."""
         with self._write_lock:
             return run_write(self.store.engine, lambda conn: served_log.record_many(conn, rows))
 

@@ -32,13 +32,14 @@ def _flag(value: str, name: str) -> bool:
     raise ConfigError(f"{name} must be true or false, got {value!r}")
 
 
-def _positive_int(value: str, name: str) -> int:
+def _positive_int(value: str, name: str, minimum: int = 1) -> int:
+    what = "a positive whole number" if minimum == 1 else f"a whole number >= {minimum}"
     try:
         n = int(value)
     except ValueError:
-        raise ConfigError(f"{name} must be a positive whole number, got {value!r}") from None
-    if n <= 0:
-        raise ConfigError(f"{name} must be a positive whole number, got {value!r}")
+        raise ConfigError(f"{name} must be {what}, got {value!r}") from None
+    if n < minimum:
+        raise ConfigError(f"{name} must be {what}, got {value!r}")
     return n
 
 
@@ -62,7 +63,7 @@ class ServiceSettings:
     max_body_bytes: int = 4 * 1024 * 1024
     max_batch: int = 1000
     key_cache_seconds: float = 5.0
-    compute_threads: int = 2
+    compute_threads: int = 0  # 0: on the event loop (see docs/service.md, Decisions)
 
     @property
     def home(self) -> Path:
@@ -91,6 +92,6 @@ def load_service_settings(environ: dict[str, str] | None = None) -> ServiceSetti
         require_passing_audit=_flag(env.get("EQUILEARN_REQUIRE_PASSING_AUDIT", "true"), "EQUILEARN_REQUIRE_PASSING_AUDIT"),
         max_body_bytes=_positive_int(env.get("EQUILEARN_MAX_BODY_BYTES", str(4 * 1024 * 1024)), "EQUILEARN_MAX_BODY_BYTES"),
         max_batch=_positive_int(env.get("EQUILEARN_MAX_BATCH", "1000"), "EQUILEARN_MAX_BATCH"),
-        compute_threads=_positive_int(env.get("EQUILEARN_COMPUTE_THREADS", "2"), "EQUILEARN_COMPUTE_THREADS"),
+        compute_threads=_positive_int(env.get("EQUILEARN_COMPUTE_THREADS", "0"), "EQUILEARN_COMPUTE_THREADS", minimum=0),
         key_cache_seconds=_seconds(env.get("EQUILEARN_KEY_CACHE_SECONDS", "5"), "EQUILEARN_KEY_CACHE_SECONDS"),
     )

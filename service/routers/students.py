@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Path, Query, Request
-from starlette.concurrency import run_in_threadpool
 
 from engine.runtime import Runtime
 from service.deps import compute, get_runtime, require
@@ -29,4 +28,4 @@ async def get_recommendations(request: Request, student_id: str = StudentId, k: 
     propensity with which it was chosen), the model versions and the audit status of the model set.
     The list is logged before it is returned."""
     response, served = await compute(request, runtime.compute_recommendations, student_id, k)
-    return {**response, "served_id": await run_in_threadpool(runtime.log_served, served)}
+    return {**response, "served_id": (await request.app.state.served_log.submit(served)).id}

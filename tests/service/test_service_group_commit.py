@@ -1,14 +1,14 @@
-"""Group commit: every caller gets its own result only after its batch is written; callers waiting during
+"""Group commit: every caller gets its own result only after its batch is written; callers arriving during
 a write are written together; a failed write fails exactly its callers."""
 
 from __future__ import annotations
 
+import asyncio
 import threading
-import time
 
 import pytest
 
-from engine.runtime.group_commit import GroupCommitter
+from engine.runtime.group_commit import AsyncGroupCommitter
 
 
 def test_service_group_commit_batches_and_returns_own_results():
@@ -16,29 +16,25 @@ def test_service_group_commit_batches_and_returns_own_results():
     first_started = threading.Event()
     release = threading.Event()
 
-    def write_all(items):
+    def write_all(items):  # runs in a worker thread; the first write blocks until 15 more callers queued
         if not written:
             first_started.set()
             assert release.wait(10)
         written.append(list(items))
         return [i * 10 for i in items]
 
-    gc = GroupCommitter(write_all)
-    results: dict[int, int] = {}
-    first = threading.Thread(target=lambda: results.__setitem__(0, gc.submit(0)))
-    first.start()
-    assert first_started.wait(10)
-    others = [threading.Thread(target=lambda i=i: results.__setitem__(i, gc.submit(i))) for i in range(1, 16)]
-    for t in others:
-        t.start()
-    deadline = time.monotonic() + 10
-    while len(gc._queue) < 15 and time.monotonic() < deadline:  # all 15 queued behind the first write
-        time.sleep(0.005)
-    release.set()
-    for t in [first, *others]:
-        t.join(10)
-    assert results == {i: i * 10 for i in range(16)}
-    assert written[0] == [0] and sorted(written[1]) == list(range(1, 16)) and len(written) == 2
+    async def scenario() -> list[int]:
+        gc = AsyncGroupCommitter(write_all)
+        first = asyncio.create_task(gc.submit(0))
+        while not first_started.is_set():
+            await asyncio.sleep(0.001)
+        others = [asyncio.create_task(gc.submit(i)) for i in range(1, 16)]
+        await asyncio.sleep(0.01)
+        release.set()
+        return await asyncio.gather(first, *others)
+
+    assert asyncio.run(scenario()) == [i * 10 for i in range(16)]
+    assert written == [[0], list(range(1, 16))]  # one transaction for everything queued during the first
 
 
 def test_service_group_commit_error_goes_to_its_callers_only():
@@ -50,8 +46,20 @@ def test_service_group_commit_error_goes_to_its_callers_only():
             raise ValueError("rejected")
         return [f"ok:{i}" for i in items]
 
-    gc = GroupCommitter(write_all)
-    with pytest.raises(ValueError, match="rejected"):
-        gc.submit("bad")
-    assert gc.submit("good") == "ok:good"
+    async def scenario() -> None:
+        gc = AsyncGroupCommitter(write_all)
+        with pytest.raises(ValueError, match="rejected"):
+            await gc.submit("bad")
+        assert await gc.submit("good") == "ok:good"
+
+    asyncio.run(scenario())
     assert calls == [["bad"], ["good"]]
+
+
+def test_service_group_commit_rejects_a_writer_that_loses_results():
+    async def scenario() -> None:
+        gc = AsyncGroupCommitter(lambda items: [1])
+        with pytest.raises(RuntimeError, match="1 results for 2 items"):
+            await asyncio.gather(gc.submit("a"), gc.submit("b"))
+
+    asyncio.run(scenario())
