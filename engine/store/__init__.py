@@ -28,7 +28,7 @@ from engine.store import migrations as _migrations
 from engine.store import roster as _roster
 from engine.store import served as _served
 from engine.store import states as _states
-from engine.store.database import create_db_engine, read_tx, run_write
+from engine.store.database import create_db_engine, read_statement, read_tx, run_write
 from engine.store.events import ApplyBatchFn, ApplyFn, payload_hash, per_student
 from engine.store.keycache import KeyCache
 from engine.store.keys import SCOPES, parse_scopes
@@ -153,7 +153,7 @@ class Store:
         return run_write(self.engine, lambda conn: _events.ingest(conn, valid, apply_batch))
 
     def get_state(self, student_id: str) -> StoredState | None:
-        with read_tx(self.engine) as conn:
+        with read_statement(self.engine) as conn:
             return _states.get_state(conn, student_id)
 
     def get_states(self, student_ids: Iterable[str]) -> dict[str, StoredState]:

@@ -39,6 +39,7 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
+IDLE_PING_S = 2.0  # a pooled PostgreSQL connection idle this long is pinged before use
 _WRITE = "equilearn_write"  # connection execution option: this transaction writes
 _RETRYABLE_SQLSTATES = {"40P01", "40001", "23505"}  # deadlock, serialization failure, unique violation
 _SQLITE_BUSY = ("database is locked", "database is busy", "database table is locked")
@@ -94,8 +95,10 @@ def create_db_engine(url: str, *, busy_timeout_s: float = 30.0, pool_size: int =
     if parsed.get_backend_name() == "postgresql":
         # a dead server should fail a request (503) in seconds, not hang it until the OS gives up
         connect_args = {} if "connect_timeout" in parsed.query else {"connect_timeout": 10}
-        return sa.create_engine(parsed, pool_size=pool_size, max_overflow=max_overflow, pool_pre_ping=True,
-                                json_serializer=dumps_json, connect_args=connect_args)
+        engine = sa.create_engine(parsed, pool_size=pool_size, max_overflow=max_overflow, json_serializer=dumps_json,
+                                  connect_args=connect_args)
+        _ping_idle_connections(engine, IDLE_PING_S)
+        return engine
     if _is_memory(parsed):
         engine = sa.create_engine(parsed, poolclass=StaticPool, connect_args={"check_same_thread": False},
                                   json_serializer=dumps_json)
@@ -104,6 +107,30 @@ def create_db_engine(url: str, *, busy_timeout_s: float = 30.0, pool_size: int =
         engine = sa.create_engine(parsed, pool_size=pool_size, max_overflow=max_overflow, json_serializer=dumps_json)
     _configure_sqlite(engine, busy_timeout_ms=int(busy_timeout_s * 1000))
     return engine
+
+
+def _ping_idle_connections(engine: sa.Engine, idle_s: float) -> None:
+    """Check a pooled PostgreSQL connection with a round trip before use if it sat idle for `idle_s` or more,
+    and replace it if the server went away meanwhile (SQLAlchemy retries the checkout on `DisconnectionError`).
+
+    Instead of `pool_pre_ping`, which pings on every checkout: on a busy server connections are reused
+    within milliseconds, and the ping was one of the four round trips of a one-row read. A connection that
+    breaks while in use still fails its request (503) and makes the pool drop every older connection.
+    """
+    @event.listens_for(engine, "checkin")
+    def _on_checkin(_dbapi_connection: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _on_checkout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        idle_since = record.info.get("idle_since")
+        if idle_since is None or time.monotonic() - idle_since < idle_s:
+            return
+        try:
+            dbapi_connection.execute("SELECT 1")
+            dbapi_connection.rollback()
+        except Exception as error:  # noqa: BLE001 - any failure means the connection is unusable
+            raise exc.DisconnectionError(f"pooled connection failed its ping: {error}") from error
 
 
 def _configure_sqlite(engine: sa.Engine, busy_timeout_ms: int) -> None:
@@ -146,6 +173,18 @@ def read_tx(engine: sa.Engine) -> Iterator[sa.Connection]:
             conn.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True)
         with conn.begin():
             yield conn
+
+
+@contextmanager
+def read_statement(engine: sa.Engine) -> Iterator[sa.Connection]:
+    """A connection for one read statement (a statement sees one snapshot by itself): on PostgreSQL in
+    autocommit, which saves the BEGIN and ROLLBACK round trips of a transaction; on SQLite as `read_tx`."""
+    if engine.dialect.name != "postgresql":
+        with read_tx(engine) as conn:
+            yield conn
+        return
+    with _mapped_errors(engine), engine.connect() as conn:
+        yield conn.execution_options(isolation_level="AUTOCOMMIT")
 
 
 @contextmanager
