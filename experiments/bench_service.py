@@ -12,9 +12,8 @@ figure lets runs be compared. PostgreSQL: a scratch database
 `equilearn_bench` is created on the server of EQUILEARN_BENCH_POSTGRES_URL (default
 postgresql://postgres@127.0.0.1:5432/test) and dropped afterwards; skipped if the server is unreachable.
 Writes experiments/results/service.md (service_workers<N>.md with `--workers N`, a `_pinned` suffix with
-`--pin`: the server process on one core and the clients on the other, so the server's event-loop and
-worker threads do not migrate between cores; in one manual run this cut the server's CPU per
-recommendation from 5.7 to 3.7 ms, in the benchmark run it made a smaller difference).
+`--pin`: the server process on one core and the clients on the other, as with a load generator on its
+own machine; since computations run on the event loop it makes little difference to recommendations).
 """
 
 from __future__ import annotations
