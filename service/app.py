@@ -6,6 +6,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -20,9 +22,26 @@ from service.limits import BodyLimit
 from service.metrics import Metrics, MetricsMiddleware
 from service.routers import audits, catalog, events, health, models, roster, students
 
+log = logging.getLogger(__name__)
+
 DESCRIPTION = """Adaptive learning with equity built in. Send every request with an `X-API-Key` header
 (`equilearn keys create --scope ingest,recommend`). Scopes: `ingest` (POST /v1/events), `recommend`
 (students' mastery and recommendations), `audit` (roster and audits), `admin` (catalog upload, models)."""
+
+
+async def watch_policy(runtime: Runtime, every_s: float) -> None:
+    """Every `every_s` seconds, load the policy again if another process sharing the database reloaded it,
+    uploaded a catalog or recorded an audit (`Runtime.refresh`); a failure is logged once and retried."""
+    last_error = None
+    while True:
+        await anyio.sleep(every_s)
+        try:
+            await anyio.to_thread.run_sync(runtime.refresh)
+            last_error = None
+        except Exception as exc:  # noqa: BLE001 - the current policy stays; /readyz shows what is served
+            if str(exc) != last_error:
+                log.error("policy refresh failed (the current policy stays served): %s", exc)
+            last_error = str(exc)
 
 
 def create_app(runtime: Runtime | None = None) -> FastAPI:
@@ -33,9 +52,13 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned = runtime is None
         app.state.runtime = runtime if runtime is not None else Runtime.open(settings)
+        watcher = (asyncio.create_task(watch_policy(app.state.runtime, settings.policy_check_seconds))
+                   if settings.policy_check_seconds > 0 else None)
         try:
             yield
         finally:
+            if watcher is not None:
+                watcher.cancel()
             if owned:
                 app.state.runtime.close()
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import math
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any
@@ -89,6 +89,7 @@ class Runtime:
         self._lock = threading.Lock()
         self._policy: Policy | None = None
         self._load_error: str | None = None
+        self._seen: tuple[int, int] | None = None  # the database's policy signature the policy was built after
 
     @classmethod
     def open(cls, settings: ServiceSettings | None = None) -> Runtime:
@@ -98,7 +99,7 @@ class Runtime:
         store = Store.open(settings.database_url, pool_size=8, max_overflow=24, key_cache_s=settings.key_cache_seconds)
         runtime = cls(settings, store)
         try:
-            runtime.reload()
+            runtime._load()
         except Exception as exc:  # noqa: BLE001 - kept for /readyz; the process stays up to report it
             runtime._load_error = f"{exc.__class__.__name__}: {exc}"
             log.error("no policy loaded: %s", runtime._load_error)
@@ -131,21 +132,49 @@ class Runtime:
                        "recommendations are refused until an approved model set is loaded (POST /v1/models/reload)")
         return Policy(catalog, engine, recommender, model, status, audit_id, blocked)
 
-    def reload(self) -> Policy:
-        """Load the model set again (e.g. after the registry's alias moved) and swap it in."""
+    def _load(self, catalog: Catalog | None = None, keep: Callable[[], None] | None = None) -> Policy:
+        """Build the policy and swap it in (after `keep()`, which persists what it was built from). The
+        database's policy signature is read first, so a change another process makes meanwhile is seen
+        as new at the next `refresh`."""
         with self._lock:
-            policy = self._build()
-            self._policy, self._load_error = policy, None
+            seen = self.store.policy_signature()
+            policy = self._build(catalog)
+            if keep is not None:
+                keep()
+            self._policy, self._load_error, self._seen = policy, None, seen
         log.info("serving %s", policy.model_set_info())
         return policy
 
-    def put_catalog(self, payload: Mapping[str, Any]) -> dict[str, Any]:
-        """Validate a catalog bundle, keep it under EQUILEARN_HOME and serve it; nothing changes if invalid."""
-        catalog = catalogs.catalog_from_dict(dict(payload))
+    def _announce(self) -> None:
+        """Bump the policy generation so every other service process on this database loads it again."""
+        generation = self.store.bump_policy_generation()
         with self._lock:
-            policy = self._build(catalog)
-            catalogs.save_uploaded(self.settings.catalog_file, dict(payload))
-            self._policy, self._load_error = policy, None
+            if self._seen is not None and generation == self._seen[0] + 1:  # only our own bump since the load
+                self._seen = (generation, self._seen[1])
+
+    def reload(self) -> Policy:
+        """Load the model set again (e.g. after the registry's alias moved) and serve it; every other
+        service process on the same database does the same at its next `refresh`."""
+        policy = self._load()
+        self._announce()
+        return policy
+
+    def refresh(self) -> bool:
+        """Load the policy again if another process changed it since this one loaded it: a reload, a
+        catalog upload, or a new audit (which may block the model set). True if it loaded. The service
+        calls it every EQUILEARN_POLICY_CHECK_SECONDS; a failed load leaves the current policy in place
+        and is tried again at the next call."""
+        if self._seen is not None and self.store.policy_signature() == self._seen:
+            return False
+        self._load()
+        return True
+
+    def put_catalog(self, payload: Mapping[str, Any]) -> dict[str, Any]:
+        """Validate a catalog bundle, keep it under EQUILEARN_HOME and serve it (every process on this
+        database at its next `refresh`); nothing changes if invalid."""
+        catalog = catalogs.catalog_from_dict(dict(payload))
+        self._load(catalog, keep=lambda: catalogs.save_uploaded(self.settings.catalog_file, dict(payload)))
+        self._announce()
         return catalog.summary()
 
     # ---- events -------------------------------------------------------------------------------------
@@ -263,11 +292,12 @@ class Runtime:
         return frame.to_dicts()
 
     def create_audit(self, model_set_version: str | None, status: str, report: dict[str, Any]) -> dict[str, Any]:
-        """Record an audit result (evidence for the deployment gate); the served policy picks it up at once."""
+        """Record an audit result (evidence for the deployment gate); this process's policy picks it up at
+        once, other processes on the database at their next `refresh` (the newest audit id changed)."""
         version = model_set_version or f"{self.policy.model.name}/{self.policy.model.version}"
         audit = self.store.save_audit(version, status, report)
         if self._policy is not None and version == f"{self._policy.model.name}/{self._policy.model.version}":
-            self.reload()
+            self._load()
         return _audit_dict(audit)
 
     def get_audit(self, audit_id: int) -> dict[str, Any]:

@@ -64,6 +64,7 @@ class ServiceSettings:
     max_batch: int = 1000
     key_cache_seconds: float = 5.0
     compute_threads: int = 0  # 0: on the event loop (see docs/service.md, Decisions)
+    policy_check_seconds: float = 2.0  # how often a server process checks whether another one changed the policy
 
     @property
     def home(self) -> Path:
@@ -94,4 +95,5 @@ def load_service_settings(environ: dict[str, str] | None = None) -> ServiceSetti
         max_batch=_positive_int(env.get("EQUILEARN_MAX_BATCH", "1000"), "EQUILEARN_MAX_BATCH"),
         compute_threads=_positive_int(env.get("EQUILEARN_COMPUTE_THREADS", "0"), "EQUILEARN_COMPUTE_THREADS", minimum=0),
         key_cache_seconds=_seconds(env.get("EQUILEARN_KEY_CACHE_SECONDS", "5"), "EQUILEARN_KEY_CACHE_SECONDS"),
+        policy_check_seconds=_seconds(env.get("EQUILEARN_POLICY_CHECK_SECONDS", "2"), "EQUILEARN_POLICY_CHECK_SECONDS"),
     )

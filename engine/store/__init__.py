@@ -23,6 +23,7 @@ from engine.config import Settings, load_settings
 from engine.errors import DataError, EquilearnError
 from engine.store import audits as _audits
 from engine.store import events as _events
+from engine.store import generations as _generations
 from engine.store import keys as _keys
 from engine.store import migrations as _migrations
 from engine.store import roster as _roster
@@ -250,6 +251,17 @@ class Store:
     def list_audits(self, model_set_version: str | None = None, limit: int = 100) -> list[AuditRecord]:
         with read_tx(self.engine) as conn:
             return _audits.list_(conn, model_set_version, limit)
+
+    # -- generations (what service processes sharing the database must reload) -------------------
+
+    def bump_policy_generation(self) -> int:
+        """Tell every service process on this database to load its policy again (see `generations`)."""
+        return run_write(self.engine, lambda conn: _generations.bump(conn, _generations.POLICY))
+
+    def policy_signature(self) -> tuple[int, int]:
+        """(policy generation, newest audit id): changes when another process reloaded or audited."""
+        with read_statement(self.engine) as conn:
+            return _generations.policy_signature(conn)
 
     # -- API keys --------------------------------------------------------------------------------
 

@@ -12,6 +12,7 @@ from empty matches this metadata exactly, so the two cannot drift apart.
   the audit status of the model set at the time.
 - `audits`: fairness-audit results per model-set version (immutable evidence for the deployment gate).
 - `api_keys`: hashed API keys with scopes.
+- `generations`: named counters bumped when something every service process serves changes (`policy`).
 """
 
 from __future__ import annotations
@@ -94,4 +95,11 @@ api_keys = sa.Table(
     sa.Column("scopes", sa.String(255), nullable=False),
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("revoked_at", UTCDateTime, nullable=True),
+)
+
+generations = sa.Table(
+    "generations", metadata,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("generation", sa.BigInteger, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
 )

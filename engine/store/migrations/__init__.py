@@ -24,7 +24,7 @@ import sqlalchemy as sa
 
 from engine.errors import ConfigError
 from engine.store.database import write_tx
-from engine.store.migrations import v0001_initial, v0002_append_only_events
+from engine.store.migrations import v0001_initial, v0002_append_only_events, v0003_generations
 from engine.store.types import UTCDateTime, utc_now
 
 VERSION_TABLE = "schema_migrations"
@@ -41,6 +41,7 @@ class Migration:
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema", v0001_initial.upgrade),
     Migration(2, "append-only events", v0002_append_only_events.upgrade),
+    Migration(3, "generation counters", v0003_generations.upgrade),
 )
 LATEST_VERSION = MIGRATIONS[-1].version
 
