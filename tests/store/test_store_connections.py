@@ -8,11 +8,12 @@ import sqlalchemy as sa
 
 from engine.store import Event, Store
 from engine.store import database
+from tests.store.conftest import PG_URL
 
 
+@pytest.mark.skipif(not PG_URL, reason="server-side connection loss is a PostgreSQL matter (set EQUILEARN_TEST_POSTGRES_URL)")
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
 def test_a_connection_dropped_while_idle_is_replaced(db_url: str, fold, monkeypatch: pytest.MonkeyPatch) -> None:
-    if not db_url.startswith("postgresql"):
-        pytest.skip("server-side connection loss is a PostgreSQL matter (set EQUILEARN_TEST_POSTGRES_URL)")
     monkeypatch.setattr(database, "IDLE_PING_S", 0.0)  # ping on every checkout
     with Store.open(db_url, pool_size=1, max_overflow=0) as store:
         store.ingest([Event("e1", "s1", "item", 1.0)], fold)
