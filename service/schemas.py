@@ -7,7 +7,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-MAX_BATCH = 1000
+from engine.runtime.settings import BATCH_LIMIT as MAX_BATCH
+
 Id = Annotated[str, Field(min_length=1, max_length=255, pattern=r"^[^\x00]+$")]
 Score = Annotated[float, Field(ge=0.0, le=1.0, strict=True, allow_inf_nan=False,
                                description="1 = correct, 0 = wrong, or a partial score in between")]

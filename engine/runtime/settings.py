@@ -5,7 +5,7 @@
 - `EQUILEARN_MODEL_SET_FILE`: a local model-set JSON file to serve instead of the registry (development,
   tests, and the fallback while no registry is reachable); default `$EQUILEARN_HOME/model_set.json` if present.
 - `EQUILEARN_REQUIRE_PASSING_AUDIT` (default `true`): refuse a model set whose latest fairness audit FAILED.
-- `EQUILEARN_MAX_BODY_BYTES` (default 4 MiB) and `EQUILEARN_MAX_BATCH` (default 1000 events) bound requests.
+- `EQUILEARN_MAX_BODY_BYTES` (default 4 MiB) and `EQUILEARN_MAX_BATCH` (default and most 1000 events) bound requests.
 - `EQUILEARN_COMPUTE_THREADS` (default 2): how many mastery/recommendation requests one process computes at
   once; the others wait their turn on the event loop. Python threads share one interpreter lock, so more
   threads than this only contend for it (measured in experiments/results/service.md).
@@ -32,13 +32,18 @@ def _flag(value: str, name: str) -> bool:
     raise ConfigError(f"{name} must be true or false, got {value!r}")
 
 
-def _positive_int(value: str, name: str, minimum: int = 1) -> int:
+BATCH_LIMIT = 1000  # events per request: the API's cap (its OpenAPI schema states it); EQUILEARN_MAX_BATCH may lower it
+
+
+def _positive_int(value: str, name: str, minimum: int = 1, maximum: int | None = None) -> int:
     what = "a positive whole number" if minimum == 1 else f"a whole number >= {minimum}"
+    if maximum is not None:
+        what += f" up to {maximum}"
     try:
         n = int(value)
     except ValueError:
         raise ConfigError(f"{name} must be {what}, got {value!r}") from None
-    if n < minimum:
+    if n < minimum or (maximum is not None and n > maximum):
         raise ConfigError(f"{name} must be {what}, got {value!r}")
     return n
 
@@ -61,7 +66,7 @@ class ServiceSettings:
     model_set_file: Path | None = None
     require_passing_audit: bool = True
     max_body_bytes: int = 4 * 1024 * 1024
-    max_batch: int = 1000
+    max_batch: int = BATCH_LIMIT
     key_cache_seconds: float = 5.0
     compute_threads: int = 0  # 0: on the event loop (see docs/service.md, Decisions)
     policy_check_seconds: float = 2.0  # how often a server process checks whether another one changed the policy
@@ -92,7 +97,7 @@ def load_service_settings(environ: dict[str, str] | None = None) -> ServiceSetti
         model_set_file=Path(file).resolve() if file else (default_file if default_file.is_file() else None),
         require_passing_audit=_flag(env.get("EQUILEARN_REQUIRE_PASSING_AUDIT", "true"), "EQUILEARN_REQUIRE_PASSING_AUDIT"),
         max_body_bytes=_positive_int(env.get("EQUILEARN_MAX_BODY_BYTES", str(4 * 1024 * 1024)), "EQUILEARN_MAX_BODY_BYTES"),
-        max_batch=_positive_int(env.get("EQUILEARN_MAX_BATCH", "1000"), "EQUILEARN_MAX_BATCH"),
+        max_batch=_positive_int(env.get("EQUILEARN_MAX_BATCH", str(BATCH_LIMIT)), "EQUILEARN_MAX_BATCH", maximum=BATCH_LIMIT),
         compute_threads=_positive_int(env.get("EQUILEARN_COMPUTE_THREADS", "0"), "EQUILEARN_COMPUTE_THREADS", minimum=0),
         key_cache_seconds=_seconds(env.get("EQUILEARN_KEY_CACHE_SECONDS", "5"), "EQUILEARN_KEY_CACHE_SECONDS"),
         policy_check_seconds=_seconds(env.get("EQUILEARN_POLICY_CHECK_SECONDS", "2"), "EQUILEARN_POLICY_CHECK_SECONDS"),

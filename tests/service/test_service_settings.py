@@ -18,7 +18,7 @@ def test_service_settings_defaults(tmp_path):
     assert off.key_cache_seconds == 0.0
 
 
-@pytest.mark.parametrize("var,value", [("EQUILEARN_REQUIRE_PASSING_AUDIT", "maybe"), ("EQUILEARN_MAX_BATCH", "0"),
+@pytest.mark.parametrize("var,value", [("EQUILEARN_REQUIRE_PASSING_AUDIT", "maybe"), ("EQUILEARN_MAX_BATCH", "0"), ("EQUILEARN_MAX_BATCH", "1001"),
                                        ("EQUILEARN_MAX_BODY_BYTES", "lots"), ("EQUILEARN_COMPUTE_THREADS", "-1"),
                                        ("EQUILEARN_KEY_CACHE_SECONDS", "-1"), ("EQUILEARN_KEY_CACHE_SECONDS", "nan")])
 def test_service_settings_bad_values_name_the_variable(tmp_path, var, value):
