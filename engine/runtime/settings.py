@@ -6,11 +6,13 @@
   tests, and the fallback while no registry is reachable); default `$EQUILEARN_HOME/model_set.json` if present.
 - `EQUILEARN_REQUIRE_PASSING_AUDIT` (default `true`): refuse a model set whose latest fairness audit FAILED.
 - `EQUILEARN_MAX_BODY_BYTES` (default 4 MiB) and `EQUILEARN_MAX_BATCH` (default and most 1000 events) bound requests.
-- `EQUILEARN_COMPUTE_THREADS` (default 2): how many mastery/recommendation requests one process computes at
-  once; the others wait their turn on the event loop. Python threads share one interpreter lock, so more
-  threads than this only contend for it (measured in experiments/results/service.md).
+- `EQUILEARN_COMPUTE_THREADS` (default 0): 0 computes mastery and recommendations on the event loop (a
+  thread hand-off cost more than the computation it overlapped, see docs/service.md); N > 0 uses at most N
+  worker threads at once per process.
 - `EQUILEARN_KEY_CACHE_SECONDS` (default 5): how long a verified API key is trusted without reading the
   database again; a key revoked by another process stops working here within that time (0 = check every request).
+- `EQUILEARN_POLICY_CHECK_SECONDS` (default 2): how often a server process checks whether another process on
+  the same database reloaded the model set, uploaded a catalog or recorded an audit (0 = never).
 """
 
 from __future__ import annotations
