@@ -2,7 +2,8 @@
 
 `--state` is a mastery-state file written by `MasteryEngine.save_states` (.json), or a response log
 (.csv with student_id, item_id, correct and optionally seq and an ISO `timestamp`) replayed through the
-mastery engine. `--catalog` defaults to the demo catalog.
+mastery engine. `--catalog` defaults to the demo catalog. `recommend` for a student the state file does not
+hold, or without `--state`, starts from a new student's state: the list is placement questions.
 """
 
 from __future__ import annotations
@@ -18,18 +19,20 @@ import polars as pl
 from engine.catalog import Catalog, load_catalog
 from engine.cli.output import write_json
 from engine.errors import ConfigError, DataError, NotFoundError
-from engine.mastery import MasteryBatch, MasteryEngine
+from engine.mastery import MasteryBatch, MasteryEngine, MasteryState
 from engine.recommend import Recommender, RecommenderConfig, TeacherConstraints
 from engine.recommend.interventions import allocate, flag_students
+from engine.recommend.placement import needs_placement
 
 
 def _ids(text: str | None) -> tuple[str, ...]:
     return tuple(x.strip() for x in (text or "").split(",") if x.strip())
 
 
-def _common(parser: argparse.ArgumentParser) -> None:
+def _common(parser: argparse.ArgumentParser, state_required: bool = True) -> None:
     parser.add_argument("--catalog", help="catalog bundle (folder, .toml or .json); default: the demo catalog")
-    parser.add_argument("--state", required=True, help="mastery states (.json) or a response log (.csv) to replay")
+    parser.add_argument("--state", required=state_required, help="mastery states (.json) or a response log (.csv) to replay"
+                        + ("" if state_required else "; without it (or for a student it does not hold): a new student"))
     parser.add_argument("--now", type=float, help="current time in days (default: each student's latest response)")
     parser.add_argument("--assigned", help="comma-separated skill ids the teacher assigned")
     parser.add_argument("--out", help="also write the JSON here")
@@ -37,8 +40,8 @@ def _common(parser: argparse.ArgumentParser) -> None:
 
 def register(sub: argparse._SubParsersAction) -> None:
     rec = sub.add_parser("recommend", help="top-k explained recommendations for one student")
-    _common(rec)
-    rec.add_argument("--student", required=True, help="student id in the state file")
+    _common(rec, state_required=False)
+    rec.add_argument("--student", required=True, help="student id in the state file (others: placement questions)")
     rec.add_argument("-k", type=int, default=5, help="how many recommendations (default 5)")
     rec.add_argument("--pin", help="comma-separated resource ids to pin first")
     rec.add_argument("--block", help="comma-separated resource ids never to recommend")
@@ -84,6 +87,18 @@ def _setup(args: argparse.Namespace) -> tuple[Catalog, MasteryEngine, MasteryBat
     return catalog, engine, load_states(engine, args.state)
 
 
+def _student(args: argparse.Namespace) -> tuple[Catalog, MasteryEngine, MasteryState, float | None, bool]:
+    """(catalog, engine, state, now, known): the student's state from `--state`, or a new student's state
+    (placement) when there is no `--state` or it does not hold the student."""
+    catalog = load_catalog(args.catalog)
+    engine = MasteryEngine(catalog)
+    batch = load_states(engine, args.state) if args.state else None
+    if batch is None or args.student not in batch.student_ids:
+        return catalog, engine, engine.new_state(args.student), args.now, False
+    row = batch.row_of(args.student)
+    return catalog, engine, batch.state(row), _now(args, batch, row), True
+
+
 def _config(text: str | None) -> RecommenderConfig | None:
     """RecommenderConfig from a JSON file or JSON text (None: the defaults)."""
     if not text:
@@ -106,13 +121,13 @@ def _config(text: str | None) -> RecommenderConfig | None:
 def run_recommend(args: argparse.Namespace) -> int:
     if args.k <= 0:
         raise ConfigError(f"-k must be a positive integer, got {args.k}")
-    catalog, engine, batch = _setup(args)
-    row = batch.row_of(args.student)
-    now = _now(args, batch, row)
+    catalog, engine, state, now, known = _student(args)
     constraints = TeacherConstraints(_ids(args.assigned), _ids(args.pin), _ids(args.block))
-    recs = Recommender(engine, _config(args.config)).recommend(batch.state(row), args.k, now=now, constraints=constraints,
-                                         rng=np.random.default_rng(args.seed))
+    recommender = Recommender(engine, _config(args.config))
+    recs = recommender.recommend(state, args.k, now=now, constraints=constraints, rng=np.random.default_rng(args.seed))
+    placement = bool(needs_placement(MasteryBatch.stack([state]))[0])
     write_json({"student_id": args.student, "catalog": f"{catalog.name}/v{catalog.version}", "now": now,
+                "known_student": known, "n_responses": state.n_responses, "placement": placement,
                 "recommendations": [r.to_dict() for r in recs]}, args.out)
     return 0
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 from engine.catalog import load_catalog
@@ -28,6 +29,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     sim.add_argument("--simulator", default="bkt", choices=sorted(SIMULATORS))
     sim.add_argument("--groups", help="name:share:shift,... starting-opportunity groups "
                      f"(default {','.join(f'{g.name}:{g.share}:{g.opportunity_shift}' for g in DEFAULT_GROUPS)})")
+    sim.add_argument("--suite", action="store_true",
+                     help="run the learner-model suite (every setting, with the oracle) instead of one simulator")
+    sim.add_argument("--settings", help="with --suite: comma-separated setting names (default: all)")
     sim.add_argument("--out", help="write the result JSON here")
     sim.set_defaults(handler=run_simulate)
 
@@ -47,11 +51,34 @@ def format_table(result: dict) -> str:
     return "\n".join(lines)
 
 
+def run_suite_command(args: argparse.Namespace, policies: list[str], groups: tuple) -> int:
+    from engine.simulate.suite import ORACLE, SETTINGS, run_suite, setting_by_name, suite_markdown  # noqa: PLC0415
+
+    unknown = [p for p in policies if p not in (*POLICIES, ORACLE)]
+    if unknown:
+        raise ConfigError(f"unknown policies {', '.join(unknown)}; choose from {', '.join((*POLICIES, ORACLE))}")
+    if ORACLE not in policies:
+        policies = [*policies, ORACLE]  # every result is expressed against the oracle
+    settings = [setting_by_name(n.strip()) for n in args.settings.split(",") if n.strip()] if args.settings else list(SETTINGS)
+    catalog = load_catalog(args.catalog)
+    result = run_suite(catalog, policies, settings, args.students, args.steps,
+                       list(range(args.seed, args.seed + args.seeds)), groups,
+                       progress=lambda text: print(text, file=sys.stderr, flush=True))
+    print(suite_markdown(result))
+    if args.out:
+        path = Path(args.out)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(_clean(result), indent=2) + "\n")
+    return 0
+
+
 def run_simulate(args: argparse.Namespace) -> int:
     policies = [p.strip() for p in args.policies.split(",") if p.strip()]
     if args.students < 1 or args.steps < 1 or args.seeds < 1:
         raise ConfigError("--students, --steps and --seeds must be >= 1")
     groups = parse_groups(args.groups) if args.groups else DEFAULT_GROUPS
+    if args.suite:
+        return run_suite_command(args, policies, groups)
     catalog = load_catalog(args.catalog)
     result = compare_policies(catalog, policies, args.simulator, args.students, args.steps,
                               list(range(args.seed, args.seed + args.seeds)), groups)

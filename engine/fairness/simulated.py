@@ -36,7 +36,8 @@ def simulated_policy() -> Policy:
 
 
 def served_log(world: World, run: RunResult) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """(served table, roster) of a run recorded with `record_actions=True`: one row per student and step."""
+    """(served table, roster) of a run recorded with `record_actions=True`: one row per student and step
+    after placement (the cold-start questions that place a student are not a recommendation track)."""
     if run.actions is None or run.estimates is None:
         raise ValueError("run_policy(..., record_actions=True) is needed to audit what was served")
     catalog = world.catalog
@@ -52,6 +53,8 @@ def served_log(world: World, run: RunResult) -> tuple[pl.DataFrame, pl.DataFrame
         "kind": np.array(RESOURCE_KINDS)[catalog.resource_kind[resource]],
         "mastery_band": BANDS[np.digitize(estimate, BAND_EDGES)],
     })
+    if run.placement is not None:  # placement questions measure the student, they are not a track: leave them out
+        served = served.filter(~pl.Series(run.placement.T.reshape(-1)))
     roster = pl.DataFrame({"student_id": ids, GROUP_COLUMN: world.group_labels()})
     return served, roster
 
@@ -66,7 +69,7 @@ def audit_served(served: pl.DataFrame, roster: pl.DataFrame, policy: Policy | No
 
 
 def audit_recommender_on_simulator(engine: MasteryEngine, config: RecommenderConfig | None = None,
-                                   students: int = 500, steps: int = 20, seed: int = 11, simulator: str = "bkt",
+                                   students: int = 500, steps: int = 40, seed: int = 11, simulator: str = "bkt",
                                    model_version: str | None = None) -> dict[str, Any]:
     """Run the equilearn policy (this engine, this config) on simulated learners and gate what it served."""
     world = make_world(engine.catalog, students, seed=seed)

@@ -2,7 +2,9 @@
 
 Score of a candidate resource = sum over components of weight * value. Component values:
 - gain: expected increase in the number of skills learned (model-based; ~0..0.5 per activity)
-- targeting: closeness of the predicted success on the paired item to `target_success` (0..1)
+- targeting: closeness of the predicted success on the paired item to `target_success` (0..1); with
+  `learn_difficulty=True` (experimental, off by default), the learned value of practising at that predicted
+  success instead (best band 1; see `engine.recommend.learning`)
 - readiness: P(all direct prerequisites of the resource's skill are learned) (0..1)
 - review: P(learned) lost to forgetting on the resource's skill since its last practice (0..1)
 - information: Fisher information of the paired item at the ability estimate, relative to its maximum,
@@ -56,6 +58,7 @@ class RecommenderConfig:
     temperature: float = 0.05
     propensity_draws: int = 32
     ensure_advanced_offer: bool = True
+    learn_difficulty: bool = False
     blocked_items: tuple[str, ...] = ()
     blocked_resources: tuple[str, ...] = ()
     version: str = "equilearn-recommender/1"

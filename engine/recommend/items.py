@@ -34,12 +34,14 @@ class ItemChoice:
 
 def choose_items(catalog: Catalog, p_items: np.ndarray, info_items: np.ndarray, uncertainty: np.ndarray,
                  target: float, width: float, information_weight: float, randomesque: int,
-                 rng: np.random.Generator, allowed: np.ndarray | None = None) -> ItemChoice:
+                 rng: np.random.Generator, allowed: np.ndarray | None = None,
+                 learned: np.ndarray | None = None) -> ItemChoice:
     """Pick one item per (student, skill).
 
     p_items, info_items: (N, I) predicted P(correct) and Fisher information at the ability estimate;
     uncertainty: (N,) posterior SD / prior SD clipped to [0, 1]; allowed: (I,) bool, items that may be shown
-    (None = all). A skill whose items are all blocked gets no item (-1).
+    (None = all); learned: (N, I) the learned value of practising each item now, in [0, 1] (replaces the fixed
+    closeness to `target` when given). A skill whose items are all blocked gets no item (-1).
     """
     table = catalog.items_by_skill  # (S, M), -1 padded
     valid = table >= 0
@@ -48,7 +50,8 @@ def choose_items(catalog: Catalog, p_items: np.ndarray, info_items: np.ndarray, 
     safe = np.where(valid, table, 0)
     max_info = catalog.item_a**2 / 4.0
     rel_info = info_items / max_info[None, :]
-    fit = targeting(p_items, target, width) + information_weight * uncertainty[:, None] * rel_info  # (N, I)
+    value = targeting(p_items, target, width) if learned is None else learned
+    fit = value + information_weight * uncertainty[:, None] * rel_info  # (N, I)
     score = np.where(valid[None], fit[:, safe], -np.inf)  # (N, S, M)
     n_valid = valid.sum(axis=1)  # (S,)
     pool = np.minimum(randomesque, n_valid)  # (S,)
@@ -63,7 +66,7 @@ def choose_items(catalog: Catalog, p_items: np.ndarray, info_items: np.ndarray, 
     return ItemChoice(
         item=item,
         p_correct=p,
-        targeting=np.where(item >= 0, targeting(p, target, width), 0.0),
+        targeting=np.where(item >= 0, targeting(p, target, width) if learned is None else learned[rows, take], 0.0),
         information=np.where(item >= 0, rel_info[rows, take], 0.0),
         propensity=np.where(item >= 0, 1.0 / np.maximum(pool, 1)[None, :], 0.0),
     )

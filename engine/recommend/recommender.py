@@ -18,9 +18,12 @@ from engine.catalog.schema import LEVELS, RESOURCE_KINDS
 from engine.errors import ConfigError, DataError
 from engine.mastery import MasteryBatch, MasteryEngine, MasteryState
 from engine.recommend.config import COMPONENTS, RecommenderConfig
-from engine.recommend.constraints import TeacherConstraints, resolve
+from engine.recommend.constraints import ResolvedConstraints, TeacherConstraints, resolve
 from engine.recommend.effectiveness import ResourceEffectiveness
 from engine.recommend.explain import reason
+from engine.recommend.learning import DifficultyProgress
+from engine.recommend.placement import (PLACEMENT_SD, PLACEMENT_WEIGHTS, Placement, choose_placement, needs_placement,
+                                        placement_reason, take_rows)
 from engine.recommend.scoring import ResourceGeometry, Scored, score_resources
 from engine.recommend.selection import Selection, select
 
@@ -90,7 +93,8 @@ class Recommender:
 
     def __init__(self, engine: MasteryEngine | Catalog, config: RecommenderConfig | MasteryEngine | None = None,
                  effectiveness: ResourceEffectiveness | RecommenderConfig | dict | None = None, *,
-                 resource_effectiveness: ResourceEffectiveness | None = None) -> None:
+                 resource_effectiveness: ResourceEffectiveness | None = None,
+                 progress: DifficultyProgress | None = None) -> None:
         """`Recommender(engine, config=None, effectiveness=None)`; `Recommender(catalog, engine, config)` is
         accepted too (the catalog must be the engine's). `config` may be a `RecommenderConfig` or its dict."""
         if isinstance(engine, Catalog):
@@ -112,6 +116,7 @@ class Recommender:
         self.effectiveness = effectiveness or ResourceEffectiveness(self.catalog.resource_ids)
         if not isinstance(self.effectiveness, ResourceEffectiveness) or self.effectiveness.resource_ids != self.catalog.resource_ids:
             raise ConfigError("resource effectiveness must be a ResourceEffectiveness built for this catalog's resource ids")
+        self.progress = progress if progress is not None else DifficultyProgress()
         self.geometry = ResourceGeometry.of(self.catalog)
         res = self.catalog.resources
         titles = res["title"].to_list() if "title" in res.columns else [None] * res.height
@@ -131,17 +136,21 @@ class Recommender:
     def _score(self, batch: MasteryBatch, now: float | np.ndarray | None, constraints: TeacherConstraints | None,
                rng: np.random.Generator) -> tuple[Scored, np.ndarray, object]:
         resolved = resolve(constraints, self.catalog, self._resources_allowed, self._items_allowed)
-        scored = score_resources(self.engine, batch, now, self.config, self.geometry, resolved, rng)
+        scored = score_resources(self.engine, batch, now, self.config, self.geometry, resolved, rng, self.progress)
         w = self.config.weights
         base = sum(w[name] * value for name, value in scored.components.items())
         return scored, base, resolved
 
     def choose_batch(self, batch: MasteryBatch, k: int = 1, *, now: float | np.ndarray | None = None,
                      constraints: TeacherConstraints | None = None, rng: np.random.Generator | None = None,
-                     propensity_draws: int = 0) -> BatchChoice:
-        """The policy for every student of `batch` at once (propensities only when `propensity_draws` > 0)."""
+                     propensity_draws: int = 0, placement_sd: float | None = PLACEMENT_SD) -> BatchChoice:
+        """The policy for every student of `batch` at once (propensities only when `propensity_draws` > 0;
+        placement rows always carry theirs). Rows in placement (`placement.needs_placement`) get placement questions."""
         _check_k(k)
         rng = rng if rng is not None else thread_rng()
+        place = needs_placement(batch, placement_sd)
+        if place.any():
+            return self._choose_batch_placement(batch, place, k, now, constraints, rng, propensity_draws, placement_sd)
         scored, base, resolved = self._score(batch, now, constraints, rng)
         sel = select(base, scored.candidates, scored.advanced_ready, self.catalog, self.config, self.effectiveness,
                      k, resolved.pinned, rng, draws=propensity_draws)
@@ -153,14 +162,18 @@ class Recommender:
         return BatchChoice(sel.resources, items, p_item, sel, scored.advanced_ready)
 
     def recommend(self, state: MasteryState, k: int = 5, *, now: float | None = None,
-                  constraints: TeacherConstraints | None = None, rng: np.random.Generator | None = None) -> list[Recommendation]:
-        """Top-k recommendations for one student, each explained (see `Recommendation`)."""
+                  constraints: TeacherConstraints | None = None, rng: np.random.Generator | None = None,
+                  placement_sd: float | None = PLACEMENT_SD) -> list[Recommendation]:
+        """Top-k recommendations for one student, each explained (see `Recommendation`); placement questions
+        while the student is in placement (`placement.needs_placement`; `placement_sd=None`: never)."""
         _check_k(k)
         if not isinstance(state, MasteryState) or state.p_learned.shape != (self.catalog.n_skills,):
             raise DataError(f"expected a MasteryState over the {self.catalog.n_skills} skills of catalog {self.catalog.name!r} "
                             "(build it with MasteryEngine.new_state or state_from_dict)")
         rng = rng if rng is not None else thread_rng()
         batch = MasteryBatch.stack([state])
+        if needs_placement(batch, placement_sd)[0]:
+            return self._placement_list(state, batch, k, now, constraints, rng)
         scored, base, resolved = self._score(batch, now, constraints, rng)
         sel = select(base, scored.candidates, scored.advanced_ready, self.catalog, self.config, self.effectiveness,
                      k, resolved.pinned, rng, draws=self.config.propensity_draws)
@@ -207,5 +220,65 @@ class Recommender:
                 weights=w, reason=text, propensity=float(sel.propensity[0, j]),
                 item_propensity=float(scored.items.propensity[0, target]) if item >= 0 else math.nan,
                 model_versions=versions,
+            ))
+        return out
+
+    # ---- placement (cold start): rows whose level is not known yet get placement questions (placement.py) ----
+    def _placement(self, batch: MasteryBatch, k: int, now: float | np.ndarray | None, constraints: TeacherConstraints | None,
+                   rng: np.random.Generator) -> tuple[Placement, ResolvedConstraints]:
+        resolved = resolve(constraints, self.catalog, self._resources_allowed, self._items_allowed)
+        return choose_placement(self.engine, batch, k, rng=rng, constraints=resolved, randomesque=self.config.randomesque,
+                                now=now), resolved
+
+    def _choose_batch_placement(self, batch: MasteryBatch, place: np.ndarray, k: int, now: float | np.ndarray | None,
+                                constraints: TeacherConstraints | None, rng: np.random.Generator, draws: int,
+                                placement_sd: float | None) -> BatchChoice:
+        """`choose_batch` with the `place` (N,) rows given placement questions and the others the policy's choice."""
+        def part(rows: np.ndarray) -> float | np.ndarray | None:
+            return now[rows] if isinstance(now, np.ndarray) and now.ndim == 1 else now
+
+        pl, _ = self._placement(take_rows(batch, place), k, part(place), constraints, rng)
+        none = np.where(pl.resources >= 0, 0.0, np.nan)  # placement has no diversity penalty and no exploration draw
+        parts = {"resources": pl.resources, "items": pl.items, "p": pl.p_correct, "scores": pl.information, "diversity": none,
+                 "exploration": none, "propensity": pl.propensity, "pinned": pl.pinned, "guaranteed": np.zeros_like(pl.pinned)}
+        out = {name: np.empty((len(batch), k), dtype=value.dtype) for name, value in parts.items()}
+        for name, value in parts.items():
+            out[name][place] = value
+        ready = np.zeros((len(batch), self.catalog.n_resources), dtype=bool)
+        rest = ~place
+        if rest.any():
+            other = self.choose_batch(take_rows(batch, rest), k, now=part(rest), constraints=constraints, rng=rng,
+                                      propensity_draws=draws, placement_sd=placement_sd)
+            sel = other.selection
+            theirs = {"resources": other.resources, "items": other.items, "p": other.item_p_correct, "scores": sel.scores,
+                      "diversity": sel.diversity, "exploration": sel.exploration, "propensity": sel.propensity,
+                      "pinned": sel.pinned, "guaranteed": sel.guaranteed_advanced}
+            for name, value in theirs.items():
+                out[name][rest] = value
+            ready[rest] = other.advanced_ready
+        selection = Selection(out["resources"], out["scores"], out["diversity"], out["exploration"], out["propensity"],
+                              out["pinned"], out["guaranteed"])
+        return BatchChoice(out["resources"], out["items"], out["p"], selection, ready)
+
+    def _placement_list(self, state: MasteryState, batch: MasteryBatch, k: int, now: float | None,
+                        constraints: TeacherConstraints | None, rng: np.random.Generator) -> list[Recommendation]:
+        """`recommend` for a student in placement: the placement questions, explained."""
+        pl, resolved = self._placement(batch, k, now, constraints, rng)
+        cat, versions, weights = self.catalog, self.versions(), dict(PLACEMENT_WEIGHTS)
+        out: list[Recommendation] = []
+        for j, r in enumerate(pl.resources[0].tolist()):
+            if r < 0:
+                break
+            skill, item = int(pl.skills[0, j]), int(pl.items[0, j])
+            comps = {name: 0.0 for name in COMPONENTS}
+            comps["information"], comps["readiness"] = float(pl.information[0, j]), float(pl.readiness[0, j])
+            assigned = None if resolved.assigned is None else bool(resolved.assigned[skill])
+            out.append(Recommendation(
+                rank=j + 1, resource_id=cat.resource_ids[r], title=self._titles[r], kind=RESOURCE_KINDS[cat.resource_kind[r]],
+                level=LEVELS[cat.resource_level[r]], skill_ids=self._resource_skill_ids[r],
+                item_id=cat.item_ids[item] if item >= 0 else None, score=float(pl.information[0, j]), components=comps,
+                weights=weights, reason=placement_reason(cat, skill, state.n_responses, pinned=bool(pl.pinned[0, j]),
+                                                         assigned=assigned),
+                propensity=float(pl.propensity[0, j]), item_propensity=float(pl.item_propensity[0, j]), model_versions=versions,
             ))
         return out

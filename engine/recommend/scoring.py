@@ -26,6 +26,7 @@ from engine.mastery import MasteryBatch, MasteryEngine
 from engine.recommend.config import RecommenderConfig
 from engine.recommend.constraints import ResolvedConstraints
 from engine.recommend.items import ItemChoice, choose_items
+from engine.recommend.learning import DifficultyProgress
 
 
 @dataclass(frozen=True)
@@ -99,7 +100,7 @@ class Scored:
 
 def score_resources(engine: MasteryEngine, batch: MasteryBatch, now: float | np.ndarray | None,
                     config: RecommenderConfig, geometry: ResourceGeometry, constraints: ResolvedConstraints,
-                    rng: np.random.Generator) -> Scored:
+                    rng: np.random.Generator, progress: DifficultyProgress | None = None) -> Scored:
     """Candidates and every component except diversity and exploration (which the selection adds)."""
     cat = engine.catalog
     st = skill_status(engine, batch, now, config)
@@ -136,8 +137,11 @@ def score_resources(engine: MasteryEngine, batch: MasteryBatch, now: float | np.
     uncertainty = np.clip(batch.theta_sd / engine.ability_model.prior_sd, 0.0, 1.0)
     p_items = engine.predict_items(batch, now, p_now=st.p_now)
     info_items = engine.ability_model.information(batch.theta[:, None], cat.item_a, cat.item_b, cat.item_c)
+    learned = None
+    if progress is not None and config.learn_difficulty:  # Thompson draw of each band's value, per student
+        learned = progress.values(p_items, progress.draw(rng, p_items.shape[0]))
     items = choose_items(cat, p_items, info_items, uncertainty, config.target_success, config.targeting_width,
-                         config.weights["information"], config.randomesque, rng, constraints.items_allowed)
+                         config.weights["information"], config.randomesque, rng, constraints.items_allowed, learned)
     target = geometry.target_skill(st.p)
     rows = np.arange(st.p.shape[0])[:, None]
     components = {

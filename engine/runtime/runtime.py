@@ -23,6 +23,7 @@ from engine.errors import ConfigError, DataValidationError, NotFoundError, Probl
 from engine.mastery import MasteryBatch, MasteryEngine, MasteryState
 from engine.mastery.engine import SECONDS_PER_DAY
 from engine.recommend import Recommender
+from engine.recommend.placement import needs_placement
 from engine.runtime import catalogs
 from engine.runtime.modelset import FAIL, LoadedModelSet, build_policy, load_served_model_set
 from engine.runtime.states import batch_from_dicts, batch_to_dicts
@@ -253,24 +254,31 @@ class Runtime:
                 "skills": skills, "model_set": policy.model_set_info(), "model_versions": policy.recommender.versions()}
 
     def compute_recommendations(self, student_id: str, k: int) -> tuple[dict[str, Any], dict[str, Any]]:
-        """(response without `served_id`, served-log row): top-k explained recommendations. The caller logs
-        the row (`write_served`, through a group committer) before returning them; the two are separate so
-        the computation never waits on a commit."""
+        """(response without `served_id`, served-log row): top-k explained recommendations; placement questions
+        for a student with no events yet (no state is stored by this) or whose ability is still uncertain. The
+        caller logs the row (`write_served`, through a group committer) before returning them; the two are
+        separate so the computation never waits on a commit."""
         if not isinstance(k, int) or not 1 <= k <= 50:
             raise ConfigError(f"k must be a whole number from 1 to 50, got {k!r}")
         policy = self.policy
         if policy.blocked:
             raise UnavailableError(policy.blocked)
-        state = self._state(student_id, policy)
+        stored = self.store.get_state(student_id)
+        # a student without events gets placement questions from a fresh state; nothing is stored for them here
+        state = policy.engine.new_state(student_id) if stored is None else \
+            MasteryState.from_dict(stored.state, policy.catalog.skill_ids, policy.prior)
         now = state.last_time if math.isfinite(state.last_time) else None
+        placement = bool(needs_placement(MasteryBatch.stack([state]))[0])
         recs = [r.to_dict() for r in policy.recommender.recommend(state, k, now=now)]
         info = policy.model_set_info()
         versions = {**policy.recommender.versions(), "model_set": f"{info['name']}/{info['version']}"}
         # the log keeps each item without the weights and versions every item repeats: once per row instead
         logged = [{name: value for name, value in r.items() if name not in ("weights", "model_versions")} for r in recs]
+        weights = dict(recs[0]["weights"]) if recs else dict(policy.recommender.config.weights)  # placement: its own
         served = served_log.served_row(student_id, logged, model_set_version=versions["model_set"], model_versions=versions,
                                        audit_status=info["audit_status"], audit_id=policy.audit_id,
-                                       context={"k": k, "now_days": now, "weights": dict(policy.recommender.config.weights)})
+                                       context={"k": k, "now_days": now, "weights": weights, "placement": placement,
+                                                "n_responses": state.n_responses})
         return {"student_id": student_id, "recommendations": recs, "model_set": info, "model_versions": versions}, served
 
     def write_served(self, rows: Sequence[dict[str, Any]]) -> list[Any]:

@@ -24,6 +24,7 @@ import numpy as np
 
 from engine.catalog.schema import ADVANCED, CORE, REMEDIAL
 from engine.mastery import irt_p_correct
+from engine.errors import ConfigError
 from engine.simulate.world import World
 
 KNOWN_THRESHOLD = 0.8  # continuous mastery at which a skill counts as mastered (curve family)
@@ -34,10 +35,15 @@ class _Learners:
 
     name = "base"
 
-    def __init__(self, world: World) -> None:
+    def __init__(self, world: World, **params: float) -> None:
         cat = world.catalog
+        for key, value in params.items():
+            if not hasattr(type(self), key) or key.startswith("_"):
+                raise ConfigError(f"{self.name} learners have no parameter {key!r}")
+            setattr(self, key, float(value))
         self.world = world
         self.catalog = cat
+        self.items = world.items  # the true items (a misspecified world's differ from the catalog's)
         self.direct = cat.graph.direct.astype(float)  # (S, S)
         self.n_prereqs = self.direct.sum(axis=1)  # (S,)
         needs = (cat.resource_skills.astype(np.int64) @ cat.graph.direct.astype(np.int64)) > 0
@@ -61,6 +67,11 @@ class _Learners:
     def step(self, resources: np.ndarray, items: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         raise NotImplementedError
 
+    def gain_tables(self) -> tuple[np.ndarray, np.ndarray]:
+        """Expected immediate gain in summed true mastery: (N, R) from each resource and (N, I) from
+        answering each item, at the current state (what the oracle maximizes)."""
+        raise NotImplementedError
+
 
 class BKTLearners(_Learners):
     name = "bkt"
@@ -68,12 +79,12 @@ class BKTLearners(_Learners):
     item_learn = 0.3  # practice on the item relative to base_learn, scaled by r^2
     forget = 0.002
 
-    def __init__(self, world: World) -> None:
-        super().__init__(world)
+    def __init__(self, world: World, **params: float) -> None:
+        super().__init__(world, **params)
         self.state = world.known0.copy()
-        cat = world.catalog
-        self.guess = np.maximum(cat.item_c, 0.1 + 0.15 / (1.0 + np.exp(cat.item_b)))  # easier items: more guessing
-        self.slip = 0.05 + 0.1 / (1.0 + np.exp(-cat.item_b))  # harder items: more slips
+        it = self.items
+        self.guess = np.maximum(it.c, 0.1 + 0.15 / (1.0 + np.exp(it.b)))  # easier items: more guessing
+        self.slip = 0.05 + 0.1 / (1.0 + np.exp(-it.b))  # harder items: more slips
 
     def mastery(self) -> np.ndarray:
         return self.state.astype(float)
@@ -86,23 +97,47 @@ class BKTLearners(_Learners):
         known_pre = self.state.astype(float) @ self.direct.T
         return np.where(self.n_prereqs > 0, known_pre / np.maximum(self.n_prereqs, 1), 1.0)
 
-    def step(self, resources: np.ndarray, items: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    def _p_learn(self, resources: np.ndarray) -> np.ndarray:
+        """(N, S) P(the resource of each student row teaches each skill it covers)."""
         cat, w = self.catalog, self.world
-        n = resources.size
-        rows = np.arange(n)
+        rows = np.arange(resources.size)
         share = self._prereq_share()
-        covered = cat.resource_skills[resources]  # (N, S)
         level = self.level[resources][:, None]
         adv_ready = self.ready_for_advanced()[rows, resources][:, None]
         fit = np.select([level == REMEDIAL, level == CORE], [0.5 + 0.3 * share, share**2],
                         np.where(adv_ready, 1.3, 0.15))
-        p_learn = np.clip(self.base_learn * w.rate[:, None] * w.quality[resources][:, None] * fit, 0.0, 0.9)
+        p = np.clip(self.base_learn * w.rate[:, None] * w.quality[resources][:, None] * fit, 0.0, 0.9)
+        return np.where(cat.resource_skills[resources], p, 0.0)
+
+    def _p_practice(self) -> np.ndarray:
+        """(N, S) P(answering an item of the skill teaches it)."""
+        return np.clip(self.base_learn * self.item_learn * self.world.rate[:, None] * self._prereq_share() ** 2, 0, 0.9)
+
+    def gain_tables(self) -> tuple[np.ndarray, np.ndarray]:
+        cat, w = self.catalog, self.world
+        share = self._prereq_share()  # (N, S)
+        unknown = ~self.state
+        level = self.level[None, :, None]
+        ready = self.ready_for_advanced()[:, :, None]  # (N, R, 1)
+        fit = np.select([level == REMEDIAL, level == CORE], [0.5 + 0.3 * share[:, None, :], share[:, None, :] ** 2],
+                        np.where(ready, 1.3, 0.15))  # (N, R, S)
+        p = np.clip(self.base_learn * w.rate[:, None, None] * w.quality[None, :, None] * fit, 0.0, 0.9)
+        res_gain = (p * cat.resource_skills[None] * unknown[:, None, :]).sum(axis=2)
+        item_gain = (self._p_practice() * unknown)[:, self.items.skill]
+        return res_gain, item_gain
+
+    def step(self, resources: np.ndarray, items: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        cat = self.catalog
+        n = resources.size
+        rows = np.arange(n)
+        covered = cat.resource_skills[resources]  # (N, S)
+        p_learn = self._p_learn(resources)
         self.state |= covered & (rng.random(covered.shape) < p_learn)
-        skill = cat.item_skill[items]
+        skill = self.items.skill[items]
         learned = self.state[rows, skill]
         p_correct = np.where(learned, 1.0 - self.slip[items], self.guess[items])
         correct = (rng.random(n) < p_correct).astype(float)
-        p_practice = np.clip(self.base_learn * self.item_learn * w.rate * self._prereq_share()[rows, skill] ** 2, 0, 0.9)
+        p_practice = self._p_practice()[rows, skill]
         self.state[rows, skill] |= rng.random(n) < p_practice
         practiced = covered.copy()
         practiced[rows, skill] = True
@@ -118,11 +153,11 @@ class CurveLearners(_Learners):
     ceiling_above = 2.5
     floor_below = 2.0
 
-    def __init__(self, world: World) -> None:
-        super().__init__(world)
-        cat = world.catalog
-        sums = np.bincount(cat.item_skill, weights=cat.item_b, minlength=cat.n_skills)
-        counts = np.maximum(np.bincount(cat.item_skill, minlength=cat.n_skills), 1)
+    def __init__(self, world: World, **params: float) -> None:
+        super().__init__(world, **params)
+        cat, it = world.catalog, self.items
+        sums = np.bincount(it.skill, weights=it.b, minlength=cat.n_skills)
+        counts = np.maximum(np.bincount(it.skill, minlength=cat.n_skills), 1)
         self.beta = sums / counts  # (S,) reference difficulty of each skill
         rng = np.random.default_rng([world.seed, 202])
         noise = rng.standard_normal(world.known0.shape)
@@ -134,28 +169,58 @@ class CurveLearners(_Learners):
     def known(self) -> np.ndarray:
         return self.mastery() >= KNOWN_THRESHOLD
 
-    def step(self, resources: np.ndarray, items: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    def _prereq_mean(self, m: np.ndarray) -> np.ndarray:
+        return np.where(self.n_prereqs > 0, (m @ self.direct.T) / np.maximum(self.n_prereqs, 1), 1.0)
+
+    def _lam(self, m: np.ndarray, prereq_mean: np.ndarray, resources: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """Learning fraction of each resource (broadcast over `resources` (..., R) with student `rows`)."""
         cat, w = self.catalog, self.world
+        level = self.level[resources][..., None]
+        # advanced readiness: weakest of the resource's own skill and what it builds on
+        outside = self.outside[resources]  # (..., S)
+        weakest_outside = np.where(outside, m[rows], 1.0).min(axis=-1)
+        readiness = np.minimum(m[rows, cat.resource_skill[resources]], weakest_outside)[..., None]
+        mr, pr = m[rows], prereq_mean[rows]
+        fit = np.select(
+            [level == REMEDIAL, level == CORE],
+            [0.6 * (1.0 - 0.5 * mr) * (0.5 + 0.5 * pr), pr**2],
+            1.4 / (1.0 + np.exp(-10.0 * (readiness - 0.75))),
+        )
+        rate = w.rate[rows][..., None]
+        return np.clip(self.rate_scale * rate * w.quality[resources][..., None] * fit, 0.0, 0.6)
+
+    def gain_tables(self) -> tuple[np.ndarray, np.ndarray]:
+        cat, it, w = self.catalog, self.items, self.world
+        n = self.theta.shape[0]
+        m = self.mastery()
+        prereq_mean = self._prereq_mean(m)
+        rows = np.arange(n)[:, None]
+        resources = np.broadcast_to(np.arange(cat.n_resources)[None, :], (n, cat.n_resources))
+        lam = self._lam(m, prereq_mean, resources, rows)  # (N, R, S)
+        ceiling = self.beta[None, None, :] + self.ceiling_above
+        theta_new = self.theta[:, None, :] + lam * np.maximum(ceiling - self.theta[:, None, :], 0.0)
+        m_new = 1.0 / (1.0 + np.exp(-2.0 * (theta_new - self.beta[None, None, :])))
+        res_gain = ((m_new - m[:, None, :]) * cat.resource_skills[None]).sum(axis=2)
+        th = self.theta[:, it.skill]  # (N, I)
+        p = irt_p_correct(th, it.a[None, :], it.b[None, :], it.c[None, :])
+        lam_item = np.clip(self.item_rate * w.rate[:, None] * 4.0 * p * (1.0 - p) * prereq_mean[:, it.skill] ** 2, 0.0, 0.6)
+        th_new = th + lam_item * np.maximum(self.beta[it.skill] + self.ceiling_above - th, 0.0)
+        beta = self.beta[it.skill]
+        item_gain = 1.0 / (1.0 + np.exp(-2.0 * (th_new - beta))) - 1.0 / (1.0 + np.exp(-2.0 * (th - beta)))
+        return res_gain, item_gain
+
+    def step(self, resources: np.ndarray, items: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        cat, w, it = self.catalog, self.world, self.items
         n = resources.size
         rows = np.arange(n)
         m = self.mastery()
-        prereq_mean = np.where(self.n_prereqs > 0, (m @ self.direct.T) / np.maximum(self.n_prereqs, 1), 1.0)
+        prereq_mean = self._prereq_mean(m)
         covered = cat.resource_skills[resources]
-        level = self.level[resources][:, None]
-        # advanced readiness: weakest of the resource's own skill and what it builds on
-        outside = self.outside[resources]
-        weakest_outside = np.where(outside, m, 1.0).min(axis=1)
-        readiness = np.minimum(m[rows, cat.resource_skill[resources]], weakest_outside)[:, None]
-        fit = np.select(
-            [level == REMEDIAL, level == CORE],
-            [0.6 * (1.0 - 0.5 * m) * (0.5 + 0.5 * prereq_mean), prereq_mean**2],
-            1.4 / (1.0 + np.exp(-10.0 * (readiness - 0.75))),
-        )
-        lam = np.clip(self.rate_scale * w.rate[:, None] * w.quality[resources][:, None] * fit, 0.0, 0.6)
+        lam = self._lam(m, prereq_mean, resources, rows)
         ceiling = self.beta[None, :] + self.ceiling_above
         self.theta = np.where(covered, self.theta + lam * np.maximum(ceiling - self.theta, 0.0), self.theta)
-        skill = cat.item_skill[items]
-        p = irt_p_correct(self.theta[rows, skill], cat.item_a[items], cat.item_b[items], cat.item_c[items])
+        skill = it.skill[items]
+        p = irt_p_correct(self.theta[rows, skill], it.a[items], it.b[items], it.c[items])
         correct = (rng.random(n) < p).astype(float)
         lam_item = np.clip(self.item_rate * w.rate * 4.0 * p * (1.0 - p) * prereq_mean[rows, skill] ** 2, 0.0, 0.6)
         self.theta[rows, skill] += lam_item * np.maximum(ceiling[0, skill] - self.theta[rows, skill], 0.0)

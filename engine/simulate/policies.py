@@ -1,4 +1,4 @@
-"""Policies compared in the simulator: ours and five baselines, all choosing for every student at once.
+"""Policies compared in the simulator: ours and six baselines, all choosing for every student at once.
 
 A policy sees only what a real platform would: the mastery engine's states (built from the responses
 it observed), the catalog and the time. `choose(batch, now, rng)` returns one resource and one item per
@@ -9,10 +9,13 @@ student; `observe(...)` gives it the outcome. No policy receives a group label.
 - curriculum: a fixed order for everyone (prerequisites first), `ceil(steps / skills)` steps per skill,
   on the skill's core practice set: a pacing guide.
 - lowest-mastery: the skill with the lowest estimated mastery (not yet mastered), core practice set.
-- zpdes: a ZPDES-like learning-progress bandit (Clement et al. 2015) over the resources of the estimated
-  prerequisite frontier (advanced ones once their skill is estimated mastered): arms are drawn in
-  proportion to a quality that tracks recent learning progress (change in success rate), with 20%
-  uniform exploration.
+- gated-curriculum: the prerequisite order, each student moving to the next skill after `streak` (3) right
+  answers in a row on the current one (a wrong answer resets the run), on the skill's core practice set
+  (`curriculum.py`).
+- zpdes: ZPDES as published (Clement, Roy, Oudeyer & Lopes 2015; `zpdes.py`): a learning-progress bandit
+  per student over (skill, difficulty level) activities, confined to a zone of proximal development that
+  opens harder levels and dependent skills on success and retires mastered activities; it sees only the
+  right/wrong answers.
 - remedial: "always remedial": the frontier skill with the lowest estimate, always at remedial level.
 """
 
@@ -24,10 +27,13 @@ from typing import Protocol
 import numpy as np
 
 from engine.catalog import Catalog
-from engine.catalog.schema import ADVANCED, CORE, REMEDIAL, RESOURCE_KINDS
+from engine.catalog.schema import CORE, REMEDIAL, RESOURCE_KINDS
 from engine.errors import ConfigError
 from engine.mastery import MasteryBatch, MasteryEngine
 from engine.recommend import Recommender, RecommenderConfig
+from engine.recommend.learning import DifficultyProgress, ProgressTracker
+from engine.simulate.curriculum import GatedCurriculumPolicy
+from engine.simulate.zpdes import ZPDESPolicy
 
 PRACTICE_SET = RESOURCE_KINDS.index("practice_set")
 
@@ -89,9 +95,11 @@ class _Base:
 class EquilearnPolicy(_Base):
     name = "equilearn"
 
-    def __init__(self, engine: MasteryEngine, config: RecommenderConfig | None = None) -> None:
+    def __init__(self, engine: MasteryEngine, config: RecommenderConfig | None = None,
+                 progress: DifficultyProgress | None = None) -> None:
         super().__init__(engine)
-        self.recommender = Recommender(engine, config)
+        self.recommender = Recommender(engine, config, progress=progress)
+        self.tracker: ProgressTracker | None = None
 
     def choose(self, batch: MasteryBatch, now: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         choice = self.recommender.choose_batch(batch, 1, now=now, rng=rng)
@@ -103,6 +111,10 @@ class EquilearnPolicy(_Base):
 
     def observe(self, resources: np.ndarray, items: np.ndarray, correct: np.ndarray, predicted: np.ndarray) -> None:
         self.recommender.effectiveness.observe(resources, np.clip(correct - predicted, -1.0, 1.0))
+        if self.tracker is None:
+            self.tracker = ProgressTracker(resources.size, self.catalog.n_skills)
+        rows = np.arange(resources.size)
+        self.tracker.step(self.recommender.progress, rows, self.catalog.item_skill[items], predicted, correct)
 
 
 class RandomPolicy(_Base):
@@ -154,65 +166,7 @@ class RemedialPolicy(_Base):
         return self._with_items(self.resource[np.argmin(key, axis=1)], rng)
 
 
-class ZPDESPolicy(_Base):
-    name = "zpdes"
-
-    def __init__(self, engine: MasteryEngine, window: int = 4, beta: float = 0.6, eta: float = 0.4,
-                 explore: float = 0.2, initial_quality: float = 0.2) -> None:
-        super().__init__(engine)
-        if window < 2 or window % 2:
-            raise ConfigError("ZPDES window must be an even number >= 2")
-        self.window, self.beta, self.eta, self.explore, self.initial_quality = window, beta, eta, explore, initial_quality
-        self.quality: np.ndarray | None = None
-        self.history: np.ndarray | None = None
-        self.count: np.ndarray | None = None
-        cat = self.catalog
-        needs = (cat.resource_skills.astype(np.int64) @ cat.graph.direct.astype(np.int64)) > 0
-        self.outside = (needs & ~cat.resource_skills).astype(np.int64)
-
-    def _zpd(self, batch: MasteryBatch, now: float) -> np.ndarray:
-        cat = self.catalog
-        p, fringe = self._frontier(batch, now)
-        mastered = self.engine.mastered(p)
-        level = cat.resource_level[None, :]
-        outside_ok = ((~(p >= 0.8)).astype(np.int64) @ self.outside.T) == 0
-        zpd = np.where(level == ADVANCED, mastered[:, cat.resource_skill] & outside_ok, fringe[:, cat.resource_skill])
-        empty = ~zpd.any(axis=1)
-        advanced = cat.resource_level == ADVANCED
-        zpd[empty] = advanced[None, :] if advanced.any() else True
-        return zpd
-
-    def choose(self, batch: MasteryBatch, now: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-        n, r = len(batch), self.catalog.n_resources
-        if self.quality is None:
-            self.quality = np.full((n, r), self.initial_quality)
-            self.history = np.zeros((n, r, self.window))
-            self.count = np.zeros((n, r), dtype=np.int64)
-        zpd = self._zpd(batch, now)
-        weights = np.where(zpd, self.quality, 0.0)
-        total = weights.sum(axis=1, keepdims=True)
-        exploit = np.where(total > 0, weights / np.where(total > 0, total, 1.0), 0.0)
-        uniform = zpd / zpd.sum(axis=1, keepdims=True)
-        prob = (1 - self.explore) * exploit + self.explore * uniform
-        prob = np.where(total > 0, prob, uniform)
-        cum = np.cumsum(prob, axis=1)
-        resources = np.minimum((cum < rng.random((n, 1)) * cum[:, -1:]).sum(axis=1), r - 1)
-        return self._with_items(resources, rng)
-
-    def observe(self, resources: np.ndarray, items: np.ndarray, correct: np.ndarray, predicted: np.ndarray) -> None:
-        rows = np.arange(resources.size)
-        h = self.history[rows, resources]  # (N, window), oldest first
-        h = np.concatenate([h[:, 1:], correct[:, None]], axis=1)
-        self.history[rows, resources] = h
-        self.count[rows, resources] += 1
-        half = self.window // 2
-        progress = np.abs(h[:, half:].mean(axis=1) - h[:, :half].mean(axis=1))
-        full = self.count[rows, resources] >= self.window
-        q = self.quality[rows, resources]
-        self.quality[rows, resources] = np.where(full, self.beta * q + self.eta * progress, q)
-
-
-POLICIES = ("equilearn", "random", "curriculum", "lowest-mastery", "zpdes", "remedial")
+POLICIES = ("equilearn", "random", "curriculum", "gated-curriculum", "lowest-mastery", "zpdes", "remedial")
 
 
 def make_policy(name: str, engine: MasteryEngine, steps: int, config: RecommenderConfig | None = None) -> Policy:
@@ -223,6 +177,8 @@ def make_policy(name: str, engine: MasteryEngine, steps: int, config: Recommende
         return RandomPolicy(engine)
     if name == "curriculum":
         return CurriculumPolicy(engine, steps)
+    if name == "gated-curriculum":
+        return GatedCurriculumPolicy(engine)
     if name == "lowest-mastery":
         return LowestMasteryPolicy(engine)
     if name == "zpdes":

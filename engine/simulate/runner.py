@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 import zlib
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 
@@ -18,7 +19,9 @@ from engine.catalog.schema import ADVANCED
 from engine.errors import ConfigError
 from engine.mastery import MasteryEngine
 from engine.recommend import RecommenderConfig
-from engine.simulate.learners import SIMULATORS
+from engine.recommend.placement import needs_placement
+from engine.simulate.learners import SIMULATORS, _Learners
+from engine.simulate.oracle import OraclePolicy
 from engine.simulate.policies import make_policy
 from engine.simulate.world import World
 
@@ -41,27 +44,85 @@ class RunResult:
     seconds: float
     actions: np.ndarray | None = None  # (N, steps) resource indices when recorded
     estimates: np.ndarray | None = None  # (N, steps) the engine's P(learned) of each served resource's skill, when recorded
+    over_practice: np.ndarray | None = None  # (N,) steps whose every skill (resource's and item's, as catalogued) was truly mastered
+    flagged_mastered: np.ndarray | None = None  # (N, S) the engine's mastered flag at the end
+    truly_mastered: np.ndarray | None = None  # (N, S) the simulator's own criterion at the end
+    theta_sd_after: np.ndarray | None = None  # (N,) ability posterior SD after PLACEMENT_RESPONSES responses
+    ready_delays: np.ndarray | None = None  # delays (steps) from becoming ready for a skill to being offered it
+    ready_missed: int = 0  # times a student was ready for a skill and not offered it within READY_WINDOW steps
+    placement: np.ndarray | None = None  # (N, steps) the step was a placement question (when actions are recorded)
+
+
+PLACEMENT_RESPONSES = 10
+READY_WINDOW = 5
 
 
 def _stream(seed: int, *names: str) -> np.random.Generator:
     return np.random.default_rng([seed, *(zlib.crc32(n.encode()) for n in names)])
 
 
-def run_policy(world: World, simulator: str, policy: str, steps: int, engine: MasteryEngine | None = None,
-               config: RecommenderConfig | None = None, record_actions: bool = False) -> RunResult:
-    """Simulate `steps` activities per student of `world` under `policy` on the named simulator family."""
-    if simulator not in SIMULATORS:
-        raise ConfigError(f"unknown simulator {simulator!r}; choose from {', '.join(SIMULATORS)}")
+class _ReadyTracker:
+    """When a skill becomes ready (direct prerequisites truly mastered, the skill not yet), how many steps
+    pass until the policy offers it; a skill that stops being ready before it is offered is not counted."""
+
+    def __init__(self, learners: _Learners) -> None:
+        self.learners = learners
+        self.direct = learners.catalog.graph.direct.astype(np.int64)
+        self.pending = np.zeros(learners.world.known0.shape, dtype=bool)
+        self.since = np.zeros(self.pending.shape, dtype=np.int64)
+        self.was_ready = self._ready()
+        self.delays: list[np.ndarray] = []
+        self.missed = 0
+
+    def _ready(self) -> np.ndarray:
+        known = self.learners.known()
+        return (((~known).astype(np.int64) @ self.direct.T) == 0) & ~known
+
+    def step(self, t: int, offered_skill: np.ndarray) -> None:
+        """Before step t's learning: register new readiness, then the skill each student is offered."""
+        ready = self._ready()
+        new = ready & ~self.was_ready
+        self.since = np.where(new, t, self.since)
+        self.pending = (self.pending | new) & ready
+        self.was_ready = ready
+        rows = np.arange(offered_skill.size)
+        hit = self.pending[rows, offered_skill]
+        self.delays.append(t - self.since[rows[hit], offered_skill[hit]])
+        self.pending[rows[hit], offered_skill[hit]] = False
+        expired = self.pending & (t - self.since >= READY_WINDOW)
+        self.missed += int(expired.sum())
+        self.pending &= ~expired
+
+
+class SimulatorSpec(Protocol):
+    """A named way to make learners for a world (a suite `Setting`)."""
+
+    name: str
+
+    def learners(self, world: World) -> _Learners: ...
+
+
+def run_policy(world: World, simulator: str | SimulatorSpec, policy: str, steps: int,
+               engine: MasteryEngine | None = None, config: RecommenderConfig | None = None,
+               record_actions: bool = False) -> RunResult:
+    """Simulate `steps` activities per student of `world` under `policy` on a simulator family: a name of
+    SIMULATORS, or a spec with a name and a `learners(world)` factory (a suite setting)."""
+    if isinstance(simulator, str):
+        if simulator not in SIMULATORS:
+            raise ConfigError(f"unknown simulator {simulator!r}; choose from {', '.join(SIMULATORS)}")
+        factory, family = SIMULATORS[simulator], simulator
+    else:
+        factory, family = simulator.learners, simulator.name
     if steps < 1:
         raise ConfigError(f"steps must be >= 1, got {steps}")
     started = time.perf_counter()
     engine = engine or MasteryEngine(world.catalog)
-    learners = SIMULATORS[simulator](world)
-    chooser = make_policy(policy, engine, steps, config)
+    learners = factory(world)
+    chooser = OraclePolicy(engine, learners) if policy == "oracle" else make_policy(policy, engine, steps, config)
     n = world.n_students
     batch = engine.new_batch([f"sim{i:06d}" for i in range(n)])
-    policy_rng = _stream(world.seed, "policy", policy, simulator)
-    learner_rng = _stream(world.seed, "learners", simulator)
+    policy_rng = _stream(world.seed, "policy", policy, family)
+    learner_rng = _stream(world.seed, "learners", family)
     rows = np.arange(n)
     initial_mastery = learners.mastery()
     initially_known = learners.known().copy()
@@ -70,13 +131,25 @@ def run_policy(world: World, simulator: str, policy: str, steps: int, engine: Ma
     is_advanced = world.catalog.resource_level == ADVANCED
     actions = np.zeros((n, steps), dtype=np.int64) if record_actions else None
     estimates = np.zeros((n, steps)) if record_actions else None
+    placement = np.zeros((n, steps), dtype=bool) if record_actions and policy == "equilearn" else None
+    over_practice = np.zeros(n, dtype=np.int64)
+    theta_sd_after = np.full(n, np.nan)
+    tracker = _ReadyTracker(learners)
     for t in range(steps):
         now = float(t)
         if estimates is not None:
             p_now = engine.p_now(batch, now)
+        if placement is not None:
+            placement[:, t] = needs_placement(batch)
         resources, items = chooser.choose(batch, now, policy_rng)
         if estimates is not None:
             estimates[:, t] = p_now[rows, world.catalog.resource_skill[resources]]
+        item_skill = world.catalog.item_skill[items]
+        known = learners.known()
+        touched = world.catalog.resource_skills[resources].copy()
+        touched[rows, item_skill] = True
+        over_practice += ~(touched & ~known).any(axis=1)  # every skill the step works on is already mastered
+        tracker.step(t, item_skill)
         ready = learners.ready_for_advanced().any(axis=1)
         ever_ready |= ready
         offered |= ready & is_advanced[resources]
@@ -86,11 +159,16 @@ def run_policy(world: World, simulator: str, policy: str, steps: int, engine: Ma
         chooser.observe(resources, items, correct, predicted)
         if actions is not None:
             actions[:, t] = resources
+        if t + 1 == PLACEMENT_RESPONSES:
+            theta_sd_after = batch.theta_sd.copy()
     final_known = learners.known()
+    flagged = engine.mastered(engine.p_now(batch, float(steps)))
     return RunResult(
-        policy=policy, simulator=simulator, seed=world.seed, steps=steps, group=world.group.copy(),
+        policy=policy, simulator=family, seed=world.seed, steps=steps, group=world.group.copy(),
         group_names=tuple(g.name for g in world.groups), initial=initial_mastery.mean(axis=1),
         final=learners.mastery().mean(axis=1), newly_mastered=(final_known & ~initially_known).sum(axis=1),
         ever_ready=ever_ready, offered_when_ready=offered, seconds=time.perf_counter() - started, actions=actions,
-        estimates=estimates,
+        estimates=estimates, over_practice=over_practice, flagged_mastered=flagged, truly_mastered=final_known,
+        theta_sd_after=theta_sd_after, ready_delays=np.concatenate(tracker.delays) if tracker.delays else np.zeros(0),
+        ready_missed=tracker.missed, placement=placement,
     )

@@ -14,6 +14,7 @@ from outcomes.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -59,11 +60,29 @@ def parse_groups(spec: str) -> tuple[GroupSpec, ...]:
 
 
 @dataclass(frozen=True)
+class ItemTruth:
+    """The items as they really are: (I,) primary skill index and 3PL a, b, c. In a well-specified world
+    these are the catalog's; in a misspecified one the catalog the engine sees differs from them."""
+
+    skill: np.ndarray
+    a: np.ndarray
+    b: np.ndarray
+    c: np.ndarray
+    mistagged: np.ndarray  # (I,) bool: the catalog names another skill than the true one
+
+    @classmethod
+    def of(cls, catalog: Catalog) -> ItemTruth:
+        return cls(catalog.item_skill.copy(), catalog.item_a.copy(), catalog.item_b.copy(), catalog.item_c.copy(),
+                   np.zeros(catalog.n_items, dtype=bool))
+
+
+@dataclass(frozen=True)
 class World:
     """Ground truth shared by every policy run on the same seed.
 
     `group` (N,) group index into `groups`; `rate` (N,) learning-rate multiplier; `known0` (N, S) bool
-    initial knowledge; `quality` (R,) hidden resource quality; `seed` the seed it was drawn with.
+    initial knowledge; `quality` (R,) hidden resource quality; `seed` the seed it was drawn with;
+    `truth` the true item tags and parameters (None: the catalog's, a well-specified world).
     """
 
     catalog: Catalog
@@ -73,6 +92,12 @@ class World:
     known0: np.ndarray
     quality: np.ndarray
     seed: int = 0
+    truth: ItemTruth | None = None
+
+    @property
+    def items(self) -> ItemTruth:
+        """The true items (the catalog's own unless the world is misspecified)."""
+        return self.truth if self.truth is not None else ItemTruth.of(self.catalog)
 
     @property
     def n_students(self) -> int:
@@ -108,3 +133,23 @@ def make_world(catalog: Catalog, n_students: int, seed: int, groups: tuple[Group
     kinds = np.array([KIND_QUALITY[RESOURCE_KINDS[k]] for k in catalog.resource_kind])
     quality = kinds * rng.lognormal(0.0, QUALITY_SPREAD, catalog.n_resources)
     return World(catalog, tuple(groups), group, rate, known, quality, seed)
+
+
+def misspecify(world: World, mistag_share: float, b_sd: float, seed: int | None = None) -> World:
+    """The same world with items that differ from the catalog the engine sees: a share `mistag_share` of
+    items really exercise another skill (one of the catalog's skills, drawn at random) and every true
+    difficulty is the catalog's plus N(0, b_sd) noise. Policies and the engine keep the catalog's view."""
+    if not 0 <= mistag_share < 1 or b_sd < 0:
+        raise ConfigError("mistag_share must be in [0, 1) and b_sd >= 0")
+    cat = world.catalog
+    rng = np.random.default_rng([world.seed if seed is None else seed, 303])
+    truth = ItemTruth.of(cat)
+    n_wrong = int(round(mistag_share * cat.n_items))
+    wrong = rng.choice(cat.n_items, size=n_wrong, replace=False)
+    other = rng.integers(0, cat.n_skills - 1, n_wrong)
+    skill = truth.skill.copy()
+    skill[wrong] = np.where(other >= skill[wrong], other + 1, other)  # any skill but the catalog's
+    mistagged = np.zeros(cat.n_items, dtype=bool)
+    mistagged[wrong] = True
+    b = truth.b + b_sd * rng.standard_normal(cat.n_items)
+    return dataclasses.replace(world, truth=ItemTruth(skill, truth.a, b, truth.c, mistagged))

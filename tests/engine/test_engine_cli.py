@@ -56,8 +56,6 @@ def test_recommend_takes_recommender_settings_with_blocked_items(tmp_path: Path,
 
 def test_bad_cli_input_is_a_clear_error(tmp_path: Path, capsys) -> None:
     log = str(_log(tmp_path))
-    assert main(["recommend", "--state", log, "--student", "zoe"]) == 2
-    assert "unknown student 'zoe'" in capsys.readouterr().err
     assert main(["recommend", "--state", log, "--student", "ana", "-k", "0"]) == 2
     assert "-k must be a positive integer" in capsys.readouterr().err
     assert main(["recommend", "--state", log, "--student", "ana", "--assigned", "calculus"]) == 2

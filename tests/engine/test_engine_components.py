@@ -82,7 +82,7 @@ def test_blocked_items_are_never_chosen_and_blocked_resources_never_recommended(
     state = engine.new_state("s")
     seen_items, seen_resources = set(), set()
     for seed in range(30):
-        for r in rec.recommend(state, 8, now=0.0, rng=np.random.default_rng(seed)):
+        for r in rec.recommend(state, 8, now=0.0, rng=np.random.default_rng(seed), placement_sd=None):
             seen_resources.add(r.resource_id)
             if r.item_id and r.item_id.startswith("add_whole-"):
                 seen_items.add(r.item_id)

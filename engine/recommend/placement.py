@@ -1,0 +1,198 @@
+"""Placement (cold start): the first questions for a student whose level is not known yet.
+
+A row is *in placement* (`needs_placement`) while nothing is known about the student (no responses and no
+skill evidence) or while its responses still leave the ability uncertain (posterior SD `theta_sd` above
+`PLACEMENT_SD`, for at most `PLACEMENT_MAX_RESPONSES` responses, so a catalog of weak items cannot hold a
+student in placement for ever). A state with skill evidence but no responses (imported or built by hand)
+is taken as known. In placement the recommender serves, slot by slot, the question of maximal Fisher
+information at the current ability estimate (the engine's ability model, 3PL with the guessing
+correction), among
+
+- entry skills: P(all direct prerequisites learned) >= `MIN_READINESS` under the ability-informed
+  P(learned) (the roots of the graph always; deeper skills once the estimate makes them plausible), not
+  mastered, inside the teacher's assignment if any, with a resource that may be shown;
+- items not blocked by the recommender settings;
+- skills not yet in the list, so k questions cover k different entry skills.
+A row with no such item falls back to any allowed item of a skill with a resource (in the assignment).
+
+Exposure control is randomesque (Kingsbury & Zara, as `items.py`): the question is drawn uniformly from the
+`randomesque` most informative candidates, so each slot's propensity is exact: P(resource | the slots
+before) = (candidates of its skill in the pool) / pool, P(item | resource) = 1 / (candidates of its skill in
+the pool). Teacher-pinned resources come first (propensity 1), each with one of the most informative items
+of its own skill. Every question is paired with its skill's core practice set (else another core, then a
+remedial, then an advanced resource of that skill).
+
+Why: the ability-informed cold start of `engine.mastery` pays only once the ability is known. The demo
+catalog's items have a of about 0.6-2, so an average item tells little (a = 1, p = 0.5: information
+0.25); ten of the most informative ones bring the posterior SD from 1 to below 0.5 (tests/engine/test_placement.py).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Mapping
+
+import numpy as np
+
+from engine.catalog import Catalog
+from engine.catalog.schema import CORE, RESOURCE_KINDS, REMEDIAL
+from engine.mastery import MasteryBatch, MasteryEngine
+from engine.recommend.config import COMPONENTS
+from engine.recommend.constraints import ResolvedConstraints
+
+PLACEMENT_SD = 0.5  # placement continues while the ability's posterior SD is above this
+PLACEMENT_MAX_RESPONSES = 20  # ... but for at most this many responses
+MIN_READINESS = 0.2  # an entry skill: P(its direct prerequisites learned) at least this
+PRACTICE_SET = RESOURCE_KINDS.index("practice_set")
+
+# A placement list is ranked by information alone: score = Fisher information of the question at the ability estimate.
+PLACEMENT_WEIGHTS: Mapping[str, float] = MappingProxyType({name: float(name == "information") for name in COMPONENTS})
+
+
+def needs_placement(batch: MasteryBatch, placement_sd: float | None = PLACEMENT_SD,
+                    max_responses: int = PLACEMENT_MAX_RESPONSES) -> np.ndarray:
+    """(N,) bool, rows in placement (module docstring); `placement_sd=None` switches placement off."""
+    if placement_sd is None:
+        return np.zeros(len(batch), dtype=bool)
+    fresh = (batch.n_responses == 0) & (batch.evidence.sum(axis=1) == 0)
+    uncertain = (batch.n_responses > 0) & (batch.n_responses < max_responses) & (batch.theta_sd > placement_sd)
+    return fresh | uncertain
+
+
+def take_rows(batch: MasteryBatch, rows: np.ndarray) -> MasteryBatch:
+    """The sub-batch of `rows` (indices or a bool mask), as copies."""
+    idx = np.flatnonzero(rows) if np.asarray(rows).dtype == bool else np.asarray(rows, dtype=np.int64)
+    return MasteryBatch([batch.student_ids[i] for i in idx], batch.theta[idx], batch.theta_sd[idx], batch.p_learned[idx],
+                        batch.evidence[idx], batch.last_practice[idx], batch.n_responses[idx], batch.last_time[idx],
+                        batch.responses_since_progress[idx], batch.first_time[idx])
+
+
+def entry_resources(catalog: Catalog, allowed: np.ndarray) -> np.ndarray:
+    """(S,) the resource shown with a placement question of each skill (its primary skill): the core practice
+    set, else another core, a remedial, an advanced resource; only `allowed` (R,) ones; -1 if none."""
+    level, primary = catalog.resource_level, catalog.resource_skill
+    rank = np.select([level == CORE, level == REMEDIAL], [0, 2], 4) + (catalog.resource_kind != PRACTICE_SET)
+    rank = np.where(allowed, rank, np.iinfo(np.int64).max)
+    order = np.lexsort((np.arange(primary.size), rank, primary))  # by skill, then preference, then catalog order
+    skills = primary[order]
+    first = np.flatnonzero(np.r_[True, skills[1:] != skills[:-1]]) if skills.size else np.zeros(0, dtype=np.int64)
+    out = np.full(catalog.n_skills, -1, dtype=np.int64)
+    best = order[first]
+    out[skills[first]] = np.where(allowed[best], best, -1)
+    return out
+
+
+def readiness(engine: MasteryEngine, batch: MasteryBatch) -> np.ndarray:
+    """(N, S) P(all direct prerequisites learned) under the ability-informed P(learned) (1 for a root)."""
+    p = engine.p_now(batch, None)
+    direct = engine.catalog.graph.direct.astype(float)
+    return np.exp(np.log(np.clip(p, 1e-12, 1.0)) @ direct.T)
+
+
+@dataclass(frozen=True)
+class Placement:
+    """(N, k) arrays per slot: question `items`, their `skills` and `resources` (-1 = no more), Fisher
+    `information` at the ability estimate, predicted `p_correct`, `readiness` of the skill, `propensity`
+    (of the resource in the slot, given the slots before; NaN when empty), `item_propensity` (of the item given
+    the resource) and `pinned` (a teacher's pin)."""
+
+    items: np.ndarray
+    skills: np.ndarray
+    resources: np.ndarray
+    information: np.ndarray
+    p_correct: np.ndarray
+    readiness: np.ndarray
+    propensity: np.ndarray
+    item_propensity: np.ndarray
+    pinned: np.ndarray
+
+
+def choose_placement(engine: MasteryEngine, batch: MasteryBatch, k: int, *, rng: np.random.Generator,
+                     constraints: ResolvedConstraints | None = None, randomesque: int = 5,
+                     min_readiness: float = MIN_READINESS, now: float | np.ndarray | None = None) -> Placement:
+    """k placement questions per row of `batch` (module docstring); `constraints` carry the blocked items and
+    resources, the teacher's assignment and pins (None: nothing blocked); `now` only for the predicted P(correct)."""
+    cat = engine.catalog
+    n, n_items = len(batch), cat.n_items
+    rows = np.arange(n)
+    items_allowed = np.ones(n_items, dtype=bool)
+    resources_allowed = np.ones(cat.n_resources, dtype=bool)
+    pinned = np.zeros(0, dtype=np.int64)
+    if constraints is not None:
+        resources_allowed, pinned = constraints.allowed, constraints.pinned
+        if constraints.items_allowed is not None:
+            items_allowed = constraints.items_allowed
+    entry = entry_resources(cat, resources_allowed)  # (S,)
+    info = engine.ability_model.information(batch.theta[:, None], cat.item_a[None, :], cat.item_b[None, :], cat.item_c[None, :])
+    ready = readiness(engine, batch)  # (N, S)
+    mastered = engine.mastered(engine.p_now(batch, None))
+    scope = None if constraints is None else constraints.scope(cat, mastered)
+    showable = np.broadcast_to(entry >= 0, ready.shape) if scope is None else (entry >= 0)[None, :] & scope  # (N, S)
+    eligible = showable & (ready >= min_readiness) & ~mastered
+    item_skill = cat.item_skill
+    none = ~(eligible[:, item_skill] & items_allowed[None, :]).any(axis=1)
+    eligible = np.where(none[:, None], showable, eligible)  # a row without an entry skill: any skill with a resource
+    # (N, I) candidate items by the tier of their skill, preferred first: not practised yet, then any of them
+    tiers = [tier[:, item_skill] & items_allowed[None, :] for tier in (eligible & (batch.evidence == 0), eligible)]
+    p_items = engine.predict_items(batch, now)  # (N, I)
+
+    shape = (n, k)
+    out_item, out_skill, out_res = (np.full(shape, -1, dtype=np.int64) for _ in range(3))
+    out_prop, out_item_prop = np.full(shape, np.nan), np.full(shape, np.nan)
+    out_pinned = np.zeros(shape, dtype=bool)
+    used = np.zeros((n, cat.n_skills), dtype=bool)
+    pool_size = max(1, min(int(randomesque), n_items))
+    for j in range(k):  # slots (k is small); every row of the batch at once
+        if j < pinned.size:
+            skill = np.full(n, cat.resource_skill[pinned[j]])
+            mask = np.broadcast_to(items_allowed & (item_skill == skill[0]), (n, n_items))
+        else:  # per row, the first tier with a candidate on a skill not yet in the list
+            free = ~used[:, item_skill]
+            mask = np.zeros((n, n_items), dtype=bool)
+            for tier in tiers:
+                mask |= ~mask.any(axis=1, keepdims=True) & tier & free
+        score = np.where(mask, info, -np.inf)
+        top = np.argsort(-score, axis=1, kind="stable")[:, :pool_size]  # (N, pool) most informative first
+        pool = np.minimum(pool_size, mask.sum(axis=1))
+        pick = np.floor(rng.random(n) * np.maximum(pool, 1)).astype(np.int64)
+        item = np.where(pool > 0, top[rows, pick], -1)
+        in_pool = np.arange(pool_size)[None, :] < pool[:, None]
+        same = (in_pool & (item_skill[top] == item_skill[np.maximum(item, 0)][:, None])).sum(axis=1)  # pool items of its skill
+        if j < pinned.size:
+            out_res[:, j], out_skill[:, j], out_pinned[:, j] = pinned[j], skill, True
+            out_prop[:, j] = 1.0
+            out_item_prop[:, j] = np.where(pool > 0, 1.0 / np.maximum(pool, 1), np.nan)
+        else:
+            skill = np.where(pool > 0, item_skill[np.maximum(item, 0)], -1)
+            out_skill[:, j] = skill
+            out_res[:, j] = np.where(pool > 0, entry[np.maximum(skill, 0)], -1)
+            out_prop[:, j] = np.where(pool > 0, same / np.maximum(pool, 1), np.nan)
+            out_item_prop[:, j] = np.where(pool > 0, 1.0 / np.maximum(same, 1), np.nan)
+        out_item[:, j] = item
+        ok = skill >= 0
+        used[rows[ok], skill[ok]] = True
+    has_item = out_item >= 0
+    safe_item, safe_skill = np.maximum(out_item, 0), np.maximum(out_skill, 0)
+    return Placement(
+        items=out_item, skills=out_skill, resources=out_res,
+        information=np.where(has_item, info[rows[:, None], safe_item], np.where(out_res >= 0, 0.0, np.nan)),
+        p_correct=np.where(has_item, p_items[rows[:, None], safe_item], np.nan),
+        readiness=np.where(out_skill >= 0, ready[rows[:, None], safe_skill], np.nan),
+        propensity=out_prop, item_propensity=out_item_prop, pinned=out_pinned,
+    )
+
+
+def placement_reason(catalog: Catalog, skill: int, n_responses: int, *, pinned: bool, assigned: bool | None) -> str:
+    """The plain-language reason of a placement question on `skill` (the student's responses so far: `n_responses`)."""
+    name = catalog.skill_names[skill]
+    level = "your level yet" if n_responses == 0 else \
+        f"your level well yet ({n_responses} answer{'' if n_responses == 1 else 's'} so far)"
+    parts = ["Pinned by your teacher."] if pinned else []
+    parts.append(f"Placement question on {name}: we don't know {level}; this question tells us the most about "
+                 "where you stand, so that what comes next fits you.")
+    if assigned is True:
+        parts.append("It is part of what your teacher assigned.")
+    elif assigned is False:
+        parts.append("It is needed for work your teacher assigned.")
+    return " ".join(parts)

@@ -1,0 +1,238 @@
+"""The learner-model suite: settings of several simulator families on which every policy is judged.
+
+A policy that only wins where the world shares its assumptions is not evidence of anything, so the suite
+spans four families with parameters that vary (`SETTINGS`): binary BKT, the exponential learning curve,
+continuous proficiency whose learning peaks at a success rate from 40% to 85% (with prerequisite gating,
+heterogeneous rates and forgetting), and misspecified worlds whose catalog mis-tags 15-20% of the items
+and misstates every difficulty. Every setting has groups that differ only in starting opportunity.
+
+Results are paired: all policies run on the same students of the same worlds (one world per seed), so a
+difference between two policies is taken student by student (`paired`), with a t-interval over students.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+import numpy as np
+from scipy import stats
+
+from engine.catalog import Catalog
+from engine.errors import ConfigError
+from engine.recommend import RecommenderConfig
+from engine.simulate.learners import BKTLearners, CurveLearners, _Learners
+from engine.simulate.proficiency import ProficiencyLearners
+from engine.simulate.report import QUARTILES, prior_quartile
+from engine.simulate.runner import READY_WINDOW, RunResult, run_policy
+from engine.simulate.world import DEFAULT_GROUPS, GroupSpec, World, make_world, misspecify
+
+FAMILIES: Mapping[str, type[_Learners]] = MappingProxyType(
+    {"bkt": BKTLearners, "curve": CurveLearners, "proficiency": ProficiencyLearners})
+ORACLE = "oracle"
+OURS = "equilearn"
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One simulated world: a family with its parameters, and optionally a misspecified catalog."""
+
+    name: str
+    family: str
+    params: Mapping[str, float] = field(default_factory=dict)
+    mistag_share: float = 0.0
+    b_sd: float = 0.0
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        if self.family not in FAMILIES:
+            raise ConfigError(f"setting {self.name!r}: unknown family {self.family!r}; choose from {', '.join(FAMILIES)}")
+
+    def world(self, catalog: Catalog, students: int, seed: int, groups: tuple[GroupSpec, ...] = DEFAULT_GROUPS) -> World:
+        world = make_world(catalog, students, seed, groups)
+        return misspecify(world, self.mistag_share, self.b_sd) if self.mistag_share or self.b_sd else world
+
+    def learners(self, world: World) -> _Learners:
+        return FAMILIES[self.family](world, **self.params)
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("bkt", "bkt", {}, description="binary BKT: resources and practice teach with a probability; guess/slip answers"),
+    Setting("bkt-forgetful", "bkt", {"base_learn": 0.2, "forget": 0.01},
+            description="binary BKT, slower learning and five times the forgetting"),
+    Setting("curve", "curve", {}, description="exponential learning curve per skill, 3PL answers, practice best at middling difficulty"),
+    Setting("curve-practice", "curve", {"rate_scale": 0.1, "item_rate": 0.3, "decay": 0.005},
+            description="learning curve where practice teaches more than resources, with more forgetting"),
+    Setting("proficiency-peak40", "proficiency", {"peak_success": 0.40, "gating": 1.0, "resource_weight": 0.0, "rate_sd": 0.5},
+            description="continuous proficiency, learning peaks at 40% success, only practice teaches"),
+    Setting("proficiency-peak60", "proficiency", {"peak_success": 0.60, "gating": 2.0, "resource_weight": 0.5},
+            description="learning peaks at 60% success, strong prerequisite gating, resources teach too"),
+    Setting("proficiency-peak75", "proficiency", {"peak_success": 0.75, "gating": 1.0, "resource_weight": 0.0, "forgetting": 0.004},
+            description="learning peaks at 75% success, only practice teaches, four times the forgetting"),
+    Setting("proficiency-peak85", "proficiency", {"peak_success": 0.85, "gating": 0.5, "resource_weight": 0.3, "rate_sd": 0.6},
+            description="learning peaks at 85% success, weak gating, very unequal learning rates"),
+    Setting("misspecified-15", "proficiency", {"peak_success": 0.55, "gating": 1.0, "resource_weight": 0.0},
+            mistag_share=0.15, b_sd=0.5, description="15% of items tagged to the wrong skill, difficulties off by N(0, 0.5)"),
+    Setting("misspecified-20", "proficiency", {"peak_success": 0.70, "gating": 1.5, "resource_weight": 0.5},
+            mistag_share=0.20, b_sd=0.8, description="20% mis-tagged, difficulties off by N(0, 0.8), resources teach"),
+)
+
+
+def setting_by_name(name: str) -> Setting:
+    for s in SETTINGS:
+        if s.name == name:
+            return s
+    raise ConfigError(f"unknown suite setting {name!r}; choose from {', '.join(s.name for s in SETTINGS)}")
+
+
+def _t_ci(x: np.ndarray, level: float = 0.95) -> tuple[float, float, float]:
+    """Mean and t-interval of the mean (collapses for fewer than 2 values)."""
+    m = float(x.mean()) if x.size else math.nan
+    if x.size < 2:
+        return m, m, m
+    half = float(stats.t.ppf(0.5 + level / 2, x.size - 1) * x.std(ddof=1) / math.sqrt(x.size))
+    return m, m - half, m + half
+
+
+@dataclass(frozen=True)
+class _Pooled:
+    """Per-student arrays pooled over seeds (same students in the same order for every policy)."""
+
+    initial: np.ndarray
+    final: np.ndarray
+    group: np.ndarray  # group names
+    quartile: np.ndarray
+    seed: np.ndarray
+
+
+def _pool(runs: list[RunResult]) -> _Pooled:
+    return _Pooled(
+        initial=np.concatenate([r.initial for r in runs]), final=np.concatenate([r.final for r in runs]),
+        group=np.concatenate([np.array(r.group_names)[r.group] for r in runs]),
+        quartile=np.concatenate([prior_quartile(r.initial) for r in runs]),
+        seed=np.concatenate([np.full(r.initial.size, r.seed) for r in runs]),
+    )
+
+
+def _contributions(p: _Pooled, subset: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Per-student `values` divided by (1 - mean initial mastery of the subset within its seed): their mean
+    over the subset is Hake's normalized gain on means when values = final - initial."""
+    out = np.empty(int(subset.sum()))
+    seeds = p.seed[subset]
+    init = p.initial[subset]
+    for s in np.unique(seeds):
+        here = seeds == s
+        out[here] = values[subset][here] / max(1.0 - float(init[here].mean()), 1e-9)
+    return out
+
+
+def _gain(p: _Pooled, subset: np.ndarray) -> dict[str, float]:
+    m, lo, hi = _t_ci(_contributions(p, subset, p.final - p.initial))
+    return {"mean": m, "ci": [lo, hi]}
+
+
+def _paired(a: _Pooled, b: _Pooled, subset: np.ndarray) -> dict[str, float]:
+    """a's normalized gain minus b's on the same students, with a paired t-interval."""
+    m, lo, hi = _t_ci(_contributions(a, subset, a.final - b.final))
+    return {"mean": m, "ci": [lo, hi]}
+
+
+def summarize_setting(setting: Setting, runs: dict[str, list[RunResult]], highest: str, lowest: str) -> dict[str, object]:
+    """Gains, paired differences, equity and practice figures of every policy on one setting."""
+    pooled = {name: _pool(rs) for name, rs in runs.items()}
+    any_pool = next(iter(pooled.values()))
+    everyone = np.ones(any_pool.initial.size, dtype=bool)
+    groups = sorted(set(any_pool.group.tolist()))
+    subsets = {"all": everyone, **{f"group:{g}": any_pool.group == g for g in groups},
+               **{f"quartile:{QUARTILES[k]}": any_pool.quartile == k for k in range(4)}}
+    oracle_gain = _gain(pooled[ORACLE], everyone)["mean"] if ORACLE in pooled else math.nan
+    baselines = [n for n in pooled if n not in (OURS, ORACLE)]
+    best = max(baselines, key=lambda n: _gain(pooled[n], everyone)["mean"]) if baselines else None
+    out: dict[str, object] = {"setting": setting.name, "family": setting.family, "params": dict(setting.params),
+                              "mistag_share": setting.mistag_share, "b_sd": setting.b_sd,
+                              "description": setting.description, "best_baseline": best, "policies": {}}
+    for name, p in pooled.items():
+        rs = runs[name]
+        gains = {key: _gain(p, sub) for key, sub in subsets.items()}
+        steps = rs[0].steps
+        delays = np.concatenate([r.ready_delays for r in rs])
+        missed = sum(r.ready_missed for r in rs)
+        flagged = np.concatenate([r.flagged_mastered.ravel() for r in rs])
+        truly = np.concatenate([r.truly_mastered.ravel() for r in rs])
+        sd10 = np.concatenate([r.theta_sd_after for r in rs])
+        final_gap = float(np.mean([r.final[np.array(r.group_names)[r.group] == highest].mean()
+                                   - r.final[np.array(r.group_names)[r.group] == lowest].mean() for r in rs]))
+        entry: dict[str, object] = {
+            "gain": gains["all"],
+            "share_of_oracle": gains["all"]["mean"] / oracle_gain if oracle_gain and math.isfinite(oracle_gain) else math.nan,
+            "gain_by_group": {g: gains[f"group:{g}"] for g in groups},
+            "gain_by_quartile": {q: gains[f"quartile:{q}"] for q in QUARTILES},
+            "final_gap": final_gap,
+            "over_practice": float(np.concatenate([r.over_practice for r in rs]).sum() / (p.initial.size * steps)),
+            "mastered_precision": float((flagged & truly).sum() / flagged.sum()) if flagged.any() else math.nan,
+            "mastered_flagged_share": float(flagged.mean()),
+            "truly_mastered_share": float(truly.mean()),
+            "theta_sd_after_10": {"mean": float(np.nanmean(sd10)), "p90": float(np.nanpercentile(sd10, 90))} if np.isfinite(sd10).any() else None,
+            f"ready_offered_within_{READY_WINDOW}": float(delays.size and (delays < READY_WINDOW).sum() / (delays.size + missed)),
+            "seconds": float(sum(r.seconds for r in rs)),
+        }
+        if name == OURS:
+            entry["minus"] = {other: {key: _paired(p, pooled[other], sub) for key, sub in subsets.items()}
+                              for other in pooled if other != OURS}
+        out["policies"][name] = entry  # type: ignore[index]
+    return out
+
+
+def run_suite(catalog: Catalog, policies: list[str], settings: list[Setting] | None = None, students: int = 300,
+              steps: int = 60, seeds: list[int] | None = None, groups: tuple[GroupSpec, ...] = DEFAULT_GROUPS,
+              config: RecommenderConfig | None = None, progress=None) -> dict[str, object]:  # noqa: ANN001
+    """Every policy on every setting, on the same students (one world per seed); `progress(text)` is
+    called after each run when given."""
+    settings = list(settings or SETTINGS)
+    seeds = list(seeds or [1])
+    results = []
+    for setting in settings:
+        runs: dict[str, list[RunResult]] = {p: [] for p in policies}
+        highest = lowest = ""
+        for seed in seeds:
+            world = setting.world(catalog, students, seed, groups)
+            highest, lowest = world.highest_and_lowest()
+            for policy in policies:
+                runs[policy].append(run_policy(world, setting, policy, steps, config=config))
+                if progress is not None:
+                    progress(f"{setting.name} seed {seed} {policy}: {runs[policy][-1].seconds:.1f} s")
+        results.append(summarize_setting(setting, runs, highest, lowest))
+    return {"catalog": f"{catalog.name}/v{catalog.version}", "students": students, "steps": steps, "seeds": seeds,
+            "gain_definition": "Hake's g on means of true mastery, per student contribution (final - initial) / "
+                               "(1 - mean initial) pooled over seeds; paired differences on the same students, t-intervals",
+            "settings": results}
+
+
+def _fmt(x: float) -> str:
+    return "n/a" if x is None or not math.isfinite(x) else f"{x:.3f}"
+
+
+def suite_markdown(result: dict[str, object]) -> str:
+    """One table per setting: gain [CI], share of the oracle, ours minus each policy (paired CI), by group and
+    quartile, over-practice, precision of the mastered flag."""
+    lines: list[str] = []
+    for s in result["settings"]:  # type: ignore[union-attr]
+        pols = s["policies"]
+        groups = list(next(iter(pols.values()))["gain_by_group"])
+        lines += [f"#### {s['setting']} ({s['family']}): {s['description']}", "",
+                  "| policy | gain [95% CI] | share of oracle | " + " | ".join(groups) + " | Q1 | Q4 | final gap | "
+                  "steps on mastered skills | mastered flag right | ours minus it [95% CI] |",
+                  "|---|---|---|" + "---|" * len(groups) + "---|---|---|---|---|---|"]
+        ours = pols.get(OURS, {}).get("minus", {})
+        for name, e in pols.items():
+            g = e["gain"]
+            diff = ours.get(name, {}).get("all")
+            diff_text = f"{diff['mean']:+.3f} [{diff['ci'][0]:+.3f}, {diff['ci'][1]:+.3f}]" if diff else ""
+            lines.append(f"| {name} | {_fmt(g['mean'])} [{_fmt(g['ci'][0])}, {_fmt(g['ci'][1])}] | {_fmt(e['share_of_oracle'])} | "
+                         + " | ".join(_fmt(e["gain_by_group"][k]["mean"]) for k in groups)
+                         + f" | {_fmt(e['gain_by_quartile']['Q1']['mean'])} | {_fmt(e['gain_by_quartile']['Q4']['mean'])}"
+                         f" | {_fmt(e['final_gap'])} | {_fmt(e['over_practice'])} | {_fmt(e['mastered_precision'])} | {diff_text} |")
+        lines.append("")
+    return "\n".join(lines)

@@ -1,0 +1,114 @@
+"""The learner-model suite: misspecified worlds, the continuous-proficiency family, the oracle, paired figures."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from engine.catalog import load_catalog
+from engine.mastery import irt_p_correct
+from engine.simulate import make_world, run_policy
+from engine.simulate.proficiency import MASTERY_SLOPE, ProficiencyLearners
+from engine.simulate.suite import SETTINGS, Setting, run_suite, setting_by_name, suite_markdown
+from engine.simulate.world import misspecify
+
+
+@pytest.fixture(scope="module")
+def catalog():
+    return load_catalog(None)
+
+
+def test_suite_spans_four_families_and_at_least_eight_settings():
+    families = {s.family for s in SETTINGS}
+    assert len(SETTINGS) >= 8 and families == {"bkt", "curve", "proficiency"}
+    assert any(s.mistag_share >= 0.1 for s in SETTINGS)  # the misspecified family
+    peaks = [s.params["peak_success"] for s in SETTINGS if s.family == "proficiency"]
+    assert min(peaks) <= 0.4 and max(peaks) >= 0.85
+
+
+def test_misspecified_world_hides_its_truth_from_the_catalog(catalog):
+    world = make_world(catalog, 10, seed=3)
+    bad = misspecify(world, 0.15, 0.5)
+    truth = bad.items
+    assert truth.mistagged.sum() == round(0.15 * catalog.n_items)
+    assert np.all(truth.skill[truth.mistagged] != catalog.item_skill[truth.mistagged])  # really another skill
+    assert np.array_equal(truth.skill[~truth.mistagged], catalog.item_skill[~truth.mistagged])
+    assert abs(np.std(truth.b - catalog.item_b) - 0.5) < 0.1  # 256 draws of N(0, 0.5)
+    assert bad.catalog is world.catalog  # the engine and the policies keep the catalog's view
+
+
+def test_proficiency_learning_peaks_at_its_success_rate(catalog):
+    """Hand-computed: with forgetting and resources off, one answer moves theta by
+    rate_scale * rate * exp(-(logit p - logit p*)^2 / (2 w^2)) * gate."""
+    world = make_world(catalog, 2, seed=5)
+    learners = ProficiencyLearners(world, peak_success=0.4, forgetting=0.0, resource_weight=0.0, gating=0.0)
+    item = int(catalog.items_by_skill[0, 0])
+    skill = int(catalog.item_skill[item])
+    it = learners.items
+    # put student 0 exactly at the peak (p = 0.4) and student 1 at p = 0.9 on that item
+    for row, p_target in ((0, 0.4), (1, 0.9)):
+        q = (p_target - it.c[item]) / (1 - it.c[item])
+        learners.theta[row, skill] = it.b[item] + math.log(q / (1 - q)) / it.a[item]
+    before = learners.theta[:, skill].copy()
+    learners.step(np.zeros(2, dtype=np.int64), np.full(2, item), np.random.default_rng(0))
+    moved = learners.theta[:, skill] - before
+    logit = lambda p: math.log(p / (1 - p))  # noqa: E731
+    expected = [learners.rate_scale * learners.rate[0],
+                learners.rate_scale * learners.rate[1] * math.exp(-0.5 * ((logit(0.9) - logit(0.4)) / learners.peak_width) ** 2)]
+    assert moved == pytest.approx(expected, rel=1e-9)
+
+
+def test_oracle_gain_table_matches_the_step_it_predicts(catalog):
+    """The oracle's expected item gain equals the true mastery change the step then makes (deterministic
+    learning: resources and forgetting off)."""
+    world = make_world(catalog, 50, seed=7)
+    learners = ProficiencyLearners(world, forgetting=0.0, resource_weight=0.0)
+    items = np.random.default_rng(1).integers(0, catalog.n_items, 50)
+    _, item_gain = learners.gain_tables()
+    before = learners.mastery().sum(axis=1)
+    learners.step(np.zeros(50, dtype=np.int64), items, np.random.default_rng(2))
+    assert learners.mastery().sum(axis=1) - before == pytest.approx(item_gain[np.arange(50), items], abs=1e-9)
+
+
+@pytest.mark.parametrize("name", ["bkt", "curve", "proficiency-peak60", "misspecified-20"])
+def test_oracle_learns_more_than_random_on_every_family(catalog, name):
+    setting = setting_by_name(name)
+    world = setting.world(catalog, 80, seed=2)
+    oracle = run_policy(world, setting, "oracle", 25)
+    rand = run_policy(world, setting, "random", 25)
+    assert np.array_equal(oracle.initial, rand.initial)  # the same students
+    assert (oracle.final - oracle.initial).mean() > (rand.final - rand.initial).mean() + 0.02
+
+
+def test_paired_differences_and_tables(catalog):
+    setting = Setting("small", "proficiency", {"peak_success": 0.6})
+    result = run_suite(catalog, ["random", "equilearn", "oracle"], [setting], students=40, steps=10, seeds=[1, 2])
+    s = result["settings"][0]
+    ours = s["policies"]["equilearn"]
+    assert s["policies"]["oracle"]["share_of_oracle"] == pytest.approx(1.0)
+    diff = ours["minus"]["random"]["all"]
+    assert diff["mean"] == pytest.approx(ours["gain"]["mean"] - s["policies"]["random"]["gain"]["mean"], abs=1e-12)
+    assert diff["ci"][0] < diff["mean"] < diff["ci"][1]
+    assert 0.0 <= ours["over_practice"] <= 1.0
+    assert "| equilearn |" in suite_markdown(result)
+
+
+def test_ready_tracker_counts_an_offer_within_the_window(catalog):
+    """A policy that always offers the skill a student just became ready for is never late."""
+    setting = setting_by_name("bkt")
+    world = setting.world(catalog, 30, seed=4)
+    run = run_policy(world, setting, "oracle", 15)
+    assert run.ready_delays.size + run.ready_missed > 0
+    assert np.all(run.ready_delays >= 0)
+
+
+def test_true_mastery_definition(catalog):
+    world = make_world(catalog, 3, seed=1)
+    learners = ProficiencyLearners(world)
+    learners.theta[:] = learners.beta[None, :]
+    assert np.allclose(learners.mastery(), 0.5)
+    learners.theta[:] = learners.beta[None, :] + math.log(4) / MASTERY_SLOPE
+    assert np.allclose(learners.mastery(), 0.8) and learners.known().all()
+    assert irt_p_correct(np.array([0.0]), np.array([1.0]), np.array([0.0]), np.array([0.0]))[0] == pytest.approx(0.5)
