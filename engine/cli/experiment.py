@@ -4,7 +4,11 @@
     equilearn experiment compare RUN_ID RUN_ID ...          # or comma-separated
     equilearn model list
     equilearn model promote NAME VERSION --alias champion [--audit AUDIT.json ...] [--policy POLICY.toml]
+    equilearn model build --catalog CATALOG (--data LOG --format F | --from-store) [--out FILE] [--register NAME]
+                          [--predictor auto|bkt|blend|irt]
 
+`model build` fits every served component from a response log against a catalog (`engine.modelbuild`), prints
+the fit diagnostics and writes the model set (`--out`, for EQUILEARN_MODEL_SET_FILE) and/or registers it.
 `model promote` records the given audit results (from `equilearn audit ...`; with --policy they are
 re-gated together under that policy) on the version, then promotes it only if its audit status is PASS.
 """
@@ -58,6 +62,37 @@ def register(sub: argparse._SubParsersAction) -> None:
     lst = model.add_parser("list", help="registered model-set versions with aliases and audit status")
     lst.add_argument("--json", action="store_true")
     lst.set_defaults(handler=run_list)
+    register_build(model)
+
+
+PREDICTOR_CHOICES = ("auto", "bkt", "blend", "irt")  # engine.modelbuild.predictor.PREDICTORS (not imported: slow)
+
+
+def register_build(model: argparse._SubParsersAction) -> None:
+    from engine.data import FORMATS
+
+    build = model.add_parser("build", help="fit every served component from a response log against a catalog, "
+                                           "print diagnostics, write and/or register the model set")
+    build.add_argument("--catalog", required=True, help="catalog bundle: folder or one .toml/.json file")
+    source = build.add_mutually_exclusive_group(required=True)
+    source.add_argument("--data", help="response log (file or folder), read with --format")
+    source.add_argument("--from-store", action="store_true",
+                        help="read the service's own event log (EQUILEARN_DATABASE_URL) instead, in chunks of students")
+    build.add_argument("--format", choices=sorted(FORMATS), help="format of --data (e.g. generic for your own CSV)")
+    build.add_argument("--out", help="write the model-set JSON here (serve it with EQUILEARN_MODEL_SET_FILE=FILE)")
+    build.add_argument("--register", metavar="NAME", help="register the set as a new version of NAME in MLflow")
+    build.add_argument("--name", help="model-set name written to --out (default: the --register NAME, else equilearn)")
+    build.add_argument("--predictor", default="auto", choices=PREDICTOR_CHOICES,
+                       help="served predictor of success: bkt, irt, their blend, or auto (held-out AUC picks the blend weight)")
+    build.add_argument("--model", default="2pl", choices=("rasch", "1pl", "2pl", "3pl"), help="IRT model of the item bank")
+    build.add_argument("--min-item-responses", type=int, default=30,
+                       help="items with fewer responses keep the catalog's parameters (default 30)")
+    build.add_argument("--test-fraction", type=float, default=0.2, help="share of students held out to score the predictor")
+    build.add_argument("--seed", type=int, default=0, help="held-out split and skill-model restarts")
+    build.add_argument("--ignore-unknown-items", action="store_true",
+                       help="leave out log rows naming items the catalog lacks (reported), instead of stopping")
+    build.add_argument("--json", action="store_true", help="print the diagnostics as JSON instead of the table")
+    build.set_defaults(handler=run_build)
 
 
 def run_run(args: argparse.Namespace) -> int:
@@ -142,4 +177,58 @@ def run_list(args: argparse.Namespace) -> int:
     widths = [max(len(k), *(len(c[i]) for c in cells)) for i, k in enumerate(keys)]
     for line in [keys, *cells]:
         print("  ".join(c.ljust(w) for c, w in zip(line, widths)).rstrip())
+    return 0
+
+
+def _build_log(args: argparse.Namespace) -> tuple[Any, str]:
+    """(responses, source description) from --data/--format or the service's event log."""
+    if args.from_store:
+        from engine.modelbuild import read_store_log
+        from engine.config import load_settings
+        from engine.store import Store
+
+        store = Store.open(settings=load_settings())
+        try:
+            return read_store_log(store), "service event log"
+        finally:
+            store.close()
+    if not args.format:
+        raise ConfigError("--data needs --format (e.g. --format generic for a CSV with student_id, item_id, correct)")
+    from engine.data import load
+
+    dataset = load(args.data, args.format)
+    for drop in dataset.dropped:
+        print(f"warning: {args.data}: {drop}", file=sys.stderr)
+    return dataset.responses, f"{args.data} ({args.format})"
+
+
+def run_build(args: argparse.Namespace) -> int:
+    if not args.out and not args.register:
+        raise ConfigError("say where the model set goes: --out FILE (serve it with EQUILEARN_MODEL_SET_FILE) "
+                          "and/or --register NAME (MLflow)")
+    from engine.modelbuild import build_model_set, format_table, register_built_set
+    from engine.catalog import load_catalog
+    from engine.runtime.modelset import write_model_set_file
+
+    catalog = load_catalog(args.catalog)
+    responses, source = _build_log(args)
+    name = args.name or args.register or "equilearn"
+    model_set, diagnostics = build_model_set(
+        catalog, responses, predictor=args.predictor, seed=args.seed, test_fraction=args.test_fraction,
+        irt_model=args.model, min_item_responses=args.min_item_responses,
+        ignore_unknown_items=args.ignore_unknown_items, name=name, source=source)
+    if args.json:
+        write_json({"diagnostics": diagnostics.to_dict(), "predictor": diagnostics.predictor}, None)
+    else:
+        print(format_table(diagnostics))
+    if args.register:
+        registered = register_built_set(args.register, model_set)
+        model_set = replace(model_set, name=registered.name, version=registered.version)
+        print(f"registered model set {registered.name!r} version {registered.version} (not audited yet); after its "
+              f"audit passes: equilearn model promote {registered.name} {registered.version} --audit AUDIT.json",
+              file=sys.stderr)
+    if args.out:
+        write_model_set_file(Path(args.out), model_set)
+        print(f"wrote model set {model_set.name!r} version {model_set.version} to {args.out}; serve it with "
+              f"EQUILEARN_MODEL_SET_FILE={args.out} equilearn serve", file=sys.stderr)
     return 0

@@ -11,7 +11,12 @@ Sources, in order:
 
 Components used (all optional; others, e.g. evaluation models, are ignored here): `mastery`
 (`MasteryEngine.to_components()`: skill model, ability model, settings), `recommender`
-(`RecommenderConfig.to_dict()`) and `catalog` (a one-document catalog bundle, see `catalogs.py`).
+(`RecommenderConfig.to_dict()`), `policy_learning` (what the recommender learned from outcomes,
+`engine.recommend.learning`) and `catalog` (a one-document catalog bundle, see `catalogs.py`). A set
+that carries its catalog is served on it (before any uploaded catalog) and must be consistent with it:
+`check_set_catalog` refuses a set whose item bank or skill model names items or skills its catalog lacks.
+`equilearn model build` (`engine.modelbuild`) writes such sets; its other components (`build`,
+`policy_learning`) are described in docs/service.md.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from engine.errors import ConfigError, DataError, NotFoundError
 from engine.jsonfile import read_json
 from engine.mastery import MasteryEngine
 from engine.recommend import Recommender, RecommenderConfig
+from engine.recommend.learning import DifficultyProgress
 
 log = logging.getLogger(__name__)
 
@@ -116,9 +122,41 @@ def load_served_model_set(name: str, alias: str, file: Path | None, require_pass
     return LoadedModelSet(builtin, "builtin", f"serving built-in default parameters, not a trained model set ({reason})")
 
 
-def build_policy(catalog: Catalog, components: dict[str, Any]) -> tuple[MasteryEngine, Recommender]:
-    """A mastery engine and recommender for `catalog` from model-set components (module docstring)."""
+def _listed(ids: list[str], limit: int = 5) -> str:
+    shown = ", ".join(repr(i) for i in ids[:limit])
+    return shown + (f" and {len(ids) - limit} more" if len(ids) > limit else "")
+
+
+def check_set_catalog(catalog: Catalog, components: dict[str, Any]) -> None:
+    """A set's own catalog must hold every item of its `models.irt` bank and every skill of its `models.bkt`
+    skill model; otherwise the set was assembled from parts fitted to different catalogs (`ConfigError`)."""
+    mastery = components.get("mastery") or {}
+    ability, skill = mastery.get("ability_model") or {}, mastery.get("skill_model") or {}
+    problems = []
+    if ability.get("kind") == "models.irt":
+        records = ((ability.get("model") or {}).get("calibration") or {}).get("items") or []
+        bank = [str(r.get("item_id")) for r in records if isinstance(r, dict)]
+        missing = sorted(set(bank) - set(catalog.item_ids))
+        if missing:
+            problems.append(f"its item bank holds {len(missing)} item(s) the catalog lacks ({_listed(missing)})")
+    if skill.get("kind") == "models.bkt":
+        skills = [str(x) for x in (skill.get("model") or {}).get("skills") or []]
+        missing = sorted(set(skills) - set(catalog.skill_ids))
+        if missing:
+            problems.append(f"its skill model has {len(missing)} skill(s) the catalog lacks ({_listed(missing)})")
+    if problems:
+        raise ConfigError(f"the model set's catalog {catalog.name!r} does not match its components: {'; '.join(problems)}. "
+                          "Build the set from one catalog and log (`equilearn model build --catalog C --data LOG`)")
+
+
+def build_policy(catalog: Catalog, components: dict[str, Any], own_catalog: bool = False) -> tuple[MasteryEngine, Recommender]:
+    """A mastery engine and recommender for `catalog` from model-set components (module docstring);
+    `own_catalog`: `catalog` is the set's own component, checked against the models first."""
+    if own_catalog:
+        check_set_catalog(catalog, components)
     mastery = components.get("mastery")
     engine = MasteryEngine.from_components(catalog, mastery) if mastery else MasteryEngine(catalog)
     rconfig = RecommenderConfig.from_dict(components["recommender"]) if components.get("recommender") else None
-    return engine, Recommender(engine, rconfig)
+    learned = components.get("policy_learning")
+    progress = DifficultyProgress.from_dict(learned) if learned else None
+    return engine, Recommender(engine, rconfig, progress=progress)

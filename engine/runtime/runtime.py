@@ -121,8 +121,13 @@ class Runtime:
         s = self.settings
         model = load_served_model_set(s.model_set, s.model_alias, s.model_set_file, s.require_passing_audit, s.base)
         components = dict(model.model_set.components or {})
-        catalog = catalog or catalogs.serving_catalog(s.catalog_file, components)
-        engine, recommender = build_policy(catalog, components)
+        if catalog is not None:  # an upload: refused while the served set carries its own catalog
+            catalogs.refuse_upload_over_set_catalog(components, f"{model.name} v{model.version}")
+            own = False
+        else:
+            chosen = catalogs.choose_catalog(s.catalog_file, components)
+            catalog, own = chosen.catalog, chosen.source == catalogs.MODEL_SET
+        engine, recommender = build_policy(catalog, components, own_catalog=own)
         status, audit_id = model.audit_status, None
         latest = self.store.latest_audit(f"{model.name}/{model.version}")
         if latest is not None:
@@ -288,7 +293,9 @@ class Runtime:
 
     # ---- catalog, roster, audits, models --------------------------------------------------------------
     def catalog_table(self, name: str) -> list[dict[str, Any]]:
-        cat = self.policy.catalog
+        """A table of the catalog as served: items carry the parameters the engine uses (a `models.irt` bank
+        recalibrates them), not those of the bundle."""
+        cat = self.policy.engine.catalog
         frame = {"skills": cat.skills, "items": cat.items, "resources": cat.resources}[name]
         return _clean(frame.to_dicts())
 

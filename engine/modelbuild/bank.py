@@ -1,0 +1,79 @@
+"""The item bank of a built model set: the catalog's items calibrated on the log by `models.irt` (MML-EM).
+
+Priors keep estimates finite and shrink items with little data toward the population: slopes lognormal
+(meanlog 0, sdlog 0.5; median a = 1), difficulties N(0, 2^2), the 3PL's c Beta(5, 17). Items with fewer
+than `min_responses` responses are left out of the calibration altogether and keep the catalog's
+parameters (a = 1, b = 0, c = 0 when the catalog gives none, which is also the priors' centre): with so
+little data even a shrunk estimate mostly reflects noise. Catalog items the log never mentions keep theirs
+too. The served engine applies the bank to the items it holds (`engine.mastery.adapters.IRTAbility`).
+Holding the low-data items fixed as anchors (`models.irt` supports it) was not chosen: anchors fix the
+scale, a handful of responses would fix it badly, and a catalog without IRT parameters has nothing to anchor.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import polars as pl
+
+from engine.catalog import Catalog
+from engine.errors import ConfigError, DataError
+
+MIN_RESPONSES = 30
+PRIOR_A = (0.0, 0.5)
+PRIOR_B = (0.0, 2.0)
+MODELS = ("rasch", "1pl", "2pl", "3pl")
+
+
+@dataclass(frozen=True)
+class BankFit:
+    """The fitted `models.irt.IRT` and per-item accounting against the catalog."""
+
+    model: object  # models.irt.IRT
+    counts: pl.DataFrame  # item_id, n (responses in the log), for every catalog item
+    calibrated: tuple[str, ...]  # items whose served parameters come from the calibration
+    low_data: tuple[str, ...]  # in the log, fewer than min_responses: keep the catalog's parameters
+    absent: tuple[str, ...]  # catalog items with no response in the log
+    inestimable: tuple[str, ...]  # calibrated but without a finite estimate (all right/wrong): catalog's parameters
+
+
+def item_counts(catalog: Catalog, responses: pl.DataFrame) -> pl.DataFrame:
+    """(item_id, n) for every catalog item, in catalog order (n = 0 for items absent from the log)."""
+    counts = responses.group_by("item_id").agg(pl.len().alias("n"))
+    frame = pl.DataFrame({"item_id": list(catalog.item_ids)}, schema={"item_id": pl.Utf8})
+    return frame.join(counts, on="item_id", how="left", maintain_order="left").with_columns(
+        pl.col("n").fill_null(0).cast(pl.Int64))
+
+
+def fit_bank(catalog: Catalog, responses: pl.DataFrame, model: str = "2pl", min_responses: int = MIN_RESPONSES,
+             prior_a: tuple[float, float] = PRIOR_A, prior_b: tuple[float, float] = PRIOR_B,
+             standard_errors: str = "auto") -> BankFit:
+    """Calibrate the catalog's items on `responses` (catalog items only; correct 0/1) (module docstring)."""
+    from models.irt import IRT  # noqa: PLC0415 - models.irt loads numba kernels
+
+    if model not in MODELS:
+        raise ConfigError(f"--model must be one of {', '.join(MODELS)}, got {model!r}")
+    if min_responses < 1:
+        raise ConfigError(f"--min-item-responses must be at least 1, got {min_responses}")
+    counts = item_counts(catalog, responses)
+    enough = counts.filter(pl.col("n") >= min_responses)["item_id"]
+    if enough.len() == 0:
+        raise DataError(f"no catalog item has {min_responses} or more responses in the log (most: "
+                        f"{int(counts['n'].max() or 0)}); collect more responses or lower --min-item-responses")
+    fitted = responses.filter(pl.col("item_id").is_in(enough.implode()))
+    if not fitted["correct"].is_in([0.0, 1.0]).all():
+        raise DataError("the item bank is dichotomous IRT: every score must be 0 or 1 (found partial scores); "
+                        "round them, or give a log of right/wrong answers")
+    try:
+        irt = IRT(model=model, prior_a=None if model in ("rasch", "1pl") else prior_a, prior_b=prior_b,
+                  standard_errors=standard_errors).fit(fitted)
+    except ValueError as exc:
+        raise DataError(f"item calibration failed: {exc}") from None
+    bank = irt.bank_
+    usable = np.asarray(bank.usable)
+    ids = [str(i) for i in bank.item_ids]
+    low = counts.filter((pl.col("n") > 0) & (pl.col("n") < min_responses))["item_id"].to_list()
+    absent = counts.filter(pl.col("n") == 0)["item_id"].to_list()
+    return BankFit(irt, counts, tuple(i for i, ok in zip(ids, usable) if ok), tuple(low), tuple(absent),
+                   tuple(i for i, ok in zip(ids, usable) if not ok))

@@ -1,0 +1,241 @@
+"""`build_model_set`: every served component fitted from one response log against one catalog.
+
+    model_set, diagnostics = build_model_set(catalog, responses, predictor="auto", seed=0)
+    write_model_set_file(path, model_set)            # what EQUILEARN_MODEL_SET_FILE serves
+    register_built_set("equilearn", model_set)       # a new MLflow version (promote it after its audit)
+
+Steps: check the log against the catalog (`data.prepare_log`); with held-out students (a seeded 20 %
+split by student), fit bank + skill model on the rest, replay the held-out students' responses in order
+and score every `irt_weight` of the blend (`predictor.py`); choose the weight (`auto`: highest AUC); fit
+bank and skill model again on every student; assemble the components (layout in docs/service.md, "Model
+sets built from a log"):
+
+- `mastery`: `MasteryEngine.to_components()`: `models.irt` item bank (2PL by default, priors on a and b),
+  `models.bkt` skill model (as `kt fit --model bkt`), settings with the chosen `irt_weight`;
+- `recommender`: `RecommenderConfig().to_dict()` (the defaults);
+- `catalog`: the catalog as a one-document bundle, so a server serves it without an upload;
+- `policy_learning`: what the recommender learns from outcomes (`engine.recommend.learning.fit_from_log`,
+  when that module exists);
+- `build`: metadata: options, data fingerprint, the predictor's choice and held-out figures, diagnostics,
+  seconds per stage. The service ignores it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import importlib
+import importlib.util
+import json
+import time
+from datetime import datetime, timezone
+from typing import Any
+
+import polars as pl
+
+from engine.modelbuild.bank import MIN_RESPONSES, PRIOR_A, PRIOR_B, BankFit, fit_bank
+from engine.modelbuild.data import PreparedLog, prepare_log
+from engine.modelbuild.diagnostics import Diagnostics
+from engine.modelbuild.predictor import PREDICTORS, WEIGHTS, HeldOut, choose_weight, sequential_predictions
+from engine.catalog import Catalog
+from engine.errors import ConfigError, DataError
+from engine.evaluation.splits import split_students
+from engine.mastery import MasteryConfig, MasteryEngine
+from engine.mastery.adapters import bkt_skills, irt_ability
+from engine.recommend import RecommenderConfig
+from engine.runtime.catalogs import catalog_from_dict, catalog_to_dict
+from engine.runtime.modelset import NOT_AUDITED, LocalModelSet, build_policy
+
+
+BUILD_FORMAT = "equilearn-build"
+BUILD_FORMAT_VERSION = 1
+SERVED = ("mastery", "recommender", "catalog", "policy_learning")  # the components the version hash covers
+
+
+@dataclasses.dataclass(frozen=True)
+class Fitted:
+    """Bank, skill model and the engine over them, for one set of students; seconds per fit."""
+
+    bank: BankFit
+    skills: Any  # models.bkt.BKT
+    engine: MasteryEngine
+    seconds: dict[str, float]
+
+
+def fit_components(catalog: Catalog, responses: pl.DataFrame, *, irt_model: str, min_item_responses: int,
+                   prior_a: tuple[float, float], prior_b: tuple[float, float], irt_weight: float, seed: int,
+                   standard_errors: str = "auto") -> Fitted:
+    """Item bank + BKT per skill on `responses` (prepared: catalog items, catalog skill_ids), as an engine."""
+    from models.bkt import BKT  # noqa: PLC0415 - numba kernels load on first use
+
+    t0 = time.perf_counter()
+    bank = fit_bank(catalog, responses, irt_model, min_item_responses, prior_a, prior_b, standard_errors)
+    t1 = time.perf_counter()
+    try:
+        skills = BKT(random_state=seed).fit(responses)
+    except ValueError as exc:
+        raise DataError(f"skill model (BKT) cannot be fitted: {exc}") from None
+    t2 = time.perf_counter()
+    ability = irt_ability(bank.model)
+    served = ability.apply_to(catalog)  # the bank's (a, b, c) for the items it holds, as from_components does
+    engine = MasteryEngine(served, bkt_skills(skills, served), ability, MasteryConfig(irt_weight=irt_weight))
+    return Fitted(bank, skills, engine, {"bank": round(t1 - t0, 3), "skills": round(t2 - t1, 3)})
+
+
+def _policy_learning_component(engine: MasteryEngine, responses: pl.DataFrame) -> dict[str, Any] | None:
+    """What the recommender learns from outcomes (`engine.recommend.learning.fit_from_log(engine, responses)`,
+    a JSON object), or None while that module does not exist."""
+    if importlib.util.find_spec("engine.recommend.learning") is None:
+        return None
+    module = importlib.import_module("engine.recommend.learning")
+    fit = getattr(module, "fit_from_log", None)
+    if fit is None:
+        return None
+    component = fit(engine, responses)
+    if component is not None and not isinstance(component, dict):
+        raise ConfigError(f"engine.recommend.learning.fit_from_log returned {type(component).__name__}, not a JSON object")
+    return component
+
+
+def _held_out(catalog: Catalog, prepared: PreparedLog, fraction: float, seed: int, opts: dict[str, Any],
+              seconds: dict[str, float]) -> tuple[HeldOut, dict]:
+    train, test = split_students(prepared.responses, fraction, seed)
+    if train.height == 0:
+        raise DataError("the log has too few students to hold some out; use --test-fraction 0 with a fixed --predictor")
+    fitted = fit_components(catalog, train, irt_weight=0.5, seed=seed, standard_errors="none", **opts)
+    t0 = time.perf_counter()
+    held = sequential_predictions(fitted.engine, test)
+    seconds.update({f"held_out_{k}": v for k, v in fitted.seconds.items()})
+    seconds["held_out_replay"] = round(time.perf_counter() - t0, 3)
+    return held, {"n_students": held.n_students, "n_responses": int(held.y.size), "fraction": fraction, "seed": seed}
+
+
+def _version(components: dict[str, Any]) -> str:
+    served = {k: components[k] for k in SERVED if k in components}
+    return "build-" + hashlib.sha256(json.dumps(served, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def _code_version() -> str:
+    from engine.registry.store import code_version  # noqa: PLC0415 - no MLflow import behind it
+
+    return code_version()
+
+
+def build_model_set(catalog: Catalog, responses: pl.DataFrame, *, predictor: str = "auto", seed: int = 0,
+                    test_fraction: float = 0.2, irt_model: str = "2pl", min_item_responses: int = MIN_RESPONSES,
+                    prior_a: tuple[float, float] = PRIOR_A, prior_b: tuple[float, float] = PRIOR_B,
+                    ignore_unknown_items: bool = False, name: str = "equilearn",
+                    source: str = "responses") -> tuple[LocalModelSet, Diagnostics]:
+    """Fit every served component from `responses` (canonical log) against `catalog` (module docstring).
+
+    Returns the model set (name, version `build-<sha256 of the served components>`, components, data
+    fingerprint, code version, audit status NOT_AUDITED) and its diagnostics. `predictor`: `auto` (choose
+    `irt_weight` in WEIGHTS by held-out AUC), `bkt` (0), `blend` (0.5) or `irt` (1)."""
+    if predictor not in PREDICTORS:
+        raise ConfigError(f"--predictor must be one of {', '.join(PREDICTORS)}, got {predictor!r}")
+    if not 0 <= test_fraction < 1:
+        raise ConfigError(f"--test-fraction must be in [0, 1), got {test_fraction}")
+    t0 = time.perf_counter()
+    seconds: dict[str, float] = {}
+
+    def lap(stage: str, start: float) -> float:
+        now = time.perf_counter()
+        seconds[stage] = round(now - start, 3)
+        return now
+
+    prepared = prepare_log(catalog, responses, ignore_unknown_items)
+    t = lap("prepare", t0)
+    opts = {"irt_model": irt_model, "min_item_responses": min_item_responses, "prior_a": prior_a, "prior_b": prior_b}
+    held, held_info = (None, None)
+    if test_fraction > 0:
+        held, held_info = _held_out(catalog, prepared, test_fraction, seed, opts, seconds)
+        t = lap("held_out", t)
+    weight, figures = choose_weight(predictor, held)
+    fitted = fit_components(catalog, prepared.responses, irt_weight=weight, seed=seed, **opts)
+    seconds.update({f"fit_{k}": v for k, v in fitted.seconds.items()})
+    t = lap("fit", t)
+    learning = _policy_learning_component(fitted.engine, prepared.responses)
+    t = lap("policy_learning", t)
+
+    components: dict[str, Any] = {
+        "mastery": fitted.engine.to_components(),
+        "recommender": RecommenderConfig().to_dict(),
+        "catalog": catalog_to_dict(catalog),
+    }
+    if learning is not None:
+        components["policy_learning"] = learning
+    check_servable(components)
+    lap("check", t)
+    rows = [{"irt_weight": w, **figures[w]} for w in WEIGHTS] if figures else []
+    predictor_info = {
+        "choice": predictor, "irt_weight": weight, "auc": figures[weight]["auc"] if figures else None,
+        "weights": rows, "held_out": held_info,
+        "rule": "auto: the irt_weight of " + ", ".join(f"{w:g}" for w in WEIGHTS) + " with the highest held-out AUC "
+                "(ties to the smaller weight); bkt = 0, blend = 0.5, irt = 1",
+    }
+    diagnostics = _diagnostics(catalog, prepared, fitted, min_item_responses, irt_model, predictor_info, learning)
+    components["build"] = {
+        "format": BUILD_FORMAT, "format_version": BUILD_FORMAT_VERSION,
+        "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "options": {"predictor": predictor, "seed": seed, "test_fraction": test_fraction, **opts,
+                    "ignore_unknown_items": ignore_unknown_items, "source": source},
+        "data": {"fingerprint": prepared.fingerprint(), "n_rows": prepared.n_rows_in,
+                 "n_responses": prepared.responses.height},
+        "predictor": predictor_info,
+        "diagnostics": diagnostics.to_dict(),
+        "seconds": seconds,
+    }
+    seconds["total"] = round(time.perf_counter() - t0, 3)
+    model_set = LocalModelSet(name, _version(components), components, components["build"]["data"]["fingerprint"],
+                              _code_version(), NOT_AUDITED)
+    return model_set, diagnostics
+
+
+def check_servable(components: dict[str, Any]) -> None:
+    """Build the service's policy from the components exactly as the server will (the set's own catalog,
+    checked against its models), so a set that would not load is never written."""
+    catalog = catalog_from_dict(components["catalog"], source="built model-set catalog")
+    build_policy(catalog, components, own_catalog=True)
+
+
+def _diagnostics(catalog: Catalog, prepared: PreparedLog, fitted: Fitted, min_item_responses: int, irt_model: str,
+                 predictor_info: dict[str, Any], learning: dict[str, Any] | None) -> Diagnostics:
+    bank = fitted.bank
+    n_of = dict(bank.counts.iter_rows())
+    low = []
+    for item in bank.low_data:
+        i = catalog.item_index(item)
+        low.append({"item_id": item, "n": int(n_of[item]), "a": float(catalog.item_a[i]), "b": float(catalog.item_b[i]),
+                    "c": float(catalog.item_c[i])})
+    seen = set(fitted.skills.skills_)
+    notes = [] if learning is not None else ["no policy_learning component: engine.recommend.learning.fit_from_log "
+                                             "is not available in this installation"]
+    if "timestamp" not in prepared.responses.columns or prepared.responses["timestamp"].null_count() == prepared.responses.height:
+        notes.append("the log has no answer times: forgetting cannot be observed, held-out predictions use no decay")
+    return Diagnostics(
+        catalog=f"{catalog.name!r} v{catalog.version}", n_rows_in=prepared.n_rows_in, n_responses=prepared.responses.height,
+        n_students=int(prepared.responses["student_id"].n_unique()), n_unknown_rows=prepared.n_unknown_rows,
+        unknown_items=list(prepared.unknown_items), irt_model=irt_model, min_item_responses=min_item_responses,
+        n_items=catalog.n_items, n_calibrated=len(bank.calibrated), low_data_items=low, absent_items=list(bank.absent),
+        inestimable_items=list(bank.inestimable), n_skills=catalog.n_skills,
+        skills_without_evidence=[s for s in catalog.skill_ids if s not in seen],
+        sparse_skills=[str(s) for s in getattr(fitted.skills, "sparse_skills_", [])], predictor=predictor_info, notes=notes,
+    )
+
+
+def diagnostics_of(model_set: Any) -> Diagnostics | None:
+    """The diagnostics a built set carries (None for a set not made by `build_model_set`)."""
+    build = (getattr(model_set, "components", None) or {}).get("build")
+    if not isinstance(build, dict) or build.get("format") != BUILD_FORMAT:
+        return None
+    return Diagnostics.from_dict({**build["diagnostics"], "predictor": build["predictor"]})
+
+
+def register_built_set(name: str, model_set: LocalModelSet, settings: Any = None) -> Any:
+    """Register the set as a new version of `name` in MLflow (`engine.registry`); returns the `ModelSet`."""
+    from engine.registry import register_model_set  # noqa: PLC0415 - MLflow is slow to import
+
+    build = model_set.components.get("build", {})
+    params = {"build": {"options": build.get("options", {}), "predictor": build.get("predictor", {}).get("choice"),
+                        "irt_weight": build.get("predictor", {}).get("irt_weight")}}
+    return register_model_set(name, model_set.components, model_set.data_fingerprint or "", settings, params=params)

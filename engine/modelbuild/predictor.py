@@ -1,0 +1,115 @@
+"""The served predictor of success: the engine's logit blend of IRT and the skill model (`irt_weight`),
+scored on held-out students by sequential prediction (each response predicted from that student's earlier
+responses only, then folded in), and the weight chosen by AUC for `--predictor auto`.
+
+The states do not depend on `irt_weight` (it enters predictions only), so one replay of the held-out
+students gives the IRT and the skill-model prediction of every response, and every weight's blend is
+computed from those two afterwards.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import polars as pl
+
+from engine.errors import ConfigError
+from engine.evaluation.metrics import auc, logloss
+from engine.mastery import MasteryBatch, MasteryEngine
+from engine.mastery.engine import SECONDS_PER_DAY
+
+WEIGHTS: tuple[float, ...] = (0.0, 0.25, 0.5, 0.75, 1.0)
+FIXED = {"bkt": 0.0, "blend": 0.5, "irt": 1.0}
+PREDICTORS = ("auto", *FIXED)
+
+
+@dataclass(frozen=True)
+class HeldOut:
+    """Sequential predictions of the held-out responses: labels, IRT and skill-model P(correct)."""
+
+    y: np.ndarray
+    p_irt: np.ndarray
+    p_skill: np.ndarray
+    n_students: int
+
+    def blend(self, weight: float) -> np.ndarray:
+        """The engine's prediction at `irt_weight = weight` (logit blend, as `MasteryEngine.predict_pairs`)."""
+        z = weight * _logit(self.p_irt) + (1.0 - weight) * _logit(self.p_skill)
+        return 1.0 / (1.0 + np.exp(-z))
+
+    def scores(self, weights: tuple[float, ...] = WEIGHTS) -> dict[float, dict[str, float | None]]:
+        """AUC and log-loss of each weight's blend (AUC None when the held-out labels are all one class)."""
+        out = {}
+        for w in weights:
+            p = self.blend(w)
+            a = auc(self.y, p)
+            out[w] = {"auc": None if math.isnan(a) else round(a, 6), "logloss": round(logloss(self.y, p), 6)}
+        return out
+
+
+def _logit(p: np.ndarray) -> np.ndarray:
+    q = np.clip(p, 1e-6, 1 - 1e-6)
+    return np.log(q / (1 - q))
+
+
+def _rows(batch: MasteryBatch, rows: np.ndarray) -> MasteryBatch:
+    """A copy of some rows of a batch (what `predict_pairs` reads), so a step costs O(active students)."""
+    return MasteryBatch([batch.student_ids[r] for r in rows], batch.theta[rows], batch.theta_sd[rows],
+                        batch.p_learned[rows], batch.evidence[rows], batch.last_practice[rows], batch.n_responses[rows],
+                        batch.last_time[rows], batch.responses_since_progress[rows], batch.first_time[rows])
+
+
+def sequential_predictions(engine: MasteryEngine, responses: pl.DataFrame) -> HeldOut:
+    """Replay `responses` (catalog items only; student_id, item_id, correct, seq[, timestamp]) through the
+    engine from cold start, predicting each response before it is folded in (no look-ahead)."""
+    ordered = responses.sort(["student_id", "seq"]).with_columns(pl.int_range(pl.len()).over("student_id").alias("__pos"))
+    students = ordered["student_id"].unique(maintain_order=True).to_list()
+    batch = engine.new_batch(students)
+    row_of = {s: i for i, s in enumerate(students)}
+    rows = np.array([row_of[s] for s in ordered["student_id"].to_list()], dtype=np.int64)
+    index = engine.catalog._item_index  # noqa: SLF001 - dict lookup per response
+    items = np.array([index[i] for i in ordered["item_id"].to_list()], dtype=np.int64)
+    y = ordered["correct"].to_numpy().astype(float)
+    if "timestamp" in ordered.columns and ordered["timestamp"].dtype != pl.Null:
+        t = ordered["timestamp"].dt.epoch("us").to_numpy().astype(float) / 1e6 / SECONDS_PER_DAY
+    else:
+        t = np.full(ordered.height, np.nan)
+    pos = ordered["__pos"].to_numpy()
+    as_irt = _with_weight(engine, 1.0)
+    as_skill = _with_weight(engine, 0.0)
+    p_irt, p_skill = np.empty(y.size), np.empty(y.size)
+    order = np.argsort(pos, kind="stable")
+    bounds = np.searchsorted(pos[order], np.arange(int(pos.max(initial=-1)) + 2))
+    for k in range(bounds.size - 1):  # the k-th response of every student at once
+        sel = order[bounds[k]:bounds[k + 1]]
+        sub = _rows(batch, rows[sel])
+        p_irt[sel] = as_irt.predict_pairs(sub, items[sel], t[sel])
+        p_skill[sel] = as_skill.predict_pairs(sub, items[sel], t[sel])
+        engine.update_batch(batch, rows[sel], items[sel], y[sel], t[sel])
+    return HeldOut(y, p_irt, p_skill, len(students))
+
+
+def _with_weight(engine: MasteryEngine, weight: float) -> MasteryEngine:
+    """The same models with another `irt_weight` (shares the fitted models; the states are unaffected)."""
+    return MasteryEngine(engine.catalog, engine.skill_model, engine.ability_model,
+                         dataclasses.replace(engine.config, irt_weight=weight))
+
+
+def choose_weight(predictor: str, held_out: HeldOut | None) -> tuple[float, dict[float, dict[str, float | None]]]:
+    """(irt_weight to serve, figures per weight tried). `auto`: the weight of WEIGHTS with the highest held-out
+    AUC (ties go to the first, i.e. the smaller weight); a named predictor: its fixed weight."""
+    if predictor not in PREDICTORS:
+        raise ConfigError(f"--predictor must be one of {', '.join(PREDICTORS)}, got {predictor!r}")
+    figures = held_out.scores() if held_out is not None else {}
+    if predictor != "auto":
+        return FIXED[predictor], figures
+    if held_out is None:
+        raise ConfigError("--predictor auto needs held-out students: give --test-fraction above 0")
+    scored = [(w, f["auc"]) for w, f in figures.items() if f["auc"] is not None]
+    if not scored:
+        raise ConfigError("--predictor auto cannot choose: the held-out responses are all right or all wrong, so no AUC "
+                          "exists; choose --predictor blend|bkt|irt or use a larger log")
+    return max(scored, key=lambda wa: wa[1])[0], figures  # max keeps the first of equals: the smaller weight
