@@ -9,6 +9,13 @@ practice, slower forgetting); a skill never practised here ages from the student
 Unknown times (NaN) mean no decay. The predicted P(correct) of an item
 blends the IRT prediction from the ability EAP with the skill model's prediction in logit space.
 
+Per skill the engine also keeps an ability on the items' IRT scale (`skill_theta`, `skill_var`): a
+skill first practised starts at the general ability with variance theta_sd^2 + skill_spread^2 (skills
+differ from the student's general level), then follows only its own answers by a Kalman step on the
+3PL likelihood (Laplace approximation), with variance `skill_drift` added at every answer so that it can
+follow a student who learns. Item predictions use it (probit-corrected for its uncertainty), so a
+prediction knows both how hard the item is and how far this student is on this skill.
+
 A skill with no evidence yet starts from the population prior shifted by the student's standing on
 the ability scale: logit P(learned) = logit(prior) + ability_slope * z, where z is the ability EAP in
 prior-SD units, shrunk toward 0 while the ability is uncertain (an assumption: skills are correlated
@@ -27,6 +34,7 @@ from typing import Any
 
 import numpy as np
 import polars as pl
+from scipy.special import ndtr
 
 from engine.catalog import Catalog
 from engine.errors import ConfigError, DataError, DataValidationError, NotFoundError, Problem
@@ -52,6 +60,11 @@ class MasteryConfig:
     stability_growth: float = 0.5
     irt_weight: float = 0.5
     ability_slope: float = 1.5
+    skill_spread: float = 1.0
+    skill_drift: float = 0.05
+    ability_mastery_weight: float = 0.0
+    mastery_success: float = 0.8
+    ability_confirms: float = 0.5
 
     def __post_init__(self) -> None:
         if not 0 < self.mastery_threshold < 1:
@@ -62,11 +75,29 @@ class MasteryConfig:
             raise ConfigError(f"irt_weight must be in [0, 1], got {self.irt_weight}")
         if self.ability_slope < 0:
             raise ConfigError(f"ability_slope must be >= 0, got {self.ability_slope}")
+        if not self.skill_spread > 0 or self.skill_drift < 0:
+            raise ConfigError("skill_spread must be > 0 and skill_drift >= 0")
 
 
 def _logit(p: np.ndarray) -> np.ndarray:
     q = np.clip(p, 1e-6, 1 - 1e-6)
     return np.log(q / (1 - q))
+
+
+def _typical_items(catalog: Catalog) -> tuple[np.ndarray, np.ndarray]:
+    """(S,) median a and b of each skill's items (1 and 0 for a skill without items)."""
+    a, b = np.ones(catalog.n_skills), np.zeros(catalog.n_skills)
+    for s in range(catalog.n_skills):
+        own = catalog.item_skill == s
+        if own.any():
+            a[s], b[s] = float(np.median(catalog.item_a[own])), float(np.median(catalog.item_b[own]))
+    return a, b
+
+
+def p3(mean: np.ndarray, var: np.ndarray, a: np.ndarray, b: np.ndarray, c: np.ndarray | float) -> np.ndarray:
+    """3PL P(correct) averaged over a normal ability N(mean, var) (probit approximation)."""
+    a_eff = a / np.sqrt(1.0 + np.pi * a**2 * var / 8.0)
+    return c + (1.0 - c) / (1.0 + np.exp(-a_eff * (mean - b)))
 
 
 def default_skill_model(catalog: Catalog) -> BKTSkillModel:
@@ -94,6 +125,7 @@ class MasteryEngine:
             )
         counts = catalog.item_skills.sum(axis=1, keepdims=True)
         self._item_skill_weights = (catalog.item_skills / np.maximum(counts, 1)).T  # (S, I): mean over an item's skills
+        self._typical = _typical_items(catalog)
 
     # ---- components (the served model set) -----------------------------------------------------------
     def to_components(self) -> dict[str, Any]:
@@ -203,7 +235,18 @@ class MasteryEngine:
         """(N, S) P(learned) at time `now` (days): after forgetting since each skill's last practice, and
         ability-informed for skills not practised yet."""
         p = self._start(batch.p_learned, batch.evidence, batch.theta, batch.theta_sd)
+        w = self.config.ability_mastery_weight
+        if w > 0:
+            p = (1.0 - w) * p + w * self.ability_mastery(batch)
         return p.copy() if now is None else self.forget(batch, p, now)
+
+    def ability_mastery(self, batch: MasteryBatch) -> np.ndarray:
+        """(N, S) P(the student answers the skill's typical item right with probability >= `mastery_success`):
+        the per-skill ability's posterior mass above that level."""
+        mean, var = self.skill_ability(batch)
+        a, b = self._typical
+        level = b + np.log(self.config.mastery_success / (1.0 - self.config.mastery_success)) / a
+        return ndtr((mean - level[None, :]) / np.sqrt(var))
 
     def forget(self, batch: MasteryBatch, p: np.ndarray, now: float | np.ndarray | None) -> np.ndarray:
         """`p` (N, S), P(learned) as of each skill's last practice, aged to time `now` (days; None = as is)."""
@@ -211,8 +254,68 @@ class MasteryEngine:
             return p
         return p * self.retention(self.last_seen(batch.last_practice, batch.first_time), batch.evidence, now)
 
-    def mastered(self, p: np.ndarray) -> np.ndarray:
-        return p >= self.config.mastery_threshold
+    def mastered(self, p: np.ndarray, batch: MasteryBatch | None = None) -> np.ndarray:
+        """(N, S) mastered flag: P(learned) `p` at the mastery threshold and, when the states are given, the
+        per-skill ability confirming it (more likely than not that the student answers the skill's typical item
+        right at least `mastery_success` of the time). Two models must agree, so a flag set by a skill model that
+        learned too fast a learn rate from a log, or by a lucky streak of easy items, is not enough. States
+        written before skill abilities existed (evidence but no skill ability) keep the skill model's flag."""
+        flag = p >= self.config.mastery_threshold
+        if batch is None or self.config.ability_confirms < 0:
+            return flag
+        legacy = (batch.evidence > 0) & np.isnan(batch.skill_theta)  # a state stored before skill abilities existed
+        return flag & ((self.ability_mastery(batch) >= self.config.ability_confirms) | legacy)
+
+    # ---- per-skill ability ---------------------------------------------------------------------------
+    def skill_ability(self, batch: MasteryBatch) -> tuple[np.ndarray, np.ndarray]:
+        """(N, S) mean and variance of each skill's ability: its own estimate where practised, else the
+        general ability with the spread between skills added to its variance."""
+        fresh = np.isnan(batch.skill_theta)
+        mean = np.where(fresh, batch.theta[:, None], batch.skill_theta)
+        var = np.where(fresh, (batch.theta_sd**2)[:, None] + self.config.skill_spread**2, batch.skill_var)
+        return mean, var
+
+    def predict_skill_items(self, batch: MasteryBatch, items: np.ndarray | None = None) -> np.ndarray:
+        """(N, I) P(correct) of the items (all when None) from the ability of each item's primary skill,
+        averaged over its uncertainty (probit approximation: a / sqrt(1 + pi a^2 var / 8))."""
+        cat = self.catalog
+        idx = slice(None) if items is None else np.asarray(items, dtype=np.int64)
+        mean, var = self.skill_ability(batch)
+        skill = cat.item_skill[idx]
+        return p3(mean[:, skill], var[:, skill], cat.item_a[idx], cat.item_b[idx], cat.item_c[idx])
+
+    def predict_skill_pairs(self, batch: MasteryBatch, items: np.ndarray) -> np.ndarray:
+        """(N,) `predict_skill_items` of row n on item `items[n]`."""
+        cat = self.catalog
+        idx = np.asarray(items, dtype=np.int64)
+        mean, var = self.skill_ability(batch)
+        rows, skill = np.arange(idx.size), cat.item_skill[idx]
+        return p3(mean[rows, skill], var[rows, skill], cat.item_a[idx], cat.item_b[idx], cat.item_c[idx])
+
+    def skill_success(self, batch: MasteryBatch) -> np.ndarray:
+        """(N, S) P(correct) on an item of the skill's median difficulty and discrimination (no guessing):
+        how well the student does on this skill's typical item now."""
+        mean, var = self.skill_ability(batch)
+        a, b = self._typical
+        return p3(mean, var, a[None, :], b[None, :], 0.0)
+
+    def _update_skill_ability(self, batch: MasteryBatch, rows: np.ndarray, items: np.ndarray, y: np.ndarray,
+                              practiced: np.ndarray) -> None:
+        """Kalman (Laplace) step of each practised skill's ability on one 3PL answer per row."""
+        cat = self.catalog
+        mean, var = self.skill_ability(batch)
+        m, v = mean[rows], var[rows] + self.config.skill_drift
+        a, b, c = cat.item_a[items][:, None], cat.item_b[items][:, None], cat.item_c[items][:, None]
+        star = 1.0 / (1.0 + np.exp(-a * (m - b)))
+        p = np.clip(c + (1.0 - c) * star, 1e-6, 1 - 1e-6)
+        share = (p - c) / p  # the 3PL score's weight: how much of a success is ability rather than a guess
+        one_minus_c = np.maximum(1.0 - c, 1e-6)
+        score = a * (y[:, None] - p) * share / one_minus_c  # d log L / d theta
+        info = a**2 * share * (p - c) * (1.0 - p) / one_minus_c**2  # Fisher information
+        v_new = 1.0 / (1.0 / v + info)
+        m_new = m + np.clip(v_new * score, -1.5, 1.5)
+        batch.skill_theta[rows] = np.where(practiced, m_new, batch.skill_theta[rows])
+        batch.skill_var[rows] = np.where(practiced, v_new, batch.skill_var[rows])
 
     # ---- online update -----------------------------------------------------------------------------
     def update_batch(self, batch: MasteryBatch, rows: np.ndarray, items: np.ndarray, correct: np.ndarray,
@@ -231,6 +334,7 @@ class MasteryEngine:
         threshold = self.config.mastery_threshold
         progress = (practiced & (p_before < threshold) & (p_after >= threshold)).any(axis=1)
         cat = self.catalog
+        self._update_skill_ability(batch, rows, items, y, practiced)
         theta, sd = self.ability_model.update(batch.theta[rows], batch.theta_sd[rows], cat.item_a[items],
                                               cat.item_b[items], cat.item_c[items], y)
         batch.p_learned[rows] = p_after
@@ -259,7 +363,7 @@ class MasteryEngine:
         batch's `p_now(batch, now)` when the caller has it already."""
         cat = self.catalog
         idx = slice(None) if items is None else np.asarray(items, dtype=np.int64)
-        p_irt = self.ability_model.p_correct(batch.theta[:, None], cat.item_a[idx], cat.item_b[idx], cat.item_c[idx])
+        p_irt = self.predict_skill_items(batch, None if items is None else idx)
         p_now = self.p_now(batch, now) if p_now is None else p_now
         p_skill = self.skill_model.p_correct_by_skill(p_now) @ self._item_skill_weights[:, idx]
         w = self.config.irt_weight
@@ -270,7 +374,7 @@ class MasteryEngine:
         """(N,) predicted P(correct) of row n on item `items[n]` (one item per student)."""
         cat = self.catalog
         idx = np.asarray(items, dtype=np.int64)
-        p_irt = self.ability_model.p_correct(batch.theta, cat.item_a[idx], cat.item_b[idx], cat.item_c[idx])
+        p_irt = self.predict_skill_pairs(batch, idx)
         by_skill = self.skill_model.p_correct_by_skill(self.p_now(batch, now))  # (N, S)
         p_skill = (by_skill * self._item_skill_weights[:, idx].T).sum(axis=1)
         w = self.config.irt_weight

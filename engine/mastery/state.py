@@ -26,6 +26,10 @@ def _num(x: float) -> float | None:
     return None if not math.isfinite(x) else float(x)
 
 
+def _float_or_nan(x: Any) -> float:
+    return math.nan if x is None else float(x)
+
+
 @dataclass
 class MasteryState:
     """One student's mastery; arrays are (S,) aligned with the catalog's skill ids."""
@@ -40,6 +44,15 @@ class MasteryState:
     last_time: float = math.nan
     responses_since_progress: int = 0
     first_time: float = math.nan
+    skill_theta: np.ndarray | None = None  # (S,) per-skill ability mean (NaN: not practised, the general theta applies)
+    skill_var: np.ndarray | None = None  # (S,) its posterior variance (NaN: not practised)
+
+    def __post_init__(self) -> None:
+        n = self.p_learned.shape[0]
+        if self.skill_theta is None:
+            self.skill_theta = np.full(n, np.nan)
+        if self.skill_var is None:
+            self.skill_var = np.full(n, np.nan)
 
     def to_dict(self, skill_ids: tuple[str, ...]) -> dict[str, Any]:
         """Versioned JSON-ready dict; skills are keyed by id."""
@@ -50,7 +63,8 @@ class MasteryState:
             "responses_since_progress": int(self.responses_since_progress),
             "skills": {
                 s: {"p_learned": float(self.p_learned[i]), "evidence": int(self.evidence[i]),
-                    "last_practice": _num(float(self.last_practice[i]))}
+                    "last_practice": _num(float(self.last_practice[i])), "theta": _num(float(self.skill_theta[i])),
+                    "theta_var": _num(float(self.skill_var[i]))}
                 for i, s in enumerate(skill_ids)
             },
         }
@@ -66,15 +80,18 @@ class MasteryState:
             raise NotFoundError(f"state of {payload.get('student_id')!r} has skills not in the catalog: {', '.join(unknown[:5])}")
         n = len(skill_ids)
         p, ev, last = np.array(prior, dtype=float, copy=True), np.zeros(n, dtype=np.int64), np.full(n, np.nan)
+        th, var = np.full(n, np.nan), np.full(n, np.nan)
         for i, s in enumerate(skill_ids):
             if s in skills:
                 p[i] = skills[s]["p_learned"]
                 ev[i] = skills[s]["evidence"]
                 last[i] = np.nan if skills[s].get("last_practice") is None else skills[s]["last_practice"]
+                th[i] = _float_or_nan(skills[s].get("theta"))
+                var[i] = _float_or_nan(skills[s].get("theta_var"))
         lt, ft = payload.get("last_time"), payload.get("first_time")
         return cls(str(payload["student_id"]), float(payload["theta"]), float(payload["theta_sd"]), p, ev, last,
                    int(payload.get("n_responses", 0)), math.nan if lt is None else float(lt),
-                   int(payload.get("responses_since_progress", 0)), math.nan if ft is None else float(ft))
+                   int(payload.get("responses_since_progress", 0)), math.nan if ft is None else float(ft), th, var)
 
 
 @dataclass
@@ -91,9 +108,22 @@ class MasteryBatch:
     last_time: np.ndarray
     responses_since_progress: np.ndarray
     first_time: np.ndarray
+    skill_theta: np.ndarray | None = None  # (N, S) per-skill ability mean, NaN where not practised
+    skill_var: np.ndarray | None = None  # (N, S) its variance, NaN where not practised
+
+    def __post_init__(self) -> None:
+        if self.skill_theta is None:
+            self.skill_theta = np.full(self.p_learned.shape, np.nan)
+        if self.skill_var is None:
+            self.skill_var = np.full(self.p_learned.shape, np.nan)
 
     def __len__(self) -> int:
         return len(self.student_ids)
+
+    def rows(self, rows: np.ndarray) -> MasteryBatch:
+        """The sub-batch of `rows` (indices or a bool mask), as copies."""
+        idx = np.flatnonzero(rows) if np.asarray(rows).dtype == bool else np.asarray(rows, dtype=np.int64)
+        return MasteryBatch([self.student_ids[i] for i in idx], *(getattr(self, name)[idx] for name in _ARRAYS))
 
     @classmethod
     def stack(cls, states: list[MasteryState]) -> MasteryBatch:
@@ -108,6 +138,8 @@ class MasteryBatch:
             np.array([s.last_time for s in states], dtype=float),
             np.array([s.responses_since_progress for s in states], dtype=np.int64),
             np.array([s.first_time for s in states], dtype=float),
+            np.stack([s.skill_theta for s in states]).astype(float),
+            np.stack([s.skill_var for s in states]).astype(float),
         )
 
     def state(self, row: int) -> MasteryState:
@@ -116,6 +148,7 @@ class MasteryBatch:
             self.student_ids[row], float(self.theta[row]), float(self.theta_sd[row]), self.p_learned[row].copy(),
             self.evidence[row].copy(), self.last_practice[row].copy(), int(self.n_responses[row]),
             float(self.last_time[row]), int(self.responses_since_progress[row]), float(self.first_time[row]),
+            self.skill_theta[row].copy(), self.skill_var[row].copy(),
         )
 
     def row_of(self, student_id: str) -> int:
@@ -123,3 +156,7 @@ class MasteryBatch:
             return self.student_ids.index(student_id)
         except ValueError:
             raise NotFoundError(f"unknown student {student_id!r} ({len(self.student_ids)} students in this batch)") from None
+
+
+_ARRAYS = ("theta", "theta_sd", "p_learned", "evidence", "last_practice", "n_responses", "last_time",
+           "responses_since_progress", "first_time", "skill_theta", "skill_var")

@@ -55,13 +55,6 @@ def _logit(p: np.ndarray) -> np.ndarray:
     return np.log(q / (1 - q))
 
 
-def _rows(batch: MasteryBatch, rows: np.ndarray) -> MasteryBatch:
-    """A copy of some rows of a batch (what `predict_pairs` reads), so a step costs O(active students)."""
-    return MasteryBatch([batch.student_ids[r] for r in rows], batch.theta[rows], batch.theta_sd[rows],
-                        batch.p_learned[rows], batch.evidence[rows], batch.last_practice[rows], batch.n_responses[rows],
-                        batch.last_time[rows], batch.responses_since_progress[rows], batch.first_time[rows])
-
-
 def sequential_predictions(engine: MasteryEngine, responses: pl.DataFrame) -> HeldOut:
     """Replay `responses` (catalog items only; student_id, item_id, correct, seq[, timestamp]) through the
     engine from cold start, predicting each response before it is folded in (no look-ahead)."""
@@ -85,7 +78,7 @@ def sequential_predictions(engine: MasteryEngine, responses: pl.DataFrame) -> He
     bounds = np.searchsorted(pos[order], np.arange(int(pos.max(initial=-1)) + 2))
     for k in range(bounds.size - 1):  # the k-th response of every student at once
         sel = order[bounds[k]:bounds[k + 1]]
-        sub = _rows(batch, rows[sel])
+        sub = batch.rows(rows[sel])
         p_irt[sel] = as_irt.predict_pairs(sub, items[sel], t[sel])
         p_skill[sel] = as_skill.predict_pairs(sub, items[sel], t[sel])
         engine.update_batch(batch, rows[sel], items[sel], y[sel], t[sel])

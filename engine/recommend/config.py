@@ -58,7 +58,7 @@ class RecommenderConfig:
     temperature: float = 0.05
     propensity_draws: int = 32
     ensure_advanced_offer: bool = True
-    learn_difficulty: bool = False
+    learn_difficulty: bool = True
     blocked_items: tuple[str, ...] = ()
     blocked_resources: tuple[str, ...] = ()
     version: str = "equilearn-recommender/1"

@@ -1,29 +1,27 @@
 """What produces learning, learned from outcomes: the value of practising at each difficulty band.
 
 The recommender does not assume a success rate at which students learn most; it measures it. The
-difficulty of an item for a student is its predicted success p (the mastery engine's prediction before
-the answer), binned into bands (`BAND_EDGES`). The learning a practice step produced shows up in the
-student's *next* answer on the same skill: if the step taught something, that answer beats its own
-prediction. So each step's progress is the change in residual from that step's answer to the next answer on the
-same skill, (r' - r) / 2 with r = y - p, credited to the band of the earlier step. Under a calibrated
-predictor with no learning residuals have mean zero whatever band was chosen (the prediction already
-uses everything observed), so differences between the bands' mean progress are differences in what they
-teach; taking the change rather than r' alone cancels a predictor's bias that persists between the two
-answers.
+difficulty of an item for a student is its predicted success p (the mastery engine's per-skill IRT
+prediction before the answer, `MasteryEngine.predict_skill_pairs`), binned into bands (`BAND_EDGES`).
+The learning a practice step produced shows up in the student's *next* answer on the same skill: if the step taught something, that answer beats what the student's state
+*before* the step predicted for it (with no learning since). So each step's progress is that surprise,
+y' - p'(state before the step), credited to the step's band.
 
-Known limit (measured on the suite, `engine.simulate.suite`): the mastery engine's blended IRT/BKT
-prediction is not calibrated per skill in continuous-proficiency worlds, and the bias of the residual
-depends on the band, so the bands' estimates do not yet find where learning peaks (on a world whose
-learning peaks at 40% success they favour 60-75%). That is why `RecommenderConfig.learn_difficulty` is off
-by default: a calibrated per-skill proficiency (a Kalman-filtered skill offset on the IRT scale) is the
-planned fix.
+The surprise is not zero on average even without learning: a predictor is never exactly calibrated
+(in the suite's proficiency worlds, students who already know a skill do better than the engine's prior
+for an unpractised skill says), and its errors depend on the student's standing, which is also what
+decides which bands an item falls in. So the comparison is made within strata of the student's standing
+on the skill before the step (its predicted success on the skill's typical item, binned like the bands):
+per stratum, each band's mean surprise minus the stratum's mean; a band's value is the average of those
+deviations. Within a stratum the band varies with the item practised (randomly in a random-practice log,
+by the randomesque draw online), so the deviations measure what the bands teach, not who was in them.
 
-Per band a normal model with known noise: posterior mean sum / (n + prior_strength) (prior mean 0, no
-band favoured) and variance noise_var / (n + prior_strength). The population's statistics come from a
-response log (`fit_from_log`, run by `model build` on a platform's log: a random-practice log explores
-every band) and keep being updated online from the outcomes the policy observes; a student's own
-statistics are shrunk toward the population's (`student_values`). Thompson draws keep exploring bands
-with little evidence.
+Each band's value is shrunk toward 0 (no band favoured) with `prior_strength` pseudo-observations and
+has SD sqrt(noise_var / (n + prior_strength)). The population's statistics come from a response log
+(`fit_from_log`, run by `model build` on a platform's log: a random-practice log explores every band)
+and keep being updated online from the outcomes the policy observes. Values are taken one posterior SD
+above their mean, so bands with little evidence keep being tried while the choice stays deterministic
+given the state.
 """
 
 from __future__ import annotations
@@ -34,6 +32,7 @@ import numpy as np
 import polars as pl
 
 from engine.errors import ConfigError, DataError
+from engine.mastery.engine import p3
 
 FORMAT = "equilearn-policy-learning"
 FORMAT_VERSION = 1
@@ -48,49 +47,68 @@ def band_of(p: np.ndarray, edges: np.ndarray) -> np.ndarray:
 
 
 class DifficultyProgress:
-    """Population statistics (count, sum, sum of squares of progress) per difficulty band."""
+    """Progress statistics per (stratum, band): the stratum is the student's standing on the skill before the
+    step (predicted success on the skill's typical item, binned with the same edges), the band the practised
+    item's predicted success. Arrays (K, B) of counts, sums and sums of squares."""
 
-    def __init__(self, edges: tuple[float, ...] = BAND_EDGES, prior_strength: float = 30.0, noise_var: float = 0.2) -> None:
+    def __init__(self, edges: tuple[float, ...] = BAND_EDGES, prior_strength: float = 30.0, noise_var: float = 0.2,
+                 cell_prior: float = 5.0) -> None:
         e = np.asarray(edges, dtype=float)
         if e.ndim != 1 or e.size < 3 or e[0] != 0.0 or e[-1] != 1.0 or np.any(np.diff(e) <= 0):
             raise ConfigError("band edges must rise strictly from 0 to 1 with at least two bands")
-        if not prior_strength > 0 or not noise_var > 0:
-            raise ConfigError("prior_strength and noise_var must be > 0")
+        if not prior_strength > 0 or not noise_var > 0 or not cell_prior > 0:
+            raise ConfigError("prior_strength, noise_var and cell_prior must be > 0")
         self.edges = e
-        self.prior_strength, self.noise_var = float(prior_strength), float(noise_var)
-        self.count = np.zeros(e.size - 1)
-        self.total = np.zeros(e.size - 1)
-        self.total_sq = np.zeros(e.size - 1)
+        self.prior_strength, self.noise_var, self.cell_prior = float(prior_strength), float(noise_var), float(cell_prior)
+        shape = (e.size - 1, e.size - 1)
+        self.count, self.total, self.total_sq = np.zeros(shape), np.zeros(shape), np.zeros(shape)
 
     @property
     def n_bands(self) -> int:
-        return self.count.size
+        return self.edges.size - 1
 
     def band(self, p: np.ndarray) -> np.ndarray:
         return band_of(p, self.edges)
 
-    def observe(self, bands: np.ndarray, progress: np.ndarray) -> None:
-        """Add outcomes: `bands` (n,) of the earlier steps, `progress` (n,) residuals of the next answers."""
-        b = np.asarray(bands, dtype=np.int64)
+    def observe(self, strata: np.ndarray, bands: np.ndarray, progress: np.ndarray) -> None:
+        """Add outcomes of earlier steps: their `strata` and `bands` (n,), and `progress` (n,), the surprise of
+        the next answer on the same skill."""
+        k, b = np.asarray(strata, dtype=np.int64), np.asarray(bands, dtype=np.int64)
         x = np.asarray(progress, dtype=float)
-        keep = (b >= 0) & np.isfinite(x)
-        if b.shape != x.shape or np.any(np.abs(x[keep]) > 1) or np.any(b[keep] >= self.n_bands):
-            raise DataError("progress outcomes need matching shapes, known bands and residuals in [-1, 1]")
-        np.add.at(self.count, b[keep], 1.0)
-        np.add.at(self.total, b[keep], x[keep])
-        np.add.at(self.total_sq, b[keep], x[keep] ** 2)
+        if b.shape != x.shape or k.shape != x.shape:
+            raise DataError("progress outcomes need matching shapes")
+        keep = (b >= 0) & (k >= 0) & np.isfinite(x)
+        if np.any(np.abs(x[keep]) > 1) or np.any(b[keep] >= self.n_bands) or np.any(k[keep] >= self.n_bands):
+            raise DataError("progress outcomes need known strata and bands and residuals in [-1, 1]")
+        np.add.at(self.count, (k[keep], b[keep]), 1.0)
+        np.add.at(self.total, (k[keep], b[keep]), x[keep])
+        np.add.at(self.total_sq, (k[keep], b[keep]), x[keep] ** 2)
 
     @property
     def mean(self) -> np.ndarray:
-        return self.total / (self.count + self.prior_strength)
+        """(B,) each band's progress relative to other bands at the same standing: per stratum, the band's
+        mean (shrunk toward the stratum's) minus the stratum's mean over bands, averaged over strata weighted
+        by the band's observations there, then shrunk toward 0 with `prior_strength`."""
+        n_k = self.count.sum(axis=1, keepdims=True)
+        stratum_mean = self.total.sum(axis=1, keepdims=True) / np.maximum(n_k, 1.0)
+        cell = (self.total + self.cell_prior * stratum_mean) / (self.count + self.cell_prior)
+        deviation = cell - stratum_mean  # (K, B)
+        return (self.count * deviation).sum(axis=0) / (self.n + self.prior_strength)
+
+    @property
+    def n(self) -> np.ndarray:
+        """(B,) observations per band."""
+        return self.count.sum(axis=0)
 
     @property
     def sd(self) -> np.ndarray:
-        return np.sqrt(self.noise_var / (self.count + self.prior_strength))
+        return np.sqrt(self.noise_var / (self.n + self.prior_strength))
 
-    def draw(self, rng: np.random.Generator, n: int) -> np.ndarray:
-        """(n, B) Thompson draws of each band's value."""
-        return self.mean + self.sd * rng.standard_normal((n, self.n_bands))
+    def optimistic(self, n: int) -> np.ndarray:
+        """(n, B) each band's value one posterior SD above its mean (optimism under uncertainty): bands with
+        little evidence get tried, and the choice stays a deterministic function of the state, so the
+        logged item propensities (randomesque) remain exact."""
+        return np.broadcast_to(self.mean + self.sd, (n, self.n_bands))
 
     def values(self, p: np.ndarray, band_values: np.ndarray) -> np.ndarray:
         """Value of practising at predicted success `p` (N, ...) for per-student band values (N, B),
@@ -104,43 +122,56 @@ class DifficultyProgress:
 
     def to_dict(self) -> dict[str, Any]:
         return {"format": FORMAT, "format_version": FORMAT_VERSION, "band_edges": self.edges.tolist(),
-                "prior_strength": self.prior_strength, "noise_var": self.noise_var,
+                "prior_strength": self.prior_strength, "noise_var": self.noise_var, "cell_prior": self.cell_prior,
                 "count": self.count.tolist(), "total": self.total.tolist(), "total_sq": self.total_sq.tolist()}
 
     @classmethod
     def from_dict(cls, payload: dict[str, Any]) -> DifficultyProgress:
         if not isinstance(payload, dict) or payload.get("format") != FORMAT or payload.get("format_version") != FORMAT_VERSION:
             raise ConfigError(f"not a {FORMAT} v{FORMAT_VERSION} payload")
-        out = cls(tuple(payload["band_edges"]), payload["prior_strength"], payload["noise_var"])
+        out = cls(tuple(payload["band_edges"]), payload["prior_strength"], payload["noise_var"], payload["cell_prior"])
         for name in ("count", "total", "total_sq"):
             values = np.asarray(payload[name], dtype=float)
-            if values.shape != (out.n_bands,):
-                raise ConfigError(f"policy learning {name}: expected {out.n_bands} values, got {values.size}")
+            if values.shape != (out.n_bands, out.n_bands):
+                raise ConfigError(f"policy learning {name}: expected {out.n_bands} x {out.n_bands} values, got shape {values.shape}")
             setattr(out, name, values)
         return out
 
     def summary(self) -> list[dict[str, float]]:
-        """Per band: range of predicted success, observations, mean progress and its SD (for reports)."""
-        return [{"from": float(self.edges[b]), "to": float(self.edges[b + 1]), "n": int(self.count[b]),
-                 "progress": float(self.mean[b]), "sd": float(self.sd[b])} for b in range(self.n_bands)]
+        """Per band: range of predicted success, observations, relative progress and its SD (for reports)."""
+        mean, sd, n = self.mean, self.sd, self.n
+        return [{"from": float(self.edges[b]), "to": float(self.edges[b + 1]), "n": int(n[b]),
+                 "progress": float(mean[b]), "sd": float(sd[b])} for b in range(self.n_bands)]
 
 
 class ProgressTracker:
-    """Per student and skill, the band of the last practice step still waiting for its outcome (-1: none);
-    `step` credits each new answer's residual to the band of the student's previous step on that skill."""
+    """Per student and skill, the last practice step still waiting for its outcome: its band (-1: none), the
+    student's standing on the skill before it (stratum) and the skill's ability (mean, variance) before it.
+    `step` measures each new answer against what that earlier state predicted for the new item (no learning
+    since), and credits the surprise to the earlier step's (stratum, band)."""
 
     def __init__(self, n_students: int, n_skills: int) -> None:
         self.pending = np.full((n_students, n_skills), -1, dtype=np.int64)
-        self.residual = np.zeros((n_students, n_skills))
+        self.stratum = np.full((n_students, n_skills), -1, dtype=np.int64)
+        self.mean = np.zeros((n_students, n_skills))
+        self.var = np.ones((n_students, n_skills))
 
-    def step(self, progress: DifficultyProgress, rows: np.ndarray, skills: np.ndarray, predicted: np.ndarray,
+    def step(self, progress: DifficultyProgress, engine: Any, batch: Any, rows: np.ndarray, items: np.ndarray,
              correct: np.ndarray) -> None:
-        """One answer per given student row: `skills` practised, `predicted` P(correct) before, `correct`."""
-        earlier = self.pending[rows, skills]
-        residual = correct - predicted
-        progress.observe(earlier, np.clip(0.5 * (residual - self.residual[rows, skills]), -1.0, 1.0))
-        self.pending[rows, skills] = progress.band(predicted)
-        self.residual[rows, skills] = residual
+        """One answer per row: `batch` holds those rows' states before the answer (a MasteryBatch aligned with
+        `rows`), `items` the answered catalog items, `correct` the scores. Call before updating the states."""
+        cat = engine.catalog
+        skills = cat.item_skill[items]
+        at = np.arange(rows.size)
+        mean, var = engine.skill_ability(batch)
+        standing = engine.skill_success(batch)[at, skills]
+        m_now, v_now = mean[at, skills], var[at, skills]
+        a, b, c = cat.item_a[items], cat.item_b[items], cat.item_c[items]
+        p_then = p3(self.mean[rows, skills], self.var[rows, skills] + engine.config.skill_drift, a, b, c)
+        progress.observe(self.stratum[rows, skills], self.pending[rows, skills], np.clip(correct - p_then, -1.0, 1.0))
+        self.pending[rows, skills] = progress.band(p3(m_now, v_now, a, b, c))
+        self.stratum[rows, skills] = progress.band(standing)
+        self.mean[rows, skills], self.var[rows, skills] = m_now, v_now
 
 
 def fit_from_log(engine: Any, responses: pl.DataFrame, progress: DifficultyProgress | None = None) -> dict[str, Any]:
@@ -167,17 +198,6 @@ def fit_from_log(engine: Any, responses: pl.DataFrame, progress: DifficultyProgr
     for k in range(int(pos.max()) + 1):
         sel = pos == k
         r, i = rows[sel], items[sel]
-        sub = _rows(batch, r)
-        predicted = engine.predict_pairs(sub, i)
-        tracker.step(progress, r, cat.item_skill[i], predicted, y[sel])
+        tracker.step(progress, engine, batch.rows(r), r, i, y[sel])
         engine.update_batch(batch, r, i, y[sel])
     return progress.to_dict()
-
-
-def _rows(batch: Any, rows: np.ndarray) -> Any:
-    """A MasteryBatch of the given rows (copies)."""
-    from engine.mastery import MasteryBatch  # noqa: PLC0415
-
-    return MasteryBatch([batch.student_ids[r] for r in rows], *(getattr(batch, f)[rows] for f in (
-        "theta", "theta_sd", "p_learned", "evidence", "last_practice", "n_responses", "last_time",
-        "responses_since_progress", "first_time")))

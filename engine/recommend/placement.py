@@ -60,14 +60,6 @@ def needs_placement(batch: MasteryBatch, placement_sd: float | None = PLACEMENT_
     return fresh | uncertain
 
 
-def take_rows(batch: MasteryBatch, rows: np.ndarray) -> MasteryBatch:
-    """The sub-batch of `rows` (indices or a bool mask), as copies."""
-    idx = np.flatnonzero(rows) if np.asarray(rows).dtype == bool else np.asarray(rows, dtype=np.int64)
-    return MasteryBatch([batch.student_ids[i] for i in idx], batch.theta[idx], batch.theta_sd[idx], batch.p_learned[idx],
-                        batch.evidence[idx], batch.last_practice[idx], batch.n_responses[idx], batch.last_time[idx],
-                        batch.responses_since_progress[idx], batch.first_time[idx])
-
-
 def entry_resources(catalog: Catalog, allowed: np.ndarray) -> np.ndarray:
     """(S,) the resource shown with a placement question of each skill (its primary skill): the core practice
     set, else another core, a remedial, an advanced resource; only `allowed` (R,) ones; -1 if none."""
@@ -126,7 +118,7 @@ def choose_placement(engine: MasteryEngine, batch: MasteryBatch, k: int, *, rng:
     entry = entry_resources(cat, resources_allowed)  # (S,)
     info = engine.ability_model.information(batch.theta[:, None], cat.item_a[None, :], cat.item_b[None, :], cat.item_c[None, :])
     ready = readiness(engine, batch)  # (N, S)
-    mastered = engine.mastered(engine.p_now(batch, None))
+    mastered = engine.mastered(engine.p_now(batch, None), batch)
     scope = None if constraints is None else constraints.scope(cat, mastered)
     showable = np.broadcast_to(entry >= 0, ready.shape) if scope is None else (entry >= 0)[None, :] & scope  # (N, S)
     eligible = showable & (ready >= min_readiness) & ~mastered

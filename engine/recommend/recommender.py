@@ -23,7 +23,7 @@ from engine.recommend.effectiveness import ResourceEffectiveness
 from engine.recommend.explain import reason
 from engine.recommend.learning import DifficultyProgress
 from engine.recommend.placement import (PLACEMENT_SD, PLACEMENT_WEIGHTS, Placement, choose_placement, needs_placement,
-                                        placement_reason, take_rows)
+                                        placement_reason)
 from engine.recommend.scoring import ResourceGeometry, Scored, score_resources
 from engine.recommend.selection import Selection, select
 
@@ -237,7 +237,7 @@ class Recommender:
         def part(rows: np.ndarray) -> float | np.ndarray | None:
             return now[rows] if isinstance(now, np.ndarray) and now.ndim == 1 else now
 
-        pl, _ = self._placement(take_rows(batch, place), k, part(place), constraints, rng)
+        pl, _ = self._placement(batch.rows(place), k, part(place), constraints, rng)
         none = np.where(pl.resources >= 0, 0.0, np.nan)  # placement has no diversity penalty and no exploration draw
         parts = {"resources": pl.resources, "items": pl.items, "p": pl.p_correct, "scores": pl.information, "diversity": none,
                  "exploration": none, "propensity": pl.propensity, "pinned": pl.pinned, "guaranteed": np.zeros_like(pl.pinned)}
@@ -247,7 +247,7 @@ class Recommender:
         ready = np.zeros((len(batch), self.catalog.n_resources), dtype=bool)
         rest = ~place
         if rest.any():
-            other = self.choose_batch(take_rows(batch, rest), k, now=part(rest), constraints=constraints, rng=rng,
+            other = self.choose_batch(batch.rows(rest), k, now=part(rest), constraints=constraints, rng=rng,
                                       propensity_draws=draws, placement_sd=placement_sd)
             sel = other.selection
             theirs = {"resources": other.resources, "items": other.items, "p": other.item_p_correct, "scores": sel.scores,

@@ -46,11 +46,13 @@ class ResourceGeometry:
             cover[r, : len(skills)] = [catalog.skill_index(s) for s in skills]
         return cls(outside=needs & ~catalog.resource_skills, cover=cover)
 
-    def target_skill(self, p: np.ndarray) -> np.ndarray:
-        """(N, R) the covered skill with the lowest P(learned): where a resource's learning is expected,
-        so the paired item assesses it."""
-        values = np.where(self.cover[None] >= 0, p[:, np.maximum(self.cover, 0)], np.inf)  # (N, R, C)
-        return self.cover[np.arange(self.cover.shape[0])[None, :], values.argmin(axis=2)]
+    def target_skill(self, p: np.ndarray, ready: np.ndarray) -> np.ndarray:
+        """(N, R) the covered skill whose practice can teach most: the largest room to learn (1 - P(learned))
+        times readiness (P(its direct prerequisites learned)), so an advanced project's item is not put on a
+        skill the student is not ready for, and a remedial resource's item goes to the gap it can fill."""
+        safe = np.maximum(self.cover, 0)
+        values = np.where(self.cover[None] >= 0, (1.0 - p[:, safe]) * ready[:, safe], -np.inf)  # (N, R, C)
+        return self.cover[np.arange(self.cover.shape[0])[None, :], values.argmax(axis=2)]
 
 
 @dataclass(frozen=True)
@@ -76,7 +78,7 @@ def skill_status(engine: MasteryEngine, batch: MasteryBatch, now: float | np.nda
                  config: RecommenderConfig) -> SkillStatus:
     p = engine.p_now(batch, None)
     p_now = engine.forget(batch, p, now)
-    mastered = engine.mastered(p)
+    mastered = engine.mastered(p, batch)
     in_place = p >= config.ready_threshold
     direct = engine.catalog.graph.direct.astype(np.int64)
     prereqs_ok = ((~in_place).astype(np.int64) @ direct.T) == 0
@@ -138,11 +140,13 @@ def score_resources(engine: MasteryEngine, batch: MasteryBatch, now: float | np.
     p_items = engine.predict_items(batch, now, p_now=st.p_now)
     info_items = engine.ability_model.information(batch.theta[:, None], cat.item_a, cat.item_b, cat.item_c)
     learned = None
-    if progress is not None and config.learn_difficulty:  # Thompson draw of each band's value, per student
-        learned = progress.values(p_items, progress.draw(rng, p_items.shape[0]))
+    if progress is not None and config.learn_difficulty:
+        p_skill = engine.predict_skill_items(batch)  # difficulty for this student on this skill
+        learned = progress.values(p_skill, progress.optimistic(p_items.shape[0]))
     items = choose_items(cat, p_items, info_items, uncertainty, config.target_success, config.targeting_width,
                          config.weights["information"], config.randomesque, rng, constraints.items_allowed, learned)
-    target = geometry.target_skill(st.p)
+    skill_ready = np.exp(log_p @ engine.catalog.graph.direct.T.astype(float))  # (N, S) P(direct prerequisites learned)
+    target = geometry.target_skill(st.p, skill_ready)
     rows = np.arange(st.p.shape[0])[:, None]
     components = {
         "gain": gain,

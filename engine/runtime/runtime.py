@@ -247,7 +247,7 @@ class Runtime:
         batch = MasteryBatch.stack([state])
         now = state.last_time if math.isfinite(state.last_time) else None
         p = policy.engine.p_now(batch, now)[0]
-        mastered = policy.engine.mastered(p)
+        mastered = policy.engine.mastered(p[None, :], batch)[0]
         cat = policy.catalog
         skills = [{"skill_id": s, "name": cat.skill_names[i], "p_learned": float(p[i]),
                    "sd": float(math.sqrt(max(p[i] * (1 - p[i]), 0.0))), "mastered": bool(mastered[i]),

@@ -107,14 +107,14 @@ class EquilearnPolicy(_Base):
         missing = items < 0
         if missing.any():  # a skill without items: practise any item of the resource's other skills at random
             items[missing] = random_items(self.catalog, self.catalog.resource_skill[resources[missing]], rng)
+        self._before = batch.rows(np.arange(len(batch)))  # the states before the answers, for the progress measure
         return resources, items
 
     def observe(self, resources: np.ndarray, items: np.ndarray, correct: np.ndarray, predicted: np.ndarray) -> None:
         self.recommender.effectiveness.observe(resources, np.clip(correct - predicted, -1.0, 1.0))
         if self.tracker is None:
             self.tracker = ProgressTracker(resources.size, self.catalog.n_skills)
-        rows = np.arange(resources.size)
-        self.tracker.step(self.recommender.progress, rows, self.catalog.item_skill[items], predicted, correct)
+        self.tracker.step(self.recommender.progress, self.engine, self._before, np.arange(resources.size), items, correct)
 
 
 class RandomPolicy(_Base):
@@ -169,10 +169,11 @@ class RemedialPolicy(_Base):
 POLICIES = ("equilearn", "random", "curriculum", "gated-curriculum", "lowest-mastery", "zpdes", "remedial")
 
 
-def make_policy(name: str, engine: MasteryEngine, steps: int, config: RecommenderConfig | None = None) -> Policy:
-    """A fresh policy by name (see POLICIES)."""
+def make_policy(name: str, engine: MasteryEngine, steps: int, config: RecommenderConfig | None = None,
+                progress: DifficultyProgress | None = None) -> Policy:
+    """A fresh policy by name (see POLICIES); `progress`: equilearn's learned difficulty statistics to start from."""
     if name == "equilearn":
-        return EquilearnPolicy(engine, config)
+        return EquilearnPolicy(engine, config, progress)
     if name == "random":
         return RandomPolicy(engine)
     if name == "curriculum":

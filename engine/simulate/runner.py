@@ -19,6 +19,7 @@ from engine.catalog.schema import ADVANCED
 from engine.errors import ConfigError
 from engine.mastery import MasteryEngine
 from engine.recommend import RecommenderConfig
+from engine.recommend.learning import DifficultyProgress
 from engine.recommend.placement import needs_placement
 from engine.simulate.learners import SIMULATORS, _Learners
 from engine.simulate.oracle import OraclePolicy
@@ -104,7 +105,7 @@ class SimulatorSpec(Protocol):
 
 def run_policy(world: World, simulator: str | SimulatorSpec, policy: str, steps: int,
                engine: MasteryEngine | None = None, config: RecommenderConfig | None = None,
-               record_actions: bool = False) -> RunResult:
+               record_actions: bool = False, progress: DifficultyProgress | None = None) -> RunResult:
     """Simulate `steps` activities per student of `world` under `policy` on a simulator family: a name of
     SIMULATORS, or a spec with a name and a `learners(world)` factory (a suite setting)."""
     if isinstance(simulator, str):
@@ -118,7 +119,7 @@ def run_policy(world: World, simulator: str | SimulatorSpec, policy: str, steps:
     started = time.perf_counter()
     engine = engine or MasteryEngine(world.catalog)
     learners = factory(world)
-    chooser = OraclePolicy(engine, learners) if policy == "oracle" else make_policy(policy, engine, steps, config)
+    chooser = OraclePolicy(engine, learners) if policy == "oracle" else make_policy(policy, engine, steps, config, progress)
     n = world.n_students
     batch = engine.new_batch([f"sim{i:06d}" for i in range(n)])
     policy_rng = _stream(world.seed, "policy", policy, family)
@@ -162,7 +163,7 @@ def run_policy(world: World, simulator: str | SimulatorSpec, policy: str, steps:
         if t + 1 == PLACEMENT_RESPONSES:
             theta_sd_after = batch.theta_sd.copy()
     final_known = learners.known()
-    flagged = engine.mastered(engine.p_now(batch, float(steps)))
+    flagged = engine.mastered(engine.p_now(batch, float(steps)), batch)
     return RunResult(
         policy=policy, simulator=family, seed=world.seed, steps=steps, group=world.group.copy(),
         group_names=tuple(g.name for g in world.groups), initial=initial_mastery.mean(axis=1),

@@ -18,12 +18,18 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 
 import numpy as np
+import polars as pl
 from scipy import stats
 
 from engine.catalog import Catalog
 from engine.errors import ConfigError
+from engine.mastery import MasteryEngine
+from engine.modelbuild import build_model_set
 from engine.recommend import RecommenderConfig
+from engine.recommend.learning import DifficultyProgress
+from engine.runtime.modelset import build_policy
 from engine.simulate.learners import BKTLearners, CurveLearners, _Learners
+from engine.simulate.policies import random_items
 from engine.simulate.proficiency import ProficiencyLearners
 from engine.simulate.report import QUARTILES, prior_quartile
 from engine.simulate.runner import READY_WINDOW, RunResult, run_policy
@@ -78,6 +84,32 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("misspecified-20", "proficiency", {"peak_success": 0.70, "gating": 1.5, "resource_weight": 0.5},
             mistag_share=0.20, b_sd=0.8, description="20% mis-tagged, difficulties off by N(0, 0.8), resources teach"),
 )
+
+
+def random_practice_log(setting: Setting, catalog: Catalog, students: int, steps: int, seed: int,
+                        groups: tuple[GroupSpec, ...] = DEFAULT_GROUPS) -> pl.DataFrame:
+    """A canonical response log of other students (a world drawn with another seed) practising at random: a
+    random resource and a random item of its skill each step, as a platform's log before any policy."""
+    world = setting.world(catalog, students, seed, groups)
+    learners = setting.learners(world)
+    rng = np.random.default_rng([seed, 505])
+    ids = np.array([f"log{seed}-{i:05d}" for i in range(students)])
+    frames = []
+    for t in range(steps):
+        resources = rng.integers(0, catalog.n_resources, students)
+        items = random_items(catalog, catalog.resource_skill[resources], rng)
+        correct = learners.step(resources, items, rng)
+        frames.append(pl.DataFrame({"student_id": ids, "item_id": np.array(catalog.item_ids)[items],
+                                    "correct": correct, "seq": np.full(students, t, dtype=np.int64)}))
+    return pl.concat(frames)
+
+
+def built_policy(catalog: Catalog, log: pl.DataFrame, seed: int) -> tuple[MasteryEngine, DifficultyProgress | None]:
+    """The mastery engine and learned statistics that `equilearn model build` makes from `log` (what a
+    platform serves after building from its own log)."""
+    model_set, _ = build_model_set(catalog, log, predictor="auto", seed=seed)
+    engine, recommender = build_policy(catalog, model_set.components)
+    return engine, recommender.progress
 
 
 def setting_by_name(name: str) -> Setting:
@@ -187,9 +219,11 @@ def summarize_setting(setting: Setting, runs: dict[str, list[RunResult]], highes
 
 def run_suite(catalog: Catalog, policies: list[str], settings: list[Setting] | None = None, students: int = 300,
               steps: int = 60, seeds: list[int] | None = None, groups: tuple[GroupSpec, ...] = DEFAULT_GROUPS,
-              config: RecommenderConfig | None = None, progress=None) -> dict[str, object]:  # noqa: ANN001
+              config: RecommenderConfig | None = None, progress=None, build_log_students: int = 0) -> dict[str, object]:  # noqa: ANN001
     """Every policy on every setting, on the same students (one world per seed); `progress(text)` is
-    called after each run when given."""
+    called after each run when given. With `build_log_students` > 0, equilearn serves a model set built by
+    `equilearn model build` from a random-practice log of that many other students of the same setting
+    (as a platform would); otherwise it starts from the catalog's defaults and learns online only."""
     settings = list(settings or SETTINGS)
     seeds = list(seeds or [1])
     results = []
@@ -199,12 +233,19 @@ def run_suite(catalog: Catalog, policies: list[str], settings: list[Setting] | N
         for seed in seeds:
             world = setting.world(catalog, students, seed, groups)
             highest, lowest = world.highest_and_lowest()
+            engine, learned = None, None
+            if build_log_students and OURS in policies:
+                log = random_practice_log(setting, catalog, build_log_students, steps, seed + 10_000, groups)
+                engine, learned = built_policy(catalog, log, seed)
             for policy in policies:
-                runs[policy].append(run_policy(world, setting, policy, steps, config=config))
+                own = policy == OURS
+                runs[policy].append(run_policy(world, setting, policy, steps, config=config,
+                                               engine=engine if own else None, progress=learned if own else None))
                 if progress is not None:
                     progress(f"{setting.name} seed {seed} {policy}: {runs[policy][-1].seconds:.1f} s")
         results.append(summarize_setting(setting, runs, highest, lowest))
     return {"catalog": f"{catalog.name}/v{catalog.version}", "students": students, "steps": steps, "seeds": seeds,
+            "built_from_log_of": build_log_students,
             "gain_definition": "Hake's g on means of true mastery, per student contribution (final - initial) / "
                                "(1 - mean initial) pooled over seeds; paired differences on the same students, t-intervals",
             "settings": results}
