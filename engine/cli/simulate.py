@@ -32,6 +32,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     sim.add_argument("--suite", action="store_true",
                      help="run the learner-model suite (every setting, with the oracle) instead of one simulator")
     sim.add_argument("--settings", help="with --suite: comma-separated setting names (default: all)")
+    sim.add_argument("--build-log-students", type=int, default=0,
+                     help="with --suite: serve equilearn a model set built by `model build` from a random-practice "
+                          "log of this many other students of each setting (0: catalog defaults, online learning only)")
     sim.add_argument("--out", help="write the result JSON here")
     sim.set_defaults(handler=run_simulate)
 
@@ -63,7 +66,8 @@ def run_suite_command(args: argparse.Namespace, policies: list[str], groups: tup
     catalog = load_catalog(args.catalog)
     result = run_suite(catalog, policies, settings, args.students, args.steps,
                        list(range(args.seed, args.seed + args.seeds)), groups,
-                       progress=lambda text: print(text, file=sys.stderr, flush=True))
+                       progress=lambda text: print(text, file=sys.stderr, flush=True),
+                       build_log_students=args.build_log_students)
     print(suite_markdown(result))
     if args.out:
         path = Path(args.out)

@@ -65,6 +65,8 @@ class MasteryConfig:
     ability_mastery_weight: float = 0.0
     mastery_success: float = 0.8
     ability_confirms: float = 0.5
+    graph_confidence: float = 0.9
+    graph_isolated: float = 0.15
 
     def __post_init__(self) -> None:
         if not 0 < self.mastery_threshold < 1:
@@ -229,7 +231,23 @@ class MasteryEngine:
         unseen = evidence == 0
         if not unseen.any():
             return p_learned
-        return np.where(unseen, self.informed_prior(theta, theta_sd, p_learned), p_learned)
+        prior = self.informed_prior(theta, theta_sd, p_learned)
+        if self.config.graph_confidence > 0 and (~unseen).any():
+            prior = self._through_the_graph(prior, np.where(unseen, np.nan, p_learned))
+        return np.where(unseen, prior, p_learned)
+
+    def _through_the_graph(self, prior: np.ndarray, practised: np.ndarray) -> np.ndarray:
+        """Knowledge respects prerequisites: an unpractised skill that a practised skill builds on (directly or
+        not) is at least `graph_confidence` x that skill's P(learned); an unpractised skill is at most the
+        weakest practised skill it builds on (or `graph_isolated`, knowledge out of order being rare, not
+        impossible). `practised` (N, S) holds P(learned) of practised skills, NaN elsewhere."""
+        anc = self.catalog.graph.ancestors  # anc[d, u]: u is a prerequisite of d
+        known = np.nan_to_num(practised, nan=-np.inf)
+        up = np.where(anc[None, :, :], known[:, :, None], -np.inf).max(axis=1)  # (N, S): best practised dependent
+        weak = np.nan_to_num(practised, nan=np.inf)
+        down = np.where(anc[None, :, :], weak[:, None, :], np.inf).min(axis=2)  # (N, S): weakest practised prerequisite
+        out = np.maximum(prior, self.config.graph_confidence * up)
+        return np.minimum(out, np.maximum(down, self.config.graph_isolated))
 
     def p_now(self, batch: MasteryBatch, now: float | np.ndarray | None = None) -> np.ndarray:
         """(N, S) P(learned) at time `now` (days): after forgetting since each skill's last practice, and

@@ -45,7 +45,8 @@ class RunResult:
     seconds: float
     actions: np.ndarray | None = None  # (N, steps) resource indices when recorded
     estimates: np.ndarray | None = None  # (N, steps) the engine's P(learned) of each served resource's skill, when recorded
-    over_practice: np.ndarray | None = None  # (N,) steps whose every skill (resource's and item's, as catalogued) was truly mastered
+    over_practice: np.ndarray | None = None  # (N,) steps whose every skill (resource's and item's, as catalogued) was
+    # truly mastered while the student was ready for a skill not mastered yet (steps that could have taught something)
     flagged_mastered: np.ndarray | None = None  # (N, S) the engine's mastered flag at the end
     truly_mastered: np.ndarray | None = None  # (N, S) the simulator's own criterion at the end
     theta_sd_after: np.ndarray | None = None  # (N,) ability posterior SD after PLACEMENT_RESPONSES responses
@@ -71,7 +72,7 @@ class _ReadyTracker:
         self.direct = learners.catalog.graph.direct.astype(np.int64)
         self.pending = np.zeros(learners.world.known0.shape, dtype=bool)
         self.since = np.zeros(self.pending.shape, dtype=np.int64)
-        self.was_ready = self._ready()
+        self.was_ready = self.ready_now = self._ready()
         self.delays: list[np.ndarray] = []
         self.missed = 0
 
@@ -81,7 +82,7 @@ class _ReadyTracker:
 
     def step(self, t: int, offered_skill: np.ndarray) -> None:
         """Before step t's learning: register new readiness, then the skill each student is offered."""
-        ready = self._ready()
+        ready = self.ready_now = self._ready()
         new = ready & ~self.was_ready
         self.since = np.where(new, t, self.since)
         self.pending = (self.pending | new) & ready
@@ -146,11 +147,12 @@ def run_policy(world: World, simulator: str | SimulatorSpec, policy: str, steps:
         if estimates is not None:
             estimates[:, t] = p_now[rows, world.catalog.resource_skill[resources]]
         item_skill = world.catalog.item_skill[items]
+        tracker.step(t, item_skill)
         known = learners.known()
         touched = world.catalog.resource_skills[resources].copy()
         touched[rows, item_skill] = True
-        over_practice += ~(touched & ~known).any(axis=1)  # every skill the step works on is already mastered
-        tracker.step(t, item_skill)
+        useful = tracker.ready_now.any(axis=1)  # a skill the student is ready for and has not mastered exists
+        over_practice += ~(touched & ~known).any(axis=1) & useful  # yet every skill the step works on is mastered
         ready = learners.ready_for_advanced().any(axis=1)
         ever_ready |= ready
         offered |= ready & is_advanced[resources]

@@ -136,3 +136,22 @@ def test_states_keep_skill_abilities_through_json(catalog) -> None:
     assert np.array_equal(np.isnan(again.skill_theta), np.isnan(state.skill_theta))
     assert np.allclose(again.skill_theta[~np.isnan(state.skill_theta)], state.skill_theta[~np.isnan(state.skill_theta)])
     assert MasteryBatch.stack([again]).rows(np.array([0])).skill_var.shape == (1, catalog.n_skills)
+
+
+def test_knowledge_of_unpractised_skills_follows_the_prerequisite_graph(catalog) -> None:
+    """Hand case on the demo graph: a practised skill at P = 0.9 lifts each of its (transitive) prerequisites
+    to at least 0.9 x 0.9; a practised prerequisite at P = 0.05 caps every skill built on it at 0.15."""
+    engine = MasteryEngine(catalog)
+    anc = catalog.graph.ancestors
+    deep = int(np.argmax(anc.sum(axis=1)))  # the skill with most prerequisites
+    pre = np.flatnonzero(anc[deep])
+    batch = engine.new_batch(["knows-deep", "misses-root"])
+    batch.p_learned[0, deep], batch.evidence[0, deep] = 0.9, 3
+    root = int(pre[0])
+    batch.p_learned[1, root], batch.evidence[1, root] = 0.05, 3
+    p = engine.p_now(batch)
+    assert np.all(p[0, pre] >= 0.81 - 1e-12)
+    built_on_root = np.flatnonzero(anc[:, root])
+    assert built_on_root.size and np.all(p[1, built_on_root] <= 0.15 + 1e-12)
+    off = MasteryEngine(catalog, config=engine.config.__class__(graph_confidence=0.0)).p_now(batch)
+    assert np.all(off[0, pre] < 0.81)  # without the graph the prior alone is lower
