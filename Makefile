@@ -17,9 +17,12 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[test]'
 	touch $(STAMP)
 
-run: $(STAMP)
+PORT ?= 8000
+
+run: $(STAMP)  # the port is checked first: a busy one fails before the demo trains anything
+	$(BIN)/equilearn demo-serve --host 127.0.0.1 --port $(PORT) --check-port
 	$(BIN)/equilearn demo
-	$(BIN)/equilearn demo-serve --host 127.0.0.1 --port 8000
+	$(BIN)/equilearn demo-serve --host 127.0.0.1 --port $(PORT)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)

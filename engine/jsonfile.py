@@ -1,21 +1,104 @@
-"""Read a JSON document a user pointed us at, with the errors every command gives for it."""
+"""Read the files a user points a command at (JSON, TOML, text tables), with the errors every command gives.
+
+A missing file is a `NotFoundError`; a file that is not text at all (binary data, or not UTF-8) is a
+`ConfigError` naming the file and what was expected instead: the option points at the wrong file, so the
+command line exits 2 with one line, never a traceback; text that does not parse is the caller's `error`
+(default `DataError`) with the parser's position and the `hint`.
+"""
 
 from __future__ import annotations
 
 import json
+import tomllib
 from pathlib import Path
 from typing import Any
 
-from engine.errors import DataError, EquilearnError, NotFoundError
+from engine.errors import ConfigError, DataError, EquilearnError, NotFoundError
+
+NUL = b"\x00"
+SAMPLE_BYTES = 64 * 1024  # how much of a table is looked at to tell text from binary data
 
 
-def read_json(path: str | Path, what: str, error: type[EquilearnError] = DataError, hint: str = "") -> Any:
-    """The parsed document; NotFoundError ("<what> <path> not found") when absent, `error` (with `hint`,
-    the fix) when not JSON."""
+def _require(path: str | Path, what: str) -> Path:
     file = Path(path)
     if not file.is_file():
         raise NotFoundError(f"{what} {file} not found")
+    return file
+
+
+def _not_text(file: Path, what: str, why: str, expected: str) -> ConfigError:
+    return ConfigError(f"{file} is not a text file ({why}); {what}: expected {expected or 'a text file'}")
+
+
+def read_text(path: str | Path, what: str, expected: str = "") -> str:
+    """The file's text (UTF-8, a byte-order mark allowed); `ConfigError` if it is binary or not UTF-8."""
+    file = _require(path, what)
+    data = file.read_bytes()
+    if (nul := data.find(NUL)) >= 0:
+        raise _not_text(file, what, f"byte {nul} is NUL: binary data", expected)
     try:
-        return json.loads(file.read_text())
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise _not_text(file, what, f"byte {exc.start} is not UTF-8", expected) from None
+
+
+def read_json(path: str | Path, what: str, error: type[EquilearnError] = DataError, hint: str = "") -> Any:
+    """The parsed document; NotFoundError ("<what> <path> not found") when absent, ConfigError when not a
+    text file, `error` (with `hint`, the fix) when not JSON."""
+    text = read_text(path, what, hint.removeprefix("expected ") if hint else "a JSON document")
+    try:
+        return json.loads(text)
     except json.JSONDecodeError as exc:
-        raise error(f"{file}: not valid JSON ({exc})" + (f"; {hint}" if hint else "")) from None
+        raise error(f"{Path(path)}: not valid JSON ({exc})" + (f"; {hint}" if hint else "")) from None
+    except RecursionError:
+        raise error(f"{Path(path)}: not usable JSON (nested too deeply)" + (f"; {hint}" if hint else "")) from None
+
+
+def read_toml(path: str | Path, what: str, error: type[EquilearnError] = ConfigError, hint: str = "") -> dict[str, Any]:
+    """The parsed TOML document, with the errors of `read_json`."""
+    text = read_text(path, what, hint.removeprefix("expected ") if hint else "a TOML document")
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise error(f"{Path(path)}: not valid TOML: {exc}" + (f"; {hint}" if hint else "")) from None
+
+
+def binary_data(path: str | Path) -> str | None:
+    """Why the start of `path` is binary data rather than text (NUL bytes, or mostly bytes that are not UTF-8
+    text), or None. A few stray bytes (a Latin-1 accent) pass: the table readers replace them."""
+    with Path(path).open("rb") as handle:
+        sample = handle.read(SAMPLE_BYTES)
+    if (nul := sample.find(NUL)) >= 0:
+        return f"byte {nul} is NUL: binary data"
+    text = sample.decode("utf-8", errors="replace")
+    odd = sum(1 for ch in text if ch == "\ufffd" or (ord(ch) < 32 and ch not in "\t\r\n\f"))
+    if text and odd > max(8, len(text) // 20):  # more than 5% replacement or control characters
+        return "mostly bytes that are not UTF-8 text: binary data"
+    return None
+
+
+def check_text_table(path: str | Path, what: str = "a delimited text table",
+                     expected: str = "comma- or tab-separated text with a header row") -> Path:
+    """`path` if its start looks like a text table; `ConfigError` for binary data, so a wrong file gets one
+    clear line instead of a CSV parser's complaint."""
+    file = _require(path, what)
+    if (why := binary_data(file)) is not None:
+        raise _not_text(file, what, why, expected)
+    return file
+
+
+def table_error(file: str | Path, exc: BaseException, separator: str = ",", with_file: bool = True) -> str:
+    """A CSV reader's error in words: what is wrong with the table, not the parser's internals."""
+    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    name = {",": "comma", "\t": "tab", ";": "semicolon", "|": "pipe"}.get(separator, repr(separator))
+    lowered = text.lower()
+    if "field" in lowered or ("expected" in lowered and "rows" in lowered):
+        why = "its rows do not all have the header's number of fields (a stray separator or quote?)"
+    elif "utf-8" in lowered or "utf8" in lowered or ("invalid" in lowered and "byte" in lowered):
+        why = "it is not UTF-8 text"
+    elif "empty" in lowered or "no data" in lowered:
+        why = "it has no data"
+    else:
+        why = f"the reader stopped at: {text[:160]}"
+    message = f"cannot be read as a {name}-separated table with a header row: {why}"
+    return f"{file}: {message}" if with_file else message

@@ -13,6 +13,7 @@ from contextlib import asynccontextmanager
 
 import anyio
 from fastapi import FastAPI
+from starlette.middleware.cors import CORSMiddleware
 
 from engine.config import disable_telemetry
 from engine.runtime import Runtime, load_service_settings
@@ -21,6 +22,7 @@ from service import errors
 from service.limits import BodyLimit
 from service.metrics import Metrics, MetricsMiddleware
 from service.routers import audits, catalog, events, health, models, roster, students
+from service.throttle import FailedKeyThrottle
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +66,8 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
 
     app = FastAPI(title="equilearn", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
     app.state.metrics = Metrics()
+    app.state.key_throttle = FailedKeyThrottle(settings.failed_keys_per_minute) if settings.failed_keys_per_minute else None
+    app.state.cors_origins = settings.cors_origins
     app.state.compute_limiter = anyio.CapacityLimiter(settings.compute_threads) if settings.compute_threads else None
     # served lists are logged by group commit on the event loop: one thread hand-off per transaction
     app.state.served_log = AsyncGroupCommitter(lambda rows: app.state.runtime.write_served(rows))
@@ -74,4 +78,7 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
         app.include_router(module.router)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
+    # always installed, so a preflight is answered (200 for a listed origin, 400 otherwise) instead of 405
+    app.add_middleware(CORSMiddleware, allow_origins=list(settings.cors_origins), allow_methods=["GET", "POST", "PUT"],
+                       allow_headers=["X-API-Key", "Content-Type"], allow_credentials=False, max_age=600)
     return app

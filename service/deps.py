@@ -11,10 +11,11 @@ from typing import Any, TypeVar
 
 import anyio
 
-from fastapi import Depends, Request, Security
+from fastapi import Depends, HTTPException, Request, Security
 from fastapi.security import APIKeyHeader
 from starlette.concurrency import run_in_threadpool
 
+from engine.errors import AuthError
 from engine.runtime import Runtime
 from engine.store.records import ApiKey
 
@@ -40,12 +41,24 @@ async def get_runtime(request: Request) -> Runtime:
 
 
 def require(scope: str | None) -> Callable[..., Awaitable[ApiKey]]:
-    """A dependency: a valid key (401 otherwise) that holds `scope` (403 otherwise); None = any valid key."""
+    """A dependency: a valid key (401 otherwise) that holds `scope` (403 otherwise); None = any valid key.
+    A client address that sent too many wrong keys gets 429 first (`service.throttle`)."""
 
-    async def check(key: str | None = Security(api_key_header), runtime: Runtime = Depends(get_runtime)) -> ApiKey:
-        record = runtime.store.cached_api_key(key, scope)
-        if record is None:
-            record = await run_in_threadpool(runtime.store.verify_api_key, key, scope)
+    async def check(request: Request, key: str | None = Security(api_key_header),
+                    runtime: Runtime = Depends(get_runtime)) -> ApiKey:
+        throttle = getattr(request.app.state, "key_throttle", None)
+        client = request.client.host if request.client else "unknown"
+        if throttle is not None and key is not None and (wait := throttle.retry_after(client)) is not None:
+            raise HTTPException(429, f"too many wrong API keys from this address; retry in {wait} s",
+                                headers={"Retry-After": str(wait)})
+        try:
+            record = runtime.store.cached_api_key(key, scope)
+            if record is None:
+                record = await run_in_threadpool(runtime.store.verify_api_key, key, scope)
+        except AuthError:
+            if throttle is not None and key is not None:
+                throttle.failed(client)
+            raise
         return record
 
     return check

@@ -5,11 +5,42 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr,
+                      ValidationError, ValidatorFunctionWrapHandler, WrapValidator, model_validator)
+from pydantic_core import PydanticCustomError
 
 from engine.runtime.settings import BATCH_LIMIT as MAX_BATCH
+from engine.store.types import MAX_SAFE_INTEGER
 
+NO_NUL = r"^[^\x00]*$"  # PostgreSQL cannot store U+0000; both backends refuse it
 Id = Annotated[str, Field(min_length=1, max_length=255, pattern=r"^[^\x00]+$")]
+Text = Annotated[StrictStr, Field(max_length=10_000, pattern=NO_NUL)]
+ROSTER_VALUE_RULE = ("attribute values must be text without NUL characters, a whole number within ±(2^53 - 1) (send larger "
+                     "ones as text), a finite number, true/false or null")
+
+
+def _fraction_or_exponent(value: Any) -> Any:
+    """A JSON integer is a whole number, never silently a float (10**30 would come back as 1e+30)."""
+    if isinstance(value, int):
+        raise ValueError(f"whole numbers must lie within ±{MAX_SAFE_INTEGER} (I-JSON); send larger ones as text")
+    return value
+
+
+def _one_roster_error(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+    """One error per refused roster value (instead of one per alternative), and without the value."""
+    try:
+        return handler(value)
+    except ValidationError:
+        raise PydanticCustomError("roster_value", ROSTER_VALUE_RULE) from None
+
+
+# A roster value is a scalar that comes back with its JSON type; whole numbers within I-JSON's exact range.
+_RosterScalar = (Annotated[StrictBool, Field(title="boolean")]
+                 | Annotated[StrictInt, Field(ge=-MAX_SAFE_INTEGER, le=MAX_SAFE_INTEGER, title="whole number")]
+                 | Annotated[StrictFloat, BeforeValidator(_fraction_or_exponent), Field(allow_inf_nan=False, title="number")]
+                 | Annotated[Text, Field(title="text")]
+                 | None)
+RosterValue = Annotated[_RosterScalar, WrapValidator(_one_roster_error)]
 Score = Annotated[float, Field(ge=0.0, le=1.0, strict=True, allow_inf_nan=False,
                                description="1 = correct, 0 = wrong, or a partial score in between")]
 
@@ -18,9 +49,11 @@ class EventIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     event_id: Id = Field(description="unique id chosen by the platform; a retry with the same id stores nothing twice")
     student_id: Id
-    item_id: Id = Field(description="an item of the served catalog")
+    item_id: Id = Field(description="an item id of the served catalog (GET /v1/catalog/items); any other id rejects "
+                                    "the whole batch with 422")
     correct: Score
-    timestamp: datetime | None = Field(None, description="when the student answered (ISO 8601; no zone = UTC)")
+    timestamp: datetime | None = Field(None, description="when the student answered (ISO 8601; no zone = UTC); it must "
+                                                         "stay within 0001-01-01..9999-12-31 once converted to UTC")
 
 
 class EventsIn(BaseModel):
@@ -29,7 +62,8 @@ class EventsIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     events: list[EventIn] | None = Field(None, min_length=1, max_length=MAX_BATCH)
     statements: list[dict[str, Any]] | None = Field(None, min_length=1, max_length=MAX_BATCH,
-                                                    description="xAPI statements with verb answered")
+                                                    description="xAPI statements with verb answered; `id` required, "
+                                                                "no NUL character (U+0000) anywhere in a statement")
 
     @model_validator(mode="after")
     def _one_kind(self) -> EventsIn:
@@ -119,6 +153,21 @@ class TableOut(BaseModel):
     rows: list[dict[str, Any]]
 
 
+class CatalogBundleIn(BaseModel):
+    """A one-document catalog bundle. Beyond this shape the server checks every record (ids, skills an item
+    names, prerequisite cycles, resource kinds and levels) and answers 422 listing every problem."""
+
+    model_config = ConfigDict(extra="allow")
+    name: StrictStr | None = Field(None, max_length=255, pattern=NO_NUL)
+    version: StrictStr | StrictInt | None = None
+    description: StrictStr | None = None
+    skills: list[dict[str, Any]] = Field(min_length=1, description="skill_id, name, prerequisites (skill ids)")
+    items: list[dict[str, Any]] = Field(min_length=1, description="item_id, skill_ids, IRT parameters a, b (c)")
+    resources: list[dict[str, Any]] = Field(min_length=1, description="resource_id, kind, skill_ids, level, tier, minutes, capacity")
+    interventions: list[dict[str, Any]] | None = None
+    skill_params: list[dict[str, Any]] | None = None
+
+
 class CatalogSummary(BaseModel):
     model_config = ConfigDict(extra="allow")
     catalog: str
@@ -129,9 +178,11 @@ class CatalogSummary(BaseModel):
 
 
 class RosterRecord(BaseModel):
-    """A student's attributes: `student_id` plus any attribute columns (string, number, true/false or null)."""
+    """A student's attributes: `student_id` plus any attribute columns, each a scalar: text (no NUL), a whole
+    number within ±(2^53 - 1), a finite number, true/false or null. Values come back with the same JSON type."""
 
     model_config = ConfigDict(extra="allow")
+    __pydantic_extra__: dict[str, RosterValue] = Field(init=False)  # type: ignore[assignment]
     student_id: Id
 
 
@@ -150,11 +201,18 @@ class RosterOut(BaseModel):
 
 
 class AuditIn(BaseModel):
+    """A result equal to the version's newest audit (status and report) is a retry: nothing is recorded and that
+    audit is answered with 200. A PASS or INSUFFICIENT_EVIDENCE for a version whose newest audit FAILED lifts the
+    FAIL: it needs a key with the admin scope as well as audit (else 403) and a `reason` (else 422)."""
+
     model_config = ConfigDict(extra="forbid")
-    model_set_version: Annotated[str, Field(min_length=1, max_length=255)] | None = Field(
-        None, description="name/version of the audited model set; default: the one served")
+    model_set_version: Id | None = Field(None, description="name/version of the audited model set; default: the one served")
     status: Literal["PASS", "FAIL", "INSUFFICIENT_EVIDENCE"]
-    report: dict[str, Any] = Field(default_factory=dict)
+    report: dict[str, Any] = Field(default_factory=dict, description="any JSON object, at most 64 levels deep, with no "
+                                                                     "NUL character (U+0000) in a key or string; the key "
+                                                                     "`lifted_fail` is reserved")
+    reason: Annotated[str, Field(min_length=1, max_length=2000, pattern=NO_NUL)] | None = Field(
+        None, description="why a FAIL is lifted (required then, recorded under report.lifted_fail)")
 
 
 class AuditOut(BaseModel):
@@ -194,3 +252,4 @@ class ErrorOut(BaseModel):
 ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"model": ErrorOut} for code in (400, 401, 403, 404, 409, 413, 422, 503)
 }
+ERRORS[429] = {"model": ErrorOut, "description": "too many failed API keys from this address; retry after `Retry-After` s"}

@@ -23,6 +23,7 @@ import polars as pl
 
 from engine.catalog.schema import LIST_COLUMNS, LIST_SEPARATOR, TABLES
 from engine.errors import ConfigError, DataError, NotFoundError
+from engine.jsonfile import check_text_table, read_text, table_error
 
 SUFFIXES = (".csv", ".json", ".toml")
 REQUIRED_TABLES = ("skills", "items", "resources")
@@ -41,12 +42,14 @@ class RawBundle:
 
 
 def _read_structured(path: Path) -> Any:
+    kind = "TOML" if path.suffix == ".toml" else "JSON"
+    text = read_text(path, "catalog file", f"a catalog table or bundle in {kind}")
     try:
         if path.suffix == ".toml":
-            return tomllib.loads(path.read_text(encoding="utf-8"))
-        return json.loads(path.read_text(encoding="utf-8"))
+            return tomllib.loads(text)
+        return json.loads(text)
     except (tomllib.TOMLDecodeError, json.JSONDecodeError) as exc:
-        raise DataError(f"{path}: cannot parse {path.suffix[1:].upper()}: {exc}") from None
+        raise DataError(f"{path}: cannot parse {kind}: {exc}") from None
 
 
 def _records_frame(records: Any, table: str, where: str) -> pl.DataFrame:
@@ -80,10 +83,11 @@ def read_table(path: str | Path, table: str) -> pl.DataFrame:
 
 def _read_table_file(path: Path, table: str) -> pl.DataFrame:
     if path.suffix == ".csv":
+        check_text_table(path, f"{table} table", "comma-separated text with a header row")
         try:
             frame = pl.read_csv(path, infer_schema=False)
         except pl.exceptions.PolarsError as exc:
-            raise DataError(f"{path}: cannot read CSV: {exc}") from None
+            raise DataError(table_error(path, exc)) from None
         return _split_list_cells(frame, table)
     payload = _read_structured(path)
     records = payload.get(table) if isinstance(payload, dict) else payload

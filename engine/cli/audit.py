@@ -24,8 +24,8 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
-from engine.errors import ConfigError, NotFoundError
-from engine.jsonfile import read_json
+from engine.errors import ConfigError, DataError, NotFoundError
+from engine.jsonfile import check_text_table, read_json, table_error
 
 if TYPE_CHECKING:  # the fairness package (scipy, sklearn) is imported only when an audit runs
     from engine.fairness.gate import Policy
@@ -44,10 +44,17 @@ def read_table(path: str | Path) -> pl.DataFrame:
     if not file.is_file():
         raise NotFoundError(f"file {file} not found")
     if file.suffix.lower() in (".parquet", ".pq"):
-        return pl.read_parquet(file)
-    first = file.open().readline()
+        try:
+            return pl.read_parquet(file)
+        except (pl.exceptions.PolarsError, OSError) as exc:
+            raise ConfigError(f"{file}: not a readable Parquet file ({type(exc).__name__}); expected a Parquet table") from None
+    check_text_table(file)
+    first = file.open(encoding="utf-8", errors="replace").readline()
     separator = "\t" if file.suffix.lower() in (".tsv", ".tab") or "\t" in first else ","
-    return pl.read_csv(file, separator=separator, null_values=NULLS, infer_schema_length=10_000)
+    try:
+        return pl.read_csv(file, separator=separator, null_values=NULLS, infer_schema_length=10_000)
+    except pl.exceptions.PolarsError as exc:
+        raise DataError(table_error(file, exc, separator)) from None
 
 
 def _common(parser: argparse.ArgumentParser) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from engine.cli.loading import add_loader_options, loader_options
 from engine.cli.output import write_json
 from engine.data import FORMATS, load
 
@@ -14,11 +15,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     validate.add_argument("path")
     validate.add_argument("--format", required=True, choices=sorted(FORMATS))
     validate.add_argument("--out", help="also write the summary JSON here")
+    add_loader_options(validate)
     validate.set_defaults(handler=run_validate)
 
 
 def run_validate(args: argparse.Namespace) -> int:
-    dataset = load(args.path, args.format)  # raises DataValidationError with every problem
+    dataset = load(args.path, args.format, **loader_options(args, args.format))  # raises DataValidationError with every problem
     summary = dataset.summary()
     summary["problems"] = []
     write_json(summary, args.out)

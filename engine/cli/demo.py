@@ -5,9 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 
-from engine.data.demo import demo_dataset
-from engine.evaluation.protocol import evaluate
-from engine.evaluation.zoo import MODELS
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -17,6 +14,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run_demo(args: argparse.Namespace) -> int:
+    from engine.data.demo import demo_dataset  # noqa: PLC0415 - heavy: imported to run, not to parse arguments
+    from engine.evaluation.protocol import evaluate  # noqa: PLC0415
+    from engine.evaluation.zoo import MODELS  # noqa: PLC0415
+
     dataset = demo_dataset(seed=args.seed)
     print("demo data (validated):", json.dumps(dataset.summary()))
     result = evaluate(dataset, sorted(MODELS), seed=args.seed)

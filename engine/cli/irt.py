@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from engine.cli.loading import add_loader_options, loader_options
 from engine.cli.output import write_json
 from engine.data import FORMATS, load
 from engine.errors import ConfigError, DataError
@@ -43,6 +44,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     cal.add_argument("--tol", type=float, default=1e-5, help="largest parameter change at convergence")
     cal.add_argument("--standard-errors", default="auto", choices=["auto", "observed", "crossprod", "none"])
     cal.add_argument("--out", help="write the calibration JSON here")
+    add_loader_options(cal)
     cal.set_defaults(handler=run_calibrate)
 
     sc = irt.add_parser("score", help="ability estimates for a response file against a saved calibration")
@@ -51,11 +53,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     sc.add_argument("--calibration", required=True, help="calibration JSON from `irt calibrate`")
     sc.add_argument("--method", default="eap", choices=sorted(SCORERS))
     sc.add_argument("--out", help="write the CSV here (default: stdout)")
+    add_loader_options(sc)
     sc.set_defaults(handler=run_score)
 
 
-def _responses(path: str, fmt: str) -> pl.DataFrame:
-    dataset = load(path, fmt)
+def _responses(path: str, fmt: str, options: dict | None = None) -> pl.DataFrame:
+    dataset = load(path, fmt, **(options or {}))
     frame = dataset.responses
     frame = frame() if callable(frame) else frame
     if frame.height == 0:
@@ -82,7 +85,7 @@ def run_calibrate(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
     anchors = read_calibration(args.anchors).bank if args.anchors else None
-    frame = _responses(args.path, args.format)
+    frame = _responses(args.path, args.format, loader_options(args, args.format))
     try:
         data = ResponseData.from_arrays(frame["student_id"], frame["item_id"], frame["correct"])
         result = calibrate(data, args.model, priors, quadrature, anchors, args.max_iter, args.tol, args.standard_errors)
@@ -93,12 +96,22 @@ def run_calibrate(args: argparse.Namespace) -> int:
     if len(result.warnings) > MAX_PRINTED_WARNINGS:
         print(f"warning: ... and {len(result.warnings) - MAX_PRINTED_WARNINGS} more item warnings (all listed under "
               "'warnings' in the output JSON)", file=sys.stderr)
-    write_json(result.to_dict(), args.out)
+    payload = result.to_dict()
+    payload["items"] = in_file_order(payload["items"], "item_id", frame["item_id"])
+    write_json(payload, args.out)
     return 0
 
 
+def in_file_order(records: list[dict], key: str, column: pl.Series) -> list[dict]:
+    """`records` ordered as their `key` first appears in `column` (the input file), not sorted as text
+    (where "10" comes before "9"); records whose key is not in the file keep their order, last."""
+    first = {str(v): i for i, v in enumerate(column.cast(pl.Utf8).unique(maintain_order=True).to_list())}
+    return sorted(records, key=lambda r: first.get(str(r[key]), len(first)))
+
+
 def score_frame(frame: pl.DataFrame, bank: ItemBank, method: str, quadrature: Quadrature | None = None) -> pl.DataFrame:
-    """Ability per student of `frame` (student_id, theta, se, n_responses, n_unknown_items, extreme).
+    """Ability per student of `frame` (student_id, theta, se, n_responses, n_unknown_items, extreme), one row
+    per student in the order of their first response in `frame`.
 
     Responses to items the bank does not hold (or could not estimate) are left out and counted in
     `n_unknown_items`; a student with no usable response gets the prior (EAP/MAP) or null (MLE).
@@ -110,7 +123,7 @@ def score_frame(frame: pl.DataFrame, bank: ItemBank, method: str, quadrature: Qu
     usable[usable] = bank.usable[item[usable]]
     n_students = len(students)
     est = SCORERS[method](bank, student[usable], item[usable], correct[usable], n_students, quadrature)
-    return pl.DataFrame({
+    table = pl.DataFrame({
         "student_id": students.astype(str),
         "theta": est.theta,
         "se": est.se,
@@ -118,11 +131,14 @@ def score_frame(frame: pl.DataFrame, bank: ItemBank, method: str, quadrature: Qu
         "n_unknown_items": np.bincount(student[~usable], minlength=n_students),
         "extreme": est.extreme,
     })
+    # one row per student in the order students first appear in `frame` (not sorted as text: 1, 10, 100, 2)
+    order = frame.select(pl.col("student_id").cast(pl.Utf8).unique(maintain_order=True))
+    return order.join(table, on="student_id", how="left", maintain_order="left")
 
 
 def run_score(args: argparse.Namespace) -> int:
     calibration = read_calibration(args.calibration)
-    frame = _responses(args.path, args.format)
+    frame = _responses(args.path, args.format, loader_options(args, args.format))
     try:
         table = score_frame(frame, calibration.bank, args.method, Quadrature.normal().with_prior(calibration.latent_mean, calibration.latent_sd))
     except ValueError as exc:

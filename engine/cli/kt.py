@@ -11,11 +11,14 @@ from typing import Any
 
 import polars as pl
 
+from engine.cli.loading import add_loader_options, loader_options
 from engine.cli.output import write_json
 from engine.data import FORMATS, load
 from engine.errors import ConfigError
-from engine.evaluation.protocol import evaluate, protocol_split, sort_sequential
-from engine.evaluation.zoo import MODELS, make_model, parse_model_names
+
+# The model zoo and the protocol import scikit-learn and scipy: they are imported by the commands that run,
+# not to build the parser (`equilearn kt --help` stays fast).
+MODELS_HELP = "comma-separated model names (a wrong name lists every model), e.g. baseline-mean,bkt,pfa,irt"
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -23,16 +26,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     ev = kt.add_parser("evaluate", help="fit on train students, predict test responses sequentially, report metrics")
     ev.add_argument("--data", required=True, help="dataset path")
     ev.add_argument("--format", required=True, choices=sorted(FORMATS))
-    ev.add_argument("--models", default="baseline-mean,baseline-item", help=f"comma-separated: {', '.join(sorted(MODELS))}")
+    ev.add_argument("--models", default="baseline-mean,baseline-item", help=MODELS_HELP)
     ev.add_argument("--test-fraction", type=float, default=0.2, help="student share for test when the data has no split")
     ev.add_argument("--seed", type=int, default=0)
     ev.add_argument("--out", help="write the result JSON here")
+    add_loader_options(ev)
     ev.set_defaults(handler=run_evaluate)
 
     fit = kt.add_parser("fit", help="fit one model and save it as JSON (load it back with the model's from_dict)")
     fit.add_argument("--data", required=True, help="dataset path")
     fit.add_argument("--format", required=True, choices=sorted(FORMATS))
-    fit.add_argument("--model", required=True, help=f"one of: {', '.join(sorted(MODELS))}")
+    fit.add_argument("--model", required=True, help="one model name (a wrong name lists every model)")
     fit.add_argument("--out", required=True, help="where to write the fitted model's JSON")
     fit.add_argument(
         "--responses", choices=("train", "all"), default="train",
@@ -40,21 +44,28 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     fit.add_argument("--test-fraction", type=float, default=0.2, help="student share for test when the data has no split")
     fit.add_argument("--seed", type=int, default=0)
+    add_loader_options(fit)
     fit.set_defaults(handler=run_fit)
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
+    from engine.evaluation.protocol import evaluate  # noqa: PLC0415 - heavy (see the imports)
+    from engine.evaluation.zoo import parse_model_names  # noqa: PLC0415
+
     names = parse_model_names(args.models)  # fail on a bad name before loading anything
-    result = evaluate(load(args.data, args.format), names, test_fraction=args.test_fraction, seed=args.seed)
+    result = evaluate(load(args.data, args.format, **loader_options(args, args.format)), names, test_fraction=args.test_fraction, seed=args.seed)
     write_json(result, args.out)
     return 0
 
 
 def run_fit(args: argparse.Namespace) -> int:
+    from engine.evaluation.protocol import protocol_split, sort_sequential  # noqa: PLC0415 - heavy (see the imports)
+    from engine.evaluation.zoo import make_model, parse_model_names  # noqa: PLC0415
+
     names = parse_model_names(args.model)
     if len(names) != 1:
         raise ConfigError(f"--model takes one name, got {len(names)}: {', '.join(names)}")
-    dataset = load(args.data, args.format)
+    dataset = load(args.data, args.format, **loader_options(args, args.format))
     split = protocol_split(dataset, args.test_fraction, args.seed)
     responses = split.train if args.responses == "train" else pl.concat([split.train, split.test], how="diagonal_relaxed")
     model = make_model(names[0])
@@ -75,6 +86,8 @@ def run_fit(args: argparse.Namespace) -> int:
 
 def load_model(payload: dict[str, Any]) -> Any:
     """Rebuild a fitted model from the JSON written by `kt fit` (dispatch on its `model` field)."""
+    from engine.evaluation.zoo import MODELS  # noqa: PLC0415 - heavy (see the imports)
+
     stored = payload.get("model")
     for name, factory in MODELS.items():
         cls = type(factory())

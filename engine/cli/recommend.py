@@ -19,6 +19,7 @@ import polars as pl
 from engine.catalog import Catalog, load_catalog
 from engine.cli.output import write_json
 from engine.errors import ConfigError, DataError, NotFoundError
+from engine.jsonfile import check_text_table, read_text, table_error
 from engine.mastery import MasteryBatch, MasteryEngine, MasteryState
 from engine.recommend import Recommender, RecommenderConfig, TeacherConstraints
 from engine.recommend.interventions import allocate, flag_students
@@ -63,7 +64,11 @@ def load_states(engine: MasteryEngine, path: str) -> MasteryBatch:
         return engine.load_states(p)
     if p.suffix != ".csv":
         raise ConfigError(f"--state must be a .json state file or a .csv response log, got {p.name}")
-    log = pl.read_csv(p, schema_overrides={"student_id": pl.Utf8, "item_id": pl.Utf8})
+    check_text_table(p, "response log (--state)", "comma-separated text with student_id, item_id, correct")
+    try:
+        log = pl.read_csv(p, schema_overrides={"student_id": pl.Utf8, "item_id": pl.Utf8})
+    except pl.exceptions.PolarsError as exc:
+        raise DataError(table_error(p, exc)) from None
     missing = [c for c in ("student_id", "item_id", "correct") if c not in log.columns]
     if missing:
         raise DataError(f"{p}: response log lacks column(s) {', '.join(missing)}")
@@ -106,7 +111,7 @@ def _config(text: str | None) -> RecommenderConfig | None:
     if text.lstrip().startswith("{"):
         raw = text
     elif Path(text).is_file():
-        raw = Path(text).read_text()
+        raw = read_text(text, "--config file", "a recommender config in JSON")
     else:
         raise NotFoundError(f"--config file not found: {text}")
     try:

@@ -7,6 +7,7 @@ service beyond this machine is a deliberate choice (`--host 0.0.0.0`, behind TLS
 from __future__ import annotations
 
 import argparse
+import socket
 
 from engine.errors import ConfigError
 
@@ -22,18 +23,42 @@ def register(sub: argparse._SubParsersAction) -> None:
     register_demo(sub)
 
 
+def check_port(host: str, port: int) -> None:
+    """`ConfigError` (exit 2) if nothing could listen on host:port now: the port is taken or not ours to use,
+    or the host is not an address of this machine. Called before any work, so `make run` on a busy port fails
+    at once instead of after training a model set and printing a key nobody can use."""
+    if not 0 < port < 65536:
+        raise ConfigError(f"--port must be from 1 to 65535, got {port}")
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]
+    except socket.gaierror as exc:
+        raise ConfigError(f"--host {host!r} is not an address of this machine ({exc.strerror})") from None
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server binds: a closed port in TIME_WAIT is free
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            raise ConfigError(f"cannot serve on {host}:{port}: {exc.strerror or exc}; stop what uses the port or pick "
+                              f"another (--port, or make run PORT=...)") from None
+
+
 def run_serve(args: argparse.Namespace) -> int:
-    import uvicorn  # noqa: PLC0415 - only this command needs the server
-
-    from service.app import create_app  # noqa: PLC0415
-
     workers = getattr(args, "workers", 1)
     if workers < 1:
         raise ConfigError(f"--workers must be >= 1, got {workers}")
+    check_port(args.host, args.port)
+
+    import uvicorn  # noqa: PLC0415 - only this command needs the server
+
+    from engine.runtime import load_service_settings  # noqa: PLC0415
+    from service.app import create_app  # noqa: PLC0415
+    from service.server import uvicorn_options  # noqa: PLC0415
+
+    options = uvicorn_options(load_service_settings())
     print(f"equilearn API on http://{args.host}:{args.port} (docs: http://{args.host}:{args.port}/docs)", flush=True)
     app = "service.app:create_app" if workers > 1 else create_app()
     uvicorn.run(app, factory=workers > 1, workers=workers if workers > 1 else None, host=args.host, port=args.port,
-                log_level=args.log_level, access_log=False, timeout_graceful_shutdown=10)
+                log_level=args.log_level, **options)
     return 0
 
 
@@ -41,11 +66,16 @@ def register_demo(sub: argparse._SubParsersAction) -> None:
     demo = sub.add_parser("demo-serve", help="train + register the demo model set, create a key, seed a student, serve")
     demo.add_argument("--host", default="127.0.0.1")
     demo.add_argument("--port", type=int, default=8000)
+    demo.add_argument("--check-port", action="store_true", help="only check that the port is free (exit 2 if not)")
     demo.set_defaults(handler=run_demo_serve)
 
 
 def run_demo_serve(args: argparse.Namespace) -> int:
-    """The end of `make run`: a trained model set, a fresh key, one demo student, then the server."""
+    """The end of `make run`: a trained model set, a fresh key, one demo student, then the server. The port is
+    checked first: a busy one fails before any training."""
+    check_port(args.host, args.port)
+    if getattr(args, "check_port", False):
+        return 0
     from engine.runtime import Runtime, load_service_settings  # noqa: PLC0415
     from engine.runtime.demo import prepare_demo_model_set  # noqa: PLC0415
 

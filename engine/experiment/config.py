@@ -175,8 +175,10 @@ def load_config(path: str | Path, cli_root: str | Path | None = None, max_studen
     file = Path(path)
     if not file.is_file():
         raise NotFoundError(f"experiment config {file} not found")
+    from engine.jsonfile import read_text  # noqa: PLC0415
+
     try:
-        raw = tomllib.loads(file.read_text())
+        raw = tomllib.loads(read_text(file, "experiment config", "a TOML experiment config"))
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{file}: not valid TOML: {exc}") from None
     return parse_config(raw, str(file), cli_root, max_students, seed, models)

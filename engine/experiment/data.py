@@ -11,8 +11,9 @@ import polars as pl
 
 from engine.data import Dataset, load
 from engine.data.demo import demo_dataset
-from engine.errors import ConfigError
+from engine.errors import ConfigError, DataError
 from engine.experiment.config import DEMO_FORMAT, ExperimentConfig
+from engine.jsonfile import check_text_table, table_error
 
 
 def fingerprint_path(path: Path) -> str:
@@ -80,7 +81,11 @@ def read_roster(path: Path) -> pl.DataFrame:
         frame = pl.read_parquet(path)
     else:
         sep = "\t" if path.suffix.lower() in (".tsv", ".tab") else ","
-        frame = pl.read_csv(path, separator=sep, null_values=["", "NA", "?"], infer_schema_length=10_000)
+        check_text_table(path, "roster", "comma- or tab-separated text with a student_id column")
+        try:
+            frame = pl.read_csv(path, separator=sep, null_values=["", "NA", "?"], infer_schema_length=10_000)
+        except pl.exceptions.PolarsError as exc:
+            raise DataError(table_error(path, exc, sep)) from None
     if "student_id" not in frame.columns:
         raise ConfigError(f"roster {path} has no 'student_id' column; columns: {', '.join(frame.columns)}")
     frame = frame.with_columns(pl.col("student_id").cast(pl.Utf8))

@@ -187,10 +187,12 @@ def load_policy(path: str | Path | None = None) -> Policy:
     if path is None:
         text = resources.files("engine.fairness.policies").joinpath("default.toml").read_text()
         return parse_policy(text, "default.toml")
+    from engine.jsonfile import read_text  # noqa: PLC0415
+
     file = Path(path)
     if not file.is_file():
         raise NotFoundError(f"policy file {file} not found")
-    return parse_policy(file.read_text(), str(file))
+    return parse_policy(read_text(file, "policy file", "a gate policy in TOML"), str(file))
 
 
 # ---------------------------------------------------------------- evaluation

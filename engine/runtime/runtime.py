@@ -16,10 +16,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import polars as pl
 
 from engine.catalog import Catalog
-from engine.errors import ConfigError, DataValidationError, NotFoundError, Problem, UnavailableError
+from engine.errors import ConfigError, DataError, DataValidationError, NotFoundError, Problem, UnavailableError
 from engine.mastery import MasteryBatch, MasteryEngine, MasteryState
 from engine.mastery.engine import SECONDS_PER_DAY
 from engine.recommend import Recommender
@@ -65,6 +64,11 @@ def _days(ts: Any) -> float:
 def _audit_dict(a: Any) -> dict[str, Any]:
     return {"id": a.id, "model_set_version": a.model_set_version, "status": a.status, "report": a.report,
             "created_at": a.created_at.isoformat()}
+
+
+def _check_student_id(student_id: Any) -> None:
+    if not isinstance(student_id, str) or not student_id or len(student_id) > 255 or "\x00" in student_id:
+        raise DataError("student_id must be a non-empty string of at most 255 characters without NUL characters")
 
 
 def _clean(value: Any) -> Any:
@@ -234,6 +238,7 @@ class Runtime:
 
     # ---- students -----------------------------------------------------------------------------------
     def _state(self, student_id: str, policy: Policy) -> MasteryState:
+        _check_student_id(student_id)
         stored = self.store.get_state(student_id)
         if stored is None:
             raise NotFoundError(f"unknown student {student_id!r}: no events were received for this student")
@@ -268,6 +273,7 @@ class Runtime:
         policy = self.policy
         if policy.blocked:
             raise UnavailableError(policy.blocked)
+        _check_student_id(student_id)
         stored = self.store.get_state(student_id)
         # a student without events gets placement questions from a fresh state; nothing is stored for them here
         state = policy.engine.new_state(student_id) if stored is None else \
@@ -303,17 +309,23 @@ class Runtime:
         return self.store.audit_scope_upsert_roster(rows)
 
     def roster_read(self) -> list[dict[str, Any]]:
-        frame: pl.DataFrame = self.store.audit_scope_read_roster()
-        return frame.to_dicts()
+        """Every student's attributes, each value with the JSON type it was sent with (not a table's common type)."""
+        return self.store.audit_scope_roster_records()
 
-    def create_audit(self, model_set_version: str | None, status: str, report: dict[str, Any]) -> dict[str, Any]:
+    def create_audit(self, model_set_version: str | None, status: str, report: dict[str, Any], *,
+                     reason: str | None = None, may_lift: bool = False, by: str | None = None) -> dict[str, Any]:
         """Record an audit result (evidence for the deployment gate); this process's policy picks it up at
-        once, other processes on the database at their next `refresh` (the newest audit id changed)."""
+        once, other processes on the database at their next `refresh` (the newest audit id changed).
+
+        A result equal to the version's newest audit (status and report) is a retry: nothing is recorded and
+        that audit comes back with `duplicate` True. A PASS or INSUFFICIENT_EVIDENCE over a newest FAIL lifts
+        the FAIL: only with `may_lift` (the service grants it to keys with the admin scope;
+        `PermissionDeniedError` otherwise) and a `reason`, recorded with the audit (`Store.record_audit`)."""
         version = model_set_version or f"{self.policy.model.name}/{self.policy.model.version}"
-        audit = self.store.save_audit(version, status, report)
-        if self._policy is not None and version == f"{self._policy.model.name}/{self._policy.model.version}":
+        audit, created = self.store.record_audit(version, status, report, may_lift=may_lift, reason=reason, by=by)
+        if created and self._policy is not None and version == f"{self._policy.model.name}/{self._policy.model.version}":
             self._load()
-        return _audit_dict(audit)
+        return {**_audit_dict(audit), "duplicate": not created}
 
     def get_audit(self, audit_id: int) -> dict[str, Any]:
         return _audit_dict(self.store.get_audit(audit_id))
@@ -330,8 +342,7 @@ class Runtime:
         """(ready, details): the database answers and a model set is loaded (and not blocked)."""
         details: dict[str, Any] = {}
         health = self.store.health()
-        details["database"] = "ok" if health.ok else health.detail
-        details["backend"] = health.backend
+        details["database"] = "ok" if health.ok else health.detail  # no backend name: /readyz needs no key
         policy = self._policy
         if policy is None:
             details["model_set"] = None

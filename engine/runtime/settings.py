@@ -13,6 +13,13 @@
   database again; a key revoked by another process stops working here within that time (0 = check every request).
 - `EQUILEARN_POLICY_CHECK_SECONDS` (default 2): how often a server process checks whether another process on
   the same database reloaded the model set, uploaded a catalog or recorded an audit (0 = never).
+- `EQUILEARN_CORS_ORIGINS` (default none): comma-separated origins (`https://app.example.org`) whose pages may
+  call the API from a browser; preflight requests from any other origin are refused.
+- `EQUILEARN_FAILED_KEYS_PER_MINUTE` (default 30, 0 = off): wrong API keys one client address may send (in a
+  burst, then refilled at that rate) before its requests get 429 with `Retry-After`.
+- `EQUILEARN_READ_TIMEOUT_SECONDS` (default 15): a connection must deliver a whole request (headers and body)
+  within this time of its first byte (or of opening), else it is closed; `EQUILEARN_KEEP_ALIVE_SECONDS`
+  (default 5) closes a connection idle between requests.
 """
 
 from __future__ import annotations
@@ -60,6 +67,24 @@ def _seconds(value: str, name: str) -> float:
     return x
 
 
+def _positive_seconds(value: str, name: str) -> float:
+    x = _seconds(value, name)
+    if x <= 0:
+        raise ConfigError(f"{name} must be a number of seconds > 0, got {value!r}")
+    return x
+
+
+def _origins(value: str) -> tuple[str, ...]:
+    """`EQUILEARN_CORS_ORIGINS`: comma-separated `scheme://host[:port]` origins (no path, no wildcard)."""
+    origins = tuple(o.strip().rstrip("/") for o in value.split(",") if o.strip())
+    for origin in origins:
+        scheme, sep, rest = origin.partition("://")
+        if scheme not in ("http", "https") or not sep or not rest or "/" in rest or "*" in rest:
+            raise ConfigError(f"EQUILEARN_CORS_ORIGINS: {origin!r} is not an origin; give scheme://host[:port], "
+                              "e.g. https://app.example.org, comma-separated")
+    return origins
+
+
 @dataclass(frozen=True)
 class ServiceSettings:
     base: Settings
@@ -72,6 +97,10 @@ class ServiceSettings:
     key_cache_seconds: float = 5.0
     compute_threads: int = 0  # 0: on the event loop (see docs/service.md, Decisions)
     policy_check_seconds: float = 2.0  # how often a server process checks whether another one changed the policy
+    cors_origins: tuple[str, ...] = ()  # browser origins allowed to call the API (none by default)
+    failed_keys_per_minute: int = 30  # per client address; 0 = no throttling
+    read_timeout_seconds: float = 15.0  # a whole request must arrive within this (slow or half-open clients are closed)
+    keep_alive_seconds: float = 5.0  # idle time between requests before a connection is closed
 
     @property
     def home(self) -> Path:
@@ -103,4 +132,9 @@ def load_service_settings(environ: dict[str, str] | None = None) -> ServiceSetti
         compute_threads=_positive_int(env.get("EQUILEARN_COMPUTE_THREADS", "0"), "EQUILEARN_COMPUTE_THREADS", minimum=0),
         key_cache_seconds=_seconds(env.get("EQUILEARN_KEY_CACHE_SECONDS", "5"), "EQUILEARN_KEY_CACHE_SECONDS"),
         policy_check_seconds=_seconds(env.get("EQUILEARN_POLICY_CHECK_SECONDS", "2"), "EQUILEARN_POLICY_CHECK_SECONDS"),
+        cors_origins=_origins(env.get("EQUILEARN_CORS_ORIGINS", "")),
+        failed_keys_per_minute=_positive_int(env.get("EQUILEARN_FAILED_KEYS_PER_MINUTE", "30"),
+                                             "EQUILEARN_FAILED_KEYS_PER_MINUTE", minimum=0),
+        read_timeout_seconds=_positive_seconds(env.get("EQUILEARN_READ_TIMEOUT_SECONDS", "15"), "EQUILEARN_READ_TIMEOUT_SECONDS"),
+        keep_alive_seconds=_positive_seconds(env.get("EQUILEARN_KEEP_ALIVE_SECONDS", "5"), "EQUILEARN_KEEP_ALIVE_SECONDS"),
     )

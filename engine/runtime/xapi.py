@@ -17,6 +17,7 @@ from typing import Any
 
 from engine.errors import DataValidationError, Problem
 from engine.store.records import Event
+from engine.store.types import as_utc
 
 ANSWERED = "http://adlnet.gov/expapi/verbs/answered"
 
@@ -63,9 +64,15 @@ def _timestamp(value: Any) -> tuple[datetime | None, str | None]:
     if not isinstance(value, str):
         return None, "timestamp must be an ISO 8601 string"
     try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00")), None
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
-        return None, f"timestamp {value!r} is not ISO 8601"
+        return None, f"timestamp {value[:64]!r} is not ISO 8601"
+    try:
+        as_utc(parsed)
+    except OverflowError:
+        return None, (f"timestamp {value[:64]!r} is outside 0001-01-01 to 9999-12-31 once converted to UTC; "
+                      "send the time in UTC (Z) or fix its offset")
+    return parsed, None
 
 
 def statements_to_events(statements: Sequence[Any], known_item: Callable[[str], bool]) -> list[Event]:

@@ -207,6 +207,11 @@ class Store:
         with read_tx(self.engine) as conn:
             return _roster.read(conn, student_ids)
 
+    def audit_scope_roster_records(self, student_ids: Iterable[str] | None = None) -> list[dict[str, Any]]:
+        """The roster as records, each value with the JSON type it was written with (audit scope only)."""
+        with read_tx(self.engine) as conn:
+            return _roster.records(conn, student_ids)
+
     def audit_scope_delete_roster(self, student_ids: Iterable[str]) -> int:
         ids = list(student_ids)
         return run_write(self.engine, lambda conn: _roster.delete(conn, ids))
@@ -233,7 +238,17 @@ class Store:
     # -- audits ----------------------------------------------------------------------------------
 
     def save_audit(self, model_set_version: str, status: str, report: Mapping[str, Any]) -> AuditRecord:
+        """Append an audit result, unconditionally (the service records through `record_audit`)."""
         return run_write(self.engine, lambda conn: _audits.save(conn, model_set_version, status, report))
+
+    def record_audit(self, model_set_version: str, status: str, report: Mapping[str, Any], *, may_lift: bool = False,
+                     reason: str | None = None, by: str | None = None) -> tuple[AuditRecord, bool]:
+        """`(audit, created)`: append an audit result unless it repeats the version's newest audit (same status
+        and report: a retry), which is returned with `created` False. A non-FAIL result over a newest FAIL lifts
+        the FAIL: it needs `may_lift` (else `PermissionDeniedError`) and a `reason` (else `DataError`), both
+        recorded in the report under `lifted_fail`. One transaction, serialized per version."""
+        return run_write(self.engine, lambda conn: _audits.record(conn, model_set_version, status, report,
+                                                                  may_lift=may_lift, reason=reason, by=by))
 
     def get_audit(self, audit_id: int) -> AuditRecord:
         """`NotFoundError` when there is no such audit."""

@@ -13,7 +13,10 @@ whole transaction back and `run_write` runs it again (a few times, with jittered
 sees the winner's committed rows and decides afresh.
 
 Errors: a busy/locked SQLite file after the timeout, an unreachable server or an exhausted pool become
-`UnavailableError` (retry later, HTTP 503); everything else propagates unchanged.
+`UnavailableError` (retry later, HTTP 503); a value the database refuses (SQLSTATE class 22) becomes
+`DataError` (HTTP 422) carrying only the driver's class, SQLSTATE and primary message; everything else
+propagates unchanged. Every engine is created with `hide_parameters=True`, so no SQLAlchemy error text or
+log line ever holds a statement's parameters (students' roster values, event contents).
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ from sqlalchemy import event, exc
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.pool import StaticPool
 
-from engine.errors import ConfigError, UnavailableError
+from engine.errors import ConfigError, DataError, UnavailableError
 from engine.store.types import dumps_json
 
 log = logging.getLogger(__name__)
@@ -96,15 +99,16 @@ def create_db_engine(url: str, *, busy_timeout_s: float = 30.0, pool_size: int =
         # a dead server should fail a request (503) in seconds, not hang it until the OS gives up
         connect_args = {} if "connect_timeout" in parsed.query else {"connect_timeout": 10}
         engine = sa.create_engine(parsed, pool_size=pool_size, max_overflow=max_overflow, json_serializer=dumps_json,
-                                  connect_args=connect_args)
+                                  connect_args=connect_args, hide_parameters=True)
         _ping_idle_connections(engine, IDLE_PING_S)
         return engine
     if _is_memory(parsed):
         engine = sa.create_engine(parsed, poolclass=StaticPool, connect_args={"check_same_thread": False},
-                                  json_serializer=dumps_json)
+                                  json_serializer=dumps_json, hide_parameters=True)
     else:
         Path(parsed.database).expanduser().resolve().parent.mkdir(parents=True, exist_ok=True)
-        engine = sa.create_engine(parsed, pool_size=pool_size, max_overflow=max_overflow, json_serializer=dumps_json)
+        engine = sa.create_engine(parsed, pool_size=pool_size, max_overflow=max_overflow, json_serializer=dumps_json,
+                                  hide_parameters=True)
     _configure_sqlite(engine, busy_timeout_ms=int(busy_timeout_s * 1000))
     return engine
 
@@ -222,6 +226,19 @@ def _sqlstate(error: exc.DBAPIError) -> str | None:
     return getattr(error.orig, "sqlstate", None)
 
 
+def describe_db_error(error: BaseException) -> str:
+    """A database error in words safe to show and to log: the driver's class, the SQLSTATE and PostgreSQL's
+    primary message, never the statement's parameters nor the DETAIL/CONTEXT lines (which may quote data)."""
+    orig = getattr(error, "orig", None) or error
+    state = getattr(orig, "sqlstate", None)
+    diag = getattr(orig, "diag", None)
+    primary = getattr(diag, "message_primary", None) if diag is not None else None
+    if primary is None and isinstance(orig, sqlite3.Error):
+        primary = str(orig).split(":", 1)[0]  # e.g. "CHECK constraint failed" without the constraint's values
+    parts = [type(orig).__name__] + ([f"SQLSTATE {state}"] if state else []) + ([str(primary)[:200]] if primary else [])
+    return ": ".join(parts)
+
+
 @contextmanager
 def _mapped_errors(engine: sa.Engine) -> Iterator[None]:
     """Turn 'busy' and 'unreachable' database failures into `UnavailableError`; leave the rest alone."""
@@ -229,6 +246,10 @@ def _mapped_errors(engine: sa.Engine) -> Iterator[None]:
         yield
     except exc.TimeoutError as error:
         raise UnavailableError("the database connection pool is exhausted; retry later") from error
+    except exc.DataError as error:
+        # a value the database refuses (SQLSTATE class 22, e.g. a NUL in JSONB): the request's fault. The driver's
+        # text can quote the data (PostgreSQL's CONTEXT line), so only the code and the primary message go on.
+        raise DataError(f"the database refused a value of this request ({describe_db_error(error)}); nothing was stored") from None
     except exc.OperationalError as error:
         if _sqlstate(error) in _RETRYABLE_SQLSTATES:
             raise  # run_write retries these

@@ -36,7 +36,7 @@ from engine.store import states
 from engine.store.database import in_values
 from engine.store.records import Event, EventResult, IngestResult, LoggedEvent
 from engine.store.schema import EVENT_SOURCES, ID_LENGTH, events as T
-from engine.store.types import as_utc, utc_now
+from engine.store.types import as_utc, json_problem, utc_now
 
 State = dict[str, Any]
 ApplyFn = Callable[[str, State | None, list[Event]], State]
@@ -69,6 +69,14 @@ def _id_problem(value: object) -> str | None:
     return None
 
 
+def _utc(value: datetime) -> datetime | None:
+    """`value` in UTC, or None when the conversion leaves the datetime range (9999-12-31T23:59:59-12:00)."""
+    try:
+        return as_utc(value)
+    except OverflowError:
+        return None
+
+
 def _event_problems(row: int, e: Event) -> list[Problem]:
     found = []
     for column in ("event_id", "student_id", "item_id"):
@@ -80,10 +88,15 @@ def _event_problems(row: int, e: Event) -> list[Problem]:
         found.append(Problem(row, "correct", c, "correct must be a number in [0, 1] (1 = correct, 0 = wrong, or a partial score)"))
     if e.timestamp is not None and not isinstance(e.timestamp, datetime):
         found.append(Problem(row, "timestamp", e.timestamp, "timestamp must be a datetime (UTC) or absent"))
+    elif e.timestamp is not None and _utc(e.timestamp) is None:
+        found.append(Problem(row, "timestamp", e.timestamp.isoformat(), "timestamp is outside 0001-01-01 to 9999-12-31 once "
+                                                                       "converted to UTC; send the time in UTC (Z) or fix its offset"))
     if e.source not in EVENT_SOURCES:
         found.append(Problem(row, "source", e.source, f"source must be one of {', '.join(EVENT_SOURCES)}"))
     if e.raw is not None and not isinstance(e.raw, Mapping):
         found.append(Problem(row, "raw", type(e.raw).__name__, "raw must be a JSON object (the original statement) or absent"))
+    elif e.raw is not None and (why := json_problem(e.raw)) is not None:
+        found.append(Problem(row, "statement" if e.source == "xapi" else "raw", None, f"{why}; remove it and resend"))
     return found
 
 

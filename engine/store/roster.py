@@ -18,23 +18,56 @@ from engine.errors import DataValidationError, Problem
 from engine.store.database import insert_or_update
 from engine.store.schema import ID_LENGTH, roster as T
 from engine.store.states import chunks
-from engine.store.types import utc_now
+from engine.store.types import MAX_SAFE_INTEGER, nul_free, utc_now
 
 Scalar = str | int | float | bool | None
 
 
+def _kind(value: Any) -> str:
+    """What a refused attribute value is, in words: the value itself is never echoed (it is demographic data)."""
+    if isinstance(value, float):
+        return "NaN" if value != value else "an infinite number"
+    if isinstance(value, int):
+        return "a whole number beyond ±(2^53 - 1)"
+    if isinstance(value, str):
+        return "a string with a NUL character (U+0000)"
+    if isinstance(value, Mapping):
+        return "an object"
+    if isinstance(value, (list, tuple)):
+        return "a list"
+    return f"a {type(value).__name__}"
+
+
+def _value_ok(value: Any) -> bool:
+    if value is None or isinstance(value, bool):
+        return True
+    if isinstance(value, int):
+        return abs(value) <= MAX_SAFE_INTEGER
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, str):
+        return nul_free(value)
+    return False
+
+
 def _row_problems(row: int, record: Mapping[str, Any]) -> list[Problem]:
+    """Problems of one record. They name the row and the attribute and say what is wrong and how to fix it,
+    but never carry a value: roster values are demographics, and error texts end up in responses and logs."""
     found = []
     sid = record.get("student_id")
-    if not isinstance(sid, str) or not sid or len(sid) > ID_LENGTH:
-        found.append(Problem(row, "student_id", sid, f"student_id must be a non-empty string of at most {ID_LENGTH} characters"))
-    for key, value in record.items():
+    if not isinstance(sid, str) or not sid or len(sid) > ID_LENGTH or not nul_free(sid):
+        found.append(Problem(row, "student_id", None,
+                             f"student_id must be a non-empty string of at most {ID_LENGTH} characters without NUL characters"))
+    for position, (key, value) in enumerate(record.items(), start=1):
         if key == "student_id":
             continue
-        if not isinstance(key, str) or not key:
-            found.append(Problem(row, None, key, "attribute names must be non-empty strings"))
-        elif not (value is None or isinstance(value, (str, int, bool)) or (isinstance(value, float) and math.isfinite(value))):
-            found.append(Problem(row, key, value, "attribute values must be a string, a whole number, a finite number, true/false or null"))
+        if not isinstance(key, str) or not key or len(key) > ID_LENGTH or not nul_free(key):
+            found.append(Problem(row, None, None, f"attribute {position}: attribute names must be non-empty strings of at most "
+                                                  f"{ID_LENGTH} characters without NUL characters"))
+        elif not _value_ok(value):
+            found.append(Problem(row, key, None, f"got {_kind(value)}; attribute values must be a string (without NUL), "
+                                                 f"a whole number within ±(2^53 - 1) (send larger ones as strings), "
+                                                 "a finite number, true/false or null"))
     return found
 
 
@@ -42,14 +75,16 @@ def upsert(conn: sa.Connection, records: Iterable[Mapping[str, Any]]) -> int:
     """Store each record (`student_id` plus attribute columns), replacing a student's previous attributes
     entirely. Returns how many students were written; a bad record rejects them all (listing every problem)."""
     rows = list(records)
-    problems = [p for i, r in enumerate(rows, start=1) for p in _row_problems(i, r)]
+    problems = [p for i, r in enumerate(rows, start=1)
+                for p in (_row_problems(i, r) if isinstance(r, Mapping) else
+                          [Problem(i, None, None, "a record must be an object: {\"student_id\": ..., attribute: value}")])]
     seen: dict[str, int] = {}
     for i, r in enumerate(rows, start=1):
-        sid = r.get("student_id")
+        sid = r.get("student_id") if isinstance(r, Mapping) else None
         if not isinstance(sid, str) or not sid:
             continue  # already reported by _row_problems
         if sid in seen:
-            problems.append(Problem(i, "student_id", sid, f"student listed twice (also row {seen[sid]})"))
+            problems.append(Problem(i, "student_id", None, f"the same student as row {seen[sid]}: list each student once"))
         seen.setdefault(sid, i)
     if problems:
         raise DataValidationError(problems, source="roster")
@@ -81,15 +116,27 @@ def _column(values: list[Scalar]) -> list[Scalar]:
     return [None if v is None else str(v) for v in values]
 
 
+def _rows(conn: sa.Connection, student_ids: Iterable[str] | None) -> list[Any]:
+    if student_ids is None:
+        return conn.execute(sa.select(T.c.student_id, T.c.attributes).order_by(T.c.student_id)).all()
+    return sorted((r for part in chunks(sorted(set(student_ids)))
+                   for r in conn.execute(sa.select(T.c.student_id, T.c.attributes).where(T.c.student_id.in_(part)))),
+                  key=lambda r: r.student_id)
+
+
+def records(conn: sa.Connection, student_ids: Iterable[str] | None = None) -> list[dict[str, Scalar]]:
+    """The roster as records `{"student_id": ..., attribute: value}`, sorted by id, every value with the JSON
+    type it was written with (true stays true, 3 stays 3, even where one attribute mixes kinds); like
+    `read`, every record lists every attribute, null where a student lacks it."""
+    rows = _rows(conn, student_ids)
+    names = sorted({k for r in rows for k in r.attributes})
+    return [{"student_id": r.student_id, **{name: r.attributes.get(name) for name in names}} for r in rows]
+
+
 def read(conn: sa.Connection, student_ids: Iterable[str] | None = None) -> pl.DataFrame:
     """The roster (or the given students' rows) as `student_id` plus one column per attribute, sorted by id;
     a student without some attribute has null there."""
-    if student_ids is None:
-        rows = conn.execute(sa.select(T.c.student_id, T.c.attributes).order_by(T.c.student_id)).all()
-    else:
-        rows = sorted((r for part in chunks(sorted(set(student_ids)))
-                       for r in conn.execute(sa.select(T.c.student_id, T.c.attributes).where(T.c.student_id.in_(part)))),
-                      key=lambda r: r.student_id)
+    rows = _rows(conn, student_ids)
     names = sorted({k for r in rows for k in r.attributes})
     data: dict[str, Any] = {"student_id": pl.Series("student_id", [r.student_id for r in rows], dtype=pl.Utf8)}
     for name in names:

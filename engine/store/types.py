@@ -78,3 +78,51 @@ def dumps_json(value: Any) -> str:
         return json.dumps(value, separators=(",", ":"), allow_nan=False, default=_plain)
     except ValueError:  # a NaN or infinity somewhere: clean (the slow path) and write again
         return json.dumps(_finite(json.loads(json.dumps(value, default=_plain))), separators=(",", ":"), allow_nan=False)
+
+
+MAX_JSON_DEPTH = 64  # deepest nesting of arrays and objects a stored JSON document may have (the service's limit too)
+MAX_SAFE_INTEGER = 2**53 - 1  # I-JSON (RFC 7493): the whole numbers every JSON reader holds exactly
+
+
+def nul_free(text: str) -> bool:
+    """PostgreSQL text and JSONB cannot hold the NUL character (U+0000); both backends refuse it alike."""
+    return "\x00" not in text
+
+
+def json_problem(value: Any, max_depth: int = MAX_JSON_DEPTH) -> str | None:
+    """Why `value` cannot be stored as a JSON document on both backends, or None if it can.
+
+    Refused: nesting deeper than `max_depth`, object keys that are not strings, and NUL characters in any
+    string or key (PostgreSQL's JSONB cannot hold them). The answer names the place (`a.b[3]`), never the
+    value, so it is safe to show and to log whatever the document holds."""
+    stack: list[tuple[Any, int, tuple[Any, ...]]] = [(value, 1, ())]
+    while stack:
+        node, depth, path = stack.pop()
+        if isinstance(node, str):
+            if not nul_free(node):
+                return f"a string at {_json_path(path)} contains a NUL character (U+0000), which cannot be stored"
+            continue
+        if isinstance(node, dict):
+            children = node.items()
+        elif isinstance(node, (list, tuple)):
+            children = enumerate(node)
+        else:
+            continue
+        if depth > max_depth:
+            return f"nested deeper than {max_depth} levels (at {_json_path(path)}); flatten it"
+        for key, child in children:
+            if isinstance(node, dict):
+                if not isinstance(key, str):
+                    return f"an object key at {_json_path(path)} is not a string"
+                if not nul_free(key):
+                    return f"an object key at {_json_path(path)} contains a NUL character (U+0000), which cannot be stored"
+            if isinstance(child, (str, dict, list, tuple)):
+                stack.append((child, depth + 1, (*path, key)))
+    return None
+
+
+def _json_path(path: tuple[Any, ...]) -> str:
+    text = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path).lstrip(".")
+    text = text.replace("\x00", "\\u0000")
+    text = text if len(text) <= 120 else "..." + text[-117:]
+    return text or "the top level"

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from fastapi import APIRouter, Body, Depends
+from fastapi import APIRouter, Depends
 
 from engine.runtime import Runtime
 from service.deps import get_runtime, require
-from service.schemas import ERRORS, CatalogSummary, TableOut
+from service.jsonbody import StrictJSONRoute
+from service.schemas import ERRORS, CatalogBundleIn, CatalogSummary, TableOut
 
-router = APIRouter(prefix="/v1/catalog", tags=["catalog"], responses=ERRORS)
+router = APIRouter(route_class=StrictJSONRoute, prefix="/v1/catalog", tags=["catalog"], responses=ERRORS)
 
 
 def _table(runtime: Runtime, name: str) -> TableOut:
@@ -34,9 +33,7 @@ def resources(runtime: Runtime = Depends(get_runtime)) -> TableOut:
 
 
 @router.put("", response_model=CatalogSummary, dependencies=[Depends(require("admin"))])
-def put_catalog(bundle: dict[str, Any] = Body(..., description="name, version and arrays skills, items, resources "
-                                                                "[, interventions, skill_params]"),
-                runtime: Runtime = Depends(get_runtime)) -> dict:
+def put_catalog(bundle: CatalogBundleIn, runtime: Runtime = Depends(get_runtime)) -> dict:
     """Validate and serve a new catalog bundle; an invalid one is rejected (422, every problem listed)
     and the current catalog stays."""
-    return runtime.put_catalog(bundle)
+    return runtime.put_catalog(bundle.model_dump(exclude_unset=True))

@@ -6,9 +6,10 @@ from fastapi import APIRouter, Depends, Request
 
 from engine.runtime import Runtime
 from service.deps import get_runtime, require
+from service.jsonbody import StrictJSONRoute
 from service.schemas import ERRORS, EventsIn, EventsOut
 
-router = APIRouter(prefix="/v1", tags=["events"], responses=ERRORS)
+router = APIRouter(route_class=StrictJSONRoute, prefix="/v1", tags=["events"], responses=ERRORS)
 
 
 @router.post("/events", response_model=EventsOut, dependencies=[Depends(require("ingest"))])

@@ -7,9 +7,10 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 
 from engine.runtime import Runtime
 from service.deps import get_runtime
+from service.jsonbody import StrictJSONRoute
 from service.schemas import Health, Readiness
 
-router = APIRouter(tags=["health"])
+router = APIRouter(route_class=StrictJSONRoute, tags=["health"])
 
 
 @router.get("/healthz", response_model=Health)

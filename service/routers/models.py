@@ -6,9 +6,11 @@ from fastapi import APIRouter, Depends
 
 from engine.runtime import Runtime
 from service.deps import get_runtime, require
+from service.jsonbody import StrictJSONRoute
 from service.schemas import ERRORS, ModelsOut
 
-router = APIRouter(prefix="/v1/models", tags=["models"], responses=ERRORS, dependencies=[Depends(require("admin"))])
+router = APIRouter(route_class=StrictJSONRoute, prefix="/v1/models", tags=["models"], responses=ERRORS,
+                   dependencies=[Depends(require("admin"))])
 
 
 @router.get("", response_model=ModelsOut)

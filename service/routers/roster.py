@@ -6,9 +6,11 @@ from fastapi import APIRouter, Depends
 
 from engine.runtime import Runtime
 from service.deps import get_runtime, require
+from service.jsonbody import StrictJSONRoute
 from service.schemas import ERRORS, RosterIn, RosterOut, RosterWritten
 
-router = APIRouter(prefix="/v1/roster", tags=["roster"], responses=ERRORS, dependencies=[Depends(require("audit"))])
+router = APIRouter(route_class=StrictJSONRoute, prefix="/v1/roster", tags=["roster"], responses=ERRORS,
+                   dependencies=[Depends(require("audit"))])
 
 
 @router.post("", response_model=RosterWritten)

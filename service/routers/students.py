@@ -6,12 +6,14 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 
 from engine.runtime import Runtime
 from service.deps import compute, get_runtime, require
+from service.jsonbody import StrictJSONRoute
 from service.schemas import ERRORS, MasteryOut, RecommendationsOut
 
-router = APIRouter(prefix="/v1/students", tags=["students"], responses=ERRORS,
+router = APIRouter(route_class=StrictJSONRoute, prefix="/v1/students", tags=["students"], responses=ERRORS,
                    dependencies=[Depends(require("recommend"))])
 
-StudentId = Path(min_length=1, max_length=255)
+StudentId = Path(min_length=1, max_length=255, pattern=r"^[^\x00]+$",
+                 description="the platform's student id (1 to 255 characters, no NUL character)")
 
 
 @router.get("/{student_id}/mastery", response_model=MasteryOut)

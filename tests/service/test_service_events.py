@@ -205,5 +205,9 @@ def test_service_failed_audit_blocks_recommendations(ingest, client, keys):
     assert r.status_code == 503 and "failed its latest fairness audit" in r.json()["detail"]
     ready = client.get("/readyz")
     assert ready.status_code == 503 and ready.json()["model_set"]["audit_status"] == "FAIL"
-    client.post("/v1/audits", json={"status": "PASS"}, headers=h(keys["audit"]))
+    # an audit key alone cannot lift the FAIL; a key with the admin scope too can, with a reason (issue 16)
+    assert client.post("/v1/audits", json={"status": "PASS"}, headers=h(keys["audit"])).status_code == 403
+    lifted = client.post("/v1/audits", json={"status": "PASS", "reason": "re-audited on the full cohort"},
+                         headers=h(keys["all"]))
+    assert lifted.status_code == 201 and lifted.json()["report"]["lifted_fail"]["reason"] == "re-audited on the full cohort"
     assert client.get("/v1/students/gate/recommendations", headers=h(keys["recommend"])).status_code == 200

@@ -30,6 +30,7 @@ from engine.data.loaders.common import require_file
 from engine.data.schema import SCHEMAS, SKILL_LIST, UTC_DATETIME, TableSchema
 from engine.data.validate import find_problems, validate
 from engine.errors import DataValidationError, Problem
+from engine.jsonfile import binary_data, table_error
 
 FILE_ROW = "__file_row__"  # 0-based data row of the source file, carried through a loader
 ROWS_LISTED = 20
@@ -58,6 +59,9 @@ def read_text_table(path: Path, separator: str | None = None, null_values: Seque
     unreadable file raises a DataValidationError naming the path.
     """
     require_file(path)
+    if (why := binary_data(path)) is not None:
+        raise DataValidationError([Problem(None, None, None, f"not a text file ({why}); expected a comma- or tab-separated "
+                                                             "text table with a header row (or check --format)")], str(path))
     sep = separator or sniff_separator(path)
     try:
         frame = pl.read_csv(
@@ -65,9 +69,8 @@ def read_text_table(path: Path, separator: str | None = None, null_values: Seque
         )
     except (pl.exceptions.PolarsError, OSError, UnicodeDecodeError) as exc:
         raise DataValidationError(
-            [Problem(None, None, str(path), f"unreadable as a {sep!r}-separated text table: {exc}".splitlines()[0])],
-            source=str(path),
-        ) from exc
+            [Problem(None, None, None, table_error(path, exc, sep, with_file=False))], source=str(path),
+        ) from None
     if frame.width == 0 or frame.height == 0:
         raise DataValidationError([Problem(None, None, str(path), "the file has no data rows")], source=str(path))
     return frame.with_row_index(FILE_ROW)
@@ -148,9 +151,20 @@ def split_skills(expr: pl.Expr, separator: str) -> pl.Expr:
     return parts.fill_null(pl.lit([], dtype=SKILL_LIST))
 
 
+FIRST_ROW = "__first_row__"
+
+
+def in_file_order(frame: pl.DataFrame, then: Sequence[str]) -> pl.DataFrame:
+    """Students in the order they first appear in the file (not sorted as text: 1, 10, 100, 2), each
+    student's rows by `then`; `frame` must hold `__file_row__`."""
+    first = pl.col(FILE_ROW).min().over("student_id").alias(FIRST_ROW)
+    return frame.with_columns(first).sort([FIRST_ROW, *then], nulls_last=True, maintain_order=True).drop(FIRST_ROW)
+
+
 def number_within_student(frame: pl.DataFrame, order: Sequence[str]) -> pl.DataFrame:
-    """Sort by student then `order` (stable: ties and nulls keep file order, nulls last) and set `seq`."""
-    ordered = frame.sort(["student_id", *order, FILE_ROW], nulls_last=True, maintain_order=True)
+    """Group by student in file order, then sort by `order` (stable: ties and nulls keep file order, nulls
+    last) and set `seq`."""
+    ordered = in_file_order(frame, [*order, FILE_ROW])
     return ordered.with_columns(pl.int_range(pl.len(), dtype=pl.Int64).over("student_id").alias("seq"))
 
 
@@ -249,7 +263,8 @@ def load_generic(
         )
     raw = _read_any(target, separator)
     require_columns(raw, [mapping[c] for c in REQUIRED] + list(roster_columns), where,
-                    "map it with columns={canonical name: your column name}")
+                    "map it with --column CANONICAL=YOURS on the command line, e.g. --column student_id=learner "
+                    "(Python: columns={canonical name: your column name})")
     present = {c: mapping[c] for c in CANONICAL if mapping[c] in raw.columns}
     if "correct" in present and raw[present["correct"]].dtype == pl.Utf8:
         raw = raw.with_columns(pl.col(present["correct"]).str.strip_chars())
@@ -276,5 +291,5 @@ def load_generic(
     if roster_columns:
         per_row = raw.select(FILE_ROW, *roster_columns).with_columns(frame["student_id"])
         roster = _roster(per_row, roster_columns, where)
-    responses = canonical_responses(checked.sort(["student_id", "seq"]).drop(FILE_ROW), source=where)
+    responses = canonical_responses(in_file_order(checked, ["seq"]).drop(FILE_ROW), source=where)
     return Dataset(name=target.stem, train=responses, roster=roster)

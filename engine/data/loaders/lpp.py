@@ -17,6 +17,7 @@ import scipy.sparse as sp
 from engine.data.dataset import Dataset, canonical_responses
 from engine.data.loaders.common import require_file
 from engine.errors import Problem, DataValidationError
+from engine.jsonfile import binary_data, table_error
 
 COLUMNS = ("user_id", "item_id", "timestamp", "correct", "skill_id")
 
@@ -29,10 +30,13 @@ def _qmatrix(path: Path) -> pl.DataFrame:
 
 
 def _read_split(path: Path) -> pl.DataFrame:
+    if (why := binary_data(path)) is not None:
+        raise DataValidationError([Problem(None, None, None, f"not a text file ({why}); expected tab-separated text with "
+                                                             "user_id item_id timestamp correct skill_id")], str(path))
     try:
         frame = pl.read_csv(path, separator="\t", schema_overrides={c: pl.Utf8 for c in ("user_id", "item_id", "skill_id", "correct")})
-    except (pl.exceptions.ComputeError, OSError) as exc:
-        raise DataValidationError([Problem(None, None, str(path), f"unreadable tab-separated file: {exc}")], str(path)) from exc
+    except (pl.exceptions.PolarsError, OSError) as exc:
+        raise DataValidationError([Problem(None, None, None, table_error(path, exc, "\t", with_file=False))], str(path)) from None
     missing = [c for c in COLUMNS if c not in frame.columns]
     if missing:
         raise DataValidationError(

@@ -8,7 +8,8 @@ Columns of the file play one of four roles:
 - covariates: `covariates`, by default every column named (case-insensitively) in `COVARIATE_NAMES`
   (e.g. `Gender`, `Anger`, `female`, `migra`, `hisei`, `idschool`). They go to `Dataset.roster`
   keyed by student_id (the subgroup columns of a fairness audit) and never into the responses. A
-  user with other covariate names passes `covariates=["col", ...]` (Python API), or renames them.
+  user with other covariate names passes `covariates=["col", ...]` (Python API; `--covariates col,...` on
+  the command line), or renames them.
 - items: every other column; `item_id` is the column name, `seq` follows column order,
   `skill_ids` is empty.
 Cells must be 0/1 (or a score in [0, 1]); a missing cell (`missing_values`, default empty/NA/NaN/.)
@@ -115,8 +116,9 @@ def _scores(raw: pl.DataFrame, items: list[str], key: dict[str, str] | None, whe
     value = pl.col("cell").cast(pl.Float64, strict=False)
     bad = long.filter(value.is_null() | value.is_nan() | (value < 0) | (value > 1)).sort(FILE_ROW, maintain_order=True)
     if bad.height:
-        hint = ("item cells must be 0/1 or a score in [0, 1]; raw choices need key=..., "
-                "a person column needs covariates=[...], a missing code needs missing_values=[...]")
+        hint = ("item cells must be 0/1 or a score in [0, 1]; raw choices need an answer key (--key A,C,B,...), "
+                "a person column must be named (--covariates COL,...), a missing code listed (--missing-values 8,...); "
+                "in Python: key=, covariates=, missing_values=")
         problems = []
         for item in bad["item_id"].unique(maintain_order=True).to_list():
             problems += rows_problems(bad.filter(pl.col("item_id") == item), item, hint, value_column="cell")

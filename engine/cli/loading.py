@@ -1,0 +1,64 @@
+"""Loader options on the command line, shared by every command that reads a response file (`--format`).
+
+`--column CANONICAL=YOURS` (repeatable) maps the generic format's columns; `--key`, `--covariates` and
+`--missing-values` are the wide format's answer key, person columns and missing codes. They become the
+loaders' keyword arguments (`columns=`, `key=`, `covariates=`, `missing_values=`), and the loaders' hints
+name these flags.
+"""
+
+from __future__ import annotations
+
+import argparse
+import inspect
+from typing import Any
+
+from engine.errors import ConfigError
+
+FLAGS = {"columns": "--column", "key": "--key", "covariates": "--covariates", "missing_values": "--missing-values"}
+
+
+def add_loader_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("reading the file")
+    group.add_argument("--column", action="append", default=[], metavar="CANONICAL=YOURS",
+                       help="generic format: your column for a canonical one, e.g. --column student_id=learner "
+                            "(repeatable; canonical: student_id, item_id, correct, skill_ids, timestamp)")
+    group.add_argument("--key", help="wide format: the correct choice of each item column, comma-separated, in column "
+                                     "order (raw choices are scored 1 when equal, else 0)")
+    group.add_argument("--covariates", help="wide format: comma-separated person columns (not items); they go to the roster")
+    group.add_argument("--missing-values", help="wide format: comma-separated codes that mean 'not answered' "
+                                                "(default: empty, NA, NaN, .)")
+
+
+def _split(text: str) -> list[str]:
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+def loader_options(args: argparse.Namespace, fmt: str) -> dict[str, Any]:
+    """The keyword arguments for `engine.data.load(path, fmt, ...)` that the flags ask for; a flag the
+    format does not take is a `ConfigError` naming both."""
+    options: dict[str, Any] = {}
+    if getattr(args, "column", None):
+        columns = {}
+        for item in args.column:
+            canonical, sep, yours = item.partition("=")
+            if not sep or not canonical.strip() or not yours.strip():
+                raise ConfigError(f"--column takes CANONICAL=YOURS, e.g. --column student_id=learner; got {item!r}")
+            columns[canonical.strip()] = yours.strip()
+        options["columns"] = columns
+    if getattr(args, "key", None):
+        options["key"] = _split(args.key)
+    if getattr(args, "covariates", None) is not None:
+        options["covariates"] = _split(args.covariates)
+    if getattr(args, "missing_values", None) is not None:
+        options["missing_values"] = _split(args.missing_values)
+    if options:
+        from engine.data import FORMATS  # noqa: PLC0415 - the loaders are imported by the commands that load
+
+        accepted = set(inspect.signature(FORMATS[fmt]).parameters) if fmt in FORMATS else set()
+        wrong = [FLAGS[name] for name in options if name not in accepted]
+        if wrong:
+            users = {flag: sorted(f for f, loader in FORMATS.items() if name in inspect.signature(loader).parameters)
+                     for name, flag in FLAGS.items()}
+            raise ConfigError("; ".join(f"{flag} does not apply to --format {fmt} (it is for --format "
+                                        f"{', '.join(users[flag]) or 'none'})" for flag in wrong))
+    return options
