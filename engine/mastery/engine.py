@@ -127,7 +127,7 @@ class MasteryEngine:
             )
         counts = catalog.item_skills.sum(axis=1, keepdims=True)
         self._item_skill_weights = (catalog.item_skills / np.maximum(counts, 1)).T  # (S, I): mean over an item's skills
-        self._typical = _typical_items(catalog)
+        self.typical_items = _typical_items(catalog)  # (S,) median a and b of each skill's items
 
     # ---- components (the served model set) -----------------------------------------------------------
     def to_components(self) -> dict[str, Any]:
@@ -262,7 +262,7 @@ class MasteryEngine:
         """(N, S) P(the student answers the skill's typical item right with probability >= `mastery_success`):
         the per-skill ability's posterior mass above that level."""
         mean, var = self.skill_ability(batch)
-        a, b = self._typical
+        a, b = self.typical_items
         level = b + np.log(self.config.mastery_success / (1.0 - self.config.mastery_success)) / a
         return ndtr((mean - level[None, :]) / np.sqrt(var))
 
@@ -293,6 +293,14 @@ class MasteryEngine:
         var = np.where(fresh, (batch.theta_sd**2)[:, None] + self.config.skill_spread**2, batch.skill_var)
         return mean, var
 
+    def skill_ability_at(self, batch: MasteryBatch, rows: np.ndarray, skills: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """`skill_ability` at the (row, skill) pairs given, without building the whole (N, S) arrays."""
+        st = batch.skill_theta[rows, skills]
+        fresh = np.isnan(st)
+        mean = np.where(fresh, batch.theta[rows], st)
+        var = np.where(fresh, batch.theta_sd[rows] ** 2 + self.config.skill_spread**2, batch.skill_var[rows, skills])
+        return mean, var
+
     def predict_skill_items(self, batch: MasteryBatch, items: np.ndarray | None = None) -> np.ndarray:
         """(N, I) P(correct) of the items (all when None) from the ability of each item's primary skill,
         averaged over its uncertainty (probit approximation: a / sqrt(1 + pi a^2 var / 8))."""
@@ -314,7 +322,7 @@ class MasteryEngine:
         """(N, S) P(correct) on an item of the skill's median difficulty and discrimination (no guessing):
         how well the student does on this skill's typical item now."""
         mean, var = self.skill_ability(batch)
-        a, b = self._typical
+        a, b = self.typical_items
         return p3(mean, var, a[None, :], b[None, :], 0.0)
 
     def _update_skill_ability(self, batch: MasteryBatch, rows: np.ndarray, items: np.ndarray, y: np.ndarray,

@@ -158,14 +158,14 @@ class ProgressTracker:
 
     def step(self, progress: DifficultyProgress, engine: Any, batch: Any, rows: np.ndarray, items: np.ndarray,
              correct: np.ndarray) -> None:
-        """One answer per row: `batch` holds those rows' states before the answer (a MasteryBatch aligned with
-        `rows`), `items` the answered catalog items, `correct` the scores. Call before updating the states."""
+        """One answer for each given row of `batch` (a MasteryBatch holding the states *before* the answers; the
+        tracker's rows are the batch's), `items` the answered catalog items, `correct` the scores. Call before
+        updating the states."""
         cat = engine.catalog
         skills = cat.item_skill[items]
-        at = np.arange(rows.size)
-        mean, var = engine.skill_ability(batch)
-        standing = engine.skill_success(batch)[at, skills]
-        m_now, v_now = mean[at, skills], var[at, skills]
+        m_now, v_now = engine.skill_ability_at(batch, rows, skills)
+        typical_a, typical_b = engine.typical_items
+        standing = p3(m_now, v_now, typical_a[skills], typical_b[skills], 0.0)
         a, b, c = cat.item_a[items], cat.item_b[items], cat.item_c[items]
         p_then = p3(self.mean[rows, skills], self.var[rows, skills] + engine.config.skill_drift, a, b, c)
         progress.observe(self.stratum[rows, skills], self.pending[rows, skills], np.clip(correct - p_then, -1.0, 1.0))
@@ -198,6 +198,6 @@ def fit_from_log(engine: Any, responses: pl.DataFrame, progress: DifficultyProgr
     for k in range(int(pos.max()) + 1):
         sel = pos == k
         r, i = rows[sel], items[sel]
-        tracker.step(progress, engine, batch.rows(r), r, i, y[sel])
+        tracker.step(progress, engine, batch, r, i, y[sel])
         engine.update_batch(batch, r, i, y[sel])
     return progress.to_dict()

@@ -79,7 +79,7 @@ def test_mastered_flag_needs_the_skill_ability_to_agree(catalog) -> None:
     batch = engine.new_batch(["strong", "lucky"])
     s = 3
     batch.p_learned[:, s] = 0.99  # the skill model says mastered for both
-    a, b = engine._typical  # noqa: SLF001 - the typical item the flag refers to
+    a, b = engine.typical_items  # the typical item the flag refers to
     level = b[s] + math.log(0.8 / 0.2) / a[s]
     batch.skill_theta[:, s] = [level + 1.5, level - 1.5]  # the ability says: far above, far below the 80% level
     batch.skill_var[:, s] = 0.1
