@@ -37,6 +37,7 @@ import httpx
 import numpy as np
 
 from engine.catalog import demo_catalog
+from engine.registry.model_set import content_sha256
 from engine.store import Store
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -168,10 +169,12 @@ def bench_backend(label: str, database_url: str | None, n_events: int, n_request
     if database_url:
         env["EQUILEARN_DATABASE_URL"] = database_url
     ms = home / "model_set.json"
-    ms.write_text(json.dumps({"name": "bench", "version": "1", "components": {}, "audit_status": "PASS"}))
+    ms.write_text(json.dumps({"name": "bench", "version": "1", "components": {}}))
     env["EQUILEARN_MODEL_SET_FILE"] = str(ms)
     store = Store.open(database_url or f"sqlite:///{home / 'equilearn.db'}")
     KEY[0] = store.create_api_key("ingest,recommend")[0]
+    # the service serves only content whose newest audit in its own table is a PASS
+    store.record_audit("bench/1", "PASS", {"audit": "bench"}, content_sha256=content_sha256({}))
     store.close()
     port = free_port()
     PORT[0] = port

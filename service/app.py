@@ -14,6 +14,7 @@ from contextlib import asynccontextmanager
 import anyio
 from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
+from starlette.staticfiles import StaticFiles
 
 from engine.config import disable_telemetry
 from engine.runtime import Runtime, load_service_settings
@@ -21,7 +22,8 @@ from engine.runtime.group_commit import AsyncGroupCommitter
 from service import errors
 from service.limits import BodyLimit
 from service.metrics import Metrics, MetricsMiddleware
-from service.routers import audits, catalog, events, health, models, roster, students
+from service.routers import audits, catalog, classes, events, health, models, roster, students
+from service.web import pages
 from service.throttle import FailedKeyThrottle
 
 log = logging.getLogger(__name__)
@@ -64,7 +66,8 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
             if owned:
                 app.state.runtime.close()
 
-    app = FastAPI(title="equilearn", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
+    # /docs is served by service.web.pages from local files (no CDN); ReDoc (CDN only) is not served
+    app = FastAPI(title="equilearn", version="0.1.0", description=DESCRIPTION, lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.metrics = Metrics()
     app.state.key_throttle = FailedKeyThrottle(settings.failed_keys_per_minute) if settings.failed_keys_per_minute else None
     app.state.cors_origins = settings.cors_origins
@@ -74,8 +77,10 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
     if runtime is not None:
         app.state.runtime = runtime
     errors.install(app)
-    for module in (events, students, catalog, roster, audits, models, health):
+    for module in (events, students, catalog, roster, audits, models, health, classes):
         app.include_router(module.router)
+    app.mount(pages.STATIC_URL, StaticFiles(directory=pages.STATIC_DIR), name="static")  # before the pages' catch-all
+    app.include_router(pages.router)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     # always installed, so a preflight is answered (200 for a listed origin, 400 otherwise) instead of 405

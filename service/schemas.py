@@ -45,6 +45,16 @@ Score = Annotated[float, Field(ge=0.0, le=1.0, strict=True, allow_inf_nan=False,
                                description="1 = correct, 0 = wrong, or a partial score in between")]
 
 
+def _iso_text(value: Any) -> Any:
+    """A timestamp is ISO 8601 text, as the schema says (`format: date-time`): pydantic would also read a number,
+    or a string of digits, as Unix seconds, and a careless client's event would land in 1970."""
+    if value is None or isinstance(value, datetime):
+        return value
+    if not isinstance(value, str) or value.strip().lstrip("+-").replace(".", "", 1).isdigit():
+        raise ValueError("timestamp must be ISO 8601 text such as 2024-05-01T12:00:00Z, not a number")
+    return value
+
+
 class EventIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     event_id: Id = Field(description="unique id chosen by the platform; a retry with the same id stores nothing twice")
@@ -52,14 +62,23 @@ class EventIn(BaseModel):
     item_id: Id = Field(description="an item id of the served catalog (GET /v1/catalog/items); any other id rejects "
                                     "the whole batch with 422")
     correct: Score
-    timestamp: datetime | None = Field(None, description="when the student answered (ISO 8601; no zone = UTC); it must "
-                                                         "stay within 0001-01-01..9999-12-31 once converted to UTC")
+    timestamp: Annotated[datetime | None, BeforeValidator(_iso_text)] = Field(
+        None, description="when the student answered (ISO 8601; no zone = UTC); it must stay within "
+                          "0001-01-01..9999-12-31 once converted to UTC")
+
+
+# "exactly one of events or statements" as JSON Schema (the rule `_one_kind` enforces): one of them is a list,
+# the other absent or null. Stated so that clients and schemathesis generate bodies the server can accept.
+_ONE_KIND = {"oneOf": [
+    {"required": ["events"], "properties": {"events": {"type": "array"}, "statements": {"type": "null"}}},
+    {"required": ["statements"], "properties": {"statements": {"type": "array"}, "events": {"type": "null"}}},
+]}
 
 
 class EventsIn(BaseModel):
     """Either `events` (our JSON) or `statements` (xAPI), not both; at most 1000 per request."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_ONE_KIND)
     events: list[EventIn] | None = Field(None, min_length=1, max_length=MAX_BATCH)
     statements: list[dict[str, Any]] | None = Field(None, min_length=1, max_length=MAX_BATCH,
                                                     description="xAPI statements with verb answered; `id` required, "
@@ -90,10 +109,13 @@ class EventsOut(BaseModel):
 class ModelSetInfo(BaseModel):
     name: str
     version: str
-    source: str
-    audit_status: str = Field(description="PASS, FAIL, INSUFFICIENT_EVIDENCE or NOT_AUDITED")
+    source: str = Field(description="the kind of source: file, registry or builtin (never a path)")
+    content: str = Field(description="sha256: and the first 12 hex digits of the set's content hash, which its audits are bound to")
+    audit_status: str = Field(description="the newest audit of this content in the service's audit table: PASS, FAIL, "
+                                          "INSUFFICIENT_EVIDENCE or NOT_AUDITED")
     audit_id: int | None
-    warning: str | None = Field(description="set when a fallback model set (or built-in defaults) is served")
+    warning: str | None = Field(description="set when a fallback model set, built-in defaults, or (development only) an "
+                                            "unaudited model set is served")
     catalog: str
 
 
@@ -212,7 +234,13 @@ class AuditIn(BaseModel):
                                                                      "NUL character (U+0000) in a key or string; the key "
                                                                      "`lifted_fail` is reserved")
     reason: Annotated[str, Field(min_length=1, max_length=2000, pattern=NO_NUL)] | None = Field(
-        None, description="why a FAIL is lifted (required then, recorded under report.lifted_fail)")
+        None, description="why a FAIL is lifted (required then, recorded under report.lifted_fail); with an admin key, "
+                          "a PASS with a reason over content without a PASS is recorded as an override (report.override)")
+    content_sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")] | None = Field(
+        None, description="sha256 of the audited model set's content (64 hex digits); default: the served set's, "
+                          "when model_set_version is the served one. The gate serves content whose newest audit is a PASS")
+    data_sha256: Annotated[str, Field(min_length=1, max_length=255, pattern=NO_NUL)] | None = Field(
+        None, description="fingerprint of the data the audit used, when known")
 
 
 class AuditOut(BaseModel):
@@ -221,6 +249,8 @@ class AuditOut(BaseModel):
     status: str
     report: dict[str, Any]
     created_at: datetime
+    content_sha256: str | None = None
+    data_sha256: str | None = None
 
 
 class ModelsOut(BaseModel):
@@ -241,6 +271,8 @@ class Readiness(BaseModel):
     ready: bool
     database: str
     model_set: ModelSetInfo | None
+    refused: str | None = Field(None, description="why a newer model set was refused (e.g. an alias set in MLflow on a "
+                                                   "version whose content has no PASS); the one shown is still served")
 
 
 class ErrorOut(BaseModel):

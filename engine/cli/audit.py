@@ -22,12 +22,14 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import polars as pl
-
+from engine.cli.loading import FORMAT_NAMES
+from engine.cli.progress import fit_with_progress, progress_bar
 from engine.errors import ConfigError, DataError, NotFoundError
 from engine.jsonfile import check_text_table, read_json, table_error
 
-if TYPE_CHECKING:  # the fairness package (scipy, sklearn) is imported only when an audit runs
+if TYPE_CHECKING:  # polars and the fairness package (scipy, sklearn) are imported only when an audit runs
+    import polars as pl
+
     from engine.fairness.gate import Policy
 
 NULLS = ["", "NA", "?"]
@@ -40,6 +42,8 @@ SUCCESS_THRESHOLDS = {"oulad": 0.4}  # OULAD scores are 0-100; the Open Universi
 
 def read_table(path: str | Path) -> pl.DataFrame:
     """A CSV/TSV/Parquet file as a frame (`NA` and `?` are missing values)."""
+    import polars as pl  # noqa: PLC0415
+
     file = Path(path)
     if not file.is_file():
         raise NotFoundError(f"file {file} not found")
@@ -78,13 +82,11 @@ def _grouped(parser: argparse.ArgumentParser, fmt: list[str]) -> None:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from engine.data import FORMATS
-
     audit = sub.add_parser("audit", help="fairness audits and the serving gate").add_subparsers(dest="audit_command", required=True)
 
     dif = audit.add_parser("dif", help="differential item functioning (Mantel-Haenszel or logistic regression)")
     dif.add_argument("path")
-    dif.add_argument("--format", default="wide", choices=sorted({"wide", *FORMATS}),
+    dif.add_argument("--format", default="wide", choices=sorted({"wide", *FORMAT_NAMES}),
                      help="wide: the table as it is (one row per student, 0/1 item columns, the group column); "
                           "other formats are loaded as response logs, groups from --roster or the format's roster")
     dif.add_argument("--group-col", "--group", dest="group_col", required=True)
@@ -105,7 +107,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     dif.set_defaults(handler=run_dif)
 
     model = audit.add_parser("model", help="accuracy, calibration, ABROCA and identity-predictiveness by group")
-    _grouped(model, ["predictions", *sorted(FORMATS)])
+    _grouped(model, ["predictions", *FORMAT_NAMES])
     model.add_argument("--model", default=DEFAULT_AUDITED_MODEL,
                        help="data formats: the model fitted on training students and audited on test students, whose "
                             "responses it predicts one by one from their earlier ones (a `kt evaluate` model name, or "
@@ -129,7 +131,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     recs.set_defaults(handler=run_recommendations)
 
     outcomes = audit.add_parser("outcomes", help="learning gain by group and prior-achievement quartile")
-    _grouped(outcomes, ["outcomes", *sorted(FORMATS)])
+    _grouped(outcomes, ["outcomes", *FORMAT_NAMES])
     outcomes.add_argument("--window", type=int, default=10, help="log formats: responses at each end forming pre and post")
     _common(outcomes)
     outcomes.set_defaults(handler=run_outcomes)
@@ -204,6 +206,8 @@ def _dataset_roster(args: argparse.Namespace, dataset_roster: pl.DataFrame | Non
 
 def _wide_from_long(args: argparse.Namespace) -> pl.DataFrame:
     """Canonical responses pivoted to one row per student (first attempt per item), joined to the roster."""
+    import polars as pl  # noqa: PLC0415
+
     from engine.data import load
 
     dataset = load(args.path, args.format)
@@ -221,6 +225,8 @@ def _fitted_predictions(args: argparse.Namespace) -> tuple[pl.DataFrame, pl.Data
 
     The model sees responses only; the roster (groups) is joined afterwards, for the audit alone.
     """
+    import polars as pl  # noqa: PLC0415
+
     from engine.data import load
     from engine.evaluation.protocol import protocol_split, sort_sequential
 
@@ -234,7 +240,11 @@ def _fitted_predictions(args: argparse.Namespace) -> tuple[pl.DataFrame, pl.Data
     if threshold is not None:  # the model learns and predicts success, not the raw score
         success = (pl.col("correct") >= threshold).cast(pl.Float64)
         train, test = train.with_columns(success), test.with_columns(success)
-    p = model.fit(train).predict_proba(test)
+    try:
+        fit_with_progress(model, train, f"audit model: fit {args.model}")
+    except ValueError as exc:  # a model that cannot use this data (e.g. BKT without skill ids)
+        raise DataError(f"{args.data}: {args.model}: {exc}") from None
+    p = model.predict_proba(test)
     predictions = test.select("student_id", "correct").with_columns(pl.Series("p", p, dtype=pl.Float64).clip(0.0, 1.0))
     info = {"model": args.model, "outcome": f"correct >= {threshold}" if threshold is not None else "correct",
             "split": split.source, "n_train": train.height, "n_test": test.height}
@@ -283,17 +293,20 @@ def run_model(args: argparse.Namespace) -> int:
         predictions, roster, fitted = read_table(args.data), _roster(args), {}
     else:
         predictions, roster, fitted = _fitted_predictions(args)
-    audit = audit_model(
-        predictions, args.groups, roster=roster, y_col=args.y_col, p_col=args.p_col, student_col=args.student_col,
-        mastery_col=args.mastery_col, min_group_size=policy.min_group_size, n_boot=policy.n_bootstrap,
-        n_permutations=policy.n_permutations, n_folds=args.folds, confidence=policy.confidence,
-        random_state=policy.random_state)
+    with progress_bar("audit model", unit="stage") as bar:
+        audit = audit_model(
+            predictions, args.groups, roster=roster, y_col=args.y_col, p_col=args.p_col, student_col=args.student_col,
+            mastery_col=args.mastery_col, min_group_size=policy.min_group_size, n_boot=policy.n_bootstrap,
+            n_permutations=policy.n_permutations, n_folds=args.folds, confidence=policy.confidence,
+            random_state=policy.random_state, progress=bar.update)
     data = {"path": str(args.data), "format": args.format, "groups": args.groups,
             "n_students": audit.identity.n_students, "n_rows": audit.identity.n_rows, **fitted}
     return _finish(assemble(audit, policy, model_version=args.model_version, data=data), args)
 
 
 def run_recommendations(args: argparse.Namespace) -> int:
+    import polars as pl  # noqa: PLC0415
+
     from engine.fairness.recommendation_audit import audit_recommendations
     from engine.fairness.results import assemble
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
+from engine.cli.progress import progress_bar
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -20,7 +21,8 @@ def run_demo(args: argparse.Namespace) -> int:
 
     dataset = demo_dataset(seed=args.seed)
     print("demo data (validated):", json.dumps(dataset.summary()))
-    result = evaluate(dataset, sorted(MODELS), seed=args.seed)
+    with progress_bar("demo: evaluate every model", total=2 * len(MODELS)) as bar:
+        result = evaluate(dataset, sorted(MODELS), seed=args.seed, progress=bar.update)
     print(f"KT protocol on a student-level split ({result['n_train']} train / {result['n_test']} test responses)")
     print(f"{'model':<16}{'AUC':>8}{'RMSE':>8}{'logloss':>9}{'ECE':>8}{'fit s':>8}")
     for name, m in result["models"].items():

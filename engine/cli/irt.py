@@ -11,29 +11,37 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-import polars as pl
-
-from engine.cli.loading import add_loader_options, loader_options
+from engine.cli.loading import FORMAT_NAMES, add_loader_options, loader_options
 from engine.cli.output import write_json
-from engine.data import FORMATS, load
+from engine.cli.progress import progress_bar
 from engine.errors import ConfigError, DataError
 from engine.jsonfile import read_json
-from models.irt import ItemBank, Priors, Quadrature, ResponseData, calibrate, eap, map_estimate, mle
-from models.irt.calibration import DEFAULT_C_PRIOR, Calibration
-from models.irt.data import binary_responses, encode
-from models.irt.mstep import MODELS
 
-SCORERS = {"eap": eap, "map": map_estimate, "mle": mle}
+if TYPE_CHECKING:  # numpy, polars and models.irt (scipy) are imported by the commands that run, not for --help
+    import polars as pl
+
+    from models.irt import ItemBank, Quadrature
+    from models.irt.calibration import Calibration
+
+MODELS = ("rasch", "1pl", "2pl", "3pl")  # models.irt.mstep.MODELS (a test checks they agree)
+SCORER_NAMES = ("eap", "map", "mle")  # the keys of `scorers()`
 MAX_PRINTED_WARNINGS = 20
+
+
+def scorers() -> dict[str, Any]:
+    """Ability estimators by `--method` name."""
+    from models.irt import eap, map_estimate, mle  # noqa: PLC0415
+
+    return {"eap": eap, "map": map_estimate, "mle": mle}
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     irt = sub.add_parser("irt", help="item response theory: calibrate items, score abilities").add_subparsers(dest="irt_command", required=True)
     cal = irt.add_parser("calibrate", help="fit Rasch/1PL/2PL/3PL item parameters by marginal maximum likelihood (EM)")
     cal.add_argument("path", help="response data (file or folder)")
-    cal.add_argument("--format", required=True, choices=sorted(FORMATS))
+    cal.add_argument("--format", required=True, choices=FORMAT_NAMES)
     cal.add_argument("--model", default="2pl", choices=MODELS)
     cal.add_argument("--prior-a", nargs=2, type=float, metavar=("MEANLOG", "SDLOG"), help="lognormal prior on slopes")
     cal.add_argument("--prior-b", nargs=2, type=float, metavar=("MEAN", "SD"), help="normal prior on difficulties")
@@ -49,15 +57,17 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     sc = irt.add_parser("score", help="ability estimates for a response file against a saved calibration")
     sc.add_argument("path", help="response data (file or folder)")
-    sc.add_argument("--format", required=True, choices=sorted(FORMATS))
+    sc.add_argument("--format", required=True, choices=FORMAT_NAMES)
     sc.add_argument("--calibration", required=True, help="calibration JSON from `irt calibrate`")
-    sc.add_argument("--method", default="eap", choices=sorted(SCORERS))
+    sc.add_argument("--method", default="eap", choices=SCORER_NAMES)
     sc.add_argument("--out", help="write the CSV here (default: stdout)")
     add_loader_options(sc)
     sc.set_defaults(handler=run_score)
 
 
 def _responses(path: str, fmt: str, options: dict | None = None) -> pl.DataFrame:
+    from engine.data import load  # noqa: PLC0415
+
     dataset = load(path, fmt, **(options or {}))
     frame = dataset.responses
     frame = frame() if callable(frame) else frame
@@ -68,6 +78,8 @@ def _responses(path: str, fmt: str, options: dict | None = None) -> pl.DataFrame
 
 def read_calibration(path: str) -> Calibration:
     """Load a calibration JSON; missing file -> NotFoundError, malformed -> DataError naming the field."""
+    from models.irt.calibration import Calibration  # noqa: PLC0415
+
     payload = read_json(path, "calibration file", hint="expected the output of `equilearn irt calibrate`")
     try:
         return Calibration.from_dict(payload)
@@ -76,6 +88,9 @@ def read_calibration(path: str) -> Calibration:
 
 
 def run_calibrate(args: argparse.Namespace) -> int:
+    from models.irt import Priors, Quadrature, ResponseData, calibrate  # noqa: PLC0415
+    from models.irt.calibration import DEFAULT_C_PRIOR  # noqa: PLC0415
+
     try:
         priors = None
         if args.prior_a or args.prior_b or args.prior_c:
@@ -88,7 +103,11 @@ def run_calibrate(args: argparse.Namespace) -> int:
     frame = _responses(args.path, args.format, loader_options(args, args.format))
     try:
         data = ResponseData.from_arrays(frame["student_id"], frame["item_id"], frame["correct"])
-        result = calibrate(data, args.model, priors, quadrature, anchors, args.max_iter, args.tol, args.standard_errors)
+        # total: --max-iter, an upper bound (EM stops once converged; the ETA is the longest it can take)
+        with progress_bar(f"irt calibrate {args.model}", total=args.max_iter, unit="iter") as bar:
+            result = calibrate(data, args.model, priors, quadrature, anchors, args.max_iter, args.tol,
+                               args.standard_errors, callback=lambda n_iter, _: bar.count(n_iter))
+            bar.finish()
     except ValueError as exc:
         raise DataError(f"{args.path}: {exc}") from None
     for warning in result.warnings[:MAX_PRINTED_WARNINGS]:
@@ -105,6 +124,8 @@ def run_calibrate(args: argparse.Namespace) -> int:
 def in_file_order(records: list[dict], key: str, column: pl.Series) -> list[dict]:
     """`records` ordered as their `key` first appears in `column` (the input file), not sorted as text
     (where "10" comes before "9"); records whose key is not in the file keep their order, last."""
+    import polars as pl  # noqa: PLC0415
+
     first = {str(v): i for i, v in enumerate(column.cast(pl.Utf8).unique(maintain_order=True).to_list())}
     return sorted(records, key=lambda r: first.get(str(r[key]), len(first)))
 
@@ -116,13 +137,18 @@ def score_frame(frame: pl.DataFrame, bank: ItemBank, method: str, quadrature: Qu
     Responses to items the bank does not hold (or could not estimate) are left out and counted in
     `n_unknown_items`; a student with no usable response gets the prior (EAP/MAP) or null (MLE).
     """
+    import numpy as np  # noqa: PLC0415
+    import polars as pl  # noqa: PLC0415
+
+    from models.irt.data import binary_responses, encode  # noqa: PLC0415
+
     correct = binary_responses(frame["correct"])
     student, students = encode(frame["student_id"], "student_id")
     item = bank.codes(frame["item_id"])
     usable = item >= 0
     usable[usable] = bank.usable[item[usable]]
     n_students = len(students)
-    est = SCORERS[method](bank, student[usable], item[usable], correct[usable], n_students, quadrature)
+    est = scorers()[method](bank, student[usable], item[usable], correct[usable], n_students, quadrature)
     table = pl.DataFrame({
         "student_id": students.astype(str),
         "theta": est.theta,
@@ -137,6 +163,8 @@ def score_frame(frame: pl.DataFrame, bank: ItemBank, method: str, quadrature: Qu
 
 
 def run_score(args: argparse.Namespace) -> int:
+    from models.irt import Quadrature  # noqa: PLC0415
+
     calibration = read_calibration(args.calibration)
     frame = _responses(args.path, args.format, loader_options(args, args.format))
     try:

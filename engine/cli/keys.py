@@ -7,6 +7,7 @@ import json
 import sys
 
 from engine.store import SCOPES, Store, parse_scopes
+from engine.store.keys import check_classes
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -16,6 +17,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     create = actions.add_parser("create", help="create a key and print it once (only its hash is stored)")
     create.add_argument("--scope", required=True, help=f"comma-separated scopes: {', '.join(SCOPES)}")
     create.add_argument("--name", default="", help="a label to recognise the key by in `keys list`")
+    create.add_argument("--classes", default="", help="comma-separated class ids a teach key may see (required with teach)")
     create.add_argument("--json", action="store_true", help="print a JSON object instead of the bare key")
     create.set_defaults(handler=run_create)
 
@@ -31,13 +33,16 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run_create(args: argparse.Namespace) -> int:
     scopes = parse_scopes(args.scope)  # before opening the database: a typo should not create anything
+    classes = [c.strip() for c in getattr(args, "classes", "").split(",") if c.strip()]
+    check_classes(scopes, classes)
     with Store.open() as store:
-        key, record = store.create_api_key(scopes, args.name)
+        key, record = store.create_api_key(scopes, args.name, classes=classes)
     if args.json:
-        print(json.dumps({"key": key, **record.to_dict()}))
+        print(json.dumps({"key": key, **record.to_dict(), **({"classes": classes} if classes else {})}))
     else:
         print(key)
-        print(f"(key id {record.id}, scopes {','.join(sorted(record.scopes))}: store it now, it cannot be shown again)",
+        bound = f", classes {','.join(classes)}" if classes else ""
+        print(f"(key id {record.id}, scopes {','.join(sorted(record.scopes))}{bound}: store it now, it cannot be shown again)",
               file=sys.stderr)
     return 0
 
@@ -45,14 +50,15 @@ def run_create(args: argparse.Namespace) -> int:
 def run_list(args: argparse.Namespace) -> int:
     with Store.open() as store:
         records = store.list_api_keys(include_revoked=not args.active)
+        classes = store.key_classes(r.id for r in records)
     if args.json:
-        print(json.dumps([r.to_dict() for r in records], indent=2))
+        print(json.dumps([{**r.to_dict(), **({"classes": classes[r.id]} if r.id in classes else {})} for r in records], indent=2))
         return 0
-    print(f"{'id':<18}{'name':<20}{'scopes':<34}{'created (UTC)':<22}revoked")
+    print(f"{'id':<18}{'name':<20}{'scopes':<34}{'created (UTC)':<22}{'revoked':<22}classes")
     for r in records:
         revoked = "-" if r.revoked_at is None else r.revoked_at.strftime("%Y-%m-%d %H:%M:%S")
         print(f"{r.id:<18}{r.name[:19]:<20}{','.join(sorted(r.scopes)):<34}"
-              f"{r.created_at.strftime('%Y-%m-%d %H:%M:%S'):<22}{revoked}")
+              f"{r.created_at.strftime('%Y-%m-%d %H:%M:%S'):<22}{revoked:<22}{','.join(classes.get(r.id, [])) or '-'}")
     return 0
 
 

@@ -9,15 +9,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-import polars as pl
-
-from engine.cli.loading import add_loader_options, loader_options
+from engine.cli.loading import FORMAT_NAMES, add_loader_options, loader_options
 from engine.cli.output import write_json
-from engine.data import FORMATS, load
-from engine.errors import ConfigError
+from engine.cli.progress import fit_with_progress, progress_bar
+from engine.errors import ConfigError, DataError
 
-# The model zoo and the protocol import scikit-learn and scipy: they are imported by the commands that run,
-# not to build the parser (`equilearn kt --help` stays fast).
+# The loaders (polars), the model zoo and the protocol (scikit-learn, scipy) are imported by the commands that
+# run, not to build the parser (`equilearn kt --help` stays fast).
 MODELS_HELP = "comma-separated model names (a wrong name lists every model), e.g. baseline-mean,bkt,pfa,irt"
 
 
@@ -25,7 +23,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     kt = sub.add_parser("kt", help="knowledge tracing: evaluate and fit models").add_subparsers(dest="kt_command", required=True)
     ev = kt.add_parser("evaluate", help="fit on train students, predict test responses sequentially, report metrics")
     ev.add_argument("--data", required=True, help="dataset path")
-    ev.add_argument("--format", required=True, choices=sorted(FORMATS))
+    ev.add_argument("--format", required=True, choices=FORMAT_NAMES)
     ev.add_argument("--models", default="baseline-mean,baseline-item", help=MODELS_HELP)
     ev.add_argument("--test-fraction", type=float, default=0.2, help="student share for test when the data has no split")
     ev.add_argument("--seed", type=int, default=0)
@@ -35,7 +33,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     fit = kt.add_parser("fit", help="fit one model and save it as JSON (load it back with the model's from_dict)")
     fit.add_argument("--data", required=True, help="dataset path")
-    fit.add_argument("--format", required=True, choices=sorted(FORMATS))
+    fit.add_argument("--format", required=True, choices=FORMAT_NAMES)
     fit.add_argument("--model", required=True, help="one model name (a wrong name lists every model)")
     fit.add_argument("--out", required=True, help="where to write the fitted model's JSON")
     fit.add_argument(
@@ -49,17 +47,26 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
-    from engine.evaluation.protocol import evaluate  # noqa: PLC0415 - heavy (see the imports)
+    from engine.data import load  # noqa: PLC0415 - heavy (see the imports)
+    from engine.evaluation.protocol import evaluate  # noqa: PLC0415
     from engine.evaluation.zoo import parse_model_names  # noqa: PLC0415
 
     names = parse_model_names(args.models)  # fail on a bad name before loading anything
-    result = evaluate(load(args.data, args.format, **loader_options(args, args.format)), names, test_fraction=args.test_fraction, seed=args.seed)
+    dataset = load(args.data, args.format, **loader_options(args, args.format))
+    with progress_bar("kt evaluate", total=2 * len(names), unit="step") as bar:
+        try:
+            result = evaluate(dataset, names, test_fraction=args.test_fraction, seed=args.seed, progress=bar.update)
+        except ValueError as exc:  # a model that cannot use this data (e.g. BKT without skill ids)
+            raise DataError(f"{args.data}: {bar.description}: {exc}") from None
     write_json(result, args.out)
     return 0
 
 
 def run_fit(args: argparse.Namespace) -> int:
-    from engine.evaluation.protocol import protocol_split, sort_sequential  # noqa: PLC0415 - heavy (see the imports)
+    import polars as pl  # noqa: PLC0415 - heavy (see the imports)
+
+    from engine.data import load  # noqa: PLC0415
+    from engine.evaluation.protocol import protocol_split, sort_sequential  # noqa: PLC0415
     from engine.evaluation.zoo import make_model, parse_model_names  # noqa: PLC0415
 
     names = parse_model_names(args.model)
@@ -70,7 +77,10 @@ def run_fit(args: argparse.Namespace) -> int:
     responses = split.train if args.responses == "train" else pl.concat([split.train, split.test], how="diagonal_relaxed")
     model = make_model(names[0])
     t0 = time.perf_counter()
-    model.fit(sort_sequential(responses))
+    try:
+        fit_with_progress(model, sort_sequential(responses), f"kt fit {names[0]}")
+    except ValueError as exc:  # a model that cannot use this data (e.g. BKT without skill ids)
+        raise DataError(f"{args.data}: {names[0]}: {exc}") from None
     seconds = time.perf_counter() - t0
     payload = model.to_dict()
     path = Path(args.out)

@@ -16,6 +16,10 @@ from engine.errors import ConfigError
 
 FLAGS = {"columns": "--column", "key": "--key", "covariates": "--covariates", "missing_values": "--missing-values"}
 
+# The names of `engine.data.FORMATS`, for `--format` choices: importing the loaders (polars) only to build the
+# parser would slow every `--help`. A test checks this list against FORMATS.
+FORMAT_NAMES = ("assistments", "datashop", "dkt3", "generic", "lpp", "oulad", "wide")
+
 
 def add_loader_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("reading the file")

@@ -12,18 +12,16 @@ import argparse
 import json
 import math
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
-import polars as pl
-
-from engine.catalog import Catalog, load_catalog
 from engine.cli.output import write_json
 from engine.errors import ConfigError, DataError, NotFoundError
 from engine.jsonfile import check_text_table, read_text, table_error
-from engine.mastery import MasteryBatch, MasteryEngine, MasteryState
-from engine.recommend import Recommender, RecommenderConfig, TeacherConstraints
-from engine.recommend.interventions import allocate, flag_students
-from engine.recommend.placement import needs_placement
+
+if TYPE_CHECKING:  # numpy, polars, the catalog, mastery and recommender are imported to run, not for --help
+    from engine.catalog import Catalog
+    from engine.mastery import MasteryBatch, MasteryEngine, MasteryState
+    from engine.recommend import RecommenderConfig
 
 
 def _ids(text: str | None) -> tuple[str, ...]:
@@ -57,6 +55,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def load_states(engine: MasteryEngine, path: str) -> MasteryBatch:
     """States from a .json state file, or by replaying a .csv response log."""
+    import polars as pl  # noqa: PLC0415
+
     p = Path(path)
     if not p.exists():
         raise NotFoundError(f"state file not found: {p}")
@@ -80,6 +80,8 @@ def load_states(engine: MasteryEngine, path: str) -> MasteryBatch:
 
 
 def _now(args: argparse.Namespace, batch: MasteryBatch, row: int | None = None) -> float | None:
+    import numpy as np  # noqa: PLC0415
+
     if args.now is not None:
         return args.now
     t = float(batch.last_time[row]) if row is not None else float(np.nanmax(batch.last_time)) if np.isfinite(batch.last_time).any() else math.nan
@@ -87,6 +89,9 @@ def _now(args: argparse.Namespace, batch: MasteryBatch, row: int | None = None) 
 
 
 def _setup(args: argparse.Namespace) -> tuple[Catalog, MasteryEngine, MasteryBatch]:
+    from engine.catalog import load_catalog  # noqa: PLC0415
+    from engine.mastery import MasteryEngine  # noqa: PLC0415
+
     catalog = load_catalog(args.catalog)
     engine = MasteryEngine(catalog)
     return catalog, engine, load_states(engine, args.state)
@@ -95,6 +100,9 @@ def _setup(args: argparse.Namespace) -> tuple[Catalog, MasteryEngine, MasteryBat
 def _student(args: argparse.Namespace) -> tuple[Catalog, MasteryEngine, MasteryState, float | None, bool]:
     """(catalog, engine, state, now, known): the student's state from `--state`, or a new student's state
     (placement) when there is no `--state` or it does not hold the student."""
+    from engine.catalog import load_catalog  # noqa: PLC0415
+    from engine.mastery import MasteryEngine  # noqa: PLC0415
+
     catalog = load_catalog(args.catalog)
     engine = MasteryEngine(catalog)
     batch = load_states(engine, args.state) if args.state else None
@@ -106,6 +114,8 @@ def _student(args: argparse.Namespace) -> tuple[Catalog, MasteryEngine, MasteryS
 
 def _config(text: str | None) -> RecommenderConfig | None:
     """RecommenderConfig from a JSON file or JSON text (None: the defaults)."""
+    from engine.recommend import RecommenderConfig  # noqa: PLC0415
+
     if not text:
         return None
     if text.lstrip().startswith("{"):
@@ -124,6 +134,12 @@ def _config(text: str | None) -> RecommenderConfig | None:
 
 
 def run_recommend(args: argparse.Namespace) -> int:
+    import numpy as np  # noqa: PLC0415
+
+    from engine.mastery import MasteryBatch  # noqa: PLC0415
+    from engine.recommend import Recommender, TeacherConstraints  # noqa: PLC0415
+    from engine.recommend.placement import needs_placement  # noqa: PLC0415
+
     if args.k <= 0:
         raise ConfigError(f"-k must be a positive integer, got {args.k}")
     catalog, engine, state, now, known = _student(args)
@@ -138,6 +154,8 @@ def run_recommend(args: argparse.Namespace) -> int:
 
 
 def run_mtss(args: argparse.Namespace) -> int:
+    from engine.recommend.interventions import allocate, flag_students  # noqa: PLC0415
+
     catalog, engine, batch = _setup(args)
     flags = flag_students(engine, batch, now=_now(args, batch), assigned_skills=_ids(args.assigned))
     result = allocate(flags, catalog.interventions)

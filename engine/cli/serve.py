@@ -7,7 +7,9 @@ service beyond this machine is a deliberate choice (`--host 0.0.0.0`, behind TLS
 from __future__ import annotations
 
 import argparse
+import os
 import socket
+import sys
 
 from engine.errors import ConfigError
 
@@ -19,6 +21,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     serve.add_argument("--workers", type=int, default=1,
                        help="server processes (default 1; more need PostgreSQL or accept SQLite's single writer)")
     serve.add_argument("--log-level", default="warning", choices=["critical", "error", "warning", "info", "debug"])
+    serve.add_argument("--allow-unaudited", action="store_true",
+                       help="development only: serve a model set without a PASS for its content (EQUILEARN_ALLOW_UNAUDITED=true); "
+                            "every mastery and recommendation response and /readyz then carry a warning")
     serve.set_defaults(handler=run_serve)
     register_demo(sub)
 
@@ -47,6 +52,10 @@ def run_serve(args: argparse.Namespace) -> int:
     if workers < 1:
         raise ConfigError(f"--workers must be >= 1, got {workers}")
     check_port(args.host, args.port)
+    if getattr(args, "allow_unaudited", False):  # through the environment, so --workers processes see it too
+        os.environ["EQUILEARN_ALLOW_UNAUDITED"] = "true"
+        print("warning: --allow-unaudited: a model set without a PASS for its content may be served (development only)",
+              file=sys.stderr, flush=True)
 
     import uvicorn  # noqa: PLC0415 - only this command needs the server
 
@@ -80,8 +89,9 @@ def run_demo_serve(args: argparse.Namespace) -> int:
     from engine.runtime.demo import prepare_demo_model_set  # noqa: PLC0415
 
     settings = load_service_settings()
-    print("training the demo model set (2PL IRT calibrated on simulated demo-catalog responses) ...", flush=True)
-    where = prepare_demo_model_set(settings.home, settings.model_set, settings.model_alias)
+    print("training the demo model set (2PL IRT calibrated on simulated demo-catalog responses) and auditing it "
+          "(recommendations on simulated learners; the verdict is recorded for its content) ...", flush=True)
+    where = prepare_demo_model_set(settings.home, settings.model_set, settings.model_alias, settings.database_url)
     print(f"model set: {where}", flush=True)
     runtime = Runtime.open(load_service_settings())
     key = runtime.store.create_api_key("ingest,recommend", name="make-run demo")[0]
@@ -89,9 +99,16 @@ def run_demo_serve(args: argparse.Namespace) -> int:
     runtime.ingest(runtime.events_from_json([
         {"event_id": f"demo-{i}", "student_id": "demo-student", "item_id": items[i * 7 % len(items)],
          "correct": float(i % 3 != 0), "timestamp": None} for i in range(12)]))
+    from engine.runtime.demo_school import prepare_demo_school  # noqa: PLC0415
+
+    print("filling the demo school (2 classes, 60 simulated students, 4 weeks of answers) ...", flush=True)
+    school = prepare_demo_school(runtime)
     runtime.close()
     base = f"http://{args.host}:{args.port}"
     print(f"""
+Pages: {base}/app/   sign in with (each shown once)
+  teacher key (class 7A):      {school["teacher_key"]}
+  equity-lead key (audit):     {school["equity_key"]}
 API key (ingest, recommend; shown once): {key}
 Try, once the server below is up:
   curl -s -H 'X-API-Key: {key}' '{base}/v1/students/demo-student/recommendations?k=3'

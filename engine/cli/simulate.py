@@ -8,27 +8,31 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 
-from engine.catalog import load_catalog
 from engine.cli.output import _clean
+from engine.cli.progress import progress_bar
 from engine.errors import ConfigError
-from engine.simulate import DEFAULT_GROUPS, POLICIES, SIMULATORS, compare_policies, parse_groups
+
+# engine.simulate (numpy, scipy, the recommender) is imported by the command, not to build the parser; these
+# copies of its names are for the help text only (a test checks them against engine.simulate).
+POLICY_NAMES = ("equilearn", "random", "curriculum", "gated-curriculum", "lowest-mastery", "zpdes", "remedial")
+SIMULATOR_NAMES = ("bkt", "irt")
+DEFAULT_GROUPS_TEXT = "higher_opportunity:0.5:0.6,lower_opportunity:0.5:-0.6"
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     sim = sub.add_parser("simulate", help="compare policies on simulated learners (learning gain, gaps, advanced offers)")
     sim.add_argument("--catalog", help="catalog bundle; default: the demo catalog")
     sim.add_argument("--policies", default="equilearn,random,curriculum,lowest-mastery,zpdes",
-                     help=f"comma-separated: {', '.join(POLICIES)}")
+                     help=f"comma-separated: {', '.join(POLICY_NAMES)}")
     sim.add_argument("--students", type=int, default=500)
     sim.add_argument("--steps", type=int, default=60)
     sim.add_argument("--seed", type=int, default=1, help="first seed")
     sim.add_argument("--seeds", type=int, default=1, help="number of seeds (CIs need at least 2)")
-    sim.add_argument("--simulator", default="bkt", choices=sorted(SIMULATORS))
+    sim.add_argument("--simulator", default="bkt", choices=SIMULATOR_NAMES)
     sim.add_argument("--groups", help="name:share:shift,... starting-opportunity groups "
-                     f"(default {','.join(f'{g.name}:{g.share}:{g.opportunity_shift}' for g in DEFAULT_GROUPS)})")
+                     f"(default {DEFAULT_GROUPS_TEXT})")
     sim.add_argument("--suite", action="store_true",
                      help="run the learner-model suite (every setting, with the oracle) instead of one simulator")
     sim.add_argument("--settings", help="with --suite: comma-separated setting names (default: all)")
@@ -55,6 +59,8 @@ def format_table(result: dict) -> str:
 
 
 def run_suite_command(args: argparse.Namespace, policies: list[str], groups: tuple) -> int:
+    from engine.catalog import load_catalog  # noqa: PLC0415
+    from engine.simulate import POLICIES  # noqa: PLC0415
     from engine.simulate.suite import ORACLE, SETTINGS, run_suite, setting_by_name, suite_markdown  # noqa: PLC0415
 
     unknown = [p for p in policies if p not in (*POLICIES, ORACLE)]
@@ -64,10 +70,11 @@ def run_suite_command(args: argparse.Namespace, policies: list[str], groups: tup
         policies = [*policies, ORACLE]  # every result is expressed against the oracle
     settings = [setting_by_name(n.strip()) for n in args.settings.split(",") if n.strip()] if args.settings else list(SETTINGS)
     catalog = load_catalog(args.catalog)
-    result = run_suite(catalog, policies, settings, args.students, args.steps,
-                       list(range(args.seed, args.seed + args.seeds)), groups,
-                       progress=lambda text: print(text, file=sys.stderr, flush=True),
-                       build_log_students=args.build_log_students)
+    runs = len(settings) * args.seeds * len(policies)
+    with progress_bar("simulate --suite", total=runs * args.steps, unit="step") as bar:
+        result = run_suite(catalog, policies, settings, args.students, args.steps,
+                           list(range(args.seed, args.seed + args.seeds)), groups, progress=bar.note,
+                           build_log_students=args.build_log_students, on_step=bar.step)
     print(suite_markdown(result))
     if args.out:
         path = Path(args.out)
@@ -77,6 +84,9 @@ def run_suite_command(args: argparse.Namespace, policies: list[str], groups: tup
 
 
 def run_simulate(args: argparse.Namespace) -> int:
+    from engine.catalog import load_catalog  # noqa: PLC0415
+    from engine.simulate import DEFAULT_GROUPS, compare_policies, parse_groups  # noqa: PLC0415
+
     policies = [p.strip() for p in args.policies.split(",") if p.strip()]
     if args.students < 1 or args.steps < 1 or args.seeds < 1:
         raise ConfigError("--students, --steps and --seeds must be >= 1")
@@ -84,8 +94,9 @@ def run_simulate(args: argparse.Namespace) -> int:
     if args.suite:
         return run_suite_command(args, policies, groups)
     catalog = load_catalog(args.catalog)
-    result = compare_policies(catalog, policies, args.simulator, args.students, args.steps,
-                              list(range(args.seed, args.seed + args.seeds)), groups)
+    with progress_bar("simulate", total=args.seeds * len(policies) * args.steps, unit="step") as bar:
+        result = compare_policies(catalog, policies, args.simulator, args.students, args.steps,
+                                  list(range(args.seed, args.seed + args.seeds)), groups, on_step=bar.step)
     print(format_table(result))
     if args.out:
         path = Path(args.out)

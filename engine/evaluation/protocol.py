@@ -7,6 +7,7 @@ responses only. One AUC is computed over all test responses (as the published le
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,13 +41,17 @@ def sort_sequential(responses: pl.DataFrame) -> pl.DataFrame:
     return responses.sort(["student_id", "seq"], maintain_order=True)
 
 
-def evaluate_model(model: ResponseModel, train: pl.DataFrame, test: pl.DataFrame) -> dict[str, Any]:
-    """Fit on train, predict test sequentially, return metrics plus fit and predict seconds."""
+def evaluate_model(model: ResponseModel, train: pl.DataFrame, test: pl.DataFrame,
+                   fitted: Callable[[], None] | None = None) -> dict[str, Any]:
+    """Fit on train, predict test sequentially, return metrics plus fit and predict seconds; `fitted()` is
+    called between the fit and the predictions (for progress reports)."""
     train = sort_sequential(train)
     test = sort_sequential(test)
     t0 = time.perf_counter()
     model.fit(train)
     t1 = time.perf_counter()
+    if fitted is not None:
+        fitted()
     p = np.asarray(model.predict_proba(test), dtype=float)
     t2 = time.perf_counter()
     if p.shape != (test.height,) or not np.all(np.isfinite(p)):
@@ -54,10 +59,21 @@ def evaluate_model(model: ResponseModel, train: pl.DataFrame, test: pl.DataFrame
     return {**score(test["correct"].to_numpy(), p), "fit_seconds": round(t1 - t0, 3), "predict_seconds": round(t2 - t1, 3)}
 
 
-def evaluate(dataset: Dataset, model_names: list[str], test_fraction: float = 0.2, seed: int = 0) -> dict[str, Any]:
-    """Run the protocol for each named model on one dataset; the JSON written by `kt evaluate`."""
+def evaluate(dataset: Dataset, model_names: list[str], test_fraction: float = 0.2, seed: int = 0,
+             progress: Callable[[int, int, str], None] | None = None) -> dict[str, Any]:
+    """Run the protocol for each named model on one dataset; the JSON written by `kt evaluate`.
+
+    `progress(done, total, text)`, when given, is called as each step starts (fit, then predict, per model:
+    `total` = 2 x models; `text` names the step) and once at the end."""
     split = protocol_split(dataset, test_fraction, seed)
-    results = {name: evaluate_model(make_model(name), split.train, split.test) for name in model_names}
+    total = 2 * len(model_names)
+    report = progress or (lambda done, total, text: None)
+    results = {}
+    for i, name in enumerate(model_names):
+        report(2 * i, total, f"fit {name}")
+        results[name] = evaluate_model(make_model(name), split.train, split.test,
+                                       fitted=lambda i=i, name=name: report(2 * i + 1, total, f"predict {name}"))
+    report(total, total, "done")
     return {
         "dataset": dataset.name,
         "split": split.source,

@@ -5,9 +5,9 @@
     [models]      names  (["all"] = every model in the zoo)
     [cv]          folds (0 = off, else k-fold by student), confidence
     [mlflow]      experiment, log_models
-    [register]    name, model ("best" by test AUC, or a model name)   -- optional
+    [register]    name, model ("best" by test AUC, or a model name), catalog   -- optional
 
-`data.path` (and `data.roster`) are relative to the data root, which is, first found: the `--data-root`
+`data.path` (and `data.roster`, `register.catalog`) are relative to the data root, which is, first found: the `--data-root`
 option, the `EQUILEARN_DATA_ROOT` variable, `data.root` in the file, `../shared/data`. A relative root is
 relative to the working directory. Every unknown key, wrong type or missing file is an error naming it.
 """
@@ -31,7 +31,7 @@ SECTIONS: dict[str, dict[str, type | tuple[type, ...]]] = {
     "models": {"names": list},
     "cv": {"folds": int, "confidence": float},
     "mlflow": {"experiment": str, "log_models": bool},
-    "register": {"name": str, "model": str},
+    "register": {"name": str, "model": str, "catalog": str},
 }
 REQUIRED = {"experiment": ("name",), "data": ("format",)}
 
@@ -58,6 +58,7 @@ class ExperimentConfig:
     log_models: bool = True
     register_name: str | None = None
     register_model: str = "best"
+    register_catalog: Path | None = None  # with it, [register] registers a servable set (engine.modelbuild) on this catalog
     raw: dict[str, Any] = field(default_factory=dict)
 
     def params(self) -> dict[str, Any]:
@@ -165,7 +166,8 @@ def parse_config(raw: dict[str, Any], source: str = "<dict>", cli_root: str | Pa
         roster=roster, groups=groups, min_group_size=data.get("min_group_size", 20), data_options=dict(data.get("options", {})),
         models=names, cv_folds=folds, confidence=confidence,
         mlflow_experiment=ml.get("experiment", "equilearn-experiments"), log_models=ml.get("log_models", True),
-        register_name=reg.get("name"), register_model=register_model, raw=raw,
+        register_name=reg.get("name"), register_model=register_model,
+        register_catalog=_resolve(root, reg["catalog"], "register.catalog", source) if reg.get("catalog") else None, raw=raw,
     )
 
 

@@ -236,13 +236,22 @@ def run_experiment(config: ExperimentConfig, settings: Settings | None = None, p
             bar.step("logged to MLflow")
     finally:
         bar.close()
-    registered = _register(config, metrics, fitted, data_fp, settings) if config.register_name else None
+    registered = _register(config, metrics, fitted, data_fp, settings, dataset.responses) if config.register_name else None
     return ExperimentResult(run.info.run_id, exp_id, config.name, metrics, cv, groups, registered, markdown)
 
 
+RESEARCH_ONLY = ("registered a research model only; the service serves model sets built by `equilearn model build` "
+                 "(add register.catalog to register a servable set built from this experiment's data)")
+
+
 def _register(config: ExperimentConfig, metrics: dict[str, dict[str, float]], fitted: dict[str, Any], data_fp: str,
-              settings: Settings) -> dict[str, str]:
-    """Register the chosen KT model (best test AUC by default) as a model set with component `kt`."""
+              settings: Settings, responses: pl.DataFrame) -> dict[str, str]:
+    """Register the chosen KT model (best test AUC by default). Without `register.catalog` it is a research model
+    set with the one component `kt`, which the service ignores (`RESEARCH_ONLY` says so). With a catalog, the set
+    is servable: every served component built by `engine.modelbuild.build_model_set` from the experiment's
+    responses against that catalog (as `equilearn model build` does), with the chosen model kept as component
+    `kt` for reference (not served). Either way it is registered unaudited: `equilearn model audit`, then
+    `equilearn model promote`."""
     from engine.registry import register_model_set
     from engine.registry.pyfunc import zoo_payload
 
@@ -254,10 +263,27 @@ def _register(config: ExperimentConfig, metrics: dict[str, dict[str, float]], fi
         from engine.errors import ConfigError
 
         raise ConfigError(f"{config.source}: register.model {name!r} is not among the models run ({', '.join(fitted)})")
-    ms = register_model_set(config.register_name or config.name, {"kt": zoo_payload(name, fitted[name])}, data_fp, settings,
+    set_name = config.register_name or config.name
+    if config.register_catalog is not None:
+        from dataclasses import replace
+
+        from engine.catalog import load_catalog
+        from engine.modelbuild import build_model_set, register_built_set
+
+        built, _ = build_model_set(load_catalog(config.register_catalog), responses, predictor="auto", seed=config.seed,
+                                   name=set_name, source=f"experiment {config.name}")
+        built = replace(built, components={**built.components, "kt": zoo_payload(name, fitted[name])})
+        ms = register_built_set(set_name, built, settings)
+        message = (f"registered a servable model set {ms.name!r} version {ms.version}, built as `equilearn model build` "
+                   f"builds it from this experiment's data and register.catalog (its {name!r} model is kept as component "
+                   f"'kt', not served); audit it: equilearn model audit {ms.name} {ms.version}")
+        return {"name": ms.name, "version": ms.version, "kt_model": name, "servable": "true",
+                "content_sha256": ms.content_sha256, "message": message}
+    ms = register_model_set(set_name, {"kt": zoo_payload(name, fitted[name])}, data_fp, settings,
                             params={"experiment": config.name, "kt_model": name, "seed": config.seed,
                                     **{f"test_{k}": v for k, v in metrics[name].items()}})
-    return {"name": ms.name, "version": ms.version, "kt_model": name}
+    return {"name": ms.name, "version": ms.version, "kt_model": name, "servable": "false",
+            "message": f"{RESEARCH_ONLY} ({ms.name!r} version {ms.version}, component 'kt': {name})"}
 
 
 def result_json(result: ExperimentResult) -> dict[str, Any]:

@@ -21,7 +21,7 @@ and bootstrap interval; and the identity-predictiveness test.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -155,8 +155,15 @@ def audit_model(
     n_folds: int = 5,
     confidence: float = 0.95,
     random_state: int | None = 0,
+    progress: Callable[[int, int | None, str], None] | None = None,
 ) -> ModelAudit:
-    """Run the whole model audit; see the module docstring for the input table."""
+    """Run the whole model audit; see the module docstring for the input table.
+
+    `progress(done, total, text)`, when given, is called as each stage starts (the bootstrapped metrics, each
+    ABROCA comparison, each identity-predictiveness test; `total` is None until the groups are known) and
+    once at the end. It does not change the results."""
+    report = progress or (lambda done, total, text: None)
+    report(0, None, "metrics by group (bootstrap)")
     rows = prepare_rows(predictions, y_col=y_col, p_col=p_col, student_col=student_col, mastery_col=mastery_col)
     frame = MetricFrame(rows, model_metrics(mastery_col is not None), groups, roster=roster, student_col=student_col,
                         min_group_size=min_group_size, n_boot=n_boot, confidence=confidence, random_state=random_state)
@@ -165,6 +172,12 @@ def audit_model(
     student = labelled["__idx__"].to_numpy()
     shown = {(k.attribute, k.group) for k in frame.points if k.group != OVERALL}
     abroca, reliability, curves = [], [], []
+    suppressed = {(s["attribute"], s["group"]) for s in frame.suppressed}
+    n_abroca = sum(max(len({g for a, g in shown if a == spec.name} - {frame.reference_group(None, spec.name, "auc", "largest")}), 0)
+                   for spec in frame.specs)
+    n_identity = 1 + (sum(1 for spec in frame.specs if _dummies(labelled, [spec], suppressed).shape[1])
+                      if len(frame.specs) > 1 else 0)
+    total, done = 1 + n_abroca + n_identity, 1
     for spec in frame.specs:
         labels = labelled[spec.name].to_numpy()
         groups_shown = sorted(g for a, g in shown if a == spec.name)
@@ -178,6 +191,8 @@ def audit_model(
         for g in groups_shown:
             if g == reference:
                 continue
+            report(done, total, f"ABROCA {spec.name}={g} vs {reference}")
+            done += 1
             pair = (labels == g) | (labels == reference)
             local_ids, local = np.unique(student[pair], return_inverse=True)
             in_a = np.zeros(local_ids.size, dtype=bool)
@@ -188,7 +203,8 @@ def audit_model(
                            "ci_low": result.ci_low, "ci_high": result.ci_high, "se": result.se,
                            "p_value": result.p_value, "n_permutations": result.n_permutations,
                            "n_students": int(in_a.sum())})
-    suppressed = {(s["attribute"], s["group"]) for s in frame.suppressed}
+    report(done, total, "identity predictiveness (all groups)")
+    done += 1
     joint = identity_predictiveness(y, p, student, _dummies(labelled, frame.specs, suppressed), n_folds=n_folds,
                                     n_boot=n_boot, confidence=confidence, random_state=random_state)
     per_attribute = {}
@@ -196,9 +212,12 @@ def audit_model(
         for spec in frame.specs:
             dummies = _dummies(labelled, [spec], suppressed)
             if dummies.shape[1]:
+                report(done, total, f"identity predictiveness ({spec.name})")
+                done += 1
                 per_attribute[spec.name] = identity_predictiveness(
                     y, p, student, dummies, n_folds=n_folds, n_boot=n_boot, confidence=confidence,
                     random_state=random_state)
+    report(total, total, "done")
     return ModelAudit(frame=frame, identity=joint, identity_by_attribute=per_attribute, abroca=abroca,
                       reliability=reliability, roc=curves)
 

@@ -13,7 +13,7 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
-from engine.fairness import svg
+from engine.fairness import explain, svg
 
 Block = tuple[Any, ...]
 
@@ -61,7 +61,8 @@ def _by_metric(rows: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
 def _model_blocks(res: dict[str, Any], payload: dict[str, Any]) -> list[Block]:
     blocks: list[Block] = [("h2", "Model accuracy and calibration by group")]
     for metric, rows in _by_metric(res["by_group"]).items():
-        blocks += [("h3", metric), _group_table(rows, False, hidden=_hidden(payload, "model"))]
+        meaning = explain.METRIC_WORDS.get(metric)
+        blocks += [("h3", f"{metric}: {meaning}" if meaning else metric), _group_table(rows, False, hidden=_hidden(payload, "model"))]
     ident = payload["identity_predictiveness"]
     blocks += [("h2", "Identity-predictiveness test"), ("p", res["identity_finding"]),
                ("table", ["delta AUC", "95% CI", "LR statistic", "p-value", "students"],
@@ -73,13 +74,27 @@ def _model_blocks(res: dict[str, Any], payload: dict[str, Any]) -> list[Block]:
                     [[a["attribute"], a["group"], a["reference"], _num(a["abroca"]), _ci(a["ci_low"], a["ci_high"]),
                       _num(a["p_value"])] for a in res["abroca"]])]
     for attribute in dict.fromkeys(c["attribute"] for c in res["roc"]):
-        curves = {c["group"]: c["tpr"] for c in res["roc"] if c["attribute"] == attribute}
-        fpr = next(c["fpr"] for c in res["roc"] if c["attribute"] == attribute)
-        pairs = [a for a in res["abroca"] if a["attribute"] == attribute]
-        shade = (pairs[0]["group"], pairs[0]["reference"]) if pairs else None
-        blocks.append(("svg", svg.roc_chart(f"ROC by {attribute}" + (" (ABROCA shaded)" if shade else ""), fpr, curves, shade)))
-        rel = {c["group"]: (c["predicted"], c["observed"]) for c in res["reliability"] if c["attribute"] == attribute}
-        blocks.append(("svg", svg.calibration_chart(f"Calibration by {attribute}", rel)))
+        curves = {c["group"]: (c["fpr"], c["tpr"]) for c in res["roc"] if c["attribute"] == attribute}
+        pairs = {a["group"]: a for a in res["abroca"] if a["attribute"] == attribute}
+        reference = next((a["reference"] for a in pairs.values()), None)
+        ref_tpr = curves.get(reference, (None, None))[1] if reference else None
+        panels = []
+        for group, (fpr, tpr) in curves.items():
+            area = pairs.get(group)
+            label = f"{group}" + (f": ABROCA {_num(area['abroca'])}" if area else " (reference)" if group == reference else "")
+            panels.append(svg.roc_panel(label, fpr, tpr, ref_tpr if group != reference else None,
+                                        reference if group != reference else None))
+        blocks += [("h3", f"ROC curves by {attribute}, one panel per group"),
+                   ("p", "Each panel shows one group's ROC curve (blue) over the largest group's (grey, dashed); the shaded "
+                         "area between them is ABROCA. Curves that lie on top of each other mean the model ranks right and "
+                         "wrong answers equally well in both groups."),
+                   ("svgs", panels)]
+        rel = [c for c in res["reliability"] if c["attribute"] == attribute]
+        blocks += [("h3", f"Calibration by {attribute}, one panel per group"),
+                   ("p", "Each dot is a bin of answers: the model's average predicted chance of success (across) against "
+                         "the share that were right (up). On the dashed diagonal the predictions are honest; below it the "
+                         "model over-estimates the group, above it under-estimates it."),
+                   ("svgs", [svg.calibration_panel(c["group"], c["predicted"], c["observed"]) for c in rel])]
     return blocks
 
 
@@ -140,22 +155,153 @@ def _outcome_blocks(res: dict[str, Any], payload: dict[str, Any]) -> list[Block]
             ("h3", "by group within quartile"), _group_table(res["gain_by_group_within_quartile"], True, "gain", hidden=within)]
 
 
-def blocks(payload: dict[str, Any]) -> list[Block]:
-    """The report's content, in reading order."""
+KIND_WORDS = {
+    "model": "a prediction model: how accurate and how honest its predictions are for each student group",
+    "dif": "the questions: whether each works the same for students of equal ability in every group (differential item functioning)",
+    "recommendations": "the recommendations served: who is offered what, compared at equal readiness",
+    "outcomes": "learning outcomes: whether every group, and every prior-achievement quartile, learns",
+}
+STATUS_WORDS = {"PASS": "pass", "FAIL": "FAIL", "INSUFFICIENT_EVIDENCE": "not enough evidence"}
+
+
+def _audited(payload: dict[str, Any]) -> list[list[str]]:
+    """The 'what was audited' table: audit, model, data, outcome, split, groups, policy, date."""
+    data = payload.get("data") or {}
     kind = payload["audit"]
+    students = data.get("n_students", data.get("students"))
+    rows_n = data.get("n_rows", data.get("n_test"))
+    source = data.get("path") or data.get("source") or "as given"
+    if data.get("format"):
+        source += f" ({data['format']} format)"
+    if students is not None:
+        source += f"; {students:,} students" if isinstance(students, int) else f"; {students} students"
+    if rows_n is not None and kind == "model":
+        source += f", {rows_n:,} predicted answers" if isinstance(rows_n, int) else ""
+    model = data.get("model") or payload.get("model_version") or "not named"
+    if payload.get("model_version") and data.get("model") and payload["model_version"] != data["model"]:
+        model += f" (model set {payload['model_version']})"
+    outcome = data.get("outcome") or {"model": "the answer's score as given (1 = right)",
+                                      "dif": "right or wrong on each question, students matched on their total score",
+                                      "recommendations": "what each served list held, by mastery band when served",
+                                      "outcomes": "gain = post - pre per student"}[kind]
+    if data.get("split"):
+        split = f"{data['split']}"
+        if data.get("n_train") is not None:
+            split += f": fitted on {data['n_train']:,} answers of other students, audited on {data.get('n_test', 0):,} held-out answers"
+    else:
+        split = "none: the data were audited as given" if kind != "model" else "none given: predictions audited as supplied"
+    groups = data.get("groups") or data.get("group") or (payload.get("results") or {}).get("group_col") or "see the tables"
     policy = payload["policy"]
+    return [["Audited", KIND_WORDS[kind]], ["Model", model], ["Data", source], ["Outcome", outcome], ["Split", split],
+            ["Groups", str(groups)],
+            ["Policy", f"{policy['name']} version {policy['version']}; groups under {payload['min_group_size']} students hidden"],
+            ["Generated", str(payload["generated_at"])]]
+
+
+def _verdict(status: str, explained: list[dict[str, Any]]) -> str:
+    fails = sum(c["counts"]["FAIL"] for c in explained)
+    undecided = sum(c["counts"]["INSUFFICIENT_EVIDENCE"] for c in explained)
+    checks_failing = sum(1 for c in explained if c["status"] == "FAIL")
+    if status == "PASS":
+        return "PASS: every check of the policy is met for every group shown."
+    if status == "FAIL":
+        return (f"FAIL: {fails} comparison(s) in {checks_failing} check(s) are clearly outside the policy's bounds. "
+                "A model set with this result is not served while the gate is on.")
+    no_data = [c["description"] for c in explained if not c["rows"]]
+    why = f"{undecided} comparison(s) could not be decided with these students" if undecided else "some checks had nothing to test"
+    return (f"NOT ENOUGH EVIDENCE: nothing fails, but {why}"
+            + (f" (no usable data for: {'; '.join(no_data)})" if no_data else "")
+            + ". Under the policy the burden of proof is on the model, so this is not a pass.")
+
+
+def _affected_lines(who: dict[str, list[dict[str, Any]]]) -> list[str]:
+    lines = []
+    for r in who["failing"]:
+        lines.append(f"Fails: {explain.where(r)}: {_num(r['value'])}, interval {_ci(*r['ci'])}; the policy asks "
+                     f"{r['bound_text']} ({r['check']}).")
+    for r in who["undecided"][:8]:
+        settle = (f"about {r['more']:,} more students in this group would settle it" if r.get("more") is not None
+                  else "more students alone may not settle it (the estimate sits on the bound)" if r.get("value") is not None
+                  else r.get("reason") or "it could not be estimated")
+        lines.append(f"Undecided: {explain.where(r)}: {_num(r['value'])}, interval {_ci(*(r.get('ci') or [None, None]))}; "
+                     f"the policy asks {r['bound_text']} ({r['check']}); {settle}.")
+    if len(who["undecided"]) > 8:
+        lines.append(f"... and {len(who['undecided']) - 8} more undecided comparisons (under each check below).")
+    return lines or ["No group: every comparison passes."]
+
+
+TODO = {
+    "model": "Do not serve the model as it is. Look at the failing groups' calibration and ROC panels below: recalibrate "
+             "for them or retrain with inputs that explain their outcomes, then audit again on students the model has not seen.",
+    "dif": "Withhold the class C questions from recommendations (`equilearn audit dif ... --blocked-out blocked.json`, "
+           "then RecommenderConfig.blocked_items), have them reviewed for wording and context, and audit again.",
+    "recommendations": "Find out why the failing groups are offered less (or more) at equal readiness: the recommender's "
+                       "readiness inputs, teacher constraints, content gaps; fix, then audit the served log again.",
+    "outcomes": "Find out why these groups do not grow: look at what they were offered and at stalled students (MTSS); "
+                "audit the recommendations too.",
+}
+
+
+def _todo(status: str, kind: str, who: dict[str, list[dict[str, Any]]]) -> list[str]:
+    if status == "FAIL":
+        return [TODO[kind]]
+    if status == "INSUFFICIENT_EVIDENCE":
+        closest = next((r for r in who["undecided"] if r.get("more") is not None), None)
+        first = ("Collect more data before relying on the result"
+                 + (f": the closest undecided comparison ({explain.where(closest)}) needs about {closest['more']:,} more "
+                    "students in that group, if its estimate holds" if closest else "") + ".")
+        return [first, "Meanwhile treat the result as not passed: record it (POST /v1/audits) so the history shows it, and "
+                       "audit again when the data have grown."]
+    return ["Nothing to fix. Record the result with the model set (POST /v1/audits, or --store) and audit again when "
+            "the model, the data or the population change."]
+
+
+def _check_blocks(explained: list[dict[str, Any]]) -> list[Block]:
+    out: list[Block] = []
+    for c in explained:
+        counts = c["counts"]
+        summary = (f"Each comparison's value is {c['meaning']}; the policy asks for {c['bound_text']}. "
+                   f"{counts['PASS']} pass, {counts['FAIL']} fail, {counts['INSUFFICIENT_EVIDENCE']} undecided.")
+        if c.get("note"):
+            summary += f" Note: {c['note']}."
+        out += [("h3", f"{STATUS_WORDS.get(c['status'], c['status'])}: {c['description']}"), ("p", summary)]
+        head = ["comparison", "value", "95% interval", "result", "students to settle it"]
+
+        def row(r: dict[str, Any]) -> list[str]:
+            settle = ("" if r.get("status") != "INSUFFICIENT_EVIDENCE" else
+                      f"about {r['n_needed']:,} (now {r['n_students']:,})" if r.get("n_needed") is not None and r.get("n_students") is not None
+                      else r.get("reason") or "n/a")
+            return [explain.where(r), _num(r["value"]), _ci(*(r.get("ci") or [None, None])),
+                    STATUS_WORDS.get(r["status"], r["status"]), settle]
+        open_rows = [row(r) for r in c["rows"] if r.get("status") != "PASS"]
+        if open_rows:
+            out.append(("table", head, open_rows))
+        if counts["PASS"] and len(c["rows"]) > len(open_rows):
+            out.append(("details", f"All {len(c['rows'])} comparisons of this check", ("table", head, [row(r) for r in c["rows"]])))
+    return out
+
+
+def blocks(payload: dict[str, Any]) -> list[Block]:
+    """The report's content, in reading order: what was audited, the verdict, who is affected and what to do;
+    then the findings, each check in plain words, the suppressed groups and the audit's tables and charts."""
+    kind = payload["audit"]
+    explained = explain.explain(payload["checks"], payload["check_status"], payload["check_notes"],
+                                payload.get("policy_checks") or [], payload.get("alpha", 0.05), payload.get("confidence", 0.95))
+    who = explain.affected(explained)
     out: list[Block] = [
         ("h1", f"Fairness audit: {kind}"),
-        ("p", f"Status: {payload['status']}. Policy {policy['name']} version {policy['version']}; generated "
-              f"{payload['generated_at']}" + (f"; model version {payload['model_version']}" if payload.get("model_version") else "") + "."),
+        ("h2", "What was audited"), ("table", ["", ""], _audited(payload)),
+        ("h2", "Verdict"), ("verdict", payload["status"], _verdict(payload["status"], explained)),
+        ("h2", "Who is affected"), ("ul", _affected_lines(who)),
+        ("h2", "What to do"), ("ul", _todo(payload["status"], kind, who)),
         ("h2", "Findings"), ("ul", payload["findings"]),
         ("h2", "Checks"),
-        ("table", ["check", "attribute", "stratum", "group", "reference", "status", "value", "95% CI"],
-         [[c["name"], c["attribute"] or "", c["stratum"] or "", c["group"], c["reference"] or "", c["status"], _num(c["value"]),
-           _ci(*c["ci"])] for c in payload["checks"]]),
+        ("p", "Every check of the policy, in its own words. A comparison passes when its whole confidence interval is on "
+              "the right side of the bound, fails when it is wholly on the wrong side, and is undecided otherwise; with "
+              "many comparisons at once each must clear a stricter bar (the policy's multiple-comparison correction), "
+              "which the number of students needed to settle it includes."),
     ]
-    if payload["check_notes"]:
-        out.append(("ul", [f"{k}: {v}" for k, v in payload["check_notes"].items()]))
+    out += _check_blocks(explained)
     out.append(("h2", "Suppressed groups"))
     hidden = payload["suppressed_groups"]
     if hidden:
@@ -180,6 +326,11 @@ def blocks(payload: dict[str, Any]) -> list[Block]:
 def render_markdown(payload: dict[str, Any]) -> str:
     lines: list[str] = []
     for block in blocks(payload):
+        if block[0] == "details":
+            lines += [f"**{block[1]}**", ""]
+            block = block[2]
+        elif block[0] == "verdict":
+            block = ("p", f"**{block[2]}**")
         kind = block[0]
         if kind in ("h1", "h2", "h3"):
             lines += ["#" * int(kind[1]) + " " + block[1], ""]
@@ -194,7 +345,10 @@ def render_markdown(payload: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-STYLE = ("body{font-family:system-ui,sans-serif;max-width:980px;margin:2em auto;color:#222}"
+STYLE = ("body{font-family:system-ui,sans-serif;max-width:1020px;margin:2em auto;color:#222;line-height:1.45}"
+         ".multiples{display:flex;flex-wrap:wrap;gap:6px}.verdict{font-weight:bold;padding:8px 12px;border-left:6px solid #777;"
+         "background:#f4f6f9}.verdict.PASS{border-color:#1b5e20}.verdict.FAIL{border-color:#b00020}"
+         ".verdict.INSUFFICIENT_EVIDENCE{border-color:#8a4b00}details{margin:0 0 1em}summary{cursor:pointer;color:#0b57d0}"
          "table{border-collapse:collapse;margin:0.5em 0 1.5em}td,th{border:1px solid #ccc;padding:3px 8px;font-size:13px}"
          "th{background:#f2f2f2}.FAIL{color:#b00020;font-weight:bold}.PASS{color:#1b5e20}"
          ".INSUFFICIENT_EVIDENCE{color:#a05a00}svg{margin:4px}")
@@ -205,7 +359,16 @@ def render_html(payload: dict[str, Any]) -> str:
              f"<style>{STYLE}</style></head><body>"]
     for block in blocks(payload):
         kind = block[0]
-        if kind in ("h1", "h2", "h3"):
+        if kind == "details":
+            parts.append(f"<details><summary>{escape(block[1])}</summary>")
+            block, kind, closing = block[2], block[2][0], "</details>"
+        else:
+            closing = ""
+        if kind == "verdict":
+            parts.append(f"<p class='verdict {escape(block[1])}'>{escape(block[2])}</p>")
+        elif kind == "svgs":
+            parts.append("<div class='multiples'>" + "".join(block[1]) + "</div>")
+        elif kind in ("h1", "h2", "h3"):
             parts.append(f"<{kind}>{escape(block[1])}</{kind}>")
         elif kind == "p":
             parts.append(f"<p>{escape(block[1])}</p>")
@@ -218,6 +381,7 @@ def render_html(payload: dict[str, Any]) -> str:
             parts.append(f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>")
         elif kind == "svg":
             parts.append(block[1])
+        parts.append(closing)
     parts.append("</body></html>")
     return "".join(parts)
 

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from engine.fairness.explain import check_definitions
 from engine.fairness.gate import FAIL, INSUFFICIENT, PASS, GateResult, Policy, evaluate_policy
 from engine.fairness.item_audit import ItemAudit
 from engine.fairness.metricframe import MetricFrame
@@ -112,6 +113,7 @@ def assemble(audit: Audit, policy: Policy, *, model_version: str | None = None,
         "data": data or {}, "min_group_size": policy.min_group_size,
         "findings": findings(kind, audit, gate),
         "checks": body["checks"], "check_status": body["check_status"], "check_notes": body["check_notes"],
+        "policy_checks": check_definitions(policy), "alpha": policy.alpha, "confidence": policy.confidence,
         "suppressed_groups": suppressed_groups(audit, policy.show_suppressed_labels),
         "results": audit.to_dict(), "evidence": evidence,
     }

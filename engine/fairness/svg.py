@@ -92,3 +92,61 @@ def bar_chart(title: str, bands: Sequence[str], groups: Sequence[str],
                 cx = x + bar * 0.45
                 parts.append(f'<line x1="{cx:.1f}" y1="{_y(lo, 0, top):.1f}" x2="{cx:.1f}" y2="{_y(hi, 0, top):.1f}" stroke="#333"/>')
     return _wrap(title, parts + _legend(list(groups)))
+
+
+# ---- small multiples: one small panel per group, the reference drawn in grey in each ----------------------
+SMALL = 210
+_REF_GREY = "#6b6b6b"
+_INK = "#1d3f8f"
+
+
+def _small(title: str, body: list[str], xlabel: str, ylabel: str) -> str:
+    size, pad = SMALL, 30
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{size}" height="{size}" role="img" aria-label="{escape(title)}">',
+             f'<title>{escape(title)}</title>',
+             f'<text x="{pad}" y="14" font-size="11" font-weight="bold">{escape(title[:34])}</text>',
+             f'<rect x="{pad}" y="{pad - 8}" width="{size - pad - 6}" height="{size - 2 * pad + 2}" fill="none" stroke="#999"/>',
+             f'<text x="{(size + pad) / 2}" y="{size - 4}" font-size="9" text-anchor="middle">{escape(xlabel)}</text>',
+             f'<text x="9" y="{size / 2}" font-size="9" text-anchor="middle" transform="rotate(-90 9 {size / 2})">{escape(ylabel)}</text>']
+    return "".join(parts + body) + "</svg>"
+
+
+def _sx(v: float) -> float:
+    return 30 + v * (SMALL - 36)
+
+
+def _sy(v: float) -> float:
+    return SMALL - 36 - v * (SMALL - 58)
+
+
+def roc_panel(title: str, fpr: Sequence[float], tpr: Sequence[float], reference: Sequence[float] | None,
+              reference_name: str | None) -> str:
+    """One group's ROC curve (blue) over the reference group's (grey), the area between them (ABROCA) shaded."""
+    body = [f'<line x1="{_sx(0)}" y1="{_sy(0)}" x2="{_sx(1)}" y2="{_sy(1)}" stroke="#ccc" stroke-dasharray="3"/>']
+    if reference and tpr:
+        outline = [(_sx(f), _sy(t)) for f, t in zip(fpr, tpr)] + [(_sx(f), _sy(t)) for f, t in reversed(list(zip(fpr, reference)))]
+        body.append('<polygon points="{}" fill="#d1495b" fill-opacity="0.3" stroke="none"/>'.format(
+            " ".join(f"{x:.1f},{y:.1f}" for x, y in outline)))
+    if reference:
+        body.append('<polyline points="{}" fill="none" stroke="{}" stroke-width="1.2" stroke-dasharray="4 2"/>'.format(
+            " ".join(f"{_sx(f):.1f},{_sy(t):.1f}" for f, t in zip(fpr, reference)), _REF_GREY))
+    if tpr:
+        body.append('<polyline points="{}" fill="none" stroke="{}" stroke-width="1.8"/>'.format(
+            " ".join(f"{_sx(f):.1f},{_sy(t):.1f}" for f, t in zip(fpr, tpr)), _INK))
+    if reference_name:
+        body.append(f'<text x="{_sx(0.98)}" y="{_sy(0.05)}" font-size="9" text-anchor="end" fill="{_REF_GREY}">grey: {escape(reference_name[:22])}</text>')
+    return _small(title, body, "false positive rate", "true positive rate")
+
+
+def calibration_panel(title: str, predicted: Sequence[float], observed: Sequence[float],
+                      overall: tuple[Sequence[float], Sequence[float]] | None = None) -> str:
+    """One group's reliability curve (blue dots) against the diagonal (perfect calibration) and all students (grey)."""
+    body = [f'<line x1="{_sx(0)}" y1="{_sy(0)}" x2="{_sx(1)}" y2="{_sy(1)}" stroke="#ccc" stroke-dasharray="3"/>']
+    if overall is not None and len(overall[0]) > 1:
+        body.append('<polyline points="{}" fill="none" stroke="{}" stroke-width="1.2" stroke-dasharray="4 2"/>'.format(
+            " ".join(f"{_sx(p):.1f},{_sy(o):.1f}" for p, o in zip(*overall)), _REF_GREY))
+    if len(predicted) > 1:
+        body.append('<polyline points="{}" fill="none" stroke="{}" stroke-width="1.6"/>'.format(
+            " ".join(f"{_sx(p):.1f},{_sy(o):.1f}" for p, o in zip(predicted, observed)), _INK))
+    body += [f'<circle cx="{_sx(p):.1f}" cy="{_sy(o):.1f}" r="2.4" fill="{_INK}"/>' for p, o in zip(predicted, observed)]
+    return _small(title, body, "predicted chance of success", "observed success")

@@ -23,10 +23,8 @@ sets built from a log"):
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import importlib
 import importlib.util
-import json
 import time
 from datetime import datetime, timezone
 from typing import Any
@@ -43,13 +41,14 @@ from engine.evaluation.splits import split_students
 from engine.mastery import MasteryConfig, MasteryEngine
 from engine.mastery.adapters import bkt_skills, irt_ability
 from engine.recommend import RecommenderConfig
+from engine.registry.model_set import content_sha256
 from engine.runtime.catalogs import catalog_from_dict, catalog_to_dict
 from engine.runtime.modelset import NOT_AUDITED, LocalModelSet, build_policy
 
 
 BUILD_FORMAT = "equilearn-build"
 BUILD_FORMAT_VERSION = 1
-SERVED = ("mastery", "recommender", "catalog", "policy_learning")  # the components the version hash covers
+SERVED = ("mastery", "recommender", "catalog", "policy_learning")  # the components the service reads
 
 
 @dataclasses.dataclass(frozen=True)
@@ -111,8 +110,9 @@ def _held_out(catalog: Catalog, prepared: PreparedLog, fraction: float, seed: in
 
 
 def _version(components: dict[str, Any]) -> str:
-    served = {k: components[k] for k in SERVED if k in components}
-    return "build-" + hashlib.sha256(json.dumps(served, sort_keys=True).encode()).hexdigest()[:12]
+    """`build-` + the first 12 hex digits of the set's content hash (`engine.registry.model_set.content_sha256`:
+    every component but the `build` metadata), so the version names exactly what its audits are bound to."""
+    return "build-" + content_sha256(components)[:12]
 
 
 def _code_version() -> str:

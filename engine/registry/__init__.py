@@ -9,7 +9,17 @@
 MLflow is imported only when one of these functions runs (it takes seconds to import).
 """
 
-from engine.registry.model_set import ModelSet
-from engine.registry.registry import list_model_sets, load_model_set, promote, record_audit, register_model_set, set_alias
+from engine.registry.model_set import ModelSet, content_sha256
+from engine.registry.registry import (
+    alias_version,
+    get_model_set,
+    list_model_sets,
+    load_model_set,
+    promote,
+    record_audit,
+    register_model_set,
+    set_alias,
+)
 
-__all__ = ["ModelSet", "list_model_sets", "load_model_set", "promote", "record_audit", "register_model_set", "set_alias"]
+__all__ = ["ModelSet", "alias_version", "content_sha256", "get_model_set", "list_model_sets", "load_model_set", "promote",
+           "record_audit", "register_model_set", "set_alias"]

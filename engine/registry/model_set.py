@@ -3,10 +3,18 @@
 A model set bundles the JSON parameters of each part (e.g. `irt`, `kt`, `recommender`) with the
 fingerprint of the data it was trained on and the code version that trained it. It is plain JSON, so it
 can be stored, diffed and loaded without pickles.
+
+Its *content hash* (`content_sha256`) identifies what is served, whatever the name, version or source:
+the sha256 of the canonical JSON (sorted keys, no whitespace, UTF-8, no NaN) of every component except
+`build`. `build` is metadata the service ignores (when and how long a build ran, the options, the log's
+location, diagnostics) and would give the same served parameters a new hash at every build; the data the
+set was fitted on is identified separately by its data fingerprint. Audits record this hash and the
+service serves a set only when its own audit table holds a PASS for it (docs/service.md, "The audit gate").
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,6 +23,21 @@ from engine.errors import ConfigError
 
 FORMAT = "equilearn-model-set"
 FORMAT_VERSION = 1
+METADATA_COMPONENTS = ("build",)  # left out of the content hash (module docstring)
+
+
+def canonical_json(value: Any) -> bytes:
+    """Sorted keys, no whitespace, UTF-8; NaN or infinity is an error (they are not JSON)."""
+    try:
+        return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"model-set components are not plain JSON ({exc}); store arrays as lists, NaN as null") from None
+
+
+def content_sha256(components: dict[str, Any]) -> str:
+    """The 64 hex digits of the sha256 of the set's canonical components, `build` left out (module docstring)."""
+    served = {k: v for k, v in (components or {}).items() if k not in METADATA_COMPONENTS}
+    return hashlib.sha256(canonical_json(served)).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -27,6 +50,10 @@ class ModelSet:
     data_fingerprint: str = ""
     code_version: str = ""
     audit_status: str | None = None
+
+    @property
+    def content_sha256(self) -> str:
+        return content_sha256(self.components)
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -13,6 +13,15 @@ Audit rules (the fairness gate decides, the registry enforces):
   else the newest lower version, whose audit PASSED, and returns a warning. No such version: AuditGateError.
   A missing or insufficient audit on the aliased version (possible only through `set_alias`, which does
   not check) is served with a warning.
+
+The service does not trust MLflow's tags (anyone with the MLflow UI can edit them, or move an alias): it
+passes `verdict`, its own audit table keyed by the sha256 of a set's content (`ModelSet.content_sha256`).
+With a verdict, `load_model_set` serves the aliased version only when the newest audit of its content is a
+PASS; otherwise (an alias set in the UI on an unaudited version, a content re-audited to FAIL) it serves
+the version promoted before it whose content passed (`alias_set_at.<alias>` tags, newest first; then lower
+versions), with a warning saying why, and raises `AuditGateError` when there is none. Tags can at most
+choose among versions whose content the service itself approved. `promote(..., verdict=...)` checks the
+same table, so the CLI refuses what the service would refuse.
 """
 
 from __future__ import annotations
@@ -20,6 +29,7 @@ from __future__ import annotations
 import json
 import logging
 from datetime import datetime, timezone
+from collections.abc import Callable
 from typing import Any
 
 from engine.config import Settings
@@ -74,6 +84,26 @@ def _load(client: Any, mv: Any) -> ModelSet:
 
     payload = mlflow.artifacts.load_dict(f"runs:/{mv.run_id}/model_set.json")
     return ModelSet.from_dict({**payload, "name": mv.name, "version": str(mv.version), "audit_status": mv.tags.get(TAG_STATUS)})
+
+
+def get_model_set(name: str, version: str | int, settings: Settings | None = None) -> ModelSet:
+    """Version `version` of model set `name` (its components, as registered)."""
+    client, _ = connect(settings)
+    return _load(client, _version(client, name, version))
+
+
+def alias_version(name: str, alias: str, settings: Settings | None = None) -> str | None:
+    """The version `name@alias` points at now, or None (no such model set or alias). Cheap: one lookup, for the
+    service's periodic policy check."""
+    from mlflow.exceptions import MlflowException
+
+    client, _ = connect(settings)
+    try:
+        return str(client.get_model_version_by_alias(name, alias).version)
+    except MlflowException as exc:
+        if _not_found(exc):
+            return None
+        raise
 
 
 def register_model_set(name: str, components: dict[str, dict[str, Any]], data_fingerprint: str,
@@ -139,15 +169,32 @@ def record_audit(name: str, version: str | int, audit: dict[str, Any], settings:
     client.log_dict(mv.run_id, audit, f"audits/{kind}-{stamp.replace(':', '')}.json")
     tags = {**dict(mv.tags), TAG_KIND_PREFIX + kind: status}
     overall = max((v for k, v in tags.items() if k.startswith(TAG_KIND_PREFIX)), key=SEVERITY.__getitem__)
-    for key, value in ((TAG_KIND_PREFIX + kind, status), (TAG_STATUS, overall), ("audit_run_id", run.info.run_id), ("audit_at", stamp)):
+    tags_now = [(TAG_KIND_PREFIX + kind, status), (TAG_STATUS, overall), ("audit_run_id", run.info.run_id), ("audit_at", stamp)]
+    if isinstance(audit.get("content_sha256"), str):  # for reading in the UI; the service's own table is the evidence
+        tags_now.append(("audit_content_sha256", audit["content_sha256"]))
+    for key, value in tags_now:
         client.set_model_version_tag(name, str(mv.version), key, value)
     return run.info.run_id
 
 
-def promote(name: str, version: str | int, alias: str = "champion", settings: Settings | None = None) -> ModelSet:
-    """Give `version` the alias only if its audit status is PASS (see module docstring); else AuditGateError."""
+def promote(name: str, version: str | int, alias: str = "champion", settings: Settings | None = None,
+            verdict: Callable[[str], Any] | None = None) -> ModelSet:
+    """Give `version` the alias only if its audit status is PASS (see module docstring); else AuditGateError.
+    With `verdict` (the service's audit table by content hash) that table decides, not the MLflow tags."""
     client, settings = connect(settings)
     mv = _version(client, name, version)
+    if verdict is not None:
+        ms = _load(client, mv)
+        record = verdict(ms.content_sha256)
+        if record is None or record.status != PASS:
+            what = "no audit" if record is None else f"audit #{record.id}: {record.status}"
+            raise AuditGateError(
+                f"refusing to promote model set {name!r} version {mv.version} to {alias!r}: its content "
+                f"(sha256:{ms.content_sha256[:12]}) has no PASS in the service's audit table ({what}). Run "
+                f"`equilearn model audit {name} {mv.version}` (it records the verdict, bound to the content); only a "
+                "PASS can be promoted")
+        set_alias(name, mv.version, alias, settings)
+        return _load(client, client.get_model_version(name, str(mv.version)))
     status = mv.tags.get(TAG_STATUS)
     if status != PASS:
         reason = "has no recorded fairness audit" if status is None else f"has audit status {status}"
@@ -160,8 +207,12 @@ def promote(name: str, version: str | int, alias: str = "champion", settings: Se
 
 
 def load_model_set(name: str, alias: str = "champion", settings: Settings | None = None,
-                   require_passing_audit: bool = True) -> tuple[ModelSet, str | None]:
-    """The model set `name@alias` and a warning (None when all is well); see the module docstring."""
+                   require_passing_audit: bool = True, verdict: Callable[[str], Any] | None = None,
+                   allow_unaudited: bool = False) -> tuple[ModelSet, str | None]:
+    """The model set `name@alias` and a warning (None when all is well); see the module docstring.
+    `verdict(content_sha256)`: the service's own audit table (newest audit of that content, or None), which
+    then decides instead of the tags; `allow_unaudited` (development) serves a version without a PASS (but
+    not one whose content FAILED) with a warning instead of falling back."""
     from mlflow.exceptions import MlflowException
 
     client, _ = connect(settings)
@@ -172,6 +223,8 @@ def load_model_set(name: str, alias: str = "champion", settings: Settings | None
             raise NotFoundError(f"no model set {name!r} with alias {alias!r} in the registry "
                                 f"(register one, then `equilearn model promote {name} VERSION --alias {alias}`)") from None
         raise
+    if verdict is not None:
+        return _load_gated(client, mv, alias, verdict, require_passing_audit, allow_unaudited)
     status = mv.tags.get(TAG_STATUS)
     if status == PASS:
         return _load(client, mv), None
@@ -186,6 +239,55 @@ def load_model_set(name: str, alias: str = "champion", settings: Settings | None
                f"serving version {fallback.version}, the last version whose audit passed")
     log.warning(warning)
     return _load(client, fallback), warning
+
+
+MAX_FALLBACK_CANDIDATES = 20  # versions whose content is loaded and checked before giving up
+
+
+def _load_gated(client: Any, mv: Any, alias: str, verdict: Callable[[str], Any], require_passing_audit: bool,
+                allow_unaudited: bool) -> tuple[ModelSet, str | None]:
+    """`load_model_set` with the service's audit table as the judge (module docstring)."""
+    name = mv.name
+    ms = _load(client, mv)
+    record = verdict(ms.content_sha256)
+    status = None if record is None else record.status
+    if status == PASS:
+        return ms, None
+    what = "no audit" if record is None else f"audit #{record.id}: {status}"
+    if not require_passing_audit or (allow_unaudited and status != FAIL):
+        why = "EQUILEARN_REQUIRE_PASSING_AUDIT=false" if not require_passing_audit else "EQUILEARN_ALLOW_UNAUDITED=true"
+        return ms, (f"unaudited model set, development only: model set {name!r} version {mv.version} ({alias}, content "
+                    f"sha256:{ms.content_sha256[:12]}) has no PASS in this service's audit table ({what}); served only "
+                    f"because {why}")
+    unaudited = "; an alias set in MLflow is not an approval" if record is None else ""
+    refused = (f"model set {name!r} version {mv.version} ({alias}) is not served: its content "
+               f"(sha256:{ms.content_sha256[:12]}) has no PASS in this service's audit table ({what}){unaudited}. "
+               f"Audit it: `equilearn model audit {name} {mv.version}`")
+    fallback = _gated_fallback(client, name, alias, int(mv.version), verdict)
+    if fallback is None:
+        raise AuditGateError(refused + "; and no version promoted before it passed, so nothing can be served")
+    warning = f"{refused}. Serving version {fallback.version}, the last version promoted to {alias!r} whose content passed"
+    log.warning(warning)
+    return fallback, warning
+
+
+def _gated_fallback(client: Any, name: str, alias: str, refused: int, verdict: Callable[[str], Any]) -> ModelSet | None:
+    """The newest version that held `alias` before (then the newest lower version) whose content has a PASS."""
+    versions = [v for v in client.search_model_versions(f"name = '{name}'") if int(v.version) != refused]
+    held = sorted((v for v in versions if TAG_ALIAS_PREFIX + alias in v.tags),
+                  key=lambda v: v.tags[TAG_ALIAS_PREFIX + alias], reverse=True)
+    seen = {int(v.version) for v in held}
+    lower = sorted((v for v in versions if int(v.version) < refused and int(v.version) not in seen), key=lambda v: -int(v.version))
+    for mv in (held + lower)[:MAX_FALLBACK_CANDIDATES]:
+        try:
+            ms = _load(client, mv)
+        except Exception as exc:  # noqa: BLE001 - an unreadable old version is skipped, not fatal
+            log.warning("skipping model set %s version %s as a fallback: %s", name, mv.version, exc)
+            continue
+        record = verdict(ms.content_sha256)
+        if record is not None and record.status == PASS:
+            return ms
+    return None
 
 
 def _fallback(client: Any, name: str, alias: str, failed: int) -> Any | None:

@@ -15,6 +15,7 @@ import numpy as np
 import polars as pl
 
 from engine.catalog import Catalog, demo_catalog
+from engine.config import load_settings
 from engine.mastery import MasteryEngine
 from engine.mastery.adapters import irt_ability
 from engine.runtime.modelset import LocalModelSet, write_model_set_file
@@ -45,29 +46,47 @@ def demo_engine(catalog: Catalog | None = None, seed: int = 7) -> tuple[MasteryE
     return MasteryEngine(catalog, ability_model=irt_ability(irt)), f"sha256:{digest}"
 
 
-def prepare_demo_model_set(home: Path, name: str = "equilearn", alias: str = "champion") -> str:
-    """Train, audit and register the demo model set; returns where it went ("registry ..." or the file path).
+def prepare_demo_model_set(home: Path, name: str = "equilearn", alias: str = "champion",
+                           database_url: str | None = None) -> str:
+    """Train, audit and register the demo model set; returns where it went ("registry ..." or the file path)
+    and the audit's verdict.
 
-    Before the alias is set, the recommender with this mastery engine is run on simulated learners and its
-    offers are gated (`engine.fairness.simulated`); the audit is recorded on the version, so the service
-    shows its status and refuses the set if it FAILED.
+    Before the alias is set, the set gets the pre-deployment audit of `equilearn model audit`
+    (`engine.fairness.predeployment`; the learner suite is left out so that `make run` starts quickly): its
+    recommender with this mastery engine runs on simulated learners and its offers are gated. The verdict is
+    recorded in the service's audit table (`database_url`, default the configured store) bound to the set's
+    content hash, which is what lets the service serve it; the alias is set only on a PASS. Without a
+    registry the set is written to `home/model_set.json`, audited and recorded the same way.
     """
-    from engine.fairness.simulated import audit_recommender_on_simulator  # noqa: PLC0415
+    from engine.fairness.predeployment import AuditOptions, audit_model_set  # noqa: PLC0415
+    from engine.store import Store  # noqa: PLC0415
 
     engine, fingerprint = demo_engine()
     components = {"mastery": engine.to_components()}
+    options = AuditOptions(suite_students=0)
+
+    def record(model_set: object) -> dict:
+        report = audit_model_set(model_set, options=options)
+        with (Store.open(database_url) if database_url else Store.open(settings=load_settings())) as store:
+            store.record_audit(f"{model_set.name}/{model_set.version}", report["status"], report,  # type: ignore[attr-defined]
+                               by="make run (demo)", content_sha256=report["content_sha256"], data_sha256=fingerprint)
+        return report
+
     try:
         from engine.registry import record_audit, register_model_set, set_alias  # noqa: PLC0415
 
         ms = register_model_set(name, components, data_fingerprint=fingerprint)
-        audit = audit_recommender_on_simulator(MasteryEngine.from_components(engine.catalog, components["mastery"]),
-                                               model_version=f"{name}/{ms.version}")
-        record_audit(name, ms.version, audit)
-        set_alias(name, ms.version, alias)
-        return (f"MLflow registry: {name} v{ms.version} @{alias}; recommendation audit on simulated learners: "
-                f"{audit['status']}")
     except Exception as exc:  # noqa: BLE001 - the demo still serves, from a file
         log.warning("registry unavailable (%s); writing a local model-set file", exc)
         path = home / "model_set.json"
-        write_model_set_file(path, LocalModelSet(name, "demo-1", components, fingerprint, "demo", None))
-        return f"local file {path}"
+        local = LocalModelSet(name, "demo-1", components, fingerprint, "demo", None)
+        write_model_set_file(path, local)
+        report = record(local)
+        return f"local file {path}; pre-deployment audit (simulated learners): {report['status']}"
+    report = record(ms)
+    record_audit(name, ms.version, report)  # MLflow's tags, for `equilearn model list` and the UI (not the gate)
+    if report["status"] == "PASS":
+        set_alias(name, ms.version, alias)
+    return (f"MLflow registry: {name} v{ms.version}{f' @{alias}' if report['status'] == 'PASS' else ' (not promoted)'}; "
+            f"pre-deployment audit (simulated learners), recorded for content sha256:{report['content_sha256'][:12]}: "
+            f"{report['status']}")

@@ -1,13 +1,26 @@
-"""The served model set: where it comes from, and how its components become a mastery engine + recommender.
+"""The served model set: where it comes from, whether its audit lets it be served, and how its components
+become a mastery engine + recommender.
 
 Sources, in order:
 1. a local model-set JSON file (`EQUILEARN_MODEL_SET_FILE`, or `$EQUILEARN_HOME/model_set.json`), with the
-   fields of `engine.registry.ModelSet` (name, version, components, data_fingerprint, code_version,
-   audit_status): for development, tests and `make run`;
-2. the MLflow registry (`engine.registry.load_model_set(name, alias)`), which refuses a set whose latest
-   fairness audit FAILED and falls back to the last approved version, returning a warning we pass on;
+   fields of `engine.registry.ModelSet` (name, version, components, data_fingerprint, code_version); an
+   `audit_status` field in the file is ignored: for development, tests and `make run`;
+2. the MLflow registry (`engine.registry.load_model_set(name, alias, verdict=...)`), which serves the aliased
+   version only if its content passed, else the last version promoted before it whose content passed,
+   returning a warning we pass on;
 3. nothing registered: the built-in defaults (catalog priors, N(0,1) ability), served with audit status
    `NOT_AUDITED` and a warning, so a fresh install answers at once and says so.
+
+The gate (`verdict`): a set is served only when the newest audit of its content hash in the service's own
+audit table (`engine.registry.model_set.content_sha256`) is a PASS, whatever MLflow's tags say. A set whose
+newest verdict is FAIL or INSUFFICIENT_EVIDENCE is loaded but blocked by the runtime (recommendations
+refused, not ready) until a PASS is recorded for it (an admin may override); a set never audited is not served
+at all, unless the development flag
+`EQUILEARN_ALLOW_UNAUDITED` (or `EQUILEARN_REQUIRE_PASSING_AUDIT=false`) is set, and then it is flagged with
+`UNAUDITED_WARNING` in /readyz and every mastery and recommendation response.
+
+`LoadedModelSet.source` is the kind of source only (`file`, `registry`, `builtin`): it is shown in /readyz,
+which needs no key, so it never holds a path; errors about the file name the setting, not the path.
 
 Components used (all optional; others, e.g. evaluation models, are ignored here): `mastery`
 (`MasteryEngine.to_components()`: skill model, ability model, settings), `recommender`
@@ -23,21 +36,29 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 from engine.catalog import Catalog
-from engine.errors import ConfigError, DataError, NotFoundError
+from engine.errors import ConfigError, DataError, EquilearnError, NotFoundError
 from engine.jsonfile import read_json
 from engine.mastery import MasteryEngine
 from engine.recommend import Recommender, RecommenderConfig
 from engine.recommend.learning import DifficultyProgress
+from engine.registry.model_set import content_sha256
 
 log = logging.getLogger(__name__)
 
-FAIL = "FAIL"
+PASS, FAIL, INSUFFICIENT = "PASS", "FAIL", "INSUFFICIENT_EVIDENCE"
 NOT_AUDITED = "NOT_AUDITED"
+FILE, REGISTRY, BUILTIN = "file", "registry", "builtin"
+UNAUDITED_WARNING = "unaudited model set, development only"
+FILE_SETTING = "the model-set file (EQUILEARN_MODEL_SET_FILE)"
+
+Verdict = Callable[[str], Any]  # content hash -> the store's newest audit of that content (AuditRecord) or None
 
 
 @dataclass(frozen=True)
@@ -51,14 +72,20 @@ class LocalModelSet:
     code_version: str | None = None
     audit_status: str | None = NOT_AUDITED
 
+    @property
+    def content_sha256(self) -> str:
+        return content_sha256(self.components)
+
 
 @dataclass(frozen=True)
 class LoadedModelSet:
-    """A model set and where it came from, plus any warning to show in /readyz and every response."""
+    """A model set, the kind of source it came from, any warning to show in /readyz and every response, and
+    the service's own newest audit of its content (None: never audited here)."""
 
     model_set: Any
-    source: str  # "file:<path>", "registry:<name>@<alias>", "builtin"
+    source: str  # FILE, REGISTRY or BUILTIN: never a path (shown without a key)
     warning: str | None
+    verdict: Any = None  # engine.store.AuditRecord | None
 
     @property
     def name(self) -> str:
@@ -68,17 +95,31 @@ class LoadedModelSet:
     def version(self) -> str:
         return str(self.model_set.version)
 
+    @cached_property
+    def content_sha256(self) -> str:  # computed once: every response names it
+        return content_sha256(dict(self.model_set.components or {}))
+
     @property
     def audit_status(self) -> str:
-        status = getattr(self.model_set, "audit_status", None)
-        return str(status) if status else NOT_AUDITED
+        return str(self.verdict.status) if self.verdict is not None else NOT_AUDITED
+
+    @property
+    def audit_id(self) -> int | None:
+        return None if self.verdict is None else int(self.verdict.id)
 
 
 def read_model_set_file(path: Path) -> LocalModelSet:
-    payload = read_json(path, "model-set file (EQUILEARN_MODEL_SET_FILE)")
+    """The set in `path`; its `audit_status` field is kept for information only (the gate reads the store)."""
+    try:
+        payload = read_json(path, "model-set file (EQUILEARN_MODEL_SET_FILE)")
+    except EquilearnError as exc:  # the message would name the path, and /readyz shows it without a key
+        raise type(exc)(str(exc).replace(str(path), FILE_SETTING)) from None
     if not isinstance(payload, dict) or "name" not in payload or "version" not in payload:
-        raise DataError(f"{path}: a model-set file is an object with at least name, version and components")
-    return LocalModelSet(str(payload["name"]), str(payload["version"]), dict(payload.get("components") or {}),
+        raise DataError(f"{FILE_SETTING}: a model-set file is an object with at least name, version and components")
+    components = payload.get("components") or {}
+    if not isinstance(components, dict):
+        raise DataError(f"{FILE_SETTING}: 'components' must be an object of name -> JSON object")
+    return LocalModelSet(str(payload["name"]), str(payload["version"]), dict(components),
                          payload.get("data_fingerprint"), payload.get("code_version"),
                          payload.get("audit_status") or NOT_AUDITED)
 
@@ -98,28 +139,84 @@ def _registry():  # noqa: ANN202 - the module, when the registry helper's packag
     return registry if hasattr(registry, "load_model_set") else None
 
 
+def describe_verdict(record: Any) -> str:
+    """'no audit', 'audit #7: INSUFFICIENT_EVIDENCE', ... for messages."""
+    return "no audit" if record is None else f"audit #{record.id}: {record.status}"
+
+
+def unaudited_warning(name: str, version: str, digest: str, record: Any, why: str) -> str:
+    return (f"{UNAUDITED_WARNING}: model set {name} v{version} (content sha256:{digest[:12]}) has no PASS in this "
+            f"service's audit table ({describe_verdict(record)}); served only because {why}")
+
+
+def _file_set(file: Path, require_passing_audit: bool, verdict: Verdict | None, allow_unaudited: bool) -> LoadedModelSet:
+    ms = read_model_set_file(file)
+    if verdict is None:  # no store to ask (library use): the file's own claim, as before the gate
+        return LoadedModelSet(ms, FILE, None, None)
+    digest = ms.content_sha256
+    record = verdict(digest)
+    status = None if record is None else record.status
+    if status in (PASS, FAIL):  # a FAIL is loaded and blocked by the runtime (the gate's 503), not hidden
+        return LoadedModelSet(ms, FILE, None, record)
+    if not require_passing_audit:
+        return LoadedModelSet(ms, FILE, unaudited_warning(ms.name, ms.version, digest, record,
+                                                          "EQUILEARN_REQUIRE_PASSING_AUDIT=false"), record)
+    if allow_unaudited:
+        return LoadedModelSet(ms, FILE, unaudited_warning(ms.name, ms.version, digest, record,
+                                                          "EQUILEARN_ALLOW_UNAUDITED=true"), record)
+    if status == INSUFFICIENT:  # audited without enough evidence: loaded and blocked (an admin may override it)
+        return LoadedModelSet(ms, FILE, None, record)
+    raise ConfigError(
+        f"model set {ms.name} v{ms.version} from {FILE_SETTING} (content sha256:{digest}) has no PASS in this "
+        f"service's audit table ({describe_verdict(record)}), so it is not served. Audit it and record the verdict: "
+        "`equilearn model audit --file SET.json` (with the service's EQUILEARN_DATABASE_URL); or, for development "
+        "only, serve it flagged as unaudited: EQUILEARN_ALLOW_UNAUDITED=true (`equilearn serve --allow-unaudited`)")
+
+
 def load_served_model_set(name: str, alias: str, file: Path | None, require_passing_audit: bool,
-                          settings: Any = None) -> LoadedModelSet:
-    """The model set to serve (module docstring); a FAILED set without approved fallback is a `ConfigError`."""
+                          settings: Any = None, *, verdict: Verdict | None = None,
+                          allow_unaudited: bool = False) -> LoadedModelSet:
+    """The model set to serve (module docstring). `verdict(content_sha256)` is the service's audit table;
+    a set that may not be served raises `ConfigError` / `AuditGateError` (the runtime reports it in /readyz)."""
     if file is not None:
-        ms = read_model_set_file(file)
-        if require_passing_audit and ms.audit_status == FAIL:
-            raise ConfigError(f"model set {ms.name} v{ms.version} ({file}) failed its fairness audit and no approved "
-                              "version can be loaded from a file; serve another one or set EQUILEARN_REQUIRE_PASSING_AUDIT=false")
-        return LoadedModelSet(ms, f"file:{file}", None)
+        return _file_set(file, require_passing_audit, verdict, allow_unaudited)
     registry = _registry()
     if registry is not None:
         try:
-            ms, warning = registry.load_model_set(name, alias=alias, settings=settings,
-                                                  require_passing_audit=require_passing_audit)
-            return LoadedModelSet(ms, f"registry:{name}@{alias}", warning)
+            if verdict is None:
+                ms, warning = registry.load_model_set(name, alias=alias, settings=settings,
+                                                      require_passing_audit=require_passing_audit)
+            else:
+                ms, warning = registry.load_model_set(name, alias=alias, settings=settings,
+                                                      require_passing_audit=require_passing_audit, verdict=verdict,
+                                                      allow_unaudited=allow_unaudited)
+            record = None if verdict is None else verdict(content_sha256(dict(ms.components or {})))
+            return LoadedModelSet(ms, REGISTRY, warning, record)
         except NotFoundError as exc:
             log.warning("no registered model set to serve (%s); using the built-in defaults", exc)
             reason = str(exc)
     else:
         reason = "engine.registry is not installed"
     builtin = LocalModelSet("builtin-defaults", "0", {}, None, None, NOT_AUDITED)
-    return LoadedModelSet(builtin, "builtin", f"serving built-in default parameters, not a trained model set ({reason})")
+    record = None if verdict is None else verdict(builtin.content_sha256)  # a FAIL recorded for them blocks them too
+    return LoadedModelSet(builtin, BUILTIN, f"serving built-in default parameters, not a trained model set ({reason})",
+                          record)
+
+
+def alias_target(name: str, alias: str, file: Path | None, settings: Any, previous: str | None) -> str | None:
+    """The registry version `name@alias` points at now (None when none, or when a file is served): part of the
+    signature a server process polls, so an alias moved in MLflow (by `model promote`, or in its UI) is seen
+    within EQUILEARN_POLICY_CHECK_SECONDS. An unreachable registry keeps `previous` (no change seen)."""
+    if file is not None:
+        return None
+    registry = _registry()
+    if registry is None or not hasattr(registry, "alias_version"):
+        return None
+    try:
+        return registry.alias_version(name, alias, settings)
+    except Exception as exc:  # noqa: BLE001 - a registry outage must not unload what is served
+        log.debug("cannot read %s@%s from the registry (%s)", name, alias, exc)
+        return previous
 
 
 def _listed(ids: list[str], limit: int = 5) -> str:

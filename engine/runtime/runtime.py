@@ -22,9 +22,10 @@ from engine.errors import ConfigError, DataError, DataValidationError, NotFoundE
 from engine.mastery import MasteryBatch, MasteryEngine, MasteryState
 from engine.mastery.engine import SECONDS_PER_DAY
 from engine.recommend import Recommender
+from engine.recommend.constraints import TeacherConstraints
 from engine.recommend.placement import needs_placement
 from engine.runtime import catalogs
-from engine.runtime.modelset import FAIL, LoadedModelSet, build_policy, load_served_model_set
+from engine.runtime.modelset import FAIL, INSUFFICIENT, LoadedModelSet, alias_target, build_policy, load_served_model_set
 from engine.runtime.states import batch_from_dicts, batch_to_dicts
 from engine.runtime.settings import ServiceSettings, load_service_settings
 from engine.runtime.xapi import statements_to_events
@@ -52,9 +53,30 @@ class Policy:
         return self.engine.skill_model.initial(1)[0]
 
     def model_set_info(self) -> dict[str, Any]:
+        """Names the set (and the kind of its source), never a path: /readyz shows it without a key."""
         return {"name": self.model.name, "version": self.model.version, "source": self.model.source,
+                "content": f"sha256:{self.model.content_sha256[:12]}",
                 "audit_status": self.audit_status, "audit_id": self.audit_id, "warning": self.model.warning,
                 "catalog": f"{self.catalog.name}/v{self.catalog.version}"}
+
+
+@dataclass(frozen=True)
+class MasteryTable:
+    """Several students' mastery as arrays (rows: `student_ids`, columns: the catalog's skills): P(learned) now
+    (after forgetting, as of each student's latest response), its SD, the mastered flag and the evidence count,
+    the ability with its SD, and the batch itself (for the recommender and MTSS)."""
+
+    student_ids: list[str]
+    missing: list[str]  # asked for, but no events yet
+    skill_ids: tuple[str, ...]
+    p: np.ndarray
+    sd: np.ndarray
+    mastered: np.ndarray
+    evidence: np.ndarray
+    theta: np.ndarray
+    theta_sd: np.ndarray
+    now: np.ndarray  # (N,) days of each student's latest response (NaN: none timed)
+    batch: MasteryBatch
 
 
 def _days(ts: Any) -> float:
@@ -63,7 +85,7 @@ def _days(ts: Any) -> float:
 
 def _audit_dict(a: Any) -> dict[str, Any]:
     return {"id": a.id, "model_set_version": a.model_set_version, "status": a.status, "report": a.report,
-            "created_at": a.created_at.isoformat()}
+            "created_at": a.created_at.isoformat(), "content_sha256": a.content_sha256, "data_sha256": a.data_sha256}
 
 
 def _check_student_id(student_id: Any) -> None:
@@ -94,7 +116,8 @@ class Runtime:
         self._lock = threading.Lock()
         self._policy: Policy | None = None
         self._load_error: str | None = None
-        self._seen: tuple[int, int] | None = None  # the database's policy signature the policy was built after
+        self._seen: tuple[int, int, str | None] | None = None  # (generation, newest audit, registry alias target) at the load
+        self._refused: str | None = None  # why the last reload failed while the previous policy stays served
 
     @classmethod
     def open(cls, settings: ServiceSettings | None = None) -> Runtime:
@@ -123,7 +146,8 @@ class Runtime:
 
     def _build(self, catalog: Catalog | None = None) -> Policy:
         s = self.settings
-        model = load_served_model_set(s.model_set, s.model_alias, s.model_set_file, s.require_passing_audit, s.base)
+        model = load_served_model_set(s.model_set, s.model_alias, s.model_set_file, s.require_passing_audit, s.base,
+                                      verdict=self.store.content_verdict, allow_unaudited=s.allow_unaudited)
         components = dict(model.model_set.components or {})
         if catalog is not None:  # an upload: refused while the served set carries its own catalog
             catalogs.refuse_upload_over_set_catalog(components, f"{model.name} v{model.version}")
@@ -132,14 +156,16 @@ class Runtime:
             chosen = catalogs.choose_catalog(s.catalog_file, components)
             catalog, own = chosen.catalog, chosen.source == catalogs.MODEL_SET
         engine, recommender = build_policy(catalog, components, own_catalog=own)
-        status, audit_id = model.audit_status, None
-        latest = self.store.latest_audit(f"{model.name}/{model.version}")
-        if latest is not None:
-            status, audit_id = latest.status, latest.id
+        status, audit_id = model.audit_status, model.audit_id  # the newest audit of the set's content (the gate)
         blocked = None
         if status == FAIL and s.require_passing_audit:
             blocked = (f"model set {model.name} v{model.version} failed its latest fairness audit (#{audit_id}); "
                        "recommendations are refused until an approved model set is loaded (POST /v1/models/reload)")
+        elif status == INSUFFICIENT and s.require_passing_audit and not s.allow_unaudited:
+            blocked = (f"model set {model.name} v{model.version} (content sha256:{model.content_sha256[:12]}) has no PASS: its "
+                       f"newest audit (#{audit_id}) is INSUFFICIENT_EVIDENCE; recommendations are refused until a PASS is "
+                       "recorded for its content (`equilearn model audit` with more evidence, or an admin's override: "
+                       "POST /v1/audits with status PASS and a reason)")
         return Policy(catalog, engine, recommender, model, status, audit_id, blocked)
 
     def _load(self, catalog: Catalog | None = None, keep: Callable[[], None] | None = None) -> Policy:
@@ -147,20 +173,27 @@ class Runtime:
         database's policy signature is read first, so a change another process makes meanwhile is seen
         as new at the next `refresh`."""
         with self._lock:
-            seen = self.store.policy_signature()
+            seen = self._signature()
             policy = self._build(catalog)
             if keep is not None:
                 keep()
-            self._policy, self._load_error, self._seen = policy, None, seen
+            self._policy, self._load_error, self._seen, self._refused = policy, None, seen, None
         log.info("serving %s", policy.model_set_info())
         return policy
+
+    def _signature(self) -> tuple[int, int, str | None]:
+        """What a change of the served policy changes: (policy generation, newest audit id) in the database and the
+        registry version the served alias points at (an alias moved in MLflow, by `model promote` or its UI)."""
+        s, previous = self.settings, self._seen
+        target = alias_target(s.model_set, s.model_alias, s.model_set_file, s.base, previous[2] if previous else None)
+        return (*self.store.policy_signature(), target)
 
     def _announce(self) -> None:
         """Bump the policy generation so every other service process on this database loads it again."""
         generation = self.store.bump_policy_generation()
         with self._lock:
             if self._seen is not None and generation == self._seen[0] + 1:  # only our own bump since the load
-                self._seen = (generation, self._seen[1])
+                self._seen = (generation, *self._seen[1:])
 
     def reload(self) -> Policy:
         """Load the model set again (e.g. after the registry's alias moved) and serve it; every other
@@ -174,9 +207,16 @@ class Runtime:
         catalog upload, or a new audit (which may block the model set). True if it loaded. The service
         calls it every EQUILEARN_POLICY_CHECK_SECONDS; a failed load leaves the current policy in place
         and is tried again at the next call."""
-        if self._seen is not None and self.store.policy_signature() == self._seen:
+        if self._seen is not None and self._signature() == self._seen:
             return False
-        self._load()
+        try:
+            self._load()
+        except Exception as exc:  # the previous policy stays served; /readyz says why the new one was refused
+            if self._policy is not None:
+                self._refused = f"{exc.__class__.__name__}: {exc}"
+            else:
+                self._load_error = f"{exc.__class__.__name__}: {exc}"
+            raise
         return True
 
     def put_catalog(self, payload: Mapping[str, Any]) -> dict[str, Any]:
@@ -279,17 +319,25 @@ class Runtime:
         state = policy.engine.new_state(student_id) if stored is None else \
             MasteryState.from_dict(stored.state, policy.catalog.skill_ids, policy.prior)
         now = state.last_time if math.isfinite(state.last_time) else None
-        placement = bool(needs_placement(MasteryBatch.stack([state]))[0])
-        recs = [r.to_dict() for r in policy.recommender.recommend(state, k, now=now)]
+        one = MasteryBatch.stack([state])
+        placement = bool(needs_placement(one)[0])
+        constraints = self._teacher_constraints(policy, self.store.get_teacher_constraints(student_id))
+        recs = [r.to_dict() for r in policy.recommender.recommend(state, k, now=now, constraints=constraints)]
         info = policy.model_set_info()
         versions = {**policy.recommender.versions(), "model_set": f"{info['name']}/{info['version']}"}
-        # the log keeps each item without the weights and versions every item repeats: once per row instead
-        logged = [{name: value for name, value in r.items() if name not in ("weights", "model_versions")} for r in recs]
+        # the log keeps each item without the weights and versions every item repeats: once per row instead; with
+        # the estimated mastery of its skill when served (exposure audits compare offers within mastery bands)
+        p_skill = policy.engine.p_now(one, now)[0]
+        skill_index = policy.catalog._skill_index  # noqa: SLF001 - dict lookup on the hot path
+        logged = [{**{name: value for name, value in r.items() if name not in ("weights", "model_versions")},
+                   "skill_mastery": float(p_skill[skill_index[r["skill_ids"][0]]]) if r["skill_ids"] else None}
+                  for r in recs]
         weights = dict(recs[0]["weights"]) if recs else dict(policy.recommender.config.weights)  # placement: its own
         served = served_log.served_row(student_id, logged, model_set_version=versions["model_set"], model_versions=versions,
                                        audit_status=info["audit_status"], audit_id=policy.audit_id,
                                        context={"k": k, "now_days": now, "weights": weights, "placement": placement,
-                                                "n_responses": state.n_responses})
+                                                "n_responses": state.n_responses,
+                                                **({"constraints": constraints.to_dict()} if constraints else {})})
         return {"student_id": student_id, "recommendations": recs, "model_set": info, "model_versions": versions}, served
 
     def write_served(self, rows: Sequence[dict[str, Any]]) -> list[Any]:
@@ -313,18 +361,33 @@ class Runtime:
         return self.store.audit_scope_roster_records()
 
     def create_audit(self, model_set_version: str | None, status: str, report: dict[str, Any], *,
-                     reason: str | None = None, may_lift: bool = False, by: str | None = None) -> dict[str, Any]:
+                     reason: str | None = None, may_lift: bool = False, by: str | None = None,
+                     content_sha256: str | None = None, data_sha256: str | None = None) -> dict[str, Any]:
         """Record an audit result (evidence for the deployment gate); this process's policy picks it up at
         once, other processes on the database at their next `refresh` (the newest audit id changed).
 
         A result equal to the version's newest audit (status and report) is a retry: nothing is recorded and
         that audit comes back with `duplicate` True. A PASS or INSUFFICIENT_EVIDENCE over a newest FAIL lifts
         the FAIL: only with `may_lift` (the service grants it to keys with the admin scope;
-        `PermissionDeniedError` otherwise) and a `reason`, recorded with the audit (`Store.record_audit`)."""
+        `PermissionDeniedError` otherwise) and a `reason`, recorded with the audit (`Store.record_audit`).
+
+        The audit is bound to `content_sha256`; for the served version it defaults to the served set's content
+        hash (the gate serves content whose newest audit is a PASS)."""
+        policy = self._policy
+        served = None if policy is None else f"{policy.model.name}/{policy.model.version}"
         version = model_set_version or f"{self.policy.model.name}/{self.policy.model.version}"
-        audit, created = self.store.record_audit(version, status, report, may_lift=may_lift, reason=reason, by=by)
-        if created and self._policy is not None and version == f"{self._policy.model.name}/{self._policy.model.version}":
-            self._load()
+        if content_sha256 is None and policy is not None and version == served:
+            content_sha256 = policy.model.content_sha256
+        audit, created = self.store.record_audit(version, status, report, may_lift=may_lift, reason=reason, by=by,
+                                                 content_sha256=content_sha256, data_sha256=data_sha256)
+        if created and (policy is None or version == served or content_sha256 == policy.model.content_sha256):
+            try:  # the audit is recorded either way; a policy it makes unservable is reported by /readyz
+                self._load()
+            except Exception as exc:  # noqa: BLE001
+                self._refused = f"{exc.__class__.__name__}: {exc}"
+                if self._policy is None:
+                    self._load_error = self._refused
+                log.error("after audit #%s the model set could not be loaded again: %s", audit.id, exc)
         return {**_audit_dict(audit), "duplicate": not created}
 
     def get_audit(self, audit_id: int) -> dict[str, Any]:
@@ -346,12 +409,21 @@ class Runtime:
         policy = self._policy
         if policy is None:
             details["model_set"] = None
-            details["error"] = self._load_error or "not loaded"
+            details["error"] = self._without_paths(self._load_error or "not loaded")
         else:
             details["model_set"] = policy.model_set_info()
             details["blocked"] = policy.blocked
+            if self._refused:  # a newer policy was refused; this one is still served
+                details["refused"] = self._without_paths(self._refused)
         ready = details["database"] == "ok" and policy is not None and policy.blocked is None
         return ready, details
+
+    def _without_paths(self, text: str) -> str:
+        """/readyz needs no key: name the settings, never this machine's paths."""
+        s = self.settings
+        if s.model_set_file is not None:
+            text = text.replace(str(s.model_set_file), "$EQUILEARN_MODEL_SET_FILE")
+        return text.replace(str(s.home), "$EQUILEARN_HOME")
 
     # ---- for tests and tools --------------------------------------------------------------------------
     def replay_states(self) -> dict[str, dict[str, Any]]:
@@ -365,3 +437,70 @@ class Runtime:
 
     def stored_states(self) -> dict[str, dict[str, Any]]:
         return {s: r.state for s, r in self.store.get_states(self.store.student_ids()).items()}
+
+    # ---- classes, teacher constraints, many students at once (the pages) ------------------------------
+    def mastery_many(self, student_ids: Sequence[str]) -> MasteryTable:
+        """`mastery` for many students in one read and one vectorized computation; students without events
+        are listed in `missing`."""
+        policy = self.policy
+        stored = self.store.get_states(student_ids)
+        found = [s for s in student_ids if s in stored]
+        cat = policy.catalog
+        batch = batch_from_dicts(found, [stored[s].state for s in found], cat.skill_ids, policy.engine.new_batch(found))
+        now = batch.last_time.copy()
+        p = policy.engine.p_now(batch, np.where(np.isfinite(now), now, np.nan)) if found else np.zeros((0, cat.n_skills))
+        mastered = policy.engine.mastered(p, batch) if found else np.zeros((0, cat.n_skills), dtype=bool)
+        return MasteryTable(found, [s for s in student_ids if s not in stored], cat.skill_ids, p, np.sqrt(np.clip(p * (1 - p), 0, None)),
+                            mastered, batch.evidence.copy(), batch.theta.copy(), batch.theta_sd.copy(), now, batch)
+
+    @staticmethod
+    def _teacher_constraints(policy: Policy, stored: Mapping[str, Any] | None) -> TeacherConstraints | None:
+        """The stored constraints as the recommender takes them; ids the served catalog no longer has are left out
+        (a catalog may change after a teacher pinned something), so they never turn a request into an error."""
+        if not stored:
+            return None
+        cat = policy.catalog
+        kept = {"assigned_skills": [s for s in stored.get("assigned_skills", []) if s in cat._skill_index],  # noqa: SLF001
+                "pinned_resources": [r for r in stored.get("pinned_resources", []) if r in cat._resource_index],  # noqa: SLF001
+                "blocked_resources": [r for r in stored.get("blocked_resources", []) if r in cat._resource_index]}  # noqa: SLF001
+        blocked = set(policy.recommender.config.blocked_resources)
+        kept["pinned_resources"] = [r for r in kept["pinned_resources"] if r not in blocked]
+        return TeacherConstraints.from_dict(kept) if any(kept.values()) else None
+
+    def teacher_constraints(self, student_id: str) -> dict[str, list[str]]:
+        """A student's stored teacher constraints (every field, empty when none)."""
+        _check_student_id(student_id)
+        stored = self.store.get_teacher_constraints(student_id) or {}
+        return {name: list(stored.get(name, [])) for name in ("assigned_skills", "pinned_resources", "blocked_resources")}
+
+    def update_teacher_constraints(self, student_id: str, change: Callable[[dict[str, list[str]]], Mapping[str, Any]],
+                                   by: str | None = None) -> dict[str, list[str]]:
+        """Change a student's teacher constraints (read-modify-write in one transaction); ids are checked against
+        the served catalog (`NotFoundError` naming an unknown one, `ConfigError` for a pin the recommender's
+        settings block). The recommendations API applies them from the next request on."""
+        _check_student_id(student_id)
+        policy = self.policy
+        cat = policy.catalog
+
+        def checked(current: dict[str, list[str]]) -> Mapping[str, Any]:
+            new = dict(change(current))
+            cat.skill_indices(list(new.get("assigned_skills", [])))
+            cat.resource_indices(list(new.get("pinned_resources", [])))
+            cat.resource_indices(list(new.get("blocked_resources", [])))
+            refused = sorted(set(new.get("pinned_resources", [])) & set(policy.recommender.config.blocked_resources))
+            if refused:
+                raise ConfigError(f"resource(s) {', '.join(refused)} are blocked for everyone by the served model set; they cannot be pinned")
+            return new
+
+        with self._write_lock:
+            return self.store.update_teacher_constraints(student_id, checked, by)
+
+    def upsert_classes(self, classes: Sequence[Mapping[str, Any]], enrolments: Sequence[Mapping[str, Any]]) -> dict[str, int]:
+        """Create or retitle classes and replace their enrolments (OneRoster's model; `engine.store.classes`)."""
+        with self._write_lock:
+            return self.store.upsert_classes(classes, enrolments)
+
+    def list_classes(self) -> list[dict[str, Any]]:
+        classes = self.store.list_classes()
+        members = self.store.class_students([c["class_id"] for c in classes])
+        return [{**c, "student_ids": members.get(c["class_id"], [])} for c in classes]

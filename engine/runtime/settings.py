@@ -4,7 +4,12 @@
   (default `champion`) the alias served.
 - `EQUILEARN_MODEL_SET_FILE`: a local model-set JSON file to serve instead of the registry (development,
   tests, and the fallback while no registry is reachable); default `$EQUILEARN_HOME/model_set.json` if present.
-- `EQUILEARN_REQUIRE_PASSING_AUDIT` (default `true`): refuse a model set whose latest fairness audit FAILED.
+- `EQUILEARN_REQUIRE_PASSING_AUDIT` (default `true`): the audit gate: serve a model set only when the service's
+  audit table holds a PASS for its content (a FAIL blocks it); `false` turns the gate off (development: every
+  response then carries the warning).
+- `EQUILEARN_ALLOW_UNAUDITED` (default `false`; `equilearn serve --allow-unaudited`): development only: serve a
+  model set that has no PASS for its content (but not one that FAILED), with the warning "unaudited model set,
+  development only" in /readyz and every mastery and recommendation response.
 - `EQUILEARN_MAX_BODY_BYTES` (default 4 MiB) and `EQUILEARN_MAX_BATCH` (default and most 1000 events) bound requests.
 - `EQUILEARN_COMPUTE_THREADS` (default 0): 0 computes mastery and recommendations on the event loop (a
   thread hand-off cost more than the computation it overlapped, see docs/service.md); N > 0 uses at most N
@@ -92,6 +97,7 @@ class ServiceSettings:
     model_alias: str = "champion"
     model_set_file: Path | None = None
     require_passing_audit: bool = True
+    allow_unaudited: bool = False  # development: serve a set without a PASS for its content, flagged in every response
     max_body_bytes: int = 4 * 1024 * 1024
     max_batch: int = BATCH_LIMIT
     key_cache_seconds: float = 5.0
@@ -127,6 +133,7 @@ def load_service_settings(environ: dict[str, str] | None = None) -> ServiceSetti
         model_alias=env.get("EQUILEARN_MODEL_ALIAS", "champion"),
         model_set_file=Path(file).resolve() if file else (default_file if default_file.is_file() else None),
         require_passing_audit=_flag(env.get("EQUILEARN_REQUIRE_PASSING_AUDIT", "true"), "EQUILEARN_REQUIRE_PASSING_AUDIT"),
+        allow_unaudited=_flag(env.get("EQUILEARN_ALLOW_UNAUDITED", "false"), "EQUILEARN_ALLOW_UNAUDITED"),
         max_body_bytes=_positive_int(env.get("EQUILEARN_MAX_BODY_BYTES", str(4 * 1024 * 1024)), "EQUILEARN_MAX_BODY_BYTES"),
         max_batch=_positive_int(env.get("EQUILEARN_MAX_BATCH", str(BATCH_LIMIT)), "EQUILEARN_MAX_BATCH", maximum=BATCH_LIMIT),
         compute_threads=_positive_int(env.get("EQUILEARN_COMPUTE_THREADS", "0"), "EQUILEARN_COMPUTE_THREADS", minimum=0),

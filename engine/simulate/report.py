@@ -9,6 +9,7 @@ quartile within a seed); the CI is the t-interval over seeds.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -105,8 +106,10 @@ def _summary(per_seed: list[SeedMetrics], runs: list[RunResult]) -> dict[str, ob
 
 def compare_policies(catalog: Catalog, policies: list[str], simulator: str, students: int, steps: int,
                      seeds: list[int], groups: tuple[GroupSpec, ...] = DEFAULT_GROUPS,
-                     config: RecommenderConfig | None = None) -> dict[str, object]:
-    """Run every policy on the same worlds (one per seed) and summarize (the `equilearn simulate` JSON)."""
+                     config: RecommenderConfig | None = None,
+                     on_step: Callable[[str], None] | None = None) -> dict[str, object]:
+    """Run every policy on the same worlds (one per seed) and summarize (the `equilearn simulate` JSON);
+    `on_step(label)` is called after each simulated step of each run (progress reports, see `run_policy`)."""
     unknown = [p for p in policies if p not in POLICIES]
     if unknown or not policies:
         raise ConfigError(f"unknown or missing policies {unknown}; choose from {', '.join(POLICIES)}")
@@ -120,7 +123,7 @@ def compare_policies(catalog: Catalog, policies: list[str], simulator: str, stud
         world = make_world(catalog, students, seed, groups)
         highest, lowest = world.highest_and_lowest()
         for policy in policies:
-            runs[policy].append(run_policy(world, simulator, policy, steps, config=config))
+            runs[policy].append(run_policy(world, simulator, policy, steps, config=config, on_step=on_step))
     return {
         "simulator": simulator,
         "students": students,

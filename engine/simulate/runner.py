@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -106,9 +107,11 @@ class SimulatorSpec(Protocol):
 
 def run_policy(world: World, simulator: str | SimulatorSpec, policy: str, steps: int,
                engine: MasteryEngine | None = None, config: RecommenderConfig | None = None,
-               record_actions: bool = False, progress: DifficultyProgress | None = None) -> RunResult:
+               record_actions: bool = False, progress: DifficultyProgress | None = None,
+               on_step: Callable[[str], None] | None = None) -> RunResult:
     """Simulate `steps` activities per student of `world` under `policy` on a simulator family: a name of
-    SIMULATORS, or a spec with a name and a `learners(world)` factory (a suite setting)."""
+    SIMULATORS, or a spec with a name and a `learners(world)` factory (a suite setting). `on_step(label)`,
+    when given, is called after each step with "<family> seed <seed> <policy>" (progress reports only)."""
     if isinstance(simulator, str):
         if simulator not in SIMULATORS:
             raise ConfigError(f"unknown simulator {simulator!r}; choose from {', '.join(SIMULATORS)}")
@@ -137,6 +140,7 @@ def run_policy(world: World, simulator: str | SimulatorSpec, policy: str, steps:
     over_practice = np.zeros(n, dtype=np.int64)
     theta_sd_after = np.full(n, np.nan)
     tracker = _ReadyTracker(learners)
+    label = f"{family} seed {world.seed} {policy}"
     for t in range(steps):
         now = float(t)
         if estimates is not None:
@@ -164,6 +168,8 @@ def run_policy(world: World, simulator: str | SimulatorSpec, policy: str, steps:
             actions[:, t] = resources
         if t + 1 == PLACEMENT_RESPONSES:
             theta_sd_after = batch.theta_sd.copy()
+        if on_step is not None:
+            on_step(label)
     final_known = learners.known()
     flagged = engine.mastered(engine.p_now(batch, float(steps)), batch)
     return RunResult(

@@ -13,7 +13,7 @@ difference between two policies is taken student by student (`paired`), with a t
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
@@ -219,9 +219,10 @@ def summarize_setting(setting: Setting, runs: dict[str, list[RunResult]], highes
 
 def run_suite(catalog: Catalog, policies: list[str], settings: list[Setting] | None = None, students: int = 300,
               steps: int = 60, seeds: list[int] | None = None, groups: tuple[GroupSpec, ...] = DEFAULT_GROUPS,
-              config: RecommenderConfig | None = None, progress=None, build_log_students: int = 0) -> dict[str, object]:  # noqa: ANN001
+              config: RecommenderConfig | None = None, progress=None, build_log_students: int = 0,  # noqa: ANN001
+              on_step: Callable[[str], None] | None = None) -> dict[str, object]:
     """Every policy on every setting, on the same students (one world per seed); `progress(text)` is
-    called after each run when given. With `build_log_students` > 0, equilearn serves a model set built by
+    called after each run when given, `on_step(label)` after each simulated step of each run. With `build_log_students` > 0, equilearn serves a model set built by
     `equilearn model build` from a random-practice log of that many other students of the same setting
     (as a platform would); otherwise it starts from the catalog's defaults and learns online only."""
     settings = list(settings or SETTINGS)
@@ -240,7 +241,8 @@ def run_suite(catalog: Catalog, policies: list[str], settings: list[Setting] | N
             for policy in policies:
                 own = policy == OURS
                 runs[policy].append(run_policy(world, setting, policy, steps, config=config,
-                                               engine=engine if own else None, progress=learned if own else None))
+                                               engine=engine if own else None, progress=learned if own else None,
+                                               on_step=on_step))
                 if progress is not None:
                     progress(f"{setting.name} seed {seed} {policy}: {runs[policy][-1].seconds:.1f} s")
         results.append(summarize_setting(setting, runs, highest, lowest))

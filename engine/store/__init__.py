@@ -22,6 +22,9 @@ import sqlalchemy as sa
 from engine.config import Settings, load_settings
 from engine.errors import DataError, EquilearnError
 from engine.store import audits as _audits
+from engine.store import classes as _classes
+from engine.store import constraints as _constraints
+from engine.store import sessions as _sessions
 from engine.store import events as _events
 from engine.store import generations as _generations
 from engine.store import keys as _keys
@@ -237,18 +240,29 @@ class Store:
 
     # -- audits ----------------------------------------------------------------------------------
 
-    def save_audit(self, model_set_version: str, status: str, report: Mapping[str, Any]) -> AuditRecord:
+    def save_audit(self, model_set_version: str, status: str, report: Mapping[str, Any], *,
+                   content_sha256: str | None = None, data_sha256: str | None = None) -> AuditRecord:
         """Append an audit result, unconditionally (the service records through `record_audit`)."""
-        return run_write(self.engine, lambda conn: _audits.save(conn, model_set_version, status, report))
+        return run_write(self.engine, lambda conn: _audits.save(conn, model_set_version, status, report,
+                                                                content_sha256, data_sha256))
 
     def record_audit(self, model_set_version: str, status: str, report: Mapping[str, Any], *, may_lift: bool = False,
-                     reason: str | None = None, by: str | None = None) -> tuple[AuditRecord, bool]:
-        """`(audit, created)`: append an audit result unless it repeats the version's newest audit (same status
-        and report: a retry), which is returned with `created` False. A non-FAIL result over a newest FAIL lifts
-        the FAIL: it needs `may_lift` (else `PermissionDeniedError`) and a `reason` (else `DataError`), both
-        recorded in the report under `lifted_fail`. One transaction, serialized per version."""
+                     reason: str | None = None, by: str | None = None, content_sha256: str | None = None,
+                     data_sha256: str | None = None) -> tuple[AuditRecord, bool]:
+        """`(audit, created)`: append an audit result, bound to the audited set's `content_sha256` (and the data's
+        fingerprint), unless it repeats the newest audit of that content (of the version when no content is
+        given; same status and report: a retry), which is returned with `created` False. A non-FAIL result over
+        a newest FAIL lifts the FAIL: it needs `may_lift` (else `PermissionDeniedError`) and a `reason` (else
+        `DataError`), both recorded in the report under `lifted_fail`; a PASS with `may_lift` and a reason over
+        content without a PASS is recorded as an override (`override`). One transaction, serialized per content."""
         return run_write(self.engine, lambda conn: _audits.record(conn, model_set_version, status, report,
-                                                                  may_lift=may_lift, reason=reason, by=by))
+                                                                  may_lift=may_lift, reason=reason, by=by,
+                                                                  content_sha256=content_sha256, data_sha256=data_sha256))
+
+    def content_verdict(self, content_sha256: str) -> AuditRecord | None:
+        """The newest audit bound to this model-set content (what the deployment gate decides on), or None."""
+        with read_tx(self.engine) as conn:
+            return _audits.latest_for_content(conn, [content_sha256]).get(content_sha256)
 
     def get_audit(self, audit_id: int) -> AuditRecord:
         """`NotFoundError` when there is no such audit."""
@@ -280,9 +294,17 @@ class Store:
 
     # -- API keys --------------------------------------------------------------------------------
 
-    def create_api_key(self, scopes: str | Iterable[str], name: str = "") -> tuple[str, ApiKey]:
-        """A new key: `(key_text, record)`; show `key_text` once, it is stored only hashed."""
-        return run_write(self.engine, lambda conn: _keys.create(conn, scopes, name))
+    def create_api_key(self, scopes: str | Iterable[str], name: str = "", classes: Iterable[str] = ()) -> tuple[str, ApiKey]:
+        """A new key: `(key_text, record)`; show `key_text` once, it is stored only hashed. A `teach` key must be
+        bound to `classes` (its holder's classes: the pages show a teacher only these), and only a teach key may be."""
+        wanted, class_ids = _keys.parse_scopes(scopes), _classes.check_class_ids(classes, "key classes")
+        _keys.check_classes(wanted, class_ids)
+
+        def work(conn: sa.Connection) -> tuple[str, ApiKey]:
+            text, record = _keys.create(conn, wanted, name)
+            _classes.bind_key(conn, record.id, class_ids)
+            return text, record
+        return run_write(self.engine, work)
 
     def verify_api_key(self, key: str | None, scope: str | None = None) -> ApiKey:
         """The live key's record; `AuthError` (missing/malformed/unknown/revoked, HTTP 401) or
@@ -313,3 +335,79 @@ class Store:
     def list_api_keys(self, include_revoked: bool = True) -> list[ApiKey]:
         with read_tx(self.engine) as conn:
             return _keys.list_(conn, include_revoked)
+
+    def key_classes(self, key_ids: Iterable[str]) -> dict[str, list[str]]:
+        """{key id: the classes a teach key is bound to}."""
+        with read_tx(self.engine) as conn:
+            return _classes.key_classes(conn, key_ids)
+
+    # -- classes and enrolments (OneRoster), teacher constraints, page sessions ------------------
+
+    def upsert_classes(self, classes: Sequence[Mapping[str, Any]], enrolments: Sequence[Mapping[str, Any]]) -> dict[str, int]:
+        """Create or retitle classes and replace their enrolments (see `engine.store.classes`); all or nothing."""
+        return run_write(self.engine, lambda conn: _classes.upsert(conn, list(classes), list(enrolments)))
+
+    def list_classes(self, class_ids: Iterable[str] | None = None) -> list[dict[str, Any]]:
+        with read_tx(self.engine) as conn:
+            return _classes.list_classes(conn, class_ids)
+
+    def class_students(self, class_ids: Iterable[str]) -> dict[str, list[str]]:
+        """{class id: its enrolled students, sorted}."""
+        with read_tx(self.engine) as conn:
+            return _classes.students_of(conn, class_ids)
+
+    def student_classes(self, student_id: str) -> list[str]:
+        with read_tx(self.engine) as conn:
+            return _classes.classes_of_student(conn, student_id)
+
+    def get_teacher_constraints(self, student_id: str) -> dict[str, list[str]] | None:
+        """A student's stored teacher constraints (assigned_skills, pinned_resources, blocked_resources) or None."""
+        with read_statement(self.engine) as conn:
+            return _constraints.get(conn, student_id)
+
+    def teacher_constraints_of(self, student_ids: Iterable[str]) -> dict[str, dict[str, list[str]]]:
+        with read_tx(self.engine) as conn:
+            return _constraints.get_many(conn, student_ids)
+
+    def update_teacher_constraints(self, student_id: str, change: Callable[[dict[str, list[str]]], Mapping[str, Any]],
+                                   by: str | None = None) -> dict[str, list[str]]:
+        """Read-modify-write of a student's constraints in one transaction; returns what is stored."""
+        return run_write(self.engine, lambda conn: _constraints.update(conn, student_id, change, by))
+
+    def open_web_session(self, token: str, key_id: str, lifetime_s: float) -> datetime:
+        return run_write(self.engine, lambda conn: _sessions.open_(conn, token, key_id, lifetime_s))
+
+    def web_session(self, token: str) -> _sessions.SessionRecord | None:
+        with read_tx(self.engine) as conn:
+            return _sessions.lookup(conn, token)
+
+    def end_web_session(self, token: str) -> bool:
+        return run_write(self.engine, lambda conn: _sessions.end(conn, token))
+
+    def served_offers(self, student_ids: Iterable[str] | None = None, start: datetime | None = None,
+                      after_id: int = 0) -> list[dict[str, Any]]:
+        """One row per served item (see `engine.store.served.offers`), oldest first; only lists with an id above
+        `after_id` when given."""
+        with read_tx(self.engine) as conn:
+            return _served.offers(conn, student_ids, start, after_id)
+
+    def school_signature(self) -> tuple[Any, ...]:
+        """Changes when events, served lists, the roster, enrolments or audits change: (newest event seq, newest
+        served id, roster size and newest roster write, newest enrolment write, newest audit id)."""
+        from engine.store import schema as _schema  # noqa: PLC0415
+
+        with read_tx(self.engine) as conn:
+            return tuple(conn.execute(sa.select(
+                sa.select(sa.func.max(_schema.events.c.seq)).scalar_subquery(),
+                sa.select(sa.func.max(_schema.served_recommendations.c.id)).scalar_subquery(),
+                sa.select(sa.func.count()).select_from(_schema.roster).scalar_subquery(),
+                sa.select(sa.func.max(_schema.roster.c.updated_at)).scalar_subquery(),
+                sa.select(sa.func.max(_schema.enrolments.c.updated_at)).scalar_subquery(),
+                sa.select(sa.func.max(_schema.audits.c.id)).scalar_subquery())).one())
+
+    def answers_since(self, after_seq: int = 0) -> pl.DataFrame:
+        """The log's answers newer than `after_seq` (seq, student_id, item_id, correct, ts) as one frame."""
+        from engine.store import answers as _answers  # noqa: PLC0415
+
+        with read_tx(self.engine) as conn:
+            return _answers.since(conn, after_seq)

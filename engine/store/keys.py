@@ -24,7 +24,7 @@ from engine.store.records import ApiKey
 from engine.store.schema import ID_LENGTH, api_keys as T
 from engine.store.types import utc_now
 
-SCOPES = ("ingest", "recommend", "audit", "admin")
+SCOPES = ("ingest", "recommend", "audit", "admin", "teach")  # teach: the teacher pages, bound to classes
 PREFIX = "eqk"
 _KEY_RE = re.compile(rf"^{PREFIX}_([0-9a-f]{{16}})_([A-Za-z0-9_-]{{43}})$")
 
@@ -39,6 +39,14 @@ def parse_scopes(scopes: str | Iterable[str]) -> frozenset[str]:
     if not found:
         raise ConfigError(f"a key needs at least one scope: {', '.join(SCOPES)}")
     return found
+
+
+def check_classes(scopes: frozenset[str], class_ids: list[str]) -> None:
+    """A `teach` key needs the classes its holder teaches; classes make sense only for a teach key."""
+    if "teach" in scopes and not class_ids:
+        raise ConfigError("a key with the teach scope needs the classes it may see (e.g. --classes 7A,7B)")
+    if class_ids and "teach" not in scopes:
+        raise ConfigError("classes are bound only to keys with the teach scope")
 
 
 def digest(key_id: str, secret: str) -> str:

@@ -81,13 +81,15 @@ class StoredState:
 
 @dataclass(frozen=True)
 class AuditRecord:
-    """A stored fairness-audit result for one model-set version."""
+    """A stored fairness-audit result for one model-set version, bound to the content it audited."""
 
     id: int
     model_set_version: str
     status: str
     report: dict[str, Any]
     created_at: datetime
+    content_sha256: str | None = None  # sha256 of the audited set's content (None: recorded before migration 4)
+    data_sha256: str | None = None  # fingerprint of the data the audit used, when known
 
 
 @dataclass(frozen=True)

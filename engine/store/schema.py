@@ -10,7 +10,8 @@ from empty matches this metadata exactly, so the two cannot drift apart.
 - `roster`: demographic attributes, kept apart and read only by the audit-scope functions.
 - `served_recommendations`: every list served, with its items (reasons, propensities), model versions and
   the audit status of the model set at the time.
-- `audits`: fairness-audit results per model-set version (immutable evidence for the deployment gate).
+- `audits`: fairness-audit results per model-set version (immutable evidence for the deployment gate), each
+  bound to the sha256 of the audited set's content (`content_sha256`) and, when known, of its data.
 - `api_keys`: hashed API keys with scopes.
 - `generations`: named counters bumped when something every service process serves changes (`policy`).
 """
@@ -68,8 +69,11 @@ audits = sa.Table(
     sa.Column("status", sa.String(32), nullable=False),
     sa.Column("report", JSONDoc, nullable=False),
     sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("content_sha256", sa.String(64), nullable=True),  # the audited set's content hash (migration 4)
+    sa.Column("data_sha256", sa.String(ID_LENGTH), nullable=True),  # fingerprint of the data the audit used, if known
     sa.CheckConstraint("status IN ('PASS', 'FAIL', 'INSUFFICIENT_EVIDENCE')", name="ck_audits_status"),
     sa.Index("ix_audits_version_created", "model_set_version", "created_at"),
+    sa.Index("ix_audits_content_created", "content_sha256", "created_at"),
 )
 
 served_recommendations = sa.Table(
@@ -102,4 +106,48 @@ generations = sa.Table(
     sa.Column("name", sa.String(64), primary_key=True),
     sa.Column("generation", sa.BigInteger, nullable=False),
     sa.Column("updated_at", UTCDateTime, nullable=False),
+)
+
+# ---- classes, enrolments, teacher constraints, page sessions (migration 5) ----
+# `classes` and `enrolments` follow OneRoster's model (a class has an id and a title; an enrolment puts a
+# student in a class); `key_classes` binds a `teach` key to the classes its holder teaches;
+# `teacher_constraints` holds a teacher's assigned skills and pinned/blocked resources per student (the
+# recommender's TeacherConstraints); `web_sessions` the signed-in pages' sessions (only a digest of the token).
+
+classes = sa.Table(
+    "classes", metadata,
+    sa.Column("class_id", sa.String(ID_LENGTH), primary_key=True),
+    sa.Column("title", sa.String(ID_LENGTH), nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+)
+
+enrolments = sa.Table(
+    "enrolments", metadata,
+    sa.Column("class_id", sa.String(ID_LENGTH), primary_key=True),
+    sa.Column("student_id", sa.String(ID_LENGTH), primary_key=True),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.Index("ix_enrolments_student", "student_id"),
+)
+
+key_classes = sa.Table(
+    "key_classes", metadata,
+    sa.Column("key_id", sa.String(32), primary_key=True),
+    sa.Column("class_id", sa.String(ID_LENGTH), primary_key=True),
+)
+
+teacher_constraints = sa.Table(
+    "teacher_constraints", metadata,
+    sa.Column("student_id", sa.String(ID_LENGTH), primary_key=True),
+    sa.Column("constraints", JSONDoc, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.Column("updated_by", sa.String(64), nullable=True),
+)
+
+web_sessions = sa.Table(
+    "web_sessions", metadata,
+    sa.Column("token_hash", sa.String(64), primary_key=True),
+    sa.Column("key_id", sa.String(32), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("expires_at", UTCDateTime, nullable=False),
+    sa.Column("ended_at", UTCDateTime, nullable=True),
 )

@@ -7,7 +7,7 @@ the audit status of the model set) rather than anything recomputed afterwards.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -80,3 +80,36 @@ def between(conn: sa.Connection, start: datetime | None = None, end: datetime | 
         query = query.where(T.c.served_at < as_utc(end))
     return [_record(r) for r in conn.execute(query)]
 
+
+
+def offers(conn: sa.Connection, student_ids: Iterable[str] | None = None, start: datetime | None = None,
+           after_id: int = 0) -> list[dict[str, Any]]:
+    """What was offered, one row per served item (of the given students, or all; served at or after `start`),
+    in serving order: `served_id`, `student_id`, `served_at`, `rank`, `resource_id`, `level`, `kind`,
+    `skill_id` (the resource's primary skill), `skill_mastery` (its estimate when served; None in rows
+    logged before it was recorded) and `placement` (a placement question, not a recommendation track)."""
+    query = sa.select(T.c.id, T.c.student_id, T.c.served_at, T.c["items"], T.c.context).order_by(T.c.served_at, T.c.id)
+    if start is not None:
+        query = query.where(T.c.served_at >= as_utc(start))
+    if after_id:
+        query = query.where(T.c.id > int(after_id))
+    if student_ids is None:
+        rows = conn.execute(query).all()
+    else:
+        rows = [r for part in _chunks(sorted(set(student_ids))) for r in conn.execute(query.where(T.c.student_id.in_(part)))]
+        rows.sort(key=lambda r: (r.served_at, r.id))
+    out = []
+    for r in rows:
+        placement = bool((r.context or {}).get("placement", False))
+        for item in r.items or []:
+            skills = item.get("skill_ids") or [None]
+            out.append({"served_id": int(r.id), "student_id": r.student_id, "served_at": r.served_at,
+                        "rank": item.get("rank"), "resource_id": item.get("resource_id"), "level": item.get("level"),
+                        "kind": item.get("kind"), "skill_id": skills[0], "skill_mastery": item.get("skill_mastery"),
+                        "placement": placement})
+    return out
+
+
+def _chunks(values: Sequence[Any], size: int = 500) -> Iterable[Sequence[Any]]:
+    for start in range(0, len(values), size):
+        yield values[start:start + size]

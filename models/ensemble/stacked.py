@@ -125,15 +125,19 @@ class StackedKT(LogisticKT):
         )
 
     # ---- the extra columns ------------------------------------------------------------------------
-    def fit(self, responses: pl.DataFrame) -> Self:
+    def fit(self, responses: pl.DataFrame, callback: Callable[[int, int], None] | None = None) -> Self:
+        """Fit (see the class docstring); `callback(done, total)` is called after each sub-model fit (progress
+        reports only; total = sub-models x (folds + 1))."""
         if int(self.n_folds) < 2:
             raise ValueError(f"best: n_folds must be >= 2, got {self.n_folds!r}")
         self.__dict__.pop("submodels_", None)
         self.submodels_ = list(self._available())
+        self._callback = callback
         try:
             return super().fit(responses)
         finally:
             self.__dict__.pop("_train_extra", None)
+            self.__dict__.pop("_callback", None)
 
     def _fit_extra(self, ordered: pl.DataFrame) -> None:
         """Out-of-fold training columns, then each sub-model refitted on all training students."""
@@ -146,14 +150,22 @@ class StackedKT(LogisticKT):
         folds = ordered.join(fold_of, on="student_id", how="left", maintain_order="left")["__fold__"].to_numpy()
         self._train_extra = {}
         self.fitted_submodels_ = {}
+        callback = getattr(self, "_callback", None)
+        total, done = len(self.submodels_) * (n_folds + 1), 0
         for name in self.submodels_:
             column = np.zeros(ordered.height)
             for f in range(n_folds):
                 held = folds == f
                 model = SUBMODELS[name][0]().fit(ordered.filter(pl.Series(~held)))
                 column[held] = _sub_logit(model, ordered.filter(pl.Series(held)))
+                done += 1
+                if callback is not None:
+                    callback(done, total)
             self._train_extra[f"logit_{name}"] = column
             self.fitted_submodels_[name] = SUBMODELS[name][0]().fit(ordered)
+            done += 1
+            if callback is not None:
+                callback(done, total)
 
     def _extra_columns(self, ordered: pl.DataFrame) -> dict[str, np.ndarray]:
         if getattr(self, "_train_extra", None) is not None:

@@ -11,6 +11,7 @@ the others are estimated, and the ability mean and sd are estimated too (the anc
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -144,8 +145,10 @@ def calibrate(
     tol: float = 1e-5,
     standard_errors: str = "auto",
     accelerate: bool = True,
+    callback: Callable[[int, int], None] | None = None,
 ) -> Calibration:
-    """Calibrate the items of `data`; see the module docstring. Raises ValueError on unusable input."""
+    """Calibrate the items of `data`; see the module docstring. Raises ValueError on unusable input.
+    `callback(n_iter, max_iter)` is called after each EM step (progress reports only)."""
     if model not in MODELS:
         raise ValueError(f"unknown IRT model {model!r}; choose one of {', '.join(MODELS)}")
     priors = default_priors(model, priors)
@@ -177,7 +180,7 @@ def calibrate(
 
     start_coords = _start(model, n[free], right[free], priors)
     start = problem.layout.pack(start_coords, 0.0, 1.0)
-    result = run_em(problem, start, max_iter, tol, accelerate)
+    result = run_em(problem, start, max_iter, tol, accelerate, callback)
     if not result.converged:
         log.warning("IRT EM did not converge in %d iterations (max change %.2g)", result.n_iter, result.max_change)
     coords, quad = problem.unpack(result.vector)

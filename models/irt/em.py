@@ -9,6 +9,7 @@ point would lower the log posterior, so the sequence stays monotone.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -163,12 +164,18 @@ class EMResult:
     converged: bool
 
 
-def run_em(problem: EMProblem, start: np.ndarray, max_iter: int, tol: float, accelerate: bool = True) -> EMResult:
-    """Iterate the EM map until the largest parameter change of an EM step is below `tol`."""
+def run_em(problem: EMProblem, start: np.ndarray, max_iter: int, tol: float, accelerate: bool = True,
+           callback: Callable[[int, int], None] | None = None) -> EMResult:
+    """Iterate the EM map until the largest parameter change of an EM step is below `tol`.
+
+    `callback(n_iter, max_iter)`, when given, is called after each plain EM step (for progress reports;
+    it does not change the iterations)."""
     x, n_iter, change, step_max = start, 0, np.inf, 1.0
     while n_iter < max_iter:
         x1, _ = problem.em_map(x)
         n_iter += 1
+        if callback is not None:
+            callback(n_iter, max_iter)
         change = float(np.max(np.abs(x1 - x))) if x1.size else 0.0
         if change < tol or not accelerate or n_iter >= max_iter:
             x = x1

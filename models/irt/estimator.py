@@ -8,6 +8,7 @@ and the student's EAP computed from that student's *earlier* rows only (sequenti
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Self
 
 import numpy as np
@@ -54,11 +55,14 @@ class IRT:
     def _quadrature(self) -> Quadrature:
         return Quadrature.normal(self.n_points, self.bounds)
 
-    def fit(self, responses: pl.DataFrame, anchors: ItemBank | None = None) -> Self:
-        """Calibrate from a frame with `student_id`, `item_id`, `correct` (0/1)."""
+    def fit(self, responses: pl.DataFrame, anchors: ItemBank | None = None,
+            callback: Callable[[int, int], None] | None = None) -> Self:
+        """Calibrate from a frame with `student_id`, `item_id`, `correct` (0/1); `callback(n_iter, max_iter)`
+        is called after each EM step (progress reports only)."""
         data = ResponseData.from_arrays(responses["student_id"], responses["item_id"], responses["correct"])
         self.calibration_: Calibration = calibrate(
-            data, self.model, self._priors(), self._quadrature(), anchors, self.max_iter, self.tol, self.standard_errors
+            data, self.model, self._priors(), self._quadrature(), anchors, self.max_iter, self.tol, self.standard_errors,
+            callback=callback,
         )
         self.bank_ = self.calibration_.bank
         return self

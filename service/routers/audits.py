@@ -22,9 +22,12 @@ def post_audit(body: AuditIn, response: Response, runtime: Runtime = Depends(get
     """Record an audit result (e.g. the gate's verdict from `equilearn audit`). If it concerns the served
     model set, its status applies at once: a FAIL stops recommendations while the gate is on. Resending the
     version's newest result records nothing (200). Lifting a FAIL (a PASS or INSUFFICIENT_EVIDENCE over it)
-    needs a key with the admin scope as well as audit, and a `reason`; both are kept with the audit."""
+    needs a key with the admin scope as well as audit, and a `reason`; both are kept with the audit. The audit
+    is bound to `content_sha256` (default: the served set's content when it concerns the served version): the
+    service serves a model set only while the newest audit of its content is a PASS."""
     audit = runtime.create_audit(body.model_set_version, body.status, body.report, reason=body.reason,
-                                 may_lift="admin" in key.scopes, by=f"key {key.id}")
+                                 may_lift="admin" in key.scopes, by=f"key {key.id}",
+                                 content_sha256=body.content_sha256, data_sha256=body.data_sha256)
     if audit.pop("duplicate", False):
         response.status_code = 200
     return audit

@@ -77,9 +77,31 @@ def test_html_is_self_contained_with_valid_charts(audit) -> None:
     assert html.startswith("<!DOCTYPE html>") and "<script" not in html and "http://" not in html.replace(
         'xmlns="http://www.w3.org/2000/svg"', "")
     charts = re.findall(r"<svg.*?</svg>", html, flags=re.S)
-    assert len(charts) == 4  # ROC and calibration for each of the two shown attributes
+    # small multiples: a ROC panel and a calibration panel per shown group (origin: Alpha; ses: its two groups)
+    shown = {(r["attribute"], r["group"]) for r in audit.to_dict()["by_group"]}
+    assert len(charts) == 2 * len(shown) == 6
     for chart in charts:
         ET.fromstring(chart)  # well-formed
-    assert "ABROCA shaded" in html and "<polygon" in html
-    findings = html.index("Findings")
-    assert findings < html.index("Checks") < html.index("Model accuracy")
+    assert "area between them is ABROCA" in html and "<polygon" in html
+    # it opens with what was audited, the verdict, who is affected and what to do; then findings and checks
+    order = [html.index(h) for h in ("What was audited", "Verdict", "Who is affected", "What to do", "Findings", "Checks",
+                                     "Model accuracy")]
+    assert order == sorted(order)
+
+
+def test_report_says_what_was_audited_and_how_many_students_would_settle_it(audit) -> None:
+    payload = assemble(audit, load_policy(), data={"model": "best-lr", "outcome": "correct >= 0.4", "split": "students 80/20",
+                                                   "n_train": 1000, "n_test": 250, "groups": "origin,ses", "n_students": 101})
+    markdown = render_markdown(payload)
+    head = markdown.split("## Findings")[0]
+    for text in ("| Model | best-lr |", "| Outcome | correct >= 0.4 |", "students 80/20", "| Groups | origin,ses |"):
+        assert text in head
+    assert payload["status"] in head.upper().replace(" ", "_") or "NOT ENOUGH EVIDENCE" in head
+    # every check in its policy's words, with what its value means
+    for check in load_policy().checks:
+        if check.audit == "model":
+            assert check.description.rstrip(".") in markdown
+    assert "observed minus predicted success" in markdown and "AUC: 0.5 is chance" in markdown
+    undecided = [r for r in payload["checks"] if r["status"] == "INSUFFICIENT_EVIDENCE" and r["ci"][0] is not None]
+    if undecided:
+        assert "more students" in head

@@ -26,7 +26,7 @@ from engine.runtime import Runtime, load_service_settings
 from engine.runtime.catalogs import catalog_from_dict, catalog_to_dict, save_uploaded
 from engine.runtime.modelset import check_set_catalog, write_model_set_file
 from tests.modelbuild.conftest import World
-from tests.service.conftest import h
+from tests.service.conftest import h, record_verdict
 
 
 @pytest.fixture(scope="session")
@@ -106,6 +106,7 @@ def test_service_serves_the_built_set_and_its_catalog_without_an_upload(world, b
     monkeypatch.setenv("EQUILEARN_MODEL_SET_FILE", str(path))
     settings = load_service_settings()
     save_uploaded(settings.catalog_file, catalog_to_dict(demo_catalog()))  # an older upload: the set's catalog wins
+    record_verdict(f"{model_set.name}/{model_set.version}", model_set.components, "PASS")  # as `model audit --file` does
     rt = Runtime.open(settings)
     key = rt.store.create_api_key("ingest,recommend,admin")[0]
     expected = served_engine(model_set).catalog.items.select("item_id", "a", "b", "c")
@@ -144,6 +145,7 @@ def test_a_set_whose_catalog_does_not_match_its_models_is_refused(built, isolate
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps({"name": "x", "version": "1", "components": {**model_set.components, "catalog": bundle}}))
     monkeypatch.setenv("EQUILEARN_MODEL_SET_FILE", str(path))
+    monkeypatch.setenv("EQUILEARN_ALLOW_UNAUDITED", "true")  # past the audit gate, to the catalog check
     rt = Runtime.open(load_service_settings())
     ready, details = rt.readiness()
     assert not ready and "does not match its components" in details["error"]
@@ -175,6 +177,7 @@ def test_from_store_reads_the_event_log_in_chunks(world, built, isolated_home, m
     path = isolated_home / "built.json"
     write_model_set_file(path, model_set)
     monkeypatch.setenv("EQUILEARN_MODEL_SET_FILE", str(path))
+    record_verdict(f"{model_set.name}/{model_set.version}", model_set.components, "PASS")
     rt = Runtime.open(load_service_settings())
     sent = responses.filter(pl.col("student_id") < "p0040").sort("student_id", "seq")
     for start in range(0, sent.height, 1000):

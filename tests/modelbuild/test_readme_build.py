@@ -1,6 +1,7 @@
 """The README's "From your log to a served model set" commands, run as written on a generated catalog and
-log: `model build` and `keys create` through `.venv/bin/equilearn`, `serve` as the app it would start
-(TestClient with the command's environment), then the key it printed sends an event and gets recommendations."""
+log: `model build`, `model audit` and `keys create` through `.venv/bin/equilearn`, `serve` as the app it would
+start (TestClient with the command's environment); the set is served audited (PASS for its content), and the
+key it printed sends an event and gets recommendations."""
 
 from __future__ import annotations
 
@@ -48,7 +49,7 @@ def test_readme_commands_take_a_log_to_a_served_model_set(world: World, tmp_path
     shutil.copy(world.log, tmp_path / "my-log.csv")
     monkeypatch.chdir(tmp_path)
     exe = str(Path(sys.executable).with_name("equilearn"))
-    key, serve_env = None, None
+    key, serve_env, audited = None, None, False
     for command in commands:
         env, argv = split(command)
         assert argv[0] == "equilearn", command
@@ -62,7 +63,10 @@ def test_readme_commands_take_a_log_to_a_served_model_set(world: World, tmp_path
             key = done.stdout.splitlines()[0].strip()
         if argv[1:3] == ["model", "build"]:
             assert "items with too little data" in done.stdout and "held-out predictor" in done.stdout
-    assert key and serve_env is not None, "the section must create a key and serve"
+        if argv[1:3] == ["model", "audit"]:
+            audited = True
+            assert ": PASS" in done.stdout.splitlines()[0] and "recorded: audit #" in done.stderr
+    assert key and serve_env is not None and audited, "the section must audit the set, create a key and serve"
 
     from engine.runtime import Runtime, load_service_settings
     from service.app import create_app
@@ -73,6 +77,8 @@ def test_readme_commands_take_a_log_to_a_served_model_set(world: World, tmp_path
     with TestClient(create_app(runtime)) as client:
         ready = client.get("/readyz")
         assert ready.status_code == 200 and ready.json()["model_set"]["catalog"] == "platform-maths/v1"
+        info = ready.json()["model_set"]
+        assert (info["audit_status"], info["warning"], info["source"]) == ("PASS", None, "file")
         items = pl.DataFrame(client.get("/v1/catalog/items", headers=h(key)).json()["rows"])
         assert items.height == 120 and (items["a"] != 1.0).sum() == 120 - len(world.low_data)
         item = items["item_id"][3]

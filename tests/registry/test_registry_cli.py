@@ -59,11 +59,14 @@ def test_registry_cli_promote_refuses_failed_audit(store_env, tmp_path, capsys) 
     ms = register_model_set("cli-set", {"kt": {"zoo_model": "baseline-mean", "params": model.to_dict()}}, "sha256:t",
                             settings=store_env)
     fail, ok = tmp_path / "fail.json", tmp_path / "ok.json"
-    fail.write_text(json.dumps({"audit": "model", "status": "FAIL", "findings": ["AUC gap"]}))
-    ok.write_text(json.dumps({"audit": "model", "status": "PASS"}))
+    bound = {"content_sha256": ms.content_sha256}  # audits name the content they audited
+    fail.write_text(json.dumps({"audit": "model", "status": "FAIL", "findings": ["AUC gap"], **bound}))
+    ok.write_text(json.dumps({"audit": "model", "status": "PASS", **bound}))
     assert main(["model", "promote", "cli-set", ms.version, "--alias", "champion", "--audit", str(fail)]) == 2
     assert "refusing to promote" in capsys.readouterr().err
-    assert main(["model", "promote", "cli-set", ms.version, "--audit", str(ok)]) == 0
+    assert main(["model", "promote", "cli-set", ms.version, "--audit", str(ok)]) == 1  # over a FAIL: needs a reason
+    assert "reason" in capsys.readouterr().err
+    assert main(["model", "promote", "cli-set", ms.version, "--audit", str(ok), "--reason", "re-audited"]) == 0
     assert "promoted model set 'cli-set'" in capsys.readouterr().out
     assert main(["model", "list"]) == 0
     listing = [line for line in capsys.readouterr().out.splitlines() if line.startswith("cli-set")]

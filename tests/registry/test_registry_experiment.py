@@ -108,3 +108,33 @@ def test_registry_experiment_registers_best_model(mlflow_store, tmp_path) -> Non
     served, warning = load_model_set("demo-exp-set", settings=mlflow_store)
     assert warning is None and served.components["kt"]["zoo_model"] == "baseline-item"
     assert json.dumps(served.components)  # plain JSON
+
+
+def test_registry_experiment_register_says_when_it_is_research_only(mlflow_store, tmp_path) -> None:
+    """Without register.catalog the registered set holds only the research `kt` component, and says so plainly."""
+    config = _config(tmp_path, register={"name": "demo-research-set"}, cv={"folds": 0})
+    result = run_experiment(config, settings=mlflow_store)
+    assert result.registered["servable"] == "false"
+    assert result.registered["message"].startswith("registered a research model only; the service serves model sets "
+                                                   "built by `equilearn model build`")
+
+
+def test_registry_experiment_register_with_a_catalog_registers_a_servable_set(mlflow_store, tmp_path) -> None:
+    """With register.catalog the experiment registers what `model build` builds from its data (plus the chosen
+    model as `kt`): a set the service can serve on its own catalog."""
+    from engine.modelbuild import check_servable
+    from engine.registry import get_model_set
+    from tests.modelbuild.conftest import make_world
+
+    world = make_world(tmp_path / "platform")
+    config = parse_config({"experiment": {"name": "platform-exp", "seed": 0},
+                           "data": {"root": str(tmp_path), "path": str(world.log), "format": "generic"},
+                           "models": {"names": ["baseline-item", "baseline-mean"]}, "mlflow": {"log_models": False},
+                           "register": {"name": "platform-exp-set", "catalog": str(world.catalog)}})
+    result = run_experiment(config, settings=mlflow_store)
+    reg = result.registered
+    assert reg["servable"] == "true" and "registered a servable model set" in reg["message"]
+    served = get_model_set("platform-exp-set", reg["version"], settings=mlflow_store)
+    assert {"mastery", "recommender", "catalog", "build", "kt"} <= set(served.components)
+    assert served.components["kt"]["zoo_model"] == reg["kt_model"] and served.content_sha256 == reg["content_sha256"]
+    check_servable(served.components)  # loads exactly as the server builds it

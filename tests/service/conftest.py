@@ -17,13 +17,32 @@ from engine.runtime import Runtime, load_service_settings
 SCOPES = ("ingest", "recommend", "audit", "admin")
 
 
-def write_model_set(home: Path, audit_status: str = "PASS", version: str = "1") -> Path:
-    """A local model-set file (default components: catalog priors, N(0, 1) ability): no MLflow needed."""
+def write_model_set(home: Path, audit_status: str | None = "PASS", version: str = "1",
+                    database_url: str | None = None) -> Path:
+    """A local model-set file (default components: catalog priors, N(0, 1) ability): no MLflow needed. Unless
+    `audit_status` is None, that verdict is recorded for the set's content in the service's audit table
+    (`database_url`, default the one the environment configures now), as `equilearn model audit` would: the
+    service serves only content whose newest audit is a PASS."""
     path = home / "model_set.json"
     home.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({"name": "test-set", "version": version, "components": {},
-                                "data_fingerprint": "sha256:test", "code_version": "test", "audit_status": audit_status}))
+    components: dict = {}
+    path.write_text(json.dumps({"name": "test-set", "version": version, "components": components,
+                                "data_fingerprint": "sha256:test", "code_version": "test"}))
+    if audit_status is not None:
+        record_verdict(f"test-set/{version}", components, audit_status, database_url)
     return path
+
+
+def record_verdict(version: str, components: dict, status: str, database_url: str | None = None) -> int:
+    """Record `status` for the content of `components` in the service's audit table; the audit's id."""
+    from engine.config import load_settings
+    from engine.registry.model_set import content_sha256
+    from engine.store import Store
+
+    with Store.open(database_url or load_settings().database_url) as store:
+        record, _ = store.record_audit(version, status, {"audit": "test", "status": status},
+                                       content_sha256=content_sha256(components))
+    return record.id
 
 
 @contextmanager
@@ -56,10 +75,10 @@ def runtime(isolated_home: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Ru
 @pytest.fixture(params=["sqlite", "postgresql"])
 def any_backend_runtime(request: pytest.FixtureRequest, isolated_home: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Runtime]:
     """The runtime on SQLite, and on a scratch PostgreSQL database when EQUILEARN_TEST_POSTGRES_URL is set."""
-    monkeypatch.setenv("EQUILEARN_MODEL_SET_FILE", str(write_model_set(isolated_home)))
     with ExitStack() as stack:
         if request.param == "postgresql":
             monkeypatch.setenv("EQUILEARN_DATABASE_URL", stack.enter_context(scratch_postgres()))
+        monkeypatch.setenv("EQUILEARN_MODEL_SET_FILE", str(write_model_set(isolated_home)))
         rt = Runtime.open(load_service_settings())
         stack.callback(rt.close)
         yield rt

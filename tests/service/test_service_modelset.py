@@ -22,7 +22,8 @@ class FakeRegistry:
         self.version, self.warning, self.fail = "2", WARNING, False
         self.calls = []
 
-    def load_model_set(self, name, alias="champion", settings=None, require_passing_audit=True):
+    def load_model_set(self, name, alias="champion", settings=None, require_passing_audit=True, verdict=None,
+                       allow_unaudited=False):
         self.calls.append((name, alias, require_passing_audit))
         if self.fail:
             raise AuditGateError("nothing passed")
@@ -62,13 +63,15 @@ def test_service_registry_fallback_warning_everywhere(registry):
 
 
 def test_service_failed_model_set_file_not_served(isolated_home, monkeypatch):
+    """A FAIL recorded in the service's audit table for the file's content blocks it (the file's own
+    `audit_status` field is not evidence)."""
     from service.app import create_app
 
     monkeypatch.setenv("EQUILEARN_MODEL_SET_FILE", str(write_model_set(isolated_home, audit_status="FAIL")))
     rt = Runtime.open(load_service_settings())
     with TestClient(create_app(rt)) as c:
         r = c.get("/readyz")
-        assert r.status_code == 503 and "failed its fairness audit" in r.json()["error"]
+        assert r.status_code == 503 and "failed its latest fairness audit" in r.json()["blocked"]
     rt.close()
     monkeypatch.setenv("EQUILEARN_REQUIRE_PASSING_AUDIT", "false")
     rt = Runtime.open(load_service_settings())

@@ -12,7 +12,6 @@ from pathlib import Path
 
 import numpy as np
 import polars as pl
-import scipy.sparse as sp
 
 from engine.data.dataset import Dataset, canonical_responses
 from engine.data.loaders.common import require_file
@@ -23,6 +22,8 @@ COLUMNS = ("user_id", "item_id", "timestamp", "correct", "skill_id")
 
 
 def _qmatrix(path: Path) -> pl.DataFrame:
+    import scipy.sparse as sp  # noqa: PLC0415 - only this format needs scipy: importing it for every loader slows start-up
+
     q = sp.load_npz(path).tocoo()
     return pl.DataFrame(
         {"item_id": q.row.astype(np.int64), "skill_id": q.col.astype(np.int64)}

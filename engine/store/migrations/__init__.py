@@ -25,6 +25,7 @@ import sqlalchemy as sa
 from engine.errors import ConfigError
 from engine.store.database import write_tx
 from engine.store.migrations import v0001_initial, v0002_append_only_events, v0003_generations
+from engine.store.migrations import v0004_audit_content, v0005_classes
 from engine.store.types import UTCDateTime, utc_now
 
 VERSION_TABLE = "schema_migrations"
@@ -42,6 +43,8 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema", v0001_initial.upgrade),
     Migration(2, "append-only events", v0002_append_only_events.upgrade),
     Migration(3, "generation counters", v0003_generations.upgrade),
+    Migration(4, "audits bound to model-set content", v0004_audit_content.upgrade),
+    Migration(5, "classes, enrolments, teacher constraints, page sessions", v0005_classes.upgrade),
 )
 LATEST_VERSION = MIGRATIONS[-1].version
 
