@@ -6,8 +6,9 @@ import argparse
 import json
 import sys
 
-from engine.store import SCOPES, Store, parse_scopes
-from engine.store.keys import check_classes
+# The scope names only, for --help: importing engine.store loads SQLAlchemy and polars (about 1 s); a test
+# checks this list against engine.store.keys.SCOPES.
+SCOPE_NAMES = ("ingest", "recommend", "audit", "admin", "teach")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -15,7 +16,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     actions = keys.add_subparsers(dest="keys_command", required=True)
 
     create = actions.add_parser("create", help="create a key and print it once (only its hash is stored)")
-    create.add_argument("--scope", required=True, help=f"comma-separated scopes: {', '.join(SCOPES)}")
+    create.add_argument("--scope", required=True, help=f"comma-separated scopes: {', '.join(SCOPE_NAMES)}")
     create.add_argument("--name", default="", help="a label to recognise the key by in `keys list`")
     create.add_argument("--classes", default="", help="comma-separated class ids a teach key may see (required with teach)")
     create.add_argument("--json", action="store_true", help="print a JSON object instead of the bare key")
@@ -32,6 +33,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run_create(args: argparse.Namespace) -> int:
+    from engine.store import Store, parse_scopes  # noqa: PLC0415 - heavy, only when the command runs
+    from engine.store.keys import check_classes  # noqa: PLC0415
+
     scopes = parse_scopes(args.scope)  # before opening the database: a typo should not create anything
     classes = [c.strip() for c in getattr(args, "classes", "").split(",") if c.strip()]
     check_classes(scopes, classes)
@@ -48,6 +52,8 @@ def run_create(args: argparse.Namespace) -> int:
 
 
 def run_list(args: argparse.Namespace) -> int:
+    from engine.store import Store  # noqa: PLC0415
+
     with Store.open() as store:
         records = store.list_api_keys(include_revoked=not args.active)
         classes = store.key_classes(r.id for r in records)
@@ -63,6 +69,8 @@ def run_list(args: argparse.Namespace) -> int:
 
 
 def run_revoke(args: argparse.Namespace) -> int:
+    from engine.store import Store  # noqa: PLC0415
+
     with Store.open() as store:
         record = store.revoke_api_key(args.key_id)
     print(f"revoked key {record.id} at {record.revoked_at.isoformat()}")
