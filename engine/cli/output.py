@@ -19,11 +19,16 @@ def _clean(value: Any) -> Any:
     return value
 
 
-def write_json(payload: dict[str, Any], out: str | None) -> None:
-    """Print `payload` as JSON, and write it to `out` when given (creating folders)."""
+def save_json(payload: dict[str, Any], out: str | None) -> str:
+    """`payload` as strict JSON text, also written to `out` when given (creating folders)."""
     text = json.dumps(_clean(payload), indent=2)
     if out:
         path = Path(out)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text + "\n")
-    print(text)
+    return text
+
+
+def write_json(payload: dict[str, Any], out: str | None) -> None:
+    """Print `payload` as JSON, and write it to `out` when given (creating folders)."""
+    print(save_json(payload, out))

@@ -7,10 +7,8 @@ and writes the full JSON to `--out`. Seeds are `--seed`, `--seed + 1`, ... (`--s
 from __future__ import annotations
 
 import argparse
-import json
-from pathlib import Path
 
-from engine.cli.output import _clean
+from engine.cli.output import save_json
 from engine.cli.progress import progress_bar
 from engine.errors import ConfigError
 
@@ -76,10 +74,7 @@ def run_suite_command(args: argparse.Namespace, policies: list[str], groups: tup
                            list(range(args.seed, args.seed + args.seeds)), groups, progress=bar.note,
                            build_log_students=args.build_log_students, on_step=bar.step)
     print(suite_markdown(result))
-    if args.out:
-        path = Path(args.out)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(_clean(result), indent=2) + "\n")
+    save_json(result, args.out)
     return 0
 
 
@@ -98,8 +93,5 @@ def run_simulate(args: argparse.Namespace) -> int:
         result = compare_policies(catalog, policies, args.simulator, args.students, args.steps,
                                   list(range(args.seed, args.seed + args.seeds)), groups, on_step=bar.step)
     print(format_table(result))
-    if args.out:
-        path = Path(args.out)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(_clean(result), indent=2) + "\n")
+    save_json(result, args.out)
     return 0

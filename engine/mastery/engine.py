@@ -62,7 +62,6 @@ class MasteryConfig:
     ability_slope: float = 1.5
     skill_spread: float = 1.0
     skill_drift: float = 0.05
-    ability_mastery_weight: float = 0.0
     mastery_success: float = 0.8
     ability_confirms: float = 0.5
     graph_confidence: float = 0.9
@@ -253,9 +252,6 @@ class MasteryEngine:
         """(N, S) P(learned) at time `now` (days): after forgetting since each skill's last practice, and
         ability-informed for skills not practised yet."""
         p = self._start(batch.p_learned, batch.evidence, batch.theta, batch.theta_sd)
-        w = self.config.ability_mastery_weight
-        if w > 0:
-            p = (1.0 - w) * p + w * self.ability_mastery(batch)
         return p.copy() if now is None else self.forget(batch, p, now)
 
     def ability_mastery(self, batch: MasteryBatch) -> np.ndarray:

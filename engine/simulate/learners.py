@@ -50,6 +50,11 @@ class _Learners:
         self.outside = needs & ~cat.resource_skills  # (R, S) prerequisites a resource builds on but does not teach
         self.level = cat.resource_level
 
+    def skill_difficulty(self) -> np.ndarray:
+        """(S,) reference difficulty of each skill: the mean true b of the items that really exercise it."""
+        it, n = self.items, self.catalog.n_skills
+        return np.bincount(it.skill, weights=it.b, minlength=n) / np.maximum(np.bincount(it.skill, minlength=n), 1)
+
     def mastery(self) -> np.ndarray:  # (N, S) in [0, 1]
         raise NotImplementedError
 
@@ -155,10 +160,7 @@ class CurveLearners(_Learners):
 
     def __init__(self, world: World, **params: float) -> None:
         super().__init__(world, **params)
-        cat, it = world.catalog, self.items
-        sums = np.bincount(it.skill, weights=it.b, minlength=cat.n_skills)
-        counts = np.maximum(np.bincount(it.skill, minlength=cat.n_skills), 1)
-        self.beta = sums / counts  # (S,) reference difficulty of each skill
+        self.beta = self.skill_difficulty()
         rng = np.random.default_rng([world.seed, 202])
         noise = rng.standard_normal(world.known0.shape)
         self.theta = self.beta[None, :] + np.where(world.known0, 1.2 + 0.4 * noise, -1.5 + 0.5 * noise)

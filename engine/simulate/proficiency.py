@@ -47,10 +47,7 @@ class ProficiencyLearners(_Learners):
 
     def __init__(self, world: World, **params: float) -> None:
         super().__init__(world, **params)
-        cat, it = world.catalog, self.items
-        sums = np.bincount(it.skill, weights=it.b, minlength=cat.n_skills)
-        counts = np.maximum(np.bincount(it.skill, minlength=cat.n_skills), 1)
-        self.beta = sums / counts
+        self.beta = self.skill_difficulty()
         rng = np.random.default_rng([world.seed, 404])
         noise = rng.standard_normal(world.known0.shape)
         self.theta = self.beta[None, :] + np.where(world.known0, 1.3 + 0.4 * noise, -1.5 + 0.6 * noise)

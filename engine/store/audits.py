@@ -139,24 +139,24 @@ def get(conn: sa.Connection, audit_id: int) -> AuditRecord:
     return _record(row)
 
 
+def _newest_by(conn: sa.Connection, column: sa.Column, keys: Iterable[str]) -> dict[str, AuditRecord]:
+    """The newest audit for each value of `column` among `keys` that has one."""
+    out: dict[str, AuditRecord] = {}
+    for part in chunks(sorted(set(keys))):
+        query = sa.select(T).where(column.in_(part)).order_by(T.c.created_at, T.c.id)
+        for row in conn.execute(query):
+            out[row._mapping[column]] = _record(row)  # later rows overwrite earlier ones
+    return out
+
+
 def latest(conn: sa.Connection, model_set_versions: Iterable[str]) -> dict[str, AuditRecord]:
     """The newest audit of each given version that has one."""
-    out: dict[str, AuditRecord] = {}
-    for part in chunks(sorted(set(model_set_versions))):
-        query = sa.select(T).where(T.c.model_set_version.in_(part)).order_by(T.c.created_at, T.c.id)
-        for row in conn.execute(query):
-            out[row.model_set_version] = _record(row)  # later rows overwrite earlier ones
-    return out
+    return _newest_by(conn, T.c.model_set_version, model_set_versions)
 
 
 def latest_for_content(conn: sa.Connection, content_hashes: Iterable[str]) -> dict[str, AuditRecord]:
     """The newest audit bound to each given content hash that has one (the deployment gate's verdict)."""
-    out: dict[str, AuditRecord] = {}
-    for part in chunks(sorted(set(content_hashes))):
-        query = sa.select(T).where(T.c.content_sha256.in_(part)).order_by(T.c.created_at, T.c.id)
-        for row in conn.execute(query):
-            out[row.content_sha256] = _record(row)  # later rows overwrite earlier ones
-    return out
+    return _newest_by(conn, T.c.content_sha256, content_hashes)
 
 
 def list_(conn: sa.Connection, model_set_version: str | None = None, limit: int = 100) -> list[AuditRecord]:
