@@ -68,6 +68,11 @@ def _student(engine: MasteryEngine, answers: int, seed: int):
     return state
 
 
+def _busy(*loads: str) -> bool:
+    """Whether any 1-minute load average printed by `_load` was above 2 (the machine has 2 cores)."""
+    return any(text != "unknown" and float(text.split(",")[0]) > 2 for text in loads)
+
+
 def _load() -> str:
     try:
         return ", ".join(f"{x:.2f}" for x in os.getloadavg())
@@ -128,7 +133,9 @@ def main() -> None:
         "Learned part (learned difficulty bands on the per-skill ability, `engine.recommend.learning`; target: "
         "adds at most 1 ms), CPU medians of the default recommender and of the same with "
         "`learn_difficulty=False`, called alternately: "
-        + "; ".join(f"{c}: {on:.2f} ms vs {off:.2f} ms, +{on - off:.2f} ms" for c, on, off in learned_cost) + ".",
+        + "; ".join(f"{c}: {on:.2f} ms vs {off:.2f} ms, +{on - off:.2f} ms" for c, on, off in learned_cost) + "."
+        + (" Measured at a load average above 2 (see above): the two variants were interleaved, so both saw the same "
+           "load, but absolute figures are slower than on a quiet machine." if _busy(load_before, load_after) else ""),
         "",
         "CPU time is the work one call does; wall time adds the time the process waited for a core, which on this "
         "shared machine (load average above) dominates the median and the tail. The wall-clock 10th percentile is "
