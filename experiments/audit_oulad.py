@@ -31,6 +31,14 @@ def _ci(row: dict[str, Any], value: str = "value") -> str:
     return f"{row[value]:.3f} [{row['ci_low']:.3f}, {row['ci_high']:.3f}]"
 
 
+def _abroca_ci(row: dict[str, Any]) -> str:
+    """ABROCA [lower, upper]; the lower bound is printed as 0 only when it is 0 (permutation p > 0.05), so a
+    tiny positive bound (p just below 0.05) shows its first digit instead of rounding to 0.000."""
+    low = row["ci_low"]
+    shown = "0" if low == 0 else f"{low:.3f}" if low >= 0.001 else f"{low:.1g}"
+    return f"{row['abroca']:.3f} [{shown}, {row['ci_high']:.3f}]"
+
+
 def summarize(result: dict[str, Any]) -> list[str]:
     """Markdown lines of the audit's headline figures, all read from the audit JSON."""
     r = result["results"]
@@ -52,8 +60,11 @@ def summarize(result: dict[str, Any]) -> list[str]:
               "| attribute | group | students | AUC [95% CI] | ABROCA vs reference [95% CI] | ABROCA p |", "|---|---|---|---|---|---|"]
     for row in (g for g in r["by_group"] if g["metric"] == "auc"):
         a = abroca.get((row["attribute"], str(row["group"])))
-        ab = f"{_ci(a, 'abroca')} vs {a['reference']} | {a['p_value']:.3f}" if a else "(reference) | "
+        ab = f"{_abroca_ci(a)} vs {a['reference']} | {a['p_value']:.3f}" if a else "(reference) | "
         lines.append(f"| {row['attribute']} | {row['group']} | {row['n_students']:,} | {_ci(row)} | {ab} |")
+    lines += ["", "ABROCA interval: the lower bound inverts the student-level permutation test, so it is 0 "
+              "exactly when p > 0.05; the upper bound is the 97.5th percentile of the student-level bootstrap "
+              "(docs/fairness.md, \"ABROCA's interval\", gives its coverage in simulation)."]
     return lines
 
 

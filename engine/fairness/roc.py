@@ -6,7 +6,8 @@ interval between consecutive breakpoints of either curve both are linear, so the
 absolute difference is closed-form (two triangles when the curves cross inside the interval).
 
 `abroca_test` adds a permutation test (group labels shuffled between *students*, keeping each student's
-rows together) and a student-level bootstrap interval.
+rows together) and a confidence interval whose lower bound inverts that test (0 exactly when p > alpha)
+and whose upper bound is a student-level bootstrap percentile.
 """
 
 from __future__ import annotations
@@ -74,6 +75,8 @@ def abroca(y: np.ndarray, p: np.ndarray, in_a: np.ndarray) -> float:
 
 @dataclass(frozen=True)
 class AbrocaResult:
+    """ABROCA with its interval (see `abroca_test`), bootstrap SE and permutation p-value."""
+
     value: float
     ci_low: float
     ci_high: float
@@ -100,28 +103,50 @@ class _SortedPair:
         return area_between(fa, ta, fb, tb)
 
 
+def permutation_critical_value(null: np.ndarray, alpha: float) -> float:
+    """The permutation test rejects at level `alpha` exactly when the observed ABROCA exceeds this value.
+
+    With B null values, p = (1 + #{null >= observed}) / (1 + B) <= alpha exactly when fewer than
+    k = floor(alpha (1 + B)) null values reach the observed one, i.e. when observed > the k-th largest.
+    Infinite when k = 0 (too few permutations to ever reject at `alpha`)."""
+    k = int(np.floor(alpha * (null.size + 1) + 1e-9))
+    return float(np.sort(null)[::-1][k - 1]) if 1 <= k <= null.size else float("inf")
+
+
 def abroca_test(y: np.ndarray, p: np.ndarray, student: np.ndarray, student_in_a: np.ndarray, *,
                 n_permutations: int = 200, n_boot: int = 200, confidence: float = 0.95,
                 random_state: int | None = 0) -> AbrocaResult:
-    """ABROCA of group A vs group B with a student-level permutation p-value and bootstrap interval.
+    """ABROCA of group A vs group B with a student-level permutation p-value and a confidence interval.
 
     y, p, student: per row (student = 0..S-1 index); student_in_a: (S,) bool, True for group A students.
     p-value = (1 + #{permuted ABROCA >= observed}) / (1 + n_permutations).
+
+    ABROCA is an absolute area: >= 0 and biased upwards (noise alone makes the curves differ), so a
+    percentile bootstrap interval never reaches the value 0 of two groups served alike. The interval is
+      lower = max(0, observed - c), c = the permutation test's critical value at alpha = 1 - confidence:
+        the observed difference curve is the true one plus noise E, so by the triangle inequality
+        |observed - true| <= area(E), whose distribution the permutations estimate; the lower bound is
+        therefore 0 exactly when the permutation test does not reject (p > alpha);
+      upper = max(observed, the bootstrap's upper percentile), which errs on the high side because the
+        bootstrap replicates are biased upwards too.
+    docs/fairness.md gives its coverage under simulated null and alternative differences.
     """
     pair = _SortedPair(np.asarray(y, float), np.asarray(p, float), np.asarray(student))
-    observed = pair.area(student_in_a[pair.student])
+    in_a = np.asarray(student_in_a, dtype=bool)
+    observed = pair.area(in_a[pair.student])
     rng = np.random.default_rng(random_state)
-    exceed = 0
-    for _ in range(n_permutations):
-        exceed += pair.area(rng.permutation(student_in_a)[pair.student]) >= observed - 1e-12
-    p_value = (1 + exceed) / (1 + n_permutations) if np.isfinite(observed) else float("nan")
-    reps = [pair.area(student_in_a[pair.student], w[pair.student])
-            for chunk in bootstrap_weights(student_in_a.size, n_boot, random_state) for w in chunk]
-    finite = np.array([r for r in reps if np.isfinite(r)])
+    null = np.array([pair.area(rng.permutation(in_a)[pair.student]) for _ in range(n_permutations)])
+    p_value = (1 + np.sum(null >= observed - 1e-12)) / (1 + n_permutations) if np.isfinite(observed) else float("nan")
+    boot = np.array([pair.area(in_a[pair.student], w[pair.student])
+                     for chunk in bootstrap_weights(in_a.size, n_boot, random_state) for w in chunk])
+    finite = boot[np.isfinite(boot)]
     if finite.size >= 20 and np.isfinite(observed):
-        tail = (1 - confidence) / 2 * 100
-        lo, hi = np.percentile(finite, [tail, 100 - tail])
+        alpha = 1 - confidence
+        critical = max(permutation_critical_value(np.where(np.isfinite(null), null, -np.inf), alpha), 0.0)
+        lo = max(0.0, observed - critical - 1e-12)
+        hi = max(observed, float(np.percentile(finite, 100 * (1 - alpha / 2))))
         se = float(np.std(finite, ddof=1))
     else:
         lo = hi = se = float("nan")
     return AbrocaResult(float(observed), float(lo), float(hi), se, float(p_value), n_permutations)
+

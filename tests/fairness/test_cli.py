@@ -101,7 +101,8 @@ def test_oulad_audit_in_one_command(oulad_path: Path, tmp_path: Path) -> None:
     """OULAD: Best-LR, fitted on training students' assessments, predicts each test student's success on an
     assessment (score >= 40, the pass mark) from their earlier ones; audited by gender, disability, age band,
     deprivation band and gender x disability. A minimum group size of 40 hides the 55<= age band (39 test
-    students) and, by complementary suppression, one more age band, so it is exercised on real data."""
+    students) and, by complementary suppression, one more age band, so it is exercised on real data. The
+    model must also be a real, calibrated predictor: a constant 0.5 fails the checks at the end."""
     out, report = tmp_path / "oulad.json", tmp_path / "oulad.html"
     assert main(["audit", "model", "--data", str(oulad_path), "--format", "oulad",
                  "--groups", "gender,disability,age_band,imd_band,gender*disability", "--bootstrap", "40",
@@ -125,6 +126,13 @@ def test_oulad_audit_in_one_command(oulad_path: Path, tmp_path: Path) -> None:
     assert any("likelihood-ratio test" in f for f in payload["findings"])
     html = report.read_text()
     assert "Identity-predictiveness test" in html and "55&lt;=" in html and "suppressed" in html
+    # the audited model is a real predictor, not a constant: it ranks held-out assessments far above chance
+    # overall and in every shown group, and its success rates match the observed ones
+    overall = {o["metric"]: o for o in payload["results"]["overall"]}
+    assert overall["auc"]["ci_low"] > 0.8
+    assert overall["ece"]["value"] < 0.02 and abs(overall["mean_residual"]["value"]) < 0.01
+    assert all(r["value"] > 0.7 for r in rows if r["metric"] == "auc")
+    assert all(abs(r["value"]) < 0.05 for r in rows if r["metric"] == "mean_residual")
 
 
 def test_recommendation_audit_command_and_gate_fail_a_withholding_recommender(tmp_path: Path) -> None:

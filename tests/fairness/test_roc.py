@@ -61,6 +61,7 @@ def test_permutation_test_separates_real_from_chance_differences() -> None:
     same = 1 / (1 + np.exp(-(1.0 * (y - 0.5) + rng.normal(size=y.size))))
     chance = abroca_test(y, same, student, in_a, n_permutations=200, n_boot=50)
     assert chance.p_value > 0.05
+    assert chance.ci_low == 0.0 < different.ci_low  # the interval agrees with the test
 
 
 def test_hand_made_case_equals_numerical_integration_of_independent_roc_curves() -> None:
@@ -82,3 +83,50 @@ def test_hand_made_case_equals_numerical_integration_of_independent_roc_curves()
     y, p = np.r_[y_a, y_b], np.r_[p_a, p_b]
     in_a = np.r_[np.ones(y_a.size, bool), np.zeros(y_b.size, bool)]
     assert abroca(y, p, in_a) == pytest.approx(numeric, abs=1e-6)
+
+
+def _binormal_abroca(d_a: float, d_b: float) -> float:
+    """True ABROCA of two binormal ROC curves TPR = Phi(d + Phi^-1(FPR)), by quadrature (independent of our code)."""
+    from scipy import integrate, stats
+
+    def gap(x: float) -> float:
+        return abs(stats.norm.cdf(d_a + stats.norm.ppf(x)) - stats.norm.cdf(d_b + stats.norm.ppf(x)))
+
+    return integrate.quad(gap, 0, 1, limit=200)[0]
+
+
+def _clustered_sample(rng: np.random.Generator, per_group: int, rows: int, d_a: float, d_b: float):
+    """Students of two groups, `rows` answers each; score = d * y + student effect + noise (both N(0, 1/2)),
+    so the ROC of each group is binormal with separation d (the scores' SD given y is 1)."""
+    student = np.repeat(np.arange(2 * per_group), rows)
+    in_a = np.arange(2 * per_group) < per_group
+    y = (rng.random(student.size) < 0.5).astype(float)
+    score = np.where(in_a[student], d_a, d_b) * y + rng.normal(scale=np.sqrt(0.5), size=2 * per_group)[student]
+    return y, score + rng.normal(scale=np.sqrt(0.5), size=y.size), student, in_a
+
+
+def test_interval_covers_zero_at_the_nominal_rate_and_agrees_with_the_p_value_under_the_null() -> None:
+    """Two groups served alike (true ABROCA 0): the 95% interval must contain 0 in 95% +/- 3% of 240
+    replicates, and contain it exactly when the permutation p-value is above 0.05."""
+    rng = np.random.default_rng(20)
+    results = [abroca_test(*_clustered_sample(rng, 25, 4, 1.0, 1.0), n_permutations=39, n_boot=20, random_state=k)
+               for k in range(240)]
+    covers_zero = np.array([r.ci_low <= 0.0 <= r.ci_high for r in results])
+    assert 0.92 <= covers_zero.mean() <= 0.98
+    assert all((r.ci_low == 0.0) == (r.p_value > 0.05) for r in results)
+    assert all(r.ci_low <= r.value <= r.ci_high for r in results)
+
+
+def test_interval_covers_the_true_abroca_of_two_different_groups() -> None:
+    """Group A's ranking is far better (binormal separations 2.0 vs 0.5): the true ABROCA comes from
+    quadrature of the two population curves; the 95% interval must hold it in >= 90% of 100 replicates."""
+    truth = _binormal_abroca(2.0, 0.5)
+    big = np.random.default_rng(0)
+    y, score, student, in_a = _clustered_sample(big, 20_000, 10, 2.0, 0.5)  # the same truth, read off a huge sample
+    assert abroca(y, score, in_a[student]) == pytest.approx(truth, abs=0.005)
+    rng = np.random.default_rng(21)
+    results = [abroca_test(*_clustered_sample(rng, 40, 5, 2.0, 0.5), n_permutations=39, n_boot=40, random_state=k)
+               for k in range(100)]
+    covered = np.mean([r.ci_low <= truth <= r.ci_high for r in results])
+    assert covered >= 0.90
+    assert np.mean([r.ci_low > 0 for r in results]) > 0.9  # and the difference is detected

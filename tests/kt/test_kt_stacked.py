@@ -57,18 +57,33 @@ def test_bkt_stack_when_bkt_exists() -> None:
     check_online_and_json(model, log)
 
 
-def test_out_of_fold_columns_are_not_in_sample() -> None:
-    """The training column of a sub-model comes from models that never saw that student."""
+def test_every_out_of_fold_row_comes_from_a_model_that_never_saw_its_student() -> None:
+    """The training column of a sub-model, row by row: each student's rows must equal the sequential
+    predictions of an Elo model refitted here, independently, on the students of the other folds only (the
+    folds as `stack_submodels` draws them: sorted student ids, a `random_state` permutation, modulo
+    `n_folds`). A column where even one student's rows came from a model that saw that student fails."""
+    from models.elo import Elo
+    from models.logistic.features import sequential_order
+
     log = learning_log()
     model = StackedKT(submodels=("elo",), n_folds=3, random_state=0)
     model.submodels_ = ["elo"]
-    from models.logistic.features import sequential_order
-
     ordered = sequential_order(log)
     model._fit_extra(ordered)
     oof = model._train_extra["logit_elo"]
-    in_sample = model.fitted_submodels_["elo"].decision_function(ordered)
-    assert not np.allclose(oof, in_sample)
+
+    students = np.sort(ordered["student_id"].unique().to_numpy())
+    fold_of = dict(zip(students, np.random.default_rng(0).permutation(students.size) % 3))
+    fold = np.array([fold_of[s] for s in ordered["student_id"].to_list()])
+    expected = np.full(ordered.height, np.nan)
+    for f in range(3):
+        held = fold == f
+        refit = Elo().fit(ordered.filter(pl.Series(~held)))
+        expected[held] = refit.decision_function(ordered.filter(pl.Series(held)))
+    assert np.isfinite(expected).all()
+    assert oof == pytest.approx(expected, abs=1e-9)  # every row, not most of them
+    in_sample = Elo().fit(ordered).decision_function(ordered)
+    assert np.abs(oof - in_sample).max() > 1e-3  # and the comparison can tell the two apart
 
 
 def test_bad_parameters() -> None:
