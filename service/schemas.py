@@ -160,6 +160,8 @@ class RecommendationOut(BaseModel):
     propensity: float | None
     item_propensity: float | None
     model_versions: dict[str, str]
+    placement: bool = Field(False, description="a placement question: the student's level is not known yet, so the "
+                                               "item was chosen to measure it (cold start), not to teach")
 
 
 class RecommendationsOut(BaseModel):

@@ -32,6 +32,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from engine.cli.loading import add_loader_options, loader_options
 from engine.cli.output import write_json
 from engine.errors import ConfigError
 from engine.jsonfile import read_json
@@ -94,6 +95,7 @@ def register_build(model: argparse._SubParsersAction) -> None:
     source.add_argument("--from-store", action="store_true",
                         help="read the service's own event log (EQUILEARN_DATABASE_URL) instead, in chunks of students")
     build.add_argument("--format", choices=sorted(FORMATS), help="format of --data (e.g. generic for your own CSV)")
+    add_loader_options(build)
     build.add_argument("--out", help="write the model-set JSON here (serve it with EQUILEARN_MODEL_SET_FILE=FILE)")
     build.add_argument("--register", metavar="NAME", help="register the set as a new version of NAME in MLflow")
     build.add_argument("--name", help="model-set name written to --out (default: the --register NAME, else equilearn)")
@@ -121,6 +123,7 @@ def register_audit(model: argparse._SubParsersAction) -> None:
     audit.add_argument("--data", help="a response log of the set's catalog items, for DIF and the model audit (students "
                                       "the set was not fitted on give held-out figures)")
     audit.add_argument("--format", choices=sorted(FORMATS), help="format of --data (e.g. generic)")
+    add_loader_options(audit)
     audit.add_argument("--roster", help="student_id + group columns (CSV/TSV/Parquet), for DIF and the model audit")
     audit.add_argument("--groups", help="comma-separated roster columns to audit ('*' joins an intersection for the "
                                         "model audit); default: every roster column")
@@ -129,6 +132,9 @@ def register_audit(model: argparse._SubParsersAction) -> None:
     audit.add_argument("--recommendations-policy", help="gate policy TOML for the simulated recommendations "
                                                         "(default: simulated_recommendations.toml)")
     audit.add_argument("--sim-students", type=int, default=500, help="simulated learners of the recommendation audit")
+    audit.add_argument("--sim-students-max", type=int, default=4000,
+                       help="while the recommendation gate lacks evidence (groups too small), the simulation is rerun "
+                            "with twice the learners up to this many (default 4000)")
     audit.add_argument("--sim-steps", type=int, default=80, help="activities per simulated learner (default 80)")
     audit.add_argument("--sim-seed", type=int, default=11)
     audit.add_argument("--suite-students", type=int, default=200, help="students per learner-suite setting (0: no suite)")
@@ -194,7 +200,7 @@ def run_audit(args: argparse.Namespace) -> int:
         from engine.cli.audit import read_table
         from engine.data import load
 
-        dataset = load(args.data, args.format)
+        dataset = load(args.data, args.format, **loader_options(args, args.format))
         responses = dataset.responses
         roster = read_table(args.roster) if args.roster else dataset.roster
         if roster is None:
@@ -214,7 +220,8 @@ def run_audit(args: argparse.Namespace) -> int:
     except ValueError:
         raise ConfigError(f"--suite-seeds must be comma-separated whole numbers, got {args.suite_seeds!r}") from None
     settings = tuple(x.strip() for x in args.suite_settings.split(",") if x.strip()) if args.suite_settings else None
-    options = AuditOptions(sim_students=args.sim_students, sim_steps=args.sim_steps, sim_seed=args.sim_seed,
+    options = AuditOptions(sim_students=args.sim_students, sim_students_max=args.sim_students_max,
+                           sim_steps=args.sim_steps, sim_seed=args.sim_seed,
                            suite_students=args.suite_students, suite_steps=args.suite_steps, suite_seeds=seeds or (1,),
                            **({"suite_settings": settings} if settings else {}), policy=policy,
                            dif_method=args.dif_method, dif_adjust=args.dif_adjust,
@@ -379,7 +386,7 @@ def _build_log(args: argparse.Namespace) -> tuple[Any, str]:
         raise ConfigError("--data needs --format (e.g. --format generic for a CSV with student_id, item_id, correct)")
     from engine.data import load
 
-    dataset = load(args.data, args.format)
+    dataset = load(args.data, args.format, **loader_options(args, args.format))
     for drop in dataset.dropped:
         print(f"warning: {args.data}: {drop}", file=sys.stderr)
     return dataset.responses, f"{args.data} ({args.format})"

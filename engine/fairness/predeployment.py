@@ -57,6 +57,7 @@ class AuditOptions:
     """Sizes of the simulated parts (the defaults keep the whole audit well under two minutes)."""
 
     sim_students: int = 500
+    sim_students_max: int = 4000  # more simulated students while the recommendation gate lacks evidence
     sim_steps: int = 80  # a simulated term: with 40, lower-opportunity learners of a 12-skill catalog had not yet moved to advanced work
     sim_seed: int = 11
     suite_students: int = 200  # 0 = leave the suite out
@@ -69,7 +70,7 @@ class AuditOptions:
     dif_adjust: str = "holm"  # across the bank's items: with 120 items, unadjusted p < 0.05 flags several by chance
 
     def __post_init__(self) -> None:
-        for name in ("sim_students", "sim_steps", "suite_steps"):
+        for name in ("sim_students", "sim_students_max", "sim_steps", "suite_steps"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}")
         if self.suite_students < 0:
@@ -110,15 +111,26 @@ def _progress(model_set: Any) -> Any:
 
 def _simulated_recommendations(model_set: Any, engine: Any, recommender: Any, opts: AuditOptions,
                                version: str | None) -> dict[str, Any]:
+    """Gate what the set's policy serves to simulated learners. Simulated evidence costs only time, so when the
+    gate cannot decide because groups are too small (INSUFFICIENT_EVIDENCE), the simulation is run again with
+    twice the students, up to `sim_students_max`: an auditor is not left without a verdict because the first
+    simulated term happened to put few students of a group on advanced or remedial work."""
     from engine.fairness.simulated import audit_served, served_log
     from engine.simulate import make_world, run_policy
 
-    world = make_world(engine.catalog, opts.sim_students, seed=opts.sim_seed)
-    run = run_policy(world, "bkt", "equilearn", opts.sim_steps, engine=engine, config=recommender.config,
-                     record_actions=True, progress=_progress(model_set))
-    served, roster = served_log(world, run)
-    payload = audit_served(served, roster, policy=opts.recommendations_policy, model_version=version)
-    payload["data"] = {**payload.get("data", {}), "simulator": "bkt", "steps": opts.sim_steps, "seed": opts.sim_seed}
+    students, tried = opts.sim_students, []
+    while True:
+        world = make_world(engine.catalog, students, seed=opts.sim_seed)
+        run = run_policy(world, "bkt", "equilearn", opts.sim_steps, engine=engine, config=recommender.config,
+                         record_actions=True, progress=_progress(model_set))
+        served, roster = served_log(world, run)
+        payload = audit_served(served, roster, policy=opts.recommendations_policy, model_version=version)
+        tried.append(students)
+        if payload["status"] != INSUFFICIENT or students >= opts.sim_students_max:
+            break
+        students = min(2 * students, opts.sim_students_max)
+    payload["data"] = {**payload.get("data", {}), "simulator": "bkt", "steps": opts.sim_steps, "seed": opts.sim_seed,
+                       "students_tried": tried}
     return payload
 
 
@@ -332,6 +344,11 @@ def summary_lines(report: dict[str, Any]) -> list[str]:
     lines = [f"model set {report['model_version']} (content sha256:{report['content_sha256'][:12]}): {report['status']}"]
     for name, status in report["part_status"].items():
         lines.append(f"  {name:<24} {status}")
+        if status != PASS:  # say why, not only the verdict
+            part = report["parts"].get(name, {})
+            undecided = [f"{check}: {part.get('check_notes', {}).get(check, check_status.lower())}"
+                         for check, check_status in part.get("check_status", {}).items() if check_status != PASS]
+            lines += [f"    {line}" for line in undecided or part.get("findings", [])[:3]]
     suite = report.get("learner_suite")
     if suite:
         lines.append(f"  learner suite ({suite['students']} students x {suite['steps']} steps, evidence): "

@@ -46,6 +46,7 @@ class Recommendation:
     propensity: float
     item_propensity: float
     model_versions: dict[str, str]
+    placement: bool = False  # a placement question (cold start: the student's level is not known yet)
 
     def to_dict(self) -> dict[str, object]:
         """JSON-ready (strict JSON: a propensity that could not be estimated is null, never NaN)."""
@@ -53,7 +54,8 @@ class Recommendation:
                 "level": self.level, "skill_ids": list(self.skill_ids), "item_id": self.item_id,
                 "score": _finite(self.score), "components": {k: _finite(v) for k, v in self.components.items()},
                 "weights": {k: _finite(v) for k, v in self.weights.items()}, "reason": self.reason, "propensity": _finite(self.propensity),
-                "item_propensity": _finite(self.item_propensity), "model_versions": dict(self.model_versions)}
+                "item_propensity": _finite(self.item_propensity), "model_versions": dict(self.model_versions),
+                "placement": self.placement}
 
 
 _THREAD = threading.local()
@@ -280,5 +282,6 @@ class Recommender:
                 weights=weights, reason=placement_reason(cat, skill, state.n_responses, pinned=bool(pl.pinned[0, j]),
                                                          assigned=assigned),
                 propensity=float(pl.propensity[0, j]), item_propensity=float(pl.item_propensity[0, j]), model_versions=versions,
+                placement=True,
             ))
         return out

@@ -144,8 +144,14 @@ def describe_verdict(record: Any) -> str:
     return "no audit" if record is None else f"audit #{record.id}: {record.status}"
 
 
+def set_label(name: str, version: str) -> str:
+    """'demo v3' for a registry version, 'demo build-20261202-...' for a file set's own version label."""
+    version = str(version)
+    return f"{name} v{version}" if version.isdigit() else f"{name} {version}"
+
+
 def unaudited_warning(name: str, version: str, digest: str, record: Any, why: str) -> str:
-    return (f"{UNAUDITED_WARNING}: model set {name} v{version} (content sha256:{digest[:12]}) has no PASS in this "
+    return (f"{UNAUDITED_WARNING}: model set {set_label(name, version)} (content sha256:{digest[:12]}) has no PASS in this "
             f"service's audit table ({describe_verdict(record)}); served only because {why}")
 
 
@@ -167,7 +173,7 @@ def _file_set(file: Path, require_passing_audit: bool, verdict: Verdict | None, 
     if status == INSUFFICIENT:  # audited without enough evidence: loaded and blocked (an admin may override it)
         return LoadedModelSet(ms, FILE, None, record)
     raise ConfigError(
-        f"model set {ms.name} v{ms.version} from {FILE_SETTING} (content sha256:{digest}) has no PASS in this "
+        f"model set {set_label(ms.name, ms.version)} from {FILE_SETTING} (content sha256:{digest}) has no PASS in this "
         f"service's audit table ({describe_verdict(record)}), so it is not served. Audit it and record the verdict: "
         "`equilearn model audit --file SET.json` (with the service's EQUILEARN_DATABASE_URL); or, for development "
         "only, serve it flagged as unaudited: EQUILEARN_ALLOW_UNAUDITED=true (`equilearn serve --allow-unaudited`)")

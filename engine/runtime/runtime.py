@@ -25,7 +25,8 @@ from engine.recommend import Recommender
 from engine.recommend.constraints import TeacherConstraints
 from engine.recommend.placement import needs_placement
 from engine.runtime import catalogs
-from engine.runtime.modelset import FAIL, INSUFFICIENT, LoadedModelSet, alias_target, build_policy, load_served_model_set
+from engine.runtime.modelset import (FAIL, INSUFFICIENT, LoadedModelSet, alias_target, build_policy, load_served_model_set,
+                                     set_label)
 from engine.runtime.states import batch_from_dicts, batch_to_dicts
 from engine.runtime.settings import ServiceSettings, load_service_settings
 from engine.runtime.xapi import statements_to_events
@@ -150,7 +151,7 @@ class Runtime:
                                       verdict=self.store.content_verdict, allow_unaudited=s.allow_unaudited)
         components = dict(model.model_set.components or {})
         if catalog is not None:  # an upload: refused while the served set carries its own catalog
-            catalogs.refuse_upload_over_set_catalog(components, f"{model.name} v{model.version}")
+            catalogs.refuse_upload_over_set_catalog(components, set_label(model.name, model.version))
             own = False
         else:
             chosen = catalogs.choose_catalog(s.catalog_file, components)
@@ -159,10 +160,10 @@ class Runtime:
         status, audit_id = model.audit_status, model.audit_id  # the newest audit of the set's content (the gate)
         blocked = None
         if status == FAIL and s.require_passing_audit:
-            blocked = (f"model set {model.name} v{model.version} failed its latest fairness audit (#{audit_id}); "
+            blocked = (f"model set {set_label(model.name, model.version)} failed its latest fairness audit (#{audit_id}); "
                        "recommendations are refused until an approved model set is loaded (POST /v1/models/reload)")
         elif status == INSUFFICIENT and s.require_passing_audit and not s.allow_unaudited:
-            blocked = (f"model set {model.name} v{model.version} (content sha256:{model.content_sha256[:12]}) has no PASS: its "
+            blocked = (f"model set {set_label(model.name, model.version)} (content sha256:{model.content_sha256[:12]}) has no PASS: its "
                        f"newest audit (#{audit_id}) is INSUFFICIENT_EVIDENCE; recommendations are refused until a PASS is "
                        "recorded for its content (`equilearn model audit` with more evidence, or an admin's override: "
                        "POST /v1/audits with status PASS and a reason)")

@@ -19,6 +19,7 @@ def test_unknown_student_gets_a_placement_list_and_no_state(client, keys, runtim
         assert rec["item_id"] in CAT.item_ids and rec["resource_id"] in CAT.resource_ids
         assert CAT.item_skill[CAT.item_index(rec["item_id"])] == CAT.skill_index(rec["skill_ids"][0])
         assert "placement question" in rec["reason"].lower() and "don't know your level yet" in rec["reason"]
+        assert rec["placement"] is True  # machine-readable, so a platform need not parse the reason
         assert 0 < rec["propensity"] <= 1 and 0 < rec["item_propensity"] <= 1
     assert len({rec["skill_ids"][0] for rec in recs}) == len(recs)  # one entry skill per question
     assert runtime.store.get_state("newcomer") is None and "newcomer" not in runtime.store.student_ids()
@@ -39,4 +40,5 @@ def test_placement_continues_after_the_first_answer(client, keys, runtime):
     assert r.status_code == 200
     recs = r.json()["recommendations"]
     assert recs and all("Placement question" in x["reason"] and "1 answer so far" in x["reason"] for x in recs)
+    assert all(x["placement"] is True for x in recs)
     assert first["item_id"] not in {x["item_id"] for x in recs}  # a practised skill is not asked again first

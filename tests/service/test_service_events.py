@@ -187,6 +187,7 @@ def test_service_recommendations_carry_versions_and_audit(ingest, client, keys, 
     assert body["model_set"]["audit_status"] == "PASS" and body["model_set"]["version"] == "1"
     for rec in body["recommendations"]:
         assert 0 < rec["propensity"] <= 1 and rec["reason"] and rec["model_versions"]
+        assert rec["placement"] is ("Placement question" in rec["reason"])  # the flag says what the reason says
     served = runtime.store.served_for("rec")
     assert len(served) == 1 and served[0].id == body["served_id"] and served[0].audit_status == "PASS"
     assert [x["resource_id"] for x in served[0].items] == [x["resource_id"] for x in body["recommendations"]]
