@@ -1,8 +1,10 @@
 """Reference side of experiments/bench_bkt.py: fit and evaluate pyBKT (C++ build) on a 3-line KT dataset.
 
-Runs inside pyBKT's own virtualenv (it needs scikit-learn < 1.8), so it imports nothing from this
-project. Usage: <pybkt-python> bench_bkt_pybkt.py TRAIN TEST --forgets 0|1 --num-fits 5 --seed 0 --repeats 3
-Prints one JSON line: fit wall and CPU seconds of each repeat, test AUC and RMSE, and per-skill parameters.
+Runs inside pyBKT's own virtualenv (.refs/pybkt, built by `make refs`; it needs scikit-learn < 1.8), so it
+imports nothing from this project. Usage:
+    <pybkt-python> bench_bkt_pybkt.py TRAIN TEST --forgets 0|1 --num-fits 5 --seed 0 --repeats 1 --evaluate 1
+Prints one JSON line: fit wall and CPU seconds of each repeat, the file of pyBKT's compiled E-step (a .so
+when the C++ build is what runs), and with --evaluate 1 the test AUC and RMSE and per-skill parameters.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import time
 
 import numpy as np
 import pandas as pd
+import pyBKT.fit.E_step as e_step
 from pyBKT.models import Model
 
 
@@ -37,6 +40,7 @@ def main() -> None:
     ap.add_argument("--num-fits", type=int, default=5)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--repeats", type=int, default=1)
+    ap.add_argument("--evaluate", type=int, default=1, help="0: time the fits only")
     args = ap.parse_args()
     train, test = read_dkt3(args.train, "train"), read_dkt3(args.test, "test")
     times, cpu, models = [], [], []
@@ -47,19 +51,18 @@ def main() -> None:
         times.append(time.perf_counter() - t0)
         cpu.append(time.process_time() - c0)
         models.append(model)
-    model = models[0]  # the first seed's fit is the one scored
-    known = test[test["skill_name"].isin(train["skill_name"].unique())]
-    auc, rmse = model.evaluate(data=known, metric=["auc", "rmse"])
-    params = model.params().reset_index()
-    out = {
-        "fit_seconds": times,
-        "fit_cpu_seconds": cpu,
-        "auc_known_skills": float(auc),
-        "rmse_known_skills": float(rmse),
-        "n_test": int(len(test)),
-        "n_test_known_skills": int(len(known)),
-        "params": params.to_dict(orient="list"),
-    }
+    out = {"fit_seconds": times, "fit_cpu_seconds": cpu, "e_step_file": e_step.__file__}
+    if args.evaluate:
+        model = models[0]  # the first seed's fit is the one scored
+        known = test[test["skill_name"].isin(train["skill_name"].unique())]
+        auc, rmse = model.evaluate(data=known, metric=["auc", "rmse"])
+        out.update({
+            "auc_known_skills": float(auc),
+            "rmse_known_skills": float(rmse),
+            "n_test": int(len(test)),
+            "n_test_known_skills": int(len(known)),
+            "params": model.params().reset_index().to_dict(orient="list"),
+        })
     print(json.dumps(out))
 
 

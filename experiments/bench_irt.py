@@ -5,8 +5,8 @@
 
 Each fit runs in a fresh subprocess (experiments/irt_reference.py) so peak memory (max RSS, includes
 the interpreter and imports) is per tool and pyirt's process-wide side effects stay contained. pyirt
-and girth run from the reference venv /work/refvenvs/pyirt (see docs/irt.md). Accuracy is RMSE and
-correlation of a and b against the simulated truth put on the sample's ability scale.
+and girth run from their reference venvs .refs/pyirt and .refs/girth (built by `make refs-irt`).
+Accuracy is RMSE and correlation of a and b against the simulated truth put on the sample's ability scale.
 """
 
 from __future__ import annotations
@@ -29,13 +29,17 @@ from models.irt.simulate import simulate
 
 ROOT = Path(__file__).resolve().parents[1]
 RUNNER = ROOT / "experiments" / "irt_reference.py"
-REF_PYTHON = Path("/work/refvenvs/pyirt/bin/python")
 OUT = ROOT / "experiments" / "results" / "irt.md"
 TIMEOUT = 1200
 
 
+def tool_python(tool: str) -> Path:
+    """Interpreter that runs `tool`: this one for ours, the reference venv .refs/<tool> for pyirt and girth."""
+    return Path(sys.executable) if tool.startswith("ours") else ROOT / ".refs" / tool / "bin" / "python"
+
+
 def run_tool(tool: str, path: Path, workdir: Path) -> dict | None:
-    python = sys.executable if tool.startswith("ours") else str(REF_PYTHON)
+    python = str(tool_python(tool))
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     try:
         done = subprocess.run([python, str(RUNNER), tool, str(path)], capture_output=True, text=True, timeout=TIMEOUT, cwd=workdir, env=env)
@@ -63,8 +67,8 @@ def bench_fits(sizes: list[tuple[str, int, int, int | None]], repeats: dict[str,
         mean, sd = sim.theta.mean(), sim.theta.std()
         a_true, b_true = sim.a * sd, (sim.b - mean) / sd
         for tool in ("ours", "ours+se", "pyirt", "girth"):
-            if not tool.startswith("ours") and not REF_PYTHON.exists():
-                rows.append({"data": label, "tool": tool, "error": f"reference venv {REF_PYTHON} missing"})
+            if not tool_python(tool).exists():
+                rows.append({"data": label, "tool": tool, "error": f"reference venv {tool_python(tool)} missing (`make refs-irt`)"})
                 continue
             n_rep = repeats["ours"] if tool.startswith("ours") else repeats[label]
             runs = []
@@ -159,7 +163,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=3, help="runs per tool (median) at the small size and for ours")
     parser.add_argument("--reference-repeats-large", type=int, default=1, help="pyirt/girth runs at the 1M size (each takes minutes)")
     args = parser.parse_args(argv)
-    command = ".venv/bin/python -m experiments.bench_irt" + (" --quick" if args.quick else "")
+    command = "make refs-irt && .venv/bin/python -m experiments.bench_irt" + (" --quick" if args.quick else "")
     load_before = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
     sizes = [("2000x40 complete", 2000, 40, None)]
     if not args.quick:

@@ -7,8 +7,8 @@ logger) and its peak memory stay its own:
 
 DATA.npz holds aligned int arrays `student`, `item`, `correct` (codes from 0). Output JSON on stdout:
 {"tool", "seconds", "peak_rss_mb", "a": [...], "b": [...]} with b the difficulty (P = 1 / (1 +
-exp(-a (theta - b)))), items in code order. pyirt and girth need their own venv
-(/work/refvenvs/pyirt); "ours" needs the project venv and the project root on sys.path.
+exp(-a (theta - b)))), items in code order. pyirt and girth each run in their own venv
+(.refs/pyirt, .refs/girth: `make refs-irt`); "ours" needs the project venv and the project root on sys.path.
 This file is a script, not a module of the package: nothing imports it.
 """
 

@@ -7,10 +7,10 @@ from typing import Any, Self
 import numpy as np
 import polars as pl
 
-from models.base import check_fitted, check_format
+from models.base import Hyperparameters, check_fitted, check_format
 
 
-class GlobalMean:
+class GlobalMean(Hyperparameters):
     """Predicts the training set's overall correct rate for every response."""
 
     format_version = 1
@@ -35,7 +35,7 @@ class GlobalMean:
         return model
 
 
-class SmoothedItemMean:
+class SmoothedItemMean(Hyperparameters):
     """Each item's training correct rate shrunk toward the global mean.
 
     p_i = (sum of correct on i + prior_weight * global mean) / (n_i + prior_weight);

@@ -27,7 +27,7 @@ import numpy as np
 import polars as pl
 from scipy.special import expit
 
-from models.base import check_fitted, check_format
+from models.base import Hyperparameters, check_fitted, check_format
 from models.logistic.design import vocabulary_index as _encode
 from models.logistic.features import ROW, sequential_order
 
@@ -72,7 +72,7 @@ class _Steps:
             self.local[rows] = np.arange(rows.size)
 
 
-class Elo:
+class Elo(Hyperparameters):
     """Elo with a global and per-skill student skill and item difficulties; see the module docstring.
 
     Parameters: `alpha`, `beta` of the uncertainty function U(n) = alpha / (1 + beta n) for the student
@@ -103,10 +103,6 @@ class Elo:
         self.item_beta = item_beta
         self.epochs = epochs
         self.random_state = random_state
-
-    def get_params(self) -> dict[str, Any]:
-        keys = ("alpha", "beta", "skill_alpha", "skill_beta", "item_alpha", "item_beta", "epochs", "random_state")
-        return {k: getattr(self, k) for k in keys}
 
     def _check_params(self) -> None:
         for name in ("alpha", "skill_alpha", "item_alpha", "beta", "skill_beta", "item_beta"):

@@ -10,7 +10,7 @@ from models.baselines import GlobalMean, SmoothedItemMean
 from models.bkt import BKT, bkt_forget, bkt_idem
 from models.elo import Elo
 from models.irt.estimator import knowledge_tracing_irt
-from models.ensemble import StackedKT
+from models.ensemble import best_stack
 from models.logistic import AFM, IRTLR, PFA, BestLR
 
 MODELS: dict[str, Callable[[], ResponseModel]] = {
@@ -21,7 +21,7 @@ MODELS: dict[str, Callable[[], ResponseModel]] = {
     "pfa": PFA,
     "best-lr": BestLR,
     "elo": Elo,
-    "best": StackedKT,
+    "best": best_stack,
     "bkt": BKT,
     "bkt-forget": bkt_forget,
     "bkt-idem": bkt_idem,

@@ -6,6 +6,8 @@
     [cv]          folds (0 = off, else k-fold by student), confidence
     [mlflow]      experiment, log_models
     [register]    name, model ("best" by test AUC, or a model name), catalog   -- optional
+    [published]   <model> = "text"   the published figure comparable with that model, shown in its row -- optional
+    [notes]       <model> = "text"   a footnote to that model's row (e.g. why no published figure is comparable) -- optional
 
 `data.path` (and `data.roster`, `register.catalog`) are relative to the data root, which is, first found: the `--data-root`
 option, the `EQUILEARN_DATA_ROOT` variable, `data.root` in the file, `../shared/data`. A relative root is
@@ -33,6 +35,7 @@ SECTIONS: dict[str, dict[str, type | tuple[type, ...]]] = {
     "mlflow": {"experiment": str, "log_models": bool},
     "register": {"name": str, "model": str, "catalog": str},
 }
+MODEL_KEYED = ("published", "notes")  # sections whose keys are zoo model names and whose values are text
 REQUIRED = {"experiment": ("name",), "data": ("format",)}
 
 
@@ -59,6 +62,8 @@ class ExperimentConfig:
     register_name: str | None = None
     register_model: str = "best"
     register_catalog: Path | None = None  # with it, [register] registers a servable set (engine.modelbuild) on this catalog
+    published: dict[str, str] = field(default_factory=dict)  # model -> the comparable published figure (text)
+    notes: dict[str, str] = field(default_factory=dict)  # model -> footnote under the results table
     raw: dict[str, Any] = field(default_factory=dict)
 
     def params(self) -> dict[str, Any]:
@@ -85,10 +90,13 @@ def check_keys(raw: dict[str, Any], source: str) -> dict[str, dict[str, Any]]:
     """Every section and key known and of the right type; returns the sections with floats normalised."""
     out: dict[str, dict[str, Any]] = {}
     for section, body in raw.items():
-        if section not in SECTIONS:
-            raise ConfigError(f"{source}: unknown section [{section}]; known sections: {', '.join(SECTIONS)}")
+        if section not in SECTIONS and section not in MODEL_KEYED:
+            raise ConfigError(f"{source}: unknown section [{section}]; known sections: {', '.join([*SECTIONS, *MODEL_KEYED])}")
         if not isinstance(body, dict):
             raise ConfigError(f"{source}: {section!r} must be a [section] table")
+        if section in MODEL_KEYED:
+            out[section] = {k: _check_type(source, f"{section}.{k}", v, str) for k, v in body.items()}
+            continue
         known = SECTIONS[section]
         for key in body:
             if key not in known:
@@ -154,6 +162,11 @@ def parse_config(raw: dict[str, Any], source: str = "<dict>", cli_root: str | Pa
     groups = tuple(data.get("groups", []))
     if groups and roster is None and fmt in (DEMO_FORMAT, "lpp", "dkt3"):
         raise ConfigError(f"{source}: data.groups needs data.roster (a table of student_id + group columns) for format {fmt!r}")
+    for section in MODEL_KEYED:
+        strays = [k for k in sec.get(section, {}) if k not in MODELS]
+        if strays:
+            raise ConfigError(f"{source}: [{section}] has key(s) {', '.join(map(repr, strays))} that name no model; "
+                              f"keys are model names: {', '.join(sorted(MODELS))}")
     register_model = reg.get("model", "best")
     if register_model != "best" and register_model not in MODELS:
         raise ConfigError(f"{source}: register.model {register_model!r} is not a model name; use \"best\" or one of: {', '.join(sorted(MODELS))}")
@@ -168,6 +181,7 @@ def parse_config(raw: dict[str, Any], source: str = "<dict>", cli_root: str | Pa
         mlflow_experiment=ml.get("experiment", "equilearn-experiments"), log_models=ml.get("log_models", True),
         register_name=reg.get("name"), register_model=register_model,
         register_catalog=_resolve(root, reg["catalog"], "register.catalog", source) if reg.get("catalog") else None, raw=raw,
+        published=dict(sec.get("published", {})), notes=dict(sec.get("notes", {})),
     )
 
 

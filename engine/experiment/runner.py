@@ -32,6 +32,8 @@ from engine.errors import DataError
 from engine.evaluation.metrics import score
 from engine.evaluation.protocol import protocol_split, sort_sequential
 from engine.evaluation.zoo import make_model
+from engine.experiment.annotations import published_cells, selection_lines
+from engine.experiment.caveats import caveat_lines, split_checks
 from engine.experiment.config import ExperimentConfig, model_names
 from engine.experiment.crossval import cross_validate
 from engine.experiment.data import fingerprint, load_dataset
@@ -116,8 +118,11 @@ def _fmt(value: float | None) -> str:
 
 def results_markdown(config: ExperimentConfig, split_source: str, n_train: int, n_test: int, metrics: dict[str, dict[str, float]],
                      cv: dict[str, Any] | None, run_id: str, command: str,
-                     timings: dict[str, dict[str, float]] | None = None, groups: list[dict[str, Any]] | None = None) -> str:
-    """The experiment's table in Markdown (also what BENCHMARKS.md is assembled from)."""
+                     timings: dict[str, dict[str, float]] | None = None, groups: list[dict[str, Any]] | None = None,
+                     caveats: list[str] | None = None, selections: dict[str, dict[str, Any]] | None = None) -> str:
+    """The experiment's table in Markdown (also what BENCHMARKS.md is assembled from): the split's caveats above
+    the table, the comparable published figure per row (`[published]`, footnotes from `[notes]`), and how any
+    validation-chosen configuration was chosen below it."""
     timings = timings or {}
     lines = [f"# KT experiment `{config.name}`", "", f"Reproduce: `{command}`", "",
              f"Data: `{config.raw.get('data', {}).get('path', config.data_format)}` ({config.data_format}), split {split_source}, "
@@ -127,11 +132,24 @@ def results_markdown(config: ExperimentConfig, split_source: str, n_train: int, 
     lines += [f"Machine: {platform.machine()}, {os.cpu_count()} CPU(s) shared with other jobs, load average "
               f"{', '.join(f'{x:.2f}' for x in os.getloadavg())} (1/5/15 min) when the table was written; Python "
               f"{platform.python_version()}. Seconds are wall time of one run.", ""]
-    lines += ["| model | AUC | RMSE | log-loss | accuracy | ECE | fit s | predict s |", "|---|---|---|---|---|---|---|---|"]
-    for name, m in sorted(metrics.items(), key=lambda kv: -(kv[1]["auc"] if math.isfinite(kv[1]["auc"]) else -1)):
+    for paragraph in caveats or []:
+        lines += [paragraph, ""]
+    ranked = sorted(metrics.items(), key=lambda kv: -(kv[1]["auc"] if math.isfinite(kv[1]["auc"]) else -1))
+    annotated = bool(config.published or config.notes)
+    published, footnotes = published_cells([n for n, _ in ranked], config.published, config.notes)
+    header = "| model | AUC | RMSE | log-loss | accuracy | ECE | fit s | predict s |" + (" comparable published AUC |" if annotated else "")
+    lines += [header, "|---" * header.count(" |") + "|"]
+    for name, m in ranked:
         t = timings.get(name, {})
         lines.append(f"| {name} | {_fmt(m['auc'])} | {_fmt(m['rmse'])} | {_fmt(m['logloss'])} | {_fmt(m['accuracy'])} | "
-                     f"{_fmt(m['ece'])} | {t.get('fit', float('nan')):.2f} | {t.get('predict', float('nan')):.2f} |")
+                     f"{_fmt(m['ece'])} | {t.get('fit', float('nan')):.2f} | {t.get('predict', float('nan')):.2f} |"
+                     + (f" {published[name]} |" if annotated else ""))
+    if footnotes:
+        lines += ["", "Notes on the published figures (compare a model only with a figure measured the same way, on the "
+                  "same files and split):", "", *footnotes]
+    chosen = selection_lines(selections or {})
+    if chosen:
+        lines += ["", *chosen]
     if groups:
         shown = [n for n in metrics if any(n in r for r in groups)]
         lines += ["", f"Test AUC by roster group (groups with fewer than {config.min_group_size} test students are suppressed):", "",
@@ -166,6 +184,7 @@ def run_experiment(config: ExperimentConfig, settings: Settings | None = None, p
     dataset = load_dataset(config)
     split = protocol_split(dataset, config.test_fraction, config.seed)
     train, test = sort_sequential(split.train), sort_sequential(split.test)
+    checks = split_checks(train, test)
     data_fp = fingerprint(config)
     _, settings = connect(settings)
     exp_id = experiment_id(config.mlflow_experiment, settings)
@@ -224,8 +243,10 @@ def run_experiment(config: ExperimentConfig, settings: Settings | None = None, p
                     mlflow.log_metrics({f"cv.{name}.{m}.{stat}": s[stat] for m, s in summary.items()
                                         for stat in ("mean", "sd", "ci_low", "ci_high") if math.isfinite(s[stat])})
                 mlflow.log_dict(json_safe(cv), "cv.json")
+            selections = {n: m.selection_.to_dict() for n, m in fitted.items() if getattr(m, "selection_", None) is not None}
+            mlflow.log_dict(json_safe({"split_checks": checks.to_dict(), "selections": selections}), "checks.json")
             markdown = results_markdown(config, split.source, train.height, test.height, metrics, cv, run.info.run_id, command,
-                                        timings, groups)
+                                        timings, groups, caveat_lines(checks), selections)
             mlflow.log_text(markdown, "results.md")
             mlflow.log_dict(json_safe({"metrics": metrics, "cv": cv, "groups": groups}), "results.json")
             if config.log_models:

@@ -10,6 +10,16 @@ Modelled on Fairlearn's MetricFrame, on polars tables and with privacy built in:
     mf.ratio("largest")    # group / reference, with CIs
     mf.suppressed          # groups hidden by the minimum-size rule (and complementary suppression)
 
+Or, as Fairlearn takes it, from aligned arrays (each row its own unit unless `students=` says whose it is):
+
+    mf = MetricFrame(metrics=["auc", "accuracy"], y_true=y, y_pred=p, sensitive_features=roster_columns)
+    mf.difference("between_groups")   # largest minus smallest group value, per metric (Fairlearn's default)
+    mf.ratio("between_groups")        # smallest / largest group value
+    mf.group_min(), mf.group_max()
+
+`metrics` there may name built-in metrics (`ARRAY_METRICS`), give `Metric` objects over the columns
+`y_true` and `y_pred`, or give callables `f(y_true, y_pred)` such as scikit-learn's (a dict names them).
+
 Confidence intervals come from a student-level bootstrap: whole students are resampled, with all their
 rows, so the within-student dependence of responses is respected; every group, the overall row and every
 difference share the same resamples. Intervals are percentile intervals; `se` is the bootstrap standard
@@ -23,9 +33,11 @@ read only here, never passed on to a model.
 
 from __future__ import annotations
 
+import inspect
 import logging
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+import warnings
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -41,7 +53,7 @@ from engine.fairness.groups import (
     parse_group_specs,
     suppress_cells,
 )
-from engine.fairness.metrics import ONE, Block, Metric
+from engine.fairness.metrics import ONE, AUCMetric, Block, ECEMetric, Metric, RatioMetric
 from engine.fairness.stats import bootstrap_weights
 
 log = logging.getLogger(__name__)
@@ -50,6 +62,139 @@ OVERALL = "__overall__"
 _IDX = "__student_idx__"
 _STRATUM = "__stratum__"
 MIN_FINITE_REPLICATES = 20
+Y_TRUE, Y_PRED = "y_true", "y_pred"  # the columns the array form builds; named metrics also read "__name__" columns
+BETWEEN = "between_groups"
+EPS = 1e-7  # probability clip of the log-loss, as engine.evaluation.metrics (not imported: it loads scikit-learn)
+
+ARRAY_METRICS: dict[str, Metric] = {
+    "auc": AUCMetric(Y_TRUE, Y_PRED, name="auc"),
+    "accuracy": RatioMetric("accuracy", "__hit__"),
+    "rmse": RatioMetric("rmse", "__sq__", higher_is_better=False, sqrt=True),
+    "logloss": RatioMetric("logloss", "__ll__", higher_is_better=False),
+    "ece": ECEMetric(Y_TRUE, Y_PRED, name="ece"),
+    "selection_rate": RatioMetric("selection_rate", "__sel__"),
+    "true_positive_rate": RatioMetric("true_positive_rate", "__tp__", "__pos__"),
+    "false_positive_rate": RatioMetric("false_positive_rate", "__fp__", "__neg__", higher_is_better=False),
+}
+
+
+def _derived_columns(y: np.ndarray, p: np.ndarray) -> dict[str, np.ndarray]:
+    """Per-row columns the named metrics sum: labels are `y >= 0.5` and `p >= 0.5` (as engine.evaluation)."""
+    label, pred = y >= 0.5, p >= 0.5
+    q = np.clip(p, EPS, 1 - EPS)
+    return {"__hit__": (label == pred).astype(float), "__sq__": (y - p) ** 2,
+            "__ll__": -(y * np.log(q) + (1 - y) * np.log(1 - q)), "__sel__": pred.astype(float),
+            "__tp__": (label & pred).astype(float), "__pos__": label.astype(float),
+            "__fp__": (~label & pred).astype(float), "__neg__": (~label).astype(float)}
+
+
+@dataclass(frozen=True)
+class CallableMetric:
+    """Any `f(y_true, y_pred)` (e.g. a scikit-learn metric) as a `Metric`. Resamples pass
+    `sample_weight` when `f` accepts it, else repeat the rows; a resample where `f` fails counts as NaN."""
+
+    name: str
+    function: Callable[..., float]
+    higher_is_better: bool = True
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return (Y_TRUE, Y_PRED)
+
+    @property
+    def additive(self) -> bool:
+        return False
+
+    def prepare(self, block: Block) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        return block.student, block.cols[Y_TRUE], block.cols[Y_PRED]
+
+    def _weighted(self) -> bool:
+        try:
+            return "sample_weight" in inspect.signature(self.function).parameters
+        except (TypeError, ValueError):
+            return False
+
+    def evaluate(self, state: tuple[np.ndarray, np.ndarray, np.ndarray], weights: np.ndarray) -> np.ndarray:
+        student, y, p = state
+        out = np.empty(weights.shape[0])
+        weighted = self._weighted()
+        for r in range(weights.shape[0]):
+            w = weights[r, student]
+            if np.all(w == 1.0):  # the point estimate: errors propagate
+                out[r] = float(self.function(y, p))
+                continue
+            keep = w > 0
+            try:
+                with warnings.catch_warnings():  # e.g. scikit-learn's warning for a resample holding one class
+                    warnings.simplefilter("ignore")
+                    out[r] = (float(self.function(y[keep], p[keep], sample_weight=w[keep])) if weighted else
+                              float(self.function(np.repeat(y, w.astype(int)), np.repeat(p, w.astype(int)))))
+            except ValueError:  # e.g. a resample holding a single class
+                out[r] = float("nan")
+        return out
+
+
+def _array_metrics(metrics: Any) -> list[Metric]:
+    """Metric objects from a name, a `Metric`, a callable, or a list / dict of them."""
+    if isinstance(metrics, str) or callable(metrics) or hasattr(metrics, "prepare"):
+        metrics = [metrics]
+    items = list(metrics.items()) if isinstance(metrics, Mapping) else [(None, m) for m in metrics]
+    out: list[Metric] = []
+    for name, m in items:
+        if isinstance(m, str):
+            if m not in ARRAY_METRICS:
+                raise ConfigError(f"unknown metric {m!r}; named metrics: {', '.join(ARRAY_METRICS)} "
+                                  "(or pass a Metric or a callable f(y_true, y_pred))")
+            base = ARRAY_METRICS[m]
+            out.append(base if name is None else _renamed(base, name))
+        elif hasattr(m, "prepare"):
+            out.append(m if name is None else _renamed(m, name))
+        elif callable(m):
+            out.append(CallableMetric(name or getattr(m, "__name__", "metric"), m))
+        else:
+            raise ConfigError(f"metric {m!r} is neither a name, a Metric nor a callable f(y_true, y_pred)")
+    if not out:
+        raise ConfigError("no metrics given; pass at least one (e.g. metrics=['auc', 'accuracy'])")
+    return out
+
+
+def _renamed(metric: Metric, name: str) -> Metric:
+    return replace(metric, name=name)  # type: ignore[type-var]
+
+
+def _vector(values: Any, name: str, n: int | None = None) -> np.ndarray:
+    """A 1-D float array; ConfigError naming the argument, or DataValidationError naming the first bad row."""
+    arr = np.asarray(values.to_numpy() if hasattr(values, "to_numpy") else values, dtype=float)
+    if arr.ndim != 1:
+        raise ConfigError(f"{name} must be one-dimensional (one value per row), got shape {arr.shape}")
+    if n is not None and arr.size != n:
+        raise ConfigError(f"{name} has {arr.size} values but y_true has {n}; give one value per row")
+    bad = np.flatnonzero(~np.isfinite(arr))
+    if bad.size:
+        raise DataValidationError([Problem(int(bad[0]) + 1, name, float(arr[bad[0]]), "must be a finite number; "
+                                           "remove or fill these rows", count=int(bad.size))], source="MetricFrame")
+    return arr
+
+
+def _feature_frame(features: Any, n: int) -> pl.DataFrame:
+    """Sensitive features as a polars frame, one column per feature (unnamed ones: sensitive_feature_<i>)."""
+    if isinstance(features, pl.DataFrame):
+        frame = features
+    elif type(features).__module__.split(".")[0] == "pandas" and hasattr(features, "columns"):
+        frame = pl.from_pandas(features)
+    elif isinstance(features, Mapping):
+        frame = pl.DataFrame({str(k): pl.Series(str(k), list(v), strict=False) for k, v in features.items()})
+    elif isinstance(features, pl.Series) or type(features).__module__.split(".")[0] == "pandas":
+        name = str(getattr(features, "name", None) or "sensitive_feature_0")
+        frame = pl.DataFrame({name: pl.Series(name, list(features), strict=False)})
+    else:
+        arr = np.asarray(features, dtype=object)
+        columns = arr.reshape(-1, 1) if arr.ndim == 1 else arr
+        frame = pl.DataFrame({f"sensitive_feature_{j}": pl.Series(list(columns[:, j]), strict=False)
+                              for j in range(columns.shape[1])})
+    if frame.height != n:
+        raise ConfigError(f"sensitive_features has {frame.height} rows but y_true has {n}; give one value per row")
+    return frame.rename({c: str(c) for c in frame.columns})
 
 
 @dataclass(frozen=True)
@@ -67,10 +212,14 @@ class MetricFrame:
 
     def __init__(
         self,
-        data: pl.DataFrame,
-        metrics: Sequence[Metric],
-        groups: str | Iterable[str | GroupSpec],
+        data: pl.DataFrame | None = None,
+        metrics: Any = None,
+        groups: str | Iterable[str | GroupSpec] | None = None,
         *,
+        y_true: Any = None,
+        y_pred: Any = None,
+        sensitive_features: Any = None,
+        students: Any = None,
         roster: pl.DataFrame | None = None,
         student_col: str = "student_id",
         stratum_col: str | None = None,
@@ -79,6 +228,17 @@ class MetricFrame:
         confidence: float = 0.95,
         random_state: int | None = 0,
     ) -> None:
+        """Roster form: `data` rows, `metrics` (Metric objects), `groups` specs, group labels from `roster`
+        (or from `data`). Array form (Fairlearn's): `metrics`, `y_true`, `y_pred`, `sensitive_features`;
+        `students` (optional) says whose each row is, for the bootstrap and the minimum group size (by
+        default every row is its own unit); `groups` defaults to the intersection of all features."""
+        if y_true is not None or y_pred is not None or sensitive_features is not None:
+            if data is not None or roster is not None:
+                raise ConfigError("give either data (with roster/groups) or y_true, y_pred and sensitive_features, not both")
+            data, metrics, groups = self._from_arrays(metrics, y_true, y_pred, sensitive_features, students, groups,
+                                                      student_col)
+        elif data is None or metrics is None or groups is None:
+            raise ConfigError("MetricFrame needs data, metrics and groups, or metrics, y_true, y_pred and sensitive_features")
         if min_group_size < 1:
             raise ConfigError(f"min_group_size must be at least 1, got {min_group_size}")
         if not 0 < confidence < 1:
@@ -101,6 +261,27 @@ class MetricFrame:
         self._compute(data, roster)
 
     # ------------------------------------------------------------------ construction
+    @staticmethod
+    def _from_arrays(metrics: Any, y_true: Any, y_pred: Any, sensitive_features: Any, students: Any,
+                     groups: Any, student_col: str) -> tuple[pl.DataFrame, list[Metric], Any]:
+        """The rows, metrics and group specs of the array form."""
+        if y_true is None or y_pred is None or sensitive_features is None or metrics is None:
+            raise ConfigError("the array form needs metrics, y_true, y_pred and sensitive_features")
+        y = _vector(y_true, "y_true")
+        p = _vector(y_pred, "y_pred", y.size)
+        features = _feature_frame(sensitive_features, y.size)
+        derived = _derived_columns(y, p)
+        reserved = {student_col, Y_TRUE, Y_PRED, *derived}
+        clash = [c for c in features.columns if c in reserved]
+        if clash:
+            raise ConfigError(f"sensitive feature name(s) {', '.join(map(repr, clash))} are reserved; rename them")
+        ids = (pl.Series(student_col, np.arange(y.size)).cast(pl.Utf8) if students is None
+               else pl.Series(student_col, list(students), strict=False).cast(pl.Utf8))
+        if ids.len() != y.size:
+            raise ConfigError(f"students has {ids.len()} values but y_true has {y.size}; give one per row")
+        rows = pl.DataFrame({student_col: ids, Y_TRUE: y, Y_PRED: p, **derived}).hstack(features)
+        return rows, _array_metrics(metrics), groups if groups is not None else "*".join(features.columns)
+
     def _rows(self, data: pl.DataFrame, roster: pl.DataFrame | None) -> tuple[pl.DataFrame, list[str]]:
         """Rows with the student index, stratum, metric columns and every group label column."""
         needed = sorted({c for m in self.metrics.values() for c in m.columns if c != ONE})
@@ -261,6 +442,8 @@ class MetricFrame:
         return reference if reference in shown else None
 
     def _compare(self, reference: str | dict[str, str], how: str, metrics: Sequence[str] | None) -> pl.DataFrame:
+        if reference == BETWEEN:
+            return self._between_groups(how, metrics)
         rows = []
         for key in [k for k in self.points if k.group != OVERALL and (metrics is None or k.metric in metrics)]:
             ref = self.reference_group(key.stratum, key.attribute, key.metric, reference)
@@ -279,13 +462,61 @@ class MetricFrame:
             rows.append(row)
         return self._frame(rows)
 
+    def _between_groups(self, how: str, metrics: Sequence[str] | None) -> pl.DataFrame:
+        """Per (stratum, attribute, metric): largest minus smallest shown group value (difference, on the row
+        of the largest, `reference` = the smallest) or smallest / largest (ratio, on the row of the
+        smallest). The interval takes the largest and smallest inside each resample, as Fairlearn does."""
+        rows = []
+        for stratum in self.strata:
+            for spec in self.specs:
+                for metric in self.metrics if metrics is None else metrics:
+                    keys = sorted((k for k, v in self.points.items() if k.stratum == stratum and k.attribute == spec.name
+                                   and k.metric == metric and np.isfinite(v)), key=lambda k: k.group)
+                    if len(keys) < 2:
+                        continue
+                    top = max(keys, key=lambda k: self.points[k])
+                    low = min(keys, key=lambda k: self.points[k])
+                    reps = np.column_stack([self.replicates[k] for k in keys])
+                    with np.errstate(invalid="ignore", divide="ignore"):
+                        rep_top, rep_low = reps.max(axis=1), reps.min(axis=1)  # NaN when any group is NaN
+                        if how == "difference":
+                            key, ref = top, low
+                            value, diffs = self.points[top] - self.points[low], rep_top - rep_low
+                        else:
+                            key, ref = low, top
+                            value = self.points[low] / self.points[top] if self.points[top] else float("nan")
+                            diffs = rep_low / rep_top
+                    row = self._row(key, float(value), diffs, reference=ref.group,
+                                    higher_is_better=self.metrics[metric].higher_is_better)
+                    if how == "ratio":
+                        logs = np.log(diffs[np.isfinite(diffs) & (diffs > 0)])
+                        row["se"] = float(np.std(logs, ddof=1)) if logs.size >= MIN_FINITE_REPLICATES else float("nan")
+                    rows.append(row)
+        return self._frame(rows)
+
     def difference(self, reference: str | dict[str, str] = "best", metrics: Sequence[str] | None = None) -> pl.DataFrame:
-        """Group minus reference for every shown group (reference row omitted); CI from paired resamples."""
+        """Group minus reference for every shown group (reference row omitted); CI from paired resamples.
+        `reference="between_groups"`: one row per attribute and metric, largest minus smallest group."""
         return self._compare(reference, "difference", metrics)
 
     def ratio(self, reference: str | dict[str, str] = "largest", metrics: Sequence[str] | None = None) -> pl.DataFrame:
-        """Group / reference for every shown group; `se` is on the log scale."""
+        """Group / reference for every shown group; `se` is on the log scale.
+        `reference="between_groups"`: one row per attribute and metric, smallest / largest group."""
         return self._compare(reference, "ratio", metrics)
+
+    def _extreme(self, largest: bool) -> pl.DataFrame:
+        keys = [c for c in ("stratum", "attribute", "metric") if c in self.by_group.columns]
+        table = self.by_group.filter(pl.col("value").is_not_nan())
+        picked = table.sort("value", descending=largest).group_by(keys, maintain_order=True).first()
+        return picked.sort(keys).select(table.columns)
+
+    def group_min(self) -> pl.DataFrame:
+        """Per (stratum, attribute, metric) the shown group with the smallest value (its by_group row)."""
+        return self._extreme(largest=False)
+
+    def group_max(self) -> pl.DataFrame:
+        """Per (stratum, attribute, metric) the shown group with the largest value (its by_group row)."""
+        return self._extreme(largest=True)
 
     # ------------------------------------------------------------------ evidence for the gate
     def evidence(self, audit: str) -> list[dict[str, Any]]:

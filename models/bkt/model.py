@@ -22,7 +22,7 @@ import numba
 import numpy as np
 import polars as pl
 
-from models.base import check_fitted, check_format
+from models.base import Hyperparameters, check_fitted, check_format
 from models.bkt import kernels
 from models.bkt.data import ROW, Sequences, build_sequences, ordered_pairs
 
@@ -32,7 +32,7 @@ _LO = 1e-6
 _PARAMS = ("prior", "learn", "forget", "guess", "slip")
 
 
-class BKT:
+class BKT(Hyperparameters):
     """Per-skill BKT. `fit(responses)` runs Baum-Welch EM for every skill and restart in parallel (numba).
 
     Hyperparameters:
@@ -74,11 +74,6 @@ class BKT:
         self.min_responses = min_responses
         self.random_state = random_state
 
-    def get_params(self) -> dict[str, Any]:
-        return {k: getattr(self, k) for k in (
-            "forgets", "item_params", "prior_groups", "n_restarts", "max_iter", "tol",
-            "max_guess", "max_slip", "min_responses", "random_state")}
-
     # ---- fitting ------------------------------------------------------------------------------------
     def fit(self, responses: pl.DataFrame) -> Self:
         """Fit every skill present in `responses` (canonical columns; any row order, sorted by `seq` inside)."""
@@ -96,10 +91,12 @@ class BKT:
         init = self._starting_points(n_k, emis_table.height, prior_table.height)
         counts = np.diff(seqs.seq_start)
         skill_n = np.bincount(seqs.seq_skill, weights=counts, minlength=n_k)
-        order = np.argsort(-skill_n, kind="stable").astype(np.int64)
-        with numba.parallel_chunksize(1):  # hand (skill, restart) tasks out one at a time: sizes vary 1000-fold
+        obs, emis, seq_start, seq_prior, seq_weight, skill_seq = kernels.unique_sequences(
+            seqs.obs, emis, seqs.seq_start, seq_prior, seqs.seq_skill, n_k)
+        order = np.argsort(-np.diff(seq_start[skill_seq]), kind="stable").astype(np.int64)  # most work first
+        with numba.parallel_chunksize(1):  # hand skills out one at a time: sizes vary 1000-fold
             ll, iters = kernels.em_fit_all(
-                seqs.obs, emis, seqs.seq_start, seq_prior, seqs.skill_seq, skill_emis, skill_prior, order,
+                obs, emis, seq_start, seq_prior, seq_weight, skill_seq, skill_emis, skill_prior, order,
                 init["prior"], init["learn"], init["forget"], init["guess"], init["slip"],
                 bool(self.forgets), int(self.max_iter), float(self.tol), _LO, float(self.max_guess), float(self.max_slip),
             )
@@ -155,7 +152,12 @@ class BKT:
     def _emission_classes(self, seqs: Sequences) -> tuple[np.ndarray, np.ndarray, pl.DataFrame]:
         """Guess/slip class of each pair: its skill, or its (skill, item) for KT-IDEM; classes ordered by skill."""
         n_k = len(seqs.skills)
-        frame = pl.DataFrame({"__code": seqs.pair_skill, "item_id": seqs.item if self.item_params else np.full(seqs.obs.size, "")})
+        if not self.item_params:  # one class per skill: the class is the skill code
+            counts = np.bincount(seqs.pair_skill, minlength=n_k)
+            table = pl.DataFrame({"__class": np.arange(n_k, dtype=np.uint32), "__code": np.arange(n_k), "item_id": [""] * n_k, "n": counts},
+                                 schema={"__class": pl.UInt32, "__code": pl.Int64, "item_id": pl.Utf8, "n": pl.UInt32})
+            return seqs.pair_skill, np.arange(n_k + 1, dtype=np.int64), table
+        frame = pl.DataFrame({"__code": seqs.pair_skill, "item_id": seqs.item()})
         table = frame.group_by("__code", "item_id").agg(pl.len().alias("n")).sort("__code", "item_id").with_row_index("__class")
         emis = frame.join(table, on=["__code", "item_id"], how="left", maintain_order="left")["__class"].to_numpy().astype(np.int64)
         skill_emis = np.searchsorted(table["__code"].to_numpy(), np.arange(n_k + 1)).astype(np.int64)
@@ -164,14 +166,16 @@ class BKT:
     def _prior_classes(self, seqs: Sequences, pairs: pl.DataFrame) -> tuple[np.ndarray, np.ndarray, pl.DataFrame]:
         """Prior class of each sequence: its skill, or its (skill, student group) for multiprior."""
         n_k = len(seqs.skills)
-        if self.prior_groups:
-            groups = pairs.group_by("student_id").agg(pl.col("__group").first())
-            group = (
-                pl.DataFrame({"student_id": seqs.seq_student}, schema={"student_id": pl.Utf8})
-                .join(groups, on="student_id", how="left", maintain_order="left")["__group"].to_numpy()
-            )
-        else:
-            group = np.full(seqs.seq_skill.size, "")
+        if not self.prior_groups:  # one class per skill: the class is the skill code
+            counts = np.bincount(seqs.seq_skill, minlength=n_k)
+            table = pl.DataFrame({"__class": np.arange(n_k, dtype=np.uint32), "__code": np.arange(n_k), "__group": [""] * n_k, "n": counts},
+                                 schema={"__class": pl.UInt32, "__code": pl.Int64, "__group": pl.Utf8, "n": pl.UInt32})
+            return seqs.seq_skill, np.arange(n_k + 1, dtype=np.int64), table
+        groups = pairs.group_by("student_id").agg(pl.col("__group").first())
+        group = (
+            pl.DataFrame({"student_id": seqs.seq_student}, schema={"student_id": pl.Utf8})
+            .join(groups, on="student_id", how="left", maintain_order="left")["__group"].to_numpy()
+        )
         frame = pl.DataFrame({"__code": seqs.seq_skill, "__group": group}, schema={"__code": pl.Int64, "__group": pl.Utf8})
         table = frame.group_by("__code", "__group").agg(pl.len().alias("n")).sort("__code", "__group").with_row_index("__class")
         seq_prior = frame.join(table, on=["__code", "__group"], how="left", maintain_order="left")["__class"].to_numpy().astype(np.int64)
@@ -262,7 +266,7 @@ class BKT:
                  "g": self.item_guess_slip_["guess"], "s": self.item_guess_slip_["slip"]},
                 schema={"__code": pl.Int64, "item_id": pl.Utf8, "g": pl.Float64, "s": pl.Float64},
             )
-            look = pl.DataFrame({"__code": seqs.pair_skill, "item_id": seqs.item}, schema={"__code": pl.Int64, "item_id": pl.Utf8})
+            look = pl.DataFrame({"__code": seqs.pair_skill, "item_id": seqs.item()}, schema={"__code": pl.Int64, "item_id": pl.Utf8})
             found = look.join(table, on=["__code", "item_id"], how="left", maintain_order="left")
             guess = found["g"].fill_null(pl.Series(guess)).to_numpy()
             slip = found["s"].fill_null(pl.Series(slip)).to_numpy()

@@ -1,6 +1,8 @@
 """`IRT`: the scikit-learn-style estimator over response frames (the `models.base` protocol).
 
-`fit(responses)` calibrates the items; `predict_proba(responses)` predicts each row from the bank
+`fit(responses)` calibrates the items from a long frame or a person x item matrix (numpy, polars or
+pandas; see `models.irt.matrix`); `item_table()` lists a, b, c with standard errors in the input's item
+order; `predict_proba(responses)` predicts each row from the bank
 and the student's EAP computed from that student's *earlier* rows only (sequential, no look-ahead);
 `initial_state` / `update` / `ability` give the constant-time online posterior; `to_dict` /
 `from_dict` round-trip through JSON. Items the bank has not seen get the bank's mean (a, b, c).
@@ -14,19 +16,21 @@ from typing import Any, Self
 import numpy as np
 import polars as pl
 
-from models.base import check_fitted, check_format
+from models.base import Hyperparameters, check_fitted, check_format
 from models.irt.ability import OnlineAbility
 from models.irt.bank import ItemBank
 from models.irt.calibration import DEFAULT_C_PRIOR, Calibration, calibrate
 from models.irt.data import ResponseData, binary_responses
 from models.irt.estep import log_tables
+from models.irt.matrix import long_responses
 from models.irt.priors import Priors
 from models.irt.quadrature import DEFAULT_BOUNDS, DEFAULT_POINTS, Quadrature
+from models.irt.table import item_table
 
 PREDICT_CHUNK = 50_000  # rows per block of the (rows x nodes) cumulative log-likelihood
 
 
-class IRT:
+class IRT(Hyperparameters):
     """Dichotomous IRT (rasch | 1pl | 2pl | 3pl) fitted by MML-EM.
 
     Hyperparameters: `model`; priors `prior_a` (lognormal meanlog, sdlog), `prior_b` (normal mean,
@@ -55,10 +59,14 @@ class IRT:
     def _quadrature(self) -> Quadrature:
         return Quadrature.normal(self.n_points, self.bounds)
 
-    def fit(self, responses: pl.DataFrame, anchors: ItemBank | None = None,
+    def fit(self, responses: Any, anchors: ItemBank | None = None,
             callback: Callable[[int, int], None] | None = None) -> Self:
-        """Calibrate from a frame with `student_id`, `item_id`, `correct` (0/1); `callback(n_iter, max_iter)`
-        is called after each EM step (progress reports only)."""
+        """Calibrate from a long frame with `student_id`, `item_id`, `correct` (0/1), or from a person x item
+        matrix of 0 / 1 / missing: a 2-D numpy array (NaN = missing; items `item_0`, ...), a polars or pandas
+        DataFrame (items = columns; an optional `student_id` column names the rows).
+        `callback(n_iter, max_iter)` is called after each EM step (progress reports only)."""
+        converted = long_responses(responses)
+        responses, self.item_order_ = converted.responses, converted.item_order
         data = ResponseData.from_arrays(responses["student_id"], responses["item_id"], responses["correct"])
         self.calibration_: Calibration = calibrate(
             data, self.model, self._priors(), self._quadrature(), anchors, self.max_iter, self.tol, self.standard_errors,
@@ -66,6 +74,13 @@ class IRT:
         )
         self.bank_ = self.calibration_.bank
         return self
+
+    def item_table(self) -> pl.DataFrame:
+        """One row per item in the input's order (a matrix's columns; a long frame's first appearances):
+        `item`, the estimated parameters among a, b, c and their standard errors `se_a`, `se_b`, `se_c`
+        (null where not estimated), as mirt's `coef(fit, IRTpars = TRUE, SE = TRUE)`."""
+        check_fitted(self, "bank_")
+        return item_table(self.bank_, self.model, getattr(self, "item_order_", None))
 
     # --- parameters of arbitrary items --------------------------------------------------------
     def item_parameters(self, item_ids: pl.Series | np.ndarray | list) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -166,6 +181,7 @@ class IRT:
                 "standard_errors": self.standard_errors,
             },
             "calibration": self.calibration_.to_dict(),
+            "item_order": getattr(self, "item_order_", None),
         }
 
     @classmethod
@@ -178,6 +194,8 @@ class IRT:
         est = cls(**p)
         est.calibration_ = Calibration.from_dict(payload["calibration"])
         est.bank_ = est.calibration_.bank
+        if payload.get("item_order") is not None:
+            est.item_order_ = [str(i) for i in payload["item_order"]]
         return est
 
 

@@ -27,7 +27,7 @@ earlier responses only.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from models.logistic.design import FeatureSet
 from models.logistic.estimator import LogisticKT
@@ -41,9 +41,6 @@ class IRTLR(LogisticKT):
     def __init__(self, C: float = 1.0, solver: str = "newton-cg", max_iter: int = 1000, tol: float = 1e-4, skill_backoff: bool = True) -> None:
         super().__init__(C=C, solver=solver, max_iter=max_iter, tol=tol)
         self.skill_backoff = skill_backoff
-
-    def get_params(self) -> dict[str, Any]:
-        return {**super().get_params(), "skill_backoff": self.skill_backoff}
 
     def feature_set(self) -> FeatureSet:
         return FeatureSet(onehot=("item", "skill") if self.skill_backoff else ("item",))
@@ -66,9 +63,6 @@ class PFA(LogisticKT):
     def __init__(self, C: float = 1.0, solver: str = "newton-cg", max_iter: int = 1000, tol: float = 1e-4, recency: float | None = 0.5) -> None:
         super().__init__(C=C, solver=solver, max_iter=max_iter, tol=tol)
         self.recency = recency
-
-    def get_params(self) -> dict[str, Any]:
-        return {**super().get_params(), "recency": self.recency}
 
     def feature_set(self) -> FeatureSet:
         if self.recency is None:

@@ -21,7 +21,7 @@ import scipy.sparse as sp
 from scipy.special import expit
 from sklearn.linear_model import LogisticRegression
 
-from models.base import check_fitted, check_format
+from models.base import Hyperparameters, check_fitted, check_format, json_params
 from models.logistic.design import FeatureSet, Layout
 from models.logistic.features import (
     ROW,
@@ -45,7 +45,7 @@ def binary_targets(design: sp.csr_matrix, y: np.ndarray) -> tuple[sp.csr_matrix,
     return stacked[keep], labels[keep], weights[keep]
 
 
-class LogisticKT:
+class LogisticKT(Hyperparameters):
     """Logistic regression on the columns of `feature_set()`; see the module docstring.
 
     Parameters: `C` inverse L2 strength (scikit-learn's, on the summed log-loss), `solver`, `max_iter`,
@@ -64,9 +64,6 @@ class LogisticKT:
     # ---- what the subclasses define ---------------------------------------------------------------
     def feature_set(self) -> FeatureSet:
         raise NotImplementedError(f"{type(self).__name__} must define feature_set()")
-
-    def get_params(self) -> dict[str, Any]:
-        return {"C": self.C, "solver": self.solver, "max_iter": self.max_iter, "tol": self.tol}
 
     def _fit_extra(self, ordered: pl.DataFrame) -> None:
         """Fit whatever the `extra` columns need, before the regression (none here)."""
@@ -180,7 +177,7 @@ class LogisticKT:
         return {
             "model": self.model_name,
             "format_version": self.format_version,
-            "params": self.get_params(),
+            "params": json_params(self.get_params()),
             "features": self.layout_.features.to_dict(),
             "items": self.layout_.items,
             "skills": self.layout_.skills,

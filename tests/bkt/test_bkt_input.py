@@ -70,3 +70,22 @@ def test_bkt_row_without_skill_gets_the_training_mean(data: pl.DataFrame) -> Non
     model = BKT().fit(data)
     row = one_row("y", "s0", 1.0, 0).with_columns(pl.lit([], dtype=pl.List(pl.Utf8)).alias("skill_ids"))
     assert model.predict_proba(row)[0] == pytest.approx(float(data["correct"].mean()))
+
+
+def test_bkt_missing_seq_is_refused(data: pl.DataFrame) -> None:
+    missing = pl.concat([one_row("x", "s0", 1.0, 0), one_row("x", "s0", 0.0, 1).with_columns(pl.lit(None, dtype=pl.Int64).alias("seq"))])
+    with pytest.raises(DataValidationError, match=f"row {data.height + 2}, column 'seq'"):
+        BKT().fit(pl.concat([data, missing]))
+
+
+def test_bkt_unknown_skills_are_traced_apart(data: pl.DataFrame) -> None:
+    # two skills unseen in training, interleaved in one student's rows: each is its own sequence, so its
+    # predictions are the ones it gets alone
+    model = BKT().fit(data)
+    rows = [("new-b", 1.0), ("new-a", 0.0), ("new-b", 1.0), ("new-a", 1.0), ("new-b", 0.0), ("new-a", 1.0)]
+    both = pl.concat([one_row("z", skill, c, t) for t, (skill, c) in enumerate(rows)])
+    p = model.predict_proba(both)
+    for skill in ("new-a", "new-b"):
+        alone = model.predict_proba(pl.concat([one_row("z", s, c, t) for t, (s, c) in enumerate(rows) if s == skill]))
+        np.testing.assert_allclose(p[[s == skill for s, _ in rows]], alone, rtol=1e-12)
+    assert p[2] > p[0]  # skill new-b was traced: a correct answer raised its estimate
