@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from engine.cli.loading import FORMAT_NAMES, add_loader_options, loader_options
 from engine.cli.output import write_json
 from engine.cli.progress import progress_bar
+from engine.distributed import add_engine_options, resolve_engine
 from engine.errors import ConfigError, DataError
 from engine.jsonfile import read_json
 
@@ -52,6 +53,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     cal.add_argument("--tol", type=float, default=1e-5, help="largest parameter change at convergence")
     cal.add_argument("--standard-errors", default="auto", choices=["auto", "observed", "crossprod", "none"])
     cal.add_argument("--out", help="write the calibration JSON here")
+    add_engine_options(cal)
     add_loader_options(cal)
     cal.set_defaults(handler=run_calibrate)
 
@@ -100,13 +102,20 @@ def run_calibrate(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
     anchors = read_calibration(args.anchors).bank if args.anchors else None
-    frame = _responses(args.path, args.format, loader_options(args, args.format))
+    options = {"model": args.model, "priors": priors, "quadrature": quadrature, "anchors": anchors,
+               "max_iter": args.max_iter, "tol": args.tol, "standard_errors": args.standard_errors}
+    engine = resolve_engine(args.engine)
+    loader = loader_options(args, args.format)
+    frame = None if engine == "ray" and _partition_folder(args) else _responses(args.path, args.format, loader)
     try:
-        data = ResponseData.from_arrays(frame["student_id"], frame["item_id"], frame["correct"])
         # total: --max-iter, an upper bound (EM stops once converged; the ETA is the longest it can take)
         with progress_bar(f"irt calibrate {args.model}", total=args.max_iter, unit="iter") as bar:
-            result = calibrate(data, args.model, priors, quadrature, anchors, args.max_iter, args.tol,
-                               args.standard_errors, callback=lambda n_iter, _: bar.count(n_iter))
+            options["callback"] = lambda n_iter, _: bar.count(n_iter)
+            if engine == "ray":
+                result = _calibrate_on_ray(args, frame, loader.get("columns"), options)
+            else:
+                data = ResponseData.from_arrays(frame["student_id"], frame["item_id"], frame["correct"])
+                result = calibrate(data, **options)
             bar.finish()
     except ValueError as exc:
         raise DataError(f"{args.path}: {exc}") from None
@@ -116,9 +125,31 @@ def run_calibrate(args: argparse.Namespace) -> int:
         print(f"warning: ... and {len(result.warnings) - MAX_PRINTED_WARNINGS} more item warnings (all listed under "
               "'warnings' in the output JSON)", file=sys.stderr)
     payload = result.to_dict()
-    payload["items"] = in_file_order(payload["items"], "item_id", frame["item_id"])
+    if frame is not None:  # a partition folder read by the workers keeps the items sorted by id
+        payload["items"] = in_file_order(payload["items"], "item_id", frame["item_id"])
     write_json(payload, args.out)
     return 0
+
+
+def _partition_folder(args: argparse.Namespace) -> bool:
+    """--format generic on a folder of Parquet files: partitions the Ray workers read themselves."""
+    from engine.distributed.partitions import is_partition_folder  # noqa: PLC0415
+
+    return args.format == "generic" and is_partition_folder(args.path)
+
+
+def _calibrate_on_ray(args: argparse.Namespace, frame: pl.DataFrame | None, columns: dict[str, str] | None,
+                      options: dict[str, Any]) -> Calibration:
+    """Calibrate on Ray (one worker per cluster CPU): `frame` is put in the object store split by student;
+    without a frame the workers read the folder's Parquet partitions (the driver never holds the log)."""
+    from engine.distributed.cluster import cluster_cpus, ray_session  # noqa: PLC0415 - imports ray
+    from engine.distributed.irt import calibrate_on_ray  # noqa: PLC0415
+
+    with ray_session(args.ray_address) as ray:
+        result, pool = calibrate_on_ray(frame if frame is not None else args.path, ray, cluster_cpus(ray),
+                                        columns=columns, **options)
+        pool.shutdown()
+    return result
 
 
 def in_file_order(records: list[dict], key: str, column: pl.Series) -> list[dict]:

@@ -12,6 +12,7 @@ from typing import Any
 from engine.cli.loading import FORMAT_NAMES, add_loader_options, loader_options
 from engine.cli.output import write_json
 from engine.cli.progress import fit_with_progress, progress_bar
+from engine.distributed import add_engine_options, resolve_engine
 from engine.errors import ConfigError, DataError
 
 # The loaders (polars), the model zoo and the protocol (scikit-learn, scipy) are imported by the commands that
@@ -42,6 +43,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     fit.add_argument("--test-fraction", type=float, default=0.2, help="student share for test when the data has no split")
     fit.add_argument("--seed", type=int, default=0)
+    add_engine_options(fit)
     add_loader_options(fit)
     fit.set_defaults(handler=run_fit)
 
@@ -72,13 +74,21 @@ def run_fit(args: argparse.Namespace) -> int:
     names = parse_model_names(args.model)
     if len(names) != 1:
         raise ConfigError(f"--model takes one name, got {len(names)}: {', '.join(names)}")
+    on_ray = resolve_engine(args.engine) == "ray"
+    if on_ray:
+        from engine.distributed.kt import ray_family  # noqa: PLC0415
+
+        ray_family(make_model(names[0]))  # refuse a model that cannot fit on Ray before loading anything
     dataset = load(args.data, args.format, **loader_options(args, args.format))
     split = protocol_split(dataset, args.test_fraction, args.seed)
     responses = split.train if args.responses == "train" else pl.concat([split.train, split.test], how="diagonal_relaxed")
     model = make_model(names[0])
     t0 = time.perf_counter()
     try:
-        fit_with_progress(model, sort_sequential(responses), f"kt fit {names[0]}")
+        if on_ray:
+            _fit_on_ray(model, sort_sequential(responses), args.ray_address, f"kt fit {names[0]}")
+        else:
+            fit_with_progress(model, sort_sequential(responses), f"kt fit {names[0]}")
     except ValueError as exc:  # a model that cannot use this data (e.g. BKT without skill ids)
         raise DataError(f"{args.data}: {names[0]}: {exc}") from None
     seconds = time.perf_counter() - t0
@@ -92,6 +102,16 @@ def run_fit(args: argparse.Namespace) -> int:
         None,
     )
     return 0
+
+
+def _fit_on_ray(model: Any, responses: Any, address: str | None, description: str) -> None:
+    """Fit on a Ray cluster (one partition worker per cluster CPU), with the same progress bar."""
+    from engine.distributed.cluster import cluster_cpus, ray_session  # noqa: PLC0415 - imports ray
+    from engine.distributed.kt import fit_irt_on_ray  # noqa: PLC0415
+
+    with progress_bar(description, unit="step") as bar, ray_session(address) as ray:
+        fit_irt_on_ray(model, responses, ray, cluster_cpus(ray), callback=lambda done, total: bar.update(done, total))
+        bar.finish()
 
 
 def load_model(payload: dict[str, Any]) -> Any:

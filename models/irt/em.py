@@ -1,10 +1,10 @@
 """Bock-Aitkin EM for one calibration problem, accelerated with SQUAREM.
 
-`EMProblem` binds the coded responses, the model, priors, the quadrature and which items are free,
-fixed (anchors from a bank) or left out. Its EM map takes the flat vector of free parameters (see
-`ParameterLayout`) to the next EM iterate; `run_em` iterates it with SQUAREM extrapolation
-(Varadhan & Roland 2008, scheme S3), falling back to the plain EM step whenever an extrapolated
-point would lower the log posterior, so the sequence stays monotone.
+`EMMap` binds the model, priors, the quadrature and which items are free or fixed (anchors from a
+bank); `EMProblem` adds the coded responses held in this process. The EM map takes the flat vector
+of free parameters (see `ParameterLayout`) to the next EM iterate; `run_em` iterates it with SQUAREM
+extrapolation (Varadhan & Roland 2008, scheme S3), falling back to the plain EM step whenever an
+extrapolated point would lower the log posterior, so the sequence stays monotone.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from models.irt.data import ResponseData
-from models.irt.estep import Posterior, e_step, log_tables
+from models.irt.estep import ExpectedCounts, Posterior, e_step, expected_counts, log_tables, responding_students
 from models.irt.layout import ParameterLayout
 from models.irt.mstep import ItemCoords, maximize, objective
 from models.irt.priors import Priors
@@ -25,24 +25,25 @@ from models.irt.quadrature import Quadrature
 SCORE_CHUNK = 65_536  # responses per block when per-student scores are gathered
 
 
-class EMProblem:
-    """Everything one EM run needs; item arrays cover all data items, `free` marks the estimated ones.
+class EMMap:
+    """The EM map and the exact score of one calibration problem, over the E-step's sufficient statistics.
 
-    `anchors` holds (d, a, c) for every item (used for fixed items only); `kept` marks items whose
-    responses enter the likelihood (fixed + free); `latent` estimates the ability mean and sd.
+    Item arrays cover all data items, `free` marks the estimated ones; `anchors` holds (d, a, c) for every
+    item (used for fixed items only); `latent` estimates the ability mean and sd. Where the statistics
+    come from is the subclass's business (`expected_counts`): one process over the whole log
+    (`EMProblem`), or a sum over student partitions computed elsewhere (a distributed engine). Both give
+    the same numbers, so both run the same M-step and the same `run_em`.
     """
 
     def __init__(
-        self, data: ResponseData, model: str, priors: Priors, quadrature: Quadrature,
-        free: np.ndarray, kept: np.ndarray, anchors: tuple[np.ndarray, np.ndarray, np.ndarray], latent: bool,
+        self, model: str, priors: Priors, quadrature: Quadrature, free: np.ndarray,
+        anchors: tuple[np.ndarray, np.ndarray, np.ndarray], latent: bool,
     ) -> None:
-        self.data, self.model, self.priors, self.quadrature = data, model, priors, quadrature
-        self.free, self.kept, self.latent = free, kept, latent
+        self.model, self.priors, self.quadrature = model, priors, quadrature
+        self.free, self.latent = free, latent
         self.free_index = np.flatnonzero(free)
         self.anchor_d, self.anchor_a, self.anchor_c = (np.asarray(v, dtype=float).copy() for v in anchors)
-        self.by_student, self.by_column = data.incidence(kept)
         self.layout = ParameterLayout(model, len(self.free_index), latent)
-        self.n_responding = int(np.count_nonzero(np.diff(self.by_student.indptr)))
         self.template = ItemCoords(np.zeros(len(self.free_index)), np.ones(len(self.free_index)), np.full(len(self.free_index), -np.inf))
 
     # --- parameters -------------------------------------------------------------------------
@@ -61,6 +62,11 @@ class EMProblem:
         c[self.free_index] = 1.0 / (1.0 + np.exp(-coords.g)) if self.model == "3pl" else 0.0
         return d, a, c
 
+    def log_table(self, vector: np.ndarray) -> tuple[np.ndarray, ItemCoords, Quadrature]:
+        """(log P(wrong); log P(right)) per item and node at `vector` (2I, K), with its coordinates and quadrature."""
+        coords, quad = self.unpack(vector)
+        return log_tables(*self.all_items(coords), quad.nodes), coords, quad
+
     def prior_value(self, coords: ItemCoords) -> float:
         guessing = self.model == "3pl"
         value = float(self.priors.item_terms(coords.a, coords.d, coords.g, guessing)[0].sum())
@@ -71,46 +77,65 @@ class EMProblem:
         return value
 
     # --- E-step and EM map -------------------------------------------------------------------
-    def posterior(self, vector: np.ndarray) -> tuple[Posterior, ItemCoords, Quadrature]:
-        coords, quad = self.unpack(vector)
-        table = log_tables(*self.all_items(coords), quad.nodes)
-        return e_step(self.by_student, self.by_column, table, quad.log_weights), coords, quad
-
-    def responding_mass(self, post: Posterior, quad: Quadrature) -> np.ndarray:
-        """Posterior mass per node over students with at least one kept response, shape (K,)."""
-        silent = self.data.n_students - self.n_responding
-        return post.mass - silent * np.exp(quad.log_weights)
+    def expected_counts(self, vector: np.ndarray) -> ExpectedCounts:
+        """The E-step's sufficient statistics at `vector` over every student of the problem."""
+        raise NotImplementedError
 
     def em_map(self, vector: np.ndarray) -> tuple[np.ndarray, float]:
         """(next EM iterate, log posterior at `vector`)."""
-        post, coords, quad = self.posterior(vector)
-        objective_value = post.loglik + self.prior_value(coords)
+        counts = self.expected_counts(vector)
+        coords, quad = self.unpack(vector)
+        objective_value = counts.loglik + self.prior_value(coords)
         f = self.free_index
-        new = maximize(coords, post.right[f], post.total[f], quad.nodes, self.model, self.priors)
+        new = maximize(coords, counts.right[f], counts.total[f], quad.nodes, self.model, self.priors)
         mean, sd = 0.0, 1.0
         if self.latent:
-            mass = self.responding_mass(post, quad)
+            mass = counts.mass
             mean = float(mass @ quad.nodes / mass.sum())
             sd = float(np.sqrt(mass @ (quad.nodes - mean) ** 2 / mass.sum()))
         return self.layout.pack(new, mean, sd), objective_value
 
     # --- derivatives of the marginal log posterior ---------------------------------------------
-    def latent_gradient(self, post: Posterior, quad: Quadrature) -> np.ndarray:
+    def latent_gradient(self, counts: ExpectedCounts, quad: Quadrature) -> np.ndarray:
         """d log L / d(mean, sd) of the grid-normalized normal prior: sum_k (N_k - n w_k) h_k."""
         q, mean, sd = quad.nodes, quad.mean, quad.sd
         weights = np.exp(quad.log_weights)
-        excess = self.responding_mass(post, quad) - self.n_responding * weights
+        excess = counts.mass - counts.n_responding * weights
         return np.array([excess @ ((q - mean) / sd**2), excess @ ((q - mean) ** 2 / sd**3)])
 
     def score(self, vector: np.ndarray) -> np.ndarray:
         """Exact gradient of the marginal log posterior (Fisher's identity: the expected complete-data
         gradient with the posterior taken at the same parameters)."""
-        post, coords, quad = self.posterior(vector)
+        counts = self.expected_counts(vector)
+        coords, quad = self.unpack(vector)
         f = self.free_index
-        _, grad, _ = objective(coords, post.right[f], post.total[f], quad.nodes, self.model, self.priors)
+        _, grad, _ = objective(coords, counts.right[f], counts.total[f], quad.nodes, self.model, self.priors)
         common = float(self.priors.slope_terms(coords.a[:1])[1][0]) if self.model == "1pl" and len(f) else 0.0
-        latent = self.latent_gradient(post, quad) if self.latent else None
+        latent = self.latent_gradient(counts, quad) if self.latent else None
         return self.layout.gather(grad, common, latent)
+
+
+class EMProblem(EMMap):
+    """An `EMMap` over coded responses held in this process; `kept` marks items whose responses enter
+    the likelihood (fixed + free). Also gives each student's posterior and score vector."""
+
+    def __init__(
+        self, data: ResponseData, model: str, priors: Priors, quadrature: Quadrature,
+        free: np.ndarray, kept: np.ndarray, anchors: tuple[np.ndarray, np.ndarray, np.ndarray], latent: bool,
+    ) -> None:
+        super().__init__(model, priors, quadrature, free, anchors, latent)
+        self.data, self.kept = data, kept
+        self.by_student, self.by_column = data.incidence(kept)
+        self.n_responding = responding_students(self.by_student)
+
+    def posterior(self, vector: np.ndarray) -> tuple[Posterior, ItemCoords, Quadrature]:
+        table, coords, quad = self.log_table(vector)
+        return e_step(self.by_student, self.by_column, table, quad.log_weights), coords, quad
+
+    def expected_counts(self, vector: np.ndarray) -> ExpectedCounts:
+        """The E-step over this process's students (one partition of a larger log, or all of it)."""
+        table, _, quad = self.log_table(vector)
+        return expected_counts(self.by_student, self.by_column, table, quad.log_weights)
 
     def student_scores(self, vector: np.ndarray) -> sp.csr_matrix:
         """Each student's gradient of their own marginal log-likelihood, sparse (S, P): the rows whose
@@ -164,7 +189,7 @@ class EMResult:
     converged: bool
 
 
-def run_em(problem: EMProblem, start: np.ndarray, max_iter: int, tol: float, accelerate: bool = True,
+def run_em(problem: EMMap, start: np.ndarray, max_iter: int, tol: float, accelerate: bool = True,
            callback: Callable[[int, int], None] | None = None) -> EMResult:
     """Iterate the EM map until the largest parameter change of an EM step is below `tol`.
 

@@ -1,5 +1,10 @@
 """The E-step of Bock-Aitkin EM: each student's posterior over the quadrature nodes and the
-expected counts per item and node, from sparse incidence matrices (no students x items matrix)."""
+expected counts per item and node, from sparse incidence matrices (no students x items matrix).
+
+`expected_counts` is the E-step over any set of students (a whole log or one partition of it) reduced
+to the sufficient statistics the M-step needs; the statistics of disjoint student sets add
+(`ExpectedCounts.total_of`), which is how a distributed engine combines partitions.
+"""
 
 from __future__ import annotations
 
@@ -63,3 +68,56 @@ def e_step(by_student: sp.csr_matrix, by_column: sp.spmatrix, table: np.ndarray,
     n_items = counts.shape[0] // 2
     right = counts[n_items:]
     return Posterior(post, right, right + counts[:n_items], post.sum(axis=0), float(marginal.sum()))
+
+
+@dataclass(frozen=True)
+class ExpectedCounts:
+    """The sufficient statistics of one E-step over a set of students.
+
+    `right`, `total` (I, K) expected right / all responses per item and node; `mass` (K,) posterior mass
+    per node of the students with at least one response; `loglik` their marginal log-likelihood;
+    `n_responding` how many such students. Sums over disjoint sets of students are the statistics of
+    their union.
+    """
+
+    right: np.ndarray
+    total: np.ndarray
+    mass: np.ndarray
+    loglik: float
+    n_responding: int
+
+    @classmethod
+    def total_of(cls, parts: list[ExpectedCounts]) -> ExpectedCounts:
+        """The statistics of the union of disjoint student sets (partitions), summed in the given order."""
+        if not parts:
+            raise ValueError("no partition statistics to combine")
+        first = parts[0]
+        right, total, mass = first.right.copy(), first.total.copy(), first.mass.copy()
+        loglik, n_responding = first.loglik, first.n_responding
+        for part in parts[1:]:
+            right += part.right
+            total += part.total
+            mass += part.mass
+            loglik += part.loglik
+            n_responding += part.n_responding
+        return cls(right, total, mass, float(loglik), int(n_responding))
+
+
+def responding_students(by_student: sp.csr_matrix) -> int:
+    """How many rows (students) of the incidence matrix hold at least one response."""
+    return int(np.count_nonzero(np.diff(by_student.indptr)))
+
+
+def counts_from_posterior(post: Posterior, n_students: int, n_responding: int, log_weights: np.ndarray) -> ExpectedCounts:
+    """Reduce a full E-step to its sufficient statistics. A student without responses has the prior as
+    posterior and a zero log-likelihood, so their mass is taken out here (the latent mean and sd are
+    estimated from responding students only)."""
+    silent = n_students - n_responding
+    mass = post.mass - silent * np.exp(log_weights)
+    return ExpectedCounts(post.right, post.total, mass, post.loglik, n_responding)
+
+
+def expected_counts(by_student: sp.csr_matrix, by_column: sp.spmatrix, table: np.ndarray, log_weights: np.ndarray) -> ExpectedCounts:
+    """The E-step over the students of `by_student` (S, 2I), reduced to its sufficient statistics."""
+    post = e_step(by_student, by_column, table, log_weights)
+    return counts_from_posterior(post, by_student.shape[0], responding_students(by_student), log_weights)
