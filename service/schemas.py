@@ -119,6 +119,11 @@ class ModelSetInfo(BaseModel):
     catalog: str
 
 
+class Ability(BaseModel):
+    theta: float
+    sd: float
+
+
 class SkillMastery(BaseModel):
     skill_id: str
     name: str
@@ -127,11 +132,14 @@ class SkillMastery(BaseModel):
     mastered: bool
     evidence: int = Field(description="responses that practised the skill")
     last_practice_days: float | None
+    ability: Ability = Field(description="the skill's own ability on the IRT scale (the general ability, widened, "
+                                         "until the skill is practised)")
+    typical_success: float = Field(description="predicted P(correct) on the skill's typical item")
+    p_ability_mastered: float = Field(description="P(typical success >= the mastery level): `mastered` needs both "
+                                                  "p_learned >= mastery_threshold and this >= the engine's "
+                                                  "ability_confirms (0.5 by default)")
 
 
-class Ability(BaseModel):
-    theta: float
-    sd: float
 
 
 class MasteryOut(BaseModel):

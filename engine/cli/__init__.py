@@ -14,6 +14,7 @@ import argparse
 import importlib
 import logging
 import sys
+import traceback
 
 from engine.config import disable_telemetry
 from engine.errors import ConfigError, EquilearnError, NotFoundError
@@ -92,6 +93,9 @@ def parser_for(argv: list[str]) -> argparse.ArgumentParser:
     return parser
 
 
+INTERNAL_ERROR = 70  # sysexits' EX_SOFTWARE: an unexpected exception (1: data error or FAIL, 2: usage or INSUFFICIENT)
+
+
 def main(argv: list[str] | None = None) -> int:
     disable_telemetry()
     argv = sys.argv[1:] if argv is None else list(argv)
@@ -105,6 +109,11 @@ def main(argv: list[str] | None = None) -> int:
     except EquilearnError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    except Exception:  # a bug, not a verdict: its own exit code, so a script can tell it from an audit's FAIL (1)
+        traceback.print_exc()
+        print(f"internal error (a bug in equilearn, please report it with the traceback above); exit {INTERNAL_ERROR}",
+              file=sys.stderr)
+        return INTERNAL_ERROR
 
 
 if __name__ == "__main__":  # pragma: no cover

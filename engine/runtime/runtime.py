@@ -287,17 +287,24 @@ class Runtime:
 
     def mastery(self, student_id: str) -> dict[str, Any]:
         """Per-skill P(learned) now (after forgetting, as of the student's latest response), its SD, mastered
-        flag and evidence count; the IRT ability with its posterior SD."""
+        flag and evidence count, and the per-skill ability the flag also needs (its mean and SD, the predicted
+        success on the skill's typical item, and P(that success >= the mastery level)); the IRT ability with its
+        posterior SD."""
         policy = self.policy
         state = self._state(student_id, policy)
         batch = MasteryBatch.stack([state])
         now = state.last_time if math.isfinite(state.last_time) else None
         p = policy.engine.p_now(batch, now)[0]
-        mastered = policy.engine.mastered(p[None, :], batch)[0]
+        engine = policy.engine
+        mastered = engine.mastered(p[None, :], batch)[0]
+        theta, var = (x[0] for x in engine.skill_ability(batch))
+        success, confirms = engine.skill_success(batch)[0], engine.ability_mastery(batch)[0]
         cat = policy.catalog
         skills = [{"skill_id": s, "name": cat.skill_names[i], "p_learned": float(p[i]),
                    "sd": float(math.sqrt(max(p[i] * (1 - p[i]), 0.0))), "mastered": bool(mastered[i]),
-                   "evidence": int(state.evidence[i]), "last_practice_days": _clean(float(state.last_practice[i]))}
+                   "evidence": int(state.evidence[i]), "last_practice_days": _clean(float(state.last_practice[i])),
+                   "ability": {"theta": float(theta[i]), "sd": float(math.sqrt(var[i]))},
+                   "typical_success": float(success[i]), "p_ability_mastered": float(confirms[i])}
                   for i, s in enumerate(cat.skill_ids)]
         return {"student_id": student_id, "n_responses": state.n_responses,
                 "ability": {"theta": state.theta, "sd": state.theta_sd},

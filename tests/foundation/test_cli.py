@@ -58,3 +58,22 @@ def test_kt_evaluate_writes_the_documented_json(shared_data, tmp_path: Path, cap
 def test_demo_runs_end_to_end(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["demo"]) == 0
     assert "baseline-item" in capsys.readouterr().out
+
+
+def test_a_crash_has_its_own_exit_code_apart_from_a_verdict(monkeypatch, capsys) -> None:
+    """An unexpected exception exits 70 with the traceback, so a script can tell a bug from an audit's FAIL (1)
+    or INSUFFICIENT_EVIDENCE / a usage error (2)."""
+    import argparse
+
+    import engine.cli as cli
+
+    def broken(_args: argparse.Namespace) -> int:
+        raise RuntimeError("boom")
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--verbose", action="store_true")
+    parser.set_defaults(handler=broken)
+    monkeypatch.setattr(cli, "parser_for", lambda argv: parser)
+    assert cli.main([]) == cli.INTERNAL_ERROR == 70
+    err = capsys.readouterr().err
+    assert "RuntimeError: boom" in err and "internal error" in err

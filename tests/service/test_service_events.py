@@ -119,6 +119,18 @@ def test_service_mastery_matches_hand_bkt(ingest, client, keys):
     assert got["p_learned"] == pytest.approx(expected, rel=1e-9)
     assert got["evidence"] == 1 and body["n_responses"] == 1
     assert got["sd"] == pytest.approx(math.sqrt(expected * (1 - expected)))
+    # the per-skill ability the flag also needs, against its definitions: a typical item of median a and b of
+    # the skill's items (probit approximation of the posterior average), and the posterior mass above the level
+    # where that item is answered right 80% of the time
+    own = CAT.item_skill == CAT.skill_index(skill)
+    a, b = float(np.median(CAT.item_a[own])), float(np.median(CAT.item_b[own]))
+    theta, sd = got["ability"]["theta"], got["ability"]["sd"]
+    assert got["ability"]["theta"] > body["ability"]["theta"] - 1e-9  # a right answer lifts the skill's own ability
+    a_eff = a / math.sqrt(1 + math.pi * a**2 * sd**2 / 8)
+    assert got["typical_success"] == pytest.approx(1 / (1 + math.exp(-a_eff * (theta - b))), rel=1e-9)
+    level = b + math.log(0.8 / 0.2) / a
+    assert got["p_ability_mastered"] == pytest.approx(0.5 * math.erfc(-(theta - level) / (sd * math.sqrt(2))), rel=1e-9)
+    assert got["mastered"] is (got["p_learned"] >= body["mastery_threshold"] and got["p_ability_mastered"] >= 0.5)
 
 
 def test_service_states_equal_replay(ingest, runtime):
