@@ -107,10 +107,10 @@ def run_fit(args: argparse.Namespace) -> int:
 def _fit_on_ray(model: Any, responses: Any, address: str | None, description: str) -> None:
     """Fit on a Ray cluster (one partition worker per cluster CPU), with the same progress bar."""
     from engine.distributed.cluster import cluster_cpus, ray_session  # noqa: PLC0415 - imports ray
-    from engine.distributed.kt import fit_irt_on_ray  # noqa: PLC0415
+    from engine.distributed.kt import fit_on_ray  # noqa: PLC0415
 
     with progress_bar(description, unit="step") as bar, ray_session(address) as ray:
-        fit_irt_on_ray(model, responses, ray, cluster_cpus(ray), callback=lambda done, total: bar.update(done, total))
+        fit_on_ray(model, responses, ray, cluster_cpus(ray), callback=lambda done, total: bar.update(done, total))
         bar.finish()
 
 

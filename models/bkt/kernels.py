@@ -280,6 +280,141 @@ def em_fit_all(
 
 
 @njit(cache=True, nogil=True)
+def _estep_skill(
+    obs, emis, seq_start, seq_prior, seq_weight, s_lo, s_hi, k, r, prior, learn, forget, guess, slip,
+    ll, n_ul, n_u, n_lu, n_l, g_num, g_den, s_num, s_den, pr_num, pr_den, filt, filt_u, pred, pred_u,
+):  # pragma: no cover - compiled
+    """One E-step of skill k, restart r: add its forward-backward sums to the output arrays.
+
+    The arithmetic, and the order in which it is summed, are those of `_em_skill` for one restart, so
+    one partition holding the whole log gives the fused kernel's statistics bit for bit.
+    """
+    lr = learn[r, k]
+    fg = forget[r, k]
+    prod = 1.0
+    acc = 0.0
+    for s in range(s_lo, s_hi):
+        a = seq_start[s]
+        n = seq_start[s + 1] - a
+        pc = seq_prior[s]
+        w = seq_weight[s]
+        p_l = prior[r, pc]
+        p_u = 1.0 - p_l
+        s_prod = 1.0
+        s_log = 0.0
+        for t in range(n):
+            c = obs[a + t]
+            e = emis[a + t]
+            g = guess[r, e]
+            sl = slip[r, e]
+            b_l = c * (1.0 - sl) + (1.0 - c) * sl
+            b_u = c * g + (1.0 - c) * (1.0 - g)
+            pred[t] = p_l
+            pred_u[t] = p_u
+            num_l = p_l * b_l
+            num_u = p_u * b_u
+            z = num_l + num_u
+            pz = s_prod * z
+            if pz < 1e-280:
+                s_log += np.log(pz)
+                pz = 1.0
+            s_prod = pz
+            inv = 1.0 / z
+            post_l = num_l * inv
+            post_u = num_u * inv
+            filt[t] = post_l
+            filt_u[t] = post_u
+            p_l = post_l * (1.0 - fg) + post_u * lr
+            p_u = post_l * fg + post_u * (1.0 - lr)
+        if w == 1.0:
+            pz = prod * s_prod
+            if pz < 1e-280:
+                acc += np.log(prod) + np.log(s_prod)
+                pz = 1.0
+            prod = pz
+            acc += s_log
+        else:
+            acc += w * (s_log + np.log(s_prod))
+        c = obs[a + n - 1]
+        e = emis[a + n - 1]
+        gl = filt[n - 1]
+        gu = filt_u[n - 1]
+        g_num[r, e] += gu * c * w
+        g_den[r, e] += gu * w
+        s_num[r, e] += gl * (1.0 - c) * w
+        s_den[r, e] += gl * w
+        for t in range(n - 2, -1, -1):
+            c = obs[a + t]
+            e = emis[a + t]
+            r_l = gl / max(pred[t + 1], _TINY)
+            r_u = gu / max(pred_u[t + 1], _TINY)
+            f_l = filt[t]
+            f_u = filt_u[t]
+            x_ll = f_l * (1.0 - fg) * r_l
+            x_lu = f_l * fg * r_u
+            x_ul = f_u * lr * r_l
+            x_uu = f_u * (1.0 - lr) * r_u
+            n_ul[r, k] += x_ul * w
+            n_u[r, k] += (x_ul + x_uu) * w
+            n_lu[r, k] += x_lu * w
+            n_l[r, k] += (x_ll + x_lu) * w
+            gl = x_ll + x_lu
+            gu = x_ul + x_uu
+            g_num[r, e] += gu * c * w
+            g_den[r, e] += gu * w
+            s_num[r, e] += gl * (1.0 - c) * w
+            s_den[r, e] += gl * w
+        pr_num[r, pc] += gl * w
+        pr_den[r, pc] += (gl + gu) * w
+    ll[r, k] = acc + np.log(prod)
+
+
+@njit(cache=True, parallel=True, nogil=True)
+def expected_counts_all(
+    obs, emis, seq_start, seq_prior, seq_weight, skill_seq, active, prior, learn, forget, guess, slip,
+):  # pragma: no cover - compiled
+    """The E-step of every (restart, skill) with `active[r, k]`, at the given parameters, over these sequences.
+
+    Same array layout and parameter shapes as `em_fit_all` (emission and prior classes indexed directly).
+    Returns ll, n_ul, n_u, n_lu, n_l (R, K); g_num, g_den, s_num, s_den (R, emission classes); pr_num,
+    pr_den (R, prior classes): the sums `_em_skill` forms before its M-step. They add across any split
+    of the sequences, which is what lets student partitions be fitted apart and reduced (engine.distributed).
+    Inactive pairs are left at 0.
+    """
+    n_r = prior.shape[0]
+    n_k = skill_seq.shape[0] - 1
+    n_e = guess.shape[1]
+    n_p = prior.shape[1]
+    ll = np.zeros((n_r, n_k))
+    n_ul = np.zeros((n_r, n_k))
+    n_u = np.zeros((n_r, n_k))
+    n_lu = np.zeros((n_r, n_k))
+    n_l = np.zeros((n_r, n_k))
+    g_num = np.zeros((n_r, n_e))
+    g_den = np.zeros((n_r, n_e))
+    s_num = np.zeros((n_r, n_e))
+    s_den = np.zeros((n_r, n_e))
+    pr_num = np.zeros((n_r, n_p))
+    pr_den = np.zeros((n_r, n_p))
+    for k in prange(n_k):
+        s_lo, s_hi = skill_seq[k], skill_seq[k + 1]
+        max_len = 0
+        for s in range(s_lo, s_hi):
+            max_len = max(max_len, seq_start[s + 1] - seq_start[s])
+        filt = np.empty(max_len)
+        filt_u = np.empty(max_len)
+        pred = np.empty(max_len)
+        pred_u = np.empty(max_len)
+        for r in range(n_r):
+            if active[r, k]:
+                _estep_skill(
+                    obs, emis, seq_start, seq_prior, seq_weight, s_lo, s_hi, k, r, prior, learn, forget, guess, slip,
+                    ll, n_ul, n_u, n_lu, n_l, g_num, g_den, s_num, s_den, pr_num, pr_den, filt, filt_u, pred, pred_u,
+                )
+    return ll, n_ul, n_u, n_lu, n_l, g_num, g_den, s_num, s_den, pr_num, pr_den
+
+
+@njit(cache=True, nogil=True)
 def _sequence_hashes(obs_bits, emis, seq_start, seq_prior):  # pragma: no cover - compiled
     """FNV-1a hash of each sequence's (prior class, emission classes, answers, length)."""
     prime = np.uint64(1099511628211)
@@ -388,4 +523,8 @@ def warm_up() -> None:
         False, 2, 1e-3, 1e-6, 0.5, 0.5,
     )
     unique_sequences(obs, idx, starts, np.zeros(1, dtype=np.int64), np.zeros(1, dtype=np.int64), 1)
+    expected_counts_all(
+        obs, idx, starts, np.zeros(1, dtype=np.int64), np.ones(1), one, np.ones((1, 1), dtype=np.bool_),
+        np.full((1, 1), 0.5), np.full((1, 1), 0.1), np.zeros((1, 1)), np.full((1, 1), 0.2), np.full((1, 1), 0.1),
+    )
     forward_predict(obs, starts, np.array([0.5]), np.array([0.1]), np.array([0.0]), np.full(3, 0.2), np.full(3, 0.1))

@@ -32,6 +32,17 @@ _LO = 1e-6
 _PARAMS = ("prior", "learn", "forget", "guess", "slip")
 
 
+def skill_class_table(counts: np.ndarray, label: str) -> pl.DataFrame:
+    """The class table when each skill is its own class (no KT-IDEM items, no prior groups).
+
+    counts: (K,) pairs (emission classes) or sequences (prior classes) per skill; `label` is the empty
+    item_id or __group column those tables carry.
+    """
+    n_k = counts.size
+    return pl.DataFrame({"__class": np.arange(n_k, dtype=np.uint32), "__code": np.arange(n_k), label: [""] * n_k, "n": counts},
+                        schema={"__class": pl.UInt32, "__code": pl.Int64, label: pl.Utf8, "n": pl.UInt32})
+
+
 class BKT(Hyperparameters):
     """Per-skill BKT. `fit(responses)` runs Baum-Welch EM for every skill and restart in parallel (numba).
 
@@ -101,22 +112,35 @@ class BKT(Hyperparameters):
                 bool(self.forgets), int(self.max_iter), float(self.tol), _LO, float(self.max_guess), float(self.max_slip),
             )
         # the kernel has overwritten each starting point in `init` with its fitted values
+        return self._set_fitted(seqs.skills, skill_n, ll, iters, init, emis_table, prior_table,
+                                float(responses["correct"].mean()), int(n_no_skill))
+
+    def _set_fitted(
+        self, skills: list[str], skill_n: np.ndarray, ll: np.ndarray, iters: np.ndarray, fitted: dict[str, np.ndarray],
+        emis_table: pl.DataFrame, prior_table: pl.DataFrame, global_mean: float, n_no_skill: int,
+    ) -> Self:
+        """The fitted state from every restart's EM result: best restart per skill, class weighting, pooling.
+
+        Shared by the local fit and the partitioned one (engine.distributed.bkt), so both finish alike.
+        ll, iters: (R, K); `fitted`: the restarts' fitted parameters (shapes of `_starting_points`).
+        """
+        n_k = len(skills)
         best = np.argmax(ll, axis=0)  # (K,) winning restart per skill
         pick_k = lambda a: a[best, np.arange(n_k)]  # noqa: E731
-        self.skills_ = seqs.skills
+        self.skills_ = skills
         self.n_responses_ = skill_n.astype(np.int64)
         self.loglik_ = pick_k(ll)
         self.n_iter_ = pick_k(iters)
-        self.learn_ = pick_k(init["learn"])
-        self.forget_ = pick_k(init["forget"])
+        self.learn_ = pick_k(fitted["learn"])
+        self.forget_ = pick_k(fitted["forget"])
         e_skill = emis_table["__code"].to_numpy()
-        e_guess = init["guess"][best[e_skill], np.arange(e_skill.size)]
-        e_slip = init["slip"][best[e_skill], np.arange(e_skill.size)]
+        e_guess = fitted["guess"][best[e_skill], np.arange(e_skill.size)]
+        e_slip = fitted["slip"][best[e_skill], np.arange(e_skill.size)]
         e_n = emis_table["n"].to_numpy().astype(float)
         self.guess_ = np.bincount(e_skill, e_guess * e_n, n_k) / np.bincount(e_skill, e_n, n_k)
         self.slip_ = np.bincount(e_skill, e_slip * e_n, n_k) / np.bincount(e_skill, e_n, n_k)
         p_skill = prior_table["__code"].to_numpy()
-        p_val = init["prior"][best[p_skill], np.arange(p_skill.size)]
+        p_val = fitted["prior"][best[p_skill], np.arange(p_skill.size)]
         p_n = prior_table["n"].to_numpy().astype(float)
         self.prior_ = np.bincount(p_skill, p_val * p_n, n_k) / np.bincount(p_skill, p_n, n_k)
         self.item_guess_slip_ = (
@@ -128,8 +152,8 @@ class BKT(Hyperparameters):
             if self.prior_groups else None
         )
         self._pool_sparse_skills()
-        self.global_mean_ = float(responses["correct"].mean())
-        self.n_no_skill_ = int(n_no_skill)
+        self.global_mean_ = global_mean
+        self.n_no_skill_ = n_no_skill
         self.__dict__.pop("_lookup", None)
         return self
 
@@ -153,9 +177,7 @@ class BKT(Hyperparameters):
         """Guess/slip class of each pair: its skill, or its (skill, item) for KT-IDEM; classes ordered by skill."""
         n_k = len(seqs.skills)
         if not self.item_params:  # one class per skill: the class is the skill code
-            counts = np.bincount(seqs.pair_skill, minlength=n_k)
-            table = pl.DataFrame({"__class": np.arange(n_k, dtype=np.uint32), "__code": np.arange(n_k), "item_id": [""] * n_k, "n": counts},
-                                 schema={"__class": pl.UInt32, "__code": pl.Int64, "item_id": pl.Utf8, "n": pl.UInt32})
+            table = skill_class_table(np.bincount(seqs.pair_skill, minlength=n_k), "item_id")
             return seqs.pair_skill, np.arange(n_k + 1, dtype=np.int64), table
         frame = pl.DataFrame({"__code": seqs.pair_skill, "item_id": seqs.item()})
         table = frame.group_by("__code", "item_id").agg(pl.len().alias("n")).sort("__code", "item_id").with_row_index("__class")
@@ -167,9 +189,7 @@ class BKT(Hyperparameters):
         """Prior class of each sequence: its skill, or its (skill, student group) for multiprior."""
         n_k = len(seqs.skills)
         if not self.prior_groups:  # one class per skill: the class is the skill code
-            counts = np.bincount(seqs.seq_skill, minlength=n_k)
-            table = pl.DataFrame({"__class": np.arange(n_k, dtype=np.uint32), "__code": np.arange(n_k), "__group": [""] * n_k, "n": counts},
-                                 schema={"__class": pl.UInt32, "__code": pl.Int64, "__group": pl.Utf8, "n": pl.UInt32})
+            table = skill_class_table(np.bincount(seqs.seq_skill, minlength=n_k), "__group")
             return seqs.seq_skill, np.arange(n_k + 1, dtype=np.int64), table
         groups = pairs.group_by("student_id").agg(pl.col("__group").first())
         group = (
