@@ -133,6 +133,9 @@ class BKTSkillModel:
     def p_correct_by_skill(self, p: np.ndarray) -> np.ndarray:
         return p * (1.0 - self.params.slip) + (1.0 - p) * self.params.guess
 
+    def learn_rates(self) -> np.ndarray:
+        return self.params.learn
+
     def to_component(self) -> dict[str, Any]:
         """JSON-ready parameters (`MasteryEngine.to_components`); `BKTParams.from_dict` rebuilds them."""
         return {"kind": "bkt-table", "params": self.params.to_dict()}

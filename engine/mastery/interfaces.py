@@ -37,6 +37,10 @@ class SkillModel(Protocol):
         """(n, S) P(correct) on an item of each skill given P(learned) `p` (n, S)."""
         ...
 
+    def learn_rates(self) -> np.ndarray:
+        """(S,) P(an unlearned skill becomes learned) per practice opportunity: the recommender's gain model."""
+        ...
+
 
 @runtime_checkable
 class AbilityModel(Protocol):

@@ -133,10 +133,7 @@ def score_resources(engine: MasteryEngine, batch: MasteryBatch, now: float | np.
     eff_rem, eff_core, eff_adv = config.level_efficacy
     advanced_efficacy = np.where(advanced_ready, eff_adv, config.not_ready_advanced_efficacy) * readiness
     efficacy = np.where(level == REMEDIAL, eff_rem, np.where(level == CORE, eff_core * readiness, advanced_efficacy))
-    # Room to learn: both models must leave it. Not scaled by the skill model's per-skill learn rate: fitted from
-    # a log, that transition probability mixes how fast a skill is learned with who practised it, and steering by
-    # it cost learning in every family of the suite (docs/engine.md, "What the policy learns").
-    room = np.minimum(1.0 - st.p, 1.0 - engine.skill_success(batch))
+    room = np.minimum(1.0 - st.p, 1.0 - engine.skill_success(batch)) * engine.skill_model.learn_rates()[None, :]  # (N, S) both models must leave room
     gain = efficacy * (room @ cat.resource_skills.T.astype(float))
 
     uncertainty = np.clip(batch.theta_sd / engine.ability_model.prior_sd, 0.0, 1.0)
