@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 export MLFLOW_DISABLE_TELEMETRY := true
 export DO_NOT_TRACK := true
 
-.PHONY: run test install clean benchmarks refs refs-irt
+.PHONY: run test install clean benchmarks refs refs-irt mutation
 
 install: $(STAMP)
 
@@ -60,6 +60,12 @@ $(REFS)/pybkt/.built: Makefile
 	Python); it needs g++ and the Python headers; to see the compiler error: $(REFS)/pybkt/bin/pip install -v --no-build-isolation \
 	--no-binary pyBKT --force-reinstall --no-deps pyBKT==1.4.3'; print('pyBKT C++ build:', s.origin)"
 	touch $@
+
+mutation: $(STAMP)  # mutation testing (docs/testing.md); slow, never part of `make test`
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[test,distributed,mutation]'
+	OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 nice -n 10 $(BIN)/mutmut run --max-children 1 \
+	  "engine.evaluation.metrics.*" "engine.fairness.stats.*" "engine.fairness.metrics.*"; \
+	status=$$?; $(BIN)/mutmut results; rm -rf mutants; exit $$status
 
 benchmarks: $(STAMP)
 	$(BIN)/python -m experiments.make_benchmarks
