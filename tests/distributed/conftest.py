@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from types import ModuleType
+
 import numpy as np
 import polars as pl
+import pytest
 
 from models.irt.simulate import Simulated, simulate
 
@@ -22,3 +26,12 @@ def simulated_log(n_students: int = 1500, n_items: int = 20, per_student: int = 
 
 def by_item(ids: np.ndarray, values: np.ndarray) -> dict[str, float]:
     return dict(zip((str(i) for i in ids), values.tolist()))
+
+
+@pytest.fixture(scope="module")
+def ray() -> Iterator[ModuleType]:
+    """A local 2-CPU Ray cluster shared by a test module (skipped where Ray is not installed)."""
+    ray = pytest.importorskip("ray")
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    yield ray
+    ray.shutdown()

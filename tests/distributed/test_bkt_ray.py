@@ -4,7 +4,6 @@ through the API and through `kt fit --engine ray`."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 
@@ -21,14 +20,6 @@ SKILLS = [
     {"prior": 0.25, "learn": 0.2, "guess": 0.2, "slip": 0.1, "forget": 0.04},
     {"prior": 0.5, "learn": 0.1, "guess": 0.3, "slip": 0.1, "forget": 0.02},
 ]
-
-
-@pytest.fixture(scope="module")
-def ray() -> Iterator[ModuleType]:
-    ray = pytest.importorskip("ray")
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-    yield ray
-    ray.shutdown()
 
 
 def test_two_ray_workers_give_the_local_bkt_forget_fit(ray: ModuleType) -> None:

@@ -4,7 +4,6 @@ local engine's parameters, from a frame in the object store and from Parquet par
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 
@@ -17,14 +16,6 @@ from engine.distributed.irt import calibrate_on_ray, peak_worker_memory
 from engine.distributed.partitions import split_by_student
 from models.irt import ResponseData, calibrate
 from tests.distributed.conftest import by_item, simulated_log
-
-
-@pytest.fixture(scope="module")
-def ray() -> Iterator[ModuleType]:
-    ray = pytest.importorskip("ray")
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-    yield ray
-    ray.shutdown()
 
 
 def local(frame: pl.DataFrame, **options: object):
