@@ -13,7 +13,11 @@ INSUFFICIENT_EVIDENCE, decided on confidence bounds with multiple-comparison con
 - `require_significant`: FAIL also needs the statistic's own test (its p_value) to reject;
 - `strata`: evaluate only these strata (e.g. `["mid", "high"]`: advanced material is not meant for the low band);
 - a check with no shown group (all suppressed), or whose audit was not supplied, or a row below the
-  check's `min_n`, is INSUFFICIENT_EVIDENCE, never a silent pass.
+  check's `min_n`, is INSUFFICIENT_EVIDENCE, never a silent pass;
+- a check the data leaves nothing to compare in (the audit says so with a `not_applicable` record, or every
+  group of every stratum has a rate of exactly 0: nobody received it) PASSES with that reason as its note:
+  no group can be treated worse than another there, and holding a model set back for it would block serving
+  for good.
 
 A check's status is its worst row (FAIL > INSUFFICIENT_EVIDENCE > PASS); the gate's is its worst check.
 """
@@ -255,12 +259,16 @@ def _reference_index(record: dict[str, Any], reference: str) -> int | None:
     return groups.index(reference) if reference in groups else None
 
 
-def _rows_for(check: Check, records: list[dict[str, Any]]) -> tuple[list[Row], int]:
-    """Rows a check evaluates, and how many groups its records had suppressed."""
+def _rows_for(check: Check, records: list[dict[str, Any]]) -> tuple[list[Row], int, list[str]]:
+    """Rows a check evaluates, how many groups its records had suppressed, and why nothing may be comparable."""
     rows: list[Row] = []
     suppressed = 0
+    vacuous: list[str] = []
     overall_seen: set[Any] = set()  # the all-students row repeats in every attribute's record: test it once
     for rec in (r for r in records if r["metric"] == check.metric):
+        if rec.get("kind") == "not_applicable":
+            vacuous.append(rec["reason"])
+            continue
         if check.strata and rec.get("stratum") not in check.strata:
             continue
         if rec.get("kind") == "value":
@@ -294,13 +302,14 @@ def _rows_for(check: Check, records: list[dict[str, Any]]) -> tuple[list[Row], i
             if k == r or g == OVERALL:
                 continue
             if rec["estimate"][k] == 0 and rec["estimate"][r] == 0:
+                vacuous.append(f"nobody in any shown group received {check.metric!r} (a rate of 0 everywhere)")
                 continue  # nobody in either group received it here (e.g. interventions in a high band): nothing to compare
             for a, b in ((k, r), (r, k)) if both_ways else ((k, r),):
                 value, se = _oriented(rec, a, b, check.compare)
                 rows.append(Row(check, rec["attribute"], rec["stratum"], groups[a],
                                 groups[b] if groups[b] != OVERALL else ALL_STUDENTS,
                                 value, se, log_scale=check.compare == "ratio", n_students=rec["n_students"][a]))
-    return rows, suppressed
+    return rows, suppressed, vacuous
 
 
 def _test(row: Row) -> tuple[float, float]:
@@ -362,10 +371,14 @@ def evaluate_policy(policy: Policy, evidence: dict[str, list[dict[str, Any]]], a
             status[check.name] = INSUFFICIENT
             notes[check.name] = f"no {check.audit} audit was supplied"
             continue
-        check_rows, suppressed = _rows_for(check, evidence[check.audit])
+        check_rows, suppressed, vacuous = _rows_for(check, evidence[check.audit])
         if suppressed:
             notes[check.name] = f"{suppressed} group(s) suppressed (fewer than {policy.min_group_size} students) not evaluated"
-        if not check_rows:
+        if not check_rows and vacuous:
+            status[check.name] = PASS
+            notes[check.name] = "; ".join(["not applicable: " + "; ".join(dict.fromkeys(vacuous))]
+                                          + ([notes[check.name]] if check.name in notes else []))
+        elif not check_rows:
             status[check.name] = INSUFFICIENT
             notes[check.name] = ("only suppressed groups: too few students to decide" if suppressed
                                  else f"the {check.audit} audit has no {check.metric!r} statistic")

@@ -59,9 +59,15 @@ class RecommendationAudit:
     n_students: int
     skipped: list[str] = field(default_factory=list)
     reference: str = "largest"
+    not_applicable: dict[str, str] = field(default_factory=dict)
 
     def evidence(self) -> list[dict[str, Any]]:
-        return [{"kind": "groups", **e} for frame in self.frames.values() for e in frame.evidence("recommendations")]
+        """Gate evidence: each family's group records, and a `not_applicable` record for each family the data
+        leaves nothing to compare in (no student in any group started on remedial work), which the gate passes
+        with that reason rather than holding the model set back for lack of evidence."""
+        records = [{"kind": "groups", **e} for frame in self.frames.values() for e in frame.evidence("recommendations")]
+        return records + [{"kind": "not_applicable", "metric": metric, "reason": reason}
+                          for metric, reason in self.not_applicable.items()]
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"n_rows": self.n_rows, "n_students": self.n_students, "skipped": self.skipped}
@@ -114,6 +120,7 @@ def audit_recommendations(
     wanted = set(metrics) if metrics else {"exposure", "ready_not_offered", "intervention_rate", "remedial_to_advanced"}
     frames: dict[str, MetricFrame] = {}
     skipped: list[str] = []
+    not_applicable: dict[str, str] = {}
     if "exposure" in wanted:
         frames["exposure"] = MetricFrame(
             rows, [RatioMetric("advanced_exposure", "adv"), RatioMetric("weighted_advanced_exposure", "adv_pw", "pw")],
@@ -130,7 +137,8 @@ def audit_recommendations(
                 frames["ready_not_offered"] = MetricFrame(
                     lists, [RatioMetric("ready_not_offered", "not_offered", higher_is_better=False)], groups, **common)
             else:
-                skipped.append("ready_not_offered: no list was served to a ready student")
+                not_applicable["ready_not_offered"] = "no list was served to a ready student, in any group"
+                skipped.append("ready_not_offered: " + not_applicable["ready_not_offered"])
     if "intervention_rate" in wanted:
         per_band = rows.group_by(["student_id", "mastery_band"]).agg(pl.col("intervention").max())
         frames["intervention_rate"] = MetricFrame(
@@ -149,6 +157,7 @@ def audit_recommendations(
                 frames["remedial_to_advanced"] = MetricFrame(
                     movers, [RatioMetric("remedial_to_advanced", "moved")], groups, **common)
             else:
-                skipped.append("remedial_to_advanced: no student started on remedial material")
+                not_applicable["remedial_to_advanced"] = "no student of any group started on remedial material"
+                skipped.append("remedial_to_advanced: " + not_applicable["remedial_to_advanced"])
     return RecommendationAudit(frames, n_rows=rows.height, n_students=rows["student_id"].n_unique(), skipped=skipped,
-                               reference=reference)
+                               reference=reference, not_applicable=not_applicable)

@@ -82,3 +82,29 @@ def test_too_few_students_gives_insufficient_evidence_not_a_pass() -> None:
     assert payload["check_status"]["advanced_exposure_ratio"] == INSUFFICIENT
     assert "suppressed" in payload["check_notes"]["advanced_exposure_ratio"]
     assert all(c["status"] != PASS for c in payload["checks"])
+
+
+def test_checks_with_nothing_to_compare_pass_with_their_reason() -> None:
+    """A recommender that never starts anyone on remedial work and never serves an intervention leaves the
+    remedial-to-advanced and intervention checks with nothing to compare: they pass, saying why, and the
+    exposure checks still decide the verdict (a withheld group still fails)."""
+    rng = np.random.default_rng(1)
+    roster = sim.roster(2000, rng)
+    plain = [pl.col("level").replace("remedial", "core"), pl.lit("practice").alias("kind")]
+    payload = _gate(sim.served(roster, rng).with_columns(*plain), roster)
+    for check in ("remedial_to_advanced_ratio", "intervention_allocation_ratio"):
+        assert payload["check_status"][check] == PASS
+        assert payload["check_notes"][check].startswith("not applicable")
+    assert "no student of any group started on remedial material" in payload["check_notes"]["remedial_to_advanced_ratio"]
+    assert payload["status"] == PASS
+    withheld = _gate(sim.served(roster, rng, withhold_from="F", withhold_factor=0.5).with_columns(*plain), roster)
+    assert withheld["check_status"]["advanced_exposure_ratio"] == FAIL
+    assert withheld["check_status"]["remedial_to_advanced_ratio"] == PASS
+
+
+def test_remedial_start_in_one_group_only_is_still_compared() -> None:
+    """When some students started on remedial work the check is applicable: the group served it is compared."""
+    served, roster = _hand_table()
+    audit = audit_recommendations(served, roster, "group", n_boot=30)
+    assert "remedial_to_advanced" not in audit.not_applicable
+    assert any(r["metric"] == "remedial_to_advanced" and r["kind"] == "groups" for r in audit.evidence())
