@@ -3,9 +3,11 @@
 A model fits on Ray when it exposes its fitting step over a student partition as a plain function
 whose outputs add up across partitions (sufficient statistics), so the driver can reduce them and
 give the local engine's answer. Today that is the IRT family (`models.irt.IRT`: the EM's expected
-counts) and BKT with or without forgetting (`models.bkt.em.ExpectedCounts` per restart and skill).
-KT-IDEM, multiprior BKT, the logistic models and Elo do not expose such a step yet; docs/scale.md says
-exactly what each needs, and asking for them on Ray is a ConfigError rather than a silently different fit.
+counts), BKT with or without forgetting (`models.bkt.em.ExpectedCounts` per restart and skill) and the
+logistic models IRT-LR, AFM, PFA and Best-LR (`models.logistic.newton.Statistics`: loss, gradient and
+Hessian products of the penalised log-loss). KT-IDEM, multiprior BKT, the stacked "best" model and Elo do
+not expose such a step; docs/scale.md says why, and asking for them on Ray is a ConfigError rather than a
+silently different fit.
 """
 
 from __future__ import annotations
@@ -18,16 +20,18 @@ import polars as pl
 from engine.errors import ConfigError
 
 NOT_YET = {
-    "logistic": "scikit-learn's solver owns the iterations; Ray needs the loss and gradient over a partition",
-    "elo": "Elo updates item difficulties step by step with every student's error at that step; partitions would "
-           "have to exchange per-item errors after every step",
+    "elo": "Elo's fit is sequential across students: at step t the t-th response of every student moves its item's "
+           "difficulty by the mean error of all students answering that item at step t, so a student partition cannot "
+           "run without the other partitions' per-item errors after every step (a round trip per step); fitting "
+           "partitions apart and averaging would be a different estimator, not the local engine's",
 }
 
 
 def ray_family(model: Any) -> str:
-    """The family name a model fits under on Ray ("irt" or "bkt"), or ConfigError naming what is missing."""
+    """The family name a model fits under on Ray ("irt", "bkt" or "logistic"), or ConfigError naming what is missing."""
     from models.bkt import BKT  # noqa: PLC0415
     from models.irt import IRT  # noqa: PLC0415
+    from models.logistic import LogisticKT  # noqa: PLC0415
 
     if isinstance(model, IRT):
         return "irt"
@@ -36,20 +40,27 @@ def ray_family(model: Any) -> str:
 
         check_distributable(model)
         return "bkt"
-    module = type(model).__module__
-    family = "logistic" if ".logistic" in module else "elo" if module.endswith("elo") else None
+    if isinstance(model, LogisticKT):
+        from engine.distributed.logistic import check_distributable as check_logistic  # noqa: PLC0415
+
+        check_logistic(model)
+        return "logistic"
+    family = "elo" if type(model).__module__.endswith("elo") else None
     reason = NOT_YET.get(family or "", "it exposes no per-partition fitting step")
     raise ConfigError(f"{type(model).__name__} cannot fit with --engine ray yet: {reason}; use --engine local "
-                      "(models that fit on Ray: irt, bkt, bkt-forget)")
+                      "(models that fit on Ray: irt, bkt, bkt-forget, irt-lr, afm, pfa, best-lr)")
 
 
 def fit_on_ray(model: Any, responses: pl.DataFrame, ray: Any, n_workers: int,
                callback: Callable[[int, int], None] | None = None) -> Any:
     """Fit `model` with its family's partitioned fit on the connected Ray cluster; returns the model."""
-    if ray_family(model) == "bkt":
-        from engine.distributed.bkt import fit_on_ray as fit_bkt_on_ray  # noqa: PLC0415
-
-        fitted, pool = fit_bkt_on_ray(model, responses, ray, n_workers, callback=callback)
+    family = ray_family(model)
+    if family in ("bkt", "logistic"):
+        if family == "bkt":
+            from engine.distributed.bkt import fit_on_ray as fit_family_on_ray  # noqa: PLC0415
+        else:
+            from engine.distributed.logistic import fit_on_ray as fit_family_on_ray  # noqa: PLC0415
+        fitted, pool = fit_family_on_ray(model, responses, ray, n_workers, callback=callback)
         pool.shutdown()
         return fitted
     return fit_irt_on_ray(model, responses, ray, n_workers, callback)

@@ -30,7 +30,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 from models.logistic.design import FeatureSet
-from models.logistic.estimator import LogisticKT
+from models.logistic.estimator import NEWTON, LogisticKT
 
 
 class IRTLR(LogisticKT):
@@ -38,7 +38,7 @@ class IRTLR(LogisticKT):
 
     model_name: ClassVar[str] = "irt-lr"
 
-    def __init__(self, C: float = 1.0, solver: str = "newton-cg", max_iter: int = 1000, tol: float = 1e-4, skill_backoff: bool = True) -> None:
+    def __init__(self, C: float = 1.0, solver: str = NEWTON, max_iter: int = 1000, tol: float = 1e-6, skill_backoff: bool = True) -> None:
         super().__init__(C=C, solver=solver, max_iter=max_iter, tol=tol)
         self.skill_backoff = skill_backoff
 
@@ -60,7 +60,7 @@ class PFA(LogisticKT):
 
     model_name: ClassVar[str] = "pfa"
 
-    def __init__(self, C: float = 1.0, solver: str = "newton-cg", max_iter: int = 1000, tol: float = 1e-4, recency: float | None = 0.5) -> None:
+    def __init__(self, C: float = 1.0, solver: str = NEWTON, max_iter: int = 1000, tol: float = 1e-6, recency: float | None = 0.5) -> None:
         super().__init__(C=C, solver=solver, max_iter=max_iter, tol=tol)
         self.recency = recency
 

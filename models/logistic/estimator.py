@@ -1,13 +1,21 @@
 """`LogisticKT`: a logistic-regression learner model over causal history features (shared machinery).
 
-Subclasses only say which features they use (`feature_set`); this class fits scikit-learn's
-`LogisticRegression` on the sparse design matrix and provides the sequential `predict_proba`, the online
+Subclasses only say which features they use (`feature_set`); this class fits an L2-penalised logistic
+regression on the sparse design matrix and provides the sequential `predict_proba`, the online
 `initial_state` / `update` / `predict_next`, and versioned JSON serialization.
+
+Fitting: with `solver="newton"` (the default) the design of the whole log is one `DesignPartition` and
+`models.logistic.newton.newton_fit` runs the Newton iterations over it; the Ray engine
+(engine/distributed/logistic.py) runs the same `newton_fit` over one `DesignPartition` per student
+partition, built by the same `design_partition`, so both engines give the same coefficients. Any other
+`solver` name is passed to scikit-learn's `LogisticRegression` (same objective; its `tol` is on the gradient
+of the loss averaged over responses, so it stops further from the optimum) and fits locally only.
 
 Sequential prediction: the features of a response use that student's earlier responses in the given
 frame (by `seq`) and the fitted coefficients only. Items and skills never seen in training contribute 0
 (their one-hot and per-skill columns do not exist); their counts still enter the total/item scopes.
-Fractional `correct` values are fitted as two weighted rows (label 1 with weight c, label 0 with 1 - c).
+Fractional `correct` values are fitted as the cross-entropy with target c (for scikit-learn: two weighted
+rows, label 1 with weight c, label 0 with 1 - c; the same objective).
 """
 
 from __future__ import annotations
@@ -32,6 +40,22 @@ from models.logistic.features import (
     sequential_order,
     skill_history,
 )
+from models.logistic.newton import DesignPartition, NewtonResult, PartitionSum, newton_fit
+
+NEWTON = "newton"  # this package's Newton fit, shared with the Ray engine (models/logistic/newton.py)
+
+
+def vocabularies(ordered: pl.DataFrame) -> tuple[list[str], list[str]]:
+    """Sorted item ids and skill ids of a response frame (the union over partitions is the whole log's)."""
+    items = sorted(ordered["item_id"].cast(pl.Utf8).unique().to_list())
+    skills = sorted(ordered["skill_ids"].explode().drop_nulls().cast(pl.Utf8).unique().to_list())
+    return items, skills
+
+
+def check_both_outcomes(any_right: bool, any_wrong: bool) -> None:
+    """ValueError unless some score is above 0 and some below 1 (else the fit has no finite optimum)."""
+    if not (any_right and any_wrong):
+        raise ValueError("training responses are all correct or all incorrect; a logistic model needs both")
 
 
 def binary_targets(design: sp.csr_matrix, y: np.ndarray) -> tuple[sp.csr_matrix, np.ndarray, np.ndarray | None]:
@@ -48,14 +72,16 @@ def binary_targets(design: sp.csr_matrix, y: np.ndarray) -> tuple[sp.csr_matrix,
 class LogisticKT(Hyperparameters):
     """Logistic regression on the columns of `feature_set()`; see the module docstring.
 
-    Parameters: `C` inverse L2 strength (scikit-learn's, on the summed log-loss), `solver`, `max_iter`,
-    `tol` passed to `LogisticRegression`.
+    Parameters: `C` inverse L2 strength (scikit-learn's, on the summed log-loss); `solver` "newton" (this
+    package's Newton fit, which `--engine ray` shares: `max_iter` Newton steps, stop when the largest
+    gradient entry of the summed penalised loss is <= `tol`) or a scikit-learn solver name (`max_iter`,
+    `tol` passed to `LogisticRegression`).
     """
 
     model_name: ClassVar[str] = "logistic"
     format_version: ClassVar[int] = 1
 
-    def __init__(self, C: float = 1.0, solver: str = "newton-cg", max_iter: int = 1000, tol: float = 1e-4) -> None:
+    def __init__(self, C: float = 1.0, solver: str = NEWTON, max_iter: int = 1000, tol: float = 1e-6) -> None:
         self.C = C
         self.solver = solver
         self.max_iter = max_iter
@@ -97,23 +123,38 @@ class LogisticKT(Hyperparameters):
             self._extra_columns(ordered) if features.extra else None,
         )
 
+    def design_partition(self, ordered: pl.DataFrame) -> DesignPartition:
+        """The design rows and scores of `ordered` (a `sequential_order` frame of whole students) against
+        `layout_`: its share of the penalised loss. The Ray workers call this on their students."""
+        return DesignPartition(self._design(ordered), ordered["correct"].to_numpy())
+
     def fit(self, responses: pl.DataFrame) -> Self:
         """Fit the coefficients on a canonical response frame (any row order; `seq` orders each student)."""
         ordered = sequential_order(responses)
         if ordered.height == 0:
             raise ValueError("cannot fit on an empty response frame")
-        items = sorted(ordered["item_id"].unique().to_list())
-        skills = sorted(ordered["skill_ids"].explode().drop_nulls().unique().to_list())
-        self.layout_ = Layout(self.feature_set(), items, skills)
+        self.layout_ = Layout(self.feature_set(), *vocabularies(ordered))
         self._fit_extra(ordered)
+        if self.solver == NEWTON:
+            scores = ordered["correct"]
+            check_both_outcomes(bool((scores > 0).any()), bool((scores < 1).any()))
+            part = self.design_partition(ordered)
+            return self.set_newton_result(newton_fit(PartitionSum([part]), self.layout_.n_columns, float(self.C),
+                                                     int(self.max_iter), float(self.tol)))
         design, labels, weights = binary_targets(self._design(ordered), ordered["correct"].to_numpy())
-        if np.unique(labels).size < 2:
-            raise ValueError("training responses are all correct or all incorrect; a logistic model needs both")
+        check_both_outcomes(bool(np.any(labels == 1)), bool(np.any(labels == 0)))
         regression = LogisticRegression(C=self.C, solver=self.solver, max_iter=self.max_iter, tol=self.tol)
         regression.fit(design, labels, sample_weight=weights)
         self.coef_ = regression.coef_.ravel().astype(float)
         self.intercept_ = float(regression.intercept_[0])
         self.n_iter_ = int(np.max(regression.n_iter_))
+        return self
+
+    def set_newton_result(self, result: NewtonResult) -> Self:
+        """Take the coefficients of a `newton_fit` (local or Ray) as the fitted state; returns self."""
+        self.intercept_ = float(result.beta[0])
+        self.coef_ = np.asarray(result.beta[1:], dtype=float)
+        self.n_iter_ = int(result.n_iter)
         return self
 
     def decision_function(self, responses: pl.DataFrame) -> np.ndarray:
