@@ -127,6 +127,7 @@ class MasteryEngine:
         counts = catalog.item_skills.sum(axis=1, keepdims=True)
         self._item_skill_weights = (catalog.item_skills / np.maximum(counts, 1)).T  # (S, I): mean over an item's skills
         self.typical_items = _typical_items(catalog)  # (S,) median a and b of each skill's items
+        self.law: Any = None  # a LearningLaw (engine.recommend.law) fitted from a log: expected learning per step
 
     # ---- components (the served model set) -----------------------------------------------------------
     def to_components(self) -> dict[str, Any]:
@@ -356,7 +357,10 @@ class MasteryEngine:
         threshold = self.config.mastery_threshold
         progress = (practiced & (p_before < threshold) & (p_after >= threshold)).any(axis=1)
         cat = self.catalog
+        learned = self._expected_learning(batch, rows, items, start) if self.law is not None else None
         self._update_skill_ability(batch, rows, items, y, practiced)
+        if learned is not None:
+            batch.skill_theta[rows] = np.where(practiced, batch.skill_theta[rows] + learned[:, None], batch.skill_theta[rows])
         theta, sd = self.ability_model.update(batch.theta[rows], batch.theta_sd[rows], cat.item_a[items],
                                               cat.item_b[items], cat.item_c[items], y)
         batch.p_learned[rows] = p_after
@@ -368,6 +372,21 @@ class MasteryEngine:
         batch.last_time[rows] = np.where(known_time, now, batch.last_time[rows])
         batch.first_time[rows] = np.where(np.isnan(batch.first_time[rows]) & known_time, now, batch.first_time[rows])
         batch.responses_since_progress[rows] = np.where(progress, 0, batch.responses_since_progress[rows] + 1)
+
+    def _expected_learning(self, batch: MasteryBatch, rows: np.ndarray, items: np.ndarray, p_start: np.ndarray) -> np.ndarray:
+        """(n,) expected rise of the practised skill's ability from this step (the learning law's logit gain at the
+        item's predicted difficulty, times P(the skill's direct prerequisites learned), over the skill's typical
+        discrimination): the state-space drift's mean, so the tracked ability does not lag a student who learns."""
+        law = self.law
+        if not law.informative:
+            return np.zeros(rows.size)
+        skill = self.catalog.item_skill[items]
+        mean, var = self.skill_ability_at(batch, rows, skill)
+        cat = self.catalog
+        band = law.band(p3(mean, var + self.config.skill_drift, cat.item_a[items], cat.item_b[items], cat.item_c[items]))
+        log_p = np.log(np.clip(p_start, 1e-9, 1.0))
+        ready = np.exp((log_p * cat.graph.direct[skill]).sum(axis=1))
+        return np.maximum(np.asarray(law.gamma)[band], 0.0) * ready / self.typical_items[0][skill]
 
     def update(self, state: MasteryState, item_id: str, correct: float, time: float | None = None) -> MasteryState:
         """A new state with one more response (item by id, score in [0, 1], time in days or None)."""

@@ -1,10 +1,12 @@
 """Recommender settings: component weights and the thresholds behind candidates, targeting and selection.
 
 Score of a candidate resource = sum over components of weight * value. Component values:
-- gain: expected increase in the number of skills learned (model-based; ~0..0.5 per activity)
-- targeting: closeness of the predicted success on the paired item to `target_success` (0..1); with
-  `learn_difficulty=True` (experimental, off by default), the learned value of practising at that predicted
-  success instead (best band 1; see `engine.recommend.learning`)
+- gain: expected increase in the number of skills learned (model-based; ~0..0.5 per activity), times, when a
+  learning law was built from a log (`engine.recommend.law`), what a step on the paired item teaches relative
+  to the log's average step
+- targeting: with `learn_difficulty=True` (the default), the learned value of practising the paired item at its
+  predicted success (the law's band values, else the online statistics; best band 1, see
+  `engine.recommend.learning`); with False, closeness to a fixed `target_success` (0..1)
 - readiness: P(all direct prerequisites of the resource's skill are learned) (0..1)
 - review: P(learned) lost to forgetting on the resource's skill since its last practice (0..1)
 - information: Fisher information of the paired item at the ability estimate, relative to its maximum,

@@ -1,5 +1,11 @@
 """What produces learning, learned from outcomes: the value of practising at each difficulty band.
 
+Two estimators. `fit_from_log` (run by `model build`) fits the learning law (`engine.recommend.law`: an
+additive-factors model with learning per difficulty band, every later answer on the skill counting) and
+attaches it to the statistics as `law`; the policy uses the law when it is informative. The online
+statistics below (`DifficultyProgress`) are what the policy has before any log was built, and keep
+growing from the outcomes it observes.
+
 The recommender does not assume a success rate at which students learn most; it measures it. The
 difficulty of an item for a student is its predicted success p (the mastery engine's per-skill IRT
 prediction before the answer, `MasteryEngine.predict_skill_pairs`), binned into bands (`BAND_EDGES`).
@@ -33,6 +39,7 @@ import polars as pl
 
 from engine.errors import ConfigError, DataError
 from engine.mastery.engine import p3
+from engine.recommend.law import LearningLaw, fit_law
 
 FORMAT = "equilearn-policy-learning"
 FORMAT_VERSION = 1
@@ -62,6 +69,7 @@ class DifficultyProgress:
         self.prior_strength, self.noise_var, self.cell_prior = float(prior_strength), float(noise_var), float(cell_prior)
         shape = (e.size - 1, e.size - 1)
         self.count, self.total, self.total_sq = np.zeros(shape), np.zeros(shape), np.zeros(shape)
+        self.law: LearningLaw | None = None  # fitted from a log by `fit_from_log` (model build), else None
 
     @property
     def n_bands(self) -> int:
@@ -123,7 +131,8 @@ class DifficultyProgress:
     def to_dict(self) -> dict[str, Any]:
         return {"format": FORMAT, "format_version": FORMAT_VERSION, "band_edges": self.edges.tolist(),
                 "prior_strength": self.prior_strength, "noise_var": self.noise_var, "cell_prior": self.cell_prior,
-                "count": self.count.tolist(), "total": self.total.tolist(), "total_sq": self.total_sq.tolist()}
+                "count": self.count.tolist(), "total": self.total.tolist(), "total_sq": self.total_sq.tolist(),
+                **({"law": self.law.to_dict()} if self.law is not None else {})}
 
     @classmethod
     def from_dict(cls, payload: dict[str, Any]) -> DifficultyProgress:
@@ -135,6 +144,10 @@ class DifficultyProgress:
             if values.shape != (out.n_bands, out.n_bands):
                 raise ConfigError(f"policy learning {name}: expected {out.n_bands} x {out.n_bands} values, got shape {values.shape}")
             setattr(out, name, values)
+        if payload.get("law") is not None:
+            out.law = LearningLaw.from_dict(payload["law"])
+            if out.law.edges != tuple(out.edges.tolist()):
+                raise ConfigError("policy learning: the learning law's band edges differ from the progress statistics'")
         return out
 
     def summary(self) -> list[dict[str, float]]:
@@ -174,10 +187,12 @@ class ProgressTracker:
         self.mean[rows, skills], self.var[rows, skills] = m_now, v_now
 
 
-def fit_from_log(engine: Any, responses: pl.DataFrame, progress: DifficultyProgress | None = None) -> dict[str, Any]:
-    """Band statistics from a canonical response log (student_id, item_id, correct, seq): each response is
-    predicted by `engine` (a MasteryEngine) before it updates the student's state, in order, students in
-    parallel; the JSON component `policy_learning` of a model set."""
+def fit_from_log(engine: Any, responses: pl.DataFrame, progress: DifficultyProgress | None = None,
+                 max_law_students: int = 3000, seed: int = 0) -> dict[str, Any]:
+    """Band statistics and the learning law (`engine.recommend.law`) from a canonical response log
+    (student_id, item_id, correct, seq): each response is predicted by `engine` (a MasteryEngine) before it
+    updates the student's state, in order, students in parallel; the JSON component `policy_learning` of a
+    model set. The law is fitted on at most `max_law_students` students (a seeded draw)."""
     progress = progress or DifficultyProgress()
     if responses.height == 0:
         return progress.to_dict()
@@ -195,9 +210,34 @@ def fit_from_log(engine: Any, responses: pl.DataFrame, progress: DifficultyProgr
     pos = ordered["__pos"].to_numpy()
     batch = engine.new_batch(students)
     tracker = ProgressTracker(len(students), cat.n_skills)
+    law_row = _law_rows(len(students), max_law_students, seed)  # (n_students,) row in the law's arrays, -1 = not drawn
+    counts = np.zeros((int(law_row.max()) + 1, cat.n_skills, progress.n_bands), dtype=np.float32)
+    features = np.zeros((ordered.height, progress.n_bands), dtype=np.float32)
+    direct = cat.graph.direct.astype(float)  # direct[d, u]: u is a direct prerequisite of d
+    step_band = np.full(ordered.height, -1, dtype=np.int64)
     for k in range(int(pos.max()) + 1):
-        sel = pos == k
+        sel = np.flatnonzero(pos == k)
         r, i = rows[sel], items[sel]
+        mine = law_row[r] >= 0
+        lr, skill = law_row[r][mine], cat.item_skill[i][mine]
+        states = batch.rows(r[mine])
+        band = progress.band(engine.predict_skill_pairs(states, i[mine]))
+        log_p = np.log(np.clip(engine.p_now(states), 1e-9, 1.0))
+        ready = np.exp((log_p * direct[skill]).sum(axis=1))  # P(the practised skill's direct prerequisites learned)
+        features[sel[mine]] = counts[lr, skill]
+        step_band[sel[mine]] = band
+        counts[lr, skill, band] += ready
         tracker.step(progress, engine, batch, r, i, y[sel])
         engine.update_batch(batch, r, i, y[sel])
+    drawn = step_band >= 0
+    progress.law = fit_law(rows[drawn], cat.item_skill[items[drawn]], -cat.item_a[items[drawn]] * cat.item_b[items[drawn]],
+                           features[drawn].astype(float), y[drawn], step_band[drawn], tuple(progress.edges.tolist()), seed=seed)
     return progress.to_dict()
+
+
+def _law_rows(n_students: int, limit: int, seed: int) -> np.ndarray:
+    """Row of each student in the law's arrays (a seeded draw of at most `limit` students), -1 for the rest."""
+    out = np.full(n_students, -1, dtype=np.int64)
+    drawn = np.sort(np.random.default_rng(seed).permutation(n_students)[:limit])
+    out[drawn] = np.arange(drawn.size)
+    return out

@@ -139,15 +139,23 @@ def score_resources(engine: MasteryEngine, batch: MasteryBatch, now: float | np.
     uncertainty = np.clip(batch.theta_sd / engine.ability_model.prior_sd, 0.0, 1.0)
     p_items = engine.predict_items(batch, now, p_now=st.p_now)
     info_items = engine.ability_model.information(batch.theta[:, None], cat.item_a, cat.item_b, cat.item_c)
-    learned = None
+    learned = law_gain = None
+    law = progress.law if progress is not None and config.learn_difficulty else None
     if progress is not None and config.learn_difficulty:
         p_skill = engine.predict_skill_items(batch)  # difficulty for this student on this skill
-        learned = progress.values(p_skill, progress.optimistic(p_items.shape[0]))
+        if law is not None and law.informative:
+            law_gain = law.multiplier(p_skill)  # (N, I) what a step on each item teaches, relative to the average step
+            learned = law_gain / max(float(law.multiplier(np.asarray(law.edges[:-1])).max()), 1e-12)
+        else:
+            learned = progress.values(p_skill, progress.optimistic(p_items.shape[0]))
     items = choose_items(cat, p_items, info_items, uncertainty, config.target_success, config.targeting_width,
                          config.weights["information"], config.randomesque, rng, constraints.items_allowed, learned)
     skill_ready = np.exp(log_p @ engine.catalog.graph.direct.T.astype(float))  # (N, S) P(direct prerequisites learned)
     target = geometry.target_skill(st.p, skill_ready)
     rows = np.arange(st.p.shape[0])[:, None]
+    if law_gain is not None:  # the expected gain follows what the paired item's difficulty teaches, as the log showed
+        paired = items.item[rows, target]
+        gain = gain * np.where(paired >= 0, law_gain[rows, np.maximum(paired, 0)], 1.0)
     components = {
         "gain": gain,
         "targeting": items.targeting[rows, target],

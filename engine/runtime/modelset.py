@@ -262,4 +262,6 @@ def build_policy(catalog: Catalog, components: dict[str, Any], own_catalog: bool
     rconfig = RecommenderConfig.from_dict(components["recommender"]) if components.get("recommender") else None
     learned = components.get("policy_learning")
     progress = DifficultyProgress.from_dict(learned) if learned else None
+    if progress is not None and progress.law is not None:
+        engine.law = progress.law  # the tracked abilities follow the learning the log showed
     return engine, Recommender(engine, rconfig, progress=progress)

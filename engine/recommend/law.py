@@ -1,0 +1,148 @@
+"""How much a practice step teaches at each difficulty, estimated from a response log (the learning law).
+
+The recommender must not assume the success rate at which students learn most; it estimates it. The law
+is an additive-factors model (Cen, Koedinger & Junker 2006) whose learning term depends on how hard each
+earlier practice step was for the student when it was taken:
+
+    logit P(correct) = alpha_student + beta_skill + d * (-a_i b_i) + sum_b gamma_b * N_b(student, skill)
+
+where N_b counts the student's earlier steps on the item's skill whose predicted success (the mastery
+engine's per-skill IRT prediction just before the answer) fell in difficulty band b (`BAND_EDGES`), and
+-a_i b_i is the item's calibrated easiness. gamma_b is the logit-scale learning a step in band b leaves
+behind, measured on every later answer on the skill, not only the next one. The student intercepts absorb
+who the student is, so the gammas are identified by how success changes within a student over time; a
+random-practice log varies the band of each step at random, which is what makes them comparable.
+
+The fit is a ridge-penalised logistic regression by Newton's method over at most `max_students` students
+drawn with a fixed seed (the student block of the Hessian is diagonal, so a step costs the small block
+only); standard errors of the gammas come from the penalised Hessian. The policy uses `multiplier(p)`, each band's learning relative to the
+log's average step, with the estimate taken one standard error above its mean (optimism under
+uncertainty: a band seldom seen in the log is not written off) and clipped at 0.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from scipy import sparse
+from scipy.special import expit
+
+from engine.errors import ConfigError
+
+FORMAT = "equilearn-learning-law"
+FORMAT_VERSION = 1
+MIN_STEPS = 200  # fewer logged steps than this and the law is not used (uninformative)
+
+
+@dataclass(frozen=True)
+class LearningLaw:
+    """Per difficulty band (edges of predicted success): logit learning per step `gamma`, its `se`, and how
+    many logged steps fell in the band (`n`)."""
+
+    edges: tuple[float, ...]
+    gamma: tuple[float, ...]
+    se: tuple[float, ...]
+    n: tuple[int, ...]
+
+    def __post_init__(self) -> None:
+        k = len(self.edges) - 1
+        if k < 2 or not (len(self.gamma) == len(self.se) == len(self.n) == k):
+            raise ConfigError(f"learning law: {k} bands need as many gamma, se and n values")
+        if not all(np.isfinite(self.gamma)) or not all(s >= 0 for s in self.se):
+            raise ConfigError("learning law: gamma must be finite and se >= 0")
+
+    @property
+    def informative(self) -> bool:
+        """Enough logged steps, and measurable learning on average (else every band counts the same)."""
+        return sum(self.n) >= MIN_STEPS and self.average > 0
+
+    @property
+    def average(self) -> float:
+        """The log's average learning per step (bands weighted by their steps), clipped at 0 per band."""
+        n = np.asarray(self.n, dtype=float)
+        return float((n * np.maximum(self.gamma, 0.0)).sum() / max(n.sum(), 1.0))
+
+    def band(self, p: np.ndarray) -> np.ndarray:
+        edges = np.asarray(self.edges)
+        return np.clip(np.searchsorted(edges, np.nan_to_num(p, nan=0.5), side="right") - 1, 0, edges.size - 2)
+
+    def multiplier(self, p: np.ndarray) -> np.ndarray:
+        """Learning of a step at predicted success `p` relative to the log's average step (1 everywhere when
+        the law is not informative); the band's estimate is taken one standard error above its mean."""
+        p = np.asarray(p, dtype=float)
+        if not self.informative:
+            return np.ones_like(p)
+        optimistic = np.maximum(np.asarray(self.gamma) + np.asarray(self.se), 0.0)
+        return optimistic[self.band(p)] / self.average
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"format": FORMAT, "format_version": FORMAT_VERSION, "band_edges": list(self.edges),
+                "gamma": list(self.gamma), "se": list(self.se), "n": list(self.n)}
+
+    @classmethod
+    def from_dict(cls, payload: dict[str, Any]) -> LearningLaw:
+        if not isinstance(payload, dict) or payload.get("format") != FORMAT or payload.get("format_version") != FORMAT_VERSION:
+            raise ConfigError(f"not a {FORMAT} v{FORMAT_VERSION} payload")
+        try:
+            return cls(tuple(float(x) for x in payload["band_edges"]), tuple(float(x) for x in payload["gamma"]),
+                       tuple(float(x) for x in payload["se"]), tuple(int(x) for x in payload["n"]))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ConfigError(f"learning law: malformed payload ({exc})") from None
+
+    def summary(self) -> list[dict[str, float]]:
+        """Per band: range of predicted success, logged steps, learning per step (logits) and its SE."""
+        return [{"from": self.edges[b], "to": self.edges[b + 1], "n": self.n[b], "gamma": self.gamma[b], "se": self.se[b]}
+                for b in range(len(self.gamma))]
+
+
+def fit_law(student: np.ndarray, skill: np.ndarray, easiness: np.ndarray, counts: np.ndarray, correct: np.ndarray,
+            step_band: np.ndarray, edges: tuple[float, ...], *, penalty: float = 0.1, max_students: int = 3000,
+            seed: int = 0) -> LearningLaw:
+    """Fit the additive-factors law (module docstring). Per response: `student` and `skill` indices, the item's
+    `easiness` (-a b), `counts` (n, B) of the student's earlier steps on the skill per band, `correct` (0/1), and
+    `step_band`, the band this response's own step fell in (for the per-band step counts)."""
+    n_bands = len(edges) - 1
+    students = np.unique(student)
+    if students.size > max_students:
+        keep = np.isin(student, np.random.default_rng(seed).choice(students, max_students, replace=False))
+        student, skill, easiness, counts, correct = student[keep], skill[keep], easiness[keep], counts[keep], correct[keep]
+    _, s_idx = np.unique(student, return_inverse=True)
+    _, k_idx = np.unique(skill, return_inverse=True)
+    n = correct.size
+    steps = np.bincount(step_band[step_band >= 0], minlength=n_bands)
+    if n < MIN_STEPS or np.unique(correct).size < 2:
+        return LearningLaw(tuple(edges), (0.0,) * n_bands, (0.0,) * n_bands, tuple(int(x) for x in steps))
+    coef, cov = _newton(s_idx, sparse.hstack([
+        sparse.csr_matrix((np.ones(n), (np.arange(n), k_idx)), shape=(n, int(k_idx.max()) + 1)),
+        sparse.csr_matrix(easiness[:, None]), sparse.csr_matrix(counts)]).tocsr(), correct.astype(float), penalty)
+    se = np.sqrt(np.clip(np.diag(cov)[-n_bands:], 0.0, None))
+    return LearningLaw(tuple(edges), tuple(float(x) for x in coef[-n_bands:]), tuple(float(x) for x in se),
+                       tuple(int(x) for x in steps))
+
+
+def _newton(student: np.ndarray, shared: sparse.csr_matrix, y: np.ndarray, penalty: float,
+            max_iter: int = 50, tol: float = 1e-8) -> tuple[np.ndarray, np.ndarray]:
+    """Ridge logistic regression logit = u[student] + shared @ v, penalty / 2 * (|u|^2 + |v|^2), by Newton's
+    method. The student block of the Hessian is diagonal, so each step solves only the small `shared` block
+    (its Schur complement): O(rows x columns^2) per step, whatever the number of students. Returns v and
+    its covariance (the inverse Schur complement: the shared block of the inverse Hessian)."""
+    n_students, q = int(student.max()) + 1, shared.shape[1]
+    members = sparse.csr_matrix((np.ones(student.size), (student, np.arange(student.size))), shape=(n_students, student.size))
+    u, v = np.zeros(n_students), np.zeros(q)
+    for _ in range(max_iter):
+        p = expit(u[student] + shared @ v)
+        w = p * (1.0 - p)
+        g_u = members @ (y - p) - penalty * u
+        g_v = shared.T @ (y - p) - penalty * v
+        h_uu = members @ w + penalty  # (n_students,) the diagonal block
+        h_uv = (members @ shared.multiply(w[:, None])).toarray()  # (n_students, q)
+        h_vv = (shared.T @ shared.multiply(w[:, None])).toarray() + penalty * np.eye(q)
+        schur = h_vv - h_uv.T @ (h_uv / h_uu[:, None])
+        dv = np.linalg.solve(schur, g_v - h_uv.T @ (g_u / h_uu))
+        du = (g_u - h_uv @ dv) / h_uu
+        u, v = u + du, v + dv
+        if max(np.abs(du).max(), np.abs(dv).max()) < tol:
+            break
+    return v, np.linalg.inv(schur)
