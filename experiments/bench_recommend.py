@@ -25,6 +25,8 @@ from engine.catalog import build_catalog, demo_catalog
 from engine.catalog.synthetic import synthetic_bundle
 from engine.mastery import MasteryEngine
 from engine.recommend import Recommender, RecommenderConfig
+from engine.recommend.law import LearningLaw
+from engine.recommend.learning import BAND_EDGES, DifficultyProgress
 
 ROOT = Path(__file__).resolve().parents[1]
 TARGET_MS = 5.0
@@ -93,12 +95,14 @@ def main() -> None:
                 ("demo (256 items)", demo_catalog())]
     for label, catalog in catalogs:
         engine = MasteryEngine(catalog)
+        progress = DifficultyProgress()  # as a built set serves it: with a learning law (values of a typical fit)
+        progress.law = engine.law = LearningLaw(BAND_EDGES, (0.02, 0.08, 0.13, 0.11, 0.05, 0.0), (0.02,) * 6, (3000,) * 6)
         state = _student(engine, 40, seed=1)
         row = engine.state_to_dict(state)
         now = float(state.last_time) + 1.0
         rng = np.random.default_rng(0)
-        default = Recommender(engine)
-        no_prop = Recommender(engine, RecommenderConfig(propensity_draws=1))
+        default = Recommender(engine, progress=progress)
+        no_prop = Recommender(engine, RecommenderConfig(propensity_draws=1), progress=progress)
         cases = [
             (f"recommend k={args.k} (32 propensity draws, default)", lambda: default.recommend(state, args.k, now=now, rng=rng)),
             (f"recommend k={args.k} (1 propensity draw)", lambda: no_prop.recommend(state, args.k, now=now, rng=rng)),
@@ -130,7 +134,8 @@ def main() -> None:
         f"{headline[4]:.2f} ms, 95th percentile {headline[5]:.2f} ms of process CPU time per call ({args.repeats} repeats); "
         f"wall clock 10th percentile {headline[6]:.2f} ms, median {headline[7]:.2f} ms, 95th percentile {headline[8]:.2f} ms.",
         "",
-        "Learned part (learned difficulty bands on the per-skill ability, `engine.recommend.learning`; target: "
+        "Learned part (the learning law's band values for the item choice and its multiplier of the gain, on the "
+        "per-skill ability, `engine.recommend.law`; target: "
         "adds at most 1 ms), CPU medians of the default recommender and of the same with "
         "`learn_difficulty=False`, called alternately: "
         + "; ".join(f"{c}: {on:.2f} ms vs {off:.2f} ms, +{on - off:.2f} ms" for c, on, off in learned_cost) + "."

@@ -154,7 +154,9 @@ class MasteryOut(BaseModel):
 
 
 class RecommendationOut(BaseModel):
-    rank: int
+    rank: int = Field(description="position in the list as served: slots are drawn one by one with probability "
+                                  "softmax(score / temperature) (docs/engine.md, Selection), so rank 1 can score below "
+                                  "rank 2; `propensity` is that slot's probability")
     resource_id: str
     title: str
     kind: str
