@@ -10,6 +10,10 @@ INSUFFICIENT_EVIDENCE, decided on confidence bounds with multiple-comparison con
 - p_fail and p_pass are each adjusted over all rows of all checks (Holm, Benjamini-Hochberg, Bonferroni
   or none); FAIL if adjusted p_fail < alpha, else PASS if adjusted p_pass < alpha, else
   INSUFFICIENT_EVIDENCE (burden of proof on the model) or PASS (burden on the auditor);
+- a statistic that comes with its permutation and bootstrap samples (ABROCA: an absolute area, biased upwards,
+  so estimate +- z se would fail groups served alike) is tested with them instead: "at most the bound" by the
+  permutation shift test whose inversion is its interval's lower bound, "at least the bound" by the share of
+  bootstrap replicates reaching it (its percentile upper bound); its interval is shown as computed;
 - `require_significant`: FAIL also needs the statistic's own test (its p_value) to reject;
 - `strata`: evaluate only these strata (e.g. `["mid", "high"]`: advanced material is not meant for the low band);
 - a check with no shown group (all suppressed), or whose audit was not supplied, or a row below the
@@ -36,6 +40,7 @@ from scipy import stats
 
 from engine.errors import ConfigError, NotFoundError
 from engine.fairness.metricframe import OVERALL
+from engine.fairness.roc import p_above, p_below
 from engine.fairness.stats import ADJUST_METHODS, adjust_pvalues, normal_quantile
 
 PASS, FAIL, INSUFFICIENT = "PASS", "FAIL", "INSUFFICIENT_EVIDENCE"
@@ -216,8 +221,13 @@ class Row:
     status: str = INSUFFICIENT
     p_fail: float = float("nan")
     p_pass: float = float("nan")
+    interval: tuple[float, float] | None = None  # the statistic's own interval, when it has one (ABROCA)
+    null: tuple[float, ...] = ()  # its permutation and bootstrap samples: tested exactly, not by a normal
+    boot: tuple[float, ...] = ()  # approximation around a biased estimate (see `_test`)
 
     def ci(self, z: float) -> list[float | None]:
+        if self.interval is not None:
+            return [float(self.interval[0]), float(self.interval[1])]
         if self.value is None or self.se is None or not math.isfinite(self.se) or not math.isfinite(self.value):
             return [None, None]
         if self.log_scale:
@@ -275,8 +285,11 @@ def _rows_for(check: Check, records: list[dict[str, Any]]) -> tuple[list[Row], i
             if rec.get("suppressed"):
                 suppressed += 1
                 continue
+            sampled = bool(rec.get("null")) and bool(rec.get("boot"))
             rows.append(Row(check, rec["attribute"], rec["stratum"], rec["group"], rec.get("reference"),
-                            rec["estimate"], rec["se"], p_value=rec.get("p_value"), n_students=rec.get("n_students")))
+                            rec["estimate"], rec["se"], p_value=rec.get("p_value"), n_students=rec.get("n_students"),
+                            interval=tuple(rec["ci"]) if rec.get("ci") and None not in rec["ci"] else None,
+                            null=tuple(rec["null"]) if sampled else (), boot=tuple(rec["boot"]) if sampled else ()))
             continue
         suppressed += rec.get("suppressed", 0)
         groups = rec["groups"]
@@ -320,6 +333,11 @@ def _test(row: Row) -> tuple[float, float]:
     bounds = {k: (math.log(v) if row.log_scale else v) for k, v in (("min", check.min), ("max", check.max)) if v is not None}
     fails, passes = [], []
     for side, bound in bounds.items():
+        if row.null and row.boot and not row.log_scale:  # an upward-biased statistic (ABROCA) with its samples
+            above, below = p_above(value, np.array(row.null), bound), p_below(value, np.array(row.boot), bound)
+            fails.append(below if side == "min" else above)
+            passes.append(above if side == "min" else below)
+            continue
         if se == 0:
             outside = value < bound if side == "min" else value > bound
             fails.append(0.0 if outside else 1.0)

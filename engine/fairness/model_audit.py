@@ -90,7 +90,8 @@ class ModelAudit:
         for a in self.abroca:
             out.append({"kind": "value", "audit": "model", "metric": "abroca", "higher_is_better": False,
                         "stratum": None, "attribute": a["attribute"], "group": a["group"], "reference": a["reference"],
-                        "estimate": a["abroca"], "se": a["se"], "p_value": a["p_value"], "n_students": a["n_students"]})
+                        "estimate": a["abroca"], "se": a["se"], "p_value": a["p_value"], "n_students": a["n_students"],
+                        "ci": [a["ci_low"], a["ci_high"]], "null": a["null"], "boot": a["boot"]})
         ident = self.identity
         out.append({"kind": "value", "audit": "model", "metric": "identity_delta_auc", "higher_is_better": False,
                     "stratum": None, "attribute": "+".join(s.name for s in self.frame.specs), "group": "all",
@@ -123,7 +124,7 @@ class ModelAudit:
         return {
             "by_group": self.frame.by_group.to_dicts(),
             "overall": self.frame.overall.to_dicts(),
-            "abroca": self.abroca,
+            "abroca": [{k: v for k, v in a.items() if k not in ("null", "boot")} for a in self.abroca],  # samples: evidence only
             "identity_predictiveness": self.identity.to_dict(),
             "identity_predictiveness_by_attribute": {k: v.to_dict() for k, v in self.identity_by_attribute.items()},
             "identity_finding": self.finding(),
@@ -202,7 +203,8 @@ def audit_model(
             abroca.append({"attribute": spec.name, "group": g, "reference": reference, "abroca": result.value,
                            "ci_low": result.ci_low, "ci_high": result.ci_high, "se": result.se,
                            "p_value": result.p_value, "n_permutations": result.n_permutations,
-                           "n_students": int(in_a.sum())})
+                           "n_students": int(in_a.sum()), "null": [round(x, 6) for x in result.null],
+                           "boot": [round(x, 6) for x in result.boot]})
     report(done, total, "identity predictiveness (all groups)")
     done += 1
     joint = identity_predictiveness(y, p, student, _dummies(labelled, frame.specs, suppressed), n_folds=n_folds,

@@ -83,6 +83,26 @@ class AbrocaResult:
     se: float
     p_value: float
     n_permutations: int
+    null: tuple[float, ...] = ()  # the permutation ABROCAs: the distribution of the noise's area
+    boot: tuple[float, ...] = ()  # the student-level bootstrap ABROCAs
+
+
+def p_above(value: float, null: np.ndarray, bound: float) -> float:
+    """p-value of "the true ABROCA is at most `bound`" (small: confidently above it), the test whose inversion
+    gives the interval's lower bound: observed - true <= area of the noise (triangle inequality), whose
+    distribution the permutations `null` estimate; at bound 0 it is the permutation p-value."""
+    null = np.asarray(null, dtype=float)
+    return float((1 + np.sum(null >= value - bound - 1e-12)) / (1 + null.size))
+
+
+def p_below(value: float, boot: np.ndarray, bound: float) -> float:
+    """p-value of "the true ABROCA is at least `bound`" (small: confidently below it), the percentile bootstrap's
+    (the interval's upper bound): the share of bootstrap replicates at or above the bound, 1 when the estimate
+    itself reaches it."""
+    boot = np.asarray(boot, dtype=float)
+    if value >= bound:
+        return 1.0
+    return float((1 + np.sum(boot >= bound)) / (1 + boot.size))
 
 
 class _SortedPair:
@@ -148,5 +168,6 @@ def abroca_test(y: np.ndarray, p: np.ndarray, student: np.ndarray, student_in_a:
         se = float(np.std(finite, ddof=1))
     else:
         lo = hi = se = float("nan")
-    return AbrocaResult(float(observed), float(lo), float(hi), se, float(p_value), n_permutations)
+    return AbrocaResult(float(observed), float(lo), float(hi), se, float(p_value), n_permutations,
+                        tuple(float(x) for x in np.sort(null[np.isfinite(null)])), tuple(float(x) for x in np.sort(finite)))
 
