@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from engine.cli.loading import FORMAT_NAMES
 from engine.cli.progress import fit_with_progress, progress_bar
+from engine.distributed import add_engine_options, resolve_engine
 from engine.errors import ConfigError, DataError, NotFoundError
 from engine.jsonfile import check_text_table, read_json, table_error
 
@@ -122,6 +123,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     model.add_argument("--mastery-col", help="boolean column: mastery declared when the item was served")
     model.add_argument("--permutations", type=int, help="ABROCA permutations (default: the policy's)")
     model.add_argument("--folds", type=int, default=5, help="student folds of the identity-predictiveness test")
+    add_engine_options(model, parquet_folders=False)  # data formats: the model's fit and its test predictions; the audit runs here
     _common(model)
     model.set_defaults(handler=run_model)
 
@@ -231,6 +233,11 @@ def _fitted_predictions(args: argparse.Namespace) -> tuple[pl.DataFrame, pl.Data
     from engine.evaluation.protocol import protocol_split, sort_sequential
 
     model = _make_model(args.model)
+    on_ray = resolve_engine(args.engine) == "ray"
+    if on_ray:
+        from engine.distributed.kt import ray_family
+
+        ray_family(model)  # refuse a model that cannot fit on Ray before loading anything
     dataset = load(args.data, args.format)
     threshold = args.success_threshold if args.success_threshold is not None else SUCCESS_THRESHOLDS.get(args.format)
     if threshold is not None and not 0 < threshold <= 1:
@@ -241,14 +248,29 @@ def _fitted_predictions(args: argparse.Namespace) -> tuple[pl.DataFrame, pl.Data
         success = (pl.col("correct") >= threshold).cast(pl.Float64)
         train, test = train.with_columns(success), test.with_columns(success)
     try:
-        fit_with_progress(model, train, f"audit model: fit {args.model}")
+        if on_ray:
+            p = _fit_and_predict_on_ray(model, train, test, args.ray_address, f"audit model: fit {args.model}")
+        else:
+            fit_with_progress(model, train, f"audit model: fit {args.model}")
+            p = model.predict_proba(test)
     except ValueError as exc:  # a model that cannot use this data (e.g. BKT without skill ids)
         raise DataError(f"{args.data}: {args.model}: {exc}") from None
-    p = model.predict_proba(test)
     predictions = test.select("student_id", "correct").with_columns(pl.Series("p", p, dtype=pl.Float64).clip(0.0, 1.0))
     info = {"model": args.model, "outcome": f"correct >= {threshold}" if threshold is not None else "correct",
             "split": split.source, "n_train": train.height, "n_test": test.height}
     return predictions, _dataset_roster(args, dataset.roster), info
+
+
+def _fit_and_predict_on_ray(model: Any, train: pl.DataFrame, test: pl.DataFrame, address: str | None,
+                            description: str) -> Any:
+    """The model's Ray fit and its test predictions partitioned by student (one worker per cluster CPU)."""
+    from engine.distributed.cluster import cluster_cpus, ray_session  # imports ray
+    from engine.distributed.evaluate import fit_and_predict_on_ray
+
+    with progress_bar(description, unit="step") as bar, ray_session(address) as ray:
+        p = fit_and_predict_on_ray(model, train, test, ray, cluster_cpus(ray), callback=lambda done, total: bar.update(done, total))
+        bar.finish()
+    return p
 
 
 def _make_model(name: str) -> Any:

@@ -5,7 +5,7 @@
     equilearn model list
     equilearn model promote NAME VERSION --alias champion [--audit AUDIT.json ...] [--policy POLICY.toml]
     equilearn model build --catalog CATALOG (--data LOG --format F | --from-store) [--out FILE] [--register NAME]
-                          [--predictor auto|bkt|blend|irt]
+                          [--predictor auto|bkt|blend|irt] [--engine local|ray [--ray-address ADDR]]
     equilearn model audit NAME VERSION | --file SET.json [--data LOG --format F --roster R.csv [--groups g1,g2]]
                           [--out REPORT.json] [--database-url URL]
 
@@ -34,6 +34,7 @@ from typing import Any
 
 from engine.cli.loading import add_loader_options, loader_options
 from engine.cli.output import write_json
+from engine.distributed import add_engine_options, resolve_engine
 from engine.errors import ConfigError
 from engine.jsonfile import read_json
 
@@ -109,6 +110,7 @@ def register_build(model: argparse._SubParsersAction) -> None:
     build.add_argument("--ignore-unknown-items", action="store_true",
                        help="leave out log rows naming items the catalog lacks (reported), instead of stopping")
     build.add_argument("--json", action="store_true", help="print the diagnostics as JSON instead of the table")
+    add_engine_options(build, parquet_folders=False)  # the item bank's and the skill model's fits; the rest runs here
     build.set_defaults(handler=run_build)
 
 
@@ -400,13 +402,21 @@ def run_build(args: argparse.Namespace) -> int:
     from engine.catalog import load_catalog
     from engine.runtime.modelset import write_model_set_file
 
+    on_ray = resolve_engine(args.engine) == "ray"
     catalog = load_catalog(args.catalog)
     responses, source = _build_log(args)
     name = args.name or args.register or "equilearn"
-    model_set, diagnostics = build_model_set(
-        catalog, responses, predictor=args.predictor, seed=args.seed, test_fraction=args.test_fraction,
-        irt_model=args.model, min_item_responses=args.min_item_responses,
-        ignore_unknown_items=args.ignore_unknown_items, name=name, source=source)
+    options = {"predictor": args.predictor, "seed": args.seed, "test_fraction": args.test_fraction,
+               "irt_model": args.model, "min_item_responses": args.min_item_responses,
+               "ignore_unknown_items": args.ignore_unknown_items, "name": name, "source": source}
+    if on_ray:
+        from engine.distributed.cluster import cluster_cpus, ray_session  # imports ray
+        from engine.distributed.kt import RayFitter
+
+        with ray_session(args.ray_address) as ray:
+            model_set, diagnostics = build_model_set(catalog, responses, fit=RayFitter(ray, cluster_cpus(ray)), **options)
+    else:
+        model_set, diagnostics = build_model_set(catalog, responses, **options)
     if args.json:
         write_json({"diagnostics": diagnostics.to_dict(), "predictor": diagnostics.predictor}, None)
     else:

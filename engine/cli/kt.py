@@ -29,6 +29,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     ev.add_argument("--test-fraction", type=float, default=0.2, help="student share for test when the data has no split")
     ev.add_argument("--seed", type=int, default=0)
     ev.add_argument("--out", help="write the result JSON here")
+    add_engine_options(ev, parquet_folders=False)
     add_loader_options(ev)
     ev.set_defaults(handler=run_evaluate)
 
@@ -43,7 +44,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     fit.add_argument("--test-fraction", type=float, default=0.2, help="student share for test when the data has no split")
     fit.add_argument("--seed", type=int, default=0)
-    add_engine_options(fit)
+    add_engine_options(fit, parquet_folders=False)
     add_loader_options(fit)
     fit.set_defaults(handler=run_fit)
 
@@ -54,14 +55,34 @@ def run_evaluate(args: argparse.Namespace) -> int:
     from engine.evaluation.zoo import parse_model_names  # noqa: PLC0415
 
     names = parse_model_names(args.models)  # fail on a bad name before loading anything
-    dataset = load(args.data, args.format, **loader_options(args, args.format))
-    with progress_bar("kt evaluate", total=2 * len(names), unit="step") as bar:
-        try:
-            result = evaluate(dataset, names, test_fraction=args.test_fraction, seed=args.seed, progress=bar.update)
-        except ValueError as exc:  # a model that cannot use this data (e.g. BKT without skill ids)
-            raise DataError(f"{args.data}: {bar.description}: {exc}") from None
+    if resolve_engine(args.engine) == "ray":
+        from engine.distributed.evaluate import check_names  # noqa: PLC0415
+
+        check_names(names)  # refuse a model that cannot fit on Ray before loading anything
+        dataset = load(args.data, args.format, **loader_options(args, args.format))
+        result = _evaluate_on_ray(dataset, names, args)
+    else:
+        dataset = load(args.data, args.format, **loader_options(args, args.format))
+        with progress_bar("kt evaluate", total=2 * len(names), unit="step") as bar:
+            try:
+                result = evaluate(dataset, names, test_fraction=args.test_fraction, seed=args.seed, progress=bar.update)
+            except ValueError as exc:  # a model that cannot use this data (e.g. BKT without skill ids)
+                raise DataError(f"{args.data}: {bar.description}: {exc}") from None
     write_json(result, args.out)
     return 0
+
+
+def _evaluate_on_ray(dataset: Any, names: list[str], args: argparse.Namespace) -> dict[str, Any]:
+    """The protocol with fits and predictions on a Ray cluster (one partition worker per cluster CPU)."""
+    from engine.distributed.cluster import cluster_cpus, ray_session  # noqa: PLC0415 - imports ray
+    from engine.distributed.evaluate import evaluate_on_ray  # noqa: PLC0415
+
+    with progress_bar("kt evaluate", total=2 * len(names), unit="step") as bar, ray_session(args.ray_address) as ray:
+        try:
+            return evaluate_on_ray(dataset, names, ray, cluster_cpus(ray), test_fraction=args.test_fraction,
+                                   seed=args.seed, progress=bar.update)
+        except ValueError as exc:  # a model that cannot use this data (e.g. BKT without skill ids)
+            raise DataError(f"{args.data}: {bar.description}: {exc}") from None
 
 
 def run_fit(args: argparse.Namespace) -> int:

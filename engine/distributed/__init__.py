@@ -28,12 +28,14 @@ def resolve_engine(flag: str | None, environ: dict[str, str] | None = None) -> s
     return value
 
 
-def add_engine_options(parser: argparse.ArgumentParser) -> None:
-    """--engine / --ray-address on a fitting command (the distributed engine gives the local engine's numbers)."""
+def add_engine_options(parser: argparse.ArgumentParser, parquet_folders: bool = True) -> None:
+    """--engine / --ray-address on a fitting command (the distributed engine gives the local engine's numbers);
+    `parquet_folders`: the command's workers read a --format generic folder of Parquet files themselves."""
     group = parser.add_argument_group("where it runs")
     group.add_argument("--engine", choices=ENGINES, default=None,
                        help="local (one process) or ray (E-steps on Ray workers, partitioned by student); "
                             f"default: ${ENGINE_VARIABLE}, else local")
+    folders = " With --format generic, a folder of Parquet files split by student is read by the workers" if parquet_folders else ""
     group.add_argument("--ray-address", default=None,
                        help="an existing Ray cluster (e.g. auto or ray://head:10001); default: start a local one with "
-                            "2 CPUs. With --format generic, a folder of Parquet files split by student is read by the workers")
+                            f"2 CPUs.{folders}")

@@ -81,3 +81,16 @@ def fit_irt_on_ray(model: Any, responses: pl.DataFrame, ray: Any, n_workers: int
     model.calibration_ = calibration
     model.bank_ = calibration.bank
     return model
+
+
+class RayFitter:
+    """`fit(model, responses)` on the connected Ray cluster (`fit_on_ray`, the local fit's parameters): the
+    `engine.modelbuild.fitting.Fitter` that `model build --engine ray` passes for the bank and the skill model."""
+
+    engine = "ray"
+
+    def __init__(self, ray: Any, n_workers: int) -> None:
+        self.ray, self.n_workers = ray, n_workers
+
+    def __call__(self, model: Any, responses: pl.DataFrame) -> Any:
+        return fit_on_ray(model, responses, self.ray, self.n_workers)

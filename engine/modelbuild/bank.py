@@ -19,6 +19,7 @@ import polars as pl
 
 from engine.catalog import Catalog
 from engine.errors import ConfigError, DataError
+from engine.modelbuild.fitting import LOCAL, Fitter
 
 MIN_RESPONSES = 30
 PRIOR_A = (0.0, 0.5)
@@ -48,8 +49,9 @@ def item_counts(catalog: Catalog, responses: pl.DataFrame) -> pl.DataFrame:
 
 def fit_bank(catalog: Catalog, responses: pl.DataFrame, model: str = "2pl", min_responses: int = MIN_RESPONSES,
              prior_a: tuple[float, float] = PRIOR_A, prior_b: tuple[float, float] = PRIOR_B,
-             standard_errors: str = "auto") -> BankFit:
-    """Calibrate the catalog's items on `responses` (catalog items only; correct 0/1) (module docstring)."""
+             standard_errors: str = "auto", fit: Fitter = LOCAL) -> BankFit:
+    """Calibrate the catalog's items on `responses` (catalog items only; correct 0/1) (module docstring);
+    `fit` runs the calibration (in this process by default, or e.g. on Ray: `engine.modelbuild.fitting`)."""
     from models.irt import IRT  # noqa: PLC0415 - models.irt loads numba kernels
 
     if model not in MODELS:
@@ -66,8 +68,8 @@ def fit_bank(catalog: Catalog, responses: pl.DataFrame, model: str = "2pl", min_
         raise DataError("the item bank is dichotomous IRT: every score must be 0 or 1 (found partial scores); "
                         "round them, or give a log of right/wrong answers")
     try:
-        irt = IRT(model=model, prior_a=None if model in ("rasch", "1pl") else prior_a, prior_b=prior_b,
-                  standard_errors=standard_errors).fit(fitted)
+        irt = fit(IRT(model=model, prior_a=None if model in ("rasch", "1pl") else prior_a, prior_b=prior_b,
+                      standard_errors=standard_errors), fitted)
     except ValueError as exc:
         raise DataError(f"item calibration failed: {exc}") from None
     bank = irt.bank_

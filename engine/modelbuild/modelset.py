@@ -34,6 +34,7 @@ import polars as pl
 from engine.modelbuild.bank import MIN_RESPONSES, PRIOR_A, PRIOR_B, BankFit, fit_bank
 from engine.modelbuild.data import PreparedLog, prepare_log
 from engine.modelbuild.diagnostics import Diagnostics
+from engine.modelbuild.fitting import LOCAL, Fitter
 from engine.modelbuild.predictor import PREDICTORS, WEIGHTS, HeldOut, choose_weight, sequential_predictions
 from engine.catalog import Catalog
 from engine.errors import ConfigError, DataError
@@ -63,15 +64,16 @@ class Fitted:
 
 def fit_components(catalog: Catalog, responses: pl.DataFrame, *, irt_model: str, min_item_responses: int,
                    prior_a: tuple[float, float], prior_b: tuple[float, float], irt_weight: float, seed: int,
-                   standard_errors: str = "auto") -> Fitted:
-    """Item bank + BKT per skill on `responses` (prepared: catalog items, catalog skill_ids), as an engine."""
+                   standard_errors: str = "auto", fit: Fitter = LOCAL) -> Fitted:
+    """Item bank + BKT per skill on `responses` (prepared: catalog items, catalog skill_ids), as an engine;
+    `fit` runs the two fits (`engine.modelbuild.fitting`: in this process by default)."""
     from models.bkt import BKT  # noqa: PLC0415 - numba kernels load on first use
 
     t0 = time.perf_counter()
-    bank = fit_bank(catalog, responses, irt_model, min_item_responses, prior_a, prior_b, standard_errors)
+    bank = fit_bank(catalog, responses, irt_model, min_item_responses, prior_a, prior_b, standard_errors, fit)
     t1 = time.perf_counter()
     try:
-        skills = BKT(random_state=seed).fit(responses)
+        skills = fit(BKT(random_state=seed), responses)
     except ValueError as exc:
         raise DataError(f"skill model (BKT) cannot be fitted: {exc}") from None
     t2 = time.perf_counter()
@@ -97,11 +99,11 @@ def _policy_learning_component(engine: MasteryEngine, responses: pl.DataFrame) -
 
 
 def _held_out(catalog: Catalog, prepared: PreparedLog, fraction: float, seed: int, opts: dict[str, Any],
-              seconds: dict[str, float]) -> tuple[HeldOut, dict]:
+              seconds: dict[str, float], fit: Fitter = LOCAL) -> tuple[HeldOut, dict]:
     train, test = split_students(prepared.responses, fraction, seed)
     if train.height == 0:
         raise DataError("the log has too few students to hold some out; use --test-fraction 0 with a fixed --predictor")
-    fitted = fit_components(catalog, train, irt_weight=0.5, seed=seed, standard_errors="none", **opts)
+    fitted = fit_components(catalog, train, irt_weight=0.5, seed=seed, standard_errors="none", fit=fit, **opts)
     t0 = time.perf_counter()
     held = sequential_predictions(fitted.engine, test)
     seconds.update({f"held_out_{k}": v for k, v in fitted.seconds.items()})
@@ -125,12 +127,14 @@ def build_model_set(catalog: Catalog, responses: pl.DataFrame, *, predictor: str
                     test_fraction: float = 0.2, irt_model: str = "2pl", min_item_responses: int = MIN_RESPONSES,
                     prior_a: tuple[float, float] = PRIOR_A, prior_b: tuple[float, float] = PRIOR_B,
                     ignore_unknown_items: bool = False, name: str = "equilearn",
-                    source: str = "responses") -> tuple[LocalModelSet, Diagnostics]:
+                    source: str = "responses", fit: Fitter = LOCAL) -> tuple[LocalModelSet, Diagnostics]:
     """Fit every served component from `responses` (canonical log) against `catalog` (module docstring).
 
     Returns the model set (name, version `build-<sha256 of the served components>`, components, data
     fingerprint, code version, audit status NOT_AUDITED) and its diagnostics. `predictor`: `auto` (choose
-    `irt_weight` in WEIGHTS by held-out AUC), `bkt` (0), `blend` (0.5) or `irt` (1)."""
+    `irt_weight` in WEIGHTS by held-out AUC), `bkt` (0), `blend` (0.5) or `irt` (1). `fit` runs the item bank's
+    and the skill model's fits (`engine.modelbuild.fitting`; e.g. `engine.distributed.kt.RayFitter` for Ray,
+    the same components); everything else runs here."""
     if predictor not in PREDICTORS:
         raise ConfigError(f"--predictor must be one of {', '.join(PREDICTORS)}, got {predictor!r}")
     if not 0 <= test_fraction < 1:
@@ -148,10 +152,10 @@ def build_model_set(catalog: Catalog, responses: pl.DataFrame, *, predictor: str
     opts = {"irt_model": irt_model, "min_item_responses": min_item_responses, "prior_a": prior_a, "prior_b": prior_b}
     held, held_info = (None, None)
     if test_fraction > 0:
-        held, held_info = _held_out(catalog, prepared, test_fraction, seed, opts, seconds)
+        held, held_info = _held_out(catalog, prepared, test_fraction, seed, opts, seconds, fit)
         t = lap("held_out", t)
     weight, figures = choose_weight(predictor, held)
-    fitted = fit_components(catalog, prepared.responses, irt_weight=weight, seed=seed, **opts)
+    fitted = fit_components(catalog, prepared.responses, irt_weight=weight, seed=seed, fit=fit, **opts)
     seconds.update({f"fit_{k}": v for k, v in fitted.seconds.items()})
     t = lap("fit", t)
     learning = _policy_learning_component(fitted.engine, prepared.responses)
@@ -178,7 +182,7 @@ def build_model_set(catalog: Catalog, responses: pl.DataFrame, *, predictor: str
         "format": BUILD_FORMAT, "format_version": BUILD_FORMAT_VERSION,
         "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "options": {"predictor": predictor, "seed": seed, "test_fraction": test_fraction, **opts,
-                    "ignore_unknown_items": ignore_unknown_items, "source": source},
+                    "ignore_unknown_items": ignore_unknown_items, "source": source, "engine": fit.engine},
         "data": {"fingerprint": prepared.fingerprint(), "n_rows": prepared.n_rows_in,
                  "n_responses": prepared.responses.height},
         "predictor": predictor_info,
