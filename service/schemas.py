@@ -137,7 +137,7 @@ class SkillMastery(BaseModel):
     typical_success: float = Field(description="predicted P(correct) on the skill's typical item")
     p_ability_mastered: float = Field(description="P(typical success >= the mastery level): `mastered` needs both "
                                                   "p_learned >= mastery_threshold and this >= the engine's "
-                                                  "ability_confirms (0.5 by default)")
+                                                  "ability_confirms (0.5 by default; 0.8 when a learning law is served)")
 
 
 

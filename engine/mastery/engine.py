@@ -49,6 +49,8 @@ STATES_FORMAT_VERSION = 1
 COMPONENTS_FORMAT = "equilearn-mastery-components"
 COMPONENTS_FORMAT_VERSION = 1
 SECONDS_PER_DAY = 86_400.0
+PACE_PRIOR_SD = 0.5  # how far a student's learning pace is believed to stray from the population's before evidence
+PACE_MIN, PACE_MAX = 0.2, 3.0
 
 
 @dataclass(frozen=True)
@@ -64,6 +66,7 @@ class MasteryConfig:
     skill_drift: float = 0.05
     mastery_success: float = 0.8
     ability_confirms: float = 0.5
+    ability_confirms_with_law: float = 0.8  # when the tracked ability also follows a learning law's expected learning
     graph_confidence: float = 0.9
     graph_isolated: float = 0.15
 
@@ -271,15 +274,18 @@ class MasteryEngine:
 
     def mastered(self, p: np.ndarray, batch: MasteryBatch | None = None) -> np.ndarray:
         """(N, S) mastered flag: P(learned) `p` at the mastery threshold and, when the states are given, the
-        per-skill ability confirming it (more likely than not that the student answers the skill's typical item
-        right at least `mastery_success` of the time). Two models must agree, so a flag set by a skill model that
+        per-skill ability confirming it (P >= `ability_confirms`, 0.5, that the student answers the skill's typical
+        item right at least `mastery_success` of the time; `ability_confirms_with_law`, 0.8, when the ability also
+        follows a learning law's expected learning, which is not yet evidence). Two models must agree, so a flag set by a skill model that
         learned too fast a learn rate from a log, or by a lucky streak of easy items, is not enough. States
         written before skill abilities existed (evidence but no skill ability) keep the skill model's flag."""
         flag = p >= self.config.mastery_threshold
         if batch is None or self.config.ability_confirms < 0:
             return flag
         legacy = (batch.evidence > 0) & np.isnan(batch.skill_theta)  # a state stored before skill abilities existed
-        return flag & ((self.ability_mastery(batch) >= self.config.ability_confirms) | legacy)
+        confirms = (self.config.ability_confirms_with_law if self.law is not None and self.law.informative
+                    else self.config.ability_confirms)
+        return flag & ((self.ability_mastery(batch) >= confirms) | legacy)
 
     # ---- per-skill ability ---------------------------------------------------------------------------
     def skill_ability(self, batch: MasteryBatch) -> tuple[np.ndarray, np.ndarray]:
@@ -357,7 +363,7 @@ class MasteryEngine:
         threshold = self.config.mastery_threshold
         progress = (practiced & (p_before < threshold) & (p_after >= threshold)).any(axis=1)
         cat = self.catalog
-        learned = self._expected_learning(batch, rows, items, start) if self.law is not None else None
+        learned = self._expected_learning(batch, rows, items, start, y) if self.law is not None else None
         self._update_skill_ability(batch, rows, items, y, practiced)
         if learned is not None:
             batch.skill_theta[rows] = np.where(practiced, batch.skill_theta[rows] + learned[:, None], batch.skill_theta[rows])
@@ -373,20 +379,40 @@ class MasteryEngine:
         batch.first_time[rows] = np.where(np.isnan(batch.first_time[rows]) & known_time, now, batch.first_time[rows])
         batch.responses_since_progress[rows] = np.where(progress, 0, batch.responses_since_progress[rows] + 1)
 
-    def _expected_learning(self, batch: MasteryBatch, rows: np.ndarray, items: np.ndarray, p_start: np.ndarray) -> np.ndarray:
-        """(n,) expected rise of the practised skill's ability from this step (the learning law's logit gain at the
+    def _expected_learning(self, batch: MasteryBatch, rows: np.ndarray, items: np.ndarray, p_start: np.ndarray,
+                           y: np.ndarray) -> np.ndarray:
+        """(n,) expected rise of the practised skill's ability from this step: the learning law's logit gain at the
         item's predicted difficulty, times P(the skill's direct prerequisites learned), over the skill's typical
-        discrimination): the state-space drift's mean, so the tracked ability does not lag a student who learns."""
+        discrimination, times the student's pace. The mean of the state-space drift, so the tracked ability
+        does not lag a student who learns.
+
+        The pace (the student's learning relative to the population's, 1 = as the law says) is estimated from
+        the same answers, shrunk toward 1: an answer on a skill already practised tests the drift the law added
+        there; under pace rho the prediction is off by about a p (1 - p) (rho - 1) d, so each such answer adds
+        a d (y - p) to the score and (a d)^2 p (1 - p) to the information (d: the drift this item's band
+        adds, a: the item's discrimination), and rho = 1 + score / (1 / PACE_PRIOR_SD^2 + information)."""
         law = self.law
         if not law.informative:
             return np.zeros(rows.size)
-        skill = self.catalog.item_skill[items]
-        mean, var = self.skill_ability_at(batch, rows, skill)
         cat = self.catalog
-        band = law.band(p3(mean, var + self.config.skill_drift, cat.item_a[items], cat.item_b[items], cat.item_c[items]))
+        skill = cat.item_skill[items]
+        mean, var = self.skill_ability_at(batch, rows, skill)
+        a = cat.item_a[items]
+        p = p3(mean, var + self.config.skill_drift, a, cat.item_b[items], cat.item_c[items])
         log_p = np.log(np.clip(p_start, 1e-9, 1.0))
         ready = np.exp((log_p * cat.graph.direct[skill]).sum(axis=1))
-        return np.maximum(np.asarray(law.gamma)[band], 0.0) * ready / self.typical_items[0][skill]
+        drift = np.maximum(np.asarray(law.gamma)[law.band(p)], 0.0) * ready / self.typical_items[0][skill]
+        tested = ~np.isnan(batch.skill_theta[rows, skill])  # the law has added drift to this skill before
+        batch.pace_score[rows] += np.where(tested, a * drift * (y - p), 0.0)
+        batch.pace_info[rows] += np.where(tested, (a * drift) ** 2 * p * (1.0 - p), 0.0)
+        return drift * self.pace(batch, rows)
+
+    def pace(self, batch: MasteryBatch, rows: np.ndarray | None = None) -> np.ndarray:
+        """(n,) each student's learning pace relative to the population's learning law (1 = as the law says),
+        shrunk toward 1 with prior SD `PACE_PRIOR_SD`, kept within [PACE_MIN, PACE_MAX]."""
+        idx = slice(None) if rows is None else rows
+        rho = 1.0 + batch.pace_score[idx] / (1.0 / PACE_PRIOR_SD**2 + batch.pace_info[idx])
+        return np.clip(rho, PACE_MIN, PACE_MAX)
 
     def update(self, state: MasteryState, item_id: str, correct: float, time: float | None = None) -> MasteryState:
         """A new state with one more response (item by id, score in [0, 1], time in days or None)."""

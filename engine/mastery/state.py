@@ -4,7 +4,9 @@ Per student: IRT ability (EAP `theta`, posterior SD `theta_sd`); per skill: P(le
 practice (`p_learned`), evidence counts (responses that touched the skill) and last-practice time
 (days, NaN = never or unknown); plus the time of the student's first response (`first_time`, from
 which skills never practised here are taken to age) and `responses_since_progress` (responses since a
-skill last crossed the mastery threshold) for stall detection. No demographic field exists here, by design.
+skill last crossed the mastery threshold) for stall detection; and, where a learning law is served, the
+evidence on the student's learning pace relative to the population's (`pace_score`, `pace_info`: score and
+information of its estimate, see `MasteryEngine`). No demographic field exists here, by design.
 Serialized as versioned JSON keyed by skill id, so a state survives catalog reordering.
 """
 
@@ -46,6 +48,8 @@ class MasteryState:
     first_time: float = math.nan
     skill_theta: np.ndarray | None = None  # (S,) per-skill ability mean (NaN: not practised, the general theta applies)
     skill_var: np.ndarray | None = None  # (S,) its posterior variance (NaN: not practised)
+    pace_score: float = 0.0  # evidence on the learning pace relative to the population's (score, information)
+    pace_info: float = 0.0
 
     def __post_init__(self) -> None:
         n = self.p_learned.shape[0]
@@ -61,6 +65,7 @@ class MasteryState:
             "theta": float(self.theta), "theta_sd": float(self.theta_sd), "n_responses": int(self.n_responses),
             "last_time": _num(self.last_time), "first_time": _num(self.first_time),
             "responses_since_progress": int(self.responses_since_progress),
+            "pace_score": float(self.pace_score), "pace_info": float(self.pace_info),
             "skills": {
                 s: {"p_learned": float(self.p_learned[i]), "evidence": int(self.evidence[i]),
                     "last_practice": _num(float(self.last_practice[i])), "theta": _num(float(self.skill_theta[i])),
@@ -91,7 +96,8 @@ class MasteryState:
         lt, ft = payload.get("last_time"), payload.get("first_time")
         return cls(str(payload["student_id"]), float(payload["theta"]), float(payload["theta_sd"]), p, ev, last,
                    int(payload.get("n_responses", 0)), math.nan if lt is None else float(lt),
-                   int(payload.get("responses_since_progress", 0)), math.nan if ft is None else float(ft), th, var)
+                   int(payload.get("responses_since_progress", 0)), math.nan if ft is None else float(ft), th, var,
+                   float(payload.get("pace_score", 0.0)), float(payload.get("pace_info", 0.0)))
 
 
 @dataclass
@@ -110,12 +116,18 @@ class MasteryBatch:
     first_time: np.ndarray
     skill_theta: np.ndarray | None = None  # (N, S) per-skill ability mean, NaN where not practised
     skill_var: np.ndarray | None = None  # (N, S) its variance, NaN where not practised
+    pace_score: np.ndarray | None = None  # (N,) learning-pace evidence (score, information), 0 = none yet
+    pace_info: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         if self.skill_theta is None:
             self.skill_theta = np.full(self.p_learned.shape, np.nan)
         if self.skill_var is None:
             self.skill_var = np.full(self.p_learned.shape, np.nan)
+        if self.pace_score is None:
+            self.pace_score = np.zeros(self.p_learned.shape[0])
+        if self.pace_info is None:
+            self.pace_info = np.zeros(self.p_learned.shape[0])
 
     def __len__(self) -> int:
         return len(self.student_ids)
@@ -140,6 +152,8 @@ class MasteryBatch:
             np.array([s.first_time for s in states], dtype=float),
             np.stack([s.skill_theta for s in states]).astype(float),
             np.stack([s.skill_var for s in states]).astype(float),
+            np.array([s.pace_score for s in states], dtype=float),
+            np.array([s.pace_info for s in states], dtype=float),
         )
 
     def state(self, row: int) -> MasteryState:
@@ -148,7 +162,7 @@ class MasteryBatch:
             self.student_ids[row], float(self.theta[row]), float(self.theta_sd[row]), self.p_learned[row].copy(),
             self.evidence[row].copy(), self.last_practice[row].copy(), int(self.n_responses[row]),
             float(self.last_time[row]), int(self.responses_since_progress[row]), float(self.first_time[row]),
-            self.skill_theta[row].copy(), self.skill_var[row].copy(),
+            self.skill_theta[row].copy(), self.skill_var[row].copy(), float(self.pace_score[row]), float(self.pace_info[row]),
         )
 
     def row_of(self, student_id: str) -> int:
@@ -159,4 +173,4 @@ class MasteryBatch:
 
 
 _ARRAYS = ("theta", "theta_sd", "p_learned", "evidence", "last_practice", "n_responses", "last_time",
-           "responses_since_progress", "first_time", "skill_theta", "skill_var")
+           "responses_since_progress", "first_time", "skill_theta", "skill_var", "pace_score", "pace_info")

@@ -30,6 +30,7 @@ def batch_to_dicts(batch: MasteryBatch, skill_ids: tuple[str, ...]) -> list[dict
     p, ev = batch.p_learned.tolist(), batch.evidence.tolist()
     lp = np.where(np.isfinite(batch.last_practice), batch.last_practice, np.nan).tolist()
     st, sv = batch.skill_theta.tolist(), batch.skill_var.tolist()
+    pace_s, pace_i = batch.pace_score.tolist(), batch.pace_info.tolist()
     out = []
     for i, sid in enumerate(batch.student_ids):
         pi, ei, li, ti, vi = p[i], ev[i], lp[i], st[i], sv[i]
@@ -37,6 +38,7 @@ def batch_to_dicts(batch: MasteryBatch, skill_ids: tuple[str, ...]) -> list[dict
             "format": STATE_FORMAT, "format_version": STATE_FORMAT_VERSION, "student_id": sid,
             "theta": theta[i], "theta_sd": sd[i], "n_responses": n_resp[i],
             "last_time": _opt(last_t[i]), "first_time": _opt(first_t[i]), "responses_since_progress": rsp[i],
+            "pace_score": pace_s[i], "pace_info": pace_i[i],
             "skills": {s: {"p_learned": pi[j], "evidence": ei[j], "last_practice": None if li[j] != li[j] else li[j],
                            "theta": None if ti[j] != ti[j] else ti[j], "theta_var": None if vi[j] != vi[j] else vi[j]}
                        for j, s in enumerate(skill_ids)},
@@ -69,6 +71,7 @@ def batch_from_dicts(student_ids: list[str], docs: list[dict[str, Any] | None], 
         b.theta[i], b.theta_sd[i] = float(doc["theta"]), float(doc["theta_sd"])
         b.n_responses[i] = int(doc.get("n_responses", 0))
         b.responses_since_progress[i] = int(doc.get("responses_since_progress", 0))
+        b.pace_score[i], b.pace_info[i] = float(doc.get("pace_score", 0.0)), float(doc.get("pace_info", 0.0))
         lt, ft = doc.get("last_time"), doc.get("first_time")
         b.last_time[i] = np.nan if lt is None else float(lt)
         b.first_time[i] = np.nan if ft is None else float(ft)

@@ -102,3 +102,72 @@ def test_the_tracked_ability_rises_by_the_laws_expected_learning() -> None:
         assert rise == pytest.approx(0.2 * ready / a_median, rel=1e-9)
         assert 0 < ready <= 1
     assert with_law.law.informative
+
+
+def test_the_pace_follows_the_answers_on_practised_skills_by_hand() -> None:
+    """A second answer on a skill tests the drift the law added after the first: pace score a d (y - p) and
+    information (a d)^2 p (1 - p) by hand (p: the 3PL at the skill's ability, probit-averaged over its
+    variance plus one step of drift), and the pace 1 + score / (1 / 0.5^2 + information)."""
+    import math
+
+    from engine.catalog import load_catalog
+    from engine.mastery import MasteryEngine
+
+    catalog = load_catalog(None)
+    engine = MasteryEngine(catalog)
+    engine.law = LearningLaw(BAND_EDGES, (0.2,) * 6, (0.01,) * 6, (1000,) * 6)
+    root = next(s for s in range(catalog.n_skills) if not catalog.graph.direct[s].any() and (catalog.item_skill == s).sum() >= 2)
+    first, second = np.flatnonzero(catalog.item_skill == root)[:2]
+    batch = engine.new_batch(["s"])
+    engine.update_batch(batch, np.array([0]), np.array([first]), np.array([1.0]))
+    assert batch.pace_score[0] == 0.0 and batch.pace_info[0] == 0.0  # a first answer tests no drift
+    mean, var = float(batch.skill_theta[0, root]), float(batch.skill_var[0, root]) + engine.config.skill_drift
+    a, b, c = float(catalog.item_a[second]), float(catalog.item_b[second]), float(catalog.item_c[second])
+    a_eff = a / math.sqrt(1 + math.pi * a * a * var / 8)
+    p = c + (1 - c) / (1 + math.exp(-a_eff * (mean - b)))
+    d = 0.2 / float(np.median(catalog.item_a[catalog.item_skill == root]))
+    engine.update_batch(batch, np.array([0]), np.array([second]), np.array([0.0]))
+    assert batch.pace_score[0] == pytest.approx(a * d * (0.0 - p), rel=1e-9)
+    assert batch.pace_info[0] == pytest.approx((a * d) ** 2 * p * (1 - p), rel=1e-9)
+    expected = 1 + a * d * (0.0 - p) / (4.0 + (a * d) ** 2 * p * (1 - p))
+    assert engine.pace(batch)[0] == pytest.approx(expected, rel=1e-9)
+    assert engine.pace(batch)[0] < 1  # a wrong answer where the drift predicted better: slower than the law
+
+
+def test_a_slow_learner_is_credited_with_less_learning_than_a_fast_one() -> None:
+    from engine.catalog import load_catalog
+    from engine.mastery import MasteryEngine
+
+    catalog = load_catalog(None)
+    engine = MasteryEngine(catalog)
+    engine.law = LearningLaw(BAND_EDGES, (0.2,) * 6, (0.01,) * 6, (1000,) * 6)
+    root = next(s for s in range(catalog.n_skills) if not catalog.graph.direct[s].any() and (catalog.item_skill == s).sum() >= 3)
+    items = np.flatnonzero(catalog.item_skill == root)
+    batch = engine.new_batch(["slow", "fast"])
+    for t in range(12):
+        engine.update_batch(batch, np.array([0, 1]), np.array([items[t % items.size]] * 2), np.array([float(t < 2), 1.0]))
+    slow, fast = engine.pace(batch)
+    assert slow < 1 < fast
+    assert 0.2 <= slow and fast <= 3.0
+
+
+def test_with_a_law_the_mastered_flag_needs_a_surer_ability() -> None:
+    """P(ability mastered) = 0.65 with P(learned) 0.99: mastered without a law (needs 0.5), not with one (0.8)."""
+    import math
+
+    from scipy.stats import norm
+
+    from engine.catalog import load_catalog
+    from engine.mastery import MasteryEngine
+
+    catalog = load_catalog(None)
+    plain, with_law = MasteryEngine(catalog), MasteryEngine(catalog)
+    with_law.law = LearningLaw(BAND_EDGES, (0.2,) * 6, (0.01,) * 6, (1000,) * 6)
+    batch = plain.new_batch(["s"])
+    a, b = plain.typical_items
+    level = b[0] + math.log(0.8 / 0.2) / a[0]  # ability at which the typical item is answered right 80% of the time
+    batch.p_learned[0, 0], batch.evidence[0, 0] = 0.99, 5
+    batch.skill_theta[0, 0], batch.skill_var[0, 0] = level + norm.ppf(0.65), 1.0
+    assert plain.ability_mastery(batch)[0, 0] == pytest.approx(0.65)
+    assert plain.mastered(batch.p_learned, batch)[0, 0]
+    assert not with_law.mastered(batch.p_learned, batch)[0, 0]
