@@ -224,6 +224,7 @@ class Row:
     interval: tuple[float, float] | None = None  # the statistic's own interval, when it has one (ABROCA)
     null: tuple[float, ...] = ()  # its permutation and bootstrap samples: tested exactly, not by a normal
     boot: tuple[float, ...] = ()  # approximation around a biased estimate (see `_test`)
+    n_permutations: int | None = None  # permutations drawn (`null` keeps only those with a finite value)
 
     def ci(self, z: float) -> list[float | None]:
         if self.interval is not None:
@@ -289,7 +290,8 @@ def _rows_for(check: Check, records: list[dict[str, Any]]) -> tuple[list[Row], i
             rows.append(Row(check, rec["attribute"], rec["stratum"], rec["group"], rec.get("reference"),
                             rec["estimate"], rec["se"], p_value=rec.get("p_value"), n_students=rec.get("n_students"),
                             interval=tuple(rec["ci"]) if rec.get("ci") and None not in rec["ci"] else None,
-                            null=tuple(rec["null"]) if sampled else (), boot=tuple(rec["boot"]) if sampled else ()))
+                            null=tuple(rec["null"]) if sampled else (), boot=tuple(rec["boot"]) if sampled else (),
+                            n_permutations=rec.get("n_permutations")))
             continue
         suppressed += rec.get("suppressed", 0)
         groups = rec["groups"]
@@ -334,7 +336,8 @@ def _test(row: Row) -> tuple[float, float]:
     fails, passes = [], []
     for side, bound in bounds.items():
         if row.null and row.boot and not row.log_scale:  # an upward-biased statistic (ABROCA) with its samples
-            above, below = p_above(value, np.array(row.null), bound), p_below(value, np.array(row.boot), bound)
+            above = p_above(value, np.array(row.null), bound, row.n_permutations)
+            below = p_below(value, np.array(row.boot), bound)
             fails.append(below if side == "min" else above)
             passes.append(above if side == "min" else below)
             continue

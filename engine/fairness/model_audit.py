@@ -91,7 +91,8 @@ class ModelAudit:
             out.append({"kind": "value", "audit": "model", "metric": "abroca", "higher_is_better": False,
                         "stratum": None, "attribute": a["attribute"], "group": a["group"], "reference": a["reference"],
                         "estimate": a["abroca"], "se": a["se"], "p_value": a["p_value"], "n_students": a["n_students"],
-                        "ci": [a["ci_low"], a["ci_high"]], "null": a["null"], "boot": a["boot"]})
+                        "ci": [a["ci_low"], a["ci_high"]], "null": a["null"], "boot": a["boot"],
+                        "n_permutations": a["n_permutations"]})
         ident = self.identity
         out.append({"kind": "value", "audit": "model", "metric": "identity_delta_auc", "higher_is_better": False,
                     "stratum": None, "attribute": "+".join(s.name for s in self.frame.specs), "group": "all",

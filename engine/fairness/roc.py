@@ -25,6 +25,8 @@ def roc_curve(y: np.ndarray, p: np.ndarray, w: np.ndarray | None = None) -> tupl
     score = np.asarray(p, dtype=float)[order]
     positive = (np.asarray(y, dtype=float)[order] >= 0.5).astype(float)
     weight = np.ones_like(score) if w is None else np.asarray(w, dtype=float)[order]
+    if score.size == 0:  # an empty group has no curve, like a one-class group
+        return np.array([np.nan]), np.array([np.nan])
     ends = np.r_[np.flatnonzero(score[1:] != score[:-1]), score.size - 1]
     return _curve(positive * weight, (1 - positive) * weight, ends)
 
@@ -87,12 +89,15 @@ class AbrocaResult:
     boot: tuple[float, ...] = ()  # the student-level bootstrap ABROCAs
 
 
-def p_above(value: float, null: np.ndarray, bound: float) -> float:
+def p_above(value: float, null: np.ndarray, bound: float, n_permutations: int | None = None) -> float:
     """p-value of "the true ABROCA is at most `bound`" (small: confidently above it), the test whose inversion
     gives the interval's lower bound: observed - true <= area of the noise (triangle inequality), whose
-    distribution the permutations `null` estimate; at bound 0 it is the permutation p-value."""
+    distribution the permutations `null` estimate; at bound 0 it is the permutation p-value. `null` holds the
+    finite permuted values; `n_permutations` counts every permutation (one that left a group with one class
+    has no area and never reaches the observed value), so the denominator is the p-value's."""
     null = np.asarray(null, dtype=float)
-    return float((1 + np.sum(null >= value - bound - 1e-12)) / (1 + null.size))
+    total = null.size if n_permutations is None else max(int(n_permutations), null.size)
+    return float((1 + np.sum(null >= value - bound - 1e-12)) / (1 + total))
 
 
 def p_below(value: float, boot: np.ndarray, bound: float) -> float:

@@ -74,3 +74,29 @@ def test_the_tests_invert_the_interval() -> None:
     boot = np.linspace(0.0, 0.19, 20)
     assert p_below(0.05, boot, 0.155) == pytest.approx((1 + 4) / 21)  # 0.16, 0.17, 0.18, 0.19 reach it
     assert p_below(0.2, boot, 0.155) == 1.0  # the estimate itself reaches the bound
+
+
+def test_the_shift_test_counts_every_permutation_as_the_p_value_does() -> None:
+    """Permutations that leave a group with one class have no area: they count in the denominator of the
+    p-value, so `p_above` at bound 0 must equal it, and rejecting at the interval's lower bound must agree
+    with the interval (found by mutation testing: the gate divided by the finite permutations only)."""
+    n = 40
+    student = np.repeat(np.arange(n), 2)
+    rng = np.random.default_rng(5)
+    one_class = np.repeat(np.arange(1, 25) % 2, 2).astype(float)
+    y = np.r_[1.0, 0.0, one_class, np.tile([1.0, 0.0], 15)]
+    p = np.r_[0.9, 0.1, rng.random(48), np.full(30, 0.5)]
+    in_a = np.arange(n) == 0
+    result = abroca_test(y, p, student, in_a, n_permutations=39, n_boot=60, random_state=3)
+    assert len(result.null) < 39  # some permutations had no area
+    assert p_above(result.value, np.array(result.null), 0.0, 39) == pytest.approx(result.p_value)
+    assert p_above(result.value, np.array(result.null), result.ci_low - 1e-9, 39) <= 0.05
+
+
+def test_an_empty_group_has_no_curve() -> None:
+    from engine.fairness.roc import abroca, roc_curve
+
+    fpr, tpr = roc_curve(np.array([]), np.array([]))
+    assert np.isnan(fpr).all() and np.isnan(tpr).all()
+    y, p = np.array([1.0, 0.0, 1.0]), np.array([0.9, 0.2, 0.6])
+    assert np.isnan(abroca(y, p, np.ones(3, dtype=bool)))
