@@ -11,7 +11,6 @@ engine's up to the order of floating-point sums.
 from __future__ import annotations
 
 import logging
-import resource
 from collections.abc import Callable
 from typing import Any
 
@@ -19,7 +18,7 @@ import numpy as np
 import polars as pl
 
 from engine.distributed.partitions import student_hash
-from engine.distributed.pools import InlinePool, RayPool
+from engine.distributed.pools import InlinePool, RayPool, peak_rss_bytes
 from engine.errors import ConfigError
 from models.bkt.em import Bounds, ExpectedCounts, run_em
 from models.bkt.model import _LO, BKT, skill_class_table
@@ -61,8 +60,7 @@ class BKTPartitionWorker:
         return self._part().expected_counts(params, active)
 
     def peak_rss_bytes(self) -> int:
-        """This process's peak resident memory so far (Linux reports kilobytes)."""
-        return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * 1024
+        return peak_rss_bytes()
 
     def _part(self) -> SkillSequences:
         if self.part is None:

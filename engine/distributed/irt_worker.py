@@ -15,6 +15,7 @@ import numpy as np
 import polars as pl
 
 from engine.distributed.partitions import ParquetPartition, check_disjoint, student_hash
+from engine.distributed.pools import peak_rss_bytes
 from models.irt.data import ResponseData, binary_responses, lookup
 from models.irt.em import EMProblem
 from models.irt.estep import ExpectedCounts
@@ -140,8 +141,7 @@ class IRTPartitionWorker:
         return np.asarray((scores.T @ scores).toarray())
 
     def peak_rss_bytes(self) -> int:
-        """This process's peak resident memory so far (Linux reports kilobytes)."""
-        return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * 1024
+        return peak_rss_bytes()
 
     def cpu_seconds(self) -> float:
         """CPU time (user + system) this process has used: per-iteration work that does not depend on how

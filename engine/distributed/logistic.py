@@ -13,7 +13,6 @@ line-search trial; the design itself never leaves its worker.
 
 from __future__ import annotations
 
-import resource
 from collections.abc import Callable
 from typing import Any
 
@@ -21,7 +20,7 @@ import numpy as np
 import polars as pl
 
 from engine.distributed.bkt import split_responses
-from engine.distributed.pools import InlinePool, RayPool
+from engine.distributed.pools import InlinePool, RayPool, peak_rss_bytes
 from engine.errors import ConfigError
 from models.logistic.design import Layout
 from models.logistic.estimator import NEWTON, LogisticKT, check_both_outcomes, vocabularies
@@ -70,8 +69,7 @@ class LogisticPartitionWorker:
         return self._part().hessian_product(vector)
 
     def peak_rss_bytes(self) -> int:
-        """This process's peak resident memory so far (Linux reports kilobytes)."""
-        return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * 1024
+        return peak_rss_bytes()
 
     def _part(self) -> DesignPartition:
         if self.part is None:
