@@ -6,17 +6,19 @@
 
 Steps: check the log against the catalog (`data.prepare_log`); with held-out students (a seeded 20 %
 split by student), fit bank + skill model on the rest, replay the held-out students' responses in order
-and score every `irt_weight` of the blend (`predictor.py`); choose the weight (`auto`: highest AUC); fit
+and score every `irt_weight` of the blend (`predictor.py`); choose the weight (`auto`: highest AUC); replay
+them again per forgetting stability and keep the one with the smallest log-loss (`forgetting.py`); fit
 bank and skill model again on every student; assemble the components (layout in docs/service.md, "Model
 sets built from a log"):
 
 - `mastery`: `MasteryEngine.to_components()`: `models.irt` item bank (2PL by default, priors on a and b),
-  `models.bkt` skill model (as `kt fit --model bkt`), settings with the chosen `irt_weight`;
+  `models.bkt` skill model (as `kt fit --model bkt`), settings with the chosen `irt_weight` and `stability_days`;
 - `recommender`: `RecommenderConfig().to_dict()` (the defaults);
 - `catalog`: the catalog as a one-document bundle, so a server serves it without an upload;
 - `policy_learning`: what the recommender learns from outcomes (`engine.recommend.learning.fit_from_log`,
   when that module exists);
-- `build`: metadata: options, data fingerprint, the predictor's choice and held-out figures, diagnostics,
+- `build`: metadata: options, data fingerprint, the predictor's and the forgetting's choice with their
+  held-out figures, diagnostics,
   seconds per stage. The service ignores it.
 """
 
@@ -35,6 +37,7 @@ from engine.modelbuild.bank import MIN_RESPONSES, PRIOR_A, PRIOR_B, BankFit, fit
 from engine.modelbuild.data import PreparedLog, prepare_log
 from engine.modelbuild.diagnostics import Diagnostics
 from engine.modelbuild.fitting import LOCAL, Fitter
+from engine.modelbuild.forgetting import ForgettingChoice, choose_stability
 from engine.modelbuild.predictor import PREDICTORS, WEIGHTS, HeldOut, choose_weight, sequential_predictions
 from engine.catalog import Catalog
 from engine.errors import ConfigError, DataError
@@ -64,9 +67,10 @@ class Fitted:
 
 def fit_components(catalog: Catalog, responses: pl.DataFrame, *, irt_model: str, min_item_responses: int,
                    prior_a: tuple[float, float], prior_b: tuple[float, float], irt_weight: float, seed: int,
-                   standard_errors: str = "auto", fit: Fitter = LOCAL) -> Fitted:
+                   standard_errors: str = "auto", fit: Fitter = LOCAL, stability_days: float | None = None) -> Fitted:
     """Item bank + BKT per skill on `responses` (prepared: catalog items, catalog skill_ids), as an engine;
-    `fit` runs the two fits (`engine.modelbuild.fitting`: in this process by default)."""
+    `fit` runs the two fits (`engine.modelbuild.fitting`: in this process by default); `stability_days`
+    the forgetting to serve (None: the engine's default)."""
     from models.bkt import BKT  # noqa: PLC0415 - numba kernels load on first use
 
     t0 = time.perf_counter()
@@ -79,7 +83,8 @@ def fit_components(catalog: Catalog, responses: pl.DataFrame, *, irt_model: str,
     t2 = time.perf_counter()
     ability = irt_ability(bank.model)
     served = ability.apply_to(catalog)  # the bank's (a, b, c) for the items it holds, as from_components does
-    engine = MasteryEngine(served, bkt_skills(skills, served), ability, MasteryConfig(irt_weight=irt_weight))
+    forgetting = {} if stability_days is None else {"stability_days": float(stability_days)}
+    engine = MasteryEngine(served, bkt_skills(skills, served), ability, MasteryConfig(irt_weight=irt_weight, **forgetting))
     return Fitted(bank, skills, engine, {"bank": round(t1 - t0, 3), "skills": round(t2 - t1, 3)})
 
 
@@ -98,8 +103,18 @@ def _policy_learning_component(engine: MasteryEngine, responses: pl.DataFrame) -
     return component
 
 
+@dataclasses.dataclass(frozen=True)
+class HeldOutFit:
+    """The held-out students' sequential predictions, the engine fitted without them, and their responses."""
+
+    predictions: HeldOut
+    engine: MasteryEngine
+    responses: pl.DataFrame
+    info: dict[str, Any]
+
+
 def _held_out(catalog: Catalog, prepared: PreparedLog, fraction: float, seed: int, opts: dict[str, Any],
-              seconds: dict[str, float], fit: Fitter = LOCAL) -> tuple[HeldOut, dict]:
+              seconds: dict[str, float], fit: Fitter = LOCAL) -> HeldOutFit:
     train, test = split_students(prepared.responses, fraction, seed)
     if train.height == 0:
         raise DataError("the log has too few students to hold some out; use --test-fraction 0 with a fixed --predictor")
@@ -108,7 +123,15 @@ def _held_out(catalog: Catalog, prepared: PreparedLog, fraction: float, seed: in
     held = sequential_predictions(fitted.engine, test)
     seconds.update({f"held_out_{k}": v for k, v in fitted.seconds.items()})
     seconds["held_out_replay"] = round(time.perf_counter() - t0, 3)
-    return held, {"n_students": held.n_students, "n_responses": int(held.y.size), "fraction": fraction, "seed": seed}
+    info = {"n_students": held.n_students, "n_responses": int(held.y.size), "fraction": fraction, "seed": seed}
+    return HeldOutFit(held, fitted.engine, test, info)
+
+
+def _forgetting(held: HeldOutFit | None, weight: float) -> ForgettingChoice:
+    """The forgetting to serve, measured on the held-out students (engine.modelbuild.forgetting)."""
+    if held is None:
+        return ForgettingChoice(None, {}, "no held-out students (--test-fraction 0): the engine's default is kept")
+    return choose_stability(held.engine, held.responses, weight)
 
 
 def _version(components: dict[str, Any]) -> str:
@@ -150,12 +173,14 @@ def build_model_set(catalog: Catalog, responses: pl.DataFrame, *, predictor: str
     prepared = prepare_log(catalog, responses, ignore_unknown_items)
     t = lap("prepare", t0)
     opts = {"irt_model": irt_model, "min_item_responses": min_item_responses, "prior_a": prior_a, "prior_b": prior_b}
-    held, held_info = (None, None)
-    if test_fraction > 0:
-        held, held_info = _held_out(catalog, prepared, test_fraction, seed, opts, seconds, fit)
-        t = lap("held_out", t)
-    weight, figures = choose_weight(predictor, held)
-    fitted = fit_components(catalog, prepared.responses, irt_weight=weight, seed=seed, fit=fit, **opts)
+    held = _held_out(catalog, prepared, test_fraction, seed, opts, seconds, fit) if test_fraction > 0 else None
+    held_info = held.info if held is not None else None
+    t = lap("held_out", t)
+    weight, figures = choose_weight(predictor, held.predictions if held is not None else None)
+    forgetting = _forgetting(held, weight)
+    t = lap("forgetting", t)
+    fitted = fit_components(catalog, prepared.responses, irt_weight=weight, seed=seed, fit=fit,
+                            stability_days=forgetting.stability_days, **opts)
     seconds.update({f"fit_{k}": v for k, v in fitted.seconds.items()})
     t = lap("fit", t)
     learning = _policy_learning_component(fitted.engine, prepared.responses)
@@ -177,7 +202,7 @@ def build_model_set(catalog: Catalog, responses: pl.DataFrame, *, predictor: str
         "rule": "auto: the irt_weight of " + ", ".join(f"{w:g}" for w in WEIGHTS) + " with the highest held-out AUC "
                 "(ties to the smaller weight); bkt = 0, blend = 0.5, irt = 1",
     }
-    diagnostics = _diagnostics(catalog, prepared, fitted, min_item_responses, irt_model, predictor_info, learning)
+    diagnostics = _diagnostics(catalog, prepared, fitted, min_item_responses, irt_model, predictor_info, learning, forgetting)
     components["build"] = {
         "format": BUILD_FORMAT, "format_version": BUILD_FORMAT_VERSION,
         "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -186,6 +211,7 @@ def build_model_set(catalog: Catalog, responses: pl.DataFrame, *, predictor: str
         "data": {"fingerprint": prepared.fingerprint(), "n_rows": prepared.n_rows_in,
                  "n_responses": prepared.responses.height},
         "predictor": predictor_info,
+        "forgetting": forgetting.to_dict(),
         "diagnostics": diagnostics.to_dict(),
         "seconds": seconds,
     }
@@ -203,7 +229,7 @@ def check_servable(components: dict[str, Any]) -> None:
 
 
 def _diagnostics(catalog: Catalog, prepared: PreparedLog, fitted: Fitted, min_item_responses: int, irt_model: str,
-                 predictor_info: dict[str, Any], learning: dict[str, Any] | None) -> Diagnostics:
+                 predictor_info: dict[str, Any], learning: dict[str, Any] | None, forgetting: ForgettingChoice) -> Diagnostics:
     bank = fitted.bank
     n_of = dict(bank.counts.iter_rows())
     low = []
@@ -214,8 +240,12 @@ def _diagnostics(catalog: Catalog, prepared: PreparedLog, fitted: Fitted, min_it
     seen = set(fitted.skills.skills_)
     notes = [] if learning is not None else ["no policy_learning component: engine.recommend.learning.fit_from_log "
                                              "is not available in this installation"]
-    if "timestamp" not in prepared.responses.columns or prepared.responses["timestamp"].null_count() == prepared.responses.height:
-        notes.append("the log has no answer times: forgetting cannot be observed, held-out predictions use no decay")
+    if forgetting.stability_days is None:
+        notes.append(f"forgetting not measured ({forgetting.reason}): {fitted.engine.config.stability_days:g} days")
+    else:
+        tried = ", ".join(f"{days:g} d {loss:.4f}" for days, loss in forgetting.logloss.items())
+        notes.append(f"forgetting measured on the held-out students: stability {forgetting.stability_days:g} days "
+                     f"(held-out log-loss: {tried})")
     return Diagnostics(
         catalog=f"{catalog.name!r} v{catalog.version}", n_rows_in=prepared.n_rows_in, n_responses=prepared.responses.height,
         n_students=int(prepared.responses["student_id"].n_unique()), n_unknown_rows=prepared.n_unknown_rows,

@@ -89,7 +89,8 @@ SETTINGS: tuple[Setting, ...] = (
 def random_practice_log(setting: Setting, catalog: Catalog, students: int, steps: int, seed: int,
                         groups: tuple[GroupSpec, ...] = DEFAULT_GROUPS) -> pl.DataFrame:
     """A canonical response log of other students (a world drawn with another seed) practising at random: a
-    random resource and a random item of its skill each step, as a platform's log before any policy."""
+    random resource and a random item of its skill each step (one step a day, timestamped), as a platform's log
+    before any policy."""
     world = setting.world(catalog, students, seed, groups)
     learners = setting.learners(world)
     rng = np.random.default_rng([seed, 505])
@@ -101,7 +102,8 @@ def random_practice_log(setting: Setting, catalog: Catalog, students: int, steps
         correct = learners.step(resources, items, rng)
         frames.append(pl.DataFrame({"student_id": ids, "item_id": np.array(catalog.item_ids)[items],
                                     "correct": correct, "seq": np.full(students, t, dtype=np.int64)}))
-    return pl.concat(frames)
+    day = pl.duration(days=pl.col("seq"))  # one step a day, the simulation's clock (run_policy's `now` is the step)
+    return pl.concat(frames).with_columns((pl.datetime(1970, 1, 1, time_zone="UTC") + day).dt.cast_time_unit("us").alias("timestamp"))
 
 
 def built_policy(catalog: Catalog, log: pl.DataFrame, seed: int) -> tuple[MasteryEngine, DifficultyProgress | None]:
