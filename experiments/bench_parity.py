@@ -5,12 +5,13 @@
 Two logs are written under `--workdir` (outside the repository; reused when present):
 - `irt/`: a 2PL log in the shape of EdNet (experiments.gen_scale_log: heavy-tailed lengths, Zipf-like item
   popularity), `--responses` responses over `--items` questions, as Parquet partitions split by student;
-- `kt.parquet`: a BKT log from models.bkt.simulate (a skill's learn, guess, slip, prior and, for half the
-  skills, forget drawn at random), `--kt-students` x `--kt-skills` x `--kt-steps` responses.
+- `kt.parquet`: a BKT log from models.bkt.simulate (a skill's learn, slip, prior and, for half the skills,
+  forget drawn at random; five items per skill, each with its own guess), `--kt-students` x `--kt-skills` x
+  `--kt-steps` responses.
 
 Each model is fitted twice by a separate `equilearn` process, `--engine local` then `--engine ray` (a local
 Ray cluster with 2 CPUs, two workers), from the same file: `irt calibrate --model 2pl` on the IRT log,
-`kt fit --responses all` (bkt, bkt-forget, pfa, best-lr, afm) on the KT log. The table gives, per model,
+`kt fit --responses all` (bkt, bkt-forget, bkt-idem, elo, pfa, best-lr, afm) on the KT log. The table gives, per model,
 the iterations of each engine and the largest absolute difference of each parameter family, with a bar on
 a log scale (each block one decade of agreement below 1). Issue 18 asks for 1e-6 at equal iterations.
 Wall times are printed for orientation only (Ray's start-up is in them; scale.md holds the timing study).
@@ -35,7 +36,8 @@ from models.bkt.simulate import simulate_bkt
 
 ROOT = Path(__file__).resolve().parents[1]
 EQUILEARN = str(Path(sys.executable).with_name("equilearn"))
-KT_MODELS = ("bkt", "bkt-forget", "pfa", "best-lr", "afm")
+KT_MODELS = ("bkt", "bkt-forget", "bkt-idem", "elo", "pfa", "best-lr", "afm")
+ITEMS_PER_SKILL = 5  # each with its own guess, so KT-IDEM has (skill, item) classes to fit
 BAR_DECADES = 12  # bars reach 1e-12; beyond that the bar is full
 
 
@@ -65,7 +67,8 @@ def write_kt_log(path: Path, students: int, skills: int, steps: int, seed: int) 
     truth = [{"prior": float(rng.uniform(0.1, 0.6)), "learn": float(rng.uniform(0.05, 0.3)),
               "guess": float(rng.uniform(0.1, 0.3)), "slip": float(rng.uniform(0.05, 0.2)),
               "forget": float(rng.uniform(0.01, 0.08)) if k % 2 else 0.0} for k in range(skills)]
-    simulate_bkt(truth, students, steps, seed=seed).write_parquet(path)
+    item_guess = [rng.uniform(0.05, 0.35, ITEMS_PER_SKILL).tolist() for _ in range(skills)]
+    simulate_bkt(truth, students, steps, seed=seed, item_guess=item_guess).write_parquet(path)
 
 
 def run_fit(argv: list[str], out: Path, engine: str) -> Fit:
@@ -92,8 +95,18 @@ def kt_differences(local: dict, ray: dict) -> dict[str, float]:
     """Largest |local - ray| of each parameter array of a fitted KT model (same skill / feature order)."""
     if local.get("skills") != ray.get("skills"):
         raise SystemExit("the two fits list different skills")
-    fields = ("prior", "learn", "forget", "guess", "slip") if "learn" in local else ("coef", "intercept")
-    return {field: float(np.max(np.abs(np.ravel(local[field]) - np.ravel(ray[field])))) for field in fields if field in local}
+    if "learn" in local:
+        fields = ("prior", "learn", "forget", "guess", "slip")
+    elif "difficulty" in local:
+        fields = ("difficulty", "item_counts")
+    else:
+        fields = ("coef", "intercept")
+    out = {field: float(np.max(np.abs(np.ravel(local[field]) - np.ravel(ray[field])))) for field in fields if field in local}
+    per_item = local.get("item_guess_slip")
+    if per_item:  # KT-IDEM: guess and slip per (skill, item) class
+        for field in ("guess", "slip"):
+            out[f"item {field}"] = float(np.max(np.abs(np.subtract(per_item[field], ray["item_guess_slip"][field]))))
+    return out
 
 
 def iterations(document: dict) -> str:
@@ -158,7 +171,7 @@ def main() -> None:
         f"questions (experiments.gen_scale_log, seed {args.seed}): the Ray engine reads its {irt_summary['partitions']} Parquet "
         f"partitions split by student on the workers, the local engine the same rows as one file.",
         f"KT log: {kt_rows:,} responses, {args.kt_students:,} students x {args.kt_skills} skills x {args.kt_steps} steps "
-        f"(models.bkt.simulate, seed {args.seed}; half the skills forget).",
+        f"(models.bkt.simulate, seed {args.seed}; half the skills forget; {ITEMS_PER_SKILL} items per skill with their own guess).",
         f"Each fit is a separate `equilearn` process; Ray runs a local cluster of 2 CPUs with two workers. "
         f"Load average at start {load[0]:.1f}.",
     ]
@@ -175,13 +188,16 @@ def main() -> None:
         local = run_fit(argv, work / f"{model}_local.json", "local")
         ray = run_fit(argv, work / f"{model}_ray.json", "ray")
         if local.document.get("n_iter") != ray.document.get("n_iter"):
-            notes.append(f"{model}: the engines took different iterations ({local.document.get('n_iter')} vs {ray.document.get('n_iter')}).")
+            notes.append(f"{model}: the engines took different iterations ({local.document.get('n_iter')} vs "
+                         f"{ray.document.get('n_iter')}): the stopping test (max |gradient| <= tol, a sum over every "
+                         "response, added in another order on Ray) was within rounding of its threshold; the parameters "
+                         "are compared where each engine stopped.")
         rows.append((f"kt fit {model}", iterations(local.document), iterations(ray.document),
                      kt_differences(local.document, ray.document), local.seconds, ray.seconds))
         print(rows[-1], flush=True)
     notes.append(f"Load average at the end {os.getloadavg()[0]:.1f}.")
-    notes.append("Not on Ray, refused with the reason by `--engine ray`: Elo (its fit is sequential across students at "
-                 "every step), KT-IDEM and multi-prior BKT (per-item and per-group parameters are not partitioned yet).")
+    notes.append("Multi-prior BKT (`BKT(prior_groups=col)`, API only) is checked against the local fit in "
+                 "tests/distributed/test_bkt_partitions.py; the stacked `best` model refuses `--engine ray` with its reason.")
     command = ".venv/bin/python -m experiments.bench_parity " + " ".join(sys.argv[1:])
     text = render(rows, notes, command)
     print(text)

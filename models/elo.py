@@ -72,6 +72,45 @@ class _Steps:
             self.local[rows] = np.arange(rows.size)
 
 
+def vocabularies(ordered: pl.DataFrame) -> tuple[list[str], list[str]]:
+    """The sorted distinct item ids and skill ids (text) of a response frame."""
+    return (sorted(ordered["item_id"].cast(pl.Utf8).unique().to_list()),
+            sorted(ordered["skill_ids"].explode().drop_nulls().cast(pl.Utf8).unique().to_list()))
+
+
+def item_sums(items: np.ndarray, err: np.ndarray, n_items: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per item (n_items,): the sum of the errors of a step's responses to it, and their number."""
+    return np.bincount(items, weights=err, minlength=n_items), np.bincount(items, minlength=n_items)
+
+
+class _Students:
+    """The students' global and per-skill skills and their update counts during one pass over `steps`."""
+
+    def __init__(self, steps: _Steps, n_skills: int) -> None:
+        self.steps = steps
+        self.theta = np.zeros(steps.n_students)
+        self.n_theta = np.zeros(steps.n_students)
+        self.theta_k = np.zeros((steps.n_students, max(n_skills, 1)))
+        self.n_k = np.zeros_like(self.theta_k)
+
+    def step(self, model: Elo, t: int, d: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Step t (every student's t-th response) at difficulties `d`: (rows, logits, errors), the students updated."""
+        steps, theta, n_theta, theta_k, n_k = self.steps, self.theta, self.n_theta, self.theta_k, self.n_k
+        rows, pairs = steps.blocks[t], steps.pair_blocks[t]
+        s, it, c = steps.student[rows], steps.item[rows], steps.correct[rows]
+        ps, pk = steps.student[steps.pair_pos[pairs]], steps.pair_skill[pairs]
+        local = steps.local[steps.pair_pos[pairs]]
+        skill_sum = np.bincount(local, weights=theta_k[ps, pk], minlength=rows.size)
+        known = it >= 0
+        z = theta[s] + skill_sum / np.maximum(steps.n_skills_of[rows], 1.0) - np.where(known, d[np.maximum(it, 0)], 0.0)
+        err = c - expit(z)
+        theta[s] += model.alpha / (1.0 + model.beta * n_theta[s]) * err
+        n_theta[s] += 1.0
+        theta_k[ps, pk] += model.skill_alpha / (1.0 + model.skill_beta * n_k[ps, pk]) * err[local]
+        n_k[ps, pk] += 1.0
+        return rows, z, err
+
+
 class Elo(Hyperparameters):
     """Elo with a global and per-skill student skill and item difficulties; see the module docstring.
 
@@ -114,36 +153,44 @@ class Elo(Hyperparameters):
     # ---- the vectorized pass ----------------------------------------------------------------------
     def _run(self, steps: _Steps, n_skills: int, learn_items: bool) -> np.ndarray:
         """Logit of every response (before its own update), updating students and optionally items."""
-        theta = np.zeros(steps.n_students)
-        n_theta = np.zeros(steps.n_students)
-        theta_k = np.zeros((steps.n_students, max(n_skills, 1)))
-        n_k = np.zeros_like(theta_k)
+        students = _Students(steps, n_skills)
         d = self.difficulty_
-        n_d = self._item_counts if learn_items else None
         logits = np.empty(steps.n)
-        for rows, pairs in zip(steps.blocks, steps.pair_blocks):
-            s, it, c = steps.student[rows], steps.item[rows], steps.correct[rows]
-            ps, pk = steps.student[steps.pair_pos[pairs]], steps.pair_skill[pairs]
-            local = steps.local[steps.pair_pos[pairs]]
-            skill_sum = np.bincount(local, weights=theta_k[ps, pk], minlength=rows.size)
-            known = it >= 0
-            z = theta[s] + skill_sum / np.maximum(steps.n_skills_of[rows], 1.0) - np.where(known, d[np.maximum(it, 0)], 0.0)
+        for t in range(len(steps.blocks)):
+            rows, z, err = students.step(self, t, d)
             logits[rows] = z
-            err = c - expit(z)
-            theta[s] += self.alpha / (1.0 + self.beta * n_theta[s]) * err
-            n_theta[s] += 1.0
-            theta_k[ps, pk] += self.skill_alpha / (1.0 + self.skill_beta * n_k[ps, pk]) * err[local]
-            n_k[ps, pk] += 1.0
-            if learn_items and known.any():
-                # One update per item per step, with the mean error of the step's responses to it: summing
-                # them (no feedback between the students of a step) overshoots when thousands answer one item.
-                ik = it[known]
-                count = np.bincount(ik, minlength=d.size)
-                hit = count > 0
-                mean_err = np.bincount(ik, weights=err[known], minlength=d.size)[hit] / count[hit]
-                d[hit] -= self.item_alpha / (1.0 + self.item_beta * n_d[hit]) * mean_err
-                n_d[hit] += 1.0
+            if learn_items:
+                it = steps.item[rows]
+                known = it >= 0
+                if known.any():
+                    self._update_items(*item_sums(it[known], err[known], d.size))
         return logits
+
+    def _update_items(self, err_sum: np.ndarray, count: np.ndarray) -> np.ndarray:
+        """One step's item update from the per-item sums of error and counts of its responses (all students);
+        returns the items it moved. Shared by `fit` and the partitioned fit (engine.distributed.elo), whose
+        partitions' sums add up to these."""
+        # One update per item per step, with the mean error of the step's responses to it: summing
+        # them (no feedback between the students of a step) overshoots when thousands answer one item.
+        d, n_d = self.difficulty_, self._item_counts
+        hit = count > 0
+        mean_err = err_sum[hit] / count[hit]
+        d[hit] -= self.item_alpha / (1.0 + self.item_beta * n_d[hit]) * mean_err
+        n_d[hit] += 1.0
+        return np.flatnonzero(hit)
+
+    def _start_fit(self, items: list[str], skills: list[str]) -> None:
+        """The vocabularies (sorted item and skill ids of the training log) and difficulties 0."""
+        self.items_, self.skills_ = items, skills
+        self._item_index = {v: i for i, v in enumerate(self.items_)}
+        self._skill_index = {v: i for i, v in enumerate(self.skills_)}
+        self.difficulty_ = np.zeros(len(self.items_))
+
+    def _end_fit(self) -> Self:
+        self.difficulty_ -= self.difficulty_.mean()
+        self.item_counts_ = self._item_counts
+        del self._item_counts
+        return self
 
     def fit(self, responses: pl.DataFrame) -> Self:
         """Learn item difficulties by running the training responses through the Elo updates."""
@@ -151,19 +198,12 @@ class Elo(Hyperparameters):
         ordered = sequential_order(responses)
         if ordered.height == 0:
             raise ValueError("Elo: cannot fit on an empty response frame")
-        self.items_ = sorted(ordered["item_id"].cast(pl.Utf8).unique().to_list())
-        self.skills_ = sorted(ordered["skill_ids"].explode().drop_nulls().cast(pl.Utf8).unique().to_list())
-        self._item_index = {v: i for i, v in enumerate(self.items_)}
-        self._skill_index = {v: i for i, v in enumerate(self.skills_)}
+        self._start_fit(*vocabularies(ordered))
         steps = _Steps(ordered, self._item_index, self._skill_index)
-        self.difficulty_ = np.zeros(len(self.items_))
         for _ in range(int(self.epochs)):
             self._item_counts = np.zeros(len(self.items_))
             self._run(steps, len(self.skills_), learn_items=True)
-        self.difficulty_ -= self.difficulty_.mean()
-        self.item_counts_ = self._item_counts
-        del self._item_counts
-        return self
+        return self._end_fit()
 
     def decision_function(self, responses: pl.DataFrame) -> np.ndarray:
         """Logit of P(correct) per input row (sequential within each student, item difficulties fixed)."""

@@ -1,11 +1,18 @@
-"""BKT (and BKT with forgetting) over student partitions: E-steps on the workers, M-steps at the driver.
+"""BKT and its variants over student partitions: E-steps on the workers, M-steps at the driver.
 
-Per EM iteration the driver sends the current parameters of every (restart, skill) and which pairs are
-still iterating (5 arrays R x K and a mask); each worker returns its partition's `models.bkt.em.ExpectedCounts`
-(11 arrays R x K); the driver adds them in partition order and runs `models.bkt.em.run_em`'s M-step and
-convergence rule. Skill vocabulary, starting points, restart selection and pooling of sparse skills are
-the local `BKT.fit`'s (`BKT._starting_points`, `BKT._set_fitted`), so the parameters equal the local
-engine's up to the order of floating-point sums.
+Covered: BKT, BKT with forgetting, KT-IDEM (`item_params=True`: guess/slip per (skill, item)) and
+multiprior BKT (`prior_groups=col`: a prior per (skill, value of `col`)). After loading, each worker
+returns its distinct skills and, for KT-IDEM, its responses per (skill, item), for multiprior its
+(student, skill) sequences per (skill, group) (a student's group is its first value, as locally). The
+driver numbers skills and classes exactly as the local `BKT.fit` (skills sorted; classes sorted by skill
+code then item / group, with their counts `n`) and sends the tables back; each worker codes its
+sequences against them. Per EM iteration the driver sends the current parameters of every (restart,
+skill) and class (5 arrays R x K, R x emission classes, R x prior classes) and which pairs are still
+iterating; each worker returns its partition's `models.bkt.em.ExpectedCounts`; the driver adds them in
+partition order and runs `models.bkt.em.run_em`'s M-step (each class updated with its skill) and
+convergence rule. Starting points, restart selection and pooling of sparse skills are the local
+`BKT.fit`'s (`BKT._starting_points`, `BKT._set_fitted`), so the parameters equal the local engine's up to
+the order of floating-point sums.
 """
 
 from __future__ import annotations
@@ -19,7 +26,6 @@ import polars as pl
 
 from engine.distributed.partitions import student_hash
 from engine.distributed.pools import InlinePool, RayPool, peak_rss_bytes
-from engine.errors import ConfigError
 from models.bkt.em import Bounds, ExpectedCounts, run_em
 from models.bkt.model import _LO, BKT, skill_class_table
 from models.bkt.partition import SkillSequences
@@ -28,6 +34,7 @@ from models.errors import DataError
 log = logging.getLogger(__name__)
 
 Pool = InlinePool | RayPool
+Share = tuple[list[str], pl.DataFrame | None, pl.DataFrame | None]
 
 
 class BKTPartitionWorker:
@@ -38,8 +45,9 @@ class BKTPartitionWorker:
         self.frame: pl.DataFrame | None = frame
         self.part: SkillSequences | None = None
 
-    def load(self) -> list[str]:
-        """Expand this share into (response, skill) pairs; returns its distinct skills."""
+    def load(self, item_params: bool = False, prior_groups: bool = False) -> Share:
+        """Expand this share into (response, skill) pairs; returns its distinct skills, and its (skill, item_id,
+        n) responses for KT-IDEM and (skill, __group, n) sequences for multiprior (else None)."""
         if self.frame is None:
             raise RuntimeError(f"{self.name}: already loaded")
         try:
@@ -47,13 +55,15 @@ class BKTPartitionWorker:
         except (ValueError, DataError) as exc:  # DataValidationError names the row within this share
             raise ValueError(f"{self.name} (rows counted within this partition): {exc}") from None
         self.frame = None
-        return self.part.skills()
+        return (self.part.skills(), self.part.item_counts() if item_params else None,
+                self.part.group_counts() if prior_groups else None)
 
-    def prepare(self, skills: list[str]) -> tuple[np.ndarray, np.ndarray, int, float, int]:
-        """Code against the driver's skills: (pairs per skill, sequences per skill, rows, sum of correct,
-        rows without a skill)."""
+    def prepare(self, skills: list[str], emis_table: pl.DataFrame | None = None,
+                prior_table: pl.DataFrame | None = None) -> tuple[np.ndarray, np.ndarray, int, float, int]:
+        """Code against the driver's skills and class tables: (pairs per skill, sequences per skill, rows,
+        sum of correct, rows without a skill)."""
         part = self._part()
-        pair_n, seq_n = part.prepare(skills)
+        pair_n, seq_n = part.prepare(skills, emis_table, prior_table)
         return pair_n, seq_n, part.n_rows, part.sum_correct, part.n_no_skill
 
     def expected_counts(self, params: dict[str, np.ndarray], active: np.ndarray) -> ExpectedCounts:
@@ -68,24 +78,30 @@ class BKTPartitionWorker:
         return self.part
 
 
-def check_distributable(model: BKT) -> None:
-    """ConfigError for the BKT variants the partitioned fit does not cover (KT-IDEM, multiprior)."""
-    if model.item_params:
-        raise ConfigError("KT-IDEM (bkt-idem, item_params=True) cannot fit with --engine ray yet: its guess/slip classes "
-                          "are (skill, item) pairs the driver would have to collect first; use --engine local")
-    if model.prior_groups:
-        raise ConfigError(f"BKT(prior_groups={model.prior_groups!r}) cannot fit with --engine ray yet: prior classes per "
-                          "(skill, group) are not collected from the partitions; use --engine local")
+def class_table(counts: list[pl.DataFrame], skills: list[str], label: str) -> pl.DataFrame:
+    """The local fit's class table from the partitions' (skill, `label`, n) counts: (__class, __code, label, n),
+    one row per (skill, label) present, sorted by skill code then `label` (`BKT._emission_classes`'s order)."""
+    vocab = pl.DataFrame({"skill": skills, "__code": np.arange(len(skills), dtype=np.int64)},
+                         schema={"skill": pl.Utf8, "__code": pl.Int64})
+    return (
+        pl.concat(counts).group_by("skill", label).agg(pl.col("n").sum().cast(pl.UInt32))
+        .join(vocab, on="skill", how="inner")
+        .select("__code", label, "n").sort("__code", label).with_row_index("__class")
+    )
 
 
 def fit_partitioned(model: BKT, pool: Pool, callback: Callable[[int, int], None] | None = None) -> BKT:
-    """`model.fit` over the pool's partitions (each a whole set of students); returns the fitted model."""
-    check_distributable(model)
+    """`model.fit` over the pool's partitions (each a whole set of students, carrying `__group` for
+    multiprior: see `with_group`); returns the fitted model."""
     model._check_params()
-    skills = sorted(set().union(*pool.map("load")))
+    item_params, prior_groups = bool(model.item_params), bool(model.prior_groups)
+    loaded: list[Share] = pool.map("load", item_params, prior_groups)
+    skills = sorted(set().union(*(s[0] for s in loaded)))
     if not skills:
         raise ValueError("BKT.fit: no response carries a skill id; BKT needs skill_ids")
-    shares = pool.map("prepare", skills)
+    emis_table = class_table([s[1] for s in loaded], skills, "item_id") if item_params else None
+    prior_table = class_table([s[2] for s in loaded], skills, "__group") if prior_groups else None
+    shares = pool.map("prepare", skills, *_for_workers(emis_table, prior_table))
     pair_n = np.sum([s[0] for s in shares], axis=0)
     seq_n = np.sum([s[1] for s in shares], axis=0)
     n_rows = sum(s[2] for s in shares)
@@ -94,15 +110,31 @@ def fit_partitioned(model: BKT, pool: Pool, callback: Callable[[int, int], None]
     if n_no_skill:
         log.warning("BKT.fit: %d response(s) have no skill id; they are not used (predicted with the mean)", n_no_skill)
     n_k = len(skills)
-    params = model._starting_points(n_k, n_k, n_k)
+    if emis_table is None:
+        emis_table = skill_class_table(pair_n, "item_id")
+    if prior_table is None:
+        prior_table = skill_class_table(seq_n, "__group")
+    params = model._starting_points(n_k, emis_table.height, prior_table.height)
     bounds = Bounds(bool(model.forgets), _LO, float(model.max_guess), float(model.max_slip))
+    class_skill = (emis_table["__code"].to_numpy().astype(np.int64), prior_table["__code"].to_numpy().astype(np.int64))
 
     def e_step(current: dict[str, np.ndarray], active: np.ndarray) -> ExpectedCounts:
         return ExpectedCounts.total_of(pool.map("expected_counts", current, active))
 
-    ll, iters = run_em(e_step, params, bounds, int(model.max_iter), float(model.tol), callback)
-    return model._set_fitted(skills, pair_n.astype(float), ll, iters, params, skill_class_table(pair_n, "item_id"),
-                             skill_class_table(seq_n, "__group"), float(global_mean), int(n_no_skill))
+    ll, iters = run_em(e_step, params, bounds, int(model.max_iter), float(model.tol), callback, class_skill)
+    return model._set_fitted(skills, pair_n.astype(float), ll, iters, params, emis_table, prior_table,
+                             float(global_mean), int(n_no_skill))
+
+
+def _for_workers(emis_table: pl.DataFrame | None, prior_table: pl.DataFrame | None) -> tuple[pl.DataFrame | None, ...]:
+    """The class tables without their counts (a worker needs the codes only)."""
+    return tuple(None if t is None else t.drop("n") for t in (emis_table, prior_table))
+
+
+def with_group(model: BKT, frame: pl.DataFrame) -> pl.DataFrame:
+    """`frame` with multiprior's group column copied to `__group` as `BKT.fit` does (ConfigError when the
+    column is missing); unchanged for a model without `prior_groups`."""
+    return model._with_group(frame)
 
 
 def split_responses(frame: pl.DataFrame, n_parts: int) -> list[pl.DataFrame]:
@@ -117,7 +149,7 @@ def split_responses(frame: pl.DataFrame, n_parts: int) -> list[pl.DataFrame]:
 def fit_inline(model: BKT, frame: pl.DataFrame, n_parts: int, callback: Callable[[int, int], None] | None = None) -> BKT:
     """The partitioned fit with every worker in this process (the reference, and for tests)."""
     pool = InlinePool([BKTPartitionWorker(f"partition {k} of {n_parts}", part)
-                       for k, part in enumerate(split_responses(frame, n_parts))])
+                       for k, part in enumerate(split_responses(with_group(model, frame), n_parts))])
     return fit_partitioned(model, pool, callback)
 
 
@@ -125,8 +157,8 @@ def fit_on_ray(model: BKT, frame: pl.DataFrame, ray: Any, n_workers: int, measur
                callback: Callable[[int, int], None] | None = None) -> tuple[BKT, RayPool]:
     """Start `n_workers` partition actors (each part put in the object store), fit; returns the model and
     the pool (traffic counts, workers' memory; call `pool.shutdown()` when done)."""
-    check_distributable(model)
-    inputs = [(f"partition {k} of {n_workers}", ray.put(part)) for k, part in enumerate(split_responses(frame, n_workers))]
+    inputs = [(f"partition {k} of {n_workers}", ray.put(part))
+              for k, part in enumerate(split_responses(with_group(model, frame), n_workers))]
     pool = RayPool.start(ray, BKTPartitionWorker, inputs, measure)
     try:
         return fit_partitioned(model, pool, callback), pool

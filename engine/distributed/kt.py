@@ -3,11 +3,12 @@
 A model fits on Ray when it exposes its fitting step over a student partition as a plain function
 whose outputs add up across partitions (sufficient statistics), so the driver can reduce them and
 give the local engine's answer. Today that is the IRT family (`models.irt.IRT`: the EM's expected
-counts), BKT with or without forgetting (`models.bkt.em.ExpectedCounts` per restart and skill) and the
-logistic models IRT-LR, AFM, PFA and Best-LR (`models.logistic.newton.Statistics`: loss, gradient and
-Hessian products of the penalised log-loss). KT-IDEM, multiprior BKT, the stacked "best" model and Elo do
-not expose such a step; docs/scale.md says why, and asking for them on Ray is a ConfigError rather than a
-silently different fit.
+counts), BKT with or without forgetting, KT-IDEM and multiprior BKT (`models.bkt.em.ExpectedCounts` per
+restart and skill / class), the logistic models IRT-LR, AFM, PFA and Best-LR
+(`models.logistic.newton.Statistics`: loss, gradient and Hessian products of the penalised log-loss)
+and Elo (per step, the per-item sums of error and counts: `engine.distributed.elo`). The stacked "best"
+model does not expose such a step; docs/scale.md says why, and asking for it on Ray is a ConfigError
+rather than a silently different fit.
 """
 
 from __future__ import annotations
@@ -19,45 +20,40 @@ import polars as pl
 
 from engine.errors import ConfigError
 
-NOT_YET = {
-    "elo": "Elo's fit is sequential across students: at step t the t-th response of every student moves its item's "
-           "difficulty by the mean error of all students answering that item at step t, so a student partition cannot "
-           "run without the other partitions' per-item errors after every step (a round trip per step); fitting "
-           "partitions apart and averaging would be a different estimator, not the local engine's",
-}
-
 
 def ray_family(model: Any) -> str:
-    """The family name a model fits under on Ray ("irt", "bkt" or "logistic"), or ConfigError naming what is missing."""
+    """The family name a model fits under on Ray ("irt", "bkt", "logistic" or "elo"), or ConfigError naming
+    what is missing."""
     from models.bkt import BKT  # noqa: PLC0415
+    from models.elo import Elo  # noqa: PLC0415
     from models.irt import IRT  # noqa: PLC0415
     from models.logistic import LogisticKT  # noqa: PLC0415
 
     if isinstance(model, IRT):
         return "irt"
     if isinstance(model, BKT):
-        from engine.distributed.bkt import check_distributable  # noqa: PLC0415
-
-        check_distributable(model)
         return "bkt"
+    if isinstance(model, Elo):
+        return "elo"
     if isinstance(model, LogisticKT):
         from engine.distributed.logistic import check_distributable as check_logistic  # noqa: PLC0415
 
         check_logistic(model)
         return "logistic"
-    family = "elo" if type(model).__module__.endswith("elo") else None
-    reason = NOT_YET.get(family or "", "it exposes no per-partition fitting step")
-    raise ConfigError(f"{type(model).__name__} cannot fit with --engine ray yet: {reason}; use --engine local "
-                      "(models that fit on Ray: irt, bkt, bkt-forget, irt-lr, afm, pfa, best-lr)")
+    raise ConfigError(f"{type(model).__name__} cannot fit with --engine ray yet: it exposes no per-partition fitting "
+                      "step; use --engine local (models that fit on Ray: irt, bkt, bkt-forget, bkt-idem, "
+                      "BKT(prior_groups=...), irt-lr, afm, pfa, best-lr, elo)")
 
 
 def fit_on_ray(model: Any, responses: pl.DataFrame, ray: Any, n_workers: int,
                callback: Callable[[int, int], None] | None = None) -> Any:
     """Fit `model` with its family's partitioned fit on the connected Ray cluster; returns the model."""
     family = ray_family(model)
-    if family in ("bkt", "logistic"):
+    if family in ("bkt", "logistic", "elo"):
         if family == "bkt":
             from engine.distributed.bkt import fit_on_ray as fit_family_on_ray  # noqa: PLC0415
+        elif family == "elo":
+            from engine.distributed.elo import fit_on_ray as fit_family_on_ray  # noqa: PLC0415
         else:
             from engine.distributed.logistic import fit_on_ray as fit_family_on_ray  # noqa: PLC0415
         fitted, pool = fit_family_on_ray(model, responses, ray, n_workers, callback=callback)

@@ -65,10 +65,13 @@ def _ratio(num: np.ndarray, den: np.ndarray, lo: float, hi: float, old: np.ndarr
     return np.where(ok, np.minimum(np.maximum(ratio, lo), hi), old)
 
 
-def m_step(counts: ExpectedCounts, params: dict[str, np.ndarray], update: np.ndarray, bounds: Bounds) -> None:
+def m_step(counts: ExpectedCounts, params: dict[str, np.ndarray], update: np.ndarray, bounds: Bounds,
+           class_skill: tuple[np.ndarray, np.ndarray] | None = None) -> None:
     """Update `params` in place for the (restart, skill) pairs with `update[r, k]`, as `_em_skill` does.
 
-    Emission and prior classes here are one per skill (class = skill code), so `update` applies to them directly.
+    class_skill: the skill code of each emission class and of each prior class (KT-IDEM's (skill, item)
+    and multiprior's (skill, group) classes), so a class is updated with its skill; None when every
+    class is its skill (class = skill code).
     """
     hi = 1.0 - bounds.lo
     new = {
@@ -79,13 +82,17 @@ def m_step(counts: ExpectedCounts, params: dict[str, np.ndarray], update: np.nda
     }
     if bounds.fit_forget:
         new["forget"] = _ratio(counts.n_lu, counts.n_l, bounds.lo, hi, params["forget"], _TINY)
+    emis_update = update if class_skill is None else update[:, class_skill[0]]
+    prior_update = update if class_skill is None else update[:, class_skill[1]]
     for name, values in new.items():
-        params[name][update] = values[update]
+        mask = emis_update if name in ("guess", "slip") else prior_update if name == "prior" else update
+        params[name][mask] = values[mask]
 
 
 def run_em(
     e_step: Callable[[dict[str, np.ndarray], np.ndarray], ExpectedCounts], params: dict[str, np.ndarray],
     bounds: Bounds, max_iter: int, tol: float, callback: Callable[[int, int], None] | None = None,
+    class_skill: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """EM for every (restart, skill) from the starting points in `params` (overwritten with the fits).
 
@@ -93,6 +100,7 @@ def run_em(
     fused kernel: stop when the log-likelihood changes by less than `tol` (absolute) from the previous
     iteration, keeping the parameters that gave it; after `max_iter` keep the last M-step's parameters
     and the log-likelihood of the ones before it. Returns loglik and iterations, both (R, K).
+    class_skill: the skill of each emission and prior class, as `m_step`'s (None: one class per skill).
     """
     shape = params["learn"].shape
     active = np.ones(shape, dtype=bool)
@@ -106,7 +114,7 @@ def run_em(
         it_out[active] = it
         update = active & ~done
         prev_ll[update] = counts.ll[update]
-        m_step(counts, params, update, bounds)
+        m_step(counts, params, update, bounds, class_skill)
         active = update
         if callback is not None:
             callback(it, max_iter)

@@ -1,5 +1,6 @@
 """BKT's E-step over student partitions (in this process): statistics that add up, a hand-computed case,
-and a partitioned fit equal to the local `BKT.fit` (bit for bit with one partition, to rounding with several)."""
+and a partitioned fit equal to the local `BKT.fit` (bit for bit with one partition, to rounding with several),
+for BKT, BKT with forgetting, KT-IDEM and multiprior BKT."""
 
 from __future__ import annotations
 
@@ -7,10 +8,10 @@ import numpy as np
 import polars as pl
 import pytest
 
-from engine.distributed.bkt import check_distributable, fit_inline, split_responses
-from engine.errors import ConfigError
+from engine.distributed.bkt import fit_inline, split_responses
 from models.bkt import BKT, bkt_idem
-from models.bkt.em import ExpectedCounts
+from models.bkt.em import Bounds, ExpectedCounts, m_step
+from models.errors import ConfigError
 from models.bkt.partition import SkillSequences
 from models.bkt.simulate import simulate_bkt
 
@@ -83,14 +84,10 @@ def test_sparse_skills_and_rows_without_skills_are_handled_as_locally() -> None:
         np.testing.assert_allclose(getattr(mine, f"{name}_"), getattr(local, f"{name}_"), atol=1e-6)
 
 
-def test_a_partitions_bad_answer_is_named_and_kt_idem_is_refused() -> None:
+def test_a_partitions_bad_answer_is_named() -> None:
     frame = simulate_bkt(SKILLS[:1], 20, 3).with_columns(pl.when(pl.col("seq") == 2).then(2.0).otherwise(pl.col("correct")).alias("correct"))
     with pytest.raises(ValueError, match=r"(?s)partition \d of 2 .*row 3, column .correct., value 2.0"):
         fit_inline(BKT(), frame, 2)
-    with pytest.raises(ConfigError, match="KT-IDEM"):
-        check_distributable(bkt_idem())
-    with pytest.raises(ConfigError, match="prior_groups='band'"):
-        check_distributable(BKT(prior_groups="band"))
 
 
 def test_empty_partitions_change_nothing() -> None:
@@ -100,3 +97,101 @@ def test_empty_partitions_change_nothing() -> None:
     np.testing.assert_array_equal(mine.n_iter_, local.n_iter_)
     for name in FITTED:
         np.testing.assert_allclose(getattr(mine, f"{name}_"), getattr(local, f"{name}_"), rtol=0, atol=1e-6)
+
+
+# ---- KT-IDEM and multiprior: classes per (skill, item) and per (skill, group) ------------------------------
+
+def test_m_step_updates_a_class_with_its_skill() -> None:
+    """Emission classes 0, 1 belong to skill 0 and class 2 to skill 1; prior classes 0 -> skill 1, 1 -> skill 0.
+    Only (restart 0, skill 0) updates: its classes take num / den, the others keep their values."""
+    ones = np.ones((1, 2))
+    counts = ExpectedCounts(ll=0 * ones, n_ul=ones, n_u=4 * ones, n_lu=0 * ones, n_l=ones,
+                            g_num=np.array([[1.0, 3.0, 1.0]]), g_den=np.full((1, 3), 10.0),
+                            s_num=np.array([[2.0, 1.0, 1.0]]), s_den=np.full((1, 3), 10.0),
+                            pr_num=np.array([[1.0, 3.0]]), pr_den=np.full((1, 2), 4.0))
+    at = {"prior": np.full((1, 2), 0.5), "learn": np.full((1, 2), 0.5), "forget": np.zeros((1, 2)),
+          "guess": np.full((1, 3), 0.5), "slip": np.full((1, 3), 0.5)}
+    m_step(counts, at, np.array([[True, False]]), Bounds(False, 1e-6, 0.4999, 0.4999),
+           (np.array([0, 0, 1]), np.array([1, 0])))
+    np.testing.assert_array_equal(at["guess"], [[0.1, 0.3, 0.5]])
+    np.testing.assert_array_equal(at["slip"], [[0.2, 0.1, 0.5]])
+    np.testing.assert_array_equal(at["prior"], [[0.5, 0.75]])
+    np.testing.assert_array_equal(at["learn"], [[0.25, 0.5]])
+
+
+ITEM_GUESS = [[0.05, 0.2, 0.35], [0.1, 0.3]]
+
+
+def banded_log(n_students: int, n_steps: int, seed: int) -> pl.DataFrame:
+    """A KT-IDEM log (per-item guess) with a student-level `band` column (the multiprior groups)."""
+    frame = simulate_bkt(SKILLS[:2], n_students, n_steps, seed=seed, item_guess=ITEM_GUESS)
+    rng = np.random.default_rng(seed)
+    bands = {f"u{i}": str(rng.choice(["lo", "mid", "hi"])) for i in range(n_students)}
+    return frame.with_columns(pl.col("student_id").replace_strict(bands).alias("band"))
+
+
+def assert_same_classes(mine: BKT, local: BKT, atol: float) -> None:
+    for name in FITTED:
+        np.testing.assert_allclose(getattr(mine, f"{name}_"), getattr(local, f"{name}_"), rtol=0, atol=atol)
+    np.testing.assert_array_equal(mine.n_iter_, local.n_iter_)
+    np.testing.assert_array_equal(mine.n_responses_, local.n_responses_)
+    assert (mine.item_guess_slip_ is None) == (local.item_guess_slip_ is None)
+    if local.item_guess_slip_ is not None:
+        assert mine.item_guess_slip_["skill"] == local.item_guess_slip_["skill"]
+        assert mine.item_guess_slip_["item"] == local.item_guess_slip_["item"]
+        for key in ("guess", "slip"):
+            np.testing.assert_allclose(mine.item_guess_slip_[key], local.item_guess_slip_[key], rtol=0, atol=atol)
+    assert (mine.group_prior_ is None) == (local.group_prior_ is None)
+    if local.group_prior_ is not None:
+        assert mine.group_prior_["skill"] == local.group_prior_["skill"]
+        assert mine.group_prior_["group"] == local.group_prior_["group"]
+        np.testing.assert_allclose(mine.group_prior_["prior"], local.group_prior_["prior"], rtol=0, atol=atol)
+
+
+@pytest.mark.parametrize("hyper", [{"item_params": True}, {"prior_groups": "band"},
+                                   {"item_params": True, "prior_groups": "band", "forgets": True}])
+def test_kt_idem_and_multiprior_partitioned_give_the_local_fit(hyper: dict) -> None:
+    frame = banded_log(240, 8, seed=5)
+    local = BKT(**hyper).fit(frame)
+    assert_same_classes(fit_inline(BKT(**hyper), frame, 1), local, atol=0.0)  # one partition: the same sums, bit for bit
+    three = fit_inline(BKT(**hyper), frame, 3)
+    assert_same_classes(three, local, atol=1e-12)
+    np.testing.assert_allclose(three.predict_proba(frame), local.predict_proba(frame), rtol=0, atol=1e-12)
+    if "prior_groups" in hyper:  # the groups reached the workers: three bands per skill, each with its own prior
+        assert sorted(set(three.group_prior_["group"])) == ["hi", "lo", "mid"]
+        assert len(set(np.round(three.group_prior_["prior"], 9))) > 2
+
+
+def test_classes_present_in_one_partition_only_and_empty_partitions() -> None:
+    frame = banded_log(60, 6, seed=6)
+    parts = split_responses(frame, 7)
+    full = [k for k, p in enumerate(parts) if p.height]
+    only_a, only_b = (parts[full[0]]["student_id"].unique().to_list(), parts[full[1]]["student_id"].unique().to_list())
+    frame = frame.with_columns(  # an item only partition a's students answer, a group only partition b's have
+        pl.when(pl.col("student_id").is_in(only_a) & (pl.col("item_id") == "s0-i0")).then(pl.lit("s0-a-only"))
+        .otherwise(pl.col("item_id")).alias("item_id"),
+        pl.when(pl.col("student_id").is_in(only_b)).then(pl.lit("b-only")).otherwise(pl.col("band")).alias("band"),
+    )
+    hyper = {"item_params": True, "prior_groups": "band", "min_responses": 1}
+    local = BKT(**hyper).fit(frame)
+    assert "s0-a-only" in local.item_guess_slip_["item"] and "b-only" in local.group_prior_["group"]
+    assert any(p.height == 0 for p in split_responses(frame, 100))
+    for n_parts in (7, 100):  # 100 partitions for 60 students: most are empty
+        assert_same_classes(fit_inline(BKT(**hyper), frame, n_parts), local, atol=1e-12)
+
+
+def test_kt_idem_on_partitions_recovers_the_simulated_item_guesses() -> None:
+    truth = [0.05, 0.35]
+    frame = simulate_bkt([{"prior": 0.3, "learn": 0.1, "guess": 0.2, "slip": 0.1}], 1500, 10, seed=11, item_guess=[truth])
+    fit = fit_inline(bkt_idem(), frame, 3)
+    got = dict(zip(fit.item_guess_slip_["item"], fit.item_guess_slip_["guess"]))
+    assert got["s0-i0"] == pytest.approx(truth[0], abs=0.04) and got["s0-i1"] == pytest.approx(truth[1], abs=0.05)
+    assert fit.slip_[0] == pytest.approx(0.1, abs=0.04)
+
+
+def test_multiprior_needs_its_column_as_locally() -> None:
+    frame = simulate_bkt(SKILLS[:1], 20, 3)
+    with pytest.raises(ConfigError, match="prior_groups='band'.*no such column"):
+        BKT(prior_groups="band").fit(frame)
+    with pytest.raises(ConfigError, match="prior_groups='band'.*no such column"):
+        fit_inline(BKT(prior_groups="band"), frame, 2)

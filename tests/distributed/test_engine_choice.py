@@ -36,7 +36,7 @@ def test_the_cli_and_the_service_import_no_ray() -> None:
 def test_kt_fit_refuses_a_model_that_cannot_fit_on_ray_before_loading(capsys: pytest.CaptureFixture[str]) -> None:
     from engine.cli import main
 
-    code = main(["kt", "fit", "--data", "/nonexistent.csv", "--format", "generic", "--model", "bkt-idem", "--engine", "ray",
+    code = main(["kt", "fit", "--data", "/nonexistent.csv", "--format", "generic", "--model", "best", "--engine", "ray",
                  "--out", "/nonexistent.json"])
     assert code == 2
-    assert "KT-IDEM (bkt-idem, item_params=True) cannot fit with --engine ray yet" in capsys.readouterr().err
+    assert "out-of-fold logits of sub-models" in capsys.readouterr().err

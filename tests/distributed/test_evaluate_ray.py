@@ -102,10 +102,10 @@ def test_kt_evaluate_on_ray_gives_the_local_metrics(ray: ModuleType, tmp_path: P
 
 
 def test_kt_evaluate_on_ray_refuses_a_model_that_cannot_fit_there_before_loading(capsys: pytest.CaptureFixture[str]) -> None:
-    code = main(["kt", "evaluate", "--data", "/nonexistent.csv", "--format", "generic", "--models", "bkt,elo",
+    code = main(["kt", "evaluate", "--data", "/nonexistent.csv", "--format", "generic", "--models", "bkt,best",
                  "--engine", "ray"])
     assert code == 2
-    assert "Elo cannot fit with --engine ray yet" in capsys.readouterr().err
+    assert "out-of-fold logits of sub-models" in capsys.readouterr().err
 
 
 def test_audit_model_on_ray_audits_the_local_predictions(ray: ModuleType, tmp_path: Path,
@@ -130,8 +130,8 @@ def test_audit_model_on_ray_audits_the_local_predictions(ray: ModuleType, tmp_pa
     assert max(gaps.values()) <= 1e-9, max(gaps.items(), key=lambda kv: kv[1])
 
 
-def test_audit_model_on_ray_refuses_elo_before_loading(capsys: pytest.CaptureFixture[str]) -> None:
+def test_audit_model_on_ray_refuses_the_stacked_model_before_loading(capsys: pytest.CaptureFixture[str]) -> None:
     code = main(["audit", "model", "--data", "/nonexistent.csv", "--format", "generic", "--groups", "gender",
-                 "--model", "elo", "--engine", "ray"])
+                 "--model", "best", "--engine", "ray"])
     assert code == 2
-    assert "Elo cannot fit with --engine ray yet" in capsys.readouterr().err
+    assert "out-of-fold logits of sub-models" in capsys.readouterr().err

@@ -141,8 +141,8 @@ def test_kt_fit_on_ray_writes_the_local_model(ray: ModuleType, tmp_path: Path, m
     assert_same_fit(mine, theirs)
 
 
-def test_elo_and_the_stacked_model_refuse_before_loading(capsys: pytest.CaptureFixture[str]) -> None:
-    for name, reason in (("elo", "sequential across students"), ("best", "out-of-fold logits of sub-models")):
+def test_the_stacked_model_refuses_before_loading(capsys: pytest.CaptureFixture[str]) -> None:
+    for name, reason in (("best", "out-of-fold logits of sub-models"),):
         code = main(["kt", "fit", "--data", "/nonexistent.csv", "--format", "generic", "--model", name, "--engine", "ray",
                      "--out", "/nonexistent.json"])
         assert code == 2
