@@ -325,9 +325,10 @@ class MetricFrame:
             rows = rows.with_columns([pl.col(c).fill_null(MISSING_LABEL) for c in label_cols])
         self.n_students_total = ids.height
         if all(m.additive for m in self.metrics.values()):
-            value_cols = sorted({c for m in self.metrics.values() for c in m.columns})
+            # ONE is kept even when no metric divides by it: after summing it holds the row count of each
+            # (student, stratum), which every block reports
+            value_cols = sorted({ONE} | {c for m in self.metrics.values() for c in m.columns})
             rows = rows.group_by([_IDX, _STRATUM, *label_cols]).agg([pl.col(c).sum() for c in value_cols])
-            # after summing, ONE holds the row count of each (student, stratum)
         return rows, label_cols
 
     def _compute(self, data: pl.DataFrame, roster: pl.DataFrame | None) -> None:
