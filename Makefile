@@ -65,7 +65,9 @@ mutation: $(STAMP)  # mutation testing (docs/testing.md); slow, never part of `m
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[test,distributed,mutation]'
 	OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 nice -n 10 $(BIN)/mutmut run --max-children 1 \
 	  "engine.evaluation.metrics.*" "engine.fairness.stats.*" "engine.fairness.metrics.*" "engine.fairness.roc.*" \
-	  "models.elo.*" "models.bkt.kernels.x_unique_sequences*"; \
+	  "models.elo.*" "models.bkt.kernels.x_unique_sequences*" \
+	  "models.irt.em.*" "models.irt.estep.*" "models.irt.layout.*" "models.irt.mstep.*" \
+	  "models.irt.response.*" "models.irt.table.*"; \
 	status=$$?; $(BIN)/mutmut results; rm -rf mutants; exit $$status
 
 benchmarks: $(STAMP)

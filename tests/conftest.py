@@ -2,17 +2,35 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
-SHARED_DATA = PROJECT_ROOT.parent / "shared" / "data"
+
+
+def _locate_shared_data() -> Path:
+    """EQUILEARN_DATA_ROOT if set, else the nearest `shared/data` beside the project or any folder above it.
+
+    Walking up matters for copies of the project made inside it (mutmut runs the tests from
+    `mutants/`), where `../shared` is one level further away; without it the published-estimate
+    tests would skip there and every mutant they would kill would survive.
+    """
+    if os.environ.get("EQUILEARN_DATA_ROOT"):
+        return Path(os.environ["EQUILEARN_DATA_ROOT"])
+    for folder in PROJECT_ROOT.parents:
+        if (folder / "shared" / "data").is_dir():
+            return folder / "shared" / "data"
+    return PROJECT_ROOT.parent / "shared" / "data"
+
+
+SHARED_DATA = _locate_shared_data()
 
 
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
-    """The folder of real public datasets (../shared/data); tests needing it skip when it is absent."""
+    """The folder of real public datasets (../shared/data or EQUILEARN_DATA_ROOT); tests needing it skip when it is absent."""
     if not SHARED_DATA.is_dir():
         pytest.skip(f"public datasets not found at {SHARED_DATA} (CI provides them; see README for downloads)")
     return SHARED_DATA
