@@ -40,8 +40,11 @@ DEFAULT_WEIGHTS: Mapping[str, float] = MappingProxyType({
 })
 
 # Expected-gain multiplier per resource level (remedial, core, advanced); core and advanced also scale
-# with prerequisite readiness, and advanced needs `advanced_threshold` on its own skill.
-DEFAULT_LEVEL_EFFICACY: tuple[float, float, float] = (0.6, 1.0, 1.5)
+# with prerequisite readiness, and advanced needs `advanced_threshold` on its own skill. Advanced work is
+# not assumed to teach more per step than core work (it was 1.5: with the room summed over a project's
+# skills it sent about 30% of all steps to projects on skills the student already held; docs/engine.md).
+# Equity does not rest on it: a ready student is offered advanced work in the last slot of any list.
+DEFAULT_LEVEL_EFFICACY: tuple[float, float, float] = (0.6, 1.0, 1.0)
 
 
 @dataclass(frozen=True)
@@ -49,7 +52,7 @@ class RecommenderConfig:
     weights: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_WEIGHTS))
     target_success: float = 0.75
     targeting_width: float = 0.15
-    ready_threshold: float = 0.8
+    ready_threshold: float = 0.65
     advanced_threshold: float = 0.8
     review_threshold: float = 0.1
     probe_sd: float = 0.5
