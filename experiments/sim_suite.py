@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import platform
 import time
@@ -31,8 +32,9 @@ POLICIES = ["equilearn", "random", "gated-curriculum", "zpdes", "oracle"]
 
 def acceptance_rows(result: dict) -> list[str]:
     rows = ["| setting | equilearn | best baseline | ours minus best [95% CI] | share of oracle | lowest bound, groups | "
-            "lowest bound, quartiles | wasted steps | mastered flag right | final gap ours / gated |",
-            "|---|---|---|---|---|---|---|---|---|---|"]
+            "lowest bound, quartiles | wasted steps | ready skill practised / listed within 5 steps | mastered flag right | "
+            "final gap ours / gated |",
+            "|---|---|---|---|---|---|---|---|---|---|---|"]
     for s in result["settings"]:
         pol = s["policies"]
         ours, best = pol["equilearn"], s["best_baseline"]
@@ -41,7 +43,8 @@ def acceptance_rows(result: dict) -> list[str]:
         quartiles = min(d[k]["ci"][0] for k in d if k.startswith("quartile:"))
         rows.append(f"| {s['setting']} | {ours['gain']['mean']:.3f} | {best} {pol[best]['gain']['mean']:.3f} | "
                     f"{d['all']['mean']:+.3f} [{d['all']['ci'][0]:+.3f}, {d['all']['ci'][1]:+.3f}] | {ours['share_of_oracle']:.2f} | "
-                    f"{groups:+.3f} | {quartiles:+.3f} | {ours['over_practice']:.2f} | {ours['mastered_precision']:.2f} | "
+                    f"{groups:+.3f} | {quartiles:+.3f} | {ours['over_practice']:.2f} | "
+                    f"{ours['ready_offered_within_5']:.2f} / {ours.get('ready_listed_within_5', math.nan):.2f} | {ours['mastered_precision']:.2f} | "
                     f"{ours['final_gap']:.3f} / {pol['gated-curriculum']['final_gap']:.3f} |")
     return rows
 
@@ -75,7 +78,10 @@ def main() -> None:
         "gain = Hake's normalized gain of true mastery; differences are paired per student with t-intervals. "
         "\"Lowest bound\" is the lowest lower 95% bound of ours minus the best baseline over groups (resp. prior-achievement "
         "quartiles): below 0 means the claim \"no group gains less\" is not shown there. \"Wasted steps\": share of steps "
-        "whose every skill was already truly mastered while the student was ready for something new. \"Mastered flag "
+        "whose every skill was already truly mastered while the student was ready for something new. \"Ready skill "
+        "practised / listed within 5 steps\": of the times a student became ready for a skill (its direct prerequisites "
+        "truly mastered, itself not), the share where the student practised it (the first recommendation, which the "
+        "simulated student takes) / where it was in the list of 5 recommendations, within 5 steps. \"Mastered flag "
         "right\": share of the engine's mastered flags that are truly mastered at the end.",
         "",
     ]

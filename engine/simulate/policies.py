@@ -36,6 +36,7 @@ from engine.simulate.curriculum import GatedCurriculumPolicy
 from engine.simulate.zpdes import ZPDESPolicy
 
 PRACTICE_SET = RESOURCE_KINDS.index("practice_set")
+LIST_LENGTH = 5  # recommendations per request, as the service's default k
 
 
 class Policy(Protocol):
@@ -99,11 +100,15 @@ class EquilearnPolicy(_Base):
                  progress: DifficultyProgress | None = None) -> None:
         super().__init__(engine)
         self.recommender = Recommender(engine, config, progress=progress)
+        self.listed_skills = np.zeros((0, LIST_LENGTH), dtype=np.int64)  # (N, LIST_LENGTH) after each choice
         self.tracker: ProgressTracker | None = None
 
     def choose(self, batch: MasteryBatch, now: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-        choice = self.recommender.choose_batch(batch, 1, now=now, rng=rng)
-        resources, items = choice.resources[:, 0], choice.items[:, 0]
+        """The first of a LIST_LENGTH list, as a platform that shows the list and the student takes the top one;
+        `listed_skills` keeps the skills of the whole list's items (for "offered within 5 steps")."""
+        choice = self.recommender.choose_batch(batch, LIST_LENGTH, now=now, rng=rng)
+        self.listed_skills = np.where(choice.items >= 0, self.catalog.item_skill[np.maximum(choice.items, 0)], -1)
+        resources, items = choice.resources[:, 0].copy(), choice.items[:, 0].copy()
         missing = items < 0
         if missing.any():  # a skill without items: practise any item of the resource's other skills at random
             items[missing] = random_items(self.catalog, self.catalog.resource_skill[resources[missing]], rng)

@@ -51,8 +51,10 @@ class RunResult:
     flagged_mastered: np.ndarray | None = None  # (N, S) the engine's mastered flag at the end
     truly_mastered: np.ndarray | None = None  # (N, S) the simulator's own criterion at the end
     theta_sd_after: np.ndarray | None = None  # (N,) ability posterior SD after PLACEMENT_RESPONSES responses
-    ready_delays: np.ndarray | None = None  # delays (steps) from becoming ready for a skill to being offered it
-    ready_missed: int = 0  # times a student was ready for a skill and not offered it within READY_WINDOW steps
+    ready_delays: np.ndarray | None = None  # delays (steps) from becoming ready for a skill to practising it
+    ready_missed: int = 0  # times a student was ready for a skill and did not practise it within READY_WINDOW steps
+    ready_listed_delays: np.ndarray | None = None  # the same for the skill appearing anywhere in the policy's
+    ready_listed_missed: int = 0  # list (a platform shows LIST_LENGTH recommendations), for policies that make lists
     placement: np.ndarray | None = None  # (N, steps) the step was a placement question (when actions are recorded)
 
 
@@ -81,17 +83,17 @@ class _ReadyTracker:
         known = self.learners.known()
         return (((~known).astype(np.int64) @ self.direct.T) == 0) & ~known
 
-    def step(self, t: int, offered_skill: np.ndarray) -> None:
-        """Before step t's learning: register new readiness, then the skill each student is offered."""
+    def step(self, t: int, offered: np.ndarray) -> None:
+        """Before step t's learning: register new readiness, then the skills each student is offered, an (N, S)
+        mask (several skills when the policy makes a list)."""
         ready = self.ready_now = self._ready()
         new = ready & ~self.was_ready
         self.since = np.where(new, t, self.since)
         self.pending = (self.pending | new) & ready
         self.was_ready = ready
-        rows = np.arange(offered_skill.size)
-        hit = self.pending[rows, offered_skill]
-        self.delays.append(t - self.since[rows[hit], offered_skill[hit]])
-        self.pending[rows[hit], offered_skill[hit]] = False
+        hit = self.pending & offered
+        self.delays.append(t - self.since[hit])
+        self.pending &= ~hit
         expired = self.pending & (t - self.since >= READY_WINDOW)
         self.missed += int(expired.sum())
         self.pending &= ~expired
@@ -140,6 +142,7 @@ def run_policy(world: World, simulator: str | SimulatorSpec, policy: str, steps:
     over_practice = np.zeros(n, dtype=np.int64)
     theta_sd_after = np.full(n, np.nan)
     tracker = _ReadyTracker(learners)
+    listed = _ReadyTracker(learners) if hasattr(chooser, "listed_skills") else None
     label = f"{family} seed {world.seed} {policy}"
     for t in range(steps):
         now = float(t)
@@ -151,7 +154,9 @@ def run_policy(world: World, simulator: str | SimulatorSpec, policy: str, steps:
         if estimates is not None:
             estimates[:, t] = p_now[rows, world.catalog.resource_skill[resources]]
         item_skill = world.catalog.item_skill[items]
-        tracker.step(t, item_skill)
+        tracker.step(t, _skill_mask(item_skill[:, None], world.catalog.n_skills))
+        if listed is not None:
+            listed.step(t, _skill_mask(chooser.listed_skills, world.catalog.n_skills))
         known = learners.known()
         touched = world.catalog.resource_skills[resources].copy()
         touched[rows, item_skill] = True
@@ -180,4 +185,13 @@ def run_policy(world: World, simulator: str | SimulatorSpec, policy: str, steps:
         estimates=estimates, over_practice=over_practice, flagged_mastered=flagged, truly_mastered=final_known,
         theta_sd_after=theta_sd_after, ready_delays=np.concatenate(tracker.delays) if tracker.delays else np.zeros(0),
         ready_missed=tracker.missed, placement=placement,
+        ready_listed_delays=None if listed is None else np.concatenate(listed.delays),
+        ready_listed_missed=0 if listed is None else listed.missed,
     )
+
+
+def _skill_mask(skills: np.ndarray, n_skills: int) -> np.ndarray:
+    """(N, S) True where row n lists skill s; `skills` (N, k) skill indices, negative = empty slot."""
+    mask = np.zeros((skills.shape[0], n_skills + 1), dtype=bool)
+    mask[np.arange(skills.shape[0])[:, None], np.where(skills >= 0, skills, n_skills)] = True
+    return mask[:, :n_skills]

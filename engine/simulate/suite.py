@@ -209,9 +209,12 @@ def summarize_setting(setting: Setting, runs: dict[str, list[RunResult]], highes
             "mastered_flagged_share": float(flagged.mean()),
             "truly_mastered_share": float(truly.mean()),
             "theta_sd_after_10": {"mean": float(np.nanmean(sd10)), "p90": float(np.nanpercentile(sd10, 90))} if np.isfinite(sd10).any() else None,
-            f"ready_offered_within_{READY_WINDOW}": float(delays.size and (delays < READY_WINDOW).sum() / (delays.size + missed)),
+            f"ready_offered_within_{READY_WINDOW}": _within(delays, missed),
             "seconds": float(sum(r.seconds for r in rs)),
         }
+        if all(r.ready_listed_delays is not None for r in rs):  # the policy makes lists: a skill in the list is offered
+            entry[f"ready_listed_within_{READY_WINDOW}"] = _within(np.concatenate([r.ready_listed_delays for r in rs]),
+                                                                   sum(r.ready_listed_missed for r in rs))
         if name == OURS:
             entry["minus"] = {other: {key: _paired(p, pooled[other], sub) for key, sub in subsets.items()}
                               for other in pooled if other != OURS}
@@ -253,6 +256,12 @@ def run_suite(catalog: Catalog, policies: list[str], settings: list[Setting] | N
             "gain_definition": "Hake's g on means of true mastery, per student contribution (final - initial) / "
                                "(1 - mean initial) pooled over seeds; paired differences on the same students, t-intervals",
             "settings": results}
+
+
+def _within(delays: np.ndarray, missed: int) -> float:
+    """Share of (student, skill) readiness events met within READY_WINDOW steps (`missed`: never met in time)."""
+    total = delays.size + missed
+    return float((delays < READY_WINDOW).sum() / total) if total else math.nan
 
 
 def _fmt(x: float) -> str:

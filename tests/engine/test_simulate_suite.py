@@ -104,6 +104,27 @@ def test_ready_tracker_counts_an_offer_within_the_window(catalog):
     assert np.all(run.ready_delays >= 0)
 
 
+def test_ready_tracker_by_hand_a_listed_skill_is_offered_and_a_late_one_missed():
+    """Chain 0 -> 1 -> 2. At step 1 the student masters skill 1, so skill 2 becomes ready: a list holding
+    skill 2 at step 3 meets it after 2 steps; offers that never hold it count one miss once 5 steps pass."""
+    from types import SimpleNamespace
+
+    from engine.simulate.runner import READY_WINDOW, _ReadyTracker, _skill_mask
+
+    known = np.array([[True, False, False]])
+    direct = np.array([[0, 0, 0], [1, 0, 0], [0, 1, 0]], dtype=bool)  # direct[s, p]: p is a prerequisite of s
+    learners = SimpleNamespace(known=lambda: known.copy(), catalog=SimpleNamespace(graph=SimpleNamespace(direct=direct)),
+                               world=SimpleNamespace(known0=known))
+    listed, taken = _ReadyTracker(learners), _ReadyTracker(learners)
+    for t in range(8):
+        if t == 1:
+            known[0, 1] = True
+        listed.step(t, _skill_mask(np.array([[1, 2, -1]]) if t == 3 else np.array([[0, -1, -1]]), 3))
+        taken.step(t, _skill_mask(np.array([[0]]), 3))
+    assert np.concatenate(listed.delays).tolist() == [2] and listed.missed == 0
+    assert np.concatenate(taken.delays).size == 0 and taken.missed == 1 and READY_WINDOW == 5
+
+
 def test_true_mastery_definition(catalog):
     world = make_world(catalog, 3, seed=1)
     learners = ProficiencyLearners(world)
