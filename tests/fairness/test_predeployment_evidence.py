@@ -17,15 +17,15 @@ def test_more_learners_are_simulated_until_the_gate_can_decide() -> None:
     engine = MasteryEngine(demo_catalog())
     recommender = Recommender(engine)
     no_learned_statistics = SimpleNamespace(components={})
-    tiny = AuditOptions(sim_students=30, sim_students_max=30, sim_steps=40)
+    tiny = AuditOptions(sim_students=12, sim_students_max=12, sim_steps=40)
     alone = _simulated_recommendations(no_learned_statistics, engine, recommender, tiny, "v")
-    assert alone["status"] == INSUFFICIENT  # 30 learners in two groups: every group is below the minimum size
-    assert alone["data"]["students_tried"] == [30]
+    assert alone["status"] == INSUFFICIENT  # 12 learners in two groups: each below the minimum size of 10
+    assert alone["data"]["students_tried"] == [12]
 
     grown = _simulated_recommendations(no_learned_statistics, engine, recommender,
-                                       AuditOptions(sim_students=30, sim_students_max=960, sim_steps=40), "v")
+                                       AuditOptions(sim_students=12, sim_students_max=960, sim_steps=40), "v")
     tried = grown["data"]["students_tried"]
-    assert tried[0] == 30 and all(b == min(2 * a, 960) for a, b in zip(tried, tried[1:]))
+    assert tried[0] == 12 and all(b == min(2 * a, 960) for a, b in zip(tried, tried[1:]))
     assert len(tried) > 1
     assert grown["status"] != INSUFFICIENT or tried[-1] == 960
     assert grown["data"]["students"] == tried[-1]  # the verdict rests on the last, largest simulation
