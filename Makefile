@@ -67,7 +67,10 @@ mutation: $(STAMP)  # mutation testing (docs/testing.md); slow, never part of `m
 	  "engine.evaluation.metrics.*" "engine.fairness.stats.*" "engine.fairness.metrics.*" "engine.fairness.roc.*" \
 	  "models.elo.*" "models.bkt.kernels.x_unique_sequences*" \
 	  "models.irt.em.*" "models.irt.estep.*" "models.irt.layout.*" "models.irt.mstep.*" \
-	  "models.irt.response.*" "models.irt.table.*"; \
+	  "models.irt.response.*" "models.irt.table.*" \
+	  "models.irt.ability.*" "models.irt.estimator.*" "models.irt.matrix.*" "models.irt.standard_errors.*" \
+	  "models.irt.bank.*" "models.irt.data.*" "models.irt.diagnostics.*" "models.irt.quadrature.*" \
+	  "models.errors.*" "models.baselines.*" "models.logistic.classic.*"; \
 	status=$$?; $(BIN)/mutmut results; rm -rf mutants; exit $$status
 
 benchmarks: $(STAMP)

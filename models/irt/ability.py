@@ -107,8 +107,9 @@ def _newton(
         s = 1.0 / (1.0 + np.exp(-a * (theta[student] - b)))
         p = c + (1.0 - c) * s
         dp = a * (1.0 - c) * s * (1.0 - s)
-        grad = np.bincount(student, weights=(y - p) * dp / (p * (1.0 - p)), minlength=n)
-        info = np.bincount(student, weights=dp**2 / (p * (1.0 - p)), minlength=n)
+        # float: numpy's bincount of zero rows is int64 even with weights, and the prior is subtracted in place
+        grad = np.bincount(student, weights=(y - p) * dp / (p * (1.0 - p)), minlength=n).astype(float)
+        info = np.bincount(student, weights=dp**2 / (p * (1.0 - p)), minlength=n).astype(float)
         if prior is not None:
             grad -= (theta - prior[0]) / prior[1] ** 2
             info += 1.0 / prior[1] ** 2

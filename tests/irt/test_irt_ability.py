@@ -103,3 +103,15 @@ def test_irt_information_and_expected_score() -> None:
     np.testing.assert_allclose(total_information(theta, A, B, C), item_information(theta, A, B, C).sum(axis=1))
     # 2PL at theta = b: information a^2 / 4
     np.testing.assert_allclose(np.diag(item_information(B, A, B, 0.0)), A**2 / 4)
+
+
+def test_map_with_no_responses_returns_the_prior_mode_like_eap() -> None:
+    """Students with no response at all: MAP is the prior's mode (its mean) with the prior's information; it used to
+    raise a numpy casting error because a bincount over zero rows is an integer array."""
+    bank = ItemBank.from_arrays(["i0"], [1.0], [0.0])
+    none = np.zeros(0, dtype=int)
+    est = map_estimate(bank, none, none, np.zeros(0), n_students=3)
+    by_eap = eap(bank, none, none, np.zeros(0), n_students=3)
+    assert est.theta.shape == (3,)
+    np.testing.assert_allclose(est.theta, by_eap.theta, atol=1e-6)  # both at the prior's mean
+    assert np.all(np.isfinite(est.se)) and np.all(est.se > 0)

@@ -157,3 +157,10 @@ def test_select_on_validation_scores_every_candidate() -> None:
     assert sel.to_dict()["candidates"] == [{"prior_weight": 1.0}, {"prior_weight": 50.0}]
     with pytest.raises(ValueError, match=r"^select_on_validation needs at least one candidate$"):
         select_on_validation([], lambda c: SmoothedItemMean(), frame)
+
+
+def test_smoothed_item_mean_without_items_predicts_the_global_mean() -> None:
+    # a payload whose item table is empty (every item unseen): each row gets the global mean
+    model = SmoothedItemMean.from_dict({"model": "baseline-item", "format_version": 1, "prior_weight": 5.0,
+                                        "global_mean": 0.6, "item_p": {}})
+    assert model.predict_proba(TEST).tolist() == pytest.approx([0.6, 0.6, 0.6])

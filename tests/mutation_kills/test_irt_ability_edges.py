@@ -170,3 +170,91 @@ def test_online_updates_reproduce_the_batch_posterior() -> None:
             online.update(online.initial_state(), 1.0, 0.0, 0.0, bad)
     assert OnlineAbility().summary(OnlineAbility().initial_state())[0] == pytest.approx(0.0, abs=1e-12)
     assert OnlineAbility().quadrature.nodes.size == 61
+
+
+def test_mle_of_a_single_answer_has_no_finite_estimate() -> None:
+    # one right answer (student 0) or one wrong answer (student 1): the likelihood is monotone in theta,
+    # so there is no maximum: the range edge, an infinite SE and the `extreme` flag (module docstring)
+    est = mle(BANK, np.array([0, 1]), np.array([1, 2]), np.array([1, 0]), quadrature=Q)
+    assert est.theta.tolist() == [5.0, -5.0]
+    assert est.extreme.tolist() == [True, True]
+    assert np.isinf(est.se).all()
+
+
+def test_mle_without_a_maximum_is_the_range_edge_even_far_out() -> None:
+    # on a range of +/- 60, Newton (steps of at most 1, 50 of them) cannot walk to the edge: an all-right /
+    # all-wrong pattern must be set to the edge, not left where the iteration stopped
+    import warnings
+
+    wide = Quadrature.normal(121, (-60.0, 60.0))
+    with warnings.catch_warnings():
+        # the SE of a student without responses (code 3) is 1 / sqrt(0) = inf without a divide-by-zero warning
+        warnings.filterwarnings("error", message="divide by zero")
+        warnings.filterwarnings("ignore", message="invalid value")  # Newton's 0 / 0 where P rounds to 1 far out
+        est = mle(BANK, np.array([0, 0, 1, 1, 2]), np.array([0, 1, 2, 3, 0]), np.array([1, 1, 0, 0, 1]),
+                  n_students=4, quadrature=wide)
+    assert est.theta[0] == 60.0 and est.theta[1] == -60.0 and math.isnan(est.theta[3])
+    assert est.extreme.tolist() == [True, True, True, True]
+    assert np.isinf(est.se[[0, 1, 2, 3]]).all()
+
+
+def test_counts_matrix_sorts_any_unsorted_rows() -> None:
+    # the first student code is the smallest, but the rows are not sorted: the matrix must still hold
+    # each response in its student's row (a dense count by a loop is the truth)
+    student = np.array([0, 2, 1, 2, 0, 1])
+    cols = np.array([3, 1, 0, 2, 1, 3])
+    got = counts_matrix(student, cols, 3, 4).toarray()
+    want = np.zeros((3, 4))
+    for s, c in zip(student, cols):
+        want[s, c] += 1
+    np.testing.assert_array_equal(got, want)
+
+
+def test_eap_of_a_long_history_is_finite() -> None:
+    # 1 500 answers put the log-likelihood near -1 000 at every node: the posterior must be shifted by each
+    # student's own maximum before exp(), or it underflows to 0 / 0
+    n = 1500
+    item = np.zeros(n, dtype=int)
+    correct = (np.arange(n) % 2).astype(float)
+    est = eap(BANK, np.zeros(n, dtype=int), item, correct, quadrature=Q)
+    log_w = Q.log_weights + (n // 2) * (np.log(p_of(Q.nodes, 0)) + np.log1p(-p_of(Q.nodes, 0)))
+    w = np.exp(log_w - log_w.max())
+    w /= w.sum()
+    assert est.theta[0] == pytest.approx(float(w @ Q.nodes), abs=1e-9)
+    assert est.se[0] == pytest.approx(math.sqrt(float(w @ (Q.nodes - w @ Q.nodes) ** 2)), abs=1e-9)
+
+
+@pytest.mark.parametrize("prior_mean", [4.5, -4.5])
+def test_mle_does_not_depend_on_a_far_prior_start(prior_mean: float) -> None:
+    # MLE ignores the prior, which only sets Newton's start (the EAP). From a start far from the maximum, on
+    # steep items where the information there is nearly 0, an uncapped Fisher step would jump across the range
+    bank = ItemBank.from_arrays(["hard", "easy"], [2.0, 2.0], [1.0, -1.0])
+    student, item, correct = np.array([0, 0]), np.array([0, 1]), np.array([1, 0])  # right on hard, wrong on easy
+    # (a wide range: a jump to its edge cannot be walked back in Newton's 50 capped steps)
+    far = Quadrature.normal(241, (-60.0, 60.0), mean=prior_mean, sd=0.3)
+    est = mle(bank, student, item, correct, quadrature=far)
+    # the likelihood p_hard (1 - p_easy) is symmetric about 0, where its derivative is 0
+    assert est.theta[0] == pytest.approx(0.0, abs=1e-6)
+
+
+def test_mle_converges_with_little_information() -> None:
+    # two weakly discriminating items: the information is about 0.1, so Newton's step is grad / info, not
+    # damped toward grad; the estimate still zeroes the score
+    bank = ItemBank.from_arrays(["u", "v", "w"], [0.4, 0.5, 0.3], [0.8, -0.3, 0.1])
+    student, item, correct = np.array([0, 0, 0]), np.array([0, 1, 2]), np.array([1, 0, 1])
+    est = mle(bank, student, item, correct)
+
+    def ll(t):
+        p = 1 / (1 + np.exp(-bank.a * (t - bank.b)))
+        return float(np.sum(np.where(correct == 1, np.log(p), np.log1p(-p))))
+
+    t = est.theta[0]
+    assert (ll(t + 1e-5) - ll(t - 1e-5)) / 2e-5 == pytest.approx(0.0, abs=1e-6)
+
+
+def test_mle_of_no_responses_is_empty() -> None:
+    # (map_estimate is not checked here: with no responses at all it raises a numpy casting error, because
+    # np.bincount over no rows returns an int64 gradient that the prior term cannot be subtracted from)
+    empty = np.zeros(0, dtype=int)
+    est = mle(BANK, empty, empty, np.zeros(0))
+    assert est.theta.shape == (0,) and est.se.shape == (0,) and est.extreme.shape == (0,)
