@@ -25,7 +25,7 @@ import numpy as np
 import polars as pl
 
 from engine.distributed.partitions import student_hash
-from engine.distributed.pools import InlinePool, RayPool, peak_rss_bytes
+from engine.distributed.pools import InlinePool, RayPool, fit_on_ray_partitions, inline_partitions, peak_rss_bytes
 from models.bkt.em import Bounds, ExpectedCounts, run_em
 from models.bkt.model import _LO, BKT, skill_class_table
 from models.bkt.partition import SkillSequences
@@ -148,20 +148,12 @@ def split_responses(frame: pl.DataFrame, n_parts: int) -> list[pl.DataFrame]:
 
 def fit_inline(model: BKT, frame: pl.DataFrame, n_parts: int, callback: Callable[[int, int], None] | None = None) -> BKT:
     """The partitioned fit with every worker in this process (the reference, and for tests)."""
-    pool = InlinePool([BKTPartitionWorker(f"partition {k} of {n_parts}", part)
-                       for k, part in enumerate(split_responses(with_group(model, frame), n_parts))])
+    pool = inline_partitions(BKTPartitionWorker, split_responses(with_group(model, frame), n_parts))
     return fit_partitioned(model, pool, callback)
 
 
 def fit_on_ray(model: BKT, frame: pl.DataFrame, ray: Any, n_workers: int, measure: bool = False,
                callback: Callable[[int, int], None] | None = None) -> tuple[BKT, RayPool]:
-    """Start `n_workers` partition actors (each part put in the object store), fit; returns the model and
-    the pool (traffic counts, workers' memory; call `pool.shutdown()` when done)."""
-    inputs = [(f"partition {k} of {n_workers}", ray.put(part))
-              for k, part in enumerate(split_responses(with_group(model, frame), n_workers))]
-    pool = RayPool.start(ray, BKTPartitionWorker, inputs, measure)
-    try:
-        return fit_partitioned(model, pool, callback), pool
-    except BaseException:
-        pool.shutdown()
-        raise
+    """Start `n_workers` partition actors and fit (`pools.fit_on_ray_partitions`); call `pool.shutdown()` when done."""
+    return fit_on_ray_partitions(ray, BKTPartitionWorker, split_responses(with_group(model, frame), n_workers),
+                                 lambda pool: fit_partitioned(model, pool, callback), measure)

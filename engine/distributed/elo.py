@@ -25,7 +25,7 @@ import numpy as np
 import polars as pl
 
 from engine.distributed.bkt import split_responses
-from engine.distributed.pools import InlinePool, RayPool, peak_rss_bytes
+from engine.distributed.pools import InlinePool, RayPool, fit_on_ray_partitions, inline_partitions, peak_rss_bytes, unfitted_copy
 from models.elo import Elo, _Steps, _Students, item_sums, vocabularies
 from models.logistic.features import sequential_order
 
@@ -115,27 +115,14 @@ def fit_partitioned(model: Elo, pool: Pool, callback: Callable[[int, int], None]
     return model._end_fit()
 
 
-def _copy(model: Elo) -> Elo:
-    """An unfitted model with `model`'s hyperparameters (the workers' students' step sizes)."""
-    return type(model)(**model.get_params(deep=False))
-
-
 def fit_inline(model: Elo, frame: pl.DataFrame, n_parts: int, callback: Callable[[int, int], None] | None = None) -> Elo:
     """The partitioned fit with every worker in this process (the reference, and for tests)."""
-    pool = InlinePool([EloPartitionWorker(f"partition {k} of {n_parts}", part, _copy(model))
-                       for k, part in enumerate(split_responses(frame, n_parts))])
+    pool = inline_partitions(EloPartitionWorker, split_responses(frame, n_parts), lambda: (unfitted_copy(model),))
     return fit_partitioned(model, pool, callback)
 
 
 def fit_on_ray(model: Elo, frame: pl.DataFrame, ray: Any, n_workers: int, measure: bool = False,
                callback: Callable[[int, int], None] | None = None) -> tuple[Elo, RayPool]:
-    """Start `n_workers` partition actors (each part put in the object store), fit; returns the model and the
-    pool (traffic counts, workers' memory; call `pool.shutdown()` when done)."""
-    inputs = [(f"partition {k} of {n_workers}", ray.put(part), _copy(model))
-              for k, part in enumerate(split_responses(frame, n_workers))]
-    pool = RayPool.start(ray, EloPartitionWorker, inputs, measure)
-    try:
-        return fit_partitioned(model, pool, callback), pool
-    except BaseException:
-        pool.shutdown()
-        raise
+    """Start `n_workers` partition actors and fit (`pools.fit_on_ray_partitions`); call `pool.shutdown()` when done."""
+    return fit_on_ray_partitions(ray, EloPartitionWorker, split_responses(frame, n_workers),
+                                 lambda pool: fit_partitioned(model, pool, callback), measure, lambda: (unfitted_copy(model),))

@@ -20,7 +20,7 @@ import numpy as np
 import polars as pl
 
 from engine.distributed.bkt import split_responses
-from engine.distributed.pools import InlinePool, RayPool, peak_rss_bytes
+from engine.distributed.pools import InlinePool, RayPool, fit_on_ray_partitions, inline_partitions, peak_rss_bytes, unfitted_copy
 from engine.errors import ConfigError
 from models.logistic.design import Layout
 from models.logistic.estimator import NEWTON, LogisticKT, check_both_outcomes, vocabularies
@@ -122,30 +122,17 @@ def fit_partitioned(model: LogisticKT, pool: Pool, callback: Callable[[int, int]
     return model.set_newton_result(result)
 
 
-def _copy(model: LogisticKT) -> LogisticKT:
-    """An unfitted model with `model`'s hyperparameters (what each worker needs to build its rows)."""
-    return type(model)(**model.get_params(deep=False))
-
-
 def fit_inline(model: LogisticKT, frame: pl.DataFrame, n_parts: int,
                callback: Callable[[int, int], None] | None = None) -> LogisticKT:
     """The partitioned fit with every worker in this process (the reference, and for tests)."""
     check_distributable(model)
-    pool = InlinePool([LogisticPartitionWorker(f"partition {k} of {n_parts}", part, _copy(model))
-                       for k, part in enumerate(split_responses(frame, n_parts))])
+    pool = inline_partitions(LogisticPartitionWorker, split_responses(frame, n_parts), lambda: (unfitted_copy(model),))
     return fit_partitioned(model, pool, callback)
 
 
 def fit_on_ray(model: LogisticKT, frame: pl.DataFrame, ray: Any, n_workers: int, measure: bool = False,
                callback: Callable[[int, int], None] | None = None) -> tuple[LogisticKT, RayPool]:
-    """Start `n_workers` partition actors (each part put in the object store), fit; returns the model and the
-    pool (traffic counts, workers' memory; call `pool.shutdown()` when done)."""
+    """Start `n_workers` partition actors and fit (`pools.fit_on_ray_partitions`); call `pool.shutdown()` when done."""
     check_distributable(model)
-    inputs = [(f"partition {k} of {n_workers}", ray.put(part), _copy(model))
-              for k, part in enumerate(split_responses(frame, n_workers))]
-    pool = RayPool.start(ray, LogisticPartitionWorker, inputs, measure)
-    try:
-        return fit_partitioned(model, pool, callback), pool
-    except BaseException:
-        pool.shutdown()
-        raise
+    return fit_on_ray_partitions(ray, LogisticPartitionWorker, split_responses(frame, n_workers),
+                                 lambda pool: fit_partitioned(model, pool, callback), measure, lambda: (unfitted_copy(model),))

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pickle
 import resource
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from types import ModuleType
 from typing import Any
 
@@ -87,3 +87,26 @@ class RayPool:
 
 def _is_array_like(value: Any) -> bool:
     return hasattr(value, "__array__") and getattr(value, "nbytes", 0) > 100_000
+
+
+def unfitted_copy(model: Any) -> Any:
+    """An unfitted model with `model`'s hyperparameters (what a worker needs to build its rows or steps)."""
+    return type(model)(**model.get_params(deep=False))
+
+
+def inline_partitions(worker: type, parts: Sequence[Any], extra: Callable[[], tuple[Any, ...]] = tuple) -> InlinePool:
+    """One `worker(name, part, *extra())` per part, all in this process (`extra` is called once per worker)."""
+    return InlinePool([worker(f"partition {k} of {len(parts)}", part, *extra()) for k, part in enumerate(parts)])
+
+
+def fit_on_ray_partitions(ray: ModuleType, worker: type, parts: Sequence[Any], fit: Callable[[RayPool], Any],
+                          measure: bool = False, extra: Callable[[], tuple[Any, ...]] = tuple) -> tuple[Any, RayPool]:
+    """Start one actor per part (each part put in the object store), run `fit(pool)`; returns its result and the
+    pool (traffic counts, workers' memory; call `pool.shutdown()` when done). The pool is shut down if the fit fails."""
+    inputs = [(f"partition {k} of {len(parts)}", ray.put(part), *extra()) for k, part in enumerate(parts)]
+    pool = RayPool.start(ray, worker, inputs, measure)
+    try:
+        return fit(pool), pool
+    except BaseException:
+        pool.shutdown()
+        raise
