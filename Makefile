@@ -70,7 +70,8 @@ mutation: $(STAMP)  # mutation testing (docs/testing.md); slow, never part of `m
 	  "models.irt.response.*" "models.irt.table.*" \
 	  "models.irt.ability.*" "models.irt.estimator.*" "models.irt.matrix.*" "models.irt.standard_errors.*" \
 	  "models.irt.bank.*" "models.irt.data.*" "models.irt.diagnostics.*" "models.irt.quadrature.*" \
-	  "models.errors.*" "models.baselines.*" "models.logistic.classic.*" "models.bkt.em.*" "models.bkt.partition.*"; \
+	  "models.errors.*" "models.baselines.*" "models.logistic.classic.*" "models.bkt.em.*" "models.bkt.partition.*" \
+	  "models.logistic.design.*" "models.logistic.estimator.*" "models.logistic.features.*" "models.logistic.newton.*"; \
 	status=$$?; $(BIN)/mutmut results; rm -rf mutants; exit $$status
 
 benchmarks: $(STAMP)

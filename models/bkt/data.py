@@ -19,7 +19,8 @@ ROW = "__row"
 
 
 def check_responses(responses: pl.DataFrame) -> None:
-    """Raise DataValidationError for missing columns or `correct` values outside [0, 1] (repeated `seq`: see below)."""
+    """Raise DataValidationError for missing columns, `correct` values outside [0, 1] and empty student or item ids
+    (repeated `seq`: see below)."""
     missing = [c for c in REQUIRED if c not in responses.columns]
     if missing:
         raise DataValidationError(
@@ -32,6 +33,11 @@ def check_responses(responses: pl.DataFrame) -> None:
     if bad.height:
         row, value = bad.row(0, named=True)[ROW], bad.row(0, named=True)["correct"]
         problems.append(Problem(row + 1, "correct", value, "must be a number in [0, 1]", count=bad.height))
+    for column in ("student_id", "item_id"):  # a null id would join to no class and index out of bounds in the kernels
+        empty = responses.with_row_index(ROW).filter(pl.col(column).is_null())
+        if empty.height:
+            problems.append(Problem(empty[ROW][0] + 1, column, None, "is empty; every response needs a student and an item id",
+                                    count=empty.height))
     if problems:
         raise DataValidationError(problems, source="bkt input")
 

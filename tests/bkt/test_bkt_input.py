@@ -89,3 +89,17 @@ def test_bkt_unknown_skills_are_traced_apart(data: pl.DataFrame) -> None:
         alone = model.predict_proba(pl.concat([one_row("z", s, c, t) for t, (s, c) in enumerate(rows) if s == skill]))
         np.testing.assert_allclose(p[[s == skill for s, _ in rows]], alone, rtol=1e-12)
     assert p[2] > p[0]  # skill new-b was traced: a correct answer raised its estimate
+
+
+@pytest.mark.parametrize("column", ["item_id", "student_id"])
+def test_bkt_empty_ids_are_refused_naming_the_row_by_both_engines(data: pl.DataFrame, column: str) -> None:
+    # A null item id once reached the KT-IDEM kernels as class -2**63 (an out-of-bounds read) and the partitioned
+    # fit made it a class of its own, so the two engines disagreed; a null student id failed inside polars.
+    from engine.distributed.bkt import fit_inline
+
+    bad = data.with_row_index("i").with_columns(
+        pl.when(pl.col("i") == 7).then(None).otherwise(pl.col(column)).alias(column)).drop("i")
+    with pytest.raises(DataValidationError, match=f"row 8, column '{column}': is empty"):
+        BKT(item_params=True).fit(bad)
+    with pytest.raises(ValueError, match=f"(?s)rows counted within this partition.*column '{column}': is empty"):
+        fit_inline(BKT(item_params=True), bad, 2)  # the partition's own row number
