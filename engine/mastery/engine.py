@@ -304,6 +304,13 @@ class MasteryEngine:
         var = np.where(fresh, batch.theta_sd[rows] ** 2 + self.config.skill_spread**2, batch.skill_var[rows, skills])
         return mean, var
 
+    def item_ability(self, batch: MasteryBatch) -> tuple[np.ndarray, np.ndarray, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """(N, I) mean and variance of the ability behind each item's answer (its primary skill's), with the items'
+        3PL parameters (a, b, c): the distribution of each item's success, whose mean `predict_skill_items` gives."""
+        cat = self.catalog
+        mean, var = self.skill_ability(batch)
+        return mean[:, cat.item_skill], var[:, cat.item_skill], (cat.item_a, cat.item_b, cat.item_c)
+
     def predict_skill_items(self, batch: MasteryBatch, items: np.ndarray | None = None) -> np.ndarray:
         """(N, I) P(correct) of the items (all when None) from the ability of each item's primary skill,
         averaged over its uncertainty (probit approximation: a / sqrt(1 + pi a^2 var / 8))."""

@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 from scipy import sparse
-from scipy.special import expit
+from scipy.special import expit, ndtr
 
 from engine.errors import ConfigError
 
@@ -76,6 +76,28 @@ class LearningLaw:
             return np.ones_like(p)
         optimistic = np.maximum(np.asarray(self.gamma) + np.asarray(self.se), 0.0)
         return optimistic[self.band(p)] / self.average
+
+    def expected_multiplier(self, mean: np.ndarray, var: np.ndarray, a: np.ndarray, b: np.ndarray,
+                            c: np.ndarray) -> np.ndarray:
+        """`multiplier` averaged over the uncertainty of the student's ability: the 3PL success of an item (a, b, c)
+        rises with ability, so each band edge is an ability threshold, and under ability ~ N(mean, var) the step falls
+        in band k with probability Phi(upper_k) - Phi(lower_k). The value of a step whose difficulty is uncertain is
+        the expected value over bands, not the value at the expected success (which, for a skill the student has not
+        shown yet, sits in the middle bands whatever the truth)."""
+        mean, var = np.asarray(mean, dtype=float), np.asarray(var, dtype=float)
+        if not self.informative:
+            return np.ones(np.broadcast_shapes(mean.shape, np.shape(a)))
+        optimistic = np.maximum(np.asarray(self.gamma) + np.asarray(self.se), 0.0) / self.average
+        mean, var, a, b, c = np.broadcast_arrays(mean, var, *(np.asarray(x, dtype=float) for x in (a, b, c)))
+        inner = np.asarray(self.edges[1:-1]).reshape((-1,) + (1,) * mean.ndim)  # edges strictly inside (0, 1)
+        share = (inner - c[None]) / np.maximum(1.0 - c[None], 1e-12)  # (K-1, ...) the edge's share above guessing
+        with np.errstate(divide="ignore", invalid="ignore"):
+            logit = np.where(share > 0, np.log(share / (1.0 - share)), -np.inf)
+        z = (b[None] + logit / a[None] - mean[None]) / np.sqrt(np.maximum(var, 1e-12))[None]  # ability at each edge
+        below = ndtr(z)  # (K-1, ...) P(success below each inner edge)
+        cdf = np.concatenate([np.zeros((1,) + mean.shape), below, np.ones((1,) + mean.shape)], axis=0)
+        prob = np.diff(cdf, axis=0)  # (K, ...) P(the step falls in each band)
+        return np.tensordot(optimistic, prob, axes=(0, 0))
 
     def to_dict(self) -> dict[str, Any]:
         return {"format": FORMAT, "format_version": FORMAT_VERSION, "band_edges": list(self.edges),

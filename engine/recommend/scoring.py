@@ -142,11 +142,14 @@ def score_resources(engine: MasteryEngine, batch: MasteryBatch, now: float | np.
     learned = law_gain = None
     law = progress.law if progress is not None and config.learn_difficulty else None
     if progress is not None and config.learn_difficulty:
-        p_skill = engine.predict_skill_items(batch)  # difficulty for this student on this skill
         if law is not None and law.informative:
-            law_gain = law.multiplier(p_skill)  # (N, I) what a step on each item teaches, relative to the average step
+            # (N, I) what a step on each item teaches relative to the average step, in expectation over the
+            # uncertainty of the skill's ability (not at the expected success: see LearningLaw.expected_multiplier)
+            mean, var, (a, b, c) = engine.item_ability(batch)
+            law_gain = law.expected_multiplier(mean, var, a, b, c)
             learned = law_gain / max(float(law.multiplier(np.asarray(law.edges[:-1])).max()), 1e-12)
         else:
+            p_skill = engine.predict_skill_items(batch)  # difficulty for this student on this skill
             learned = progress.values(p_skill, progress.optimistic(p_items.shape[0]))
     items = choose_items(cat, p_items, info_items, uncertainty, config.target_success, config.targeting_width,
                          config.weights["information"], config.randomesque, rng, constraints.items_allowed, learned)

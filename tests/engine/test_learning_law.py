@@ -55,6 +55,25 @@ def test_multiplier_prefers_the_band_that_teaches_and_is_neutral_without_evidenc
     assert np.all(too_few.multiplier(np.array([0.1, 0.5])) == 1.0)
 
 
+def test_expected_multiplier_averages_the_bands_over_the_ability_posterior() -> None:
+    law = LearningLaw(BAND_EDGES, (0.0, 0.05, 0.25, 0.15, 0.0, 0.0), (0.01,) * 6, (1000,) * 6)
+    a, b, c = np.array([1.2, 1.0, 0.8, 1.5]), np.array([0.0, 0.3, -0.2, 0.5]), np.array([0.2, 0.0, 0.25, 0.1])
+    mean = np.array([[-1.0, 0.0, 0.5, 2.0], [0.3, -0.4, 1.0, 0.0]])
+    # a sure ability: the multiplier at the item's success c + (1 - c) / (1 + exp(-a (mean - b)))
+    sure = law.expected_multiplier(mean, np.full_like(mean, 1e-10), a, b, c)
+    assert sure == pytest.approx(law.multiplier(c + (1 - c) / (1 + np.exp(-a * (mean - b)))))
+    # an uncertain ability (variance 1): the Monte Carlo mean of the multiplier over abilities ~ N(mean, 1)
+    draws = mean[None] + np.random.default_rng(0).standard_normal((400_000, *mean.shape))
+    monte_carlo = law.multiplier(c + (1 - c) / (1 + np.exp(-a * (draws - b)))).mean(axis=0)
+    assert law.expected_multiplier(mean, np.ones_like(mean), a, b, c) == pytest.approx(monte_carlo, abs=0.01)
+    # an unshown skill whose expected success sits in the best band is worth less than one known to be there
+    point = c[1] + (1 - c[1]) / (1 + np.exp(-a[1] * (0.5 - b[1])))
+    assert 0.45 <= point < 0.6
+    assert law.expected_multiplier(np.array([0.5]), np.array([2.0]), a[1:2], b[1:2], c[1:2])[0] < law.multiplier(np.array([point]))[0]
+    uninformative = LearningLaw(BAND_EDGES, (0.0, 0.05, 0.25, 0.15, 0.0, 0.0), (0.01,) * 6, (10,) * 6)
+    assert np.all(uninformative.expected_multiplier(mean, np.ones_like(mean), a, b, c) == 1.0)
+
+
 def test_round_trip_and_malformed_payloads() -> None:
     law = LearningLaw(BAND_EDGES, (0.0, 0.05, 0.25, 0.15, 0.0, 0.0), (0.01,) * 6, (1000,) * 6)
     assert LearningLaw.from_dict(law.to_dict()) == law

@@ -1,0 +1,67 @@
+"""experiments/suite_diagnosis.py: the paired-progress estimator against known simulation parameters, the
+true-state engine's wiring, the world's true learning law by hand."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from engine.catalog import load_catalog
+from engine.mastery import MasteryEngine
+from engine.recommend.law import LearningLaw
+from engine.simulate.suite import Setting, random_practice_log, setting_by_name
+from experiments.suite_diagnosis import RecordingSpec, paired_progress, true_law, true_state
+
+
+@pytest.fixture(scope="module")
+def catalog():
+    return load_catalog(None)
+
+
+def _pooled(bp) -> tuple[float, float]:
+    n = np.asarray(bp.n, dtype=float)
+    mean = float((n * np.asarray(bp.mean)).sum() / n.sum())
+    var = float((n**2 * np.asarray(bp.se) ** 2).sum() / n.sum() ** 2)
+    return mean, math.sqrt(var)
+
+
+def test_paired_progress_is_zero_without_learning_and_positive_with_it(catalog):
+    # Without learning (rate 0, no forgetting) the predictor's miscalibration at a state cancels in the paired
+    # difference: every step adds nothing. With fast ungated learning every step adds success.
+    still = Setting("still", "proficiency", {"rate_scale": 0.0, "forgetting": 0.0, "resource_weight": 0.0})
+    fast = Setting("fast", "proficiency", {"rate_scale": 0.8, "gating": 0.0, "peak_success": 0.5, "forgetting": 0.0,
+                                           "resource_weight": 0.0})
+    none_mean, none_se = _pooled(paired_progress(MasteryEngine(catalog), random_practice_log(still, catalog, 200, 40, 5)))
+    fast_mean, fast_se = _pooled(paired_progress(MasteryEngine(catalog), random_practice_log(fast, catalog, 200, 40, 5)))
+    assert abs(none_mean) < 3 * none_se
+    assert fast_mean > 5 * fast_se and fast_mean > none_mean + 0.03
+
+
+def test_true_law_peaks_where_the_world_does_by_hand():
+    built = LearningLaw((0.0, 0.3, 0.45, 0.6, 0.75, 0.9, 1.0), (0.0,) * 6, (0.1,) * 6, (100,) * 6)
+    law = true_law(setting_by_name("proficiency-peak40"), built)
+    # band 30-45% (centre 0.375) at peak 40%, width 0.8 logits, rate 0.4: 0.4 exp(-0.5 ((ln .6 - ln(2/3)) / 0.8)^2)
+    assert law.gamma[1] == pytest.approx(0.39654, abs=1e-4)
+    assert int(np.argmax(law.gamma)) == 1 and law.n == built.n
+
+
+def test_true_state_engine_reads_the_learners(catalog):
+    setting = setting_by_name("proficiency-peak60")
+    world = setting.world(catalog, 12, seed=2)
+    truth = true_state(MasteryEngine(catalog))
+    spec = RecordingSpec(setting, truth)
+    learners = spec.learners(world)
+    batch = truth.new_batch([f"s{i}" for i in range(12)])
+    assert np.allclose(truth.p_now(batch), np.clip(learners.mastery(), 1e-6, 1 - 1e-6))
+    assert np.array_equal(truth.mastered(truth.p_now(batch), batch), learners.known())
+    items = np.arange(12) % catalog.n_items
+    it = learners.items
+    expected = it.c[items] + (1 - it.c[items]) / (1 + np.exp(-it.a[items] * (learners.theta[np.arange(12), it.skill[items]] - it.b[items])))
+    assert np.allclose(truth.predict_skill_pairs(batch, items), expected)
+    mean, var, (a, b, c) = truth.item_ability(batch)
+    assert np.allclose(mean, learners.theta[:, it.skill]) and np.all(var < 1e-9)
+    assert np.array_equal(b, it.b) and np.array_equal(a, it.a) and np.array_equal(c, it.c)
+    with pytest.raises(RuntimeError, match="whole simulated cohort"):
+        truth.p_now(batch.rows(np.arange(3)))
