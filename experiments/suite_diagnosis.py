@@ -49,6 +49,7 @@ from engine.recommend.law import LearningLaw
 from engine.recommend.learning import BAND_EDGES, DifficultyProgress
 from engine.simulate.learners import _Learners
 from engine.simulate.proficiency import ProficiencyLearners
+from engine.simulate.report import normalized_gain
 from engine.simulate.runner import RunResult, run_policy
 from engine.simulate.suite import Setting, built_policy, random_practice_log, setting_by_name
 
@@ -201,10 +202,6 @@ class Profile:
     advanced_reach: float
 
 
-def normalized_gain(result: RunResult) -> float:
-    return float((result.final - result.initial).mean() / max(1.0 - result.initial.mean(), 1e-9))
-
-
 def profile(result: RunResult, log: StepLog) -> Profile:
     flagged, truly = result.flagged_mastered, result.truly_mastered
     precision = float((flagged & truly).sum() / flagged.sum()) if flagged.any() else math.nan
@@ -213,10 +210,10 @@ def profile(result: RunResult, log: StepLog) -> Profile:
     wasted = float(result.over_practice.sum() / (result.initial.size * result.steps))
     if not log.success:
         nan = math.nan
-        return Profile(normalized_gain(result), (nan,) * (EDGES.size - 1), nan, nan, nan, wasted, precision, recall, reach)
+        return Profile(normalized_gain(result.initial, result.final), (nan,) * (EDGES.size - 1), nan, nan, nan, wasted, precision, recall, reach)
     success = np.concatenate(log.success)
     shares = np.histogram(success, bins=EDGES)[0] / success.size
-    return Profile(normalized_gain(result), tuple(float(s) for s in shares), float(np.concatenate(log.learned).mean() * 1e3),
+    return Profile(normalized_gain(result.initial, result.final), tuple(float(s) for s in shares), float(np.concatenate(log.learned).mean() * 1e3),
                    float(np.concatenate(log.gate).mean()), float(np.concatenate(log.on_mastered).mean()), wasted,
                    precision, recall, reach)
 

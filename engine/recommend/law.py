@@ -74,8 +74,13 @@ class LearningLaw:
         p = np.asarray(p, dtype=float)
         if not self.informative:
             return np.ones_like(p)
-        optimistic = np.maximum(np.asarray(self.gamma) + np.asarray(self.se), 0.0)
-        return optimistic[self.band(p)] / self.average
+        return self.band_multipliers[self.band(p)]
+
+    @property
+    def band_multipliers(self) -> np.ndarray:
+        """(K,) each band's learning, one standard error above its estimate and clipped at 0, over the log's
+        average step."""
+        return np.maximum(np.asarray(self.gamma) + np.asarray(self.se), 0.0) / self.average
 
     def expected_multiplier(self, mean: np.ndarray, var: np.ndarray, a: np.ndarray, b: np.ndarray,
                             c: np.ndarray) -> np.ndarray:
@@ -87,7 +92,6 @@ class LearningLaw:
         mean, var = np.asarray(mean, dtype=float), np.asarray(var, dtype=float)
         if not self.informative:
             return np.ones(np.broadcast_shapes(mean.shape, np.shape(a)))
-        optimistic = np.maximum(np.asarray(self.gamma) + np.asarray(self.se), 0.0) / self.average
         mean, var, a, b, c = np.broadcast_arrays(mean, var, *(np.asarray(x, dtype=float) for x in (a, b, c)))
         inner = np.asarray(self.edges[1:-1]).reshape((-1,) + (1,) * mean.ndim)  # edges strictly inside (0, 1)
         share = (inner - c[None]) / np.maximum(1.0 - c[None], 1e-12)  # (K-1, ...) the edge's share above guessing
@@ -97,7 +101,7 @@ class LearningLaw:
         below = ndtr(z)  # (K-1, ...) P(success below each inner edge)
         cdf = np.concatenate([np.zeros((1,) + mean.shape), below, np.ones((1,) + mean.shape)], axis=0)
         prob = np.diff(cdf, axis=0)  # (K, ...) P(the step falls in each band)
-        return np.tensordot(optimistic, prob, axes=(0, 0))
+        return np.tensordot(self.band_multipliers, prob, axes=(0, 0))
 
     def to_dict(self) -> dict[str, Any]:
         return {"format": FORMAT, "format_version": FORMAT_VERSION, "band_edges": list(self.edges),
