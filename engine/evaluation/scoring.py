@@ -42,7 +42,12 @@ def _long_frame(data: Any) -> pl.DataFrame:
 
 
 def _check_correct(frame: pl.DataFrame) -> None:
-    y = frame["correct"].cast(pl.Float64, strict=False).to_numpy()
+    try:
+        y = frame["correct"].cast(pl.Float64, strict=False).to_numpy()
+    except (pl.exceptions.InvalidOperationError, pl.exceptions.ComputeError):  # e.g. Categorical or List: no cast at all
+        raise DataValidationError([Problem(None, "correct", str(frame["correct"].dtype), "must be a number in [0, 1] per "
+                                           "row; convert the column to numbers (1 = right, 0 = wrong)")],
+                                  source="evaluate") from None
     bad = np.flatnonzero(~(np.isfinite(y) & (y >= 0) & (y <= 1)))
     if bad.size:
         value = frame["correct"][int(bad[0])]

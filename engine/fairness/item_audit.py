@@ -96,8 +96,9 @@ def audit_items(table: pl.DataFrame, group_col: str, focal: str | Sequence[str],
     labels = table[group_col].cast(pl.Utf8).fill_null(MISSING_LABEL)
     present = labels.unique().to_list()
     if len(present) < 2:
-        raise DataValidationError([Problem(None, group_col, present[0] if present else None,
-                                           "group column has a single value, so there is nothing to compare")], source="DIF groups")
+        hint = ("group column has a single value, so there is nothing to compare" if present
+                else "the table has no rows; give one row per student with this group column and the 0/1 item columns")
+        raise DataValidationError([Problem(None, group_col, present[0] if present else None, hint)], source="DIF groups")
     unknown = [f for f in focal_values if f not in present]
     if unknown or (reference is not None and reference not in present):
         bad = unknown or [reference]
