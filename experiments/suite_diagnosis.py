@@ -9,7 +9,11 @@ model set built by `equilearn model build` from a random-practice log of other s
    engine's estimates (as served) or the simulator's true state (P(learned) := true mastery, the mastered flag :=
    truly mastered, predicted success := true success), and the learning law built from the log or the world's own
    (proficiency family: `rate_scale x peak(band centre)` logits per step). Placement questions are off with the
-   true state: there is nothing to place. Gated curriculum and oracle beside them.
+   true state: there is nothing to place. Then one part of the state at a time (`TRUTH_PARTS`: the mastered flag,
+   P(learned), the whole skill-level state, the item-level predictions) from the truth and the rest estimated, with
+   the law from the log and placement off in every row, beside the engine's estimates with placement off (the
+   reference of those rows; its difference from the served row is what the placement questions cost). Gated
+   curriculum and oracle beside them.
 2. **What can a random-practice log tell about the difficulty that teaches?** Per difficulty band of a step (the
    engine's predicted success before it), the paired progress of the step: the residual of the student's next answer
    on the same skill minus the residual of the step's own answer, both predicted from the state before the step.
@@ -139,6 +143,27 @@ def true_law(setting: Setting, built: LearningLaw) -> LearningLaw:
     return LearningLaw(built.edges, tuple(float(g) for g in gamma), (0.01,) * gamma.size, built.n)
 
 
+# The parts of the state the recommender reads, each replaceable by the truth on its own (`partly_true`).
+TRUTH_PARTS: dict[str, tuple[str, ...]] = {
+    "mastered flag": ("mastered",),
+    "P(learned)": ("p_now",),
+    "skill state (P(learned), skill success, mastered flag)": ("p_now", "skill_success", "mastered"),
+    "item predictions": ("predict_skill_items", "item_ability", "predict_items", "predict_skill_pairs"),
+}
+
+
+def partly_true(engine: MasteryEngine, methods: tuple[str, ...]) -> MasteryEngine:
+    """A copy of `engine` whose `methods` (names of `TrueStateEngine` methods) read the truth and whose other
+    methods are the engine's own estimates; with no methods, a plain copy."""
+    if not methods:
+        return copy.deepcopy(engine)
+    own = {m: MasteryEngine.__dict__[m] for m in TrueStateEngine.__dict__ if m in MasteryEngine.__dict__ and m not in methods}
+    cls = type("PartlyTrueEngine", (TrueStateEngine,), own)  # the other methods back to the engine's estimates
+    out = copy.deepcopy(engine)
+    out.__class__ = cls
+    return out
+
+
 @contextmanager
 def placement_off() -> Iterator[None]:
     """No placement questions (the true-state runs know the state already)."""
@@ -162,7 +187,7 @@ class RecordingSpec:
     """A suite setting as a `SimulatorSpec` that keeps the learners it makes (for a true-state engine) and records
     every step of proficiency learners into `log`."""
 
-    def __init__(self, setting: Setting, engine: TrueStateEngine | None = None) -> None:
+    def __init__(self, setting: Setting, engine: MasteryEngine | None = None) -> None:
         self.setting, self.engine, self.name = setting, engine, setting.name
         self.log = StepLog()
 
@@ -274,7 +299,8 @@ def _built(setting: Setting, catalog: Catalog, log_students: int, seed: int) -> 
     return log, engine, learned
 
 
-def decompose(setting: Setting, catalog: Catalog, students: int, seed: int, log_students: int) -> dict[str, Profile]:
+def decompose(setting: Setting, catalog: Catalog, students: int, seed: int, log_students: int,
+              parts: bool = True) -> dict[str, Profile]:
     world = setting.world(catalog, students, seed)
     _, engine, learned = _built(setting, catalog, log_students, seed)
     world_law = true_law(setting, learned.law) if setting.family == "proficiency" and learned is not None and learned.law is not None else None
@@ -293,6 +319,13 @@ def decompose(setting: Setting, catalog: Catalog, students: int, seed: int, log_
         spec = RecordingSpec(setting, served if truthful else None)
         with placement_off() if truthful else contextlib.nullcontext():
             out[label] = profile(run_policy(world, spec, "equilearn", STEPS, engine=served, progress=progress), spec.log)
+    if parts:  # one part of the truth at a time, law from the log, placement off in every row (the reference included)
+        for part, methods in (("none (engine's estimates)", ()), *TRUTH_PARTS.items()):
+            served = partly_true(engine, methods)
+            spec = RecordingSpec(setting, served if methods else None)
+            with placement_off():
+                result = run_policy(world, spec, "equilearn", STEPS, engine=served, progress=copy.deepcopy(learned))
+            out[f"equilearn, no placement, true {part}"] = profile(result, spec.log)
     for policy in ("gated-curriculum", "oracle"):
         spec = RecordingSpec(setting)
         out[policy] = profile(run_policy(world, spec, policy, STEPS), spec.log)
@@ -328,7 +361,9 @@ def markdown(args: argparse.Namespace, decomposed: dict[str, dict[str, Profile]]
              f"{load[2]:.2f}). What each part measures: the module docstring of `experiments/suite_diagnosis.py`. "
              f"{args.students} students x {STEPS} steps, one world (seed {args.seed}); equilearn serves a set built from a "
              f"random-practice log of {args.log_students} other students.", "",
-             "## 1. The same decision rule fed estimates or the truth", ""]
+             "## 1. The same decision rule fed estimates or the truth", "",
+             "Rows \"no placement, true ...\" replace one part of the engine's state by the truth (the rest estimated, "
+             "the law from the log) and switch placement questions off; their reference is \"no placement, true none\".", ""]
     for name, rows in decomposed.items():
         oracle = rows["oracle"].gain
         lines += [f"### {name}", "",

@@ -12,7 +12,7 @@ from engine.catalog import load_catalog
 from engine.mastery import MasteryEngine
 from engine.recommend.law import LearningLaw
 from engine.simulate.suite import Setting, random_practice_log, setting_by_name
-from experiments.suite_diagnosis import RecordingSpec, paired_progress, true_law, true_state
+from experiments.suite_diagnosis import TRUTH_PARTS, RecordingSpec, paired_progress, partly_true, true_law, true_state
 
 
 @pytest.fixture(scope="module")
@@ -65,3 +65,28 @@ def test_true_state_engine_reads_the_learners(catalog):
     assert np.array_equal(b, it.b) and np.array_equal(a, it.a) and np.array_equal(c, it.c)
     with pytest.raises(RuntimeError, match="whole simulated cohort"):
         truth.p_now(batch.rows(np.arange(3)))
+
+
+def test_partly_true_engine_reads_the_truth_only_where_asked(catalog):
+    # the mastered flag from the learners, everything else the engine's own estimates (the cold-start prior here)
+    setting = setting_by_name("proficiency-peak60")
+    world = setting.world(catalog, 12, seed=2)
+    own = MasteryEngine(catalog)
+    flag_only = partly_true(own, TRUTH_PARTS["mastered flag"])
+    learners = RecordingSpec(setting, flag_only).learners(world)
+    batch = flag_only.new_batch([f"s{i}" for i in range(12)])
+    reference = own.new_batch([f"s{i}" for i in range(12)])
+    assert np.array_equal(flag_only.mastered(flag_only.p_now(batch), batch), learners.known())
+    assert learners.known().any() and not own.mastered(own.p_now(reference), reference).any()  # the flags differ
+    assert np.allclose(flag_only.p_now(batch), own.p_now(reference))  # P(learned) is still the estimate
+    assert not np.allclose(flag_only.p_now(batch), learners.mastery())
+    items = np.arange(12) % catalog.n_items
+    assert np.allclose(flag_only.predict_skill_pairs(batch, items), own.predict_skill_pairs(reference, items))
+    # the item predictions alone from the truth: P(learned) stays the estimate
+    items_only = partly_true(own, TRUTH_PARTS["item predictions"])
+    items_only.learners = learners
+    it = learners.items
+    expected = it.c[items] + (1 - it.c[items]) / (1 + np.exp(-it.a[items] * (learners.theta[np.arange(12), it.skill[items]] - it.b[items])))
+    assert np.allclose(items_only.predict_skill_pairs(batch, items), expected)
+    assert np.allclose(items_only.p_now(batch), own.p_now(reference))
+    assert type(partly_true(own, ())) is MasteryEngine
