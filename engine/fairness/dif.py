@@ -31,6 +31,8 @@ C items are marked `flag_for_review`: the catalog should stop serving them until
 
 from __future__ import annotations
 
+import math
+
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
@@ -302,7 +304,8 @@ def _finish(items: list[DifItem], adjust: str, alpha: float, classify, attribute
 def nagelkerke(loglik: float, loglik_null: float, n: int) -> float:
     """Nagelkerke R^2 from Bernoulli log-likelihoods of the model and the intercept-only model."""
     cox_snell = 1 - np.exp(2 * (loglik_null - loglik) / n)
-    return float(cox_snell / (1 - np.exp(2 * loglik_null / n)))
+    ceiling = 1 - np.exp(2 * loglik_null / n)  # 0 when every answer is the same: R^2 is 0/0, undefined
+    return float(cox_snell / ceiling) if ceiling > 0 else math.nan
 
 
 def jodoin_gierl(delta_r2: float, p: float, alpha: float) -> str:
