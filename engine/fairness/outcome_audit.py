@@ -5,7 +5,9 @@ or the simulator's true mastery), or a response log turned into that table by `o
 (pre = mean correctness of a student's first `window` responses, post = of their last `window`).
 
 Output: mean gain (post - pre) by group, by prior-achievement quartile (quartiles of `pre` over all
-students, Q1 lowest) and by group within quartile, each with a student-level bootstrap interval.
+students, Q1 lowest; a student exactly at a cut goes to the quartile above it, so Q1 is pre < the 25th
+percentile: prior scores such as proportions of 10 answers tie often) and by group within quartile, each with
+a student-level bootstrap interval.
 Excellence with equity means every shown row has a gain whose interval lies above zero, and gaps between
 groups within a quartile are small.
 """

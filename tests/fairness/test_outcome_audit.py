@@ -46,3 +46,18 @@ def test_pre_and_post_from_a_response_log() -> None:
     table, left_out = outcomes_from_log(log, window=2)
     assert left_out == 1  # b has 3 responses, fewer than 2 * window
     assert table.row(0, named=True) == {"student_id": "a", "pre": 0.0, "post": 1.0}
+
+
+def test_a_student_exactly_at_a_quartile_cut_goes_to_the_quartile_above() -> None:
+    # prior scores 0.1 .. 0.5, 10 students each: the linear-interpolation quartiles of those 50 values fall on the
+    # observed scores 0.2, 0.3 and 0.4, so 30 students sit exactly on a cut. By the documented rule (intervals closed
+    # on the left) Q1 = {0.1}, Q2 = {0.2}, Q3 = {0.3}, Q4 = {0.4, 0.5}: 10, 10, 10 and 20 students.
+    pre = np.repeat([0.1, 0.2, 0.3, 0.4, 0.5], 10)
+    ids = [f"s{i:02d}" for i in range(pre.size)]
+    outcomes = pl.DataFrame({"student_id": ids, "pre": pre, "post": pre + 0.05 + 0.1 * (pre == 0.2)})
+    roster = pl.DataFrame({"student_id": ids, "gender": ["F", "M"] * (pre.size // 2)})
+    audit = audit_outcomes(outcomes, roster, "gender", n_boot=20)
+    assert audit.quartile_cuts == pytest.approx([0.2, 0.3, 0.4])
+    rows = {r["stratum"]: r for r in audit.by_quartile.overall.iter_rows(named=True)}
+    assert [rows[q]["n_students"] for q in ("Q1", "Q2", "Q3", "Q4")] == [10, 10, 10, 20]
+    assert rows["Q2"]["value"] == pytest.approx(0.15) and rows["Q1"]["value"] == pytest.approx(0.05)  # the 0.2 students
