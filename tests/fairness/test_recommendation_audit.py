@@ -108,3 +108,14 @@ def test_remedial_start_in_one_group_only_is_still_compared() -> None:
     audit = audit_recommendations(served, roster, "group", n_boot=30)
     assert "remedial_to_advanced" not in audit.not_applicable
     assert any(r["metric"] == "remedial_to_advanced" and r["kind"] == "groups" for r in audit.evidence())
+
+
+def test_ready_not_offered_is_lower_is_better_in_the_gate() -> None:
+    # hand table: every ready list of group B holds no advanced resource (1.0), none of group A's (0.0). Fewer lists
+    # without an offer is better, so A is the reference and B fails the gap check, never the other way round
+    served, roster = _hand_table()
+    payload = assemble(audit_recommendations(served, roster, "group", n_boot=30), load_policy())
+    rows = [c for c in payload["checks"] if c["name"] == "ready_not_offered_gap"]
+    assert payload["check_status"]["ready_not_offered_gap"] == FAIL
+    assert [(c["group"], c["reference"], c["status"]) for c in rows if c["status"] == FAIL] == [("B", "A", FAIL)]
+    assert all(c["group"] != "A" or c["status"] != FAIL for c in rows)
