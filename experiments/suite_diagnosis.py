@@ -299,8 +299,7 @@ def _built(setting: Setting, catalog: Catalog, log_students: int, seed: int) -> 
     return log, engine, learned
 
 
-def decompose(setting: Setting, catalog: Catalog, students: int, seed: int, log_students: int,
-              parts: bool = True) -> dict[str, Profile]:
+def decompose(setting: Setting, catalog: Catalog, students: int, seed: int, log_students: int) -> dict[str, Profile]:
     world = setting.world(catalog, students, seed)
     _, engine, learned = _built(setting, catalog, log_students, seed)
     world_law = true_law(setting, learned.law) if setting.family == "proficiency" and learned is not None and learned.law is not None else None
@@ -319,13 +318,13 @@ def decompose(setting: Setting, catalog: Catalog, students: int, seed: int, log_
         spec = RecordingSpec(setting, served if truthful else None)
         with placement_off() if truthful else contextlib.nullcontext():
             out[label] = profile(run_policy(world, spec, "equilearn", STEPS, engine=served, progress=progress), spec.log)
-    if parts:  # one part of the truth at a time, law from the log, placement off in every row (the reference included)
-        for part, methods in (("none (engine's estimates)", ()), *TRUTH_PARTS.items()):
-            served = partly_true(engine, methods)
-            spec = RecordingSpec(setting, served if methods else None)
-            with placement_off():
-                result = run_policy(world, spec, "equilearn", STEPS, engine=served, progress=copy.deepcopy(learned))
-            out[f"equilearn, no placement, true {part}"] = profile(result, spec.log)
+    # one part of the truth at a time, law from the log, placement off in every row (the reference included)
+    for part, methods in (("none (engine's estimates)", ()), *TRUTH_PARTS.items()):
+        served = partly_true(engine, methods)
+        spec = RecordingSpec(setting, served if methods else None)
+        with placement_off():
+            result = run_policy(world, spec, "equilearn", STEPS, engine=served, progress=copy.deepcopy(learned))
+        out[f"equilearn, no placement, true {part}"] = profile(result, spec.log)
     for policy in ("gated-curriculum", "oracle"):
         spec = RecordingSpec(setting)
         out[policy] = profile(run_policy(world, spec, policy, STEPS), spec.log)

@@ -32,7 +32,6 @@ C items are marked `flag_for_review`: the catalog should stop serving them until
 from __future__ import annotations
 
 import math
-
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
