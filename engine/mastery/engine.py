@@ -328,6 +328,19 @@ class MasteryEngine:
         rows, skill = np.arange(idx.size), cat.item_skill[idx]
         return p3(mean[rows, skill], var[rows, skill], cat.item_a[idx], cat.item_b[idx], cat.item_c[idx])
 
+    def p_in_place(self, batch: MasteryBatch, p: np.ndarray | None = None, success: np.ndarray | None = None) -> np.ndarray:
+        """(N, S) how surely each skill is in place as a prerequisite: the lower of P(learned) (`p`, default
+        `p_now` without forgetting) and the per-skill ability's success on the skill's typical item (`success`,
+        default `skill_success`). Both models must agree that a prerequisite is in place, as they must agree
+        that a skill leaves room to learn: P(learned) alone can call "learned" at 0.9 a skill the student
+        answers right 60% of the time, and so overstate what practice on the skills above it can teach. A skill
+        with evidence but no skill ability (a state stored before skill abilities existed) keeps P(learned), as
+        in `mastered`."""
+        p = self.p_now(batch, None) if p is None else p
+        success = self.skill_success(batch) if success is None else success
+        legacy = (batch.evidence > 0) & np.isnan(batch.skill_theta)
+        return np.clip(np.where(legacy, p, np.minimum(p, success)), 1e-9, 1.0)
+
     def skill_success(self, batch: MasteryBatch) -> np.ndarray:
         """(N, S) P(correct) on an item of the skill's median difficulty and discrimination (no guessing):
         how well the student does on this skill's typical item now."""

@@ -2,7 +2,10 @@
 
 Two estimators. `fit_from_log` (run by `model build`) fits the learning law (`engine.recommend.law`: an
 additive-factors model with learning per difficulty band, every later answer on the skill counting) and
-attaches it to the statistics as `law`; the policy uses the law when it is informative. The online
+attaches it to the statistics as `law`; the policy uses the law when it is informative. It also measures
+each skill's mean readiness over the log's steps on it (`skill_readiness`: P(the skill's direct prerequisites
+learned) before the step, the same weight the law gives each step), with which the policy turns the
+skill model's fitted learn rates into rates per ready step (`scoring.ready_learn_rates`). The online
 statistics below (`DifficultyProgress`) are what the policy has before any log was built, and keep
 growing from the outcomes it observes.
 
@@ -70,6 +73,9 @@ class DifficultyProgress:
         shape = (e.size - 1, e.size - 1)
         self.count, self.total, self.total_sq = np.zeros(shape), np.zeros(shape), np.zeros(shape)
         self.law: LearningLaw | None = None  # fitted from a log by `fit_from_log` (model build), else None
+        # (S,) mean readiness of the log's steps on each skill (`fit_from_log`: P(its direct prerequisites learned)
+        # before the step, the weight the law gives the step), else None; see scoring.ready_learn_rates
+        self.skill_readiness: np.ndarray | None = None
 
     @property
     def n_bands(self) -> int:
@@ -132,7 +138,8 @@ class DifficultyProgress:
         return {"format": FORMAT, "format_version": FORMAT_VERSION, "band_edges": self.edges.tolist(),
                 "prior_strength": self.prior_strength, "noise_var": self.noise_var, "cell_prior": self.cell_prior,
                 "count": self.count.tolist(), "total": self.total.tolist(), "total_sq": self.total_sq.tolist(),
-                **({"law": self.law.to_dict()} if self.law is not None else {})}
+                **({"law": self.law.to_dict()} if self.law is not None else {}),
+                **({"skill_readiness": self.skill_readiness.tolist()} if self.skill_readiness is not None else {})}
 
     @classmethod
     def from_dict(cls, payload: dict[str, Any]) -> DifficultyProgress:
@@ -144,6 +151,11 @@ class DifficultyProgress:
             if values.shape != (out.n_bands, out.n_bands):
                 raise ConfigError(f"policy learning {name}: expected {out.n_bands} x {out.n_bands} values, got shape {values.shape}")
             setattr(out, name, values)
+        if payload.get("skill_readiness") is not None:
+            readiness = np.asarray(payload["skill_readiness"], dtype=float)
+            if readiness.ndim != 1 or not np.all((readiness >= 0) & (readiness <= 1)):
+                raise ConfigError("policy learning skill_readiness: expected one value in [0, 1] per skill")
+            out.skill_readiness = readiness
         if payload.get("law") is not None:
             out.law = LearningLaw.from_dict(payload["law"])
             if out.law.edges != tuple(out.edges.tolist()):
@@ -215,20 +227,25 @@ def fit_from_log(engine: Any, responses: pl.DataFrame, progress: DifficultyProgr
     features = np.zeros((ordered.height, progress.n_bands), dtype=np.float32)
     direct = cat.graph.direct.astype(float)  # direct[d, u]: u is a direct prerequisite of d
     step_band = np.full(ordered.height, -1, dtype=np.int64)
+    ready_total, ready_steps = np.zeros(cat.n_skills), np.zeros(cat.n_skills)
     for k in range(int(pos.max()) + 1):
         sel = np.flatnonzero(pos == k)
         r, i = rows[sel], items[sel]
         mine = law_row[r] >= 0
         lr, skill = law_row[r][mine], cat.item_skill[i][mine]
-        states = batch.rows(r[mine])
-        band = progress.band(engine.predict_skill_pairs(states, i[mine]))
+        states = batch.rows(r)
+        practised = cat.item_skill[i]
         log_p = np.log(np.clip(engine.p_now(states), 1e-9, 1.0))
-        ready = np.exp((log_p * direct[skill]).sum(axis=1))  # P(the practised skill's direct prerequisites learned)
+        ready = np.exp((log_p * direct[practised]).sum(axis=1))  # P(the practised skill's direct prerequisites learned)
+        np.add.at(ready_total, practised, ready)
+        np.add.at(ready_steps, practised, 1.0)
+        band = progress.band(engine.predict_skill_pairs(states.rows(mine), i[mine]))
         features[sel[mine]] = counts[lr, skill]
         step_band[sel[mine]] = band
-        counts[lr, skill, band] += ready
+        counts[lr, skill, band] += ready[mine]
         tracker.step(progress, engine, batch, r, i, y[sel])
         engine.update_batch(batch, r, i, y[sel])
+    progress.skill_readiness = np.where(ready_steps > 0, ready_total / np.maximum(ready_steps, 1.0), 1.0)
     drawn = step_band >= 0
     progress.law = fit_law(rows[drawn], cat.item_skill[items[drawn]], -cat.item_a[items[drawn]] * cat.item_b[items[drawn]],
                            features[drawn].astype(float), y[drawn], step_band[drawn], tuple(progress.edges.tolist()), seed=seed)

@@ -119,6 +119,10 @@ class Recommender:
         if not isinstance(self.effectiveness, ResourceEffectiveness) or self.effectiveness.resource_ids != self.catalog.resource_ids:
             raise ConfigError("resource effectiveness must be a ResourceEffectiveness built for this catalog's resource ids")
         self.progress = progress if progress is not None else DifficultyProgress()
+        readiness = self.progress.skill_readiness
+        if readiness is not None and readiness.shape != (self.catalog.n_skills,):
+            raise ConfigError(f"policy learning skill_readiness has {readiness.size} values for the {self.catalog.n_skills} "
+                              f"skills of catalog {self.catalog.name!r}; build the model set with this catalog")
         self.geometry = ResourceGeometry.of(self.catalog)
         res = self.catalog.resources
         titles = res["title"].to_list() if "title" in res.columns else [None] * res.height

@@ -29,6 +29,9 @@ from engine.recommend.items import ItemChoice, choose_items
 from engine.recommend.learning import DifficultyProgress
 
 
+MIN_LOG_READINESS = 0.05  # a skill whose log steps were less ready than this on average keeps rate / 0.05
+
+
 @dataclass(frozen=True)
 class ResourceGeometry:
     """Catalog arrays the scoring needs, computed once: `outside` (R, S) outside prerequisites and
@@ -48,7 +51,7 @@ class ResourceGeometry:
 
     def target_skill(self, p: np.ndarray, ready: np.ndarray) -> np.ndarray:
         """(N, R) the covered skill whose practice can teach most: the largest room to learn (1 - P(learned))
-        times readiness (P(its direct prerequisites learned)), so an advanced project's item is not put on a
+        times readiness (its direct prerequisites in place), so an advanced project's item is not put on a
         skill the student is not ready for, and a remedial resource's item goes to the gap it can fill."""
         safe = np.maximum(self.cover, 0)
         values = np.where(self.cover[None] >= 0, (1.0 - p[:, safe]) * ready[:, safe], -np.inf)  # (N, R, C)
@@ -100,6 +103,21 @@ class Scored:
     status: SkillStatus
 
 
+def ready_learn_rates(learn_rates: np.ndarray, progress: DifficultyProgress | None) -> np.ndarray:
+    """(S,) each skill's learn rate per step taken with its prerequisites in place. The skill model's rate is
+    fitted on a log whose students were often not ready for the skill (a random-practice log reaches deep
+    skills mostly before their prerequisites), so it is the ready rate times the log's mean readiness on that
+    skill; the gain multiplies by the student's own readiness, so it needs the ready rate: the fitted rate over
+    the log's mean readiness (`DifficultyProgress.skill_readiness`: P(the prerequisites learned) before each
+    logged step, as `fit_from_log` replays the log, the weight the learning law gives the step; floored at
+    MIN_LOG_READINESS, below which too few ready steps back the ratio), capped at 1. Without those
+    measurements the fitted rates are used as they are."""
+    readiness = None if progress is None else progress.skill_readiness
+    if readiness is None:
+        return learn_rates
+    return np.minimum(learn_rates / np.clip(readiness, MIN_LOG_READINESS, 1.0), 1.0)
+
+
 def score_resources(engine: MasteryEngine, batch: MasteryBatch, now: float | np.ndarray | None,
                     config: RecommenderConfig, geometry: ResourceGeometry, constraints: ResolvedConstraints,
                     rng: np.random.Generator, progress: DifficultyProgress | None = None) -> Scored:
@@ -110,8 +128,9 @@ def score_resources(engine: MasteryEngine, batch: MasteryBatch, now: float | np.
     level = cat.resource_level[None, :]
     outside_missing = (~st.in_place).astype(np.int64) @ geometry.outside.T.astype(np.int64)  # (N, R)
     outside_ok = outside_missing == 0
-    log_p = np.log(np.clip(st.p, 1e-9, 1.0))
-    readiness = np.exp(log_p @ geometry.outside.T.astype(float))  # P(all outside prerequisites learned)
+    success = engine.skill_success(batch)  # (N, S) P(correct) on each skill's typical item
+    log_in_place = np.log(engine.p_in_place(batch, st.p, success))
+    readiness = np.exp(log_in_place @ geometry.outside.T.astype(float))  # all outside prerequisites in place
     p_primary = st.p[:, primary]
     advanced_ready = (level == ADVANCED) & outside_ok & (p_primary >= config.advanced_threshold)
 
@@ -133,7 +152,8 @@ def score_resources(engine: MasteryEngine, batch: MasteryBatch, now: float | np.
     eff_rem, eff_core, eff_adv = config.level_efficacy
     advanced_efficacy = np.where(advanced_ready, eff_adv, config.not_ready_advanced_efficacy) * readiness
     efficacy = np.where(level == REMEDIAL, eff_rem, np.where(level == CORE, eff_core * readiness, advanced_efficacy))
-    room = np.minimum(1.0 - st.p, 1.0 - engine.skill_success(batch)) * engine.skill_model.learn_rates()[None, :]  # (N, S) both models must leave room
+    rates = ready_learn_rates(engine.skill_model.learn_rates(), progress)
+    room = np.minimum(1.0 - st.p, 1.0 - success) * rates[None, :]  # (N, S) both models must leave room
     gain = efficacy * (room @ cat.resource_skills.T.astype(float))
 
     uncertainty = np.clip(batch.theta_sd / engine.ability_model.prior_sd, 0.0, 1.0)
@@ -153,7 +173,7 @@ def score_resources(engine: MasteryEngine, batch: MasteryBatch, now: float | np.
             learned = progress.values(p_skill, progress.optimistic(p_items.shape[0]))
     items = choose_items(cat, p_items, info_items, uncertainty, config.target_success, config.targeting_width,
                          config.weights["information"], config.randomesque, rng, constraints.items_allowed, learned)
-    skill_ready = np.exp(log_p @ engine.catalog.graph.direct.T.astype(float))  # (N, S) P(direct prerequisites learned)
+    skill_ready = np.exp(log_in_place @ engine.catalog.graph.direct.T.astype(float))  # (N, S) direct prerequisites in place
     target = geometry.target_skill(st.p, skill_ready)
     rows = np.arange(st.p.shape[0])[:, None]
     if law_gain is not None:  # the expected gain follows what the paired item's difficulty teaches, as the log showed

@@ -1,0 +1,149 @@
+"""The outside world, in process: a quick second family of learners for development, not the check itself.
+
+The outside check (`python -m experiments.outside_check`) drives the running service over HTTP and takes about
+8 minutes a setting. For trying a change to the policy against a world that was not written with the
+project's simulators, this runs the same world, the same random-practice log and the same `model build`
+(`engine.modelbuild.build_model_set` on the log as `--format generic` loads it), but drives the policy in
+process with the suite's `EquilearnPolicy` (the same `Recommender.choose_batch` the service calls, the first of
+a 5-item list, online progress tracking as in the suite): about 30 s a setting. Its figures are for
+comparing two versions of the code in one run; the published ones come from the check over HTTP.
+
+    PYTHONPATH=. .venv/bin/python -m experiments.outside_check.inproc --students 300 --settings peak45 peak85
+
+Two versions of the code, paired on the same students (same world, cohort and answer draws): run each tree with
+`--save FILE.npz` (per-student gains of every policy), then `--compare BEFORE.npz AFTER.npz` prints the mean
+difference per setting with its paired 95% interval, by prior-achievement quartile, and the after-version's
+quartiles against the gated curriculum:
+
+    git archive HEAD | tar -x -C /tmp/before    # the version before, in its own folder
+    (cd /tmp/before && PYTHONPATH=. $OLDPWD/.venv/bin/python -m experiments.outside_check.inproc --save /tmp/before.npz)
+    PYTHONPATH=. .venv/bin/python -m experiments.outside_check.inproc --save /tmp/after.npz
+    .venv/bin/python -m experiments.outside_check.inproc --compare /tmp/before.npz /tmp/after.npz
+
+(`python -m` puts the current folder first on the path, so the before-run must start in its own folder.)
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from engine.catalog import load_catalog
+from engine.data import load
+from engine.modelbuild import build_model_set
+from engine.runtime.modelset import build_policy
+from engine.simulate.policies import EquilearnPolicy
+from experiments.outside_check.driver import SETTINGS, Run, local_runs, run_policy
+from experiments.outside_check.pipeline import write_catalog, write_random_practice_log
+from experiments.outside_check.world import Cohort, World, WorldSpec, make_cohort, make_world
+
+
+class EquilearnInProcess:
+    """The built policy as an outside-check `Policy`: world item indices in and out, the engine's state kept here."""
+
+    name = "equilearn"
+
+    def __init__(self, world: World, cohort: Cohort, catalog_dir: Path, log: Path, seed: int) -> None:
+        catalog = load_catalog(catalog_dir)
+        model_set, _ = build_model_set(catalog, load(log, "generic").responses, seed=seed)
+        self.engine, recommender = build_policy(catalog, model_set.components)
+        self.policy = EquilearnPolicy(self.engine, recommender.config, progress=recommender.progress)
+        self.batch = self.engine.new_batch(list(cohort.student_ids))
+        self.rng = np.random.default_rng(seed)
+        # world item index <-> catalog item index (the catalog is written from the world's item ids)
+        self.to_catalog = np.array([catalog.item_index(i) for i in world.item_ids])
+        self.to_world = np.empty_like(self.to_catalog)
+        self.to_world[self.to_catalog] = np.arange(self.to_catalog.size)
+        self._resources = np.zeros(cohort.size, dtype=np.int64)
+        self._predicted = np.zeros(cohort.size)
+
+    def choose(self, step: int) -> np.ndarray:
+        resources, items = self.policy.choose(self.batch, float(step), self.rng)
+        self._resources = resources
+        self._predicted = self.engine.predict_pairs(self.batch, items, float(step))
+        return self.to_world[items]
+
+    def observe(self, step: int, items: np.ndarray, correct: np.ndarray) -> None:
+        rows = np.arange(items.size)
+        ours = self.to_catalog[items]
+        y = correct.astype(float)
+        self.engine.update_batch(self.batch, rows, ours, y, np.full(items.size, float(step)))
+        self.policy.observe(self._resources, ours, y, self._predicted)
+
+
+def run_setting(name: str, students: int, steps: int, world_seed: int, seed: int, log_students: int = 300,
+                log_steps: int = 60) -> dict[str, Run]:
+    """Every policy of the outside check on one setting, equilearn in process (paired as in `driver.run_setting`)."""
+    world = make_world(WorldSpec(peak_success=SETTINGS[name]), world_seed)
+    cohort = make_cohort(world, students, seed + 2000, "stu")
+    uniforms = np.random.default_rng(seed + 3000).random((students, steps))
+    runs = local_runs(world, cohort, uniforms, seed)
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        catalog = write_catalog(world, folder / "catalog")
+        log = folder / "log.csv"
+        write_random_practice_log(world, make_cohort(world, log_students, seed + 1000, "log"), log_steps, seed + 4000, log)
+        runs["equilearn"] = run_policy(world, cohort, EquilearnInProcess(world, cohort, catalog, log, seed), uniforms)
+    return runs
+
+
+def quartiles(initial: np.ndarray) -> np.ndarray:
+    """(S,) prior-achievement quartile 0..3 of each student (as the outside check's report)."""
+    return np.searchsorted(np.quantile(initial, [0.25, 0.5, 0.75]), initial, side="right")
+
+
+def paired(x: np.ndarray) -> str:
+    """Mean and half-width of the paired 95% t-interval (normal quantile) of per-student differences."""
+    half = 1.96 * x.std(ddof=1) / np.sqrt(x.size) if x.size > 1 else float("nan")
+    return f"{x.mean():+.4f} ± {half:.4f}"
+
+
+def compare(before_path: Path, after_path: Path) -> None:
+    """Print equilearn after minus before per setting (overall and by quartile), and after minus the curriculum."""
+    before, after = np.load(before_path), np.load(after_path)
+    for name in [k.removesuffix("/equilearn") for k in after.files if k.endswith("/equilearn")]:
+        if f"{name}/equilearn" not in before.files:
+            continue
+        q = quartiles(after[f"{name}/initial"])
+        diff = after[f"{name}/equilearn"] - before[f"{name}/equilearn"]
+        vs = after[f"{name}/equilearn"] - after[f"{name}/gated curriculum"]
+        print(f"{name}: after - before {paired(diff)}; by quartile " + ", ".join(paired(diff[q == k]) for k in range(4)))
+        print(f"  after - gated curriculum by quartile " + ", ".join(paired(vs[q == k]) for k in range(4)))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--settings", nargs="+", default=list(SETTINGS), choices=list(SETTINGS))
+    ap.add_argument("--students", type=int, default=300)
+    ap.add_argument("--steps", type=int, default=60)
+    ap.add_argument("--world-seed", type=int, default=7)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--save", type=Path, help="write every policy's per-student gains here (.npz)")
+    ap.add_argument("--compare", type=Path, nargs=2, metavar=("BEFORE", "AFTER"), help="compare two --save files")
+    args = ap.parse_args()
+    if args.compare:
+        compare(*args.compare)
+        return
+    saved: dict[str, np.ndarray] = {}
+    for name in args.settings:
+        began = time.perf_counter()
+        runs = run_setting(name, args.students, args.steps, args.world_seed, args.seed)
+        q = quartiles(runs["equilearn"].initial)
+        print(f"{name} (world {args.world_seed}, seed {args.seed}, {args.students} x {args.steps}, "
+              f"{time.perf_counter() - began:.0f} s)")
+        print("  policy            gain     Q1     Q2     Q3     Q4  on mastered")
+        for policy, run in runs.items():
+            by_q = " ".join(f"{run.gain[q == k].mean():6.3f}" for k in range(4))
+            print(f"  {policy:16s} {run.gain.mean():6.3f} {by_q}  {run.on_mastered.mean():6.3f}")
+            saved[f"{name}/{policy}"] = run.gain
+        saved[f"{name}/initial"] = runs["equilearn"].initial
+    if args.save:
+        np.savez(args.save, **saved)
+
+
+if __name__ == "__main__":
+    main()
