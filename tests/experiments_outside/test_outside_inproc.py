@@ -1,4 +1,4 @@
-"""The outside world driven in process (`experiments.outside_check.inproc`): item ids mapped both ways, the
+"""The outside world driven in process (`experiments.outside_inproc`): item ids mapped both ways, the
 paired comparison of two saved runs by hand, and a small end-to-end run."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from experiments.outside_check import inproc
+from experiments import outside_inproc as inproc
 from experiments.outside_check.pipeline import write_catalog, write_random_practice_log
 from experiments.outside_check.world import WorldSpec, make_cohort, make_world
 

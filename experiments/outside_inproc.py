@@ -1,5 +1,8 @@
 """The outside world, in process: a quick second family of learners for development, not the check itself.
 
+It lives outside `experiments/outside_check`, which must reach the project only through its CLI and HTTP
+(tests/experiments_outside/test_outside_world.py); this module imports the engine on purpose.
+
 The outside check (`python -m experiments.outside_check`) drives the running service over HTTP and takes about
 8 minutes a setting. For trying a change to the policy against a world that was not written with the
 project's simulators, this runs the same world, the same random-practice log and the same `model build`
@@ -8,7 +11,7 @@ process with the suite's `EquilearnPolicy` (the same `Recommender.choose_batch` 
 a 5-item list, online progress tracking as in the suite): about 30 s a setting. Its figures are for
 comparing two versions of the code in one run; the published ones come from the check over HTTP.
 
-    PYTHONPATH=. .venv/bin/python -m experiments.outside_check.inproc --students 300 --settings peak45 peak85
+    PYTHONPATH=. .venv/bin/python -m experiments.outside_inproc --students 300 --settings peak45 peak85
 
 Two versions of the code, paired on the same students (same world, cohort and answer draws): run each tree with
 `--save FILE.npz` (per-student gains of every policy), then `--compare BEFORE.npz AFTER.npz` prints the mean
@@ -16,9 +19,9 @@ difference per setting with its paired 95% interval, by prior-achievement quarti
 quartiles against the gated curriculum:
 
     git archive HEAD | tar -x -C /tmp/before    # the version before, in its own folder
-    (cd /tmp/before && PYTHONPATH=. $OLDPWD/.venv/bin/python -m experiments.outside_check.inproc --save /tmp/before.npz)
-    PYTHONPATH=. .venv/bin/python -m experiments.outside_check.inproc --save /tmp/after.npz
-    .venv/bin/python -m experiments.outside_check.inproc --compare /tmp/before.npz /tmp/after.npz
+    (cd /tmp/before && PYTHONPATH=. $OLDPWD/.venv/bin/python -m experiments.outside_inproc --save /tmp/before.npz)
+    PYTHONPATH=. .venv/bin/python -m experiments.outside_inproc --save /tmp/after.npz
+    .venv/bin/python -m experiments.outside_inproc --compare /tmp/before.npz /tmp/after.npz
 
 (`python -m` puts the current folder first on the path, so the before-run must start in its own folder.)
 """
