@@ -1,9 +1,7 @@
 """Candidates and score components for every (student, resource), as (N, R) arrays.
 
-Skill status comes from the mastery engine only (current P(learned), the per-skill ability's success,
-forgetting, evidence); the remediation history of a student is not an input, so readiness alone decides
-what is offered. A skill is *in place* (as a prerequisite) when both models put it at the ready threshold:
-min(P(learned), success) (`MasteryEngine.p_in_place`).
+Skill status comes from the mastery engine only (current P(learned), forgetting, evidence); the
+remediation history of a student is not an input, so readiness alone decides what is offered.
 
 Per resource, the "outside prerequisites" are the direct prerequisites of its skills that it does not
 itself cover (a remedial resource covering a skill and its prerequisites needs only their prerequisites).
@@ -63,16 +61,14 @@ class ResourceGeometry:
 @dataclass(frozen=True)
 class SkillStatus:
     """(N, S) arrays: P(learned) from the evidence `p` (ability-informed where unpractised), `p_now` after
-    forgetting, `success` (P(correct) on the skill's typical item, from the per-skill ability), `mastered`,
-    `in_place` (both models at the ready threshold: `MasteryEngine.p_in_place`), `prereqs_ok`, `fringe`,
-    `review_need` (p - p_now: what forgetting has probably taken), `review` (in place and review_need >= threshold).
+    forgetting, `mastered`, `in_place` (>= ready threshold), `prereqs_ok`, `fringe`, `review_need`
+    (p - p_now: what forgetting has probably taken), `review` (in place and review_need >= threshold).
 
     Mastery and the fringe use `p`, so a skill shown mastered is not sent back through the fringe as soon
     as time passes; forgetting enters as its own component, review."""
 
     p: np.ndarray
     p_now: np.ndarray
-    success: np.ndarray
     mastered: np.ndarray
     in_place: np.ndarray
     prereqs_ok: np.ndarray
@@ -85,16 +81,13 @@ def skill_status(engine: MasteryEngine, batch: MasteryBatch, now: float | np.nda
                  config: RecommenderConfig) -> SkillStatus:
     p = engine.p_now(batch, None)
     p_now = engine.forget(batch, p, now)
-    success = engine.skill_success(batch)
     mastered = engine.mastered(p, batch)
-    # a prerequisite is in place only when both models say so, as for readiness and room (a skill P(learned) calls
-    # learned but whose typical item the student answers right 60% of the time does not open the skills above it)
-    in_place = engine.p_in_place(batch, p, success) >= config.ready_threshold
+    in_place = p >= config.ready_threshold
     direct = engine.catalog.graph.direct.astype(np.int64)
     prereqs_ok = ((~in_place).astype(np.int64) @ direct.T) == 0
     review_need = np.maximum(p - p_now, 0.0)
     review = in_place & (review_need >= config.review_threshold)
-    return SkillStatus(p, p_now, success, mastered, in_place, prereqs_ok, ~mastered & prereqs_ok, review_need, review)
+    return SkillStatus(p, p_now, mastered, in_place, prereqs_ok, ~mastered & prereqs_ok, review_need, review)
 
 
 @dataclass(frozen=True)
@@ -135,7 +128,7 @@ def score_resources(engine: MasteryEngine, batch: MasteryBatch, now: float | np.
     level = cat.resource_level[None, :]
     outside_missing = (~st.in_place).astype(np.int64) @ geometry.outside.T.astype(np.int64)  # (N, R)
     outside_ok = outside_missing == 0
-    success = st.success
+    success = engine.skill_success(batch)  # (N, S) P(correct) on each skill's typical item
     log_in_place = np.log(engine.p_in_place(batch, st.p, success))
     readiness = np.exp(log_in_place @ geometry.outside.T.astype(float))  # all outside prerequisites in place
     p_primary = st.p[:, primary]

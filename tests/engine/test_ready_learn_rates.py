@@ -111,23 +111,3 @@ def test_bad_log_readiness_is_refused(catalog, engine) -> None:
     short = DifficultyProgress.from_dict({**payload, "skill_readiness": [0.5, 1.0]})
     with pytest.raises(ConfigError, match="2 values for the"):
         Recommender(engine, progress=short)
-
-
-def test_the_fringe_opens_only_when_both_models_put_the_prerequisite_in_place(catalog, engine) -> None:
-    """sub_whole's one direct prerequisite is add_whole. At P(learned) 0.97 on add_whole, sub_whole's core practice
-    set is a candidate when the per-skill ability answers add_whole's typical item right about 99% of the time,
-    and not when it does so about a third of the time (P(learned) alone would call add_whole in place)."""
-    add, sub = catalog.skill_index("add_whole"), catalog.skill_index("sub_whole")
-    practice = catalog.resource_ids.index("sub_whole.practice")
-    a, b = engine.typical_items
-    candidate = {}
-    for name, theta in (("weak", b[add] - 0.7 / a[add]), ("strong", b[add] + 6.0 / a[add])):
-        batch = engine.new_batch(["s"])
-        batch.p_learned[0, add], batch.evidence[0, add] = 0.97, 5
-        batch.skill_theta[0, add], batch.skill_var[0, add] = theta, 1e-6
-        batch.theta_sd[:] = 0.3  # placed: no probe candidates beyond the fringe
-        rec = Recommender(engine)
-        scored, _, _ = rec._score(batch, None, None, np.random.default_rng(0))
-        assert scored.status.p[0, sub] < rec.config.ready_threshold  # sub_whole itself is not yet learned
-        candidate[name] = bool(scored.candidates[0, practice])
-    assert candidate == {"weak": False, "strong": True}
