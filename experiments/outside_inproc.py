@@ -42,6 +42,7 @@ from engine.runtime.modelset import build_policy
 from engine.simulate.policies import EquilearnPolicy
 from experiments.outside_check.driver import SETTINGS, Run, local_runs, run_policy
 from experiments.outside_check.pipeline import write_catalog, write_random_practice_log
+from experiments.outside_check.stats import quartiles
 from experiments.outside_check.world import Cohort, World, WorldSpec, make_cohort, make_world
 
 
@@ -94,13 +95,8 @@ def run_setting(name: str, students: int, steps: int, world_seed: int, seed: int
     return runs
 
 
-def quartiles(initial: np.ndarray) -> np.ndarray:
-    """(S,) prior-achievement quartile 0..3 of each student (as the outside check's report)."""
-    return np.searchsorted(np.quantile(initial, [0.25, 0.5, 0.75]), initial, side="right")
-
-
 def paired(x: np.ndarray) -> str:
-    """Mean and half-width of the paired 95% t-interval (normal quantile) of per-student differences."""
+    """'mean ± half-width' of the paired 95% interval (normal quantile) of per-student differences, as text."""
     half = 1.96 * x.std(ddof=1) / np.sqrt(x.size) if x.size > 1 else float("nan")
     return f"{x.mean():+.4f} ± {half:.4f}"
 
