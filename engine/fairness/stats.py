@@ -14,8 +14,11 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy import stats
+from scipy.special import expit
 
 from engine.errors import ConfigError
+
+MAX_HALVINGS = 40  # step-halvings tried per Newton step before the fit stops
 
 ADJUST_METHODS = ("holm", "bh", "bonferroni", "none")
 BOOT_CHUNK = 10  # resamples generated (and processed) together
@@ -57,7 +60,7 @@ class LogisticFit:
     converged: bool
 
     def predict(self, X: np.ndarray) -> np.ndarray:
-        return 1.0 / (1.0 + np.exp(-(X @ self.coef)))
+        return expit(X @ self.coef)
 
 
 def fit_logistic(X: np.ndarray, successes: np.ndarray, trials: np.ndarray | None = None, *,
@@ -79,22 +82,35 @@ def fit_logistic(X: np.ndarray, successes: np.ndarray, trials: np.ndarray | None
     rate = np.clip(s.sum() / m.sum(), 1e-6, 1 - 1e-6)
     beta[0] = np.log(rate / (1 - rate)) if np.allclose(X[:, 0], 1.0) else 0.0
     converged = False
+    current = _penalised_loglik(X, s, m, penalty, beta)
     for _ in range(max_iter):
-        eta = X @ beta
-        p = 1.0 / (1.0 + np.exp(-eta))
+        p = expit(X @ beta)  # no overflow warning when a separated fit drives X @ beta far out
         grad = X.T @ (s - m * p) - penalty * beta
         hess = (X * (m * p * (1 - p))[:, None]).T @ X + np.diag(penalty)
         try:
             step = np.linalg.solve(hess, grad)
         except np.linalg.LinAlgError:
             step = np.linalg.lstsq(hess, grad, rcond=None)[0]
-        beta = beta + step
+        for _ in range(MAX_HALVINGS):  # step-halving: the objective never falls (under separation a
+            candidate = _penalised_loglik(X, s, m, penalty, beta + step)  # near-singular Hessian can throw a full step far off)
+            if candidate >= current - 1e-12 * abs(current):
+                break
+            step = step / 2
+        else:
+            break  # no ascent along Newton's direction: stop where the objective is highest
+        beta, current = beta + step, candidate
         if np.max(np.abs(step)) < tol * (1 + np.max(np.abs(beta))):
             converged = True
             break
     eta = X @ beta
     loglik = float(np.sum(s * eta - m * np.logaddexp(0.0, eta)))
     return LogisticFit(coef=beta, loglik=loglik, converged=converged)
+
+
+def _penalised_loglik(X: np.ndarray, s: np.ndarray, m: np.ndarray, penalty: np.ndarray, beta: np.ndarray) -> float:
+    """The objective Newton's method climbs: the Bernoulli log-likelihood minus the ridge term."""
+    eta = X @ beta
+    return float(np.sum(s * eta - m * np.logaddexp(0.0, eta)) - 0.5 * np.sum(penalty * beta**2))
 
 
 def bernoulli_loglik(successes: np.ndarray, trials: np.ndarray, p: np.ndarray) -> np.ndarray:

@@ -7,6 +7,8 @@ against difR and statsmodels in tests/fairness/test_dif.py) run directly on the 
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import polars as pl
 import pytest
@@ -155,3 +157,18 @@ def test_documented_defaults() -> None:
     assert audit.suppressed_groups == [] and audit_items(table, "grp", "c", reference="a", items=["i0"]).suppressed_groups == ["c"]
     logistic = audit_items(table, "grp", "b", reference="a", items=["i0", "i1"], method="logistic").result
     assert logistic.method == "logistic-both"
+
+
+def test_logistic_dif_steps_add_up_on_a_small_table() -> None:
+    """On tiny groups matched on two items, the fits with a group term reach quasi-separation. The two one-step
+    likelihood-ratio tests (uniform, then non-uniform) are differences of nested fits, so each is >= 0 and together
+    they make the two-step test (chi2). A Newton fit thrown off by a near-singular Hessian once gave
+    lr_uniform = -6e18 and lr_nonuniform = +6e18 with p = 0.0 (a spurious non-uniform DIF)."""
+    table = _table(sizes={"a": 12, "b": 10, "c": 9})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no overflow on the way either
+        result = audit_items(table, "grp", "b", reference="a", items=["i0", "i1"], method="logistic").result
+    for item in result.items:
+        assert item.lr_uniform >= -1e-9 and item.lr_nonuniform >= -1e-9
+        assert item.lr_uniform + item.lr_nonuniform == pytest.approx(item.chi2, abs=1e-9)
+        assert 0.0 <= item.delta_r2 <= 1.0 and item.p_nonuniform > 0.05
