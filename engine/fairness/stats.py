@@ -65,7 +65,7 @@ class LogisticFit:
 
 def fit_logistic(X: np.ndarray, successes: np.ndarray, trials: np.ndarray | None = None, *,
                  ridge: float = 0.0, max_iter: int = 100, tol: float = 1e-10) -> LogisticFit:
-    """Maximum-likelihood logistic regression by Newton-Raphson.
+    """Maximum-likelihood logistic regression by Newton-Raphson with step-halving (the objective never falls).
 
     X: (n, k) design (include the intercept column yourself); successes: (n,) counts (0/1 for raw rows);
     trials: (n,) counts (ones when None). `ridge` adds a tiny L2 penalty (not on column 0) that keeps
