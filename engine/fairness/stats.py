@@ -102,15 +102,18 @@ def fit_logistic(X: np.ndarray, successes: np.ndarray, trials: np.ndarray | None
         if np.max(np.abs(step)) < tol * (1 + np.max(np.abs(beta))):
             converged = True
             break
+    return LogisticFit(coef=beta, loglik=_loglik(X, s, m, beta), converged=converged)
+
+
+def _loglik(X: np.ndarray, s: np.ndarray, m: np.ndarray, beta: np.ndarray) -> float:
+    """Bernoulli log-likelihood of the fit (overflow-free: log(1 + e^eta) by logaddexp)."""
     eta = X @ beta
-    loglik = float(np.sum(s * eta - m * np.logaddexp(0.0, eta)))
-    return LogisticFit(coef=beta, loglik=loglik, converged=converged)
+    return float(np.sum(s * eta - m * np.logaddexp(0.0, eta)))
 
 
 def _penalised_loglik(X: np.ndarray, s: np.ndarray, m: np.ndarray, penalty: np.ndarray, beta: np.ndarray) -> float:
-    """The objective Newton's method climbs: the Bernoulli log-likelihood minus the ridge term."""
-    eta = X @ beta
-    return float(np.sum(s * eta - m * np.logaddexp(0.0, eta)) - 0.5 * np.sum(penalty * beta**2))
+    """The objective Newton's method climbs: the log-likelihood minus the ridge term."""
+    return _loglik(X, s, m, beta) - 0.5 * float(np.sum(penalty * beta**2))
 
 
 def bernoulli_loglik(successes: np.ndarray, trials: np.ndarray, p: np.ndarray) -> np.ndarray:
