@@ -71,7 +71,9 @@ mutation: $(STAMP)  # mutation testing (docs/testing.md); slow, never part of `m
 	  "models.irt.ability.*" "models.irt.estimator.*" "models.irt.matrix.*" "models.irt.standard_errors.*" \
 	  "models.irt.bank.*" "models.irt.data.*" "models.irt.diagnostics.*" "models.irt.quadrature.*" \
 	  "models.errors.*" "models.baselines.*" "models.logistic.classic.*" "models.bkt.em.*" "models.bkt.partition.*" \
-	  "models.logistic.design.*" "models.logistic.estimator.*" "models.logistic.features.*" "models.logistic.newton.*"; \
+	  "models.logistic.design.*" "models.logistic.estimator.*" "models.logistic.features.*" "models.logistic.newton.*" \
+	  "models.irt.priors.*" "models.irt.calibration.*" "models.bkt.model.*" "models.bkt.data.*" "models.base.*" \
+	  "models.ensemble.selection.*" "models.ensemble.stacked.*"; \
 	status=$$?; $(BIN)/mutmut results; rm -rf mutants; exit $$status
 
 benchmarks: $(STAMP)
