@@ -23,7 +23,8 @@ import numpy as np
 
 from engine.catalog import build_catalog, demo_catalog
 from engine.catalog.synthetic import synthetic_bundle
-from engine.mastery import MasteryEngine
+from engine.mastery import BKTSkillModel, MasteryEngine
+from engine.mastery.item_evidence import ItemEvidence
 from engine.recommend import Recommender, RecommenderConfig
 from engine.recommend.law import LearningLaw
 from engine.recommend.learning import BAND_EDGES, DifficultyProgress
@@ -70,6 +71,17 @@ def _student(engine: MasteryEngine, answers: int, seed: int):
     return state
 
 
+def _with_item_evidence(catalog) -> BKTSkillModel:
+    """The catalog's BKT with a guess and slip of its own for every (item, skill) pair, shrunk by 64 answers,
+    as `model build` serves it (`engine.mastery.item_evidence`; values drawn at random, 10-200 answers each)."""
+    params = MasteryEngine(catalog).skill_model.params
+    item, skill = np.nonzero(catalog.item_skills)
+    rng = np.random.default_rng(0)
+    table = ItemEvidence.from_pairs(catalog.n_items, params.guess, params.slip, item, skill, rng.uniform(0.05, 0.35, item.size),
+                                    rng.uniform(0.02, 0.3, item.size), rng.integers(10, 200, item.size), 64.0)
+    return BKTSkillModel(params, table)
+
+
 def _busy(*loads: str) -> bool:
     """Whether any 1-minute load average printed by `_load` was above 2 (the machine has 2 cores)."""
     return any(text != "unknown" and float(text.split(",")[0]) > 2 for text in loads)
@@ -94,7 +106,7 @@ def main() -> None:
     catalogs = [("synthetic 1,000 items", build_catalog(synthetic_bundle(n_skills=100, items_per_skill=10, seed=0))),
                 ("demo (256 items)", demo_catalog())]
     for label, catalog in catalogs:
-        engine = MasteryEngine(catalog)
+        engine = MasteryEngine(catalog, skill_model=_with_item_evidence(catalog))
         progress = DifficultyProgress()  # as a built set serves it: with a learning law (values of a typical fit)
         progress.law = engine.law = LearningLaw(BAND_EDGES, (0.02, 0.08, 0.13, 0.11, 0.05, 0.0), (0.02,) * 6, (3000,) * 6)
         state = _student(engine, 40, seed=1)

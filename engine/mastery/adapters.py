@@ -3,7 +3,8 @@ component registry that `MasteryEngine.to_components` / `from_components` use.
 
 A component is a JSON-ready dict `{"kind": KIND, ...}`:
 - skill models: `bkt-table` (`{"params": BKTParams.to_dict()}`), `models.bkt` (`{"model": <models.bkt
-  model's to_dict()>}`);
+  model's to_dict()>, "item_prior_n": float, optional}`: with `item_prior_n`, a KT-IDEM model's item
+  guess/slip weigh each answer, see `engine.mastery.item_evidence`);
 - ability models: `grid-eap` (`{"params": GridEAP keyword arguments}`), `models.irt` (`{"model":
   <models.irt.IRT.to_dict()>, "drift": float}`): the fitted bank's (a, b, c) replace the catalog's item
   parameters for every catalog item the bank holds, and the online update is the EAP on the model's
@@ -27,6 +28,7 @@ from engine.catalog import Catalog
 from engine.errors import ConfigError
 from engine.mastery.ability import GridEAP
 from engine.mastery.bkt import PARAM_NAMES, BKTParams, BKTSkillModel
+from engine.mastery.item_evidence import ItemEvidence
 
 log = logging.getLogger(__name__)
 
@@ -106,7 +108,7 @@ def irt_ability(model_or_payload: Any, drift: float = 0.05, grid_points: int = 8
 def _models_bkt_table(payload: Any) -> tuple[pl.DataFrame, dict[str, float]] | None:
     """The `models.bkt.BKT.to_dict()` layout: `skills` (K ids) and one list of K + 1 values per parameter
     (the last is the pooled value the model uses for skills it has not seen). Item-level guess/slip
-    (KT-IDEM) and group priors are not used: the engine keeps per-skill parameters only."""
+    (KT-IDEM) are read by `_item_evidence`; group priors are not used."""
     if not isinstance(payload, dict) or payload.get("model") != "bkt" or not isinstance(payload.get("skills"), list):
         return None
     skills = [str(s) for s in payload["skills"]]
@@ -153,12 +155,35 @@ def _per_skill_table(payload: Any) -> pl.DataFrame | None:
     return None
 
 
+def _item_evidence(payload: dict[str, Any], catalog: Catalog, params: BKTParams, prior_n: float) -> ItemEvidence:
+    """The model's KT-IDEM table (`item_guess_slip`: skill = index into the model's skills, item id, guess,
+    slip, n answers) on the catalog's (item, skill) pairs; pairs the catalog does not have are left out."""
+    table = payload.get("item_guess_slip")
+    if not isinstance(table, dict) or not {"skill", "item", "guess", "slip", "n"} <= set(table):
+        raise ConfigError("models.bkt component: item_prior_n needs a model fitted with item_params=True whose "
+                          "item_guess_slip lists skill, item, guess, slip and n (refit it with this version)")
+    model_skills = [str(s) for s in payload["skills"]]
+    skill_of = {s: k for k, s in enumerate(catalog.skill_ids)}
+    skill = np.array([skill_of.get(model_skills[k], -1) for k in table["skill"]], dtype=np.int64)
+    item = np.array([catalog._item_index.get(str(i), -1) for i in table["item"]], dtype=np.int64)  # noqa: SLF001
+    ok = (skill >= 0) & (item >= 0)
+    ok[ok] = catalog.item_skills[item[ok], skill[ok]]
+    if not ok.all():
+        log.info("BKT item table: %d of %d (skill, item) pairs are not in catalog %r and are not used",
+                 int((~ok).sum()), ok.size, catalog.name)
+    column = {key: np.asarray(table[key], dtype=float)[ok] for key in ("guess", "slip", "n")}
+    return ItemEvidence.from_pairs(catalog.n_items, params.guess, params.slip, item[ok], skill[ok], column["guess"],
+                                   column["slip"], column["n"], prior_n)
+
+
 class BKTModelSkills(BKTSkillModel):
     """`SkillModel` backed by a fitted `models.bkt` model: its per-skill (prior, learn, guess, slip,
     forget) as a `BKTParams` table over the catalog's skills. Skills the model has not seen take its
-    pooled parameters (models.bkt layout) or else the catalog's population priors / the defaults."""
+    pooled parameters (models.bkt layout) or else the catalog's population priors / the defaults.
+    With `item_prior_n` (a KT-IDEM model), each answer is weighed by its item's guess and slip, shrunk
+    toward the skill's by `item_prior_n` answers (`engine.mastery.item_evidence`)."""
 
-    def __init__(self, payload: dict[str, Any], catalog: Catalog) -> None:
+    def __init__(self, payload: dict[str, Any], catalog: Catalog, item_prior_n: float | None = None) -> None:
         native = _models_bkt_table(payload)
         table, pooled = native if native is not None else (_per_skill_table(payload), None)
         if table is None:
@@ -179,17 +204,21 @@ class BKTModelSkills(BKTSkillModel):
         frame = pl.concat([merged.select([c for c in ["skill_id", *PARAM_NAMES] if c in merged.columns]),
                            rest.select([c for c in ["skill_id", *PARAM_NAMES] if c in rest.columns])], how="diagonal_relaxed")
         params = BKTParams.from_frame(frame, catalog.skill_ids, source=f"models.bkt:{_fingerprint(payload)}")
-        super().__init__(params)
+        items = None if item_prior_n is None else _item_evidence(payload, catalog, params, float(item_prior_n))
+        super().__init__(params, items)
         self.payload = payload
+        self.item_prior_n = item_prior_n
 
     def to_component(self) -> dict[str, Any]:
-        return {"kind": "models.bkt", "model": self.payload}
+        extra = {} if self.item_prior_n is None else {"item_prior_n": self.item_prior_n}
+        return {"kind": "models.bkt", "model": self.payload, **extra}
 
 
-def bkt_skills(model_or_payload: Any, catalog: Catalog) -> BKTModelSkills:
-    """A `BKTModelSkills` from a fitted `models.bkt` model (anything with `to_dict()`) or its payload."""
+def bkt_skills(model_or_payload: Any, catalog: Catalog, item_prior_n: float | None = None) -> BKTModelSkills:
+    """A `BKTModelSkills` from a fitted `models.bkt` model (anything with `to_dict()`) or its payload;
+    `item_prior_n` turns on item-level evidence (see `BKTModelSkills`)."""
     payload = model_or_payload if isinstance(model_or_payload, dict) else model_or_payload.to_dict()
-    return BKTModelSkills(payload, catalog)
+    return BKTModelSkills(payload, catalog, item_prior_n)
 
 
 # ---- component registry --------------------------------------------------------------------------
@@ -205,7 +234,10 @@ def skill_model_from_component(spec: dict[str, Any], catalog: Catalog) -> BKTSki
     if kind == "bkt-table":
         return BKTSkillModel(BKTParams.from_dict(spec["params"], catalog.skill_ids))
     if kind == "models.bkt":
-        return bkt_skills(spec["model"], catalog)
+        prior_n = spec.get("item_prior_n")
+        if prior_n is not None and (isinstance(prior_n, bool) or not isinstance(prior_n, (int, float))):
+            raise ConfigError(f"models.bkt component: item_prior_n must be a number or absent, got {prior_n!r}")
+        return bkt_skills(spec["model"], catalog, prior_n)
     raise ConfigError(f"unknown skill_model kind {kind!r}; known: bkt-table, models.bkt")
 
 

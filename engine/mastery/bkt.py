@@ -23,6 +23,7 @@ import numpy as np
 import polars as pl
 
 from engine.errors import ConfigError, DataValidationError, Problem
+from engine.mastery.item_evidence import ItemEvidence
 
 PARAM_NAMES = ("prior", "learn", "guess", "slip", "forget")
 DEFAULTS = {"prior": 0.3, "learn": 0.15, "guess": 0.2, "slip": 0.1, "forget": 0.0}
@@ -116,22 +117,49 @@ def bkt_transition(p: np.ndarray, learn: np.ndarray, forget: np.ndarray) -> np.n
 class BKTSkillModel:
     """`SkillModel` over a `BKTParams` table (see the module docstring for the update)."""
 
-    def __init__(self, params: BKTParams) -> None:
+    def __init__(self, params: BKTParams, item_evidence: ItemEvidence | None = None) -> None:
         self.params = params
+        self.item_evidence = item_evidence
         self.skill_ids = params.skill_ids
-        self.version = f"bkt-table/{FORMAT_VERSION}:{params.source}:{params.fingerprint()}"
+        items = "" if item_evidence is None else f":items={item_evidence.n_pairs}/prior_n={item_evidence.prior_n:g}"
+        self.version = f"bkt-table/{FORMAT_VERSION}:{params.source}:{params.fingerprint()}{items}"
 
     def initial(self, n: int) -> np.ndarray:
         return np.broadcast_to(self.params.prior, (n, len(self.skill_ids))).copy()
 
-    def update(self, p: np.ndarray, practiced: np.ndarray, correct: np.ndarray) -> np.ndarray:
+    def update(self, p: np.ndarray, practiced: np.ndarray, correct: np.ndarray, items: np.ndarray | None = None) -> np.ndarray:
+        """One response per row; with `items` (catalog indices) and an item table, each answer is weighed by
+        its own item's guess and slip (`engine.mastery.item_evidence`), else by its skill's."""
         q = self.params
         y = np.asarray(correct, dtype=float).reshape(-1, 1)
-        after = bkt_transition(bkt_posterior(p, y, q.guess, q.slip), q.learn, q.forget)
+        guess, slip = q.guess, q.slip
+        if self.item_evidence is not None and items is not None:
+            guess_delta, slip_delta = self.item_evidence.for_items(np.asarray(items, dtype=np.int64))
+            guess, slip = guess + guess_delta, slip + slip_delta
+        after = bkt_transition(bkt_posterior(p, y, guess, slip), q.learn, q.forget)
         return np.where(practiced, after, p)
 
     def p_correct_by_skill(self, p: np.ndarray) -> np.ndarray:
         return p * (1.0 - self.params.slip) + (1.0 - p) * self.params.guess
+
+    def p_correct_on_items(self, p: np.ndarray, items: np.ndarray | slice, weights: np.ndarray) -> np.ndarray:
+        """(N, m) P(correct) on each of `items`: the mean over the item's skills (`weights`, (S, I) for the
+        whole catalog) of P(L)(1 - slip) + (1 - P(L)) guess, with the item's own guess and slip where the
+        table has them."""
+        out = self.p_correct_by_skill(p) @ weights[:, items]
+        if self.item_evidence is not None:
+            guess_delta, slip_delta = self.item_evidence.weighted(items, weights)
+            out += (1.0 - p) @ guess_delta - p @ slip_delta
+        return out
+
+    def p_correct_on_pairs(self, p: np.ndarray, items: np.ndarray, weights: np.ndarray) -> np.ndarray:
+        """(N,) P(correct) of row n on `items[n]`; `weights` as in `p_correct_on_items`."""
+        q = self.params
+        guess, slip = q.guess, q.slip
+        if self.item_evidence is not None:
+            guess_delta, slip_delta = self.item_evidence.for_items(items)
+            guess, slip = guess + guess_delta, slip + slip_delta
+        return ((p * (1.0 - slip) + (1.0 - p) * guess) * weights[:, items].T).sum(axis=1)
 
     def learn_rates(self) -> np.ndarray:
         return self.params.learn

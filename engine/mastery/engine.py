@@ -41,6 +41,7 @@ from engine.errors import ConfigError, DataError, DataValidationError, NotFoundE
 from engine.jsonfile import read_json
 from engine.mastery.ability import GridEAP
 from engine.mastery.bkt import BKTParams, BKTSkillModel
+from engine.mastery.graph_bounds import ClosurePairs
 from engine.mastery.interfaces import AbilityModel, SkillModel
 from engine.mastery.state import MasteryBatch, MasteryState
 
@@ -129,6 +130,7 @@ class MasteryEngine:
             )
         counts = catalog.item_skills.sum(axis=1, keepdims=True)
         self._item_skill_weights = (catalog.item_skills / np.maximum(counts, 1)).T  # (S, I): mean over an item's skills
+        self._closure = ClosurePairs.of(catalog.graph.ancestors)
         self.typical_items = _typical_items(catalog)  # (S,) median a and b of each skill's items
         self.law: Any = None  # a LearningLaw (engine.recommend.law) fitted from a log: expected learning per step
 
@@ -244,11 +246,8 @@ class MasteryEngine:
         not) is at least `graph_confidence` x that skill's P(learned); an unpractised skill is at most the
         weakest practised skill it builds on (or `graph_isolated`, knowledge out of order being rare, not
         impossible). `practised` (N, S) holds P(learned) of practised skills, NaN elsewhere."""
-        anc = self.catalog.graph.ancestors  # anc[d, u]: u is a prerequisite of d
-        known = np.nan_to_num(practised, nan=-np.inf)
-        up = np.where(anc[None, :, :], known[:, :, None], -np.inf).max(axis=1)  # (N, S): best practised dependent
-        weak = np.nan_to_num(practised, nan=np.inf)
-        down = np.where(anc[None, :, :], weak[:, None, :], np.inf).min(axis=2)  # (N, S): weakest practised prerequisite
+        up = self._closure.best_dependent(np.nan_to_num(practised, nan=-np.inf))  # (N, S): best practised dependent
+        down = self._closure.weakest_prerequisite(np.nan_to_num(practised, nan=np.inf))  # weakest practised prerequisite
         out = np.maximum(prior, self.config.graph_confidence * up)
         return np.minimum(out, np.maximum(down, self.config.graph_isolated))
 
@@ -379,7 +378,7 @@ class MasteryEngine:
         r = self.retention(self.last_seen(batch.last_practice[rows], batch.first_time[rows]), batch.evidence[rows], now)
         start = self._start(batch.p_learned[rows], batch.evidence[rows], batch.theta[rows], batch.theta_sd[rows])
         p_before = np.where(practiced, start * r, batch.p_learned[rows])
-        p_after = self.skill_model.update(p_before, practiced, y)
+        p_after = self.skill_model.update(p_before, practiced, y, items)
         threshold = self.config.mastery_threshold
         progress = (practiced & (p_before < threshold) & (p_after >= threshold)).any(axis=1)
         cat = self.catalog
@@ -452,18 +451,21 @@ class MasteryEngine:
         idx = slice(None) if items is None else np.asarray(items, dtype=np.int64)
         p_irt = self.predict_skill_items(batch, None if items is None else idx)
         p_now = self.p_now(batch, now) if p_now is None else p_now
-        p_skill = self.skill_model.p_correct_by_skill(p_now) @ self._item_skill_weights[:, idx]
+        p_skill = self.skill_model.p_correct_on_items(p_now, idx, self._item_skill_weights)
         w = self.config.irt_weight
         z = w * _logit(p_irt) + (1.0 - w) * _logit(p_skill)
         return 1.0 / (1.0 + np.exp(-z))
 
+    def predict_pair_parts(self, batch: MasteryBatch, items: np.ndarray,
+                           now: float | np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """The two sides of `predict_pairs` before the blend: (N,) per-skill IRT and (N,) skill-model P(correct)."""
+        idx = np.asarray(items, dtype=np.int64)
+        return (self.predict_skill_pairs(batch, idx),
+                self.skill_model.p_correct_on_pairs(self.p_now(batch, now), idx, self._item_skill_weights))
+
     def predict_pairs(self, batch: MasteryBatch, items: np.ndarray, now: float | np.ndarray | None = None) -> np.ndarray:
         """(N,) predicted P(correct) of row n on item `items[n]` (one item per student)."""
-        cat = self.catalog
-        idx = np.asarray(items, dtype=np.int64)
-        p_irt = self.predict_skill_pairs(batch, idx)
-        by_skill = self.skill_model.p_correct_by_skill(self.p_now(batch, now))  # (N, S)
-        p_skill = (by_skill * self._item_skill_weights[:, idx].T).sum(axis=1)
+        p_irt, p_skill = self.predict_pair_parts(batch, items, now)
         w = self.config.irt_weight
         z = w * _logit(p_irt) + (1.0 - w) * _logit(p_skill)
         return 1.0 / (1.0 + np.exp(-z))

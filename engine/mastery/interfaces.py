@@ -25,16 +25,27 @@ class SkillModel(Protocol):
         """(n, S) P(learned) before any response: the population prior (cold start)."""
         ...
 
-    def update(self, p: np.ndarray, practiced: np.ndarray, correct: np.ndarray) -> np.ndarray:
+    def update(self, p: np.ndarray, practiced: np.ndarray, correct: np.ndarray, items: np.ndarray | None = None) -> np.ndarray:
         """(n, S) P(learned) after one response per row.
 
         `p` (n, S) is P(learned) just before the response, `practiced` (n, S) bool marks the skills of
-        the answered item, `correct` (n,) is the score in [0, 1]. Unpracticed skills are returned as given.
+        the answered item, `correct` (n,) is the score in [0, 1], `items` (n,) the catalog indices of the
+        items answered (a model may weigh each answer by its item; None: by skill only). Unpracticed skills
+        are returned as given.
         """
         ...
 
     def p_correct_by_skill(self, p: np.ndarray) -> np.ndarray:
         """(n, S) P(correct) on an item of each skill given P(learned) `p` (n, S)."""
+        ...
+
+    def p_correct_on_items(self, p: np.ndarray, items: np.ndarray | slice, weights: np.ndarray) -> np.ndarray:
+        """(n, m) P(correct) on each of `items` (catalog indices); `weights` (S, I): each catalog item's
+        weight on each skill (the engine's: the mean over the item's skills), the same array every call."""
+        ...
+
+    def p_correct_on_pairs(self, p: np.ndarray, items: np.ndarray, weights: np.ndarray) -> np.ndarray:
+        """(n,) P(correct) of row r on `items[r]`; `weights` as in `p_correct_on_items`."""
         ...
 
     def learn_rates(self) -> np.ndarray:

@@ -22,7 +22,7 @@ import polars as pl
 
 from engine.evaluation.metrics import logloss
 from engine.mastery import MasteryEngine
-from engine.modelbuild.predictor import sequential_predictions
+from engine.modelbuild.predictor import sample_students, sequential_predictions
 
 # Roughly x3 apart, from a week to ten years (at ten years nothing is forgotten within a school year).
 STABILITY_DAYS: tuple[float, ...] = (7.0, 20.0, 60.0, 180.0, 540.0, 3650.0)
@@ -49,10 +49,11 @@ def has_times(responses: pl.DataFrame) -> bool:
 
 def choose_stability(engine: MasteryEngine, held_out: pl.DataFrame, irt_weight: float,
                      grid: tuple[float, ...] = STABILITY_DAYS) -> ForgettingChoice:
-    """The value of `grid` whose sequential predictions of `held_out` (served blend `irt_weight`) have the
-    smallest log-loss; ties go to the longer stability (less forgetting assumed)."""
+    """The value of `grid` whose sequential predictions of `held_out` (at most GRID_STUDENTS of them; served
+    blend `irt_weight`) have the smallest log-loss; ties go to the longer stability (less forgetting assumed)."""
     if not has_times(held_out):
         return ForgettingChoice(None, {}, "the log has no answer times: forgetting cannot be observed, the default is kept")
+    held_out = sample_students(held_out)
     losses: dict[float, float] = {}
     for days in grid:
         config = dataclasses.replace(engine.config, stability_days=float(days))

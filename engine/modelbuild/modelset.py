@@ -7,12 +7,13 @@
 Steps: check the log against the catalog (`data.prepare_log`); with held-out students (a seeded 20 %
 split by student), fit bank + skill model on the rest, replay the held-out students' responses in order
 and score every `irt_weight` of the blend (`predictor.py`); choose the weight (`auto`: highest AUC); replay
-them again per forgetting stability and keep the one with the smallest log-loss (`forgetting.py`); fit
-bank and skill model again on every student; assemble the components (layout in docs/service.md, "Model
-sets built from a log"):
+them again per forgetting stability and keep the one with the smallest log-loss (`forgetting.py`), then
+per weight of each item's own guess and slip (`item_evidence.py`); fit bank and skill model again on
+every student; assemble the components (layout in docs/service.md, "Model sets built from a log"):
 
 - `mastery`: `MasteryEngine.to_components()`: `models.irt` item bank (2PL by default, priors on a and b),
-  `models.bkt` skill model (as `kt fit --model bkt`), settings with the chosen `irt_weight` and `stability_days`;
+  `models.bkt` skill model (as `kt fit --model bkt-idem`, with the chosen `item_prior_n`), settings with the
+  chosen `irt_weight` and `stability_days`;
 - `recommender`: `RecommenderConfig().to_dict()` (the defaults);
 - `catalog`: the catalog as a one-document bundle, so a server serves it without an upload;
 - `policy_learning`: what the recommender learns from outcomes (`engine.recommend.learning.fit_from_log`,
@@ -27,6 +28,7 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import importlib.util
+import math
 import time
 from datetime import datetime, timezone
 from typing import Any
@@ -38,6 +40,7 @@ from engine.modelbuild.data import PreparedLog, prepare_log
 from engine.modelbuild.diagnostics import Diagnostics
 from engine.modelbuild.fitting import LOCAL, Fitter
 from engine.modelbuild.forgetting import ForgettingChoice, choose_stability
+from engine.modelbuild.item_evidence import ItemEvidenceChoice, choose_prior_n
 from engine.modelbuild.predictor import PREDICTORS, WEIGHTS, HeldOut, choose_weight, sequential_predictions
 from engine.catalog import Catalog
 from engine.errors import ConfigError, DataError
@@ -67,24 +70,27 @@ class Fitted:
 
 def fit_components(catalog: Catalog, responses: pl.DataFrame, *, irt_model: str, min_item_responses: int,
                    prior_a: tuple[float, float], prior_b: tuple[float, float], irt_weight: float, seed: int,
-                   standard_errors: str = "auto", fit: Fitter = LOCAL, stability_days: float | None = None) -> Fitted:
-    """Item bank + BKT per skill on `responses` (prepared: catalog items, catalog skill_ids), as an engine;
-    `fit` runs the two fits (`engine.modelbuild.fitting`: in this process by default); `stability_days`
-    the forgetting to serve (None: the engine's default)."""
+                   standard_errors: str = "auto", fit: Fitter = LOCAL, stability_days: float | None = None,
+                   item_prior_n: float | None = None) -> Fitted:
+    """Item bank + BKT on `responses` (prepared: catalog items, catalog skill_ids), as an engine; the BKT
+    has a guess and slip per (skill, item) (KT-IDEM), weighed in by `item_prior_n` (None: per skill only;
+    `engine.mastery.item_evidence`). `fit` runs the two fits (`engine.modelbuild.fitting`: in this process by
+    default); `stability_days` the forgetting to serve (None: the engine's default)."""
     from models.bkt import BKT  # noqa: PLC0415 - numba kernels load on first use
 
     t0 = time.perf_counter()
     bank = fit_bank(catalog, responses, irt_model, min_item_responses, prior_a, prior_b, standard_errors, fit)
     t1 = time.perf_counter()
     try:
-        skills = fit(BKT(random_state=seed), responses)
+        skills = fit(BKT(item_params=True, random_state=seed), responses)
     except ValueError as exc:
         raise DataError(f"skill model (BKT) cannot be fitted: {exc}") from None
     t2 = time.perf_counter()
     ability = irt_ability(bank.model)
     served = ability.apply_to(catalog)  # the bank's (a, b, c) for the items it holds, as from_components does
     forgetting = {} if stability_days is None else {"stability_days": float(stability_days)}
-    engine = MasteryEngine(served, bkt_skills(skills, served), ability, MasteryConfig(irt_weight=irt_weight, **forgetting))
+    engine = MasteryEngine(served, bkt_skills(skills, served, item_prior_n), ability,
+                           MasteryConfig(irt_weight=irt_weight, **forgetting))
     return Fitted(bank, skills, engine, {"bank": round(t1 - t0, 3), "skills": round(t2 - t1, 3)})
 
 
@@ -111,6 +117,7 @@ class HeldOutFit:
     engine: MasteryEngine
     responses: pl.DataFrame
     info: dict[str, Any]
+    skills_payload: dict[str, Any]
 
 
 def _held_out(catalog: Catalog, prepared: PreparedLog, fraction: float, seed: int, opts: dict[str, Any],
@@ -124,7 +131,7 @@ def _held_out(catalog: Catalog, prepared: PreparedLog, fraction: float, seed: in
     seconds.update({f"held_out_{k}": v for k, v in fitted.seconds.items()})
     seconds["held_out_replay"] = round(time.perf_counter() - t0, 3)
     info = {"n_students": held.n_students, "n_responses": int(held.y.size), "fraction": fraction, "seed": seed}
-    return HeldOutFit(held, fitted.engine, test, info)
+    return HeldOutFit(held, fitted.engine, test, info, fitted.skills.to_dict())
 
 
 def _forgetting(held: HeldOutFit | None, weight: float) -> ForgettingChoice:
@@ -132,6 +139,18 @@ def _forgetting(held: HeldOutFit | None, weight: float) -> ForgettingChoice:
     if held is None:
         return ForgettingChoice(None, {}, "no held-out students (--test-fraction 0): the engine's default is kept")
     return choose_stability(held.engine, held.responses, weight)
+
+
+def _item_evidence(held: HeldOutFit | None, weight: float, forgetting: ForgettingChoice) -> ItemEvidenceChoice:
+    """How much each item's own guess and slip count, measured on the held-out students with the served
+    weight and forgetting (engine.modelbuild.item_evidence)."""
+    if held is None:
+        return ItemEvidenceChoice(None, {}, "no held-out students (--test-fraction 0): answers are weighed by skill")
+    changes = {"irt_weight": weight} if forgetting.stability_days is None else \
+        {"irt_weight": weight, "stability_days": forgetting.stability_days}
+    engine = MasteryEngine(held.engine.catalog, held.engine.skill_model, held.engine.ability_model,
+                           dataclasses.replace(held.engine.config, **changes))
+    return choose_prior_n(engine, held.skills_payload, held.responses)
 
 
 def _version(components: dict[str, Any]) -> str:
@@ -179,8 +198,10 @@ def build_model_set(catalog: Catalog, responses: pl.DataFrame, *, predictor: str
     weight, figures = choose_weight(predictor, held.predictions if held is not None else None)
     forgetting = _forgetting(held, weight)
     t = lap("forgetting", t)
+    items = _item_evidence(held, weight, forgetting)
+    t = lap("item_evidence", t)
     fitted = fit_components(catalog, prepared.responses, irt_weight=weight, seed=seed, fit=fit,
-                            stability_days=forgetting.stability_days, **opts)
+                            stability_days=forgetting.stability_days, item_prior_n=items.prior_n, **opts)
     seconds.update({f"fit_{k}": v for k, v in fitted.seconds.items()})
     t = lap("fit", t)
     learning = _policy_learning_component(fitted.engine, prepared.responses)
@@ -202,7 +223,8 @@ def build_model_set(catalog: Catalog, responses: pl.DataFrame, *, predictor: str
         "rule": "auto: the irt_weight of " + ", ".join(f"{w:g}" for w in WEIGHTS) + " with the highest held-out AUC "
                 "(ties to the smaller weight); bkt = 0, blend = 0.5, irt = 1",
     }
-    diagnostics = _diagnostics(catalog, prepared, fitted, min_item_responses, irt_model, predictor_info, learning, forgetting)
+    diagnostics = _diagnostics(catalog, prepared, fitted, min_item_responses, irt_model, predictor_info, learning,
+                               forgetting, items)
     components["build"] = {
         "format": BUILD_FORMAT, "format_version": BUILD_FORMAT_VERSION,
         "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -212,6 +234,7 @@ def build_model_set(catalog: Catalog, responses: pl.DataFrame, *, predictor: str
                  "n_responses": prepared.responses.height},
         "predictor": predictor_info,
         "forgetting": forgetting.to_dict(),
+        "item_evidence": items.to_dict(),
         "diagnostics": diagnostics.to_dict(),
         "seconds": seconds,
     }
@@ -229,7 +252,8 @@ def check_servable(components: dict[str, Any]) -> None:
 
 
 def _diagnostics(catalog: Catalog, prepared: PreparedLog, fitted: Fitted, min_item_responses: int, irt_model: str,
-                 predictor_info: dict[str, Any], learning: dict[str, Any] | None, forgetting: ForgettingChoice) -> Diagnostics:
+                 predictor_info: dict[str, Any], learning: dict[str, Any] | None, forgetting: ForgettingChoice,
+                 items: ItemEvidenceChoice) -> Diagnostics:
     bank = fitted.bank
     n_of = dict(bank.counts.iter_rows())
     low = []
@@ -246,6 +270,10 @@ def _diagnostics(catalog: Catalog, prepared: PreparedLog, fitted: Fitted, min_it
         tried = ", ".join(f"{days:g} d {loss:.4f}" for days, loss in forgetting.logloss.items())
         notes.append(f"forgetting measured on the held-out students: stability {forgetting.stability_days:g} days "
                      f"(held-out log-loss: {tried})")
+    if items.logloss:
+        tried = ", ".join(f"{'skill only' if math.isinf(n) else f'{n:g}'} {loss:.4f}" for n, loss in items.logloss.items())
+        chosen = "skill parameters only" if items.prior_n is None else f"item guess/slip shrunk by {items.prior_n:g} answers"
+        notes.append(f"answer evidence measured on the held-out students: {chosen} (held-out log-loss by prior_n: {tried})")
     return Diagnostics(
         catalog=f"{catalog.name!r} v{catalog.version}", n_rows_in=prepared.n_rows_in, n_responses=prepared.responses.height,
         n_students=int(prepared.responses["student_id"].n_unique()), n_unknown_rows=prepared.n_unknown_rows,

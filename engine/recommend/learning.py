@@ -204,13 +204,18 @@ def fit_from_log(engine: Any, responses: pl.DataFrame, progress: DifficultyProgr
     """Band statistics and the learning law (`engine.recommend.law`) from a canonical response log
     (student_id, item_id, correct, seq): each response is predicted by `engine` (a MasteryEngine) before it
     updates the student's state, in order, students in parallel; the JSON component `policy_learning` of a
-    model set. The law is fitted on at most `max_law_students` students (a seeded draw)."""
+    model set. Everything is measured on at most `max_law_students` students (a seeded draw, the one the
+    law was always fitted on), so the replay's time stops growing with the log beyond them."""
     progress = progress or DifficultyProgress()
     if responses.height == 0:
         return progress.to_dict()
     cat = engine.catalog
     ordered = responses.sort(["student_id", "seq"]).with_columns(pl.int_range(pl.len()).over("student_id").alias("__pos"))
     students = ordered["student_id"].unique(maintain_order=True).to_list()
+    if len(students) > max_law_students:
+        drawn = _law_rows(len(students), max_law_students, seed) >= 0
+        students = [s for s, keep in zip(students, drawn) if keep]
+        ordered = ordered.filter(pl.col("student_id").is_in(students))
     row_of = {s: i for i, s in enumerate(students)}
     item_index = {s: i for i, s in enumerate(cat.item_ids)}
     try:

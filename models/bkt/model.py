@@ -144,7 +144,8 @@ class BKT(Hyperparameters):
         p_n = prior_table["n"].to_numpy().astype(float)
         self.prior_ = np.bincount(p_skill, p_val * p_n, n_k) / np.bincount(p_skill, p_n, n_k)
         self.item_guess_slip_ = (
-            {"skill": e_skill.tolist(), "item": emis_table["item_id"].to_list(), "guess": e_guess.tolist(), "slip": e_slip.tolist()}
+            {"skill": e_skill.tolist(), "item": emis_table["item_id"].to_list(), "guess": e_guess.tolist(), "slip": e_slip.tolist(),
+             "n": e_n.astype(np.int64).tolist()}
             if self.item_params else None
         )
         self.group_prior_ = (

@@ -139,6 +139,7 @@ def assert_same_classes(mine: BKT, local: BKT, atol: float) -> None:
     if local.item_guess_slip_ is not None:
         assert mine.item_guess_slip_["skill"] == local.item_guess_slip_["skill"]
         assert mine.item_guess_slip_["item"] == local.item_guess_slip_["item"]
+        assert mine.item_guess_slip_["n"] == local.item_guess_slip_["n"]
         for key in ("guess", "slip"):
             np.testing.assert_allclose(mine.item_guess_slip_[key], local.item_guess_slip_[key], rtol=0, atol=atol)
     assert (mine.group_prior_ is None) == (local.group_prior_ is None)
