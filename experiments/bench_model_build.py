@@ -12,9 +12,10 @@ with the load average printed beside each run. The acceptance target is a build 
 
 What each side does:
 - A `model build --predictor auto`: load + check the log, hold out 20 % of students and fit bank + BKT on
-  the rest, replay the held-out students (sequential predictions for five blend weights), fit bank + BKT
-  on everyone, fit the policy's learning component, check the set loads as the server would, write it.
-- B `irt calibrate` (2PL, priors) then `kt fit --model bkt` (on the training split): two processes, two
+  the rest, replay the held-out students (sequential predictions for five blend weights), replay at most
+  500 of them once per forgetting stability and once per weight of the items' own guess and slip (six
+  values each), fit bank + BKT on everyone, fit the policy's learning component, check the set loads as the server would, write it.
+- B `irt calibrate` (2PL, priors) then `kt fit --model bkt-idem` (the build's skill model; on the training split): two processes, two
   loads of the CSV, no held-out evaluation, no servable set.
 The build's own stage timings (`components.build.seconds`) say where its time goes.
 """
@@ -101,7 +102,7 @@ def main() -> None:
                  "--predictor", "auto", "--out", str(folder / "set.json")]
         irt = ["irt", "calibrate", str(log), "--format", "generic", "--model", "2pl", "--prior-a", "0", "0.5",
                "--prior-b", "0", "2", "--out", str(folder / "cal.json")]
-        kt = ["kt", "fit", "--data", str(log), "--format", "generic", "--model", "bkt", "--out", str(folder / "bkt.json")]
+        kt = ["kt", "fit", "--data", str(log), "--format", "generic", "--model", "bkt-idem", "--out", str(folder / "bkt.json")]
         runs: list[tuple[str, float, float, float, str]] = []
         for r in range(args.repeats):
             load = _load()
@@ -157,7 +158,8 @@ def main() -> None:
     lines += [
         "",
         "The build does more than the two commands it replaces: a held-out evaluation (a second bank and skill-model "
-        "fit on 80 % of the students plus a sequential replay of the rest), the policy's learning component and a "
+        "fit on 80 % of the students plus a sequential replay of the rest, then twelve replays of at most 500 of them "
+        "to choose the forgetting and the weight of each item's own evidence), the policy's learning component and a "
         "load check of the finished set; the separate runs read the CSV twice and produce no servable set. The log is "
         "simulated from the catalog's own parameters (2PL, a quarter of the items 3PL with c = 0.2), so it favours "
         "the IRT side of the blend.",
