@@ -14,7 +14,7 @@ from engine.catalog import demo_catalog
 from engine.errors import ConfigError
 from engine.mastery import MasteryConfig, MasteryEngine
 from engine.mastery.adapters import bkt_skills, skill_model_from_component
-from engine.mastery.item_evidence import shrink
+from engine.mastery.item_evidence import ItemEvidence, shrink
 
 PRIOR, LEARN, GUESS, SLIP = 0.4, 0.1, 0.2, 0.1
 
@@ -126,3 +126,17 @@ def test_predictions_use_the_items_own_guess_and_slip(catalog) -> None:
     np.testing.assert_allclose(engine.predict_pairs(batch, items[:2]), by_hand[:2], rtol=0, atol=1e-12)
     whole = engine.predict_items(batch)[0]  # every item at once: the same figures at the same places
     np.testing.assert_allclose(whole[items], by_hand, rtol=0, atol=1e-12)
+
+
+def test_rows_read_from_the_row_pointers_equal_scipys_row_slices() -> None:
+    rng = np.random.default_rng(3)
+    n_items, n_skills = 60, 9
+    pairs = np.unique(rng.integers(0, n_items, 150) * n_skills + rng.integers(0, n_skills, 150))
+    item, skill = pairs // n_skills, pairs % n_skills
+    table = ItemEvidence.from_pairs(n_items, np.full(n_skills, 0.2), np.full(n_skills, 0.1), item, skill,
+                                    rng.uniform(0, 0.4, item.size), rng.uniform(0, 0.4, item.size),
+                                    rng.integers(1, 50, item.size), 5.0)
+    for items in (np.array([7]), rng.integers(0, n_items, 40), np.array([], dtype=np.int64), np.array([3, 3, 0])):
+        guess, slip = table.for_items(items)
+        np.testing.assert_array_equal(guess, table.guess_delta[items].toarray())
+        np.testing.assert_array_equal(slip, table.slip_delta[items].toarray())
