@@ -24,6 +24,7 @@ import numpy as np
 from engine.catalog import build_catalog, demo_catalog
 from engine.catalog.synthetic import synthetic_bundle
 from engine.mastery import BKTSkillModel, MasteryEngine
+from engine.mastery.engine import default_skill_model
 from engine.mastery.item_evidence import ItemEvidence
 from engine.recommend import Recommender, RecommenderConfig
 from engine.recommend.law import LearningLaw
@@ -74,7 +75,7 @@ def _student(engine: MasteryEngine, answers: int, seed: int):
 def _with_item_evidence(catalog) -> BKTSkillModel:
     """The catalog's BKT with a guess and slip of its own for every (item, skill) pair, shrunk by 64 answers,
     as `model build` serves it (`engine.mastery.item_evidence`; values drawn at random, 10-200 answers each)."""
-    params = MasteryEngine(catalog).skill_model.params
+    params = default_skill_model(catalog).params
     item, skill = np.nonzero(catalog.item_skills)
     rng = np.random.default_rng(0)
     table = ItemEvidence.from_pairs(catalog.n_items, params.guess, params.slip, item, skill, rng.uniform(0.05, 0.35, item.size),

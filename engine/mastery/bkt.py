@@ -130,14 +130,18 @@ class BKTSkillModel:
     def update(self, p: np.ndarray, practiced: np.ndarray, correct: np.ndarray, items: np.ndarray | None = None) -> np.ndarray:
         """One response per row; with `items` (catalog indices) and an item table, each answer is weighed by
         its own item's guess and slip (`engine.mastery.item_evidence`), else by its skill's."""
-        q = self.params
         y = np.asarray(correct, dtype=float).reshape(-1, 1)
-        guess, slip = q.guess, q.slip
-        if self.item_evidence is not None and items is not None:
-            guess_delta, slip_delta = self.item_evidence.for_items(np.asarray(items, dtype=np.int64))
-            guess, slip = guess + guess_delta, slip + slip_delta
-        after = bkt_transition(bkt_posterior(p, y, guess, slip), q.learn, q.forget)
+        guess, slip = self._guess_slip(items)
+        after = bkt_transition(bkt_posterior(p, y, guess, slip), self.params.learn, self.params.forget)
         return np.where(practiced, after, p)
+
+    def _guess_slip(self, items: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        """Guess and slip per skill, (S,), or with the item table per answered item, (n, S) (one row per item)."""
+        guess, slip = self.params.guess, self.params.slip
+        if self.item_evidence is None or items is None:
+            return guess, slip
+        guess_delta, slip_delta = self.item_evidence.for_items(np.asarray(items, dtype=np.int64))
+        return guess + guess_delta, slip + slip_delta
 
     def p_correct_by_skill(self, p: np.ndarray) -> np.ndarray:
         return p * (1.0 - self.params.slip) + (1.0 - p) * self.params.guess
@@ -154,11 +158,7 @@ class BKTSkillModel:
 
     def p_correct_on_pairs(self, p: np.ndarray, items: np.ndarray, weights: np.ndarray) -> np.ndarray:
         """(N,) P(correct) of row n on `items[n]`; `weights` as in `p_correct_on_items`."""
-        q = self.params
-        guess, slip = q.guess, q.slip
-        if self.item_evidence is not None:
-            guess_delta, slip_delta = self.item_evidence.for_items(items)
-            guess, slip = guess + guess_delta, slip + slip_delta
+        guess, slip = self._guess_slip(items)
         return ((p * (1.0 - slip) + (1.0 - p) * guess) * weights[:, items].T).sum(axis=1)
 
     def learn_rates(self) -> np.ndarray:

@@ -17,12 +17,10 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
-import numpy as np
 import polars as pl
 
-from engine.evaluation.metrics import logloss
 from engine.mastery import MasteryEngine
-from engine.modelbuild.predictor import sample_students, sequential_predictions
+from engine.modelbuild.predictor import smallest_replay_loss
 
 # Roughly x3 apart, from a week to ten years (at ten years nothing is forgotten within a school year).
 STABILITY_DAYS: tuple[float, ...] = (7.0, 20.0, 60.0, 180.0, 540.0, 3650.0)
@@ -53,17 +51,7 @@ def choose_stability(engine: MasteryEngine, held_out: pl.DataFrame, irt_weight: 
     blend `irt_weight`) have the smallest log-loss; ties go to the longer stability (less forgetting assumed)."""
     if not has_times(held_out):
         return ForgettingChoice(None, {}, "the log has no answer times: forgetting cannot be observed, the default is kept")
-    held_out = sample_students(held_out)
-    losses: dict[float, float] = {}
-    for days in grid:
-        config = dataclasses.replace(engine.config, stability_days=float(days))
-        replay = MasteryEngine(engine.catalog, engine.skill_model, engine.ability_model, config)
-        losses[float(days)] = logloss(*_labels_and_blend(replay, held_out, irt_weight))
-    best = min(losses.values())
-    chosen = max(days for days, loss in losses.items() if loss == best)
+    engines = {days: MasteryEngine(engine.catalog, engine.skill_model, engine.ability_model,
+                                   dataclasses.replace(engine.config, stability_days=float(days))) for days in grid}
+    chosen, losses = smallest_replay_loss(engines, held_out, lambda held: held.blend(irt_weight))
     return ForgettingChoice(chosen, losses, "smallest held-out log-loss over the stabilities tried")
-
-
-def _labels_and_blend(engine: MasteryEngine, responses: pl.DataFrame, irt_weight: float) -> tuple[np.ndarray, np.ndarray]:
-    held = sequential_predictions(engine, responses)
-    return held.y, held.blend(irt_weight)

@@ -16,10 +16,9 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from engine.evaluation.metrics import logloss
 from engine.mastery import MasteryEngine
 from engine.mastery.adapters import bkt_skills
-from engine.modelbuild.predictor import sample_students, sequential_predictions
+from engine.modelbuild.predictor import smallest_replay_loss
 
 # From raw item estimates (1 answer of weight for the skill's value) to skill parameters only (inf), x4 apart.
 PRIOR_N: tuple[float, ...] = (1.0, 4.0, 16.0, 64.0, 256.0, math.inf)
@@ -38,22 +37,16 @@ class ItemEvidenceChoice:
                 "tried": [{"prior_n": None if math.isinf(n) else n, "logloss": round(v, 6)} for n, v in self.logloss.items()]}
 
 
-def choose_prior_n(engine: MasteryEngine, skills_payload: dict, held_out: pl.DataFrame,
-                   grid: tuple[float, ...] = PRIOR_N) -> ItemEvidenceChoice:
+def choose_prior_n(engine: MasteryEngine, held_out: pl.DataFrame, grid: tuple[float, ...] = PRIOR_N) -> ItemEvidenceChoice:
     """The value of `grid` whose replay of `held_out` (at most GRID_STUDENTS of them) gives the skill
-    model's predictions the smallest log-loss (`engine` fitted on the other students, `skills_payload` its
-    KT-IDEM model's `to_dict()`); ties go to the larger value (more weight on the skill). inf means skill
+    model's predictions the smallest log-loss (`engine` fitted on the other students, its skill model a
+    `models.bkt` KT-IDEM model); ties go to the larger value (more weight on the skill). inf means skill
     parameters only."""
-    if not skills_payload.get("item_guess_slip"):
+    payload = getattr(engine.skill_model, "payload", None)
+    if not isinstance(payload, dict) or not payload.get("item_guess_slip"):
         return ItemEvidenceChoice(None, {}, "the skill model has no item parameters: answers are weighed by skill")
-    held_out = sample_students(held_out)
-    losses: dict[float, float] = {}
-    for prior_n in grid:
-        skill_model = bkt_skills(skills_payload, engine.catalog, None if math.isinf(prior_n) else prior_n)
-        replay = MasteryEngine(engine.catalog, skill_model, engine.ability_model, engine.config)
-        held = sequential_predictions(replay, held_out)
-        losses[float(prior_n)] = logloss(held.y, held.p_skill)
-    best = min(losses.values())
-    chosen = max(n for n, loss in losses.items() if loss == best)
+    engines = {prior_n: MasteryEngine(engine.catalog, bkt_skills(payload, engine.catalog, None if math.isinf(prior_n) else prior_n),
+                                      engine.ability_model, engine.config) for prior_n in grid}
+    chosen, losses = smallest_replay_loss(engines, held_out, lambda held: held.p_skill)
     return ItemEvidenceChoice(None if math.isinf(chosen) else chosen, losses,
                               "smallest held-out log-loss of the skill model's predictions over the values tried")

@@ -117,7 +117,6 @@ class HeldOutFit:
     engine: MasteryEngine
     responses: pl.DataFrame
     info: dict[str, Any]
-    skills_payload: dict[str, Any]
 
 
 def _held_out(catalog: Catalog, prepared: PreparedLog, fraction: float, seed: int, opts: dict[str, Any],
@@ -131,7 +130,7 @@ def _held_out(catalog: Catalog, prepared: PreparedLog, fraction: float, seed: in
     seconds.update({f"held_out_{k}": v for k, v in fitted.seconds.items()})
     seconds["held_out_replay"] = round(time.perf_counter() - t0, 3)
     info = {"n_students": held.n_students, "n_responses": int(held.y.size), "fraction": fraction, "seed": seed}
-    return HeldOutFit(held, fitted.engine, test, info, fitted.skills.to_dict())
+    return HeldOutFit(held, fitted.engine, test, info)
 
 
 def _forgetting(held: HeldOutFit | None, weight: float) -> ForgettingChoice:
@@ -141,16 +140,16 @@ def _forgetting(held: HeldOutFit | None, weight: float) -> ForgettingChoice:
     return choose_stability(held.engine, held.responses, weight)
 
 
-def _item_evidence(held: HeldOutFit | None, weight: float, forgetting: ForgettingChoice) -> ItemEvidenceChoice:
+def _item_evidence(held: HeldOutFit | None, forgetting: ForgettingChoice) -> ItemEvidenceChoice:
     """How much each item's own guess and slip count, measured on the held-out students with the served
-    weight and forgetting (engine.modelbuild.item_evidence)."""
+    forgetting (engine.modelbuild.item_evidence; the score is the skill model's, so the blend weight does not enter)."""
     if held is None:
         return ItemEvidenceChoice(None, {}, "no held-out students (--test-fraction 0): answers are weighed by skill")
-    changes = {"irt_weight": weight} if forgetting.stability_days is None else \
-        {"irt_weight": weight, "stability_days": forgetting.stability_days}
-    engine = MasteryEngine(held.engine.catalog, held.engine.skill_model, held.engine.ability_model,
-                           dataclasses.replace(held.engine.config, **changes))
-    return choose_prior_n(engine, held.skills_payload, held.responses)
+    engine = held.engine
+    if forgetting.stability_days is not None:
+        engine = MasteryEngine(engine.catalog, engine.skill_model, engine.ability_model,
+                               dataclasses.replace(engine.config, stability_days=forgetting.stability_days))
+    return choose_prior_n(engine, held.responses)
 
 
 def _version(components: dict[str, Any]) -> str:
@@ -198,7 +197,7 @@ def build_model_set(catalog: Catalog, responses: pl.DataFrame, *, predictor: str
     weight, figures = choose_weight(predictor, held.predictions if held is not None else None)
     forgetting = _forgetting(held, weight)
     t = lap("forgetting", t)
-    items = _item_evidence(held, weight, forgetting)
+    items = _item_evidence(held, forgetting)
     t = lap("item_evidence", t)
     fitted = fit_components(catalog, prepared.responses, irt_weight=weight, seed=seed, fit=fit,
                             stability_days=forgetting.stability_days, item_prior_n=items.prior_n, **opts)

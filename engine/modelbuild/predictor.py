@@ -10,6 +10,7 @@ computed from those two afterwards.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -65,6 +66,20 @@ def sample_students(responses: pl.DataFrame, limit: int = GRID_STUDENTS, seed: i
         return responses
     keep = students.gather(np.sort(np.random.default_rng(seed).permutation(students.len())[:limit]))
     return responses.filter(pl.col("student_id").is_in(keep.to_list()))
+
+
+def smallest_replay_loss(engines: Mapping[float, MasteryEngine], held_out: pl.DataFrame,
+                         prediction: Callable[[HeldOut], np.ndarray]) -> tuple[float, dict[float, float]]:
+    """(value, log-loss of every value): each engine replays the same draw of at most GRID_STUDENTS held-out
+    students and `prediction` picks what is scored; the value with the smallest log-loss wins, ties going to
+    the larger value."""
+    sample = sample_students(held_out)
+    losses = {}
+    for value, engine in engines.items():
+        held = sequential_predictions(engine, sample)
+        losses[float(value)] = logloss(held.y, prediction(held))
+    best = min(losses.values())
+    return max(value for value, loss in losses.items() if loss == best), losses
 
 
 def sequential_predictions(engine: MasteryEngine, responses: pl.DataFrame) -> HeldOut:
