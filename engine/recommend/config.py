@@ -63,6 +63,11 @@ class RecommenderConfig:
     temperature: float = 0.05
     propensity_draws: int = 32
     ensure_advanced_offer: bool = True
+    # Places after the first drawn in turn among the skills the student is ready for (the fringe: prerequisites
+    # in place, not mastered), one skill each: a student who becomes ready for a skill sees it within a few
+    # lists, whatever the first place teaches best. 0 switches it off; the first and the last place (kept for
+    # advanced work) are never used for it.
+    ready_skill_slots: int = 3
     learn_difficulty: bool = True
     blocked_items: tuple[str, ...] = ()
     blocked_resources: tuple[str, ...] = ()
@@ -89,6 +94,8 @@ class RecommenderConfig:
             raise ConfigError("targeting_width and temperature must be > 0")
         if self.randomesque < 1 or self.propensity_draws < 1:
             raise ConfigError("randomesque and propensity_draws must be >= 1")
+        if not isinstance(self.ready_skill_slots, int) or self.ready_skill_slots < 0:
+            raise ConfigError(f"ready_skill_slots must be an integer >= 0, got {self.ready_skill_slots!r}")
         if len(self.level_efficacy) != 3 or any(e < 0 for e in self.level_efficacy):
             raise ConfigError("level_efficacy needs three non-negative values (remedial, core, advanced)")
 

@@ -21,7 +21,8 @@ def _names(catalog: Catalog, skills: list[int]) -> str:
 
 def reason(catalog: Catalog, resource: int, p: list[float], p_now: float, last_practice: float, now: float | None,
            components: dict[str, float], weights: dict[str, float], *, pinned: bool, assigned: bool | None,
-           on_fringe: bool, guaranteed_advanced: bool, item_p: float | None, uses: int) -> str:
+           on_fringe: bool, guaranteed_advanced: bool, item_p: float | None, uses: int,
+           kept_for_ready_skill: bool = False) -> str:
     """One or a few sentences: why this resource, for this student, now.
 
     `p` is the student's P(learned) per skill (S,) from the evidence; `p_now` (after forgetting) and
@@ -48,7 +49,11 @@ def reason(catalog: Catalog, resource: int, p: list[float], p_now: float, last_p
     elif on_fringe:
         prereqs = [int(s) for s in catalog.graph.direct[skill].nonzero()[0]]
         basis = f"you have the skills it builds on ({_names(catalog, prereqs)})" if prereqs else "it is a starting skill"
-        parts.append(f"Next step: {name} (now {_pct(p[skill])}); {basis}.")
+        if kept_for_ready_skill:
+            parts.append(f"You are ready for {name} (now {_pct(p[skill])}): {basis}; places in the list go in turn to "
+                         "the skills you are ready for.")
+        else:
+            parts.append(f"Next step: {name} (now {_pct(p[skill])}); {basis}.")
     else:
         parts.append(f"Practice on {name} (now {_pct(p[skill])}).")
     if assigned is True:

@@ -159,7 +159,7 @@ class Recommender:
             return self._choose_batch_placement(batch, place, k, now, constraints, rng, propensity_draws, placement_sd)
         scored, base, resolved = self._score(batch, now, constraints, rng)
         sel = select(base, scored.candidates, scored.advanced_ready, self.catalog, self.config, self.effectiveness,
-                     k, resolved.pinned, rng, draws=propensity_draws)
+                     k, resolved.pinned, rng, draws=propensity_draws, on_fringe=scored.on_fringe)
         safe = np.maximum(sel.resources, 0)
         rows = np.arange(len(batch))[:, None]
         skill = scored.target[rows, safe]
@@ -182,7 +182,7 @@ class Recommender:
             return self._placement_list(state, batch, k, now, constraints, rng)
         scored, base, resolved = self._score(batch, now, constraints, rng)
         sel = select(base, scored.candidates, scored.advanced_ready, self.catalog, self.config, self.effectiveness,
-                     k, resolved.pinned, rng, draws=self.config.propensity_draws)
+                     k, resolved.pinned, rng, draws=self.config.propensity_draws, on_fringe=scored.on_fringe)
         return self._explain(state, now, scored, sel, resolved)
 
     def recommend_dicts(self, state: MasteryState | dict, k: int = 5, *, now: float | None = None,
@@ -216,6 +216,7 @@ class Recommender:
                 cat, r, p, float(scored.status.p_now[0, skill]), float(state.last_practice[skill]), now, comps, w,
                 pinned=bool(sel.pinned[0, j]), assigned=None if resolved.assigned is None else bool(resolved.assigned[skill]),
                 on_fringe=bool(scored.status.fringe[0, skill]), guaranteed_advanced=bool(sel.guaranteed_advanced[0, j]),
+                kept_for_ready_skill=sel.kept_for_ready_skill is not None and bool(sel.kept_for_ready_skill[0, j]),
                 item_p=item_p, uses=int(self.effectiveness.count[r]),
             )
             out.append(Recommendation(

@@ -93,7 +93,8 @@ def skill_status(engine: MasteryEngine, batch: MasteryBatch, now: float | np.nda
 @dataclass(frozen=True)
 class Scored:
     """(N, R) candidate mask, advanced-ready mask, target skill (whose item is paired with the resource)
-    and component values by name; the (N, S) item choice per skill; the skill status."""
+    and component values by name; the (N, S) item choice per skill; the skill status; `on_fringe` (N, R), the
+    candidates whose skill is on the fringe (prerequisites in place, not mastered)."""
 
     candidates: np.ndarray
     advanced_ready: np.ndarray
@@ -101,6 +102,7 @@ class Scored:
     components: dict[str, np.ndarray]
     items: ItemChoice
     status: SkillStatus
+    on_fringe: np.ndarray
 
 
 def ready_learn_rates(learn_rates: np.ndarray, progress: DifficultyProgress | None) -> np.ndarray:
@@ -186,7 +188,7 @@ def score_resources(engine: MasteryEngine, batch: MasteryBatch, now: float | np.
         "review": st.review_need[:, primary],
         "information": items.information[rows, target] * uncertainty[:, None],
     }
-    return Scored(candidates, advanced_ready & candidates, target, components, items, st)
+    return Scored(candidates, advanced_ready & candidates, target, components, items, st, candidates & st.fringe[:, primary])
 
 
 def _fallback(candidates: np.ndarray, catalog: Catalog, constraints: ResolvedConstraints,

@@ -91,6 +91,32 @@ def test_the_advanced_slot_is_kept_when_scores_alone_would_not_offer_it(catalog,
     assert "advanced" not in levels  # without gain, the basics' projects do not win on their own
 
 
+def test_places_after_the_first_go_in_turn_to_the_skills_the_student_is_ready_for(catalog, engine) -> None:
+    """Knowing the basics, the student is ready for the six skills of FRINGE_OF_BASICS (read off the catalog's
+    graph). Places 2-4 of a 5-item list are drawn among candidates on those skills, one skill each, so across lists
+    every one of them is offered often; without the rule the scores send those places elsewhere."""
+    state = knowing(engine, BASICS)
+    every = all_candidates(Recommender(engine), state)
+    on_fringe = Counter(r.skill_ids[0] for r in every if r.skill_ids[0] in FRINGE_OF_BASICS)  # candidate resources per skill
+
+    def offered(slots: int) -> Counter:
+        rec, shown = Recommender(engine, RecommenderConfig(ready_skill_slots=slots)), Counter()
+        for seed in range(200):
+            top = rec.recommend(state, 5, now=10.0, rng=np.random.default_rng(seed))
+            middle = [r.skill_ids[0] for r in top[1:4]]
+            if slots:
+                assert set(middle) <= FRINGE_OF_BASICS and len(set(middle)) == 3 and top[0].skill_ids[0] not in middle
+                first = top[0].skill_ids[0]
+                # drawn uniformly among the candidate resources on a ready skill not listed before it
+                assert top[1].propensity == pytest.approx(1 / sum(n for s, n in on_fringe.items() if s != first))
+            shown.update(set(middle))
+        return shown
+
+    rotated, scored_only = offered(3), offered(0)
+    assert min(rotated[s] for s in FRINGE_OF_BASICS) / 200 >= 0.3
+    assert min(scored_only[s] for s in FRINGE_OF_BASICS) / 200 < 0.3
+
+
 def test_assigned_skills_limit_work_to_them_and_their_missing_prerequisites(catalog, engine) -> None:
     # eq_two_steps needs mult_div_int and order_ops; mult_div_int needs add_sub_int, which needs number_line.
     # Knowing the basics, the reachable work in that scope is: number_line and order_ops (outer fringe) and
