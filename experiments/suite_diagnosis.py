@@ -25,6 +25,11 @@ model set built by `equilearn model build` from a random-practice log of other s
    step (mean true mastery over all skills, x 1e-3), the prerequisite gate of the practised skill, steps on truly
    mastered skills; for equilearn also the mastered flag's precision and recall and the share of the students who
    became ready for advanced work that took an advanced project (first recommendation only).
+4. **Are the served predictions calibrated for every student?** For equilearn as served, the engine's predicted
+   success of each item it served (before the answer; the blend and its two sides, per-skill IRT and the skill
+   model) against the item's true success, by prior-achievement quartile and by whether the student had answered
+   on the item's skill before. A policy aims its items by these predictions, so a quartile whose predictions run
+   high is served items harder than meant, whatever law the policy follows.
 
 The true-state engine below is a diagnostic device of this experiment only: nothing served reads the truth.
 """
@@ -49,11 +54,12 @@ import polars as pl
 from engine.catalog import Catalog, load_catalog
 from engine.mastery import MasteryBatch, MasteryEngine, irt_p_correct
 from engine.mastery.engine import p3
+from engine.modelbuild.predictor import HeldOut
 from engine.recommend.law import LearningLaw
 from engine.recommend.learning import BAND_EDGES, DifficultyProgress
 from engine.simulate.learners import _Learners
 from engine.simulate.proficiency import ProficiencyLearners
-from engine.simulate.report import normalized_gain
+from engine.simulate.report import normalized_gain, prior_quartile
 from engine.simulate.runner import RunResult, run_policy
 from engine.simulate.suite import Setting, built_policy, random_practice_log, setting_by_name
 
@@ -243,6 +249,76 @@ def profile(result: RunResult, log: StepLog) -> Profile:
                    precision, recall, reach)
 
 
+# ---- 4. calibration of the served predictions by quartile --------------------------------------------------
+@dataclass(frozen=True)
+class CalibrationCell:
+    share: float  # of the quartile's steps
+    predicted: float
+    irt: float
+    skill_model: float
+    true: float
+
+
+@dataclass(frozen=True)
+class StateCell:
+    """A quartile's practised (student, skill) pairs at the end of the run: the engine's mean P(learned) and skill
+    success against the mean true mastery and the share truly mastered."""
+
+    p_learned: float
+    success: float
+    true_mastery: float
+    truly_mastered: float
+
+
+@dataclass(frozen=True)
+class Calibration:
+    steps: dict[tuple[int, bool], CalibrationCell]  # (quartile, skill answered before) -> served predictions vs truth
+    states: dict[int, StateCell]  # quartile -> practised skills at the end
+
+
+def calibration(setting: Setting, catalog: Catalog, students: int, seed: int, log_students: int) -> Calibration:
+    """Equilearn serving the built set: each step's predicted success of the served item (the runner's `predict_pairs`
+    call, recorded with its two sides) against its true success, by quartile and by whether the skill was answered
+    before; and the state of the practised skills at the end against the truth (proficiency-family settings:
+    `RecordingSpec` records the true success of their learners only)."""
+    world = setting.world(catalog, students, seed)
+    _, engine, learned = _built(setting, catalog, log_students, seed)
+    recorded: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+    served: list[MasteryBatch] = []
+    parts = engine.predict_pair_parts
+
+    def recording(batch: MasteryBatch, items: np.ndarray, now: float | np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        p_irt, p_skill = parts(batch, items, now)
+        if len(batch) == students:  # the runner's call before each answer (the policy predicts whole item sets)
+            seen = batch.evidence[np.arange(students), catalog.item_skill[np.asarray(items)]] > 0
+            recorded.append((p_irt, p_skill, seen))
+            served[:] = [batch]  # the runner's own batch, updated in place after the answer
+        return p_irt, p_skill
+
+    engine.predict_pair_parts = recording
+    spec = RecordingSpec(setting, engine)  # keeps the learners on engine.learners
+    result = run_policy(world, spec, "equilearn", STEPS, engine=engine, progress=learned)
+    p_irt, p_skill, seen = (np.array([r[k] for r in recorded]) for k in range(3))
+    blend = HeldOut(np.zeros(0), p_irt, p_skill, students).blend(engine.config.irt_weight)  # the served logit blend
+    true = np.array(spec.log.success)
+    quartile = prior_quartile(result.initial)
+    per_step = np.broadcast_to(quartile, true.shape)
+    steps = {}
+    for q in range(4):
+        mine = per_step == q
+        for before in (False, True):
+            m = mine & (seen == before)
+            steps[(q, before)] = CalibrationCell(float(m.sum() / max(mine.sum(), 1)), float(blend[m].mean()),
+                                                 float(p_irt[m].mean()), float(p_skill[m].mean()), float(true[m].mean()))
+    batch, learners = served[0], engine.learners
+    p, success, mastery, known = engine.p_now(batch), engine.skill_success(batch), learners.mastery(), learners.known()
+    states = {}
+    for q in range(4):
+        m = (quartile == q)[:, None] & (batch.evidence > 0)
+        states[q] = StateCell(float(p[m].mean()), float(success[m].mean()), float(mastery[m].mean()), float(known[m].mean()))
+    return Calibration(steps, states)
+
+
 # ---- 2. paired progress in a random-practice log ----------------------------------------------------------
 @dataclass(frozen=True)
 class BandProgress:
@@ -352,6 +428,7 @@ def _choice_args(args: argparse.Namespace) -> str:
 
 def markdown(args: argparse.Namespace, decomposed: dict[str, dict[str, Profile]],
              identified: dict[str, tuple[BandProgress, LearningLaw | None]],
+             calibrated: dict[str, Calibration],
              seconds: float, load: tuple[float, float, float]) -> str:
     size = "" if args.log_students == 300 else f": random-practice logs of {args.log_students:,} students"
     lines = [f"# Where equilearn's gap to the oracle comes from{size}", "",
@@ -395,6 +472,25 @@ def markdown(args: argparse.Namespace, decomposed: dict[str, dict[str, Profile]]
         cells = " | ".join(f"{g:+.2f} ± {s:.2f}" for g, s in zip(law.gamma, law.se))
         lines.append(f"| {name} | {cells} | {band_labels()[int(np.argmax(law.gamma))]} |")
     lines.append("")
+    if calibrated:
+        lines += ["## 4. Served predictions and states against the truth, by prior-achievement quartile", "",
+                  "Equilearn serving the built set (the proficiency-family settings of part 1, whose learners expose each "
+                  "item's true success): mean predicted success of the items it served (the served blend, and its per-skill "
+                  "IRT and skill-model sides) against their mean true success, split by whether the student had answered on "
+                  "the item's skill before; share = of the quartile's steps.", "",
+                  "| setting | quartile | skill | share | predicted | IRT side | skill-model side | true |",
+                  "|---|---|---|---|---|---|---|---|"]
+        for name, cal in calibrated.items():
+            for (q, before), c in cal.steps.items():
+                lines.append(f"| {name} | Q{q + 1} | {'answered before' if before else 'first answer'} | {c.share:.2f} | "
+                             f"{c.predicted:.3f} | {c.irt:.3f} | {c.skill_model:.3f} | {c.true:.3f} |")
+        lines += ["", "The practised skills at the end of the run: the engine's mean P(learned) and skill success (its typical "
+                  "item, no guessing) against the learners' mean true mastery and the share truly mastered.", "",
+                  "| setting | quartile | P(learned) | skill success | true mastery | truly mastered |", "|---|---|---|---|---|---|"]
+        for name, cal in calibrated.items():
+            for q, c in cal.states.items():
+                lines.append(f"| {name} | Q{q + 1} | {c.p_learned:.2f} | {c.success:.2f} | {c.true_mastery:.2f} | {c.truly_mastered:.2f} |")
+        lines.append("")
     return "\n".join(lines)
 
 
@@ -416,7 +512,9 @@ def main() -> None:
     identified = {name: identify(setting_by_name(name), catalog, args.log_students, args.seed) for name in names}
     if names:
         identified[NO_LEARNING.name] = identify(NO_LEARNING, catalog, args.log_students, args.seed)
-    text = markdown(args, decomposed, identified, time.perf_counter() - started, load)
+    calibrated = {name: calibration(setting_by_name(name), catalog, args.students, args.seed, args.log_students)
+                  for name in filter(None, args.decompose.split(",")) if setting_by_name(name).family == "proficiency"}
+    text = markdown(args, decomposed, identified, calibrated, time.perf_counter() - started, load)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(text)
     print(text)
