@@ -276,47 +276,49 @@ class Calibration:
     states: dict[int, StateCell]  # quartile -> practised skills at the end
 
 
-def calibration(setting: Setting, catalog: Catalog, students: int, seed: int, log_students: int) -> Calibration:
-    """Equilearn serving the built set: each step's predicted success of the served item (the runner's `predict_pairs`
-    call, recorded with its two sides) against its true success, by quartile and by whether the skill was answered
-    before; and the state of the practised skills at the end against the truth (proficiency-family settings:
-    `RecordingSpec` records the true success of their learners only)."""
-    world = setting.world(catalog, students, seed)
-    _, engine, learned = _built(setting, catalog, log_students, seed)
-    recorded: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
-    served: list[MasteryBatch] = []
-    parts = engine.predict_pair_parts
+class PredictionRecorder:
+    """Records, on one engine, the runner's prediction before each answer (`predict_pair_parts` over the whole cohort:
+    both sides, and whether the item's skill was answered before) and keeps the runner's batch, for `calibration`."""
 
-    def recording(batch: MasteryBatch, items: np.ndarray, now: float | np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-        p_irt, p_skill = parts(batch, items, now)
-        if len(batch) == students:  # the runner's call before each answer (the policy predicts whole item sets)
-            seen = batch.evidence[np.arange(students), catalog.item_skill[np.asarray(items)]] > 0
-            recorded.append((p_irt, p_skill, seen))
-            served[:] = [batch]  # the runner's own batch, updated in place after the answer
-        return p_irt, p_skill
+    def __init__(self, engine: MasteryEngine, students: int) -> None:
+        self.students = students
+        self.steps: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        self.batch: MasteryBatch | None = None
+        parts = engine.predict_pair_parts
 
-    engine.predict_pair_parts = recording
-    spec = RecordingSpec(setting, engine)  # keeps the learners on engine.learners
-    result = run_policy(world, spec, "equilearn", STEPS, engine=engine, progress=learned)
-    p_irt, p_skill, seen = (np.array([r[k] for r in recorded]) for k in range(3))
-    blend = HeldOut(np.zeros(0), p_irt, p_skill, students).blend(engine.config.irt_weight)  # the served logit blend
-    true = np.array(spec.log.success)
-    quartile = prior_quartile(result.initial)
-    per_step = np.broadcast_to(quartile, true.shape)
-    steps = {}
-    for q in range(4):
-        mine = per_step == q
-        for before in (False, True):
-            m = mine & (seen == before)
-            steps[(q, before)] = CalibrationCell(float(m.sum() / max(mine.sum(), 1)), float(blend[m].mean()),
-                                                 float(p_irt[m].mean()), float(p_skill[m].mean()), float(true[m].mean()))
-    batch, learners = served[0], engine.learners
-    p, success, mastery, known = engine.p_now(batch), engine.skill_success(batch), learners.mastery(), learners.known()
-    states = {}
-    for q in range(4):
-        m = (quartile == q)[:, None] & (batch.evidence > 0)
-        states[q] = StateCell(float(p[m].mean()), float(success[m].mean()), float(mastery[m].mean()), float(known[m].mean()))
-    return Calibration(steps, states)
+        def recording(batch: MasteryBatch, items: np.ndarray, now: float | np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+            p_irt, p_skill = parts(batch, items, now)
+            if len(batch) == students:  # the runner's call before each answer (the policy predicts whole item sets)
+                seen = batch.evidence[np.arange(students), engine.catalog.item_skill[np.asarray(items)]] > 0
+                self.steps.append((p_irt, p_skill, seen))
+                self.batch = batch  # the runner's own batch, updated in place after the answer
+            return p_irt, p_skill
+
+        engine.predict_pair_parts = recording
+
+    def calibration(self, engine: MasteryEngine, log: StepLog, result: RunResult) -> Calibration:
+        """Each step's predicted success of the served item against its true success (`log`, proficiency learners
+        only), by quartile and by whether the skill was answered before; and the practised skills at the end against
+        the truth (the learners `RecordingSpec(setting, engine)` kept on `engine.learners`)."""
+        p_irt, p_skill, seen = (np.array([r[k] for r in self.steps]) for k in range(3))
+        blend = HeldOut(np.zeros(0), p_irt, p_skill, self.students).blend(engine.config.irt_weight)  # the served blend
+        true = np.array(log.success)
+        quartile = prior_quartile(result.initial)
+        per_step = np.broadcast_to(quartile, true.shape)
+        steps = {}
+        for q in range(4):
+            mine = per_step == q
+            for before in (False, True):
+                m = mine & (seen == before)
+                steps[(q, before)] = CalibrationCell(float(m.sum() / max(mine.sum(), 1)), float(blend[m].mean()),
+                                                     float(p_irt[m].mean()), float(p_skill[m].mean()), float(true[m].mean()))
+        batch, learners = self.batch, engine.learners
+        p, success, mastery, known = engine.p_now(batch), engine.skill_success(batch), learners.mastery(), learners.known()
+        states = {}
+        for q in range(4):
+            m = (quartile == q)[:, None] & (batch.evidence > 0)
+            states[q] = StateCell(float(p[m].mean()), float(success[m].mean()), float(mastery[m].mean()), float(known[m].mean()))
+        return Calibration(steps, states)
 
 
 # ---- 2. paired progress in a random-practice log ----------------------------------------------------------
@@ -375,7 +377,9 @@ def _built(setting: Setting, catalog: Catalog, log_students: int, seed: int) -> 
     return log, engine, learned
 
 
-def decompose(setting: Setting, catalog: Catalog, students: int, seed: int, log_students: int) -> dict[str, Profile]:
+def decompose(setting: Setting, catalog: Catalog, students: int, seed: int,
+              log_students: int) -> tuple[dict[str, Profile], Calibration | None]:
+    """Part 1's rows, and part 4's calibration of the served row (proficiency family; None elsewhere)."""
     world = setting.world(catalog, students, seed)
     _, engine, learned = _built(setting, catalog, log_students, seed)
     world_law = true_law(setting, learned.law) if setting.family == "proficiency" and learned is not None and learned.law is not None else None
@@ -384,6 +388,7 @@ def decompose(setting: Setting, catalog: Catalog, students: int, seed: int, log_
                 ("equilearn, true state, law from the log", True, None),
                 ("equilearn, true state, the world's true law", True, world_law)]
     out: dict[str, Profile] = {}
+    calibrated = None
     for label, truthful, law in variants:
         if "true law" in label and law is None:
             continue
@@ -391,9 +396,14 @@ def decompose(setting: Setting, catalog: Catalog, students: int, seed: int, log_
         if law is not None:
             progress.law = law
             served.law = law if served.law is not None else None
-        spec = RecordingSpec(setting, served if truthful else None)
+        as_served = not truthful and law is None
+        recorder = PredictionRecorder(served, students) if as_served else None
+        spec = RecordingSpec(setting, served if truthful or as_served else None)
         with placement_off() if truthful else contextlib.nullcontext():
-            out[label] = profile(run_policy(world, spec, "equilearn", STEPS, engine=served, progress=progress), spec.log)
+            result = run_policy(world, spec, "equilearn", STEPS, engine=served, progress=progress)
+        out[label] = profile(result, spec.log)
+        if recorder is not None and setting.family == "proficiency":
+            calibrated = recorder.calibration(served, spec.log, result)
     # one part of the truth at a time, law from the log, placement off in every row (the reference included)
     for part, methods in (("none (engine's estimates)", ()), *TRUTH_PARTS.items()):
         served = partly_true(engine, methods)
@@ -404,7 +414,7 @@ def decompose(setting: Setting, catalog: Catalog, students: int, seed: int, log_
     for policy in ("gated-curriculum", "oracle"):
         spec = RecordingSpec(setting)
         out[policy] = profile(run_policy(world, spec, policy, STEPS), spec.log)
-    return out
+    return out, calibrated
 
 
 def identify(setting: Setting, catalog: Catalog, log_students: int, seed: int) -> tuple[BandProgress, LearningLaw | None]:
@@ -506,14 +516,15 @@ def main() -> None:
     catalog = load_catalog(None)
     load = os.getloadavg()
     started = time.perf_counter()
-    decomposed = {name: decompose(setting_by_name(name), catalog, args.students, args.seed, args.log_students)
-                  for name in filter(None, args.decompose.split(","))}
+    decomposed, calibrated = {}, {}
+    for name in filter(None, args.decompose.split(",")):
+        decomposed[name], calibration = decompose(setting_by_name(name), catalog, args.students, args.seed, args.log_students)
+        if calibration is not None:
+            calibrated[name] = calibration
     names = list(filter(None, args.identify.split(",")))
     identified = {name: identify(setting_by_name(name), catalog, args.log_students, args.seed) for name in names}
     if names:
         identified[NO_LEARNING.name] = identify(NO_LEARNING, catalog, args.log_students, args.seed)
-    calibrated = {name: calibration(setting_by_name(name), catalog, args.students, args.seed, args.log_students)
-                  for name in filter(None, args.decompose.split(",")) if setting_by_name(name).family == "proficiency"}
     text = markdown(args, decomposed, identified, calibrated, time.perf_counter() - started, load)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(text)
