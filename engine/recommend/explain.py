@@ -39,13 +39,18 @@ def reason(catalog: Catalog, resource: int, p: list[float], p_now: float, last_p
         lead = "You are ready for advanced work" if not guaranteed_advanced else "You are ready for advanced work, so one place is kept for it"
         extra = f"; it leads into {_names(catalog, covered)}" if covered else ""
         parts.append(f"{lead}: {name} is at {_pct(p[skill])} and what it builds on is in place{extra}.")
-    elif components["review"] >= 0.05:
-        ago = f" {now - last_practice:.0f} days ago" if now is not None and math.isfinite(last_practice) else ""
+    elif components["review"] >= 0.05 and math.isfinite(last_practice) and not kept_for_ready_skill:
+        ago = f" {now - last_practice:.0f} days ago" if now is not None else ""
         parts.append(f"Time to review {name}: you had it at {_pct(p[skill])} when you last practised it{ago}; "
                      f"with time it is probably nearer {_pct(p_now)}.")
     elif level == REMEDIAL:
         also = f" and revisits {_names(catalog, covered)}" if covered else ""
         parts.append(f"Step-by-step support on {name} (now {_pct(p[skill])}){also}.")
+    elif kept_for_ready_skill and not on_fringe:
+        prereqs = [int(s) for s in catalog.graph.direct[skill].nonzero()[0]]
+        parts.append(f"You may be ready for {name} (now {_pct(p[skill])}): the skills it builds on "
+                     f"({_names(catalog, prereqs)}) are probably in place; places in the list go in turn to the skills "
+                     "you are ready for.")
     elif on_fringe:
         prereqs = [int(s) for s in catalog.graph.direct[skill].nonzero()[0]]
         basis = f"you have the skills it builds on ({_names(catalog, prereqs)})" if prereqs else "it is a starting skill"

@@ -159,7 +159,7 @@ class Recommender:
             return self._choose_batch_placement(batch, place, k, now, constraints, rng, propensity_draws, placement_sd)
         scored, base, resolved = self._score(batch, now, constraints, rng)
         sel = select(base, scored.candidates, scored.advanced_ready, self.catalog, self.config, self.effectiveness,
-                     k, resolved.pinned, rng, draws=propensity_draws, on_fringe=scored.on_fringe)
+                     k, resolved.pinned, rng, draws=propensity_draws, ready_weight=scored.ready_weight)
         safe = np.maximum(sel.resources, 0)
         rows = np.arange(len(batch))[:, None]
         skill = scored.target[rows, safe]
@@ -182,7 +182,7 @@ class Recommender:
             return self._placement_list(state, batch, k, now, constraints, rng)
         scored, base, resolved = self._score(batch, now, constraints, rng)
         sel = select(base, scored.candidates, scored.advanced_ready, self.catalog, self.config, self.effectiveness,
-                     k, resolved.pinned, rng, draws=self.config.propensity_draws, on_fringe=scored.on_fringe)
+                     k, resolved.pinned, rng, draws=self.config.propensity_draws, ready_weight=scored.ready_weight)
         return self._explain(state, now, scored, sel, resolved)
 
     def recommend_dicts(self, state: MasteryState | dict, k: int = 5, *, now: float | None = None,

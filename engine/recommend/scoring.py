@@ -11,7 +11,10 @@ itself cover (a remedial resource covering a skill and its prerequisites needs o
   `advanced_threshold` (ready for advanced work), whatever the student did before;
 - probe: while the ability estimate is uncertain (posterior SD above `probe_sd`), core resources of
   unmastered skills whose direct prerequisites are at least `probe_ready_threshold` are candidates too,
-  so the information component can place a new student quickly instead of walking up from the roots.
+  so the information component can place a new student quickly instead of walking up from the roots;
+- ready-skill places (`probably_ready_resources`, weighted by `engine.recommend.ready`): the candidates on the
+  fringe and the core resources of skills whose prerequisites are at least `probe_ready_threshold`; only the
+  list's places after the first draw among them.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from engine.recommend.config import RecommenderConfig
 from engine.recommend.constraints import ResolvedConstraints
 from engine.recommend.items import ItemChoice, choose_items
 from engine.recommend.learning import DifficultyProgress
+from engine.recommend.ready import ready_weights
 
 
 MIN_LOG_READINESS = 0.05  # a skill whose log steps were less ready than this on average keeps rate / 0.05
@@ -93,8 +97,9 @@ def skill_status(engine: MasteryEngine, batch: MasteryBatch, now: float | np.nda
 @dataclass(frozen=True)
 class Scored:
     """(N, R) candidate mask, advanced-ready mask, target skill (whose item is paired with the resource)
-    and component values by name; the (N, S) item choice per skill; the skill status; `on_fringe` (N, R), the
-    candidates whose skill is on the fringe (prerequisites in place, not mastered)."""
+    and component values by name; the (N, S) item choice per skill; the skill status; `ready_weight` (N, R), the
+    draw weight of the candidates whose skill is on the fringe (prerequisites in place, not mastered; 0 elsewhere),
+    the skills the student became ready for last first (`engine.recommend.ready`)."""
 
     candidates: np.ndarray
     advanced_ready: np.ndarray
@@ -102,7 +107,7 @@ class Scored:
     components: dict[str, np.ndarray]
     items: ItemChoice
     status: SkillStatus
-    on_fringe: np.ndarray
+    ready_weight: np.ndarray
 
 
 def ready_learn_rates(learn_rates: np.ndarray, progress: DifficultyProgress | None) -> np.ndarray:
@@ -188,7 +193,24 @@ def score_resources(engine: MasteryEngine, batch: MasteryBatch, now: float | np.
         "review": st.review_need[:, primary],
         "information": items.information[rows, target] * uncertainty[:, None],
     }
-    return Scored(candidates, advanced_ready & candidates, target, components, items, st, candidates & st.fringe[:, primary])
+    probably_ready = probably_ready_resources(st, cat, config, candidates, scope, constraints.allowed)
+    weights = ready_weights(batch.last_practice, cat.graph.direct, probably_ready, primary)
+    return Scored(candidates, advanced_ready & candidates, target, components, items, st, weights)
+
+
+def probably_ready_resources(st: SkillStatus, cat: Catalog, config: RecommenderConfig, candidates: np.ndarray,
+                             scope: np.ndarray | None, allowed: np.ndarray) -> np.ndarray:
+    """(N, R) what the list's ready-skill places may offer: candidates on the fringe, and core resources of skills
+    not mastered whose direct prerequisites are at least `probe_ready_threshold` (probably in place, if not yet
+    at the ready threshold), within the teacher's scope and allowed resources. P(learned) of a prerequisite the
+    student has just learned lags behind; offering its next skill as a later place in the list does not wait for it."""
+    primary = cat.resource_skill
+    direct = cat.graph.direct.astype(np.int64)
+    prereqs_probable = ((st.p < config.probe_ready_threshold).astype(np.int64) @ direct.T) == 0  # (N, S)
+    core = (cat.resource_level == CORE)[None, :] & (prereqs_probable & ~st.mastered)[:, primary] & allowed[None, :]
+    if scope is not None:
+        core &= scope[:, primary]
+    return (candidates & st.fringe[:, primary]) | core
 
 
 def _fallback(candidates: np.ndarray, catalog: Catalog, constraints: ResolvedConstraints,

@@ -11,11 +11,13 @@ by the slots before it), in chunks of at most `PROPENSITY_CHUNK` array elements.
 
 Equity guarantee: when k >= 2 and a student is ready for an advanced resource but none is in the first
 k - 1 slots, the last slot is drawn among the advanced resources the student is ready for.
-Ready skills: slots 2 to k - 1 (at most `ready_skill_slots` of them) are drawn uniformly among the candidate resources
-on a fringe skill not in the list yet (`on_fringe`: its prerequisites in place, itself not mastered), as long as
-there are such candidates; their propensity is exact (one over their number). The first slot stays the
-best-scored choice; the others rotate over the skills the student is ready for, so a student who becomes ready
-for a skill is offered it within a few lists instead of waiting until it scores first.
+Ready skills: slots 2 to k - 1 (at most `ready_skill_slots` of them) are drawn among the resources with a positive
+`ready_weight` on a skill not in the list yet (`scoring.probably_ready_resources`: the candidates on the fringe,
+and core resources whose skill's prerequisites are probably in place), as long as there are such resources, with
+probability proportional to the weight (`engine.recommend.ready`: the skills the student became ready for last
+come first); their propensity is exact (the weight over the weights available). The
+first slot stays the best-scored choice; the others go in turn to the skills the student is ready for, so a
+student who becomes ready for a skill is offered it in the next lists instead of waiting until it scores first.
 Pinned resources fill the first slots with propensity 1.
 """
 
@@ -78,9 +80,9 @@ def _mc_propensities(drawn: list[tuple[int, np.ndarray, np.ndarray, np.ndarray]]
 
 def select(base: np.ndarray, candidates: np.ndarray, advanced_ready: np.ndarray, catalog: Catalog,
            config: RecommenderConfig, effectiveness: ResourceEffectiveness, k: int, pinned: np.ndarray,
-           rng: np.random.Generator, draws: int = 0, on_fringe: np.ndarray | None = None) -> Selection:
-    """Choose k resources per row from `base` (N, R) scores over `candidates` (N, R); `on_fringe` (N, R) marks the
-    candidates on a skill the student is ready for (the ready-skill slots draw among them)."""
+           rng: np.random.Generator, draws: int = 0, ready_weight: np.ndarray | None = None) -> Selection:
+    """Choose k resources per row from `base` (N, R) scores over `candidates` (N, R); `ready_weight` (N, R), positive
+    on the resources of skills the student is ready for, is what the ready-skill slots draw by."""
     n, r = base.shape
     w_exp, w_div = config.weights["exploration"], config.weights["diversity"]
     primary, kind = catalog.resource_skill, catalog.resource_kind
@@ -97,8 +99,9 @@ def select(base: np.ndarray, candidates: np.ndarray, advanced_ready: np.ndarray,
     pinned_flag = np.zeros((n, k), dtype=bool)
     guaranteed = np.zeros((n, k), dtype=bool)
     kept_ready = np.zeros((n, k), dtype=bool)
-    uniform = np.full((n, k), np.nan)  # propensity of a ready-skill slot: drawn uniformly among its candidates
-    last_ready_slot = min(k - 2, config.ready_skill_slots) if on_fringe is not None else 0
+    ready_prop = np.full((n, k), np.nan)  # propensity of a ready-skill slot: its weight over the weights available
+    last_ready_slot = min(k - 2, config.ready_skill_slots) if ready_weight is not None else 0
+    log_ready = np.log(np.where(ready_weight > 0, ready_weight, 1.0)) if ready_weight is not None else None
     rows = np.arange(n)
     explored = base + w_exp * realized  # (N, R) score before the diversity penalty
     free = max(k - pinned.size, 0)  # Gumbel noise for every drawn slot at once (sampling from the softmax)
@@ -116,14 +119,16 @@ def select(base: np.ndarray, candidates: np.ndarray, advanced_ready: np.ndarray,
                 avail = np.where(need[:, None], avail & advanced_ready, avail)
                 guaranteed[:, j] = need
             elif 1 <= j <= last_ready_slot:
-                ready = avail & on_fringe & ~skill_used[:, primary]
+                ready = (ready_weight > 0) & ~taken & ~skill_used[:, primary]  # may go beyond the candidates
                 keep = ready.any(axis=1)
                 avail = np.where(keep[:, None], ready, avail)
                 kept_ready[:, j] = keep
-                uniform[:, j] = np.where(keep, 1.0 / np.maximum(ready.sum(axis=1), 1), np.nan)
-            scores = np.where(kept_ready[:, j:j + 1], 0.0, (explored - w_div * overlap) / config.temperature)
+                ready_total = np.where(ready, ready_weight, 0.0).sum(axis=1)
+            scores = np.where(kept_ready[:, j:j + 1], log_ready, (explored - w_div * overlap) / config.temperature)
             logits = np.where(avail, scores + gumbel[j - pinned.size], -np.inf)
             choice = np.where(avail.any(axis=1), np.argmax(logits, axis=1), -1)
+            if kept_ready[:, j].any():
+                ready_prop[:, j] = np.where(kept_ready[:, j], ready_weight[rows, np.maximum(choice, 0)] / np.where(kept_ready[:, j], ready_total, 1.0), np.nan)
             if mc is not None and cols.size:
                 drawn.append((j, overlap[:, cols], avail[:, cols], np.searchsorted(cols, np.maximum(choice, 0))))
         ok = choice >= 0
@@ -142,6 +147,6 @@ def select(base: np.ndarray, candidates: np.ndarray, advanced_ready: np.ndarray,
     if drawn:
         props = _mc_propensities(drawn, base[:, cols], mc, w_exp, w_div, config.temperature)
         for (j, *_), prop in zip(drawn, props, strict=True):
-            out["propensity"][:, j] = np.where(chosen[:, j], np.where(kept_ready[:, j], uniform[:, j], prop), np.nan)
+            out["propensity"][:, j] = np.where(chosen[:, j], np.where(kept_ready[:, j], ready_prop[:, j], prop), np.nan)
     return Selection(resources, out["scores"], out["diversity"], out["exploration"], out["propensity"], pinned_flag, guaranteed,
                      kept_ready)

@@ -93,28 +93,79 @@ def test_the_advanced_slot_is_kept_when_scores_alone_would_not_offer_it(catalog,
 
 def test_places_after_the_first_go_in_turn_to_the_skills_the_student_is_ready_for(catalog, engine) -> None:
     """Knowing the basics, the student is ready for the six skills of FRINGE_OF_BASICS (read off the catalog's
-    graph). Places 2-4 of a 5-item list are drawn among candidates on those skills, one skill each, so across lists
-    every one of them is offered often; without the rule the scores send those places elsewhere."""
+    graph). Places 2-4 of a 5-item list are drawn among resources on those skills, one skill each, so across lists
+    every one of them is offered often; without the rule the scores send those places elsewhere. All six became
+    ready at once, so each skill weighs the same, split over its resources: one of prime's resources blocked, each
+    of its remaining four weighs 1/4 of a skill, the others' 1/5."""
     state = knowing(engine, BASICS)
-    every = all_candidates(Recommender(engine), state)
+    blocked = TeacherConstraints(blocked_resources=("prime.video",))
+    every = all_candidates(Recommender(engine), state, constraints=blocked)
     on_fringe = Counter(r.skill_ids[0] for r in every if r.skill_ids[0] in FRINGE_OF_BASICS)  # candidate resources per skill
+    assert on_fringe["prime"] == on_fringe["order_ops"] - 1
 
     def offered(slots: int) -> Counter:
         rec, shown = Recommender(engine, RecommenderConfig(ready_skill_slots=slots)), Counter()
         for seed in range(200):
-            top = rec.recommend(state, 5, now=10.0, rng=np.random.default_rng(seed))
+            top = rec.recommend(state, 5, now=10.0, rng=np.random.default_rng(seed), constraints=blocked)
             middle = [r.skill_ids[0] for r in top[1:4]]
             if slots:
                 assert set(middle) <= FRINGE_OF_BASICS and len(set(middle)) == 3 and top[0].skill_ids[0] not in middle
                 first = top[0].skill_ids[0]
-                # drawn uniformly among the candidate resources on a ready skill not listed before it
-                assert top[1].propensity == pytest.approx(1 / sum(n for s, n in on_fringe.items() if s != first))
+                # the resource's share of its skill's weight, over the weight of the ready skills not listed before it
+                others = sum(1 for s in on_fringe if s != first)
+                assert top[1].propensity == pytest.approx(1 / on_fringe[middle[0]] / others)
             shown.update(set(middle))
         return shown
 
     rotated, scored_only = offered(3), offered(0)
     assert min(rotated[s] for s in FRINGE_OF_BASICS) / 200 >= 0.3
     assert min(scored_only[s] for s in FRINGE_OF_BASICS) / 200 < 0.3
+
+
+def test_the_skill_a_student_became_ready_for_last_is_offered_first(catalog, engine) -> None:
+    """Knowing the basics (practised at day 10), the student then learns number_line (day 11): add_sub_int, which
+    builds on it, became ready last and weighs twice each of the five skills ready since day 10 (RECENCY_DECAY
+    0.5). Place 2 goes to it with probability 1 / (1 + 0.5 x 4) = 1/3 when the first place is another ready skill
+    (1 / 3.5 otherwise), against 1/5 for a uniform turn; the logged propensity says so and the draws agree."""
+    state = knowing(engine, BASICS + ("number_line",))
+    state.last_practice[catalog.skill_index("number_line")] = 11.0
+    ready = {"add_sub_int": 1.0} | {s: 0.5 for s in FRINGE_OF_BASICS - {"number_line"}}  # skill weights by hand
+    rec, hits, expected = Recommender(engine), 0, []
+    for seed in range(600):
+        top = rec.recommend(state, 5, now=12.0, rng=np.random.default_rng(seed))
+        first, second = top[0].skill_ids[0], top[1].skill_ids[0]
+        if first == "add_sub_int":
+            continue
+        left = sum(w for s, w in ready.items() if s != first)  # the ready skills not listed before place 2
+        assert top[1].propensity == pytest.approx(ready[second] / left / 5)  # five candidate resources per skill
+        hits += second == "add_sub_int"
+        expected.append(1 / left)
+    assert len(expected) >= 300
+    share, mean = hits / len(expected), float(np.mean(expected))
+    assert abs(share - mean) < 3 * np.sqrt(mean * (1 - mean) / len(expected))  # within 3 standard errors
+    assert share > 1 / 5 + 3 * np.sqrt(4 / 25 / len(expected))  # and clearly above a uniform turn's 1/5
+
+
+def test_a_skill_whose_prerequisites_are_probably_in_place_is_offered_after_the_first_place(catalog, engine) -> None:
+    """number_line at P(learned) 0.55: below the ready threshold (0.65), so for a placed student add_sub_int is not
+    a candidate for the first place, but above `probe_ready_threshold` (0.5), so the ready-skill places may offer it, saying why."""
+    state = knowing(engine, BASICS)
+    k = catalog.skill_index("number_line")
+    state.p_learned[k], state.evidence[k], state.last_practice[k] = 0.55, 4, 11.0
+    state.theta_sd = 0.3  # placed: no probing candidates beyond the fringe
+    candidates = all_candidates(Recommender(engine, RecommenderConfig(ready_skill_slots=0)), state)
+    assert ("add_sub_int", "core") not in {(r.skill_ids[0], r.level) for r in candidates}
+    rec, seen = Recommender(engine), []
+    for seed in range(100):
+        top = rec.recommend(state, 5, now=12.0, rng=np.random.default_rng(seed))
+        assert (top[0].skill_ids[0], top[0].level) != ("add_sub_int", "core")
+        seen += [r for r in top[1:4] if (r.skill_ids[0], r.level) == ("add_sub_int", "core")]
+    assert len(seen) >= 20
+    name = catalog.skill_names[catalog.skill_index("number_line")]
+    assert all(r.reason.startswith("You may be ready for") and f"builds on ({name}) are probably in place" in r.reason for r in seen)
+    off = Recommender(engine, RecommenderConfig(probe_ready_threshold=0.6))
+    assert not any((r.skill_ids[0], r.level) == ("add_sub_int", "core") for seed in range(100)
+                   for r in off.recommend(state, 5, now=12.0, rng=np.random.default_rng(seed)))
 
 
 def test_assigned_skills_limit_work_to_them_and_their_missing_prerequisites(catalog, engine) -> None:
