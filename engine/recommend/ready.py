@@ -16,29 +16,45 @@ from __future__ import annotations
 
 import numpy as np
 
+from engine.mastery.graph_bounds import ClosurePairs
+
 RECENCY_DECAY = 0.5  # weight of each later rank relative to the one before
 
 
-def became_ready_at(last_practice: np.ndarray, direct: np.ndarray) -> np.ndarray:
+def became_ready_at(last_practice: np.ndarray, direct_pairs: ClosurePairs) -> np.ndarray:
     """(N, S) when each skill became ready, as far as the log tells: the last practice of any of its direct
-    prerequisites (`direct` (S, S), direct[s, u]: u is a direct prerequisite of s), or -inf when none was
-    practised here or the skill itself was practised since (it has had its turn)."""
+    prerequisites (`direct_pairs`: `ClosurePairs.of(graph.direct)`), or -inf when none was practised here or the
+    skill itself was practised since (it has had its turn). O(students x prerequisite edges)."""
     seen = np.where(np.isnan(last_practice), -np.inf, last_practice)  # (N, S)
-    prereq_time = np.where(direct[None, :, :], seen[:, None, :], -np.inf).max(axis=2)  # (N, S)
+    prereq_time = direct_pairs.by_dependent.reduce(seen, np.maximum, -np.inf)
     return np.where(seen >= prereq_time, -np.inf, prereq_time)
 
 
-def ready_weights(last_practice: np.ndarray, direct: np.ndarray, on_fringe: np.ndarray,
+def later_count(when: np.ndarray) -> np.ndarray:
+    """(N, S) how many entries of each row are strictly greater than each entry (ties share a count), by a sort
+    per row: O(N S log S), no (N, S, S) comparison."""
+    order = np.argsort(-when, axis=1, kind="stable")
+    desc = np.take_along_axis(when, order, axis=1)
+    positions = np.broadcast_to(np.arange(when.shape[1]), when.shape)
+    starts = np.concatenate([np.ones((when.shape[0], 1), dtype=bool), desc[:, 1:] != desc[:, :-1]], axis=1)
+    first = np.maximum.accumulate(np.where(starts, positions, 0), axis=1)  # where each run of equal values starts
+    out = np.empty_like(first)
+    np.put_along_axis(out, order, first, axis=1)
+    return out
+
+
+def ready_weights(last_practice: np.ndarray, direct_pairs: ClosurePairs, on_fringe: np.ndarray,
                   primary: np.ndarray) -> np.ndarray:
-    """(N, R) draw weight of each candidate resource on a fringe skill (`on_fringe` (N, R)), 0 elsewhere:
-    RECENCY_DECAY ** (recency rank of its skill among the student's fringe skills) over the number of the
-    student's candidates on that skill."""
-    n_skills = direct.shape[0]
-    on_skill = np.zeros((on_fringe.shape[0], n_skills), dtype=np.int64)  # candidates per (student, skill)
-    np.add.at(on_skill, (np.nonzero(on_fringe)[0], primary[np.nonzero(on_fringe)[1]]), 1)
+    """(N, R) draw weight of each resource of a ready skill (`on_fringe` (N, R)), 0 elsewhere: RECENCY_DECAY **
+    (recency rank of its skill among the student's ready skills) over the number of the student's ready
+    resources on that skill."""
+    n, n_skills = last_practice.shape
+    rows, cols = np.nonzero(on_fringe)
+    on_skill = np.zeros((n, n_skills), dtype=np.int64)  # ready resources per (student, skill)
+    np.add.at(on_skill, (rows, primary[cols]), 1)
     fringe = on_skill > 0
-    when = np.where(fringe, became_ready_at(last_practice, direct), np.nan)
-    later = (when[:, None, :] > when[:, :, None]) & fringe[:, None, :]  # (N, S, S'): s' became ready after s
-    rank = later.sum(axis=2)
+    # skills off the fringe sort below every fringe skill (NaN would break the sort), so they never count as later
+    when = np.where(fringe, became_ready_at(last_practice, direct_pairs), -np.inf)
+    rank = later_count(when)
     skill_weight = np.where(fringe, RECENCY_DECAY ** rank / np.maximum(on_skill, 1), 0.0)
     return np.where(on_fringe, skill_weight[:, primary], 0.0)

@@ -26,6 +26,7 @@ import numpy as np
 from engine.catalog import Catalog
 from engine.catalog.schema import ADVANCED, CORE, REMEDIAL
 from engine.mastery import MasteryBatch, MasteryEngine
+from engine.mastery.graph_bounds import ClosurePairs
 from engine.recommend.config import RecommenderConfig
 from engine.recommend.constraints import ResolvedConstraints
 from engine.recommend.items import ItemChoice, choose_items
@@ -38,11 +39,13 @@ MIN_LOG_READINESS = 0.05  # a skill whose log steps were less ready than this on
 
 @dataclass(frozen=True)
 class ResourceGeometry:
-    """Catalog arrays the scoring needs, computed once: `outside` (R, S) outside prerequisites and
-    `cover` (R, C) the skills each resource covers, padded with -1."""
+    """Catalog arrays the scoring needs, computed once: `outside` (R, S) outside prerequisites,
+    `cover` (R, C) the skills each resource covers, padded with -1, and `direct_pairs`, the graph's direct
+    (skill, prerequisite) edges grouped for reductions."""
 
     outside: np.ndarray
     cover: np.ndarray
+    direct_pairs: ClosurePairs
 
     @classmethod
     def of(cls, catalog: Catalog) -> ResourceGeometry:
@@ -51,7 +54,7 @@ class ResourceGeometry:
         cover = np.full((catalog.n_resources, width), -1, dtype=np.int64)
         for r, skills in enumerate(catalog.resources["skill_ids"].to_list()):
             cover[r, : len(skills)] = [catalog.skill_index(s) for s in skills]
-        return cls(outside=needs & ~catalog.resource_skills, cover=cover)
+        return cls(outside=needs & ~catalog.resource_skills, cover=cover, direct_pairs=ClosurePairs.of(catalog.graph.direct))
 
     def target_skill(self, p: np.ndarray, ready: np.ndarray) -> np.ndarray:
         """(N, R) the covered skill whose practice can teach most: the largest room to learn (1 - P(learned))
@@ -194,7 +197,7 @@ def score_resources(engine: MasteryEngine, batch: MasteryBatch, now: float | np.
         "information": items.information[rows, target] * uncertainty[:, None],
     }
     probably_ready = probably_ready_resources(st, cat, config, candidates, scope, constraints.allowed)
-    weights = ready_weights(batch.last_practice, cat.graph.direct, probably_ready, primary)
+    weights = ready_weights(batch.last_practice, geometry.direct_pairs, probably_ready, primary)
     return Scored(candidates, advanced_ready & candidates, target, components, items, st, weights)
 
 
