@@ -1,15 +1,14 @@
 """Which of the skills a student is ready for the list offers first: the ones they became ready for last.
 
-The places after the first go in turn to skills on the fringe (prerequisites in place, not mastered). A
-student is usually ready for many skills at once (12-20 of 32 in the suite's worlds), so a uniform turn
-reaches a skill the student just became ready for only after several lists. The moment a prerequisite is
-learned is the moment its next skill should be offered, so each fringe skill is weighted by how recently
-it became ready: the last practice of its direct prerequisites, after the skill's own last practice
-(a skill the student has already practised since then has been offered). Recency is ranked among the
-student's fringe skills (0 = most recent; ties share a rank; skills whose prerequisites were never
-practised here, roots included, share the last rank) and the weight is RECENCY_DECAY ** rank, so the
-weights depend only on the order of events, not on the clock's unit. A skill's weight is split evenly
-over its candidate resources, so a skill with many resources is not offered more often than one with few.
+The places after the first go in turn to skills the student is ready for (`scoring.probably_ready_resources`).
+A student is usually ready for many skills at once, so a uniform turn reaches a skill the student just became
+ready for only after several lists. The moment a prerequisite is learned is the moment its next skill should be
+offered, so each ready skill is weighted by how recently it became ready: the last practice of its direct
+prerequisites, unless the skill itself was practised since (it has had its turn). Recency is ranked among the
+student's ready skills (0 = most recent; ties share a rank; skills whose prerequisites were never practised
+here, roots included, share the last rank) and the weight is RECENCY_DECAY ** rank, so the weights depend
+only on the order of events, not on the clock's unit. A skill's weight is split evenly over its ready
+resources, so a skill with many resources is not offered more often than one with few.
 """
 
 from __future__ import annotations

@@ -101,8 +101,8 @@ def skill_status(engine: MasteryEngine, batch: MasteryBatch, now: float | np.nda
 class Scored:
     """(N, R) candidate mask, advanced-ready mask, target skill (whose item is paired with the resource)
     and component values by name; the (N, S) item choice per skill; the skill status; `ready_weight` (N, R), the
-    draw weight of the candidates whose skill is on the fringe (prerequisites in place, not mastered; 0 elsewhere),
-    the skills the student became ready for last first (`engine.recommend.ready`)."""
+    draw weight of the list's ready-skill places (`probably_ready_resources`; 0 elsewhere), the skills the
+    student became ready for last first (`engine.recommend.ready`)."""
 
     candidates: np.ndarray
     advanced_ready: np.ndarray
