@@ -2,7 +2,7 @@
 
     .venv/bin/python -m experiments.suite_diagnosis [--students 150 --seed 1 --log-students 300]
 
-Three questions, each answered on the suite's own worlds (`engine.simulate.suite.SETTINGS`), equilearn serving a
+Five questions, each answered on the suite's own worlds (`engine.simulate.suite.SETTINGS`), equilearn serving a
 model set built by `equilearn model build` from a random-practice log of other students (as in the suite):
 
 1. **Estimates or decision rule?** The same decision rule (the recommender, unchanged) is fed, two by two, the
@@ -30,6 +30,10 @@ model set built by `equilearn model build` from a random-practice log of other s
    model) against the item's true success, by prior-achievement quartile and by whether the student had answered
    on the item's skill before. A policy aims its items by these predictions, so a quartile whose predictions run
    high is served items harder than meant, whatever law the policy follows.
+5. **Where does each quartile's learning go?** For equilearn as served and for the gated curriculum (proficiency
+   family), per prior-achievement quartile: steps per student, true learning per step and the prerequisite gate of
+   the practised skill, in the first PLACEMENT_RESPONSES steps and after; for equilearn also by kind of step (a
+   placement question, or the level of the resource recommended: remedial, core, advanced).
 
 The true-state engine below is a diagnostic device of this experiment only: nothing served reads the truth.
 """
@@ -52,6 +56,7 @@ import numpy as np
 import polars as pl
 
 from engine.catalog import Catalog, load_catalog
+from engine.catalog.schema import ADVANCED, CORE, REMEDIAL
 from engine.mastery import MasteryBatch, MasteryEngine, irt_p_correct
 from engine.mastery.engine import p3
 from engine.modelbuild.predictor import HeldOut
@@ -60,7 +65,7 @@ from engine.recommend.learning import BAND_EDGES, DifficultyProgress
 from engine.simulate.learners import _Learners
 from engine.simulate.proficiency import ProficiencyLearners
 from engine.simulate.report import normalized_gain, prior_quartile
-from engine.simulate.runner import RunResult, run_policy
+from engine.simulate.runner import PLACEMENT_RESPONSES, RunResult, run_policy
 from engine.simulate.suite import Setting, built_policy, random_practice_log, setting_by_name
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -321,6 +326,38 @@ class PredictionRecorder:
         return Calibration(steps, states)
 
 
+# ---- 5. where each quartile's learning goes ---------------------------------------------------------------
+@dataclass(frozen=True)
+class StepsCell:
+    steps: float  # per student of the quartile
+    learned: float  # true learning per step: mean true mastery over all skills, x 1e-3 (NaN without steps)
+    gate: float  # prerequisite gate of the practised skill
+
+
+def learning_by_kind(result: RunResult, log: StepLog, catalog: Catalog) -> dict[tuple[int, str], StepsCell]:
+    """(quartile, group of steps) -> steps per student, true learning per step, gate. Groups: the first
+    PLACEMENT_RESPONSES steps and the rest; with the run's actions and placement flags recorded (equilearn,
+    `record_actions=True`), also the placement questions and the other steps by the level of the resource."""
+    learned, gate = np.array(log.learned), np.array(log.gate)  # (T, N)
+    quartile = prior_quartile(result.initial)
+    step = np.arange(learned.shape[0])[:, None]
+    groups = {"first steps": np.broadcast_to(step < PLACEMENT_RESPONSES, learned.shape),
+              "after": np.broadcast_to(step >= PLACEMENT_RESPONSES, learned.shape)}
+    if result.actions is not None and result.placement is not None:
+        level, placed = catalog.resource_level[result.actions.T], result.placement.T
+        groups |= {"placement question": placed, "remedial": ~placed & (level == REMEDIAL),
+                   "core": ~placed & (level == CORE), "advanced": ~placed & (level == ADVANCED)}
+    out = {}
+    for q in range(4):
+        mine = quartile == q
+        for name, mask in groups.items():
+            m = mask & mine[None, :]
+            out[(q, name)] = StepsCell(float(m.sum() / max(mine.sum(), 1)),
+                                       float(learned[m].mean() * 1e3) if m.any() else math.nan,
+                                       float(gate[m].mean()) if m.any() else math.nan)
+    return out
+
+
 # ---- 2. paired progress in a random-practice log ----------------------------------------------------------
 @dataclass(frozen=True)
 class BandProgress:
@@ -377,9 +414,10 @@ def _built(setting: Setting, catalog: Catalog, log_students: int, seed: int) -> 
     return log, engine, learned
 
 
-def decompose(setting: Setting, catalog: Catalog, students: int, seed: int,
-              log_students: int) -> tuple[dict[str, Profile], Calibration | None]:
-    """Part 1's rows, and part 4's calibration of the served row (proficiency family; None elsewhere)."""
+def decompose(setting: Setting, catalog: Catalog, students: int, seed: int, log_students: int
+              ) -> tuple[dict[str, Profile], Calibration | None, dict[str, dict[tuple[int, str], StepsCell]]]:
+    """Part 1's rows, part 4's calibration of the served row and part 5's steps of the served row and the gated
+    curriculum (proficiency family; None and {} elsewhere)."""
     world = setting.world(catalog, students, seed)
     _, engine, learned = _built(setting, catalog, log_students, seed)
     world_law = true_law(setting, learned.law) if setting.family == "proficiency" and learned is not None and learned.law is not None else None
@@ -388,7 +426,8 @@ def decompose(setting: Setting, catalog: Catalog, students: int, seed: int,
                 ("equilearn, true state, law from the log", True, None),
                 ("equilearn, true state, the world's true law", True, world_law)]
     out: dict[str, Profile] = {}
-    calibrated = None
+    calibrated, steps = None, {}
+    proficiency = setting.family == "proficiency"
     for label, truthful, law in variants:
         if "true law" in label and law is None:
             continue
@@ -400,10 +439,11 @@ def decompose(setting: Setting, catalog: Catalog, students: int, seed: int,
         recorder = PredictionRecorder(served, students) if as_served else None
         spec = RecordingSpec(setting, served if truthful or as_served else None)
         with placement_off() if truthful else contextlib.nullcontext():
-            result = run_policy(world, spec, "equilearn", STEPS, engine=served, progress=progress)
+            result = run_policy(world, spec, "equilearn", STEPS, engine=served, progress=progress, record_actions=as_served)
         out[label] = profile(result, spec.log)
-        if recorder is not None and setting.family == "proficiency":
+        if recorder is not None and proficiency:
             calibrated = recorder.calibration(served, spec.log, result)
+            steps["equilearn (served)"] = learning_by_kind(result, spec.log, catalog)
     # one part of the truth at a time, law from the log, placement off in every row (the reference included)
     for part, methods in (("none (engine's estimates)", ()), *TRUTH_PARTS.items()):
         served = partly_true(engine, methods)
@@ -413,8 +453,11 @@ def decompose(setting: Setting, catalog: Catalog, students: int, seed: int,
         out[f"equilearn, no placement, true {part}"] = profile(result, spec.log)
     for policy in ("gated-curriculum", "oracle"):
         spec = RecordingSpec(setting)
-        out[policy] = profile(run_policy(world, spec, policy, STEPS), spec.log)
-    return out, calibrated
+        result = run_policy(world, spec, policy, STEPS)
+        out[policy] = profile(result, spec.log)
+        if policy == "gated-curriculum" and proficiency:
+            steps[policy] = learning_by_kind(result, spec.log, catalog)
+    return out, calibrated, steps
 
 
 def identify(setting: Setting, catalog: Catalog, log_students: int, seed: int) -> tuple[BandProgress, LearningLaw | None]:
@@ -438,7 +481,7 @@ def _choice_args(args: argparse.Namespace) -> str:
 
 def markdown(args: argparse.Namespace, decomposed: dict[str, dict[str, Profile]],
              identified: dict[str, tuple[BandProgress, LearningLaw | None]],
-             calibrated: dict[str, Calibration],
+             calibrated: dict[str, Calibration], stepped: dict[str, dict[str, dict[tuple[int, str], StepsCell]]],
              seconds: float, load: tuple[float, float, float]) -> str:
     size = "" if args.log_students == 300 else f": random-practice logs of {args.log_students:,} students"
     lines = [f"# Where equilearn's gap to the oracle comes from{size}", "",
@@ -501,6 +544,21 @@ def markdown(args: argparse.Namespace, decomposed: dict[str, dict[str, Profile]]
             for q, c in cal.states.items():
                 lines.append(f"| {name} | Q{q + 1} | {c.p_learned:.2f} | {c.success:.2f} | {c.true_mastery:.2f} | {c.truly_mastered:.2f} |")
         lines.append("")
+    if stepped:
+        groups = ("first steps", "after", "placement question", "remedial", "core", "advanced")
+        lines += ["## 5. Where each quartile's learning goes", "",
+                  f"Per prior-achievement quartile, each cell: steps per student / true learning per step (mean true mastery "
+                  f"over all skills, x 1e-3) / prerequisite gate of the practised skill. \"First steps\": the first "
+                  f"{PLACEMENT_RESPONSES}; equilearn's steps also by kind (a placement question, or the level of the "
+                  "resource recommended).", "",
+                  "| setting | policy | quartile | " + " | ".join(groups) + " |", "|---|---|---|" + "---|" * len(groups)]
+        for name, policies in stepped.items():
+            for policy, cells in policies.items():
+                for q in range(4):
+                    row = [f"{c.steps:.1f} / {_f(c.learned, '.2f')} / {_f(c.gate, '.2f')}" if (c := cells.get((q, g))) else ""
+                           for g in groups]
+                    lines.append(f"| {name} | {policy} | Q{q + 1} | " + " | ".join(row) + " |")
+        lines.append("")
     return "\n".join(lines)
 
 
@@ -516,16 +574,18 @@ def main() -> None:
     catalog = load_catalog(None)
     load = os.getloadavg()
     started = time.perf_counter()
-    decomposed, calibrated = {}, {}
+    decomposed, calibrated, stepped = {}, {}, {}
     for name in filter(None, args.decompose.split(",")):
-        decomposed[name], calibration = decompose(setting_by_name(name), catalog, args.students, args.seed, args.log_students)
+        decomposed[name], calibration, steps = decompose(setting_by_name(name), catalog, args.students, args.seed, args.log_students)
         if calibration is not None:
             calibrated[name] = calibration
+        if steps:
+            stepped[name] = steps
     names = list(filter(None, args.identify.split(",")))
     identified = {name: identify(setting_by_name(name), catalog, args.log_students, args.seed) for name in names}
     if names:
         identified[NO_LEARNING.name] = identify(NO_LEARNING, catalog, args.log_students, args.seed)
-    text = markdown(args, decomposed, identified, calibrated, time.perf_counter() - started, load)
+    text = markdown(args, decomposed, identified, calibrated, stepped, time.perf_counter() - started, load)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(text)
     print(text)

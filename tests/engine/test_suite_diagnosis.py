@@ -1,5 +1,5 @@
 """experiments/suite_diagnosis.py: the paired-progress estimator against known simulation parameters, the
-true-state engine's wiring, the world's true learning law by hand."""
+true-state engine's wiring, the world's true learning law and the steps by quartile and kind by hand."""
 
 from __future__ import annotations
 
@@ -12,7 +12,10 @@ from engine.catalog import load_catalog
 from engine.mastery import MasteryEngine
 from engine.recommend.law import LearningLaw
 from engine.simulate.suite import Setting, random_practice_log, setting_by_name
-from experiments.suite_diagnosis import TRUTH_PARTS, RecordingSpec, paired_progress, partly_true, true_law, true_state
+from engine.catalog.schema import ADVANCED, CORE, REMEDIAL
+from engine.simulate.runner import PLACEMENT_RESPONSES
+from experiments.suite_diagnosis import (TRUTH_PARTS, RecordingSpec, StepLog, learning_by_kind, paired_progress, partly_true,
+                                        true_law, true_state)
 
 
 @pytest.fixture(scope="module")
@@ -90,3 +93,37 @@ def test_partly_true_engine_reads_the_truth_only_where_asked(catalog):
     assert np.allclose(items_only.predict_skill_pairs(batch, items), expected)
     assert np.allclose(items_only.p_now(batch), own.p_now(reference))
     assert type(partly_true(own, ())) is MasteryEngine
+
+
+def test_learning_by_kind_splits_steps_by_quartile_phase_and_kind_by_hand(catalog):
+    """Four students, one per quartile (initial mastery 0.4, 0.1, 0.3, 0.2), 12 steps: student n learns (n + 1) x 1e-3
+    per step at gate 0.5, except its steps after placement on a remedial resource, which learn nothing at gate 0.2.
+    Student 1 (Q1) answers placement questions in its first 3 steps, then alternates remedial / core resources;
+    student 0 (Q4) works on advanced resources throughout; the others on core resources."""
+    from types import SimpleNamespace
+
+    T, n = 12, 4
+    remedial = int(np.flatnonzero(catalog.resource_level == REMEDIAL)[0])
+    core = int(np.flatnonzero(catalog.resource_level == CORE)[0])
+    advanced = int(np.flatnonzero(catalog.resource_level == ADVANCED)[0])
+    actions = np.tile(np.array([[advanced], [core], [core], [core]]), (1, T))
+    actions[1] = np.where(np.arange(T) % 2 == 0, remedial, core)
+    placement = np.zeros((n, T), dtype=bool)
+    placement[1, :3] = True
+    rate = (np.arange(n) + 1) * 1e-3
+    on_remedial = ((catalog.resource_level[actions] == REMEDIAL) & ~placement).T  # (T, N)
+    log = StepLog(gate=list(np.where(on_remedial, 0.2, 0.5)), learned=list(np.where(on_remedial, 0.0, rate[None, :])))
+    result = SimpleNamespace(initial=np.array([0.4, 0.1, 0.3, 0.2]), actions=actions, placement=placement)
+    cells = learning_by_kind(result, log, catalog)
+    q1 = {name: cells[(0, name)] for name in ("first steps", "after", "placement question", "remedial", "core", "advanced")}
+    assert (q1["first steps"].steps, q1["after"].steps) == (PLACEMENT_RESPONSES, T - PLACEMENT_RESPONSES)
+    assert (q1["placement question"].steps, q1["placement question"].learned) == (3, pytest.approx(2.0))
+    # steps 3..11 after placement: remedial at 4, 6, 8, 10 (learn 0, gate 0.2), core at 3, 5, 7, 9, 11
+    assert (q1["remedial"].steps, q1["remedial"].learned, q1["remedial"].gate) == (4, 0.0, pytest.approx(0.2))
+    assert (q1["core"].steps, q1["core"].learned, q1["core"].gate) == (5, pytest.approx(2.0), pytest.approx(0.5))
+    assert q1["advanced"].steps == 0 and math.isnan(q1["advanced"].learned)
+    # Q1's first 10 steps: 3 placement + 3 remedial (4, 6, 8) + 4 core (3, 5, 7, 9): learning (7 x 2) / 10
+    assert q1["first steps"].learned == pytest.approx(1.4)
+    assert cells[(3, "advanced")].steps == T and cells[(3, "advanced")].learned == pytest.approx(1.0)  # student 0: Q4
+    gated = learning_by_kind(SimpleNamespace(initial=result.initial, actions=None, placement=None), log, catalog)
+    assert set(name for _, name in gated) == {"first steps", "after"}
