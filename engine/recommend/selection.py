@@ -130,7 +130,10 @@ def select(base: np.ndarray, candidates: np.ndarray, advanced_ready: np.ndarray,
             if kept_ready[:, j].any():
                 ready_prop[:, j] = np.where(kept_ready[:, j], ready_weight[rows, np.maximum(choice, 0)] / np.where(kept_ready[:, j], ready_total, 1.0), np.nan)
             if mc is not None and cols.size:
-                drawn.append((j, overlap[:, cols], avail[:, cols], np.searchsorted(cols, np.maximum(choice, 0))))
+                # a ready-skill slot may take a resource outside the candidates' columns; its propensity is the
+                # weight share (below), so its Monte-Carlo position only has to be a valid index
+                position = np.minimum(np.searchsorted(cols, np.maximum(choice, 0)), cols.size - 1)
+                drawn.append((j, overlap[:, cols], avail[:, cols], position))
         ok = choice >= 0
         safe = np.maximum(choice, 0)
         resources[:, j] = choice

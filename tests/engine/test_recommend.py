@@ -234,6 +234,24 @@ def test_reported_propensity_matches_the_empirical_choice_frequency(catalog, eng
     assert abs(freq[r] / n - p) < 4 * np.sqrt(p * (1 - p) / n) + 0.01
 
 
+def test_a_ready_place_beyond_the_candidates_columns_gets_its_weight_share_as_propensity(catalog, engine) -> None:
+    """Regression (CI at 129cab3, the demo school): with propensities asked for, a ready-skill place may take a
+    resource to the right of every candidate column; its propensity is its weight over the weights available."""
+    rec = Recommender(engine)
+    r = catalog.n_resources
+    candidates = np.zeros((1, r), dtype=bool)
+    candidates[0, :2] = True  # two candidates, in the first columns
+    weight = np.zeros((1, r))
+    weight[0, [r - 1, r - 7]] = [1.0, 0.5]  # two ready resources after them, on two other skills
+    assert catalog.resource_skill[r - 1] != catalog.resource_skill[r - 7]
+    sel = select(np.zeros((1, r)), candidates, np.zeros((1, r), dtype=bool), catalog, rec.config, rec.effectiveness, 3,
+                 np.zeros(0, dtype=np.int64), np.random.default_rng(0), draws=8, ready_weight=weight)
+    assert sel.kept_for_ready_skill[0].tolist() == [False, True, False]
+    second = int(sel.resources[0, 1])
+    assert second in (r - 1, r - 7)
+    assert sel.propensity[0, 1] == pytest.approx(weight[0, second] / 1.5)
+
+
 def test_randomesque_exposure_control_spreads_items(catalog, engine) -> None:
     states = [knowing(engine, BASICS, student=f"s{i}") for i in range(400)]
     batch = MasteryBatch.stack(states)
