@@ -13,6 +13,8 @@ EXPLORING_BELOW_USES = 20
 def _pct(x: float) -> str:
     return f"{100 * x:.0f}%"
 
+IN_TURN = "places in the list go in turn to the skills you are ready for."
+
 
 def _names(catalog: Catalog, skills: list[int]) -> str:
     names = [catalog.skill_names[s] for s in skills]
@@ -49,14 +51,12 @@ def reason(catalog: Catalog, resource: int, p: list[float], p_now: float, last_p
     elif kept_for_ready_skill and not on_fringe:
         prereqs = [int(s) for s in catalog.graph.direct[skill].nonzero()[0]]
         parts.append(f"You may be ready for {name} (now {_pct(p[skill])}): the skills it builds on "
-                     f"({_names(catalog, prereqs)}) are probably in place; places in the list go in turn to the skills "
-                     "you are ready for.")
+                     f"({_names(catalog, prereqs)}) are probably in place; {IN_TURN}")
     elif on_fringe:
         prereqs = [int(s) for s in catalog.graph.direct[skill].nonzero()[0]]
         basis = f"you have the skills it builds on ({_names(catalog, prereqs)})" if prereqs else "it is a starting skill"
         if kept_for_ready_skill:
-            parts.append(f"You are ready for {name} (now {_pct(p[skill])}): {basis}; places in the list go in turn to "
-                         "the skills you are ready for.")
+            parts.append(f"You are ready for {name} (now {_pct(p[skill])}): {basis}; {IN_TURN}")
         else:
             parts.append(f"Next step: {name} (now {_pct(p[skill])}); {basis}.")
     else:

@@ -65,6 +65,11 @@ class ResourceGeometry:
         return self.cover[np.arange(self.cover.shape[0])[None, :], values.argmax(axis=2)]
 
 
+def prerequisites_at_least(p: np.ndarray, threshold: float, catalog: Catalog) -> np.ndarray:
+    """(N, S) True where every direct prerequisite of the skill has P(learned) `p` >= `threshold` (roots: True)."""
+    return ((p < threshold).astype(np.int64) @ catalog.graph.direct.T.astype(np.int64)) == 0
+
+
 @dataclass(frozen=True)
 class SkillStatus:
     """(N, S) arrays: P(learned) from the evidence `p` (ability-informed where unpractised), `p_now` after
@@ -90,8 +95,7 @@ def skill_status(engine: MasteryEngine, batch: MasteryBatch, now: float | np.nda
     p_now = engine.forget(batch, p, now)
     mastered = engine.mastered(p, batch)
     in_place = p >= config.ready_threshold
-    direct = engine.catalog.graph.direct.astype(np.int64)
-    prereqs_ok = ((~in_place).astype(np.int64) @ direct.T) == 0
+    prereqs_ok = prerequisites_at_least(p, config.ready_threshold, engine.catalog)
     review_need = np.maximum(p - p_now, 0.0)
     review = in_place & (review_need >= config.review_threshold)
     return SkillStatus(p, p_now, mastered, in_place, prereqs_ok, ~mastered & prereqs_ok, review_need, review)
@@ -148,10 +152,9 @@ def score_resources(engine: MasteryEngine, batch: MasteryBatch, now: float | np.
     candidates = np.where(level == ADVANCED, advanced_ready, active)
     candidates |= (level == REMEDIAL) & outside_ok & ~st.mastered[:, primary]
     probing = batch.theta_sd > config.probe_sd
+    prereqs_probable = prerequisites_at_least(st.p, config.probe_ready_threshold, cat)  # probes and ready places
     if probing.any():
-        direct = engine.catalog.graph.direct.astype(np.int64)
-        probe_ok = ((st.p < config.probe_ready_threshold).astype(np.int64) @ direct.T) == 0  # (N, S)
-        probe = probing[:, None] & (level == CORE) & (probe_ok & ~st.mastered)[:, primary]
+        probe = probing[:, None] & (level == CORE) & (prereqs_probable & ~st.mastered)[:, primary]
         candidates |= probe
     scope = constraints.scope(cat, st.mastered)
     if scope is not None:
@@ -196,20 +199,19 @@ def score_resources(engine: MasteryEngine, batch: MasteryBatch, now: float | np.
         "review": st.review_need[:, primary],
         "information": items.information[rows, target] * uncertainty[:, None],
     }
-    probably_ready = probably_ready_resources(st, cat, config, candidates, scope, constraints.allowed)
+    probably_ready = probably_ready_resources(st, cat, prereqs_probable, candidates, scope, constraints.allowed)
     weights = ready_weights(batch.last_practice, geometry.direct_pairs, probably_ready, primary)
     return Scored(candidates, advanced_ready & candidates, target, components, items, st, weights)
 
 
-def probably_ready_resources(st: SkillStatus, cat: Catalog, config: RecommenderConfig, candidates: np.ndarray,
+def probably_ready_resources(st: SkillStatus, cat: Catalog, prereqs_probable: np.ndarray, candidates: np.ndarray,
                              scope: np.ndarray | None, allowed: np.ndarray) -> np.ndarray:
     """(N, R) what the list's ready-skill places may offer: candidates on the fringe, and core resources of skills
-    not mastered whose direct prerequisites are at least `probe_ready_threshold` (probably in place, if not yet
-    at the ready threshold), within the teacher's scope and allowed resources. P(learned) of a prerequisite the
-    student has just learned lags behind; offering its next skill as a later place in the list does not wait for it."""
+    not mastered whose direct prerequisites are at least `probe_ready_threshold` (`prereqs_probable` (N, S):
+    probably in place, if not yet at the ready threshold), within the teacher's scope and allowed resources.
+    P(learned) of a prerequisite the student has just learned lags behind; offering its next skill as a later
+    place in the list does not wait for it."""
     primary = cat.resource_skill
-    direct = cat.graph.direct.astype(np.int64)
-    prereqs_probable = ((st.p < config.probe_ready_threshold).astype(np.int64) @ direct.T) == 0  # (N, S)
     core = (cat.resource_level == CORE)[None, :] & (prereqs_probable & ~st.mastered)[:, primary] & allowed[None, :]
     if scope is not None:
         core &= scope[:, primary]

@@ -48,7 +48,7 @@ class Selection:
     propensity: np.ndarray
     pinned: np.ndarray
     guaranteed_advanced: np.ndarray
-    kept_for_ready_skill: np.ndarray | None = None  # (N, k) slots drawn among the candidates on ready skills
+    kept_for_ready_skill: np.ndarray | None = None  # (N, k) slots drawn among the resources of ready skills
 
 
 def _softmax_prob(scores: np.ndarray, avail: np.ndarray, choice: np.ndarray, temperature: float) -> np.ndarray:
