@@ -1,0 +1,173 @@
+"""Where equilearn's steps on truly mastered skills come from, in the outside world driven in process.
+
+The outside check finds that equilearn spends more of its steps on skills the student has already truly
+mastered than random practice does. This run says which steps those are and what the engine believed when
+it chose them: per resource level (remedial, core, advanced), the share of steps and how many of them land
+on a truly mastered skill; on those steps, how much evidence the engine had on the skill, whether its
+mastered flag was set, and its predicted success on the skill's typical item against the true level; at
+the end, the mastered flag's recall on truly mastered skills by the evidence behind them, and its precision.
+The oracle's share of steps on mastered skills is printed beside ours: in a world where practice on a
+mastered skill still teaches, the oracle spends steps there too.
+
+    PYTHONPATH=. .venv/bin/python -m experiments.outside_overpractice --out experiments/results/outside_overpractice.md
+
+Same world, cohort, log and build as `experiments.outside_inproc` (world seed 7, seed 0, 300 x 60).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from engine.catalog.schema import LEVELS
+from experiments.outside_check.driver import SETTINGS, local_runs, run_policy
+from experiments.outside_check.pipeline import write_catalog, write_random_practice_log
+from experiments.outside_check.world import Learners, World, WorldSpec, make_cohort, make_world
+from experiments.outside_inproc import EquilearnInProcess
+
+EVIDENCE_BANDS = ((1, 3), (3, 6), (6, 10), (10, None))  # answers on the skill: [low, high)
+
+
+@dataclass(frozen=True)
+class StepRecords:
+    """(T, N) per step and student: the chosen resource's level code, and on the item's skill (as the
+    catalog tags it) the engine's evidence count, its mastered flag and its predicted success on the skill's
+    typical item; the item's true skill's level and whether it was truly mastered, before the answer."""
+
+    level: np.ndarray
+    evidence: np.ndarray
+    flagged: np.ndarray
+    predicted: np.ndarray
+    true_level: np.ndarray
+    on_mastered: np.ndarray
+
+
+class RecordingEquilearn:
+    """An `EquilearnInProcess` that records, at each choice, the engine's view and the truth of the item's skill."""
+
+    def __init__(self, inner: EquilearnInProcess, learners: Learners, world: World) -> None:
+        self.inner, self.learners, self.world = inner, learners, world
+        self.name = inner.name
+        self._rows: dict[str, list[np.ndarray]] = {f: [] for f in StepRecords.__dataclass_fields__}
+
+    def choose(self, step: int) -> np.ndarray:
+        items = self.inner.choose(step)
+        engine, batch = self.inner.engine, self.inner.batch
+        rows = np.arange(items.size)
+        skill = engine.catalog.item_skill[self.inner.to_catalog[items]]
+        p = engine.p_now(batch, None)  # as the recommender judges mastery: before forgetting
+        levels = self.learners.levels()[rows, self.world.item_skill[items]]
+        record = {"level": engine.catalog.resource_level[self.inner._resources],
+                  "evidence": batch.evidence[rows, skill], "flagged": engine.mastered(p, batch)[rows, skill],
+                  "predicted": engine.skill_success(batch)[rows, skill], "true_level": levels,
+                  "on_mastered": levels >= self.world.spec.mastery_level}
+        for name, values in record.items():
+            self._rows[name].append(np.asarray(values))
+        return items
+
+    def observe(self, step: int, items: np.ndarray, correct: np.ndarray) -> None:
+        self.inner.observe(step, items, correct)
+
+    def records(self) -> StepRecords:
+        return StepRecords(**{name: np.stack(values) for name, values in self._rows.items()})
+
+
+def by_level(rec: StepRecords) -> list[dict[str, float | str]]:
+    """Per resource level: share of all steps, share of its steps on a truly mastered skill, its share of all
+    steps on mastered skills; and on its steps on mastered skills, the engine's mean evidence, flag rate,
+    predicted success and the true level."""
+    total_on = max(int(rec.on_mastered.sum()), 1)
+    out = []
+    for code, name in enumerate(LEVELS):
+        mine = rec.level == code
+        if not mine.any():
+            continue
+        on = mine & rec.on_mastered
+        out.append({"level": name, "steps": float(mine.mean()), "on_mastered": float(on.sum() / mine.sum()),
+                    "of_all_on_mastered": float(on.sum() / total_on),
+                    "evidence": _mean(rec.evidence, on), "flagged": _mean(rec.flagged, on),
+                    "predicted": _mean(rec.predicted, on), "true_level": _mean(rec.true_level, on)})
+    return out
+
+
+def flag_by_evidence(flagged: np.ndarray, truly: np.ndarray, evidence: np.ndarray) -> list[dict[str, float | str]]:
+    """(N, S) end states: per evidence band, the truly mastered pairs and the share the flag marks (recall)."""
+    out = []
+    for low, high in EVIDENCE_BANDS:
+        band = (evidence >= low) & (evidence < (np.inf if high is None else high))
+        mastered = band & truly
+        out.append({"answers": f"{low}+" if high is None else f"{low}-{high - 1}", "truly_mastered": int(mastered.sum()),
+                    "recall": _mean(flagged, mastered)})
+    return out
+
+
+def _mean(values: np.ndarray, where: np.ndarray) -> float:
+    return float(values[where].mean()) if where.any() else float("nan")
+
+
+def run_setting(name: str, students: int, steps: int, world_seed: int, seed: int) -> dict[str, object]:
+    """Equilearn (recorded) and the oracle on one setting, as `outside_inproc.run_setting` pairs them."""
+    world = make_world(WorldSpec(peak_success=SETTINGS[name]), world_seed)
+    cohort = make_cohort(world, students, seed + 2000, "stu")
+    uniforms = np.random.default_rng(seed + 3000).random((students, steps))
+    oracle = local_runs(world, cohort, uniforms, seed)["oracle"]
+    learners = Learners(world, cohort)
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        catalog = write_catalog(world, folder / "catalog")
+        log = folder / "log.csv"
+        write_random_practice_log(world, make_cohort(world, 300, seed + 1000, "log"), 60, seed + 4000, log)
+        policy = RecordingEquilearn(EquilearnInProcess(world, cohort, catalog, log, seed), learners, world)
+        run = run_policy(world, cohort, policy, uniforms, learners)
+    engine, batch = policy.inner.engine, policy.inner.batch
+    rec = policy.records()
+    flagged = engine.mastered(engine.p_now(batch, None), batch)
+    if list(engine.catalog.skill_ids) != list(world.skill_ids):
+        raise RuntimeError("the written catalog's skills are not the world's, in order")
+    truly = learners.levels() >= world.spec.mastery_level
+    return {"ours": float(run.on_mastered.mean()), "oracle": float(oracle.on_mastered.mean()),
+            "levels": by_level(rec), "flags": flag_by_evidence(flagged, truly, batch.evidence),
+            "precision": _mean(truly, flagged), "flags_set": int(flagged.sum())}
+
+
+def markdown(results: dict[str, dict[str, object]], command: str) -> str:
+    lines = ["# Equilearn's steps on truly mastered skills, outside world in process", "",
+             f"Command: `{command}` (load average {os.getloadavg()[0]:.2f}). Module docstring: what each column means.", ""]
+    for name, r in results.items():
+        lines += [f"## {name}", "",
+                  f"Steps on truly mastered skills: equilearn {r['ours']:.3f}, oracle {r['oracle']:.3f}. "
+                  f"Mastered flags at the end: {r['flags_set']}, precision {r['precision']:.2f}.", "",
+                  "| level | share of steps | on mastered | share of all on-mastered | evidence | flag set | predicted success | true level |",
+                  "|---|---|---|---|---|---|---|---|"]
+        lines += [f"| {x['level']} | {x['steps']:.2f} | {x['on_mastered']:.2f} | {x['of_all_on_mastered']:.2f} | "
+                  f"{x['evidence']:.1f} | {x['flagged']:.2f} | {x['predicted']:.2f} | {x['true_level']:.2f} |" for x in r["levels"]]
+        lines += ["", "| answers on the skill | truly mastered at the end | flag recall |", "|---|---|---|"]
+        lines += [f"| {x['answers']} | {x['truly_mastered']} | {x['recall']:.2f} |" for x in r["flags"]]
+        lines.append("")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--settings", nargs="+", default=list(SETTINGS), choices=list(SETTINGS))
+    ap.add_argument("--students", type=int, default=300)
+    ap.add_argument("--steps", type=int, default=60)
+    ap.add_argument("--world-seed", type=int, default=7)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--out", type=Path)
+    args = ap.parse_args()
+    results = {name: run_setting(name, args.students, args.steps, args.world_seed, args.seed) for name in args.settings}
+    text = markdown(results, "PYTHONPATH=. .venv/bin/python -m experiments.outside_overpractice"
+                    + ("" if args.out is None else f" --out {args.out}"))
+    if args.out:
+        args.out.write_text(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()

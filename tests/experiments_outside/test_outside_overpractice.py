@@ -1,0 +1,48 @@
+"""The over-practice breakdown (`experiments.outside_overpractice`) against counts made by hand, and a small run
+whose recorded steps agree with the driver's own share of steps on mastered skills."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from engine.catalog.schema import ADVANCED, CORE, REMEDIAL
+from experiments import outside_overpractice as op
+
+
+def test_by_level_splits_the_steps_on_mastered_skills_as_counted_by_hand() -> None:
+    # two steps x three students: levels, and which steps land on a truly mastered skill
+    level = np.array([[CORE, CORE, REMEDIAL], [ADVANCED, CORE, CORE]])
+    on = np.array([[True, False, False], [True, True, False]])
+    rec = op.StepRecords(level=level, evidence=np.array([[4, 0, 1], [8, 2, 3]]),
+                         flagged=np.array([[False, False, False], [True, False, False]]),
+                         predicted=np.array([[0.6, 0.5, 0.4], [0.9, 0.7, 0.3]]),
+                         true_level=np.array([[0.85, 0.3, 0.2], [0.95, 0.81, 0.5]]), on_mastered=on)
+    rows = {r["level"]: r for r in op.by_level(rec)}
+    assert set(rows) == {"remedial", "core", "advanced"}
+    core = rows["core"]  # 4 core steps, 2 on mastered skills (evidence 4 and 2), of the 3 steps on mastered skills
+    assert core["steps"] == pytest.approx(4 / 6) and core["on_mastered"] == pytest.approx(0.5)
+    assert core["of_all_on_mastered"] == pytest.approx(2 / 3)
+    assert core["evidence"] == pytest.approx(3.0) and core["flagged"] == 0.0
+    assert core["predicted"] == pytest.approx(0.65) and core["true_level"] == pytest.approx(0.83)
+    assert rows["advanced"]["flagged"] == 1.0 and rows["advanced"]["of_all_on_mastered"] == pytest.approx(1 / 3)
+    assert rows["remedial"]["on_mastered"] == 0.0 and np.isnan(rows["remedial"]["evidence"])
+
+
+def test_flag_recall_by_the_evidence_behind_each_truly_mastered_skill() -> None:
+    evidence = np.array([[1, 2, 3, 7, 12, 0]])
+    truly = np.array([[True, True, True, True, True, True]])
+    flagged = np.array([[True, False, True, False, True, True]])
+    bands = {b["answers"]: b for b in op.flag_by_evidence(flagged, truly, evidence)}
+    assert bands["1-2"] == {"answers": "1-2", "truly_mastered": 2, "recall": 0.5}
+    assert bands["3-5"]["recall"] == 1.0 and bands["6-9"]["recall"] == 0.0 and bands["10+"]["truly_mastered"] == 1
+    assert sum(b["truly_mastered"] for b in bands.values()) == 5  # the unanswered skill is in no band
+
+
+def test_a_small_run_records_what_the_driver_counts() -> None:
+    r = op.run_setting("peak65", students=40, steps=12, world_seed=3, seed=1)
+    steps = sum(x["steps"] for x in r["levels"])
+    assert steps == pytest.approx(1.0)
+    on_mastered = sum(x["steps"] * x["on_mastered"] for x in r["levels"])
+    assert on_mastered == pytest.approx(r["ours"])  # the recorder's truth is the driver's
+    assert 0.0 <= r["oracle"] <= 1.0 and r["flags_set"] >= 0
