@@ -4,8 +4,9 @@ The outside check finds that equilearn spends more of its steps on skills the st
 mastered than random practice does. This run says which steps those are and what the engine believed when
 it chose them: per resource level (remedial, core, advanced), the share of steps and how many of them land
 on a truly mastered skill; on those steps, how much evidence the engine had on the skill, whether its
-mastered flag was set, and its predicted success on the skill's typical item against the true level; at
-the end, the mastered flag's recall on truly mastered skills by the evidence behind them, and its precision.
+mastered flag was set, its predicted success on the skill's typical item against the true level, and whether
+the student's last answer on that skill was right; at the end, the mastered flag's recall on truly mastered
+skills by the evidence behind them, and its precision.
 The oracle's share of steps on mastered skills is printed beside ours: in a world where practice on a
 mastered skill still teaches, the oracle spends steps there too.
 
@@ -36,11 +37,13 @@ EVIDENCE_BANDS = ((1, 3), (3, 6), (6, 10), (10, None))  # answers on the skill: 
 @dataclass(frozen=True)
 class StepRecords:
     """(T, N) per step and student: the chosen resource's level code, and on the item's skill (as the
-    catalog tags it) the engine's evidence count, its mastered flag and its predicted success on the skill's
-    typical item; the item's true skill's level and whether it was truly mastered, before the answer."""
+    catalog tags it) the engine's evidence count, its mastered flag, its predicted success on the skill's
+    typical item and the student's last answer on it (1 right, 0 wrong, -1 none yet); the item's true skill's
+    level and whether it was truly mastered, before the answer."""
 
     level: np.ndarray
     evidence: np.ndarray
+    last_answer: np.ndarray
     flagged: np.ndarray
     predicted: np.ndarray
     true_level: np.ndarray
@@ -54,6 +57,7 @@ class RecordingEquilearn:
         self.inner, self.learners, self.world = inner, learners, world
         self.name = inner.name
         self._rows: dict[str, list[np.ndarray]] = {f: [] for f in StepRecords.__dataclass_fields__}
+        self._last = np.full((inner.batch.theta.size, inner.engine.catalog.n_skills), -1.0)
 
     def choose(self, step: int) -> np.ndarray:
         items = self.inner.choose(step)
@@ -63,7 +67,8 @@ class RecordingEquilearn:
         p = engine.p_now(batch, None)  # as the recommender judges mastery: before forgetting
         levels = self.learners.levels()[rows, self.world.item_skill[items]]
         record = {"level": engine.catalog.resource_level[self.inner._resources],
-                  "evidence": batch.evidence[rows, skill], "flagged": engine.mastered(p, batch)[rows, skill],
+                  "evidence": batch.evidence[rows, skill], "last_answer": self._last[rows, skill],
+                  "flagged": engine.mastered(p, batch)[rows, skill],
                   "predicted": engine.skill_success(batch)[rows, skill], "true_level": levels,
                   "on_mastered": levels >= self.world.spec.mastery_level}
         for name, values in record.items():
@@ -71,6 +76,8 @@ class RecordingEquilearn:
         return items
 
     def observe(self, step: int, items: np.ndarray, correct: np.ndarray) -> None:
+        skill = self.inner.engine.catalog.item_skill[self.inner.to_catalog[items]]
+        self._last[np.arange(items.size), skill] = np.asarray(correct, dtype=float)
         self.inner.observe(step, items, correct)
 
     def records(self) -> StepRecords:
@@ -80,7 +87,7 @@ class RecordingEquilearn:
 def by_level(rec: StepRecords) -> list[dict[str, float | str]]:
     """Per resource level: share of all steps, share of its steps on a truly mastered skill, its share of all
     steps on mastered skills; and on its steps on mastered skills, the engine's mean evidence, flag rate,
-    predicted success and the true level."""
+    predicted success, the true level, and the share that followed a right answer on the same skill."""
     total_on = max(int(rec.on_mastered.sum()), 1)
     out = []
     for code, name in enumerate(LEVELS):
@@ -91,7 +98,8 @@ def by_level(rec: StepRecords) -> list[dict[str, float | str]]:
         out.append({"level": name, "steps": float(mine.mean()), "on_mastered": float(on.sum() / mine.sum()),
                     "of_all_on_mastered": float(on.sum() / total_on),
                     "evidence": _mean(rec.evidence, on), "flagged": _mean(rec.flagged, on),
-                    "predicted": _mean(rec.predicted, on), "true_level": _mean(rec.true_level, on)})
+                    "predicted": _mean(rec.predicted, on), "true_level": _mean(rec.true_level, on),
+                    "after_right": _mean(rec.last_answer == 1, on)})
     return out
 
 
@@ -142,10 +150,13 @@ def markdown(results: dict[str, dict[str, object]], command: str) -> str:
         lines += [f"## {name}", "",
                   f"Steps on truly mastered skills: equilearn {r['ours']:.3f}, oracle {r['oracle']:.3f}. "
                   f"Mastered flags at the end: {r['flags_set']}, precision {r['precision']:.2f}.", "",
-                  "| level | share of steps | on mastered | share of all on-mastered | evidence | flag set | predicted success | true level |",
-                  "|---|---|---|---|---|---|---|---|"]
+                  "| level | share of steps | on mastered | share of all on-mastered | evidence | flag set "
+                  "| predicted success | true level | after a right answer |",
+                  "|---|---|---|---|---|---|---|---|---|"]
         lines += [f"| {x['level']} | {x['steps']:.2f} | {x['on_mastered']:.2f} | {x['of_all_on_mastered']:.2f} | "
-                  f"{x['evidence']:.1f} | {x['flagged']:.2f} | {x['predicted']:.2f} | {x['true_level']:.2f} |" for x in r["levels"]]
+                  f"{x['evidence']:.1f} | {x['flagged']:.2f} | {x['predicted']:.2f} | {x['true_level']:.2f} | "
+                  f"{x['after_right']:.2f} |"
+                  for x in r["levels"]]
         lines += ["", "| answers on the skill | truly mastered at the end | flag recall |", "|---|---|---|"]
         lines += [f"| {x['answers']} | {x['truly_mastered']} | {x['recall']:.2f} |" for x in r["flags"]]
         lines.append("")

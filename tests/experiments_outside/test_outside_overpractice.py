@@ -15,6 +15,7 @@ def test_by_level_splits_the_steps_on_mastered_skills_as_counted_by_hand() -> No
     level = np.array([[CORE, CORE, REMEDIAL], [ADVANCED, CORE, CORE]])
     on = np.array([[True, False, False], [True, True, False]])
     rec = op.StepRecords(level=level, evidence=np.array([[4, 0, 1], [8, 2, 3]]),
+                         last_answer=np.array([[1.0, -1.0, 0.0], [1.0, 0.0, 1.0]]),
                          flagged=np.array([[False, False, False], [True, False, False]]),
                          predicted=np.array([[0.6, 0.5, 0.4], [0.9, 0.7, 0.3]]),
                          true_level=np.array([[0.85, 0.3, 0.2], [0.95, 0.81, 0.5]]), on_mastered=on)
@@ -25,6 +26,7 @@ def test_by_level_splits_the_steps_on_mastered_skills_as_counted_by_hand() -> No
     assert core["of_all_on_mastered"] == pytest.approx(2 / 3)
     assert core["evidence"] == pytest.approx(3.0) and core["flagged"] == 0.0
     assert core["predicted"] == pytest.approx(0.65) and core["true_level"] == pytest.approx(0.83)
+    assert core["after_right"] == pytest.approx(0.5)  # of its two steps on mastered skills, one followed a right answer
     assert rows["advanced"]["flagged"] == 1.0 and rows["advanced"]["of_all_on_mastered"] == pytest.approx(1 / 3)
     assert rows["remedial"]["on_mastered"] == 0.0 and np.isnan(rows["remedial"]["evidence"])
 

@@ -18,7 +18,8 @@ MONDAY = datetime(2026, 11, 30, 7, 30, tzinfo=timezone.utc)
 
 
 @pytest.mark.parametrize("offset_days", range(7))
-def test_the_demo_school_fills_on_every_day_of_the_week(tmp_path: Path, offset_days: int, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_demo_school_fills_on_every_day_of_the_week(tmp_path: Path, offset_days: int,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     from engine.runtime import Runtime, load_service_settings
     from engine.runtime.demo_school import fill_demo_school
 
