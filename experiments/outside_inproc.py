@@ -31,6 +31,8 @@ from __future__ import annotations
 import argparse
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -79,20 +81,41 @@ class EquilearnInProcess:
         self.policy.observe(self._resources, ours, y, self._predicted)
 
 
-def run_setting(name: str, students: int, steps: int, world_seed: int, seed: int, log_students: int = 300,
-                log_steps: int = 60) -> dict[str, Run]:
-    """Every policy of the outside check on one setting, equilearn in process (paired as in `driver.run_setting`)."""
+def cohort_setting(name: str, students: int, steps: int, world_seed: int, seed: int) -> tuple[World, Cohort, np.ndarray]:
+    """The world of setting `name`, the cohort and its answer draws (uniforms), seeded as the outside check seeds them."""
     world = make_world(WorldSpec(peak_success=SETTINGS[name]), world_seed)
     cohort = make_cohort(world, students, seed + 2000, "stu")
-    uniforms = np.random.default_rng(seed + 3000).random((students, steps))
-    runs = local_runs(world, cohort, uniforms, seed)
+    return world, cohort, np.random.default_rng(seed + 3000).random((students, steps))
+
+
+@contextmanager
+def pipeline_inputs(world: World, seed: int, log_students: int = 300, log_steps: int = 60) -> Iterator[tuple[Path, Path]]:
+    """(catalog folder, random-practice log) of the world, as the outside check writes them, in a temporary folder."""
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         catalog = write_catalog(world, folder / "catalog")
         log = folder / "log.csv"
         write_random_practice_log(world, make_cohort(world, log_students, seed + 1000, "log"), log_steps, seed + 4000, log)
+        yield catalog, log
+
+
+def run_setting(name: str, students: int, steps: int, world_seed: int, seed: int, log_students: int = 300,
+                log_steps: int = 60) -> dict[str, Run]:
+    """Every policy of the outside check on one setting, equilearn in process (paired as in `driver.run_setting`)."""
+    world, cohort, uniforms = cohort_setting(name, students, steps, world_seed, seed)
+    runs = local_runs(world, cohort, uniforms, seed)
+    with pipeline_inputs(world, seed, log_students, log_steps) as (catalog, log):
         runs["equilearn"] = run_policy(world, cohort, EquilearnInProcess(world, cohort, catalog, log, seed), uniforms)
     return runs
+
+
+def add_run_arguments(ap: argparse.ArgumentParser) -> None:
+    """The options that choose the settings, the cohort and the seeds (shared with `outside_overpractice`)."""
+    ap.add_argument("--settings", nargs="+", default=list(SETTINGS), choices=list(SETTINGS))
+    ap.add_argument("--students", type=int, default=300)
+    ap.add_argument("--steps", type=int, default=60)
+    ap.add_argument("--world-seed", type=int, default=7)
+    ap.add_argument("--seed", type=int, default=0)
 
 
 def paired(x: np.ndarray) -> str:
@@ -116,11 +139,7 @@ def compare(before_path: Path, after_path: Path) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--settings", nargs="+", default=list(SETTINGS), choices=list(SETTINGS))
-    ap.add_argument("--students", type=int, default=300)
-    ap.add_argument("--steps", type=int, default=60)
-    ap.add_argument("--world-seed", type=int, default=7)
-    ap.add_argument("--seed", type=int, default=0)
+    add_run_arguments(ap)
     ap.add_argument("--save", type=Path, help="write every policy's per-student gains here (.npz)")
     ap.add_argument("--compare", type=Path, nargs=2, metavar=("BEFORE", "AFTER"), help="compare two --save files")
     args = ap.parse_args()

@@ -19,17 +19,15 @@ from __future__ import annotations
 
 import argparse
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from engine.catalog.schema import LEVELS
-from experiments.outside_check.driver import SETTINGS, local_runs, run_policy
-from experiments.outside_check.pipeline import write_catalog, write_random_practice_log
-from experiments.outside_check.world import Learners, World, WorldSpec, make_cohort, make_world
-from experiments.outside_inproc import EquilearnInProcess
+from experiments.outside_check.driver import local_runs, run_policy
+from experiments.outside_check.world import Learners, World
+from experiments.outside_inproc import EquilearnInProcess, add_run_arguments, cohort_setting, pipeline_inputs
 
 EVIDENCE_BANDS = ((1, 3), (3, 6), (6, 10), (10, None))  # answers on the skill: [low, high)
 
@@ -120,16 +118,10 @@ def _mean(values: np.ndarray, where: np.ndarray) -> float:
 
 def run_setting(name: str, students: int, steps: int, world_seed: int, seed: int) -> dict[str, object]:
     """Equilearn (recorded) and the oracle on one setting, as `outside_inproc.run_setting` pairs them."""
-    world = make_world(WorldSpec(peak_success=SETTINGS[name]), world_seed)
-    cohort = make_cohort(world, students, seed + 2000, "stu")
-    uniforms = np.random.default_rng(seed + 3000).random((students, steps))
+    world, cohort, uniforms = cohort_setting(name, students, steps, world_seed, seed)
     oracle = local_runs(world, cohort, uniforms, seed)["oracle"]
     learners = Learners(world, cohort)
-    with tempfile.TemporaryDirectory() as tmp:
-        folder = Path(tmp)
-        catalog = write_catalog(world, folder / "catalog")
-        log = folder / "log.csv"
-        write_random_practice_log(world, make_cohort(world, 300, seed + 1000, "log"), 60, seed + 4000, log)
+    with pipeline_inputs(world, seed) as (catalog, log):
         policy = RecordingEquilearn(EquilearnInProcess(world, cohort, catalog, log, seed), learners, world)
         run = run_policy(world, cohort, policy, uniforms, learners)
     engine, batch = policy.inner.engine, policy.inner.batch
@@ -165,11 +157,7 @@ def markdown(results: dict[str, dict[str, object]], command: str) -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--settings", nargs="+", default=list(SETTINGS), choices=list(SETTINGS))
-    ap.add_argument("--students", type=int, default=300)
-    ap.add_argument("--steps", type=int, default=60)
-    ap.add_argument("--world-seed", type=int, default=7)
-    ap.add_argument("--seed", type=int, default=0)
+    add_run_arguments(ap)
     ap.add_argument("--out", type=Path)
     args = ap.parse_args()
     results = {name: run_setting(name, args.students, args.steps, args.world_seed, args.seed) for name in args.settings}
