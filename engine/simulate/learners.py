@@ -20,6 +20,8 @@ They differ in representation and functional forms, so no policy wins by matchin
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 
 from engine.catalog.schema import ADVANCED, CORE, REMEDIAL
@@ -34,6 +36,7 @@ class _Learners:
     """Shared geometry: prerequisite matrices and each resource's outside prerequisites."""
 
     name = "base"
+    student_arrays: tuple[str, ...] = ()  # attributes holding one row per student (the hidden state)
 
     def __init__(self, world: World, **params: float) -> None:
         cat = world.catalog
@@ -49,6 +52,15 @@ class _Learners:
         needs = (cat.resource_skills.astype(np.int64) @ cat.graph.direct.astype(np.int64)) > 0
         self.outside = needs & ~cat.resource_skills  # (R, S) prerequisites a resource builds on but does not teach
         self.level = cat.resource_level
+
+    def students(self, rows: np.ndarray) -> _Learners:
+        """A copy holding the students at `rows` (repeats allowed), their state and their world's rows; the
+        catalog, items and parameters are shared. The posterior reference keeps its particles this way."""
+        out = copy.copy(self)
+        for name in self.student_arrays:
+            setattr(out, name, getattr(self, name)[rows].copy())
+        out.world = self.world.students(rows)
+        return out
 
     def skill_difficulty(self) -> np.ndarray:
         """(S,) reference difficulty of each skill: the mean true b of the items that really exercise it."""
@@ -80,6 +92,7 @@ class _Learners:
 
 class BKTLearners(_Learners):
     name = "bkt"
+    student_arrays = ("state",)
     base_learn = 0.35
     item_learn = 0.3  # practice on the item relative to base_learn, scaled by r^2
     forget = 0.002
@@ -152,6 +165,7 @@ class BKTLearners(_Learners):
 
 class CurveLearners(_Learners):
     name = "irt"
+    student_arrays = ("theta",)
     rate_scale = 0.25
     item_rate = 0.1
     decay = 0.002

@@ -36,6 +36,7 @@ def _logit(p: np.ndarray) -> np.ndarray:
 
 class ProficiencyLearners(_Learners):
     name = "proficiency"
+    student_arrays = ("theta", "rate")
     peak_success = 0.6
     peak_width = 0.8  # logits
     gating = 1.0

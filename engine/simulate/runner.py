@@ -25,6 +25,7 @@ from engine.recommend.placement import needs_placement
 from engine.simulate.learners import SIMULATORS, _Learners
 from engine.simulate.oracle import OraclePolicy
 from engine.simulate.policies import make_policy
+from engine.simulate.posterior import PosteriorPolicy
 from engine.simulate.world import World
 
 
@@ -110,10 +111,11 @@ class SimulatorSpec(Protocol):
 def run_policy(world: World, simulator: str | SimulatorSpec, policy: str, steps: int,
                engine: MasteryEngine | None = None, config: RecommenderConfig | None = None,
                record_actions: bool = False, progress: DifficultyProgress | None = None,
-               on_step: Callable[[str], None] | None = None) -> RunResult:
+               on_step: Callable[[str], None] | None = None, particles: int = 50) -> RunResult:
     """Simulate `steps` activities per student of `world` under `policy` on a simulator family: a name of
     SIMULATORS, or a spec with a name and a `learners(world)` factory (a suite setting). `on_step(label)`,
-    when given, is called after each step with "<family> seed <seed> <policy>" (progress reports only)."""
+    when given, is called after each step with "<family> seed <seed> <policy>" (progress reports only).
+    `particles`: per student, for the posterior reference (policy "posterior", `engine.simulate.posterior`)."""
     if isinstance(simulator, str):
         if simulator not in SIMULATORS:
             raise ConfigError(f"unknown simulator {simulator!r}; choose from {', '.join(SIMULATORS)}")
@@ -125,7 +127,12 @@ def run_policy(world: World, simulator: str | SimulatorSpec, policy: str, steps:
     started = time.perf_counter()
     engine = engine or MasteryEngine(world.catalog)
     learners = factory(world)
-    chooser = OraclePolicy(engine, learners) if policy == "oracle" else make_policy(policy, engine, steps, config, progress)
+    if policy == "oracle":
+        chooser = OraclePolicy(engine, learners)
+    elif policy == PosteriorPolicy.name:
+        chooser = PosteriorPolicy.for_world(engine, factory, world, particles)
+    else:
+        chooser = make_policy(policy, engine, steps, config, progress)
     n = world.n_students
     batch = engine.new_batch([f"sim{i:06d}" for i in range(n)])
     policy_rng = _stream(world.seed, "policy", policy, family)

@@ -39,6 +39,8 @@ FAMILIES: Mapping[str, type[_Learners]] = MappingProxyType(
     {"bkt": BKTLearners, "curve": CurveLearners, "proficiency": ProficiencyLearners})
 ORACLE = "oracle"
 OURS = "equilearn"
+POSTERIOR = "posterior"  # a reference that knows the world's model (engine.simulate.posterior), not a baseline
+REFERENCES = (ORACLE, POSTERIOR)
 
 
 @dataclass(frozen=True)
@@ -173,8 +175,10 @@ def _paired(a: _Pooled, b: _Pooled, subset: np.ndarray) -> dict[str, float]:
     return {"mean": m, "ci": [lo, hi]}
 
 
-def summarize_setting(setting: Setting, runs: dict[str, list[RunResult]], highest: str, lowest: str) -> dict[str, object]:
-    """Gains, paired differences, equity and practice figures of every policy on one setting."""
+def summarize_setting(setting: Setting, runs: dict[str, list[RunResult]], highest: str, lowest: str,
+                      paired_from: tuple[str, ...] = (OURS,)) -> dict[str, object]:
+    """Gains, paired differences (of each policy in `paired_from` minus every other), equity and practice figures of
+    every policy on one setting. The best baseline is the best policy that is neither ours nor a reference."""
     pooled = {name: _pool(rs) for name, rs in runs.items()}
     any_pool = next(iter(pooled.values()))
     everyone = np.ones(any_pool.initial.size, dtype=bool)
@@ -182,7 +186,7 @@ def summarize_setting(setting: Setting, runs: dict[str, list[RunResult]], highes
     subsets = {"all": everyone, **{f"group:{g}": any_pool.group == g for g in groups},
                **{f"quartile:{QUARTILES[k]}": any_pool.quartile == k for k in range(4)}}
     oracle_gain = _gain(pooled[ORACLE], everyone)["mean"] if ORACLE in pooled else math.nan
-    baselines = [n for n in pooled if n not in (OURS, ORACLE)]
+    baselines = [n for n in pooled if n != OURS and n not in REFERENCES]
     best = max(baselines, key=lambda n: _gain(pooled[n], everyone)["mean"]) if baselines else None
     out: dict[str, object] = {"setting": setting.name, "family": setting.family, "params": dict(setting.params),
                               "mistag_share": setting.mistag_share, "b_sd": setting.b_sd,
@@ -215,9 +219,9 @@ def summarize_setting(setting: Setting, runs: dict[str, list[RunResult]], highes
         if all(r.ready_listed_delays is not None for r in rs):  # the policy makes lists: a skill in the list is offered
             entry[f"ready_listed_within_{READY_WINDOW}"] = _within(np.concatenate([r.ready_listed_delays for r in rs]),
                                                                    sum(r.ready_listed_missed for r in rs))
-        if name == OURS:
+        if name in paired_from:
             entry["minus"] = {other: {key: _paired(p, pooled[other], sub) for key, sub in subsets.items()}
-                              for other in pooled if other != OURS}
+                              for other in pooled if other != name}
         out["policies"][name] = entry  # type: ignore[index]
     return out
 
@@ -225,8 +229,10 @@ def summarize_setting(setting: Setting, runs: dict[str, list[RunResult]], highes
 def run_suite(catalog: Catalog, policies: list[str], settings: list[Setting] | None = None, students: int = 300,
               steps: int = 60, seeds: list[int] | None = None, groups: tuple[GroupSpec, ...] = DEFAULT_GROUPS,
               config: RecommenderConfig | None = None, progress=None, build_log_students: int = 0,  # noqa: ANN001
-              on_step: Callable[[str], None] | None = None) -> dict[str, object]:
-    """Every policy on every setting, on the same students (one world per seed); `progress(text)` is
+              on_step: Callable[[str], None] | None = None, paired_from: tuple[str, ...] = (OURS,),
+              particles: int = 50) -> dict[str, object]:
+    """Every policy on every setting, on the same students (one world per seed); `paired_from`: the policies whose
+    paired differences against every other are reported; `particles`: the posterior reference's. `progress(text)` is
     called after each run when given, `on_step(label)` after each simulated step of each run. With `build_log_students` > 0, equilearn serves a model set built by
     `equilearn model build` from a random-practice log of that many other students of the same setting
     (as a platform would); otherwise it starts from the catalog's defaults and learns online only."""
@@ -247,10 +253,10 @@ def run_suite(catalog: Catalog, policies: list[str], settings: list[Setting] | N
                 own = policy == OURS
                 runs[policy].append(run_policy(world, setting, policy, steps, config=config,
                                                engine=engine if own else None, progress=learned if own else None,
-                                               on_step=on_step))
+                                               on_step=on_step, particles=particles))
                 if progress is not None:
                     progress(f"{setting.name} seed {seed} {policy}: {runs[policy][-1].seconds:.1f} s")
-        results.append(summarize_setting(setting, runs, highest, lowest))
+        results.append(summarize_setting(setting, runs, highest, lowest, paired_from))
     return {"catalog": f"{catalog.name}/v{catalog.version}", "students": students, "steps": steps, "seeds": seeds,
             "built_from_log_of": build_log_students,
             "gain_definition": "Hake's g on means of true mastery, per student contribution (final - initial) / "

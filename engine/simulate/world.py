@@ -106,6 +106,10 @@ class World:
     def group_labels(self) -> np.ndarray:
         return np.array([self.groups[g].name for g in self.group])
 
+    def students(self, rows: np.ndarray) -> World:
+        """The same world (catalog, resources, items) with the students at `rows` (repeats allowed)."""
+        return dataclasses.replace(self, group=self.group[rows], rate=self.rate[rows], known0=self.known0[rows])
+
     def highest_and_lowest(self) -> tuple[str, str]:
         """Names of the groups with the highest and the lowest starting opportunity."""
         ordered = sorted(self.groups, key=lambda g: g.opportunity_shift)
