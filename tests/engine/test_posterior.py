@@ -102,3 +102,24 @@ def test_the_suite_reports_the_reference_beside_the_baselines_never_as_one(catal
     assert policies["posterior"]["minus"]["random"]["all"]["mean"] == pytest.approx(gap, abs=1e-12)  # same students
     assert policies["equilearn"]["minus"]["posterior"]["all"]["mean"] == pytest.approx(
         -policies["posterior"]["minus"]["equilearn"]["all"]["mean"], abs=1e-12)
+
+
+def test_under_random_practice_the_posterior_tracks_the_learners_it_cannot_see(catalog):
+    """With learning and forgetting on, and actions that do not depend on the particles, the posterior's P(known)
+    stays calibrated against the simulated truth and beats the population prior it started from."""
+    from engine.simulate.policies import random_items  # noqa: PLC0415
+
+    setting = setting_by_name("bkt")
+    world = setting.world(catalog, 40, 6)
+    truth = setting.learners(world)
+    policy = PosteriorPolicy.for_world(MasteryEngine(catalog), setting.learners, world, particles=100)
+    prior = policy.p_known().copy()
+    rng, learner_rng = np.random.default_rng(0), np.random.default_rng(1)
+    for _ in range(15):
+        resources = rng.integers(0, catalog.n_resources, 40)
+        items = random_items(catalog, catalog.resource_skill[resources], rng)
+        policy.observe(resources, items, truth.step(resources, items, learner_rng), np.full(40, 0.5))
+    known = truth.known().astype(float)
+    posterior = policy.p_known()
+    assert posterior.mean() == pytest.approx(known.mean(), abs=0.03)
+    assert ((posterior - known) ** 2).mean() < 0.8 * ((prior - known) ** 2).mean()
