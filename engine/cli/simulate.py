@@ -23,7 +23,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     sim = sub.add_parser("simulate", help="compare policies on simulated learners (learning gain, gaps, advanced offers)")
     sim.add_argument("--catalog", help="catalog bundle; default: the demo catalog")
     sim.add_argument("--policies", default="equilearn,random,curriculum,lowest-mastery,zpdes",
-                     help=f"comma-separated: {', '.join(POLICY_NAMES)}")
+                     help=f"comma-separated: {', '.join(POLICY_NAMES)}; with --suite also posterior (the oracle's rule on "
+                          "the posterior of the world's own model: knows the world, not the students; slow)")
     sim.add_argument("--students", type=int, default=500)
     sim.add_argument("--steps", type=int, default=60)
     sim.add_argument("--seed", type=int, default=1, help="first seed")
@@ -37,6 +38,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     sim.add_argument("--build-log-students", type=int, default=0,
                      help="with --suite: serve equilearn a model set built by `model build` from a random-practice "
                           "log of this many other students of each setting (0: catalog defaults, online learning only)")
+    sim.add_argument("--particles", type=int, default=50,
+                     help="with --suite and the posterior reference: particles per student (more: closer to the exact posterior)")
     sim.add_argument("--out", help="write the result JSON here")
     sim.set_defaults(handler=run_simulate)
 
@@ -59,11 +62,11 @@ def format_table(result: dict) -> str:
 def run_suite_command(args: argparse.Namespace, policies: list[str], groups: tuple) -> int:
     from engine.catalog import load_catalog  # noqa: PLC0415
     from engine.simulate import POLICIES  # noqa: PLC0415
-    from engine.simulate.suite import ORACLE, SETTINGS, run_suite, setting_by_name, suite_markdown  # noqa: PLC0415
+    from engine.simulate.suite import ORACLE, REFERENCES, SETTINGS, run_suite, setting_by_name, suite_markdown  # noqa: PLC0415
 
-    unknown = [p for p in policies if p not in (*POLICIES, ORACLE)]
+    unknown = [p for p in policies if p not in (*POLICIES, *REFERENCES)]
     if unknown:
-        raise ConfigError(f"unknown policies {', '.join(unknown)}; choose from {', '.join((*POLICIES, ORACLE))}")
+        raise ConfigError(f"unknown policies {', '.join(unknown)}; choose from {', '.join((*POLICIES, *REFERENCES))}")
     if ORACLE not in policies:
         policies = [*policies, ORACLE]  # every result is expressed against the oracle
     settings = [setting_by_name(n.strip()) for n in args.settings.split(",") if n.strip()] if args.settings else list(SETTINGS)
@@ -72,7 +75,7 @@ def run_suite_command(args: argparse.Namespace, policies: list[str], groups: tup
     with progress_bar("simulate --suite", total=runs * args.steps, unit="step") as bar:
         result = run_suite(catalog, policies, settings, args.students, args.steps,
                            list(range(args.seed, args.seed + args.seeds)), groups, progress=bar.note,
-                           build_log_students=args.build_log_students, on_step=bar.step)
+                           build_log_students=args.build_log_students, on_step=bar.step, particles=args.particles)
     print(suite_markdown(result))
     save_json(result, args.out)
     return 0

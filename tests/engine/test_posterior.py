@@ -123,3 +123,19 @@ def test_under_random_practice_the_posterior_tracks_the_learners_it_cannot_see(c
     posterior = policy.p_known()
     assert posterior.mean() == pytest.approx(known.mean(), abs=0.03)
     assert ((posterior - known) ** 2).mean() < 0.8 * ((prior - known) ** 2).mean()
+
+
+def test_the_suite_command_runs_the_reference_with_the_particles_asked_for(tmp_path, capsys):
+    import json  # noqa: PLC0415
+
+    from engine.cli import main  # noqa: PLC0415
+
+    out = tmp_path / "suite.json"
+    assert main(["simulate", "--suite", "--settings", "bkt", "--policies", "random,posterior", "--students", "6",
+                 "--steps", "3", "--particles", "4", "--out", str(out)]) == 0
+    result = json.loads(out.read_text())
+    assert set(result["settings"][0]["policies"]) == {"random", "posterior", "oracle"}
+    assert result["settings"][0]["best_baseline"] == "random"
+    assert main(["simulate", "--suite", "--settings", "bkt", "--policies", "posterior", "--students", "6",
+                 "--steps", "3", "--particles", "1"]) == 2
+    assert "at least 2 particles" in capsys.readouterr().err
