@@ -30,7 +30,7 @@ from engine.catalog import load_catalog
 from engine.cli.output import _clean
 from engine.simulate.report import QUARTILES
 from engine.simulate.runner import run_policy
-from engine.simulate.suite import ORACLE, OURS, POSTERIOR, SETTINGS, run_suite, setting_by_name
+from engine.simulate.suite import ORACLE, OURS, POSTERIOR, REFERENCES, SETTINGS, run_suite, setting_by_name
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "experiments" / "results"
@@ -67,7 +67,7 @@ def reach_rows(result: dict) -> list[str]:
     yes = {True: "yes", False: "no"}
     for s in result["settings"]:
         pol = s["policies"]
-        baselines = [n for n in pol if n not in (OURS, POSTERIOR, ORACLE)]
+        baselines = [n for n in pol if n != OURS and n not in REFERENCES]
         cells = []
         for name in (POSTERIOR, OURS):
             p = pol[name]
