@@ -199,13 +199,28 @@ class ProgressTracker:
         self.mean[rows, skills], self.var[rows, skills] = m_now, v_now
 
 
+LAW_BANDS = ("state", "entry")
+
+
 def fit_from_log(engine: Any, responses: pl.DataFrame, progress: DifficultyProgress | None = None,
-                 max_law_students: int = 3000, seed: int = 0) -> dict[str, Any]:
+                 max_law_students: int = 3000, seed: int = 0, law_bands: str = "state") -> dict[str, Any]:
     """Band statistics and the learning law (`engine.recommend.law`) from a canonical response log
     (student_id, item_id, correct, seq): each response is predicted by `engine` (a MasteryEngine) before it
     updates the student's state, in order, students in parallel; the JSON component `policy_learning` of a
     model set. Everything is measured on at most `max_law_students` students (a seeded draw, the one the
-    law was always fitted on), so the replay's time stops growing with the log beyond them."""
+    law was always fitted on), so the replay's time stops growing with the log beyond them.
+
+    `law_bands` says how the law bands and counts a step. "state" (what `model build` serves): the band of the
+    item's prediction from the student's state just before the step, counts weighted by readiness. That band
+    follows the student's standing on the skill, which the law's student intercept does not absorb, so in a
+    world where nobody learns the law still finds learning rising with success. "entry": the band of the item's
+    3PL success at the general ability the student had on first meeting the skill (its variance widened by
+    `skill_spread`), counts unweighted; that ability comes from other skills' answers only, so it carries
+    neither the student's standing on this skill nor the noise of its answers, and the zero line is flat. It is
+    for studying the law: served, it taught less (issue 14's notes), the served law's tilt away from low
+    predicted success carrying information the flat estimator drops."""
+    if law_bands not in LAW_BANDS:
+        raise ConfigError(f"law_bands must be one of {', '.join(LAW_BANDS)}, got {law_bands!r}")
     progress = progress or DifficultyProgress()
     if responses.height == 0:
         return progress.to_dict()
@@ -233,6 +248,7 @@ def fit_from_log(engine: Any, responses: pl.DataFrame, progress: DifficultyProgr
     direct = cat.graph.direct.astype(float)  # direct[d, u]: u is a direct prerequisite of d
     step_band = np.full(ordered.height, -1, dtype=np.int64)
     ready_total, ready_steps = np.zeros(cat.n_skills), np.zeros(cat.n_skills)
+    entry = EntryAbility(len(students), cat.n_skills, engine.config.skill_spread) if law_bands == "entry" else None
     for k in range(int(pos.max()) + 1):
         sel = np.flatnonzero(pos == k)
         r, i = rows[sel], items[sel]
@@ -244,10 +260,13 @@ def fit_from_log(engine: Any, responses: pl.DataFrame, progress: DifficultyProgr
         ready = np.exp((log_p * direct[practised]).sum(axis=1))  # P(the practised skill's direct prerequisites learned)
         np.add.at(ready_total, practised, ready)
         np.add.at(ready_steps, practised, 1.0)
-        band = progress.band(engine.predict_skill_pairs(states.rows(mine), i[mine]))
+        if entry is None:
+            band, weight = progress.band(engine.predict_skill_pairs(states.rows(mine), i[mine])), ready[mine]
+        else:
+            band, weight = progress.band(entry.success(batch, r, i, cat)[mine]), 1.0
         features[sel[mine]] = counts[lr, skill]
         step_band[sel[mine]] = band
-        counts[lr, skill, band] += ready[mine]
+        counts[lr, skill, band] += weight
         tracker.step(progress, engine, batch, r, i, y[sel])
         engine.update_batch(batch, r, i, y[sel])
     progress.skill_readiness = np.where(ready_steps > 0, ready_total / np.maximum(ready_steps, 1.0), 1.0)
@@ -255,6 +274,26 @@ def fit_from_log(engine: Any, responses: pl.DataFrame, progress: DifficultyProgr
     progress.law = fit_law(rows[drawn], cat.item_skill[items[drawn]], -cat.item_a[items[drawn]] * cat.item_b[items[drawn]],
                            features[drawn].astype(float), y[drawn], step_band[drawn], tuple(progress.edges.tolist()), seed=seed)
     return progress.to_dict()
+
+
+class EntryAbility:
+    """Per (student, skill): the general ability (EAP mean, variance + skill_spread^2) the student had when first
+    answering on the skill, frozen there."""
+
+    def __init__(self, n_students: int, n_skills: int, skill_spread: float) -> None:
+        self.mean = np.full((n_students, n_skills), np.nan)
+        self.var = np.full((n_students, n_skills), np.nan)
+        self.spread_var = float(skill_spread) ** 2
+
+    def success(self, batch: Any, rows: np.ndarray, items: np.ndarray, catalog: Any) -> np.ndarray:
+        """(n,) 3PL success of each item at the ability its student had on first meeting the item's skill
+        (recorded now for the pairs met for the first time; one row per student per call)."""
+        skills = catalog.item_skill[items]
+        first = np.isnan(self.mean[rows, skills])
+        self.mean[rows[first], skills[first]] = batch.theta[rows[first]]
+        self.var[rows[first], skills[first]] = batch.theta_sd[rows[first]] ** 2 + self.spread_var
+        return p3(self.mean[rows, skills], self.var[rows, skills], catalog.item_a[items], catalog.item_b[items],
+                  catalog.item_c[items])
 
 
 def _law_rows(n_students: int, limit: int, seed: int) -> np.ndarray:
