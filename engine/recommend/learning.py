@@ -217,8 +217,8 @@ def fit_from_log(engine: Any, responses: pl.DataFrame, progress: DifficultyProgr
     3PL success at the general ability the student had on first meeting the skill (its variance widened by
     `skill_spread`), counts unweighted; that ability comes from other skills' answers only, so it carries
     neither the student's standing on this skill nor the noise of its answers, and the zero line is flat. It is
-    for studying the law: served, it taught less (issue 14's notes), the served law's tilt away from low
-    predicted success carrying information the flat estimator drops."""
+    for studying the law: served, it taught less in most suite settings (experiments/results/law_zero_line.md), the
+    served law's tilt away from low predicted success carrying information the flat estimator drops."""
     if law_bands not in LAW_BANDS:
         raise ConfigError(f"law_bands must be one of {', '.join(LAW_BANDS)}, got {law_bands!r}")
     progress = progress or DifficultyProgress()
