@@ -26,8 +26,8 @@ import numpy as np
 from engine.catalog import load_catalog
 from engine.recommend.law import LearningLaw
 from engine.recommend.learning import DifficultyProgress, fit_from_log
-from engine.simulate.runner import RunResult, run_policy
-from engine.simulate.suite import OURS, SETTINGS, _t_ci, built_policy, random_practice_log
+from engine.simulate.runner import run_policy
+from engine.simulate.suite import OURS, SETTINGS, _t_ci, built_policy, gain_contributions, random_practice_log
 from experiments.suite_diagnosis import NO_LEARNING as NOBODY_LEARNS
 
 RESULTS = Path(__file__).resolve().parents[1] / "experiments" / "results"
@@ -38,10 +38,6 @@ def _law_cells(law: LearningLaw) -> str:
     lo, hi = law.edges[int(np.argmax(law.gamma))], law.edges[int(np.argmax(law.gamma)) + 1]
     return f"{cells} | {lo:.0%}-{hi:.0%}"
 
-
-def _gain_contributions(run: RunResult) -> np.ndarray:
-    """Per student (final - initial) / (1 - mean initial): their mean is the normalized gain on means."""
-    return (run.final - run.initial) / max(1.0 - float(run.initial.mean()), 1e-9)
 
 
 def main() -> None:
@@ -65,9 +61,9 @@ def main() -> None:
         world = setting.world(catalog, args.students, args.seed)
         runs = {name: run_policy(world, setting, OURS, args.steps, engine=copy.deepcopy(engine), progress=copy.deepcopy(progress))
                 for name, progress in (("state", served), ("entry", entry))}
-        m, lo, hi = _t_ci(_gain_contributions(runs["entry"]) - _gain_contributions(runs["state"]))
-        gains.append(f"| {setting.name} | {_gain_contributions(runs['state']).mean():.3f} | "
-                     f"{_gain_contributions(runs['entry']).mean():.3f} | {m:+.3f} [{lo:+.3f}, {hi:+.3f}] |")
+        m, lo, hi = _t_ci(gain_contributions(runs["entry"]) - gain_contributions(runs["state"]))
+        gains.append(f"| {setting.name} | {gain_contributions(runs['state']).mean():.3f} | "
+                     f"{gain_contributions(runs['entry']).mean():.3f} | {m:+.3f} [{lo:+.3f}, {hi:+.3f}] |")
     bands = " | ".join(f"{a:.0%}-{b:.0%}" for a, b in zip(laws[0][1].edges[:-1], laws[0][1].edges[1:]))
     lines = ["# The learning law's zero line", "",
              f"Command: `.venv/bin/python -m experiments.law_zero_line --students {args.students} --steps {args.steps} "

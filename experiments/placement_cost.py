@@ -28,8 +28,8 @@ import numpy as np
 
 from engine.catalog import load_catalog
 from engine.recommend.placement import PLACEMENT_SD
-from engine.simulate.runner import RunResult, run_policy
-from engine.simulate.suite import OURS, SETTINGS, _t_ci, built_policy, random_practice_log
+from engine.simulate.runner import run_policy
+from engine.simulate.suite import OURS, SETTINGS, _t_ci, built_policy, gain_contributions, random_practice_log
 from experiments.suite_diagnosis import placement_off
 
 RESULTS = Path(__file__).resolve().parents[1] / "experiments" / "results"
@@ -47,10 +47,6 @@ def first_list_only() -> AbstractContextManager[None]:
 VARIANTS: dict[str, Callable[[], AbstractContextManager[None]]] = {"served": nullcontext, "first list only": first_list_only,
                                                                    "none": placement_off}
 
-
-def _contributions(run: RunResult) -> np.ndarray:
-    """Per student (final - initial) / (1 - mean initial): their mean is the normalized gain on means."""
-    return (run.final - run.initial) / max(1.0 - float(run.initial.mean()), 1e-9)
 
 
 def main() -> None:
@@ -73,7 +69,7 @@ def main() -> None:
             for name, variant in VARIANTS.items():
                 with variant():
                     run = run_policy(world, setting, OURS, args.steps, engine=copy.deepcopy(engine), progress=copy.deepcopy(progress))
-                gains[name].append(_contributions(run))
+                gains[name].append(gain_contributions(run))
                 sd10[name].append(run.theta_sd_after)
         served = np.concatenate(gains["served"])
         cells = []

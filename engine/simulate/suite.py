@@ -123,6 +123,12 @@ def setting_by_name(name: str) -> Setting:
     raise ConfigError(f"unknown suite setting {name!r}; choose from {', '.join(s.name for s in SETTINGS)}")
 
 
+def gain_contributions(run: RunResult) -> np.ndarray:
+    """(N,) per student (final - initial) / (1 - mean initial mastery of the run): their mean is the run's
+    normalized gain on means, and their difference between two runs on the same students is paired."""
+    return (run.final - run.initial) / max(1.0 - float(run.initial.mean()), 1e-9)
+
+
 def _t_ci(x: np.ndarray, level: float = 0.95) -> tuple[float, float, float]:
     """Mean and t-interval of the mean (collapses for fewer than 2 values)."""
     m = float(x.mean()) if x.size else math.nan

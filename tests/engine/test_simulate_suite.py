@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import types
 
 import numpy as np
 import pytest
@@ -11,7 +12,7 @@ from engine.catalog import load_catalog
 from engine.mastery import irt_p_correct
 from engine.simulate import make_world, run_policy
 from engine.simulate.proficiency import MASTERY_SLOPE, ProficiencyLearners
-from engine.simulate.suite import SETTINGS, Setting, run_suite, setting_by_name, suite_markdown
+from engine.simulate.suite import SETTINGS, Setting, gain_contributions, run_suite, setting_by_name, suite_markdown
 from engine.simulate.world import misspecify
 
 
@@ -133,3 +134,11 @@ def test_true_mastery_definition(catalog):
     learners.theta[:] = learners.beta[None, :] + math.log(4) / MASTERY_SLOPE
     assert np.allclose(learners.mastery(), 0.8) and learners.known().all()
     assert irt_p_correct(np.array([0.0]), np.array([1.0]), np.array([0.0]), np.array([0.0]))[0] == pytest.approx(0.5)
+
+
+def test_gain_contributions_average_to_the_normalized_gain_on_means() -> None:
+    """By hand: initial 0.2 and 0.4, final 0.6 and 0.4: (0.5 - 0.3) / (1 - 0.3) = 2/7; per student 0.4 / 0.7 and 0."""
+    run = types.SimpleNamespace(initial=np.array([0.2, 0.4]), final=np.array([0.6, 0.4]))
+    parts = gain_contributions(run)  # type: ignore[arg-type]
+    assert parts == pytest.approx([0.4 / 0.7, 0.0])
+    assert parts.mean() == pytest.approx(2 / 7)
