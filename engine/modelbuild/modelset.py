@@ -12,8 +12,8 @@ per weight of each item's own guess and slip (`item_evidence.py`); fit bank and 
 every student; assemble the components (layout in docs/service.md, "Model sets built from a log"):
 
 - `mastery`: `MasteryEngine.to_components()`: `models.irt` item bank (2PL by default, priors on a and b),
-  `models.bkt` skill model (as `kt fit --model bkt-idem`, with the chosen `item_prior_n`), settings with the
-  chosen `irt_weight` and `stability_days`;
+  `models.bkt` skill model (KT-IDEM fitted with a forget term that is then set to 0: `fit_components`; with
+  the chosen `item_prior_n`), settings with the chosen `irt_weight` and `stability_days`;
 - `recommender`: `RecommenderConfig().to_dict()` (the defaults);
 - `catalog`: the catalog as a one-document bundle, so a server serves it without an upload;
 - `policy_learning`: what the recommender learns from outcomes (`engine.recommend.learning.fit_from_log`,
@@ -25,6 +25,7 @@ every student; assemble the components (layout in docs/service.md, "Model sets b
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import importlib
 import importlib.util
@@ -33,6 +34,7 @@ import time
 from datetime import datetime, timezone
 from typing import Any
 
+import numpy as np
 import polars as pl
 
 from engine.modelbuild.bank import MIN_RESPONSES, PRIOR_A, PRIOR_B, BankFit, fit_bank
@@ -75,14 +77,20 @@ def fit_components(catalog: Catalog, responses: pl.DataFrame, *, irt_model: str,
     """Item bank + BKT on `responses` (prepared: catalog items, catalog skill_ids), as an engine; the BKT
     has a guess and slip per (skill, item) (KT-IDEM), weighed in by `item_prior_n` (None: per skill only;
     `engine.mastery.item_evidence`). `fit` runs the two fits (`engine.modelbuild.fitting`: in this process by
-    default); `stability_days` the forgetting to serve (None: the engine's default)."""
+    default); `stability_days` the forgetting to serve (None: the engine's default).
+
+    The BKT is fitted with a forget probability per skill and served without it (`without_forgetting`). Fitted
+    without one on a log whose students forget, EM reads every lost skill as a slip (in the suite's forgetful BKT
+    world the slips came out at 0.15 against the world's 0.10) and the learn rates low, which blunts what each
+    answer says; the forget term keeps guess, slip and learn for what they are. Serving it as well would count
+    forgetting twice: the engine forgets by time (`MasteryConfig.stability_days`, measured on held-out students)."""
     from models.bkt import BKT  # noqa: PLC0415 - numba kernels load on first use
 
     t0 = time.perf_counter()
     bank = fit_bank(catalog, responses, irt_model, min_item_responses, prior_a, prior_b, standard_errors, fit)
     t1 = time.perf_counter()
     try:
-        skills = fit(BKT(item_params=True, random_state=seed), responses)
+        skills = without_forgetting(fit(BKT(item_params=True, forgets=True, random_state=seed), responses))
     except ValueError as exc:
         raise DataError(f"skill model (BKT) cannot be fitted: {exc}") from None
     t2 = time.perf_counter()
@@ -92,6 +100,14 @@ def fit_components(catalog: Catalog, responses: pl.DataFrame, *, irt_model: str,
     engine = MasteryEngine(served, bkt_skills(skills, served, item_prior_n), ability,
                            MasteryConfig(irt_weight=irt_weight, **forgetting))
     return Fitted(bank, skills, engine, {"bank": round(t1 - t0, 3), "skills": round(t2 - t1, 3)})
+
+
+def without_forgetting(skills: Any) -> Any:
+    """A copy of a fitted `models.bkt.BKT` whose per-opportunity forget probabilities are 0 (the engine forgets by
+    time instead; `fit_components`). Everything else it learned is kept."""
+    served = copy.copy(skills)
+    served.forget_ = np.zeros_like(skills.forget_)
+    return served
 
 
 def _policy_learning_component(engine: MasteryEngine, responses: pl.DataFrame) -> dict[str, Any] | None:
