@@ -127,12 +127,15 @@ class BKTSkillModel:
     def initial(self, n: int) -> np.ndarray:
         return np.broadcast_to(self.params.prior, (n, len(self.skill_ids))).copy()
 
-    def update(self, p: np.ndarray, practiced: np.ndarray, correct: np.ndarray, items: np.ndarray | None = None) -> np.ndarray:
+    def update(self, p: np.ndarray, practiced: np.ndarray, correct: np.ndarray, items: np.ndarray | None = None,
+               learn: np.ndarray | None = None) -> np.ndarray:
         """One response per row; with `items` (catalog indices) and an item table, each answer is weighed by
-        its own item's guess and slip (`engine.mastery.item_evidence`), else by its skill's."""
+        its own item's guess and slip (`engine.mastery.item_evidence`), else by its skill's. `learn` (n, S)
+        replaces the table's learn rates in the transition (the engine's rate for each student's step)."""
         y = np.asarray(correct, dtype=float).reshape(-1, 1)
         guess, slip = self._guess_slip(items)
-        after = bkt_transition(bkt_posterior(p, y, guess, slip), self.params.learn, self.params.forget)
+        rate = self.params.learn if learn is None else learn
+        after = bkt_transition(bkt_posterior(p, y, guess, slip), rate, self.params.forget)
         return np.where(practiced, after, p)
 
     def _guess_slip(self, items: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:

@@ -133,6 +133,9 @@ class MasteryEngine:
         self._closure = ClosurePairs.of(catalog.graph.ancestors)
         self.typical_items = _typical_items(catalog)  # (S,) median a and b of each skill's items
         self.law: Any = None  # a LearningLaw (engine.recommend.law) fitted from a log: expected learning per step
+        # (S,) learn rate per step taken with the skill's direct prerequisites learned (`ready_learn_rates`, set with
+        # a model set's measured readiness): the transition then teaches a step in proportion to that readiness
+        self.ready_learn: np.ndarray | None = None
 
     # ---- components (the served model set) -----------------------------------------------------------
     def to_components(self) -> dict[str, Any]:
@@ -378,7 +381,8 @@ class MasteryEngine:
         r = self.retention(self.last_seen(batch.last_practice[rows], batch.first_time[rows]), batch.evidence[rows], now)
         start = self._start(batch.p_learned[rows], batch.evidence[rows], batch.theta[rows], batch.theta_sd[rows])
         p_before = np.where(practiced, start * r, batch.p_learned[rows])
-        p_after = self.skill_model.update(p_before, practiced, y, items)
+        learn = None if self.ready_learn is None else self.ready_learn[None, :] * self.prerequisites_learned(start)
+        p_after = self.skill_model.update(p_before, practiced, y, items, learn=learn)
         threshold = self.config.mastery_threshold
         progress = (practiced & (p_before < threshold) & (p_after >= threshold)).any(axis=1)
         cat = self.catalog
@@ -418,13 +422,22 @@ class MasteryEngine:
         mean, var = self.skill_ability_at(batch, rows, skill)
         a = cat.item_a[items]
         p = p3(mean, var + self.config.skill_drift, a, cat.item_b[items], cat.item_c[items])
-        log_p = np.log(np.clip(p_start, 1e-9, 1.0))
-        ready = np.exp((log_p * cat.graph.direct[skill]).sum(axis=1))
+        ready = self.prerequisites_learned(p_start, skill)
         drift = np.maximum(np.asarray(law.gamma)[law.band(p)], 0.0) * ready / self.typical_items[0][skill]
         tested = ~np.isnan(batch.skill_theta[rows, skill])  # the law has added drift to this skill before
         batch.pace_score[rows] += np.where(tested, a * drift * (y - p), 0.0)
         batch.pace_info[rows] += np.where(tested, (a * drift) ** 2 * p * (1.0 - p), 0.0)
         return drift * self.pace(batch, rows)
+
+    def prerequisites_learned(self, p: np.ndarray, skills: np.ndarray | None = None) -> np.ndarray:
+        """P(every direct prerequisite learned) from P(learned) `p` (n, S), taken as independent: (n, S) for every
+        skill, or (n,) for `skills[n]` of row n. The readiness by which the learning law's drift and, with
+        `ready_learn`, the skill model's transition scale what a step teaches."""
+        log_p = np.log(np.clip(p, 1e-9, 1.0))
+        direct = self.catalog.graph.direct
+        if skills is None:
+            return np.exp(log_p @ direct.T.astype(float))
+        return np.exp((log_p * direct[skills]).sum(axis=1))
 
     def pace(self, batch: MasteryBatch, rows: np.ndarray | None = None) -> np.ndarray:
         """(n,) each student's learning pace relative to the population's learning law (1 = as the law says),

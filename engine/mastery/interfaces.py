@@ -25,13 +25,15 @@ class SkillModel(Protocol):
         """(n, S) P(learned) before any response: the population prior (cold start)."""
         ...
 
-    def update(self, p: np.ndarray, practiced: np.ndarray, correct: np.ndarray, items: np.ndarray | None = None) -> np.ndarray:
+    def update(self, p: np.ndarray, practiced: np.ndarray, correct: np.ndarray, items: np.ndarray | None = None,
+               learn: np.ndarray | None = None) -> np.ndarray:
         """(n, S) P(learned) after one response per row.
 
         `p` (n, S) is P(learned) just before the response, `practiced` (n, S) bool marks the skills of
         the answered item, `correct` (n,) is the score in [0, 1], `items` (n,) the catalog indices of the
-        items answered (a model may weigh each answer by its item; None: by skill only). Unpracticed skills
-        are returned as given.
+        items answered (a model may weigh each answer by its item; None: by skill only), `learn` (n, S) the
+        probability that this step teaches each skill when the engine knows it per student (None: the model's
+        own rates). Unpracticed skills are returned as given.
         """
         ...
 

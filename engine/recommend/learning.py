@@ -245,7 +245,6 @@ def fit_from_log(engine: Any, responses: pl.DataFrame, progress: DifficultyProgr
     law_row = _law_rows(len(students), max_law_students, seed)  # (n_students,) row in the law's arrays, -1 = not drawn
     counts = np.zeros((int(law_row.max()) + 1, cat.n_skills, progress.n_bands), dtype=np.float32)
     features = np.zeros((ordered.height, progress.n_bands), dtype=np.float32)
-    direct = cat.graph.direct.astype(float)  # direct[d, u]: u is a direct prerequisite of d
     step_band = np.full(ordered.height, -1, dtype=np.int64)
     ready_total, ready_steps = np.zeros(cat.n_skills), np.zeros(cat.n_skills)
     entry = EntryAbility(len(students), cat.n_skills, engine.config.skill_spread) if law_bands == "entry" else None
@@ -256,8 +255,7 @@ def fit_from_log(engine: Any, responses: pl.DataFrame, progress: DifficultyProgr
         lr, skill = law_row[r][mine], cat.item_skill[i][mine]
         states = batch.rows(r)
         practised = cat.item_skill[i]
-        log_p = np.log(np.clip(engine.p_now(states), 1e-9, 1.0))
-        ready = np.exp((log_p * direct[practised]).sum(axis=1))  # P(the practised skill's direct prerequisites learned)
+        ready = engine.prerequisites_learned(engine.p_now(states), practised)  # P(the direct prerequisites learned)
         np.add.at(ready_total, practised, ready)
         np.add.at(ready_steps, practised, 1.0)
         if entry is None:

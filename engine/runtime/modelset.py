@@ -48,6 +48,7 @@ from engine.jsonfile import read_json
 from engine.mastery import MasteryEngine
 from engine.recommend import Recommender, RecommenderConfig
 from engine.recommend.learning import DifficultyProgress
+from engine.recommend.scoring import ready_learn_rates
 from engine.registry.model_set import content_sha256
 
 log = logging.getLogger(__name__)
@@ -264,4 +265,6 @@ def build_policy(catalog: Catalog, components: dict[str, Any], own_catalog: bool
     progress = DifficultyProgress.from_dict(learned) if learned else None
     if progress is not None and progress.law is not None:
         engine.law = progress.law  # the tracked abilities follow the learning the log showed
+    if progress is not None and progress.skill_readiness is not None:  # a step teaches as far as its prerequisites are in place
+        engine.ready_learn = ready_learn_rates(engine.skill_model.learn_rates(), progress)
     return engine, Recommender(engine, rconfig, progress=progress)
