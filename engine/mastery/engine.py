@@ -381,8 +381,11 @@ class MasteryEngine:
         r = self.retention(self.last_seen(batch.last_practice[rows], batch.first_time[rows]), batch.evidence[rows], now)
         start = self._start(batch.p_learned[rows], batch.evidence[rows], batch.theta[rows], batch.theta_sd[rows])
         p_before = np.where(practiced, start * r, batch.p_learned[rows])
-        learn = None if self.ready_learn is None else self.ready_learn[None, :] * self.prerequisites_learned(start)
-        p_after = self.skill_model.update(p_before, practiced, y, items, learn=learn)
+        if self.ready_learn is None:  # a skill model written before per-step rates need not take `learn`
+            p_after = self.skill_model.update(p_before, practiced, y, items)
+        else:
+            learn = self.ready_learn[None, :] * self.prerequisites_learned(start)
+            p_after = self.skill_model.update(p_before, practiced, y, items, learn=learn)
         threshold = self.config.mastery_threshold
         progress = (practiced & (p_before < threshold) & (p_after >= threshold)).any(axis=1)
         cat = self.catalog

@@ -112,3 +112,27 @@ def _readiness(catalog, skill: int, value: float) -> DifficultyProgress:
     progress.skill_readiness = np.ones(catalog.n_skills)
     progress.skill_readiness[skill] = value
     return progress
+
+
+def test_a_skill_model_without_per_step_rates_still_serves(catalog) -> None:
+    """A `SkillModel` whose `update` takes no `learn` (written before per-step rates) works while the engine has
+    no ready rate, with the same result as the model it wraps."""
+    _, _, sub_item, _ = _chain(catalog)
+    inner = MasteryEngine(catalog).skill_model
+
+    class OlderModel:
+        skill_ids, version = inner.skill_ids, "older"
+
+        def __getattr__(self, name):
+            return getattr(inner, name)
+
+        def update(self, p, practiced, correct, items=None):
+            return inner.update(p, practiced, correct, items)
+
+    older, current = MasteryEngine(catalog, OlderModel()), MasteryEngine(catalog, inner)
+    states = []
+    for engine in (older, current):
+        batch = engine.new_batch(["s"])
+        engine.update_batch(batch, np.array([0]), np.array([sub_item]), np.array([1.0]))
+        states.append(batch.p_learned[0])
+    assert np.array_equal(states[0], states[1])
