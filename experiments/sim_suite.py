@@ -30,9 +30,18 @@ RESULTS = ROOT / "experiments" / "results"
 POLICIES = ["equilearn", "random", "gated-curriculum", "zpdes", "oracle"]
 
 
+def _flags(entry: dict) -> str:
+    """Precision of the mastered flag with its Wilson interval and the number of flags (older results: precision)."""
+    if "mastered_flags" not in entry:
+        return f"{entry['mastered_precision']:.2f}"
+    lo, hi = entry["mastered_precision_ci"]
+    return f"{entry['mastered_precision']:.2f} [{lo:.2f}, {hi:.2f}] of {entry['mastered_flags']}"
+
+
 def acceptance_rows(result: dict) -> list[str]:
     rows = ["| setting | equilearn | best baseline | ours minus best [95% CI] | share of oracle | lowest bound, groups | "
-            "lowest bound, quartiles | wasted steps | ready skill practised / listed within 5 steps | mastered flag right | "
+            "lowest bound, quartiles | wasted steps | ready skill practised / listed within 5 steps | "
+            "mastered flag right [95% CI] of flags | "
             "final gap ours / gated |",
             "|---|---|---|---|---|---|---|---|---|---|---|"]
     for s in result["settings"]:
@@ -44,7 +53,7 @@ def acceptance_rows(result: dict) -> list[str]:
         rows.append(f"| {s['setting']} | {ours['gain']['mean']:.3f} | {best} {pol[best]['gain']['mean']:.3f} | "
                     f"{d['all']['mean']:+.3f} [{d['all']['ci'][0]:+.3f}, {d['all']['ci'][1]:+.3f}] | {ours['share_of_oracle']:.2f} | "
                     f"{groups:+.3f} | {quartiles:+.3f} | {ours['over_practice']:.2f} | "
-                    f"{ours['ready_offered_within_5']:.2f} / {ours.get('ready_listed_within_5', math.nan):.2f} | {ours['mastered_precision']:.2f} | "
+                    f"{ours['ready_offered_within_5']:.2f} / {ours.get('ready_listed_within_5', math.nan):.2f} | {_flags(ours)} | "
                     f"{ours['final_gap']:.3f} / {pol['gated-curriculum']['final_gap']:.3f} |")
     return rows
 
@@ -82,7 +91,8 @@ def main() -> None:
         "practised / listed within 5 steps\": of the times a student became ready for a skill (its direct prerequisites "
         "truly mastered, itself not), the share where the student practised it (the first recommendation, which the "
         "simulated student takes) / where it was in the list of 5 recommendations, within 5 steps. \"Mastered flag "
-        "right\": share of the engine's mastered flags that are truly mastered at the end.",
+        "right\": share of the engine's mastered flags that are truly mastered at the end, with its Wilson 95% interval "
+        "and the number of flags (students x skills, both seeds).",
         "",
     ]
     for label, text in (("online", "## Equilearn on the catalog's defaults, learning online"),

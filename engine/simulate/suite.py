@@ -216,6 +216,8 @@ def summarize_setting(setting: Setting, runs: dict[str, list[RunResult]], highes
             "final_gap": final_gap,
             "over_practice": float(np.concatenate([r.over_practice for r in rs]).sum() / (p.initial.size * steps)),
             "mastered_precision": float((flagged & truly).sum() / flagged.sum()) if flagged.any() else math.nan,
+            "mastered_flags": int(flagged.sum()),
+            "mastered_precision_ci": flag_precision_ci(int((flagged & truly).sum()), int(flagged.sum())),
             "mastered_flagged_share": float(flagged.mean()),
             "truly_mastered_share": float(truly.mean()),
             "theta_sd_after_10": {"mean": float(np.nanmean(sd10)), "p90": float(np.nanpercentile(sd10, 90))} if np.isfinite(sd10).any() else None,
@@ -268,6 +270,15 @@ def run_suite(catalog: Catalog, policies: list[str], settings: list[Setting] | N
             "gain_definition": "Hake's g on means of true mastery, per student contribution (final - initial) / "
                                "(1 - mean initial) pooled over seeds; paired differences on the same students, t-intervals",
             "settings": results}
+
+
+def flag_precision_ci(right: int, flags: int, level: float = 0.95) -> list[float]:
+    """Wilson interval of the share of `flags` mastered flags that are right (`right`): the issue's 80% line is
+    read against it, since a world where the engine sets few flags says little about their precision."""
+    if flags == 0:
+        return [math.nan, math.nan]
+    ci = stats.binomtest(right, flags).proportion_ci(confidence_level=level, method="wilson")
+    return [float(ci.low), float(ci.high)]
 
 
 def _within(delays: np.ndarray, missed: int) -> float:

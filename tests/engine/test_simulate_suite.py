@@ -12,7 +12,8 @@ from engine.catalog import load_catalog
 from engine.mastery import irt_p_correct
 from engine.simulate import make_world, run_policy
 from engine.simulate.proficiency import MASTERY_SLOPE, ProficiencyLearners
-from engine.simulate.suite import SETTINGS, Setting, gain_contributions, run_suite, setting_by_name, suite_markdown
+from engine.simulate.suite import (SETTINGS, Setting, flag_precision_ci, gain_contributions, run_suite, setting_by_name,
+                                   suite_markdown)
 from engine.simulate.world import misspecify
 
 
@@ -142,3 +143,15 @@ def test_gain_contributions_average_to_the_normalized_gain_on_means() -> None:
     parts = gain_contributions(run)  # type: ignore[arg-type]
     assert parts == pytest.approx([0.4 / 0.7, 0.0])
     assert parts.mean() == pytest.approx(2 / 7)
+
+
+def test_flag_precision_interval_by_hand() -> None:
+    """Wilson 95% interval of 3 right flags of 4, by its formula: (p + z^2/2n -+ z sqrt(p(1-p)/n + z^2/4n^2)) /
+    (1 + z^2/n), z = 1.959964; no flags, no interval."""
+    z, n, p = 1.959963985, 4, 0.75
+    centre, half = p + z**2 / (2 * n), z * math.sqrt(p * (1 - p) / n + z**2 / (4 * n**2))
+    lo, hi = flag_precision_ci(3, 4)
+    assert lo == pytest.approx((centre - half) / (1 + z**2 / n), abs=1e-6)
+    assert hi == pytest.approx((centre + half) / (1 + z**2 / n), abs=1e-6)
+    assert lo < 0.8 < hi  # 3 of 4 flags right cannot tell whether the flag is right 80% of the time
+    assert all(math.isnan(x) for x in flag_precision_ci(0, 0))
