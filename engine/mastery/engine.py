@@ -8,6 +8,8 @@ keeps P(learned) * R with R = exp(-dt / (stability_days * (1 + evidence) ** stab
 practice, slower forgetting); a skill never practised here ages from the student's first response.
 Unknown times (NaN) mean no decay. The predicted P(correct) of an item
 blends the IRT prediction from the ability EAP with the skill model's prediction in logit space.
+With `ready_learn` (a model set's learn rates per ready step) the skill model's transition teaches each step in
+proportion to P(the practised skill's direct prerequisites learned), as the recommender's gain assumes.
 
 Per skill the engine also keeps an ability on the items' IRT scale (`skill_theta`, `skill_var`): a
 skill first practised starts at the general ability with variance theta_sd^2 + skill_spread^2 (skills

@@ -77,9 +77,7 @@ def entry_resources(catalog: Catalog, allowed: np.ndarray) -> np.ndarray:
 
 def readiness(engine: MasteryEngine, batch: MasteryBatch) -> np.ndarray:
     """(N, S) P(all direct prerequisites learned) under the ability-informed P(learned) (1 for a root)."""
-    p = engine.p_now(batch, None)
-    direct = engine.catalog.graph.direct.astype(float)
-    return np.exp(np.log(np.clip(p, 1e-12, 1.0)) @ direct.T)
+    return engine.prerequisites_learned(engine.p_now(batch, None))
 
 
 @dataclass(frozen=True)
