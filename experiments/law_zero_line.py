@@ -39,7 +39,6 @@ def _law_cells(law: LearningLaw) -> str:
     return f"{cells} | {lo:.0%}-{hi:.0%}"
 
 
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--students", type=int, default=300)

@@ -48,7 +48,6 @@ VARIANTS: dict[str, Callable[[], AbstractContextManager[None]]] = {"served": nul
                                                                    "none": placement_off}
 
 
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--students", type=int, default=300)
