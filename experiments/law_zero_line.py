@@ -50,14 +50,14 @@ def main() -> None:
     load_before, started = os.getloadavg(), time.perf_counter()
     laws, gains = [], []
     for setting in (NOBODY_LEARNS, *SETTINGS):
-        log = random_practice_log(setting, catalog, args.log_students, args.steps, args.seed + 10_000)
+        world = setting.world(catalog, args.students, args.seed)
+        log = random_practice_log(setting, catalog, args.log_students, args.steps, args.seed + 10_000, content=world)
         engine, served = built_policy(catalog, log, args.seed)
         entry = DifficultyProgress.from_dict(fit_from_log(copy.deepcopy(engine), log, law_bands="entry"))
         laws.append((setting.name, served.law, entry.law))
         print(setting.name, "laws fitted", flush=True)
         if setting is NOBODY_LEARNS:
             continue
-        world = setting.world(catalog, args.students, args.seed)
         runs = {name: run_policy(world, setting, OURS, args.steps, engine=copy.deepcopy(engine), progress=copy.deepcopy(progress))
                 for name, progress in (("state", served), ("entry", entry))}
         m, lo, hi = _t_ci(gain_contributions(runs["entry"]) - gain_contributions(runs["state"]))

@@ -62,9 +62,9 @@ def main() -> None:
         gains: dict[str, list[np.ndarray]] = {name: [] for name in VARIANTS}
         sd10: dict[str, list[np.ndarray]] = {name: [] for name in VARIANTS}
         for seed in range(1, args.seeds + 1):
-            log = random_practice_log(setting, catalog, args.log_students, args.steps, seed + 10_000)
-            engine, progress = built_policy(catalog, log, seed)
             world = setting.world(catalog, args.students, seed)
+            log = random_practice_log(setting, catalog, args.log_students, args.steps, seed + 10_000, content=world)
+            engine, progress = built_policy(catalog, log, seed)
             for name, variant in VARIANTS.items():
                 with variant():
                     run = run_policy(world, setting, OURS, args.steps, engine=copy.deepcopy(engine), progress=copy.deepcopy(progress))

@@ -67,6 +67,7 @@ from engine.simulate.proficiency import ProficiencyLearners
 from engine.simulate.report import normalized_gain, prior_quartile
 from engine.simulate.runner import PLACEMENT_RESPONSES, RunResult, run_policy
 from engine.simulate.suite import Setting, built_policy, random_practice_log, setting_by_name
+from engine.simulate.world import World
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "experiments" / "results"
@@ -408,8 +409,10 @@ def paired_progress(engine: MasteryEngine, log: pl.DataFrame) -> BandProgress:
 
 
 # ---- the run ----------------------------------------------------------------------------------------------
-def _built(setting: Setting, catalog: Catalog, log_students: int, seed: int) -> tuple[pl.DataFrame, MasteryEngine, DifficultyProgress | None]:
-    log = random_practice_log(setting, catalog, log_students, STEPS, seed + 10_000)
+def _built(setting: Setting, world: World, log_students: int, seed: int) -> tuple[pl.DataFrame, MasteryEngine, DifficultyProgress | None]:
+    """The log of other students on the content of `world`, and the set built from it."""
+    catalog = world.catalog
+    log = random_practice_log(setting, catalog, log_students, STEPS, seed + 10_000, content=world)
     engine, learned = built_policy(catalog, log, seed)
     return log, engine, learned
 
@@ -419,7 +422,7 @@ def decompose(setting: Setting, catalog: Catalog, students: int, seed: int, log_
     """Part 1's rows, part 4's calibration of the served row and part 5's steps of the served row and the gated
     curriculum (proficiency family; None and {} elsewhere)."""
     world = setting.world(catalog, students, seed)
-    _, engine, learned = _built(setting, catalog, log_students, seed)
+    _, engine, learned = _built(setting, world, log_students, seed)
     world_law = true_law(setting, learned.law) if setting.family == "proficiency" and learned is not None and learned.law is not None else None
     variants = [("equilearn, engine's estimates, law from the log (served)", False, None),
                 ("equilearn, engine's estimates, the world's true law", False, world_law),
@@ -460,9 +463,11 @@ def decompose(setting: Setting, catalog: Catalog, students: int, seed: int, log_
     return out, calibrated, steps
 
 
-def identify(setting: Setting, catalog: Catalog, log_students: int, seed: int) -> tuple[BandProgress, LearningLaw | None]:
-    """The paired progress per band in the setting's random-practice log, and the learning law `model build` fits."""
-    log, engine, learned = _built(setting, catalog, log_students, seed)
+def identify(setting: Setting, catalog: Catalog, students: int, log_students: int, seed: int
+             ) -> tuple[BandProgress, LearningLaw | None]:
+    """The paired progress per band in the setting's random-practice log (on the content of part 1's world), and
+    the learning law `model build` fits."""
+    log, engine, learned = _built(setting, setting.world(catalog, students, seed), log_students, seed)
     return paired_progress(copy.deepcopy(engine), log), (learned.law if learned is not None else None)
 
 
@@ -582,9 +587,9 @@ def main() -> None:
         if steps:
             stepped[name] = steps
     names = list(filter(None, args.identify.split(",")))
-    identified = {name: identify(setting_by_name(name), catalog, args.log_students, args.seed) for name in names}
+    identified = {name: identify(setting_by_name(name), catalog, args.students, args.log_students, args.seed) for name in names}
     if names:
-        identified[NO_LEARNING.name] = identify(NO_LEARNING, catalog, args.log_students, args.seed)
+        identified[NO_LEARNING.name] = identify(NO_LEARNING, catalog, args.students, args.log_students, args.seed)
     text = markdown(args, decomposed, identified, calibrated, stepped, time.perf_counter() - started, load)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(text)

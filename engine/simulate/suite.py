@@ -12,6 +12,7 @@ difference between two policies is taken student by student (`paired`), with a t
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -89,11 +90,14 @@ SETTINGS: tuple[Setting, ...] = (
 
 
 def random_practice_log(setting: Setting, catalog: Catalog, students: int, steps: int, seed: int,
-                        groups: tuple[GroupSpec, ...] = DEFAULT_GROUPS) -> pl.DataFrame:
+                        groups: tuple[GroupSpec, ...] = DEFAULT_GROUPS, content: World | None = None) -> pl.DataFrame:
     """A canonical response log of other students (a world drawn with another seed) practising at random: a
     random resource and a random item of its skill each step (one step a day, timestamped), as a platform's log
-    before any policy."""
+    before any policy. `content`: the world whose items and resources they use (`same_content`), the platform's
+    that the log is built for; None: those drawn with `seed`."""
     world = setting.world(catalog, students, seed, groups)
+    if content is not None:
+        world = same_content(world, content)
     learners = setting.learners(world)
     rng = np.random.default_rng([seed, 505])
     ids = np.array([f"log{seed}-{i:05d}" for i in range(students)])
@@ -106,6 +110,15 @@ def random_practice_log(setting: Setting, catalog: Catalog, students: int, steps
                                     "correct": correct, "seq": np.full(students, t, dtype=np.int64)}))
     day = pl.duration(days=pl.col("seq"))  # one step a day, the simulation's clock (run_policy's `now` is the step)
     return pl.concat(frames).with_columns((pl.datetime(1970, 1, 1, time_zone="UTC") + day).dt.cast_time_unit("us").alias("timestamp"))
+
+
+def same_content(students: World, content: World) -> World:
+    """`students` on the items and resources of `content`: its true item tags and parameters (a misspecified
+    world's mis-tags and difficulties) and its resources' hidden quality. Those belong to the platform's content,
+    not to a cohort, so a log of earlier students and the students served after it meet the same ones."""
+    if students.catalog is not content.catalog:
+        raise ConfigError("the log's students and the content must share one catalog")
+    return dataclasses.replace(students, quality=content.quality, truth=content.truth)
 
 
 def built_policy(catalog: Catalog, log: pl.DataFrame, seed: int) -> tuple[MasteryEngine, DifficultyProgress | None]:
@@ -255,7 +268,7 @@ def run_suite(catalog: Catalog, policies: list[str], settings: list[Setting] | N
             highest, lowest = world.highest_and_lowest()
             engine, learned = None, None
             if build_log_students and OURS in policies:
-                log = random_practice_log(setting, catalog, build_log_students, steps, seed + 10_000, groups)
+                log = random_practice_log(setting, catalog, build_log_students, steps, seed + 10_000, groups, content=world)
                 engine, learned = built_policy(catalog, log, seed)
             for policy in policies:
                 own = policy == OURS

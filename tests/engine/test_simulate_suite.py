@@ -6,14 +6,15 @@ import math
 import types
 
 import numpy as np
+import polars as pl
 import pytest
 
 from engine.catalog import load_catalog
 from engine.mastery import irt_p_correct
 from engine.simulate import make_world, run_policy
 from engine.simulate.proficiency import MASTERY_SLOPE, ProficiencyLearners
-from engine.simulate.suite import (SETTINGS, Setting, flag_precision_ci, gain_contributions, run_suite, setting_by_name,
-                                   suite_markdown)
+from engine.simulate.suite import (SETTINGS, Setting, flag_precision_ci, gain_contributions, random_practice_log, run_suite,
+                                   setting_by_name, suite_markdown)
 from engine.simulate.world import misspecify
 
 
@@ -28,6 +29,24 @@ def test_suite_spans_four_families_and_at_least_eight_settings():
     assert any(s.mistag_share >= 0.1 for s in SETTINGS)  # the misspecified family
     peaks = [s.params["peak_success"] for s in SETTINGS if s.family == "proficiency"]
     assert min(peaks) <= 0.4 and max(peaks) >= 0.85
+
+
+def test_the_log_is_answered_on_the_content_it_is_built_for(catalog):
+    """A platform's earlier students meet the same items as the students served after them: a log drawn with
+    `content=world` follows that world's true difficulties (catalog's + N(0, 0.8) noise), not another draw's."""
+    setting = setting_by_name("misspecified-20")
+    served, other = setting.world(catalog, 20, seed=1), setting.world(catalog, 20, seed=2)
+    log = random_practice_log(setting, catalog, 400, 30, seed=10_001, content=served)
+    rates = log.group_by("item_id").agg(pl.col("correct").mean()).to_dict(as_series=False)
+    index = np.array([catalog.item_ids.index(i) for i in rates["item_id"]])
+    rate = np.array(rates["correct"])
+
+    def follows(world):  # correlation of each item's success rate with its true shift from the catalog (harder: lower)
+        return np.corrcoef(rate, -(world.items.b - catalog.item_b)[index])[0, 1]
+
+    assert follows(served) > 0.3 and abs(follows(other)) < 0.15
+    own = random_practice_log(setting, catalog, 400, 30, seed=10_001)  # without content: its own draw, as before
+    assert not own["correct"].equals(log["correct"])
 
 
 def test_misspecified_world_hides_its_truth_from_the_catalog(catalog):
