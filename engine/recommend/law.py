@@ -15,13 +15,9 @@ random-practice log varies the band of each step at random, which is what makes 
 
 The fit is a ridge-penalised logistic regression by Newton's method over at most `max_students` students
 drawn with a fixed seed (the student block of the Hessian is diagonal, so a step costs the small block
-only); standard errors of the gammas come from the penalised Hessian. The policy uses `multiplier(p)`, each
-band's learning relative to the log's average step: the estimate itself, clipped at 0, the same per-step
-learning the mastery engine adds to a practised skill's ability (`MasteryEngine._expected_learning`). Not the
-estimate plus its standard error: the law is fitted once from the log and not refitted from what the policy
-then serves, so optimism would explore nothing and only favour the bands the log measured worst. On a
-100-student log the rarely seen 90-100% band (136 steps, SE 0.17) came out as the most valuable band that way,
-and the outside world's top quartile was served steps that taught it less than the gated curriculum did.
+only); standard errors of the gammas come from the penalised Hessian. The policy uses `multiplier(p)`, each band's learning relative to the
+log's average step, with the estimate taken one standard error above its mean (optimism under
+uncertainty: a band seldom seen in the log is not written off) and clipped at 0.
 """
 
 from __future__ import annotations
@@ -74,7 +70,7 @@ class LearningLaw:
 
     def multiplier(self, p: np.ndarray) -> np.ndarray:
         """Learning of a step at predicted success `p` relative to the log's average step (1 everywhere when
-        the law is not informative)."""
+        the law is not informative); the band's estimate is taken one standard error above its mean."""
         p = np.asarray(p, dtype=float)
         if not self.informative:
             return np.ones_like(p)
@@ -82,9 +78,9 @@ class LearningLaw:
 
     @property
     def band_multipliers(self) -> np.ndarray:
-        """(K,) each band's estimated learning, clipped at 0, over the log's average step (module docstring: why
-        not optimistic)."""
-        return np.maximum(np.asarray(self.gamma), 0.0) / self.average
+        """(K,) each band's learning, one standard error above its estimate and clipped at 0, over the log's
+        average step."""
+        return np.maximum(np.asarray(self.gamma) + np.asarray(self.se), 0.0) / self.average
 
     def expected_multiplier(self, mean: np.ndarray, var: np.ndarray, a: np.ndarray, b: np.ndarray,
                             c: np.ndarray) -> np.ndarray:
