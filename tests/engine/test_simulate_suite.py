@@ -10,6 +10,7 @@ import polars as pl
 import pytest
 
 from engine.catalog import load_catalog
+from engine.errors import ConfigError
 from engine.mastery import irt_p_correct
 from engine.simulate import make_world, run_policy
 from engine.simulate.proficiency import MASTERY_SLOPE, ProficiencyLearners
@@ -47,6 +48,9 @@ def test_the_log_is_answered_on_the_content_it_is_built_for(catalog):
     assert follows(served) > 0.3 and abs(follows(other)) < 0.15
     own = random_practice_log(setting, catalog, 400, 30, seed=10_001)  # without content: its own draw, as before
     assert not own["correct"].equals(log["correct"])
+    elsewhere = setting.world(load_catalog(None), 20, seed=1)  # the same catalog's content, but another catalog object
+    with pytest.raises(ConfigError, match="share one catalog"):
+        random_practice_log(setting, catalog, 10, 2, seed=10_001, content=elsewhere)
 
 
 def test_misspecified_world_hides_its_truth_from_the_catalog(catalog):
