@@ -31,9 +31,7 @@ POLICIES = ["equilearn", "random", "gated-curriculum", "zpdes", "oracle"]
 
 
 def _flags(entry: dict) -> str:
-    """Precision of the mastered flag with its Wilson interval and the number of flags (older results: precision)."""
-    if "mastered_flags" not in entry:
-        return f"{entry['mastered_precision']:.2f}"
+    """Precision of the mastered flag with its Wilson interval and the number of flags."""
     lo, hi = entry["mastered_precision_ci"]
     return f"{entry['mastered_precision']:.2f} [{lo:.2f}, {hi:.2f}] of {entry['mastered_flags']}"
 
