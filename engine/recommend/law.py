@@ -15,9 +15,14 @@ random-practice log varies the band of each step at random, which is what makes 
 
 The fit is a ridge-penalised logistic regression by Newton's method over at most `max_students` students
 drawn with a fixed seed (the student block of the Hessian is diagonal, so a step costs the small block
-only); standard errors of the gammas come from the penalised Hessian. The policy uses `multiplier(p)`, each band's learning relative to the
-log's average step, with the estimate taken one standard error above its mean (optimism under
-uncertainty: a band seldom seen in the log is not written off) and clipped at 0.
+only). Standard errors of the gammas are clustered by student (a sandwich over the students' score blocks,
+Liang & Zeger 1986): the model is only approximately right, so one student's answers are not independent
+given it, and a band fed by few students' many steps is less sure than the Hessian says. The policy uses
+`multiplier(p)`, each band's learning relative to the log's average step, where a band's difference from
+the average counts only beyond one standard error (soft thresholding): what the log cannot tell apart from
+the average step is served as the average, neither favoured (a rare band's noisy estimate would otherwise
+steer every student to it) nor written off. The law is fitted once from a log and not refitted from what the
+policy serves, so nothing would correct a choice made on noise.
 """
 
 from __future__ import annotations
@@ -70,7 +75,7 @@ class LearningLaw:
 
     def multiplier(self, p: np.ndarray) -> np.ndarray:
         """Learning of a step at predicted success `p` relative to the log's average step (1 everywhere when
-        the law is not informative); the band's estimate is taken one standard error above its mean."""
+        the law is not informative); see `band_multipliers`."""
         p = np.asarray(p, dtype=float)
         if not self.informative:
             return np.ones_like(p)
@@ -78,9 +83,11 @@ class LearningLaw:
 
     @property
     def band_multipliers(self) -> np.ndarray:
-        """(K,) each band's learning, one standard error above its estimate and clipped at 0, over the log's
-        average step."""
-        return np.maximum(np.asarray(self.gamma) + np.asarray(self.se), 0.0) / self.average
+        """(K,) each band's learning over the log's average step, its difference from the average shrunk by one
+        standard error toward 0 (to 0 when within one SE) and the learning clipped at 0."""
+        gamma, se, average = np.asarray(self.gamma), np.asarray(self.se), self.average
+        beyond_noise = np.sign(gamma - average) * np.maximum(np.abs(gamma - average) - se, 0.0)
+        return np.maximum(average + beyond_noise, 0.0) / average
 
     def expected_multiplier(self, mean: np.ndarray, var: np.ndarray, a: np.ndarray, b: np.ndarray,
                             c: np.ndarray) -> np.ndarray:
@@ -140,22 +147,30 @@ def fit_law(student: np.ndarray, skill: np.ndarray, easiness: np.ndarray, counts
     steps = np.bincount(step_band[step_band >= 0], minlength=n_bands)
     if n < MIN_STEPS or np.unique(correct).size < 2:
         return LearningLaw(tuple(edges), (0.0,) * n_bands, (0.0,) * n_bands, tuple(int(x) for x in steps))
-    coef, cov = _newton(s_idx, sparse.hstack([
-        sparse.csr_matrix((np.ones(n), (np.arange(n), k_idx)), shape=(n, int(k_idx.max()) + 1)),
-        sparse.csr_matrix(easiness[:, None]), sparse.csr_matrix(counts)]).tocsr(), correct.astype(float), penalty)
+    shared = sparse.hstack([sparse.csr_matrix((np.ones(n), (np.arange(n), k_idx)), shape=(n, int(k_idx.max()) + 1)),
+                            sparse.csr_matrix(easiness[:, None]), sparse.csr_matrix(counts)]).tocsr()
+    y = correct.astype(float)
+    u, coef, inverse_schur = _newton(s_idx, shared, y, penalty)
+    cov = _clustered_covariance(s_idx, shared, y, u, coef, inverse_schur, penalty)
     se = np.sqrt(np.clip(np.diag(cov)[-n_bands:], 0.0, None))
     return LearningLaw(tuple(edges), tuple(float(x) for x in coef[-n_bands:]), tuple(float(x) for x in se),
                        tuple(int(x) for x in steps))
 
 
+def _membership(student: np.ndarray) -> sparse.csr_matrix:
+    """(students, rows) 0/1: which rows belong to which student (sums a per-row quantity per student)."""
+    n_students = int(student.max()) + 1
+    return sparse.csr_matrix((np.ones(student.size), (student, np.arange(student.size))), shape=(n_students, student.size))
+
+
 def _newton(student: np.ndarray, shared: sparse.csr_matrix, y: np.ndarray, penalty: float,
-            max_iter: int = 50, tol: float = 1e-8) -> tuple[np.ndarray, np.ndarray]:
+            max_iter: int = 50, tol: float = 1e-8) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Ridge logistic regression logit = u[student] + shared @ v, penalty / 2 * (|u|^2 + |v|^2), by Newton's
     method. The student block of the Hessian is diagonal, so each step solves only the small `shared` block
-    (its Schur complement): O(rows x columns^2) per step, whatever the number of students. Returns v and
-    its covariance (the inverse Schur complement: the shared block of the inverse Hessian)."""
-    n_students, q = int(student.max()) + 1, shared.shape[1]
-    members = sparse.csr_matrix((np.ones(student.size), (student, np.arange(student.size))), shape=(n_students, student.size))
+    (its Schur complement): O(rows x columns^2) per step, whatever the number of students. Returns u, v and
+    the inverse Schur complement (the shared block of the inverse Hessian: v's model-based covariance)."""
+    members, q = _membership(student), shared.shape[1]
+    n_students = members.shape[0]
     u, v = np.zeros(n_students), np.zeros(q)
     for _ in range(max_iter):
         p = expit(u[student] + shared @ v)
@@ -171,4 +186,22 @@ def _newton(student: np.ndarray, shared: sparse.csr_matrix, y: np.ndarray, penal
         u, v = u + du, v + dv
         if max(np.abs(du).max(), np.abs(dv).max()) < tol:
             break
-    return v, np.linalg.inv(schur)
+    return u, v, np.linalg.inv(schur)
+
+
+def _clustered_covariance(student: np.ndarray, shared: sparse.csr_matrix, y: np.ndarray, u: np.ndarray, v: np.ndarray,
+                          inverse_schur: np.ndarray, penalty: float) -> np.ndarray:
+    """Covariance of v clustered by student: bread M^-1 (`inverse_schur`) around the meat sum_i s_i s_i^T x G / (G - 1)
+    over the G students, s_i = sum over the student's rows of (x_t - h_i) r_t, the score on v net of the part the
+    student's own intercept absorbs (h_i = the student's row of H_uv / H_uu, r_t = y_t - p_t): the v part of the
+    penalised estimator's influence, summed over each student's answers."""
+    members = _membership(student)
+    n_students = members.shape[0]
+    p = expit(u[student] + shared @ v)
+    w = p * (1.0 - p)
+    h_uu = members @ w + penalty  # the penalised Hessian's diagonal block, as in the bread
+    h_uv = (members @ shared.multiply(w[:, None])).toarray()
+    r = y - p
+    scores = (members @ shared.multiply(r[:, None])).toarray() - (h_uv / h_uu[:, None]) * (members @ r)[:, None]
+    meat = scores.T @ scores * n_students / max(n_students - 1, 1)
+    return inverse_schur @ meat @ inverse_schur
