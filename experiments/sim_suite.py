@@ -36,11 +36,17 @@ def _flags(entry: dict) -> str:
     return f"{entry['mastered_precision']:.2f} [{lo:.2f}, {hi:.2f}] of {entry['mastered_flags']}"
 
 
+def _gap(entry: dict) -> str:
+    """Our final gap minus the gated curriculum's on the same students, with its 95% interval."""
+    d = entry["final_gap_minus"]["gated-curriculum"]
+    return f"{d['mean']:+.3f} [{d['ci'][0]:+.3f}, {d['ci'][1]:+.3f}]"
+
+
 def acceptance_rows(result: dict) -> list[str]:
     rows = ["| setting | equilearn | best baseline | ours minus best [95% CI] | share of oracle | lowest bound, groups | "
             "lowest bound, quartiles | wasted steps | ready skill practised / listed within 5 steps | "
             "mastered flag right [95% CI] of flags | "
-            "final gap ours / gated |",
+            "final gap ours / gated, difference [95% CI] |",
             "|---|---|---|---|---|---|---|---|---|---|---|"]
     for s in result["settings"]:
         pol = s["policies"]
@@ -52,7 +58,7 @@ def acceptance_rows(result: dict) -> list[str]:
                     f"{d['all']['mean']:+.3f} [{d['all']['ci'][0]:+.3f}, {d['all']['ci'][1]:+.3f}] | {ours['share_of_oracle']:.2f} | "
                     f"{groups:+.3f} | {quartiles:+.3f} | {ours['over_practice']:.2f} | "
                     f"{ours['ready_offered_within_5']:.2f} / {ours.get('ready_listed_within_5', math.nan):.2f} | {_flags(ours)} | "
-                    f"{ours['final_gap']:.3f} / {pol['gated-curriculum']['final_gap']:.3f} |")
+                    f"{ours['final_gap']:.3f} / {pol['gated-curriculum']['final_gap']:.3f}, {_gap(ours)} |")
     return rows
 
 

@@ -194,6 +194,21 @@ def _paired(a: _Pooled, b: _Pooled, subset: np.ndarray) -> dict[str, float]:
     return {"mean": m, "ci": [lo, hi]}
 
 
+def gap_difference(a: list[RunResult], b: list[RunResult], highest: str, lowest: str, level: float = 0.95) -> dict[str, object]:
+    """a's final gap (highest- minus lowest-opportunity group's mean final mastery) minus b's, on the same students
+    per seed, with a normal interval: per seed the difference is mean_high(d) - mean_low(d), d = a's final minus
+    b's per student, whose variance is var_high(d) / n_high + var_low(d) / n_low; seeds are averaged."""
+    means, variances = [], []
+    for ra, rb in zip(a, b, strict=True):
+        names = np.array(ra.group_names)[ra.group]
+        d = ra.final - rb.final
+        hi, lo = d[names == highest], d[names == lowest]
+        means.append(hi.mean() - lo.mean())
+        variances.append(hi.var(ddof=1) / hi.size + lo.var(ddof=1) / lo.size)
+    m, half = float(np.mean(means)), float(stats.norm.ppf(0.5 + level / 2) * math.sqrt(sum(variances)) / len(means))
+    return {"mean": m, "ci": [m - half, m + half]}
+
+
 def summarize_setting(setting: Setting, runs: dict[str, list[RunResult]], highest: str, lowest: str,
                       paired_from: tuple[str, ...] = (OURS,)) -> dict[str, object]:
     """Gains, paired differences (of each policy in `paired_from` minus every other), equity and practice figures of
@@ -243,6 +258,7 @@ def summarize_setting(setting: Setting, runs: dict[str, list[RunResult]], highes
         if name in paired_from:
             entry["minus"] = {other: {key: _paired(p, pooled[other], sub) for key, sub in subsets.items()}
                               for other in pooled if other != name}
+            entry["final_gap_minus"] = {other: gap_difference(rs, runs[other], highest, lowest) for other in pooled if other != name}
         out["policies"][name] = entry  # type: ignore[index]
     return out
 

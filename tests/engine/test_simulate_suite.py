@@ -178,3 +178,21 @@ def test_flag_precision_interval_by_hand() -> None:
     assert hi == pytest.approx((centre + half) / (1 + z**2 / n), abs=1e-6)
     assert lo < 0.8 < hi  # 3 of 4 flags right cannot tell whether the flag is right 80% of the time
     assert all(math.isnan(x) for x in flag_precision_ci(0, 0))
+
+
+def test_the_gap_difference_is_the_difference_of_the_two_gaps_with_a_two_group_interval() -> None:
+    """By hand: per student d = final under a - final under b; the gap difference is mean_high(d) - mean_low(d),
+    equal to a's gap minus b's, with variance var_high(d) / n_high + var_low(d) / n_low; seeds are averaged."""
+    from engine.simulate.suite import gap_difference
+
+    def run(final: list[float]) -> types.SimpleNamespace:
+        return types.SimpleNamespace(group_names=("high", "low"), group=np.array([0, 0, 1, 1]), final=np.array(final))
+
+    a, b = run([0.5, 0.7, 0.2, 0.4]), run([0.4, 0.5, 0.3, 0.3])
+    one = gap_difference([a], [b], "high", "low")
+    assert one["mean"] == pytest.approx((0.6 - 0.3) - (0.45 - 0.3))
+    half = 1.959964 * math.sqrt(0.005 / 2 + 0.02 / 2)  # d = (0.1, 0.2 | -0.1, 0.1)
+    assert one["ci"] == pytest.approx([0.15 - half, 0.15 + half], abs=1e-5)
+    two = gap_difference([a, a], [b, a], "high", "low")  # a second seed where the policies agree: no difference
+    assert two["mean"] == pytest.approx(0.15 / 2)
+    assert two["ci"][1] - two["mean"] == pytest.approx(half / 2, abs=1e-5)
