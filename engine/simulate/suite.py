@@ -258,7 +258,8 @@ def summarize_setting(setting: Setting, runs: dict[str, list[RunResult]], highes
         if name in paired_from:
             entry["minus"] = {other: {key: _paired(p, pooled[other], sub) for key, sub in subsets.items()}
                               for other in pooled if other != name}
-            entry["final_gap_minus"] = {other: gap_difference(rs, runs[other], highest, lowest) for other in pooled if other != name}
+            entry["final_gap_minus"] = {other: gap_difference(rs, runs[other], highest, lowest)
+                                        for other in pooled if other != name}
         out["policies"][name] = entry  # type: ignore[index]
     return out
 
