@@ -147,14 +147,21 @@ def fit_law(student: np.ndarray, skill: np.ndarray, easiness: np.ndarray, counts
     steps = np.bincount(step_band[step_band >= 0], minlength=n_bands)
     if n < MIN_STEPS or np.unique(correct).size < 2:
         return LearningLaw(tuple(edges), (0.0,) * n_bands, (0.0,) * n_bands, tuple(int(x) for x in steps))
-    shared = sparse.hstack([sparse.csr_matrix((np.ones(n), (np.arange(n), k_idx)), shape=(n, int(k_idx.max()) + 1)),
-                            sparse.csr_matrix(easiness[:, None]), sparse.csr_matrix(counts)]).tocsr()
+    shared = shared_design(k_idx, easiness, counts)
     y = correct.astype(float)
     u, coef, inverse_schur = _newton(s_idx, shared, y, penalty)
     cov = _clustered_covariance(s_idx, shared, y, u, coef, inverse_schur, penalty)
     se = np.sqrt(np.clip(np.diag(cov)[-n_bands:], 0.0, None))
     return LearningLaw(tuple(edges), tuple(float(x) for x in coef[-n_bands:]), tuple(float(x) for x in se),
                        tuple(int(x) for x in steps))
+
+
+def shared_design(skill: np.ndarray, easiness: np.ndarray, counts: np.ndarray) -> sparse.csr_matrix:
+    """(n, skills + 1 + B) the law's columns besides the student intercepts: skill one-hot (`skill` indices 0..S-1),
+    the item's easiness, the per-band step counts."""
+    n = skill.size
+    return sparse.hstack([sparse.csr_matrix((np.ones(n), (np.arange(n), skill)), shape=(n, int(skill.max()) + 1)),
+                          sparse.csr_matrix(easiness[:, None]), sparse.csr_matrix(counts)]).tocsr()
 
 
 def _membership(student: np.ndarray) -> sparse.csr_matrix:

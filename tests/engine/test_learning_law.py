@@ -130,9 +130,7 @@ def test_clustered_standard_errors_follow_the_spread_of_refits_when_students_lea
     correlated within a student that the model does not describe. Over 80 independent logs, the spread of the
     estimates (the truth here) is what the clustered SE reports; the Hessian's understates it on the bands
     that teach."""
-    from scipy import sparse
-
-    from engine.recommend.law import _newton
+    from engine.recommend.law import _newton, shared_design
 
     estimates, clustered, hessian = [], [], []
     for seed in range(100, 180):
@@ -144,10 +142,8 @@ def test_clustered_standard_errors_follow_the_spread_of_refits_when_students_lea
         law = fit_law(student, skill, easiness, counts, correct, band, BAND_EDGES)
         estimates.append(law.gamma)
         clustered.append(law.se)
-        n = correct.size
-        shared = sparse.hstack([sparse.csr_matrix((np.ones(n), (np.arange(n), skill))), sparse.csr_matrix(easiness[:, None]),
-                                sparse.csr_matrix(counts)]).tocsr()
-        hessian.append(np.sqrt(np.diag(_newton(student, shared, correct, 0.1)[2])[-counts.shape[1]:]))
+        inverse_schur = _newton(student, shared_design(skill, easiness, counts), correct, 0.1)[2]
+        hessian.append(np.sqrt(np.diag(inverse_schur)[-counts.shape[1]:]))
     spread = np.std(estimates, axis=0, ddof=1)
     ratio_clustered, ratio_hessian = np.mean(clustered, axis=0) / spread, np.mean(hessian, axis=0) / spread
     assert np.all((ratio_clustered > 0.8) & (ratio_clustered < 1.25)), ratio_clustered
