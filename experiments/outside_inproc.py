@@ -69,6 +69,8 @@ class EquilearnInProcess:
 
     def choose(self, step: int) -> np.ndarray:
         resources, items = self.policy.choose(self.batch, float(step), self.rng)
+        listed = self.policy.listed_items
+        self.listed = np.where(listed >= 0, self.to_world[np.maximum(listed, 0)], -1)  # the whole list (`Policy`)
         self._resources = resources
         self._predicted = self.engine.predict_pairs(self.batch, items, float(step))
         return self.to_world[items]
@@ -153,10 +155,11 @@ def main() -> None:
         q = quartiles(runs["equilearn"].initial)
         print(f"{name} (world {args.world_seed}, seed {args.seed}, {args.students} x {args.steps}, "
               f"{time.perf_counter() - began:.0f} s)")
-        print("  policy            gain     Q1     Q2     Q3     Q4  on mastered")
+        print("  policy            gain     Q1     Q2     Q3     Q4  on mastered  turned ready: practised / listed in 5")
         for policy, run in runs.items():
             by_q = " ".join(f"{run.gain[q == k].mean():6.3f}" for k in range(4))
-            print(f"  {policy:16s} {run.gain.mean():6.3f} {by_q}  {run.on_mastered.mean():6.3f}")
+            print(f"  {policy:16s} {run.gain.mean():6.3f} {by_q}  {run.on_mastered.mean():6.3f}       "
+                  f"{run.ready_practised.share:.2f} / {run.ready_listed.share:.2f} of {run.ready_listed.events}")
             saved[f"{name}/{policy}"] = run.gain
         saved[f"{name}/initial"] = runs["equilearn"].initial
     if args.save:

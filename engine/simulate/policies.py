@@ -101,12 +101,14 @@ class EquilearnPolicy(_Base):
         super().__init__(engine)
         self.recommender = Recommender(engine, config, progress=progress)
         self.listed_skills = np.zeros((0, LIST_LENGTH), dtype=np.int64)  # (N, LIST_LENGTH) after each choice
+        self.listed_items = np.zeros((0, LIST_LENGTH), dtype=np.int64)  # the list's items (-1 = empty place)
         self.tracker: ProgressTracker | None = None
 
     def choose(self, batch: MasteryBatch, now: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         """The first of a LIST_LENGTH list, as a platform that shows the list and the student takes the top one;
-        `listed_skills` keeps the skills of the whole list's items (for "offered within 5 steps")."""
+        `listed_items` and `listed_skills` keep the whole list's items and their skills (for "offered within 5 steps")."""
         choice = self.recommender.choose_batch(batch, LIST_LENGTH, now=now, rng=rng)
+        self.listed_items = choice.items.copy()
         self.listed_skills = np.where(choice.items >= 0, self.catalog.item_skill[np.maximum(choice.items, 0)], -1)
         resources, items = choice.resources[:, 0].copy(), choice.items[:, 0].copy()
         missing = items < 0

@@ -47,7 +47,9 @@ curriculum (skills in prerequisite order by the catalog's tags, next skill after
 over HTTP; the oracle (greedy on the true state: the item whose answer raises mastery most). Intervals are paired
 t-intervals over students; quartiles are of initial mastery (Q1 lowest); final gap = high- minus
 low-opportunity group's final mastery; "steps on mastered skills" = share of steps whose item's true skill was
-already truly mastered.
+already truly mastered; "turned ready" = a skill whose direct prerequisites all became truly mastered while it was
+not, counted as practised (or listed, among the k items shown) when that happens within the next 5 steps
+(`experiments/outside_check/readiness.py`).
 
 To check a commit as a fresh clone would ship it, while the working tree changes: `git archive COMMIT | tar -x -C
 /tmp/equilearn-COMMIT` and pass `--code /tmp/equilearn-COMMIT` (the `equilearn` commands then run from that tree).

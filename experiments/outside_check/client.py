@@ -56,6 +56,7 @@ class EquilearnOverHTTP:
     def __init__(self, world: World, student_ids: list[str], base_url: str, key: str, start: datetime,
                  seed: int, k: int = 5, concurrency: int = 4) -> None:
         self.world, self.ids, self.start, self.k = world, student_ids, start, k
+        self.listed = np.full((len(student_ids), k), -1)  # world items of each student's last list (`Policy`)
         self.rng = np.random.default_rng(seed)
         self.friction, self.stats = Friction(), ServedStats()
         self._limit = concurrency
@@ -67,6 +68,7 @@ class EquilearnOverHTTP:
         answers = self._run(self._get_all([f"/v1/students/{sid}/recommendations?k={self.k}" for sid in self.ids]))
         fallbacks_before = self.stats.fallback_steps
         items = np.array([self._pick(body) for body in answers])
+        self.listed = np.array([self._listed(body) for body in answers])
         if step == 0:
             self.stats.cold_start_total += len(self.ids)
             self.stats.cold_start_with_item += len(self.ids) - (self.stats.fallback_steps - fallbacks_before)
@@ -135,6 +137,12 @@ class EquilearnOverHTTP:
                 return None
             return answer.json()
         return None
+
+    def _listed(self, body: dict | None) -> list[int]:
+        """The world item index of every recommendation in the answer, in order, padded with -1 to k."""
+        recs = (body or {}).get("recommendations") or []
+        known = [self.world.item_index[r["item_id"]] for r in recs if r.get("item_id") in self.world.item_index]
+        return (known + [-1] * self.k)[:self.k]
 
     def _pick(self, body: dict | None) -> int:
         """The first recommendation's item; a random item (counted) if the answer has none usable."""

@@ -14,6 +14,7 @@ from experiments.outside_check.client import EquilearnOverHTTP, Friction, Served
 from experiments.outside_check.pipeline import LOG_START, STEP, Platform, Server, write_catalog, \
     write_random_practice_log
 from experiments.outside_check.policies import GatedCurriculum, GreedyOracle, Policy, RandomItem
+from experiments.outside_check.readiness import ReadinessClock, ReadyShare, offered_mask
 from experiments.outside_check.world import Cohort, Learners, World, WorldSpec, make_cohort, make_world
 
 SETTINGS = {"peak45": 0.45, "peak65": 0.65, "peak85": 0.85}  # success rate at which learning peaks
@@ -45,6 +46,8 @@ class Run:
     on_mastered: np.ndarray  # (S,) share of steps whose item's true skill was already truly mastered
     correct_rate: np.ndarray  # (S,)
     final_mastered: np.ndarray  # (S, K) truly mastered at the end
+    ready_practised: ReadyShare = ReadyShare(0, 0)  # skills turned ready and practised within 5 steps (readiness.py)
+    ready_listed: ReadyShare = ReadyShare(0, 0)  # ... and in the list the platform shows within 5 steps
 
     @property
     def gain(self) -> np.ndarray:
@@ -78,16 +81,21 @@ def run_policy(world: World, cohort: Cohort, policy: Policy, uniforms: np.ndarra
     initial = learners.mastery()
     on_mastered = np.zeros(cohort.size)
     correct_count = np.zeros(cohort.size)
+    practised, listed = ReadinessClock(world, learners.mastered()), ReadinessClock(world, learners.mastered())
     for step in range(uniforms.shape[1]):
         items = policy.choose(step)
-        on_mastered += learners.mastered()[rows, world.item_skill[items]]
+        mastered = learners.mastered()
+        on_mastered += mastered[rows, world.item_skill[items]]
+        practised.step(step, mastered, offered_mask(world, items[:, None]))
+        shown = getattr(policy, "listed", None)  # (S, L) the whole list, for a policy that shows one
+        listed.step(step, mastered, offered_mask(world, items[:, None] if shown is None else shown))
         correct = uniforms[:, step] < learners.p_correct(items)
         correct_count += correct
         policy.observe(step, items, correct)
         learners.step(items)
     steps = max(uniforms.shape[1], 1)
     return Run(policy.name, initial, learners.mastery(), on_mastered / steps, correct_count / steps,
-               learners.mastered())
+               learners.mastered(), practised.result, listed.result)
 
 
 def local_runs(world: World, cohort: Cohort, uniforms: np.ndarray, seed: int) -> dict[str, Run]:

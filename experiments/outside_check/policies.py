@@ -15,7 +15,8 @@ from experiments.outside_check.world import Learners, World, sigmoid
 
 
 class Policy(Protocol):
-    """Chooses one item index per student, then sees the answers."""
+    """Chooses one item index per student, then sees the answers. A policy that shows a list of which the student
+    takes the first also sets `listed`, (S, L) world item indices of the last lists (-1 = empty place)."""
 
     name: str
 

@@ -40,6 +40,8 @@ def setting_summary(out: SettingOutcome) -> dict:
             "steps_on_mastered": float(run.on_mastered.mean()),
             "correct_rate": float(run.correct_rate.mean()),
             "final_truly_mastered": float(run.final_mastered.mean()),
+            "ready_within_5": {"practised": run.ready_practised.share, "listed": run.ready_listed.share,
+                               "events": run.ready_listed.events},
         }
     comparisons = {}
     if "equilearn" in out.runs:
@@ -102,6 +104,8 @@ def acceptance(summary: dict) -> list[tuple[str, bool | None, str]]:
          f"{eq['final_gap']:.3f} vs {pol['gated curriculum']['final_gap']:.3f}"),
         ("at most 10% of steps on truly mastered skills", eq["steps_on_mastered"] <= 0.10,
          f"{eq['steps_on_mastered']:.1%} (oracle {pol['oracle']['steps_on_mastered']:.1%})"),
+        ("a student who becomes ready for a skill is offered it within 5 steps (every time)", _every_time(eq),
+         _ready_figures(pol)),
         ("`mastered` flag right at least 80% of the time", None if not flags or flags["precision"] != flags["precision"]
          else flags["precision"] >= 0.8,
          f"precision {_f(flags.get('precision', float('nan')))} on {flags.get('flags', 0)} flags"),
@@ -111,6 +115,28 @@ def acceptance(summary: dict) -> list[tuple[str, bool | None, str]]:
          None if summary["audit_verdict"] == "not run" else summary["audit_verdict"] == "PASS",
          summary["audit_verdict"]),
     ]
+
+
+def _every_time(policy: dict) -> bool | None:
+    """Was every readiness event offered in the list within 5 steps? (None: no event, or a summary without them.)"""
+    ready = policy.get("ready_within_5")
+    return None if not ready or not ready["events"] else ready["listed"] == 1.0
+
+
+def _ready_figures(policies: dict) -> str:
+    ready = {name: p["ready_within_5"] for name, p in policies.items() if p.get("ready_within_5")}
+    if "equilearn" not in ready:
+        return "not measured"
+    eq = ready["equilearn"]
+    others = ", ".join(f"{name} {r['practised']:.0%}" for name, r in ready.items() if name != "equilearn")
+    return f"listed {eq['listed']:.0%}, practised {eq['practised']:.0%} of {eq['events']} events (practised: {others})"
+
+
+def _ready_cell(policy: dict) -> str:
+    ready = policy.get("ready_within_5")
+    if not ready or not ready["events"]:
+        return "n/a"
+    return f"{ready['practised']:.0%} / {ready['listed']:.0%}"
 
 
 def setting_markdown(summary: dict) -> str:
@@ -123,14 +149,14 @@ def setting_markdown(summary: dict) -> str:
              f"{summary['audit_verdict']}; served `audit_status` {summary['served']['audit_status']}.",
              "",
              "| policy | gain [95% CI] | high opp. | low opp. | Q1 | Q2 | Q3 | Q4 | final gap | share of oracle "
-             "| steps on mastered skills | correct |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "| steps on mastered skills | correct | turned ready: practised / listed within 5 steps |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for name, p in pol.items():
         g = p["gain_by_group"]
         lines.append(f"| {name} | {Estimate(**p['gain']).text()} | {g[GROUPS[0]]:.3f} | {g[GROUPS[1]]:.3f} | "
                      + " | ".join(f"{q:.3f}" for q in p["gain_by_quartile"])
                      + f" | {p['final_gap']:.3f} | {p['share_of_oracle']:.0%} | {p['steps_on_mastered']:.1%} | "
-                       f"{p['correct_rate']:.0%} |")
+                       f"{p['correct_rate']:.0%} | {_ready_cell(p)} |")
     if summary["equilearn_minus"]:
         lines += ["", "equilearn minus each policy, paired on the same students (95% CI):", "",
                   "| minus | overall | high opp. | low opp. | Q1 | Q2 | Q3 | Q4 |", "|---|---|---|---|---|---|---|---|"]
