@@ -18,6 +18,17 @@ differ from the student's general level), then follows only its own answers by a
 follow a student who learns. Item predictions use it (probit-corrected for its uncertainty), so a
 prediction knows both how hard the item is and how far this student is on this skill.
 
+A student's skills share the general ability (`share_general`): skill ability = general + a skill's own
+deviation (variance skill_spread^2). An answer that moves one skill's estimate by d tells about the general
+part too: in that model the general ability moves by theta_sd^2 / (theta_sd^2 + skill_spread^2) x d, and every
+other practised skill follows that move in proportion to the part of its estimate still resting on the general
+prior, its variance over theta_sd^2 + skill_spread^2 (all of it for a skill met once, little for one answered
+often). Without it a practised skill kept the general level it had when first met, however much the student's
+answers elsewhere showed since. The move is the skill's own (its prediction already carries the learning it
+expects), not the general EAP's, so learning on one skill is not passed on as if it were standing on all.
+Measured on the held-out students of the suite's random-practice logs, the per-skill predictions' log-loss fell
+in all ten settings (experiments/results/suite.md, issue 14's notes).
+
 A skill with no evidence yet starts from the population prior shifted by the student's standing on
 the ability scale: logit P(learned) = logit(prior) + ability_slope * z, where z is the ability EAP in
 prior-SD units, shrunk toward 0 while the ability is uncertain (an assumption: skills are correlated
@@ -67,6 +78,7 @@ class MasteryConfig:
     ability_slope: float = 1.5
     skill_spread: float = 1.0
     skill_drift: float = 0.05
+    share_general: bool = True  # other practised skills follow the general part of a skill's move (module docstring)
     mastery_success: float = 0.8
     ability_confirms: float = 0.5
     ability_confirms_with_law: float = 0.8  # when the tracked ability also follows a learning law's expected learning
@@ -367,8 +379,19 @@ class MasteryEngine:
         info = a**2 * share * (p - c) * (1.0 - p) / one_minus_c**2  # Fisher information
         v_new = 1.0 / (1.0 / v + info)
         m_new = m + np.clip(v_new * score, -1.5, 1.5)
+        if self.config.share_general:
+            self._follow_general(batch, rows, practiced, np.where(practiced, m_new - m, 0.0).sum(axis=1))
         batch.skill_theta[rows] = np.where(practiced, m_new, batch.skill_theta[rows])
         batch.skill_var[rows] = np.where(practiced, v_new, batch.skill_var[rows])
+
+    def _follow_general(self, batch: MasteryBatch, rows: np.ndarray, practiced: np.ndarray, moved: np.ndarray) -> None:
+        """Move the practised skills of `rows` not `practiced` now by the general part of this answer's move `moved`
+        (n,) (module docstring: `share_general`); skills not practised yet follow the general ability anyway."""
+        prior_var = batch.theta_sd[rows] ** 2 + self.config.skill_spread**2  # (n,) a skill's variance when first met
+        general = batch.theta_sd[rows] ** 2 / prior_var * moved
+        on_prior = np.clip(batch.skill_var[rows] / prior_var[:, None], 0.0, 1.0)  # (n, S) share resting on the prior
+        others = ~practiced & ~np.isnan(batch.skill_theta[rows])
+        batch.skill_theta[rows] = np.where(others, batch.skill_theta[rows] + on_prior * general[:, None], batch.skill_theta[rows])
 
     # ---- online update -----------------------------------------------------------------------------
     def update_batch(self, batch: MasteryBatch, rows: np.ndarray, items: np.ndarray, correct: np.ndarray,
