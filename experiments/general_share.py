@@ -4,13 +4,14 @@
     .venv/bin/python -m experiments.general_share [--students 300 --steps 60 --log-students 300 --seeds 2]
 
 With `share_general` the practised skills follow the general part of every answer (engine/mastery/engine.py);
-without it a practised skill keeps the general level it had when first met. Each variant is a full `model build`
-(held-out choices, skill model, learning law) with the flag on or off, on the same log:
+without it a practised skill keeps the general level it had when first met. `model build` measures which predicts
+its held-out students better and serves that (engine/modelbuild/sharing.py). Here each variant is a full `model
+build` (held-out choices, skill model, learning law) with the setting fixed on or off, on the same log:
 
 1. Held-out log-loss, as `model build` measures it (20% of the log's students held out, each answer predicted from
-   the student's earlier answers only): the per-skill IRT side (irt_weight 1) and the blend the build serves.
-   Per suite setting (its random-practice log, seed 1) and per outside world (its log, as the outside check writes
-   it, peak 65%).
+   the student's earlier answers only): the per-skill IRT side (irt_weight 1) and the blend the build serves; and
+   what `model build` serves when it chooses. Per suite setting (its random-practice log, seed 1) and per outside
+   world (its log, as the outside check writes it, peak 65%).
 2. Learning: equilearn serving each variant's set on the same students, paired. Suite settings: normalized gain,
    built sets, seeds 1..--seeds. Outside worlds in process (`experiments.outside_inproc`: worlds 7 and 11, cohort
    seeds 0..--seeds-1, every peak): raw gain. Columns: on minus off with its paired 95% t-interval, and per variant
@@ -35,7 +36,6 @@ import polars as pl
 
 from engine.catalog import Catalog, load_catalog
 from engine.data import load
-from engine.mastery.engine import MasteryConfig
 from engine.modelbuild import build_model_set
 from engine.runtime.modelset import build_policy
 from engine.simulate.runner import run_policy
@@ -52,20 +52,21 @@ OUTSIDE_WORLDS = (7, 11)
 
 @contextmanager
 def sharing(on: bool) -> Iterator[None]:
-    """`model build` makes its engines with `share_general` = `on` (the served set carries it)."""
-    with mock.patch("engine.modelbuild.modelset.MasteryConfig", functools.partial(MasteryConfig, share_general=on)):
+    """The outside world's in-process policy builds its set with `share_general` fixed to `on`."""
+    with mock.patch("experiments.outside_inproc.build_model_set", functools.partial(build_model_set, share_general=on)):
         yield
 
 
-def held_out_loss(catalog: Catalog, log: pl.DataFrame, seed: int) -> dict[bool, tuple[float, float]]:
-    """Per variant: (held-out log-loss of the per-skill IRT side, of the served blend)."""
+def held_out_loss(catalog: Catalog, log: pl.DataFrame, seed: int) -> tuple[dict[bool, tuple[float, float]], bool]:
+    """Per variant: (held-out log-loss of the per-skill IRT side, of the served blend); and what the build serves
+    when it chooses itself."""
     out = {}
     for on in (True, False):
-        with sharing(on):
-            _, diagnostics = build_model_set(catalog, log, seed=seed)
+        _, diagnostics = build_model_set(catalog, log, seed=seed, share_general=on)
         rows = {r["irt_weight"]: r["logloss"] for r in diagnostics.predictor["weights"]}
         out[on] = (rows[1.0], rows[diagnostics.predictor["irt_weight"]])
-    return out
+    chosen, _ = build_model_set(catalog, log, seed=seed)
+    return out, bool(chosen.components["build"]["share_general"]["share_general"])
 
 
 def lowest_quartile_bound(ours: np.ndarray, best: np.ndarray, quartile: np.ndarray) -> float:
@@ -83,8 +84,7 @@ def suite_runs(catalog: Catalog, setting, args: argparse.Namespace) -> dict[str,
                      for p in ("gated-curriculum", "random", "zpdes")]
         gains["best"].append(max(baselines, key=np.mean))
         for on in (True, False):
-            with sharing(on):
-                model_set, _ = build_model_set(catalog, log, seed=seed)
+            model_set, _ = build_model_set(catalog, log, seed=seed, share_general=on)
             engine, recommender = build_policy(catalog, model_set.components)
             run = run_policy(setting.world(catalog, args.students, seed), setting, OURS, args.steps,
                              engine=engine, progress=copy.deepcopy(recommender.progress))
@@ -130,18 +130,18 @@ def main() -> None:
     for setting in SETTINGS:
         log = random_practice_log(setting, catalog, args.log_students, args.steps, 10_001,
                                   content=setting.world(catalog, args.students, 1))
-        loss = held_out_loss(catalog, log, seed=1)
+        loss, chosen = held_out_loss(catalog, log, seed=1)
         loss_rows.append(f"| {setting.name} | {loss[True][0]:.4f} | {loss[False][0]:.4f} | {loss[True][1]:.4f} "
-                         f"| {loss[False][1]:.4f} |")
+                         f"| {loss[False][1]:.4f} | {'on' if chosen else 'off'} |")
         gain_rows.append(gain_row(setting.name, suite_runs(catalog, setting, args)))
         print(loss_rows[-1], gain_rows[-1], sep="\n", flush=True)
     for world_seed in OUTSIDE_WORLDS:
         world, _, _ = cohort_setting("peak65", 1, 1, world_seed, 0)
         with pipeline_inputs(world, 0, args.log_students, args.steps) as (folder, path):
             outside_catalog = load_catalog(folder)
-            loss = held_out_loss(outside_catalog, load(path, "generic").responses, seed=0)
+            loss, chosen = held_out_loss(outside_catalog, load(path, "generic").responses, seed=0)
         loss_rows.append(f"| outside world {world_seed} (peak 65%) | {loss[True][0]:.4f} | {loss[False][0]:.4f} "
-                         f"| {loss[True][1]:.4f} | {loss[False][1]:.4f} |")
+                         f"| {loss[True][1]:.4f} | {loss[False][1]:.4f} | {'on' if chosen else 'off'} |")
         for name in OUTSIDE_PEAKS:
             gain_rows.append(gain_row(f"outside world {world_seed}, {name}", outside_runs(name, world_seed, args)))
             print(gain_rows[-1], flush=True)
@@ -151,10 +151,10 @@ def main() -> None:
         f"Command: `.venv/bin/python -m experiments.general_share --students {args.students} --steps {args.steps} "
         f"--log-students {args.log_students} --seeds {args.seeds}` ({elapsed / 60:.0f} min; load average before "
         f"{', '.join(f'{x:.2f}' for x in load_before)}). What it measures: the module docstring of "
-        "`experiments/general_share.py`; on = `share_general` (served), off = without it.", "",
+        "`experiments/general_share.py`; on = with `share_general`, off = without it.", "",
         "## 1. Held-out log-loss (lower is better)", "",
-        "| log | per-skill IRT, on | per-skill IRT, off | served blend, on | served blend, off |",
-        "|---|---|---|---|---|", *loss_rows, "",
+        "| log | per-skill IRT, on | per-skill IRT, off | served blend, on | served blend, off | `model build` serves |",
+        "|---|---|---|---|---|---|", *loss_rows, "",
         "## 2. Equilearn's gain, on and off, paired", "",
         "Suite settings: normalized gain; outside worlds: raw gain (as each reports it).", "",
         "| setting | on | off | on minus off [95% CI] | lowest quartile bound vs best baseline, on | ... off |",

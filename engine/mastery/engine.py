@@ -18,7 +18,8 @@ differ from the student's general level), then follows only its own answers by a
 follow a student who learns. Item predictions use it (probit-corrected for its uncertainty), so a
 prediction knows both how hard the item is and how far this student is on this skill.
 
-A student's skills share the general ability (`share_general`): skill ability = general + a skill's own
+A student's skills can share the general ability (`share_general`; off by default, `model build` switches it on
+when it predicts the held-out students better, engine.modelbuild.sharing): skill ability = general + a skill's own
 deviation (variance skill_spread^2). An answer that moves one skill's estimate by d tells about the general
 part too: in that model the general ability moves by theta_sd^2 / (theta_sd^2 + skill_spread^2) x d, and every
 other practised skill follows that move in proportion to the part of its estimate still resting on the general
@@ -26,8 +27,8 @@ prior, its variance over theta_sd^2 + skill_spread^2 (all of it for a skill met 
 often). Without it a practised skill kept the general level it had when first met, however much the student's
 answers elsewhere showed since. The move is the skill's own (its prediction already carries the learning it
 expects), not the general EAP's, so learning on one skill is not passed on as if it were standing on all.
-Measured on the held-out students of the suite's random-practice logs, the per-skill predictions' log-loss fell
-in all ten settings (experiments/results/suite.md, issue 14's notes).
+On the held-out students of the suite's random-practice logs and the outside check's, the per-skill predictions'
+log-loss fell in all twelve (experiments/results/general_share.md).
 
 A skill with no evidence yet starts from the population prior shifted by the student's standing on
 the ability scale: logit P(learned) = logit(prior) + ability_slope * z, where z is the ability EAP in
@@ -78,7 +79,7 @@ class MasteryConfig:
     ability_slope: float = 1.5
     skill_spread: float = 1.0
     skill_drift: float = 0.05
-    share_general: bool = True  # other practised skills follow the general part of a skill's move (module docstring)
+    share_general: bool = False  # other practised skills follow the general part of a skill's move (module docstring)
     mastery_success: float = 0.8
     ability_confirms: float = 0.5
     ability_confirms_with_law: float = 0.8  # when the tracked ability also follows a learning law's expected learning

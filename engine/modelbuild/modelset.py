@@ -44,6 +44,7 @@ from engine.modelbuild.fitting import LOCAL, Fitter
 from engine.modelbuild.forgetting import ForgettingChoice, choose_stability
 from engine.modelbuild.item_evidence import ItemEvidenceChoice, choose_prior_n
 from engine.modelbuild.predictor import PREDICTORS, WEIGHTS, HeldOut, choose_weight, sequential_predictions
+from engine.modelbuild.sharing import SharingChoice, choose_sharing
 from engine.catalog import Catalog
 from engine.errors import ConfigError, DataError
 from engine.evaluation.splits import split_students
@@ -73,11 +74,12 @@ class Fitted:
 def fit_components(catalog: Catalog, responses: pl.DataFrame, *, irt_model: str, min_item_responses: int,
                    prior_a: tuple[float, float], prior_b: tuple[float, float], irt_weight: float, seed: int,
                    standard_errors: str = "auto", fit: Fitter = LOCAL, stability_days: float | None = None,
-                   item_prior_n: float | None = None) -> Fitted:
+                   item_prior_n: float | None = None, share_general: bool = False) -> Fitted:
     """Item bank + BKT on `responses` (prepared: catalog items, catalog skill_ids), as an engine; the BKT
     has a guess and slip per (skill, item) (KT-IDEM), weighed in by `item_prior_n` (None: per skill only;
     `engine.mastery.item_evidence`). `fit` runs the two fits (`engine.modelbuild.fitting`: in this process by
-    default); `stability_days` the forgetting to serve (None: the engine's default).
+    default); `stability_days` the forgetting to serve (None: the engine's default); `share_general` whether the
+    practised skills follow the general ability (`engine.modelbuild.sharing`).
 
     The BKT is fitted with a forget probability per skill and served without it (`without_forgetting`). Fitted
     without one on a log whose students forget, EM reads every lost skill as a slip (in the suite's forgetful BKT
@@ -98,7 +100,7 @@ def fit_components(catalog: Catalog, responses: pl.DataFrame, *, irt_model: str,
     served = ability.apply_to(catalog)  # the bank's (a, b, c) for the items it holds, as from_components does
     forgetting = {} if stability_days is None else {"stability_days": float(stability_days)}
     engine = MasteryEngine(served, bkt_skills(skills, served, item_prior_n), ability,
-                           MasteryConfig(irt_weight=irt_weight, **forgetting))
+                           MasteryConfig(irt_weight=irt_weight, share_general=share_general, **forgetting))
     return Fitted(bank, skills, engine, {"bank": round(t1 - t0, 3), "skills": round(t2 - t1, 3)})
 
 
@@ -168,6 +170,17 @@ def _item_evidence(held: HeldOutFit | None, forgetting: ForgettingChoice) -> Ite
     return choose_prior_n(engine, held.responses)
 
 
+def _sharing(held: HeldOutFit | None, weight: float, forgetting: ForgettingChoice, items: ItemEvidenceChoice,
+             fixed: bool | None) -> SharingChoice:
+    """Whether the practised skills follow the general ability: `fixed` when given, else measured on the held-out
+    students with the served blend, forgetting and item evidence (engine.modelbuild.sharing)."""
+    if fixed is not None:
+        return SharingChoice(fixed, {}, "fixed by the caller")
+    if held is None:
+        return SharingChoice(False, {}, "no held-out students (--test-fraction 0): the engine's default (off) is kept")
+    return choose_sharing(held.engine, held.responses, weight, forgetting.stability_days, items.prior_n)
+
+
 def _version(components: dict[str, Any]) -> str:
     """`build-` + the first 12 hex digits of the set's content hash (`engine.registry.model_set.content_sha256`:
     every component but the `build` metadata), so the version names exactly what its audits are bound to."""
@@ -184,14 +197,17 @@ def build_model_set(catalog: Catalog, responses: pl.DataFrame, *, predictor: str
                     test_fraction: float = 0.2, irt_model: str = "2pl", min_item_responses: int = MIN_RESPONSES,
                     prior_a: tuple[float, float] = PRIOR_A, prior_b: tuple[float, float] = PRIOR_B,
                     ignore_unknown_items: bool = False, name: str = "equilearn",
-                    source: str = "responses", fit: Fitter = LOCAL) -> tuple[LocalModelSet, Diagnostics]:
+                    source: str = "responses", fit: Fitter = LOCAL,
+                    share_general: bool | None = None) -> tuple[LocalModelSet, Diagnostics]:
     """Fit every served component from `responses` (canonical log) against `catalog` (module docstring).
 
     Returns the model set (name, version `build-<sha256 of the served components>`, components, data
     fingerprint, code version, audit status NOT_AUDITED) and its diagnostics. `predictor`: `auto` (choose
     `irt_weight` in WEIGHTS by held-out AUC), `bkt` (0), `blend` (0.5) or `irt` (1). `fit` runs the item bank's
     and the skill model's fits (`engine.modelbuild.fitting`; e.g. `engine.distributed.kt.RayFitter` for Ray,
-    the same components); everything else runs here."""
+    the same components); everything else runs here. `share_general`: None measures on the held-out students
+    whether the practised skills should follow the general ability (`engine.modelbuild.sharing`); True or False
+    fixes it."""
     if predictor not in PREDICTORS:
         raise ConfigError(f"--predictor must be one of {', '.join(PREDICTORS)}, got {predictor!r}")
     if not 0 <= test_fraction < 1:
@@ -215,8 +231,11 @@ def build_model_set(catalog: Catalog, responses: pl.DataFrame, *, predictor: str
     t = lap("forgetting", t)
     items = _item_evidence(held, forgetting)
     t = lap("item_evidence", t)
+    sharing = _sharing(held, weight, forgetting, items, share_general)
+    t = lap("share_general", t)
     fitted = fit_components(catalog, prepared.responses, irt_weight=weight, seed=seed, fit=fit,
-                            stability_days=forgetting.stability_days, item_prior_n=items.prior_n, **opts)
+                            stability_days=forgetting.stability_days, item_prior_n=items.prior_n,
+                            share_general=sharing.share_general, **opts)
     seconds.update({f"fit_{k}": v for k, v in fitted.seconds.items()})
     t = lap("fit", t)
     learning = _policy_learning_component(fitted.engine, prepared.responses)
@@ -239,7 +258,7 @@ def build_model_set(catalog: Catalog, responses: pl.DataFrame, *, predictor: str
                 "(ties to the smaller weight); bkt = 0, blend = 0.5, irt = 1",
     }
     diagnostics = _diagnostics(catalog, prepared, fitted, min_item_responses, irt_model, predictor_info, learning,
-                               forgetting, items)
+                               forgetting, items, sharing)
     components["build"] = {
         "format": BUILD_FORMAT, "format_version": BUILD_FORMAT_VERSION,
         "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -250,6 +269,7 @@ def build_model_set(catalog: Catalog, responses: pl.DataFrame, *, predictor: str
         "predictor": predictor_info,
         "forgetting": forgetting.to_dict(),
         "item_evidence": items.to_dict(),
+        "share_general": sharing.to_dict(),
         "diagnostics": diagnostics.to_dict(),
         "seconds": seconds,
     }
@@ -268,7 +288,7 @@ def check_servable(components: dict[str, Any]) -> None:
 
 def _diagnostics(catalog: Catalog, prepared: PreparedLog, fitted: Fitted, min_item_responses: int, irt_model: str,
                  predictor_info: dict[str, Any], learning: dict[str, Any] | None, forgetting: ForgettingChoice,
-                 items: ItemEvidenceChoice) -> Diagnostics:
+                 items: ItemEvidenceChoice, sharing: SharingChoice) -> Diagnostics:
     bank = fitted.bank
     n_of = dict(bank.counts.iter_rows())
     low = []
@@ -289,6 +309,10 @@ def _diagnostics(catalog: Catalog, prepared: PreparedLog, fitted: Fitted, min_it
         tried = ", ".join(f"{'skill only' if math.isinf(n) else f'{n:g}'} {loss:.4f}" for n, loss in items.logloss.items())
         chosen = "skill parameters only" if items.prior_n is None else f"item guess/slip shrunk by {items.prior_n:g} answers"
         notes.append(f"answer evidence measured on the held-out students: {chosen} (held-out log-loss by prior_n: {tried})")
+    if sharing.logloss:
+        tried = ", ".join(f"{'on' if on else 'off'} {loss:.4f}" for on, loss in sharing.logloss.items())
+        notes.append(f"practised skills {'follow' if sharing.share_general else 'do not follow'} the general ability, "
+                     f"measured on the held-out students (held-out log-loss: {tried})")
     return Diagnostics(
         catalog=f"{catalog.name!r} v{catalog.version}", n_rows_in=prepared.n_rows_in, n_responses=prepared.responses.height,
         n_students=int(prepared.responses["student_id"].n_unique()), n_unknown_rows=prepared.n_unknown_rows,

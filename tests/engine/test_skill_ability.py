@@ -3,7 +3,6 @@ difficulty statistics (stratified so that who practises at a band does not pass 
 
 from __future__ import annotations
 
-import dataclasses
 import math
 
 import numpy as np
@@ -12,6 +11,7 @@ import pytest
 
 from engine.catalog import load_catalog
 from engine.mastery import MasteryBatch, MasteryEngine
+from engine.mastery.engine import MasteryConfig
 from engine.recommend.learning import DifficultyProgress, fit_from_log
 from engine.simulate import make_world
 from engine.simulate.proficiency import ProficiencyLearners
@@ -42,7 +42,7 @@ def test_first_answer_on_a_skill_is_one_laplace_step_by_hand(catalog) -> None:
 
 
 def test_an_answer_moves_the_other_practised_skills_by_the_general_share_by_hand(catalog) -> None:
-    engine = MasteryEngine(catalog)
+    engine = MasteryEngine(catalog, config=MasteryConfig(share_general=True))
     first = next(i for i in range(catalog.n_items) if catalog.item_c[i] == 0)
     second = next(i for i in range(catalog.n_items) if catalog.item_c[i] == 0 and catalog.item_skill[i] != catalog.item_skill[first])
     s1, s2 = int(catalog.item_skill[first]), int(catalog.item_skill[second])
@@ -60,7 +60,7 @@ def test_an_answer_moves_the_other_practised_skills_by_the_general_share_by_hand
     d = 1 / (1 / v + a * a * p * (1 - p)) * a * (1 - p)
     assert batch.skill_theta[0, s1] == pytest.approx(m1 + v1 / prior * sd0**2 / prior * d, abs=1e-12)
     assert batch.skill_var[0, s1] == v1  # its variance is not touched
-    off = MasteryEngine(catalog, config=dataclasses.replace(engine.config, share_general=False))
+    off = MasteryEngine(catalog)  # the default: off
     kept = off.new_batch(["s"])
     off.update_batch(kept, np.array([0]), np.array([first]), np.array([0.0]))
     off.update_batch(kept, np.array([0]), np.array([second]), np.array([1.0]))
@@ -81,7 +81,7 @@ def test_sharing_the_general_ability_predicts_better_when_skills_share_it(catalo
     rows = np.arange(n)
     loss = {}
     for share in (True, False):
-        engine = MasteryEngine(catalog, config=dataclasses.replace(MasteryEngine(catalog).config, share_general=share))
+        engine = MasteryEngine(catalog, config=MasteryConfig(share_general=share))
         batch = engine.new_batch([f"s{i}" for i in range(n)])
         total = 0.0
         for items, u in zip(plan, draws):
