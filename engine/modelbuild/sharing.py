@@ -5,9 +5,9 @@ answer: skill ability = general + the skill's own deviation, so an answer on one
 others. Whether it helps depends on the students: where what a student knows of one skill tells little about the
 next, the propagated moves are noise. `model build` replays its held-out students with it off and on (each
 response predicted from the student's earlier answers only, the served blend, the forgetting and item evidence
-already chosen) and serves the setting with the smaller log-loss. Off is the engine's default (no log to measure
-it on). On the random-practice logs of the suite's ten settings and of the outside check's two worlds the
-per-skill predictions were better with it in all twelve (experiments/results/general_share.md).
+already chosen) and serves the setting with the smaller log-loss (an exact tie: on). Off is the engine's
+default (no log to measure it on). On the random-practice logs of the suite's ten settings and of the outside
+check's two worlds the per-skill predictions were better with it in all twelve (experiments/results/general_share.md).
 """
 
 from __future__ import annotations
