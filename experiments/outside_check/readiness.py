@@ -5,8 +5,9 @@ the skill itself is not. Readiness that holds when the run starts is not counted
 turns ready its clock starts; the event is a hit when the skill is offered at one of the next WINDOW steps (the
 step right after it turned ready counts as delay 0) and a miss when none of them offers it. A skill that stops being
 ready before it is offered (a prerequisite forgotten, or the skill mastered by another route) is dropped: neither
-hit nor miss, and so is an event whose window runs past the last step. The driver runs two clocks per policy: the skill practised (the answered item's true skill) and the
-skills listed (the true skills of every item in the list the platform shows; a local policy lists one item).
+hit nor miss, and so is an event whose window runs past the last step. The driver runs two clocks per policy:
+the skill practised (the answered item's true skill) and the skills listed (the true skills of every item in the
+list the platform shows; a local policy lists one item).
 """
 
 from __future__ import annotations

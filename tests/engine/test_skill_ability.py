@@ -44,7 +44,8 @@ def test_first_answer_on_a_skill_is_one_laplace_step_by_hand(catalog) -> None:
 def test_an_answer_moves_the_other_practised_skills_by_the_general_share_by_hand(catalog) -> None:
     engine = MasteryEngine(catalog, config=MasteryConfig(share_general=True))
     first = next(i for i in range(catalog.n_items) if catalog.item_c[i] == 0)
-    second = next(i for i in range(catalog.n_items) if catalog.item_c[i] == 0 and catalog.item_skill[i] != catalog.item_skill[first])
+    second = next(i for i in range(catalog.n_items)
+                  if catalog.item_c[i] == 0 and catalog.item_skill[i] != catalog.item_skill[first])
     s1, s2 = int(catalog.item_skill[first]), int(catalog.item_skill[second])
     batch = engine.new_batch(["s"])
     engine.update_batch(batch, np.array([0]), np.array([first]), np.array([0.0]))
@@ -86,7 +87,8 @@ def test_sharing_the_general_ability_predicts_better_when_skills_share_it(catalo
         total = 0.0
         for items, u in zip(plan, draws):
             th = truth[rows, catalog.item_skill[items]]
-            p_true = catalog.item_c[items] + (1 - catalog.item_c[items]) / (1 + np.exp(-catalog.item_a[items] * (th - catalog.item_b[items])))
+            c = catalog.item_c[items]
+            p_true = c + (1 - c) / (1 + np.exp(-catalog.item_a[items] * (th - catalog.item_b[items])))
             y = (u < p_true).astype(float)
             p = np.clip(engine.predict_skill_pairs(batch, items), 1e-6, 1 - 1e-6)
             total -= np.sum(y * np.log(p) + (1 - y) * np.log(1 - p))
