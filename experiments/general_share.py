@@ -37,6 +37,7 @@ import polars as pl
 from engine.catalog import Catalog, load_catalog
 from engine.data import load
 from engine.modelbuild import build_model_set
+from engine.modelbuild.modelset import fit_components
 from engine.runtime.modelset import build_policy
 from engine.simulate.runner import run_policy
 from engine.simulate.suite import OURS, SETTINGS, _t_ci, gain_contributions, prior_quartile, random_practice_log
@@ -52,8 +53,11 @@ OUTSIDE_WORLDS = (7, 11)
 
 @contextmanager
 def sharing(on: bool) -> Iterator[None]:
-    """The outside world's in-process policy builds its set with `share_general` fixed to `on`."""
-    with mock.patch("experiments.outside_inproc.build_model_set", functools.partial(build_model_set, share_general=on)):
+    """Every engine `model build` fits has `share_general` = `on`: the held-out one whose predictions the build scores
+    (so its held-out figures are the variant's) and, with `build_model_set(..., share_general=on)`, the served one;
+    the outside world's in-process policy builds its set that way too."""
+    with mock.patch("engine.modelbuild.modelset.fit_components", functools.partial(fit_components, share_general=on)), \
+            mock.patch("experiments.outside_inproc.build_model_set", functools.partial(build_model_set, share_general=on)):
         yield
 
 
@@ -62,7 +66,8 @@ def held_out_loss(catalog: Catalog, log: pl.DataFrame, seed: int) -> tuple[dict[
     when it chooses itself."""
     out = {}
     for on in (True, False):
-        _, diagnostics = build_model_set(catalog, log, seed=seed, share_general=on)
+        with sharing(on):
+            _, diagnostics = build_model_set(catalog, log, seed=seed, share_general=on)
         rows = {r["irt_weight"]: r["logloss"] for r in diagnostics.predictor["weights"]}
         out[on] = (rows[1.0], rows[diagnostics.predictor["irt_weight"]])
     chosen, _ = build_model_set(catalog, log, seed=seed)
@@ -84,7 +89,8 @@ def suite_runs(catalog: Catalog, setting, args: argparse.Namespace) -> dict[str,
                      for p in ("gated-curriculum", "random", "zpdes")]
         gains["best"].append(max(baselines, key=np.mean))
         for on in (True, False):
-            model_set, _ = build_model_set(catalog, log, seed=seed, share_general=on)
+            with sharing(on):
+                model_set, _ = build_model_set(catalog, log, seed=seed, share_general=on)
             engine, recommender = build_policy(catalog, model_set.components)
             run = run_policy(setting.world(catalog, args.students, seed), setting, OURS, args.steps,
                              engine=engine, progress=copy.deepcopy(recommender.progress))
