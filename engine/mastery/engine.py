@@ -391,8 +391,9 @@ class MasteryEngine:
         prior_var = batch.theta_sd[rows] ** 2 + self.config.skill_spread**2  # (n,) a skill's variance when first met
         general = batch.theta_sd[rows] ** 2 / prior_var * moved
         on_prior = np.clip(batch.skill_var[rows] / prior_var[:, None], 0.0, 1.0)  # (n, S) share resting on the prior
-        others = ~practiced & ~np.isnan(batch.skill_theta[rows])
-        batch.skill_theta[rows] = np.where(others, batch.skill_theta[rows] + on_prior * general[:, None], batch.skill_theta[rows])
+        theta = batch.skill_theta[rows]  # one copy of the rows' abilities (fancy indexing copies)
+        others = ~practiced & ~np.isnan(theta)
+        batch.skill_theta[rows] = np.where(others, theta + on_prior * general[:, None], theta)
 
     # ---- online update -----------------------------------------------------------------------------
     def update_batch(self, batch: MasteryBatch, rows: np.ndarray, items: np.ndarray, correct: np.ndarray,

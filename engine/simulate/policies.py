@@ -100,22 +100,26 @@ class EquilearnPolicy(_Base):
                  progress: DifficultyProgress | None = None) -> None:
         super().__init__(engine)
         self.recommender = Recommender(engine, config, progress=progress)
-        self.listed_skills = np.zeros((0, LIST_LENGTH), dtype=np.int64)  # (N, LIST_LENGTH) after each choice
-        self.listed_items = np.zeros((0, LIST_LENGTH), dtype=np.int64)  # the list's items (-1 = empty place)
+        self.listed_items = np.zeros((0, LIST_LENGTH), dtype=np.int64)  # (N, LIST_LENGTH) after each choice, -1 = empty
         self.tracker: ProgressTracker | None = None
 
     def choose(self, batch: MasteryBatch, now: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         """The first of a LIST_LENGTH list, as a platform that shows the list and the student takes the top one;
-        `listed_items` and `listed_skills` keep the whole list's items and their skills (for "offered within 5 steps")."""
+        `listed_items` keeps the whole list's items, `listed_skills` their skills (for "offered within 5 steps")."""
         choice = self.recommender.choose_batch(batch, LIST_LENGTH, now=now, rng=rng)
         self.listed_items = choice.items.copy()
-        self.listed_skills = np.where(choice.items >= 0, self.catalog.item_skill[np.maximum(choice.items, 0)], -1)
         resources, items = choice.resources[:, 0].copy(), choice.items[:, 0].copy()
         missing = items < 0
         if missing.any():  # a skill without items: practise any item of the resource's other skills at random
             items[missing] = random_items(self.catalog, self.catalog.resource_skill[resources[missing]], rng)
         self._before = batch.rows(np.arange(len(batch)))  # the states before the answers, for the progress measure
         return resources, items
+
+    @property
+    def listed_skills(self) -> np.ndarray:
+        """(N, LIST_LENGTH) the skill of each item of the last lists (-1 = empty place)."""
+        items = self.listed_items
+        return np.where(items >= 0, self.catalog.item_skill[np.maximum(items, 0)], -1)
 
     def observe(self, resources: np.ndarray, items: np.ndarray, correct: np.ndarray, predicted: np.ndarray) -> None:
         self.recommender.effectiveness.observe(resources, np.clip(correct - predicted, -1.0, 1.0))
