@@ -6,7 +6,10 @@ it chose them: per resource level (remedial, core, advanced), the share of steps
 on a truly mastered skill; on those steps, how much evidence the engine had on the skill, whether its
 mastered flag was set, its predicted success on the skill's typical item against the true level, and whether
 the student's last answer on that skill was right; at the end, the mastered flag's recall on truly mastered
-skills by the evidence behind them, and its precision.
+skills by the evidence behind them, and its precision. Then per band of the served prediction for the chosen item
+(the learning law's bands of predicted success): the share of steps, the mean predicted and true success of the item,
+and the share on a truly mastered skill. Calibrated predictions with many mastered skills in the bands the policy
+aims at mean the steps come from the uncertainty of each skill's state, not from a biased estimate.
 The oracle's share of steps on mastered skills is printed beside ours: in a world where practice on a
 mastered skill still teaches, the oracle spends steps there too.
 
@@ -25,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from engine.catalog.schema import LEVELS
+from engine.recommend.learning import BAND_EDGES, band_of
 from experiments.outside_check.driver import local_runs, run_policy
 from experiments.outside_check.world import Learners, World
 from experiments.outside_inproc import EquilearnInProcess, add_run_arguments, cohort_setting, pipeline_inputs
@@ -37,7 +41,8 @@ class StepRecords:
     """(T, N) per step and student: the chosen resource's level code, and on the item's skill (as the
     catalog tags it) the engine's evidence count, its mastered flag, its predicted success on the skill's
     typical item and the student's last answer on it (1 right, 0 wrong, -1 none yet); the item's true skill's
-    level and whether it was truly mastered, before the answer."""
+    level and whether it was truly mastered, before the answer; the served prediction of the item and its true
+    success."""
 
     level: np.ndarray
     evidence: np.ndarray
@@ -46,6 +51,8 @@ class StepRecords:
     predicted: np.ndarray
     true_level: np.ndarray
     on_mastered: np.ndarray
+    served: np.ndarray
+    true_success: np.ndarray
 
 
 class RecordingEquilearn:
@@ -68,7 +75,8 @@ class RecordingEquilearn:
                   "evidence": batch.evidence[rows, skill], "last_answer": self._last[rows, skill],
                   "flagged": engine.mastered(p, batch)[rows, skill],
                   "predicted": engine.skill_success(batch)[rows, skill], "true_level": levels,
-                  "on_mastered": levels >= self.world.spec.mastery_level}
+                  "on_mastered": levels >= self.world.spec.mastery_level,
+                  "served": self.inner._predicted, "true_success": self.learners.p_correct(items)}
         for name, values in record.items():
             self._rows[name].append(np.asarray(values))
         return items
@@ -98,6 +106,19 @@ def by_level(rec: StepRecords) -> list[dict[str, float | str]]:
                     "evidence": _mean(rec.evidence, on), "flagged": _mean(rec.flagged, on),
                     "predicted": _mean(rec.predicted, on), "true_level": _mean(rec.true_level, on),
                     "after_right": _mean(rec.last_answer == 1, on)})
+    return out
+
+
+def by_served_band(rec: StepRecords) -> list[dict[str, float | str]]:
+    """Per band of the served prediction (`BAND_EDGES`): share of steps, mean predicted and true success, share of
+    its steps on a truly mastered skill."""
+    band = band_of(rec.served, np.asarray(BAND_EDGES))
+    out = []
+    for k in range(len(BAND_EDGES) - 1):
+        mine = band == k
+        out.append({"band": f"{BAND_EDGES[k]:.0%}-{BAND_EDGES[k + 1]:.0%}", "steps": float(mine.mean()),
+                    "predicted": _mean(rec.served, mine), "true": _mean(rec.true_success, mine),
+                    "on_mastered": _mean(rec.on_mastered, mine)})
     return out
 
 
@@ -131,7 +152,7 @@ def run_setting(name: str, students: int, steps: int, world_seed: int, seed: int
         raise RuntimeError("the written catalog's skills are not the world's, in order")
     truly = learners.levels() >= world.spec.mastery_level
     return {"ours": float(run.on_mastered.mean()), "oracle": float(oracle.on_mastered.mean()),
-            "levels": by_level(rec), "flags": flag_by_evidence(flagged, truly, batch.evidence),
+            "levels": by_level(rec), "bands": by_served_band(rec), "flags": flag_by_evidence(flagged, truly, batch.evidence),
             "precision": _mean(truly, flagged), "flags_set": int(flagged.sum())}
 
 
@@ -151,6 +172,10 @@ def markdown(results: dict[str, dict[str, object]], command: str) -> str:
                   for x in r["levels"]]
         lines += ["", "| answers on the skill | truly mastered at the end | flag recall |", "|---|---|---|"]
         lines += [f"| {x['answers']} | {x['truly_mastered']} | {x['recall']:.2f} |" for x in r["flags"]]
+        lines += ["", "| served prediction | share of steps | predicted success | true success | on mastered |",
+                  "|---|---|---|---|---|"]
+        lines += [f"| {x['band']} | {x['steps']:.2f} | {x['predicted']:.2f} | {x['true']:.2f} | {x['on_mastered']:.2f} |"
+                  for x in r["bands"]]
         lines.append("")
     return "\n".join(lines)
 
