@@ -18,7 +18,8 @@ def test_by_level_splits_the_steps_on_mastered_skills_as_counted_by_hand() -> No
                          last_answer=np.array([[1.0, -1.0, 0.0], [1.0, 0.0, 1.0]]),
                          flagged=np.array([[False, False, False], [True, False, False]]),
                          predicted=np.array([[0.6, 0.5, 0.4], [0.9, 0.7, 0.3]]),
-                         true_level=np.array([[0.85, 0.3, 0.2], [0.95, 0.81, 0.5]]), on_mastered=on)
+                         true_level=np.array([[0.85, 0.3, 0.2], [0.95, 0.81, 0.5]]), on_mastered=on,
+                         served=np.zeros((2, 3)), true_success=np.zeros((2, 3)))
     rows = {r["level"]: r for r in op.by_level(rec)}
     assert set(rows) == {"remedial", "core", "advanced"}
     core = rows["core"]  # 4 core steps, 2 on mastered skills (evidence 4 and 2), of the 3 steps on mastered skills
@@ -29,6 +30,22 @@ def test_by_level_splits_the_steps_on_mastered_skills_as_counted_by_hand() -> No
     assert core["after_right"] == pytest.approx(0.5)  # of its two steps on mastered skills, one followed a right answer
     assert rows["advanced"]["flagged"] == 1.0 and rows["advanced"]["of_all_on_mastered"] == pytest.approx(1 / 3)
     assert rows["remedial"]["on_mastered"] == 0.0 and np.isnan(rows["remedial"]["evidence"])
+
+
+def test_by_served_band_counts_steps_and_truth_per_band_of_the_prediction() -> None:
+    served = np.array([[0.35, 0.5, 0.55], [0.7, 0.95, 0.1]])  # bands 30-45, 45-60, 45-60, 60-75, 90-100, 0-30
+    true = np.array([[0.4, 0.6, 0.4], [0.9, 0.8, 0.2]])
+    on = np.array([[False, True, False], [True, True, False]])
+    blank = np.zeros((2, 3))
+    rec = op.StepRecords(level=blank, evidence=blank, last_answer=blank, flagged=blank, predicted=blank,
+                         true_level=blank, on_mastered=on, served=served, true_success=true)
+    bands = {b["band"]: b for b in op.by_served_band(rec)}
+    middle = bands["45%-60%"]
+    assert middle["steps"] == pytest.approx(2 / 6) and middle["predicted"] == pytest.approx(0.525)
+    assert middle["true"] == pytest.approx(0.5) and middle["on_mastered"] == pytest.approx(0.5)
+    assert bands["90%-100%"]["on_mastered"] == 1.0 and bands["0%-30%"]["true"] == pytest.approx(0.2)
+    assert np.isnan(bands["75%-90%"]["predicted"]) and bands["75%-90%"]["steps"] == 0.0
+    assert sum(b["steps"] for b in bands.values()) == pytest.approx(1.0)
 
 
 def test_flag_recall_by_the_evidence_behind_each_truly_mastered_skill() -> None:
