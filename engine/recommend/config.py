@@ -64,7 +64,8 @@ class RecommenderConfig:
     propensity_draws: int = 32
     ensure_advanced_offer: bool = True
     # Places after the first drawn among the skills the student is ready for (the fringe, and skills whose
-    # prerequisites are at least probe_ready_threshold), the ones they became ready for last first, one skill
+    # prerequisites each have P(learned) or success on their typical item at least probe_ready_threshold), the ones
+    # they became ready for last first, one skill
     # each (engine.recommend.ready): a student who becomes ready for a skill sees it in the next lists, whatever
     # the first place teaches best. 0 switches it off; the first and the last place (kept for advanced work)
     # are never used for it.

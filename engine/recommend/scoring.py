@@ -13,7 +13,9 @@ itself cover (a remedial resource covering a skill and its prerequisites needs o
   unmastered skills whose direct prerequisites are at least `probe_ready_threshold` are candidates too,
   so the information component can place a new student quickly instead of walking up from the roots;
 - ready-skill places (`probably_ready_resources`, weighted by `engine.recommend.ready`): the candidates on the
-  fringe and the core resources of skills whose prerequisites are at least `probe_ready_threshold`; only the
+  fringe and the core resources of skills whose prerequisites are each probably in place by either model
+  (P(learned), or for an answered prerequisite the per-skill ability's success on its typical item, at least
+  `probe_ready_threshold`); only the
   list's places after the first draw among them.
 """
 
@@ -67,7 +69,12 @@ class ResourceGeometry:
 
 def prerequisites_at_least(p: np.ndarray, threshold: float, catalog: Catalog) -> np.ndarray:
     """(N, S) True where every direct prerequisite of the skill has P(learned) `p` >= `threshold` (roots: True)."""
-    return ((p < threshold).astype(np.int64) @ catalog.graph.direct.T.astype(np.int64)) == 0
+    return prerequisites_hold(p >= threshold, catalog)
+
+
+def prerequisites_hold(holds: np.ndarray, catalog: Catalog) -> np.ndarray:
+    """(N, S) True where `holds` (N, S) is True for every direct prerequisite of the skill (roots: True)."""
+    return ((~holds).astype(np.int64) @ catalog.graph.direct.T.astype(np.int64)) == 0
 
 
 @dataclass(frozen=True)
@@ -152,7 +159,7 @@ def score_resources(engine: MasteryEngine, batch: MasteryBatch, now: float | np.
     candidates = np.where(level == ADVANCED, advanced_ready, active)
     candidates |= (level == REMEDIAL) & outside_ok & ~st.mastered[:, primary]
     probing = batch.theta_sd > config.probe_sd
-    prereqs_probable = prerequisites_at_least(st.p, config.probe_ready_threshold, cat)  # probes and ready places
+    prereqs_probable = prerequisites_at_least(st.p, config.probe_ready_threshold, cat)  # probes
     if probing.any():
         probe = probing[:, None] & (level == CORE) & (prereqs_probable & ~st.mastered)[:, primary]
         candidates |= probe
@@ -199,7 +206,12 @@ def score_resources(engine: MasteryEngine, batch: MasteryBatch, now: float | np.
         "review": st.review_need[:, primary],
         "information": items.information[rows, target] * uncertainty[:, None],
     }
-    probably_ready = probably_ready_resources(st, cat, prereqs_probable, candidates, scope, constraints.allowed)
+    # the list's ready places: each prerequisite probably in place by either model (`probably_ready_resources`); the
+    # per-skill ability speaks for a prerequisite once it has its own estimate (before, it is the general ability's)
+    own_ability = ~np.isnan(batch.skill_theta)
+    either = (st.p >= config.probe_ready_threshold) | (own_ability & (success >= config.probe_ready_threshold))
+    probably_ready = probably_ready_resources(st, cat, prerequisites_hold(either, cat), candidates, scope,
+                                              constraints.allowed)
     weights = ready_weights(batch.last_practice, geometry.direct_pairs, probably_ready, primary)
     return Scored(candidates, advanced_ready & candidates, target, components, items, st, weights)
 
@@ -207,10 +219,13 @@ def score_resources(engine: MasteryEngine, batch: MasteryBatch, now: float | np.
 def probably_ready_resources(st: SkillStatus, cat: Catalog, prereqs_probable: np.ndarray, candidates: np.ndarray,
                              scope: np.ndarray | None, allowed: np.ndarray) -> np.ndarray:
     """(N, R) what the list's ready-skill places may offer: candidates on the fringe, and core resources of skills
-    not mastered whose direct prerequisites are at least `probe_ready_threshold` (`prereqs_probable` (N, S):
-    probably in place, if not yet at the ready threshold), within the teacher's scope and allowed resources.
-    P(learned) of a prerequisite the student has just learned lags behind; offering its next skill as a later
-    place in the list does not wait for it."""
+    not mastered whose direct prerequisites are each probably in place (`prereqs_probable` (N, S); the caller takes
+    a prerequisite as probably in place when P(learned), or once answered the per-skill ability's success on its
+    typical item, is at least `probe_ready_threshold`, if not yet at the ready threshold), within the teacher's scope
+    and allowed resources. P(learned) of a prerequisite the student has just learned lags behind, the more so when the answers
+    that showed it were mixed (a two-state model reads a student going from 40% to 80% success as unsure); the
+    per-skill ability follows the trend. Offering the next skill as a later place in the list waits for neither
+    model to catch up with the other: a missed offer costs the student a turn, an early one a place in a list."""
     primary = cat.resource_skill
     core = (cat.resource_level == CORE)[None, :] & (prereqs_probable & ~st.mastered)[:, primary] & allowed[None, :]
     if scope is not None:

@@ -168,6 +168,32 @@ def test_a_skill_whose_prerequisites_are_probably_in_place_is_offered_after_the_
                    for r in off.recommend(state, 5, now=12.0, rng=np.random.default_rng(seed)))
 
 
+def test_a_prerequisite_its_own_ability_shows_in_place_opens_the_ready_places(catalog, engine) -> None:
+    """number_line at P(learned) 0.3 (mixed answers keep a two-state model unsure) while its own ability estimate puts
+    the student near 80% success on its typical item: add_sub_int, which builds on it, may take a ready-skill place.
+    Without an estimate of its own (the ability side is then the general ability's prior), or with the threshold above
+    that success, it may not."""
+    state = knowing(engine, BASICS)
+    k = catalog.skill_index("number_line")
+    state.p_learned[k], state.evidence[k], state.last_practice[k] = 0.3, 6, 11.0
+    state.theta_sd = 0.3  # placed: no probing candidates beyond the fringe
+    a, b = engine.typical_items
+    state.skill_theta[k], state.skill_var[k] = b[k] + np.log(4.0) / a[k], 0.05  # 80% on the typical item, before doubt
+    assert 0.75 < engine.skill_success(MasteryBatch.stack([state]))[0, k] < 0.8
+
+    def offered(st: MasteryState, config: RecommenderConfig = RecommenderConfig()) -> int:
+        rec = Recommender(engine, config)
+        return sum((r.skill_ids[0], r.level) == ("add_sub_int", "core") for seed in range(100)
+                   for r in rec.recommend(st, 5, now=12.0, rng=np.random.default_rng(seed))[1:4])
+
+    assert offered(state) >= 20
+    no_estimate = knowing(engine, BASICS)
+    no_estimate.p_learned[k], no_estimate.evidence[k], no_estimate.last_practice[k] = 0.3, 6, 11.0
+    no_estimate.theta_sd = 0.3
+    assert offered(no_estimate) == 0
+    assert offered(state, RecommenderConfig(probe_ready_threshold=0.85)) == 0
+
+
 def test_assigned_skills_limit_work_to_them_and_their_missing_prerequisites(catalog, engine) -> None:
     # eq_two_steps needs mult_div_int and order_ops; mult_div_int needs add_sub_int, which needs number_line.
     # Knowing the basics, the reachable work in that scope is: number_line and order_ops (outer fringe) and
