@@ -44,7 +44,7 @@ def _gap(entry: dict) -> str:
 
 def acceptance_rows(result: dict) -> list[str]:
     rows = ["| setting | equilearn | best baseline | ours minus best [95% CI] | share of oracle | lowest bound, groups | "
-            "lowest bound, quartiles | wasted steps | ready skill practised / listed within 5 steps | "
+            "lowest bound, quartiles | wasted steps | ready skill practised / listed within 5 steps (listed misses: dips) | "
             "mastered flag right [95% CI] of flags | "
             "final gap ours / gated, difference [95% CI] |",
             "|---|---|---|---|---|---|---|---|---|---|---|"]
@@ -57,7 +57,8 @@ def acceptance_rows(result: dict) -> list[str]:
         rows.append(f"| {s['setting']} | {ours['gain']['mean']:.3f} | {best} {pol[best]['gain']['mean']:.3f} | "
                     f"{d['all']['mean']:+.3f} [{d['all']['ci'][0]:+.3f}, {d['all']['ci'][1]:+.3f}] | {ours['share_of_oracle']:.2f} | "
                     f"{groups:+.3f} | {quartiles:+.3f} | {ours['over_practice']:.2f} | "
-                    f"{ours['ready_offered_within_5']:.2f} / {ours.get('ready_listed_within_5', math.nan):.2f} | {_flags(ours)} | "
+                    f"{ours['ready_offered_within_5']:.2f} / {ours.get('ready_listed_within_5', math.nan):.2f} "
+                    f"({ours.get('ready_listed_misses_dips', math.nan):.0%}) | {_flags(ours)} | "
                     f"{ours['final_gap']:.3f} / {pol['gated-curriculum']['final_gap']:.3f}, {_gap(ours)} |")
     return rows
 
@@ -94,7 +95,9 @@ def main() -> None:
         "whose every skill was already truly mastered while the student was ready for something new. \"Ready skill "
         "practised / listed within 5 steps\": of the times a student became ready for a skill (its direct prerequisites "
         "truly mastered, itself not), the share where the student practised it (the first recommendation, which the "
-        "simulated student takes) / where it was in the list of 5 recommendations, within 5 steps. \"Mastered flag "
+        "simulated student takes) / where it was in the list of 5 recommendations, within 5 steps; in brackets, the share "
+        "of the listed misses that were dips: a skill the student had truly mastered the step before and lost to "
+        "forgetting just below the line (its prerequisites did not change). \"Mastered flag "
         "right\": share of the engine's mastered flags that are truly mastered at the end, with its Wilson 95% interval "
         "and the number of flags (students x skills, both seeds).",
         "",

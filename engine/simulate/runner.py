@@ -56,6 +56,8 @@ class RunResult:
     ready_missed: int = 0  # times a student was ready for a skill and did not practise it within READY_WINDOW steps
     ready_listed_delays: np.ndarray | None = None  # the same for the skill appearing anywhere in the policy's
     ready_listed_missed: int = 0  # list (a platform shows LIST_LENGTH recommendations), for policies that make lists
+    ready_missed_dips: int = 0  # of the misses, skills truly mastered the step before (readiness by forgetting)
+    ready_listed_missed_dips: int = 0
     placement: np.ndarray | None = None  # (N, steps) the step was a placement question (when actions are recorded)
 
 
@@ -69,34 +71,40 @@ def _stream(seed: int, *names: str) -> np.random.Generator:
 
 class _ReadyTracker:
     """When a skill becomes ready (direct prerequisites truly mastered, the skill not yet), how many steps
-    pass until the policy offers it; a skill that stops being ready before it is offered is not counted."""
+    pass until the policy offers it; a skill that stops being ready before it is offered is not counted.
+    `missed_dips` counts the missed events where the skill had been truly mastered the step before (its
+    readiness came from forgetting it just below the line, not from its prerequisites)."""
 
     def __init__(self, learners: _Learners) -> None:
         self.learners = learners
         self.direct = learners.catalog.graph.direct.astype(np.int64)
         self.pending = np.zeros(learners.world.known0.shape, dtype=bool)
         self.since = np.zeros(self.pending.shape, dtype=np.int64)
-        self.was_ready = self.ready_now = self._ready()
+        self.dip = np.zeros(self.pending.shape, dtype=bool)  # the pending event began with the skill dipping
+        self.was_known = learners.known().copy()
+        self.was_ready = self.ready_now = self._ready(self.was_known)
         self.delays: list[np.ndarray] = []
-        self.missed = 0
+        self.missed = self.missed_dips = 0
 
-    def _ready(self) -> np.ndarray:
-        known = self.learners.known()
+    def _ready(self, known: np.ndarray) -> np.ndarray:
         return (((~known).astype(np.int64) @ self.direct.T) == 0) & ~known
 
     def step(self, t: int, offered: np.ndarray) -> None:
         """Before step t's learning: register new readiness, then the skills each student is offered, an (N, S)
         mask (several skills when the policy makes a list)."""
-        ready = self.ready_now = self._ready()
+        known = self.learners.known().copy()
+        ready = self.ready_now = self._ready(known)
         new = ready & ~self.was_ready
         self.since = np.where(new, t, self.since)
+        self.dip = np.where(new, self.was_known, self.dip)
         self.pending = (self.pending | new) & ready
-        self.was_ready = ready
+        self.was_ready, self.was_known = ready, known
         hit = self.pending & offered
         self.delays.append(t - self.since[hit])
         self.pending &= ~hit
         expired = self.pending & (t - self.since >= READY_WINDOW)
         self.missed += int(expired.sum())
+        self.missed_dips += int((expired & self.dip).sum())
         self.pending &= ~expired
 
 
@@ -191,9 +199,10 @@ def run_policy(world: World, simulator: str | SimulatorSpec, policy: str, steps:
         ever_ready=ever_ready, offered_when_ready=offered, seconds=time.perf_counter() - started, actions=actions,
         estimates=estimates, over_practice=over_practice, flagged_mastered=flagged, truly_mastered=final_known,
         theta_sd_after=theta_sd_after, ready_delays=np.concatenate(tracker.delays) if tracker.delays else np.zeros(0),
-        ready_missed=tracker.missed, placement=placement,
+        ready_missed=tracker.missed, ready_missed_dips=tracker.missed_dips, placement=placement,
         ready_listed_delays=None if listed is None else np.concatenate(listed.delays),
         ready_listed_missed=0 if listed is None else listed.missed,
+        ready_listed_missed_dips=0 if listed is None else listed.missed_dips,
     )
 
 

@@ -253,8 +253,12 @@ def summarize_setting(setting: Setting, runs: dict[str, list[RunResult]], highes
             "seconds": float(sum(r.seconds for r in rs)),
         }
         if all(r.ready_listed_delays is not None for r in rs):  # the policy makes lists: a skill in the list is offered
+            listed_missed = sum(r.ready_listed_missed for r in rs)
             entry[f"ready_listed_within_{READY_WINDOW}"] = _within(np.concatenate([r.ready_listed_delays for r in rs]),
-                                                                   sum(r.ready_listed_missed for r in rs))
+                                                                   listed_missed)
+            # of those misses, skills the student had mastered and just lost to forgetting (not newly unlocked)
+            entry["ready_listed_misses_dips"] = sum(r.ready_listed_missed_dips for r in rs) / listed_missed \
+                if listed_missed else math.nan
         if name in paired_from:
             entry["minus"] = {other: {key: _paired(p, pooled[other], sub) for key, sub in subsets.items()}
                               for other in pooled if other != name}

@@ -150,6 +150,29 @@ def test_ready_tracker_by_hand_a_listed_skill_is_offered_and_a_late_one_missed()
     assert np.concatenate(taken.delays).size == 0 and taken.missed == 1 and READY_WINDOW == 5
 
 
+def test_ready_tracker_tells_a_skill_lost_to_forgetting_from_one_newly_unlocked():
+    """Chain 0 -> 1 -> 2 with skills 0 and 1 mastered (skill 2 ready from the start: not an event). At step 1 the
+    student forgets skill 1 just below the line: it turns ready again, by a dip (it was mastered the step before).
+    At step 8 skill 1 is back, so skill 2, never mastered, turns ready by its prerequisites. Neither is offered:
+    two misses, one of them a dip."""
+    from types import SimpleNamespace
+
+    from engine.simulate.runner import _ReadyTracker, _skill_mask
+
+    known = np.array([[True, True, False]])
+    direct = np.array([[0, 0, 0], [1, 0, 0], [0, 1, 0]], dtype=bool)  # direct[s, p]: p is a prerequisite of s
+    learners = SimpleNamespace(known=lambda: known.copy(), catalog=SimpleNamespace(graph=SimpleNamespace(direct=direct)),
+                               world=SimpleNamespace(known0=known))
+    tracker = _ReadyTracker(learners)
+    for t in range(14):
+        if t == 1:
+            known[0, 1] = False  # skill 1 dips: ready by forgetting (skill 2 no longer ready)
+        if t == 8:
+            known[0, 1] = True  # skill 1 back: skill 2 ready by its prerequisites (it never was mastered)
+        tracker.step(t, _skill_mask(np.array([[0]]), 3))
+    assert tracker.missed == 2 and tracker.missed_dips == 1
+
+
 def test_true_mastery_definition(catalog):
     world = make_world(catalog, 3, seed=1)
     learners = ProficiencyLearners(world)
