@@ -104,25 +104,21 @@ def bank_error(policy: EquilearnInProcess, world: World) -> dict[str, float]:
 
 
 def run_setting(name: str, students: int, steps: int, world_seed: int, seed: int) -> dict[str, object]:
+    """Every policy on one setting, each on a fresh copy of the cohort (the seeds of `outside_check.driver.local_runs`)."""
     world, cohort, uniforms = cohort_setting(name, students, steps, world_seed, seed)
-    rows, equilearn = [], None
-    makers = {"oracle": GreedyOracle, "equilearn": None, "gated curriculum": lambda lr: GatedCurriculum(world, students, seed + 12),
+    with pipeline_inputs(world, seed) as (catalog, log):
+        equilearn = EquilearnInProcess(world, cohort, catalog, log, seed)
+    makers = {"oracle": GreedyOracle, "equilearn": lambda lr: equilearn,
+              "gated curriculum": lambda lr: GatedCurriculum(world, students, seed + 12),
               "random item": lambda lr: RandomItem(world, students, seed + 11)}
+    rows, records = [], {}
     for label, make in makers.items():
         learners = Learners(world, cohort)
-        if make is None:
-            with pipeline_inputs(world, seed) as (catalog, log):
-                equilearn = EquilearnInProcess(world, cohort, catalog, log, seed)
-            inner = equilearn
-        else:
-            inner = make(learners)
-        recorder = StepRecorder(inner, learners, world)
+        recorder = StepRecorder(make(learners), learners, world)
         run = run_policy(world, cohort, recorder, uniforms, learners)
-        rec = recorder.records()
-        rows.append(policy_row(label, float(run.gain.mean()), rec))
-        if make is None:
-            spread = dispersion_rows(rec)
-    return {"policies": rows, "dispersion": spread, "bank": bank_error(equilearn, world)}
+        records[label] = recorder.records()
+        rows.append(policy_row(label, float(run.gain.mean()), records[label]))
+    return {"policies": rows, "dispersion": dispersion_rows(records["equilearn"]), "bank": bank_error(equilearn, world)}
 
 
 def markdown(results: dict[str, dict[str, object]], command: str, load: float) -> str:
@@ -131,7 +127,8 @@ def markdown(results: dict[str, dict[str, object]], command: str, load: float) -
              f"Command: `{command}` (load average {load:.2f}). What each part measures: the module docstring of "
              "`experiments/outside_gap.py`.", ""]
     for name, r in results.items():
-        lines += [f"## {name}", "", f"| policy | gain | gate | bump | gate x bump | steps at true success {bands} | on mastered |",
+        lines += [f"## {name}", "",
+                  f"| policy | gain | gate | bump | gate x bump | steps at true success {bands} | on mastered |",
                   "|---|---|---|---|---|---|---|"]
         lines += [f"| {x['policy']} | {x['gain']:.3f} | {x['gate']:.2f} | {x['bump']:.2f} | {x['product']:.3f} | "
                   + " / ".join(f"{v:.2f}" for v in x["bands"]) + f" | {x['on_mastered']:.2f} |" for x in r["policies"]]

@@ -15,8 +15,7 @@ itself cover (a remedial resource covering a skill and its prerequisites needs o
 - ready-skill places (`probably_ready_resources`, weighted by `engine.recommend.ready`): the candidates on the
   fringe and the core resources of skills whose prerequisites are each probably in place by either model
   (P(learned), or for an answered prerequisite the per-skill ability's success on its typical item, at least
-  `probe_ready_threshold`); only the
-  list's places after the first draw among them.
+  `probe_ready_threshold`); only the list's places after the first draw among them.
 """
 
 from __future__ import annotations
@@ -222,9 +221,9 @@ def probably_ready_resources(st: SkillStatus, cat: Catalog, prereqs_probable: np
     not mastered whose direct prerequisites are each probably in place (`prereqs_probable` (N, S); the caller takes
     a prerequisite as probably in place when P(learned), or once answered the per-skill ability's success on its
     typical item, is at least `probe_ready_threshold`, if not yet at the ready threshold), within the teacher's scope
-    and allowed resources. P(learned) of a prerequisite the student has just learned lags behind, the more so when the answers
-    that showed it were mixed (a two-state model reads a student going from 40% to 80% success as unsure); the
-    per-skill ability follows the trend. Offering the next skill as a later place in the list waits for neither
+    and allowed resources. P(learned) of a prerequisite the student has just learned lags behind, the more so when
+    the answers that showed it were mixed (a two-state model reads a student going from 40% to 80% success as
+    unsure); the per-skill ability follows the trend. Offering the next skill as a later place in the list waits for neither
     model to catch up with the other: a missed offer costs the student a turn, an early one a place in a list."""
     primary = cat.resource_skill
     core = (cat.resource_level == CORE)[None, :] & (prereqs_probable & ~st.mastered)[:, primary] & allowed[None, :]
