@@ -7,7 +7,9 @@ step right after it turned ready counts as delay 0) and a miss when none of them
 ready before it is offered (a prerequisite forgotten, or the skill mastered by another route) is dropped: neither
 hit nor miss, and so is an event whose window runs past the last step. The driver runs two clocks per policy:
 the skill practised (the answered item's true skill) and the skills listed (the true skills of every item in the
-list the platform shows; a local policy lists one item).
+list the platform shows; a local policy lists one item). A missed event is also counted as a *dip* when the skill
+itself was truly mastered the step before: it turned ready by being forgotten just below the mastery line, its
+prerequisites unchanged, rather than by being unlocked.
 """
 
 from __future__ import annotations
@@ -23,10 +25,12 @@ WINDOW = 5  # steps
 
 @dataclass(frozen=True)
 class ReadyShare:
-    """Readiness events offered within WINDOW steps (`hits`) out of all counted events (`events`)."""
+    """Readiness events offered within WINDOW steps (`hits`) out of all counted events (`events`); `dips`: the missed
+    events where the skill had been truly mastered the step before."""
 
     hits: int
     events: int
+    dips: int = 0
 
     @property
     def share(self) -> float:
@@ -39,9 +43,11 @@ class ReadinessClock:
     def __init__(self, world: World, mastered: np.ndarray) -> None:
         self.prerequisites = [np.asarray(pre, dtype=np.int64) for pre in world.prerequisites]
         self.was_ready = self.ready(mastered)
+        self.was_mastered = mastered.copy()
         self.pending = np.zeros(mastered.shape, dtype=bool)
         self.since = np.zeros(mastered.shape, dtype=np.int64)
-        self.hits = self.misses = 0
+        self.dip = np.zeros(mastered.shape, dtype=bool)  # the pending event began with the skill forgotten
+        self.hits = self.misses = self.dips = 0
 
     def ready(self, mastered: np.ndarray) -> np.ndarray:
         """(S, K) every direct prerequisite truly mastered, the skill not."""
@@ -56,18 +62,20 @@ class ReadinessClock:
         ready = self.ready(mastered)
         turned = ready & ~self.was_ready
         self.since = np.where(turned, t, self.since)
+        self.dip = np.where(turned, self.was_mastered, self.dip)
         self.pending = (self.pending | turned) & ready
-        self.was_ready = ready
+        self.was_ready, self.was_mastered = ready, mastered.copy()
         hit = self.pending & offered
         self.hits += int(hit.sum())
         self.pending &= ~hit
         expired = self.pending & (t - self.since >= WINDOW - 1)  # step t was the last one of the window
         self.misses += int(expired.sum())
+        self.dips += int((expired & self.dip).sum())
         self.pending &= ~expired
 
     @property
     def result(self) -> ReadyShare:
-        return ReadyShare(self.hits, self.hits + self.misses)
+        return ReadyShare(self.hits, self.hits + self.misses, self.dips)
 
 
 def offered_mask(world: World, items: np.ndarray) -> np.ndarray:

@@ -41,7 +41,9 @@ def setting_summary(out: SettingOutcome) -> dict:
             "correct_rate": float(run.correct_rate.mean()),
             "final_truly_mastered": float(run.final_mastered.mean()),
             "ready_within_5": {"practised": run.ready_practised.share, "listed": run.ready_listed.share,
-                               "events": run.ready_listed.events},
+                               "events": run.ready_listed.events,
+                               "listed_misses": run.ready_listed.events - run.ready_listed.hits,
+                               "listed_miss_dips": run.ready_listed.dips},
         }
     comparisons = {}
     if "equilearn" in out.runs:
@@ -129,7 +131,9 @@ def _ready_figures(policies: dict) -> str:
         return "not measured"
     eq = ready["equilearn"]
     others = ", ".join(f"{name} {r['practised']:.0%}" for name, r in ready.items() if name != "equilearn")
-    return f"listed {eq['listed']:.0%}, practised {eq['practised']:.0%} of {eq['events']} events (practised: {others})"
+    dips = "" if "listed_misses" not in eq else (f"; of the {eq['listed_misses']} listed misses, {eq['listed_miss_dips']} "
+                                                 "were dips (a mastered skill forgotten just below the line)")
+    return f"listed {eq['listed']:.0%}, practised {eq['practised']:.0%} of {eq['events']} events (practised: {others}){dips}"
 
 
 def _ready_cell(policy: dict) -> str:

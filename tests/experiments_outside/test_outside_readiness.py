@@ -49,6 +49,18 @@ def test_readiness_at_the_start_is_not_counted_and_readiness_lost_before_an_offe
     assert (clock.result.hits, clock.result.events) == (1, 1)
 
 
+def test_a_missed_event_that_began_with_the_skill_forgotten_is_a_dip() -> None:
+    clock = ReadinessClock(WORLD, _mastered(0, 1))  # skill 2 ready from the start
+    clock.step(0, _mastered(0, 1), NONE)
+    clock.step(1, _mastered(0), NONE)  # skill 1 forgotten just below the line: ready again, by a dip (2 unready)
+    for t in range(2, 8):
+        clock.step(t, _mastered(0), NONE)  # never offered: a miss
+    clock.step(8, _mastered(0, 1), NONE)  # skill 1 back: skill 2, never mastered, turns ready by its prerequisites
+    for t in range(9, 15):
+        clock.step(t, _mastered(0, 1), NONE)  # never offered: a miss, not a dip
+    assert (clock.result.hits, clock.result.events, clock.result.dips) == (0, 2, 1)
+
+
 def test_the_listed_mask_counts_any_place_of_the_list_by_the_items_true_skill() -> None:
     mask = offered_mask(WORLD, np.array([[3, -1, 2], [0, 1, -1]]))
     assert mask.tolist() == [[False, True, True], [True, False, False]]
