@@ -131,8 +131,10 @@ def _ready_figures(policies: dict) -> str:
         return "not measured"
     eq = ready["equilearn"]
     others = ", ".join(f"{name} {r['practised']:.0%}" for name, r in ready.items() if name != "equilearn")
-    dips = "" if "listed_misses" not in eq else (f"; of the {eq['listed_misses']} listed misses, {eq['listed_miss_dips']} "
-                                                 "were dips (a mastered skill forgotten just below the line)")
+    n = eq.get("listed_miss_dips", 0)
+    dips = "" if "listed_misses" not in eq else (f"; of the {eq['listed_misses']} listed misses, {n} "
+                                                 f"{'was a dip' if n == 1 else 'were dips'} (a mastered skill forgotten "
+                                                 "just below the line)")
     return f"listed {eq['listed']:.0%}, practised {eq['practised']:.0%} of {eq['events']} events (practised: {others}){dips}"
 
 
