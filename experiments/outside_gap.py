@@ -20,16 +20,12 @@ line compares the built item bank's difficulties with the world's true ones, wit
 
 from __future__ import annotations
 
-import argparse
-import os
-from pathlib import Path
-
 import numpy as np
 
 from experiments.outside_check.driver import run_policy
 from experiments.outside_check.policies import GatedCurriculum, GreedyOracle, Policy, RandomItem
 from experiments.outside_check.world import Learners, World, logit
-from experiments.outside_inproc import EquilearnInProcess, add_run_arguments, cohort_setting, pipeline_inputs
+from experiments.outside_inproc import EquilearnInProcess, cohort_setting, pipeline_inputs, report_main
 
 SUCCESS_BANDS = (0.0, 0.3, 0.45, 0.6, 0.75, 0.9, 1.0)
 EVIDENCE_BANDS = ((0, 1), (1, 3), (3, 6), (6, 10), (10, None))  # answers on the skill before the step: [low, high)
@@ -144,17 +140,7 @@ def markdown(results: dict[str, dict[str, object]], command: str, load: float) -
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_run_arguments(ap)
-    ap.add_argument("--out", type=Path)
-    args = ap.parse_args()
-    load = os.getloadavg()[0]
-    results = {name: run_setting(name, args.students, args.steps, args.world_seed, args.seed) for name in args.settings}
-    text = markdown(results, "PYTHONPATH=. .venv/bin/python -m experiments.outside_gap"
-                    + ("" if args.out is None else f" --out {args.out}"), load)
-    if args.out:
-        args.out.write_text(text)
-    print(text)
+    report_main(__doc__, "experiments.outside_gap", run_setting, markdown)
 
 
 if __name__ == "__main__":

@@ -29,9 +29,10 @@ quartiles against the gated curriculum:
 from __future__ import annotations
 
 import argparse
+import os
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -118,6 +119,24 @@ def add_run_arguments(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--steps", type=int, default=60)
     ap.add_argument("--world-seed", type=int, default=7)
     ap.add_argument("--seed", type=int, default=0)
+
+
+def report_main(doc: str, module: str, run_setting: Callable[..., dict[str, object]],
+                render: Callable[[dict[str, dict[str, object]], str, float], str]) -> None:
+    """`main` of an in-process report on the outside world (`outside_overpractice`, `outside_gap`): the run options
+    and `--out`; every setting run by `run_setting(name, students, steps, world_seed, seed)`, then
+    `render(results, command, load average at the start)` printed and written to `--out`."""
+    ap = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_run_arguments(ap)
+    ap.add_argument("--out", type=Path)
+    args = ap.parse_args()
+    load = os.getloadavg()[0]
+    results = {name: run_setting(name, args.students, args.steps, args.world_seed, args.seed) for name in args.settings}
+    text = render(results, f"PYTHONPATH=. .venv/bin/python -m {module}" + ("" if args.out is None else f" --out {args.out}"),
+                  load)
+    if args.out:
+        args.out.write_text(text)
+    print(text)
 
 
 def paired(x: np.ndarray) -> str:

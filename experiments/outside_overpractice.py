@@ -20,10 +20,7 @@ Same world, cohort, log and build as `experiments.outside_inproc` (world seed 7,
 
 from __future__ import annotations
 
-import argparse
-import os
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
@@ -31,7 +28,7 @@ from engine.catalog.schema import LEVELS
 from engine.recommend.learning import BAND_EDGES, band_of
 from experiments.outside_check.driver import local_runs, run_policy
 from experiments.outside_check.world import Learners, World
-from experiments.outside_inproc import EquilearnInProcess, add_run_arguments, cohort_setting, pipeline_inputs
+from experiments.outside_inproc import EquilearnInProcess, cohort_setting, pipeline_inputs, report_main
 
 EVIDENCE_BANDS = ((1, 3), (3, 6), (6, 10), (10, None))  # answers on the skill: [low, high)
 
@@ -156,9 +153,9 @@ def run_setting(name: str, students: int, steps: int, world_seed: int, seed: int
             "precision": _mean(truly, flagged), "flags_set": int(flagged.sum())}
 
 
-def markdown(results: dict[str, dict[str, object]], command: str) -> str:
+def markdown(results: dict[str, dict[str, object]], command: str, load: float) -> str:
     lines = ["# Equilearn's steps on truly mastered skills, outside world in process", "",
-             f"Command: `{command}` (load average {os.getloadavg()[0]:.2f}). Module docstring: what each column means.", ""]
+             f"Command: `{command}` (load average {load:.2f}). Module docstring: what each column means.", ""]
     for name, r in results.items():
         lines += [f"## {name}", "",
                   f"Steps on truly mastered skills: equilearn {r['ours']:.3f}, oracle {r['oracle']:.3f}. "
@@ -181,16 +178,7 @@ def markdown(results: dict[str, dict[str, object]], command: str) -> str:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_run_arguments(ap)
-    ap.add_argument("--out", type=Path)
-    args = ap.parse_args()
-    results = {name: run_setting(name, args.students, args.steps, args.world_seed, args.seed) for name in args.settings}
-    text = markdown(results, "PYTHONPATH=. .venv/bin/python -m experiments.outside_overpractice"
-                    + ("" if args.out is None else f" --out {args.out}"))
-    if args.out:
-        args.out.write_text(text)
-    print(text)
+    report_main(__doc__, "experiments.outside_overpractice", run_setting, markdown)
 
 
 if __name__ == "__main__":
