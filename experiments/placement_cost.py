@@ -8,7 +8,9 @@ answers); they are chosen for what they tell, not for what they teach. On every 
 set built from a random-practice log (as `experiments.sim_suite`) runs three ways on the same students:
 - served: placement as shipped;
 - first list only: placement questions for a student with nothing known, then the policy's own choices;
-- none: no placement questions at all.
+- none: no placement questions at all;
+- ready skills only: placement as shipped, but its questions only on skills whose direct prerequisites are probably
+  learned (`min_readiness` READY_ONLY instead of MIN_READINESS), so that they can teach as they place.
 Per setting: the normalized gain, each variant minus served (paired, t-interval), and the ability's posterior SD
 after 10 answers (mean and 90th percentile), the quantity the cold start promises to bring to 0.5.
 """
@@ -20,6 +22,7 @@ import copy
 import os
 import time
 from contextlib import AbstractContextManager, nullcontext
+from functools import partial
 from pathlib import Path
 from typing import Callable
 from unittest import mock
@@ -27,7 +30,7 @@ from unittest import mock
 import numpy as np
 
 from engine.catalog import load_catalog
-from engine.recommend.placement import PLACEMENT_SD
+from engine.recommend.placement import PLACEMENT_SD, choose_placement
 from engine.simulate.runner import run_policy
 from engine.simulate.suite import OURS, SETTINGS, _t_ci, built_policy, gain_contributions, random_practice_log
 from experiments.suite_diagnosis import placement_off
@@ -44,8 +47,17 @@ def first_list_only() -> AbstractContextManager[None]:
     return mock.patch("engine.recommend.recommender.needs_placement", fresh)
 
 
+READY_ONLY = 0.5  # P(every direct prerequisite learned) of a placement question's skill, in the "ready skills only" variant
+
+
+def ready_skills_only() -> AbstractContextManager[None]:
+    """Placement questions only on skills whose direct prerequisites are probably learned (READY_ONLY)."""
+    return mock.patch("engine.recommend.recommender.choose_placement", partial(choose_placement, min_readiness=READY_ONLY))
+
+
 VARIANTS: dict[str, Callable[[], AbstractContextManager[None]]] = {"served": nullcontext, "first list only": first_list_only,
-                                                                   "none": placement_off}
+                                                                   "none": placement_off,
+                                                                   "ready skills only": ready_skills_only}
 
 
 def main() -> None:
