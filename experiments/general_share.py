@@ -46,6 +46,7 @@ from experiments.outside_check.driver import local_runs
 from experiments.outside_check.driver import run_policy as run_outside
 from experiments.outside_check.stats import quartiles
 from experiments.outside_inproc import EquilearnInProcess, cohort_setting, pipeline_inputs
+from experiments.suite_cli import suite_parser
 
 RESULTS = Path(__file__).resolve().parents[1] / "experiments" / "results"
 OUTSIDE_WORLDS = (7, 11)
@@ -124,12 +125,7 @@ def gain_row(label: str, g: dict[str, np.ndarray]) -> str:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--students", type=int, default=300)
-    ap.add_argument("--steps", type=int, default=60)
-    ap.add_argument("--log-students", type=int, default=300)
-    ap.add_argument("--seeds", type=int, default=2)
-    args = ap.parse_args()
+    args = suite_parser(__doc__.splitlines()[0]).parse_args()
     catalog = load_catalog(None)
     load_before, started = os.getloadavg(), time.perf_counter()
     loss_rows, gain_rows = [], []

@@ -17,7 +17,6 @@ after 10 answers (mean and 90th percentile), the quantity the cold start promise
 
 from __future__ import annotations
 
-import argparse
 import copy
 import os
 import time
@@ -33,6 +32,7 @@ from engine.catalog import load_catalog
 from engine.recommend.placement import PLACEMENT_SD, choose_placement
 from engine.simulate.runner import run_policy
 from engine.simulate.suite import OURS, SETTINGS, _t_ci, built_policy, gain_contributions, random_practice_log
+from experiments.suite_cli import suite_parser
 from experiments.suite_diagnosis import placement_off
 
 RESULTS = Path(__file__).resolve().parents[1] / "experiments" / "results"
@@ -61,12 +61,7 @@ VARIANTS: dict[str, Callable[[], AbstractContextManager[None]]] = {"served": nul
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--students", type=int, default=300)
-    ap.add_argument("--steps", type=int, default=60)
-    ap.add_argument("--log-students", type=int, default=300)
-    ap.add_argument("--seeds", type=int, default=2)
-    args = ap.parse_args()
+    args = suite_parser(__doc__.splitlines()[0]).parse_args()
     catalog = load_catalog(None)
     load_before, started = os.getloadavg(), time.perf_counter()
     rows = []

@@ -13,7 +13,6 @@ curriculum) and the full tables per setting.
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import os
@@ -24,6 +23,7 @@ from pathlib import Path
 from engine.catalog import load_catalog
 from engine.cli.output import _clean
 from engine.simulate.suite import SETTINGS, run_suite, suite_markdown
+from experiments.suite_cli import suite_parser
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "experiments" / "results"
@@ -64,12 +64,7 @@ def acceptance_rows(result: dict) -> list[str]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--students", type=int, default=300)
-    parser.add_argument("--steps", type=int, default=60)
-    parser.add_argument("--seeds", type=int, default=2)
-    parser.add_argument("--log-students", type=int, default=300)
-    args = parser.parse_args()
+    args = suite_parser(__doc__).parse_args()
     catalog = load_catalog(None)
     load_before = os.getloadavg()
     started = time.perf_counter()

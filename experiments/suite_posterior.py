@@ -17,7 +17,6 @@ The posterior reference is greedy with a perfect model of the world, so
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import platform
@@ -31,6 +30,7 @@ from engine.cli.output import _clean
 from engine.simulate.report import QUARTILES
 from engine.simulate.runner import run_policy
 from engine.simulate.suite import ORACLE, OURS, POSTERIOR, REFERENCES, SETTINGS, run_suite, setting_by_name
+from experiments.suite_cli import suite_parser
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "experiments" / "results"
@@ -79,11 +79,7 @@ def reach_rows(result: dict) -> list[str]:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--students", type=int, default=300)
-    ap.add_argument("--steps", type=int, default=60)
-    ap.add_argument("--seeds", type=int, default=1)
-    ap.add_argument("--log-students", type=int, default=300)
+    ap = suite_parser(__doc__.splitlines()[0], seeds=1)
     ap.add_argument("--particles", type=int, default=50)
     ap.add_argument("--settings", nargs="*", default=None, help="setting names (default: all)")
     ap.add_argument("--render", action="store_true", help="only rewrite the Markdown from the saved JSON")
