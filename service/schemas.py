@@ -172,6 +172,10 @@ class RecommendationOut(BaseModel):
     model_versions: dict[str, str]
     placement: bool = Field(False, description="a placement question: the student's level is not known yet, so the "
                                                "item was chosen to measure it (cold start), not to teach")
+    item_p: float | None = Field(None, description="the item's predicted success for this student when the list was "
+                                                   "served (null for placement questions); the service's served log keeps "
+                                                   "it, and `model build --from-store` measures each resource by how the "
+                                                   "answer that follows it beats this prediction")
 
 
 class RecommendationsOut(BaseModel):

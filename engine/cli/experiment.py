@@ -94,7 +94,8 @@ def register_build(model: argparse._SubParsersAction) -> None:
     source = build.add_mutually_exclusive_group(required=True)
     source.add_argument("--data", help="response log (file or folder), read with --format")
     source.add_argument("--from-store", action="store_true",
-                        help="read the service's own event log (EQUILEARN_DATABASE_URL) instead, in chunks of students")
+                        help="read the service's own event log (EQUILEARN_DATABASE_URL) instead, in chunks of students, "
+                             "and measure each resource by what followed it in the service's served log")
     build.add_argument("--format", choices=sorted(FORMATS), help="format of --data (e.g. generic for your own CSV)")
     add_loader_options(build)
     build.add_argument("--out", help="write the model-set JSON here (serve it with EQUILEARN_MODEL_SET_FILE=FILE)")
@@ -372,16 +373,17 @@ def run_list(args: argparse.Namespace) -> int:
     return 0
 
 
-def _build_log(args: argparse.Namespace) -> tuple[Any, str]:
-    """(responses, source description) from --data/--format or the service's event log."""
+def _build_log(args: argparse.Namespace) -> tuple[Any, Any, str]:
+    """(responses, what followed each served resource or None, source description) from --data/--format or the
+    service's event and served logs."""
     if args.from_store:
-        from engine.modelbuild import read_store_log
+        from engine.modelbuild import read_store_log, read_store_outcomes
         from engine.config import load_settings
         from engine.store import Store
 
         store = Store.open(settings=load_settings())
         try:
-            return read_store_log(store), "service event log"
+            return read_store_log(store), read_store_outcomes(store), "service event log"
         finally:
             store.close()
     if not args.format:
@@ -391,7 +393,7 @@ def _build_log(args: argparse.Namespace) -> tuple[Any, str]:
     dataset = load(args.data, args.format, **loader_options(args, args.format))
     for drop in dataset.dropped:
         print(f"warning: {args.data}: {drop}", file=sys.stderr)
-    return dataset.responses, f"{args.data} ({args.format})"
+    return dataset.responses, None, f"{args.data} ({args.format})"
 
 
 def run_build(args: argparse.Namespace) -> int:
@@ -404,11 +406,12 @@ def run_build(args: argparse.Namespace) -> int:
 
     on_ray = resolve_engine(args.engine) == "ray"
     catalog = load_catalog(args.catalog)
-    responses, source = _build_log(args)
+    responses, outcomes, source = _build_log(args)
     name = args.name or args.register or "equilearn"
     options = {"predictor": args.predictor, "seed": args.seed, "test_fraction": args.test_fraction,
                "irt_model": args.model, "min_item_responses": args.min_item_responses,
-               "ignore_unknown_items": args.ignore_unknown_items, "name": name, "source": source}
+               "ignore_unknown_items": args.ignore_unknown_items, "name": name, "source": source,
+               "served_outcomes": outcomes}
     if on_ray:
         from engine.distributed.cluster import cluster_cpus, ray_session  # imports ray
         from engine.distributed.kt import RayFitter
@@ -421,6 +424,12 @@ def run_build(args: argparse.Namespace) -> int:
         write_json({"diagnostics": diagnostics.to_dict(), "predictor": diagnostics.predictor}, None)
     else:
         print(format_table(diagnostics))
+    measured = model_set.components["build"].get("resource_effectiveness")
+    if measured is not None:
+        gone = f"; {measured['unknown_resources_total']} outcome resource(s) not in the catalog were left out" \
+            if measured["unknown_resources_total"] else ""
+        print(f"served log: {measured['outcomes']} served resource(s) followed by their item's answer, "
+              f"{measured['resources_measured']} resource(s) measured{gone}", file=sys.stderr)
     if args.register:
         registered = register_built_set(args.register, model_set)
         model_set = replace(model_set, name=registered.name, version=registered.version)

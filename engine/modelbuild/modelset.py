@@ -51,6 +51,7 @@ from engine.evaluation.splits import split_students
 from engine.mastery import MasteryConfig, MasteryEngine
 from engine.mastery.adapters import bkt_skills, irt_ability
 from engine.recommend import RecommenderConfig
+from engine.recommend.outcomes import measure_effectiveness
 from engine.registry.model_set import content_sha256
 from engine.runtime.catalogs import catalog_from_dict, catalog_to_dict
 from engine.runtime.modelset import NOT_AUDITED, LocalModelSet, build_policy
@@ -58,7 +59,7 @@ from engine.runtime.modelset import NOT_AUDITED, LocalModelSet, build_policy
 
 BUILD_FORMAT = "equilearn-build"
 BUILD_FORMAT_VERSION = 1
-SERVED = ("mastery", "recommender", "catalog", "policy_learning")  # the components the service reads
+SERVED = ("mastery", "recommender", "catalog", "policy_learning", "resource_effectiveness")  # what the service reads
 
 
 @dataclasses.dataclass(frozen=True)
@@ -198,7 +199,8 @@ def build_model_set(catalog: Catalog, responses: pl.DataFrame, *, predictor: str
                     prior_a: tuple[float, float] = PRIOR_A, prior_b: tuple[float, float] = PRIOR_B,
                     ignore_unknown_items: bool = False, name: str = "equilearn",
                     source: str = "responses", fit: Fitter = LOCAL,
-                    share_general: bool | None = None) -> tuple[LocalModelSet, Diagnostics]:
+                    share_general: bool | None = None,
+                    served_outcomes: pl.DataFrame | None = None) -> tuple[LocalModelSet, Diagnostics]:
     """Fit every served component from `responses` (canonical log) against `catalog` (module docstring).
 
     Returns the model set (name, version `build-<sha256 of the served components>`, components, data
@@ -207,7 +209,9 @@ def build_model_set(catalog: Catalog, responses: pl.DataFrame, *, predictor: str
     and the skill model's fits (`engine.modelbuild.fitting`; e.g. `engine.distributed.kt.RayFitter` for Ray,
     the same components); everything else runs here. `share_general`: None measures on the held-out students
     whether the practised skills should follow the general ability (`engine.modelbuild.sharing`); True or False
-    fixes it."""
+    fixes it. `served_outcomes` (`engine.recommend.outcomes.follow_up_outcomes` rows, e.g. `read_store_outcomes`):
+    what followed each resource the service served; each resource's measured value becomes the component
+    `resource_effectiveness`, which the served recommender starts from."""
     if predictor not in PREDICTORS:
         raise ConfigError(f"--predictor must be one of {', '.join(PREDICTORS)}, got {predictor!r}")
     if not 0 <= test_fraction < 1:
@@ -248,6 +252,9 @@ def build_model_set(catalog: Catalog, responses: pl.DataFrame, *, predictor: str
     }
     if learning is not None:
         components["policy_learning"] = learning
+    measured = None if served_outcomes is None else measure_effectiveness(catalog.resource_ids, served_outcomes)
+    if measured is not None and measured.outcomes:
+        components["resource_effectiveness"] = measured.effectiveness.to_dict()
     check_servable(components)
     lap("check", t)
     rows = [{"irt_weight": w, **figures[w]} for w in WEIGHTS] if figures else []
@@ -270,6 +277,7 @@ def build_model_set(catalog: Catalog, responses: pl.DataFrame, *, predictor: str
         "forgetting": forgetting.to_dict(),
         "item_evidence": items.to_dict(),
         "share_general": sharing.to_dict(),
+        **({"resource_effectiveness": measured.summary()} if measured is not None else {}),
         "diagnostics": diagnostics.to_dict(),
         "seconds": seconds,
     }

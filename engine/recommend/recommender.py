@@ -47,6 +47,7 @@ class Recommendation:
     item_propensity: float
     model_versions: dict[str, str]
     placement: bool = False  # a placement question (cold start: the student's level is not known yet)
+    item_p: float | None = None  # the item's predicted success for the student when served (before the resource)
 
     def to_dict(self) -> dict[str, object]:
         """JSON-ready (strict JSON: a propensity that could not be estimated is null, never NaN)."""
@@ -55,7 +56,7 @@ class Recommendation:
                 "score": _finite(self.score), "components": {k: _finite(v) for k, v in self.components.items()},
                 "weights": {k: _finite(v) for k, v in self.weights.items()}, "reason": self.reason, "propensity": _finite(self.propensity),
                 "item_propensity": _finite(self.item_propensity), "model_versions": dict(self.model_versions),
-                "placement": self.placement}
+                "placement": self.placement, "item_p": None if self.item_p is None else _finite(self.item_p)}
 
 
 _THREAD = threading.local()
@@ -226,7 +227,7 @@ class Recommender:
                 item_id=cat.item_ids[item] if item >= 0 else None, score=float(sel.scores[0, j]), components=comps,
                 weights=w, reason=text, propensity=float(sel.propensity[0, j]),
                 item_propensity=float(scored.items.propensity[0, target]) if item >= 0 else math.nan,
-                model_versions=versions,
+                model_versions=versions, item_p=item_p,
             ))
         return out
 

@@ -25,7 +25,9 @@ which needs no key, so it never holds a path; errors about the file name the set
 Components used (all optional; others, e.g. evaluation models, are ignored here): `mastery`
 (`MasteryEngine.to_components()`: skill model, ability model, settings), `recommender`
 (`RecommenderConfig.to_dict()`), `policy_learning` (what the recommender learned from outcomes,
-`engine.recommend.learning`) and `catalog` (a one-document catalog bundle, see `catalogs.py`). A set
+`engine.recommend.learning`), `resource_effectiveness` (each resource's value measured from what followed it
+in the service's logs, `engine.recommend.outcomes`; the recommender's online statistics start from it) and
+`catalog` (a one-document catalog bundle, see `catalogs.py`). A set
 that carries its catalog is served on it (before any uploaded catalog) and must be consistent with it:
 `check_set_catalog` refuses a set whose item bank or skill model names items or skills its catalog lacks.
 `equilearn model build` (`engine.modelbuild`) writes such sets; its other components (`build`,
@@ -47,6 +49,7 @@ from engine.errors import ConfigError, DataError, EquilearnError, NotFoundError
 from engine.jsonfile import read_json
 from engine.mastery import MasteryEngine
 from engine.recommend import Recommender, RecommenderConfig
+from engine.recommend.effectiveness import ResourceEffectiveness
 from engine.recommend.learning import DifficultyProgress
 from engine.recommend.scoring import ready_learn_rates
 from engine.registry.model_set import content_sha256
@@ -267,4 +270,6 @@ def build_policy(catalog: Catalog, components: dict[str, Any], own_catalog: bool
         engine.law = progress.law  # the tracked abilities follow the learning the log showed
     if progress is not None and progress.skill_readiness is not None:  # a step teaches as far as its prerequisites are in place
         engine.ready_learn = ready_learn_rates(engine.skill_model.learn_rates(), progress)
-    return engine, Recommender(engine, rconfig, progress=progress)
+    measured = components.get("resource_effectiveness")  # what followed each resource the service served
+    effectiveness = ResourceEffectiveness.from_dict(measured, catalog.resource_ids) if measured else None
+    return engine, Recommender(engine, rconfig, effectiveness, progress=progress)

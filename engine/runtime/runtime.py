@@ -25,6 +25,7 @@ from engine.recommend import Recommender
 from engine.recommend.constraints import TeacherConstraints
 from engine.recommend.placement import needs_placement
 from engine.runtime import catalogs
+from engine.runtime.followups import FollowUps
 from engine.runtime.modelset import (FAIL, INSUFFICIENT, LoadedModelSet, alias_target, build_policy, load_served_model_set,
                                      set_label)
 from engine.runtime.states import batch_from_dicts, batch_to_dicts
@@ -39,7 +40,8 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Policy:
-    """What is served right now; replaced as a whole, never mutated."""
+    """What is served right now; replaced as a whole, never mutated, except that its recommender's resource statistics
+    learn from the answers that follow served lists (`Runtime.ingest`, `engine.runtime.followups`)."""
 
     catalog: Catalog
     engine: MasteryEngine
@@ -119,6 +121,8 @@ class Runtime:
         self._load_error: str | None = None
         self._seen: tuple[int, int, str | None] | None = None  # (generation, newest audit, registry alias target) at the load
         self._refused: str | None = None  # why the last reload failed while the previous policy stays served
+        self._followups = FollowUps()  # lists this process served, waiting for the answer that measures them
+        self._learn_lock = threading.Lock()  # the served policy's statistics take one batch of outcomes at a time
 
     @classmethod
     def open(cls, settings: ServiceSettings | None = None) -> Runtime:
@@ -254,7 +258,23 @@ class Runtime:
             raise DataValidationError(unknown, source="event batch")
         apply = self._apply_fn(policy)
         with self._write_lock:
-            return self.store.ingest(batch, apply)  # validates every field, then one transaction
+            result = self.store.ingest(batch, apply)  # validates every field, then one transaction
+        self._learn_from_follow_ups(batch, result)
+        return result
+
+    def _learn_from_follow_ups(self, batch: Sequence[Event], result: IngestResult) -> None:
+        """The served policy's resource statistics learn from the answers that followed lists this process served
+        (`engine.runtime.followups`), as the policy does in process; the next build recounts them from the logs."""
+        outcomes = self._followups.answered(batch, [r.status == "stored" for r in result.results])
+        policy = self._policy
+        if not outcomes or policy is None:
+            return
+        index = policy.catalog._resource_index  # noqa: SLF001 - dict lookup on the hot path
+        known = [(index[r], residual) for r, residual in outcomes if r in index]
+        if known:
+            rows, residuals = zip(*known, strict=True)
+            with self._learn_lock:
+                policy.recommender.effectiveness.observe(np.array(rows, dtype=np.int64), np.array(residuals))
 
     def _apply_fn(self, policy: Policy):  # noqa: ANN202
         engine, skill_ids = policy.engine, policy.catalog.skill_ids
@@ -351,7 +371,9 @@ class Runtime:
     def write_served(self, rows: Sequence[dict[str, Any]]) -> list[Any]:
         """Append `compute_recommendations` log rows in one transaction; their records (ids), in order."""
         with self._write_lock:
-            return run_write(self.store.engine, lambda conn: served_log.record_many(conn, rows))
+            records = run_write(self.store.engine, lambda conn: served_log.record_many(conn, rows))
+        self._followups.served(rows)
+        return records
 
     # ---- catalog, roster, audits, models --------------------------------------------------------------
     def catalog_table(self, name: str) -> list[dict[str, Any]]:

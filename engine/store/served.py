@@ -87,7 +87,9 @@ def offers(conn: sa.Connection, student_ids: Iterable[str] | None = None, start:
     """What was offered, one row per served item (of the given students, or all; served at or after `start`),
     in serving order: `served_id`, `student_id`, `served_at`, `rank`, `resource_id`, `level`, `kind`,
     `skill_id` (the resource's primary skill), `skill_mastery` (its estimate when served; None in rows
-    logged before it was recorded) and `placement` (a placement question, not a recommendation track)."""
+    logged before it was recorded), `placement` (a placement question, not a recommendation track), `item_id` (the
+    item paired with the resource) and `item_p` (its predicted success when served; None in rows logged before it
+    was recorded, and for placement questions)."""
     query = sa.select(T.c.id, T.c.student_id, T.c.served_at, T.c["items"], T.c.context).order_by(T.c.served_at, T.c.id)
     if start is not None:
         query = query.where(T.c.served_at >= as_utc(start))
@@ -106,7 +108,7 @@ def offers(conn: sa.Connection, student_ids: Iterable[str] | None = None, start:
             out.append({"served_id": int(r.id), "student_id": r.student_id, "served_at": r.served_at,
                         "rank": item.get("rank"), "resource_id": item.get("resource_id"), "level": item.get("level"),
                         "kind": item.get("kind"), "skill_id": skills[0], "skill_mastery": item.get("skill_mastery"),
-                        "placement": placement})
+                        "placement": placement, "item_id": item.get("item_id"), "item_p": item.get("item_p")})
     return out
 
 

@@ -173,20 +173,29 @@ def test_unknown_items_name_the_row_and_the_fix(world):
     assert kept.responses.filter(pl.col("student_id") == "zz-student")["skill_ids"].to_list() == [["s0000"]]
 
 
-def test_from_store_reads_the_event_log_in_chunks(world, built, isolated_home, monkeypatch):
-    """Events posted to the service come back from the store, chunk by chunk, as the log that was sent."""
-    _, responses, model_set, _ = built
-    path = isolated_home / "built.json"
+def serving(model_set, home, monkeypatch) -> Runtime:
+    """A runtime serving `model_set` (written under `home`, with a PASS recorded for it)."""
+    path = home / "built.json"
     write_model_set_file(path, model_set)
     monkeypatch.setenv("EQUILEARN_MODEL_SET_FILE", str(path))
     record_verdict(f"{model_set.name}/{model_set.version}", model_set.components, "PASS")
-    rt = Runtime.open(load_service_settings())
-    sent = responses.filter(pl.col("student_id") < "p0040").sort("student_id", "seq")
-    for start in range(0, sent.height, 1000):
-        part = sent.slice(start, 1000)
+    return Runtime.open(load_service_settings())
+
+
+def send(rt: Runtime, responses: pl.DataFrame) -> None:
+    """Post canonical responses as events, 1,000 a batch (event id: student-seq)."""
+    for start in range(0, responses.height, 1000):
+        part = responses.slice(start, 1000).select("student_id", "item_id", "correct", "seq", "timestamp")
         rt.ingest(rt.events_from_json([{"event_id": f"{s}-{q}", "student_id": s, "item_id": i, "correct": y,
-                                        "timestamp": t} for s, i, y, q, t in
-                                       part.select("student_id", "item_id", "correct", "seq", "timestamp").iter_rows()]))
+                                        "timestamp": t} for s, i, y, q, t in part.iter_rows()]))
+
+
+def test_from_store_reads_the_event_log_in_chunks(world, built, isolated_home, monkeypatch):
+    """Events posted to the service come back from the store, chunk by chunk, as the log that was sent."""
+    _, responses, model_set, _ = built
+    rt = serving(model_set, isolated_home, monkeypatch)
+    sent = responses.filter(pl.col("student_id") < "p0040").sort("student_id", "seq")
+    send(rt, sent)
     log = read_store_log(rt.store, chunk_students=7)
     rt.close()
     got = log.sort("student_id", "seq").select("student_id", "item_id", "correct")
@@ -194,6 +203,54 @@ def test_from_store_reads_the_event_log_in_chunks(world, built, isolated_home, m
     set2, diag = build_model_set(load_catalog(world.catalog), log, predictor="irt", test_fraction=0, min_item_responses=5)
     assert diag.n_responses == sent.height and set2.components["build"]["predictor"]["irt_weight"] == 1.0
     assert set2.components["build"]["predictor"]["held_out"] is None
+
+
+def test_from_store_measures_each_served_resource_by_the_answer_that_followed_it(world, built, isolated_home, monkeypatch,
+                                                                                 capsys):
+    """Lists served through the runtime and the answers to their first entries' items come back from the store as
+    residuals (answer minus the `item_p` served); the set built with them carries them, and the served recommender
+    starts from them."""
+    from engine.modelbuild import read_store_outcomes
+    from engine.runtime.modelset import build_policy
+
+    catalog, responses, model_set, _ = built
+    rt = serving(model_set, isolated_home, monkeypatch)
+    sent = responses.filter(pl.col("student_id") < "p0006")
+    send(rt, sent)
+    expected: dict[str, list[float]] = {}
+    for n, student in enumerate(sorted(set(sent["student_id"].to_list()))):
+        response, row = rt.compute_recommendations(student, 3)
+        rt.write_served([row])
+        first = response["recommendations"][0]
+        assert not first["placement"] and 0 < first["item_p"] < 1
+        correct = float(n % 2)
+        answered = first["item_id"] if n < 4 else next(i for i in catalog.item_ids  # the last ones answer something else
+                                                        if i not in {r["item_id"] for r in response["recommendations"]})
+        rt.ingest(rt.events_from_json([{"event_id": f"{student}-after", "student_id": student, "item_id": answered,
+                                        "correct": correct}]))
+        if n < 4:
+            expected.setdefault(first["resource_id"], []).append(correct - first["item_p"])
+    outcomes = read_store_outcomes(rt.store, chunk_students=2)
+    live = rt.policy.recommender.effectiveness  # the running service learned the same outcomes as they came
+    rt.close()
+    assert outcomes.height == 4
+    set2, _ = build_model_set(catalog, responses, predictor="irt", test_fraction=0, min_item_responses=5,
+                              served_outcomes=outcomes)
+    eff = build_policy(catalog, set2.components)[1].effectiveness
+    index = {r: i for i, r in enumerate(catalog.resource_ids)}
+    assert eff.count.sum() == 4 and set2.components["build"]["resource_effectiveness"]["outcomes"] == 4
+    for resource, residuals in expected.items():
+        for stats in (eff, live):
+            assert stats.count[index[resource]] == len(residuals)
+            assert stats.total[index[resource]] == pytest.approx(sum(residuals))
+    assert live.count.sum() == 4
+    from engine.cli import main  # the command reads the same store and says what it measured
+
+    assert main(["model", "build", "--catalog", str(world.catalog), "--from-store", "--predictor", "irt",
+                 "--test-fraction", "0", "--min-item-responses", "1", "--out", str(isolated_home / "from-store.json")]) == 0
+    assert "served log: 4 served resource(s) followed by their item's answer" in capsys.readouterr().err
+    written = json.loads((isolated_home / "from-store.json").read_text())["components"]["resource_effectiveness"]
+    assert sum(n for n, _ in written["resources"].values()) == 4
 
 
 def test_register_puts_a_servable_set_in_the_registry(world, isolated_home, monkeypatch, capsys):

@@ -1,0 +1,77 @@
+"""What each served resource was followed by: the value of a resource measured from the service's own logs.
+
+A platform shows a list; the student takes one entry, works through its resource and answers the entry's
+item. An entry's outcome is therefore the student's next answer when it is on the entry's item: the answer
+minus the item's predicted success when the list was served (`item_p`, made before the resource was used).
+That is the residual `ResourceEffectiveness` learns from when the policy runs in process
+(`EquilearnPolicy.observe`), so `model build --from-store` gives the service what the in-process policy
+learns online, at every build.
+
+Matching, per student, on the service's own clocks (`served_at`, `received_at`): each answer goes to the
+newest list served before it arrived, and only the first answer after a list counts (a later one follows
+other practice too). Answers on an item no entry of that list offered, entries without a prediction
+(placement questions, lists logged before predictions were kept) and placement lists count for nothing.
+When two entries of a list offer the same item, the higher-ranked one gets the outcome.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import polars as pl
+
+from engine.recommend.effectiveness import ResourceEffectiveness
+
+OFFER_COLUMNS = {"served_id": pl.Int64, "student_id": pl.Utf8, "served_at": pl.Datetime("us", "UTC"), "rank": pl.Int64,
+                 "resource_id": pl.Utf8, "item_id": pl.Utf8, "item_p": pl.Float64, "placement": pl.Boolean}
+ANSWER_COLUMNS = {"student_id": pl.Utf8, "item_id": pl.Utf8, "correct": pl.Float64, "received_at": pl.Datetime("us", "UTC"),
+                  "seq": pl.Int64}
+
+
+def follow_up_outcomes(offers: pl.DataFrame, answers: pl.DataFrame) -> pl.DataFrame:
+    """One row per served entry that its student's next answer followed (module docstring): `served_id`,
+    `student_id`, `resource_id`, `residual` (correct - item_p). `offers`: one row per served entry
+    (`engine.store.served.offers` rows: OFFER_COLUMNS); `answers`: the event log (ANSWER_COLUMNS, `seq` the
+    append order)."""
+    offers = offers.select([pl.col(c).cast(t) for c, t in OFFER_COLUMNS.items()])
+    answers = answers.select([pl.col(c).cast(t) for c, t in ANSWER_COLUMNS.items()])
+    lists = offers.group_by("served_id").agg(pl.col("student_id").first(), pl.col("served_at").first()).sort("served_at")
+    followed = (answers.sort("received_at", "seq")
+                .join_asof(lists, left_on="received_at", right_on="served_at", by="student_id", strategy="backward",
+                           check_sortedness=False)  # both sorted by time above, so within each student too
+                .filter(pl.col("served_id").is_not_null())
+                .unique(subset="served_id", keep="first", maintain_order=True))  # the first answer after each list
+    entries = offers.filter(~pl.col("placement") & pl.col("item_p").is_not_null() & pl.col("resource_id").is_not_null())
+    matched = (followed.select("served_id", "item_id", "correct")
+               .join(entries, on=["served_id", "item_id"], how="inner")
+               .sort("served_id", "rank").unique(subset="served_id", keep="first", maintain_order=True))
+    return matched.select("served_id", "student_id", "resource_id",
+                          (pl.col("correct") - pl.col("item_p")).clip(-1.0, 1.0).alias("residual"))
+
+
+@dataclass(frozen=True)
+class MeasuredEffectiveness:
+    """The statistics per resource, and what the outcomes held that the catalog does not."""
+
+    effectiveness: ResourceEffectiveness
+    outcomes: int  # outcomes counted
+    unknown_resources: tuple[str, ...]  # resource ids of outcomes not in the catalog (not counted)
+
+    def summary(self) -> dict[str, object]:
+        eff = self.effectiveness
+        return {"outcomes": self.outcomes, "resources_measured": int((eff.count > 0).sum()),
+                "unknown_resources": list(self.unknown_resources[:20]), "unknown_resources_total": len(self.unknown_resources)}
+
+
+def measure_effectiveness(resource_ids: Sequence[str], outcomes: pl.DataFrame) -> MeasuredEffectiveness:
+    """`ResourceEffectiveness` (its default prior) over the catalog's `resource_ids`, from `follow_up_outcomes` rows."""
+    eff = ResourceEffectiveness(tuple(resource_ids))
+    index = {r: i for i, r in enumerate(eff.resource_ids)}
+    ids = outcomes["resource_id"].to_list()
+    rows = np.array([index.get(r, -1) for r in ids], dtype=np.int64)
+    known = rows >= 0
+    eff.observe(rows[known], outcomes["residual"].to_numpy()[known])
+    unknown = tuple(sorted({r for r, k in zip(ids, known) if not k}))
+    return MeasuredEffectiveness(eff, int(known.sum()), unknown)
