@@ -68,10 +68,10 @@ class MeasuredEffectiveness:
 def measure_effectiveness(resource_ids: Sequence[str], outcomes: pl.DataFrame) -> MeasuredEffectiveness:
     """`ResourceEffectiveness` (its default prior) over the catalog's `resource_ids`, from `follow_up_outcomes` rows."""
     eff = ResourceEffectiveness(tuple(resource_ids))
-    index = {r: i for i, r in enumerate(eff.resource_ids)}
-    ids = outcomes["resource_id"].to_list()
-    rows = np.array([index.get(r, -1) for r in ids], dtype=np.int64)
-    known = rows >= 0
-    eff.observe(rows[known], outcomes["residual"].to_numpy()[known])
-    unknown = tuple(sorted({r for r, k in zip(ids, known) if not k}))
-    return MeasuredEffectiveness(eff, int(known.sum()), unknown)
+    index = pl.DataFrame({"resource_id": list(eff.resource_ids), "row": np.arange(len(eff.resource_ids))},
+                         schema={"resource_id": pl.Utf8, "row": pl.Int64})
+    joined = outcomes.select("resource_id", "residual").join(index, on="resource_id", how="left")
+    known = joined.filter(pl.col("row").is_not_null())
+    eff.observe(known["row"].to_numpy(), known["residual"].to_numpy())
+    unknown = tuple(sorted(joined.filter(pl.col("row").is_null())["resource_id"].unique().to_list()))
+    return MeasuredEffectiveness(eff, known.height, unknown)
