@@ -377,7 +377,8 @@ def _build_log(args: argparse.Namespace) -> tuple[Any, Any, str]:
     """(responses, what followed each served resource or None, source description) from --data/--format or the
     service's event and served logs."""
     if args.from_store:
-        from engine.modelbuild import read_store_log, read_store_outcomes
+        from engine.modelbuild import read_store_log
+        from engine.recommend.outcomes import read_store_outcomes
         from engine.config import load_settings
         from engine.store import Store
 

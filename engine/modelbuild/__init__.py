@@ -8,10 +8,10 @@ One module for the CLI and the experiment runner alike:
 See `engine.modelbuild.modelset` for the steps and the component layout.
 """
 
-from engine.modelbuild.data import prepare_log, read_store_log, read_store_outcomes
+from engine.modelbuild.data import prepare_log, read_store_log
 from engine.modelbuild.diagnostics import Diagnostics, format_table
 from engine.modelbuild.modelset import build_model_set, check_servable, diagnostics_of, register_built_set
 from engine.modelbuild.predictor import PREDICTORS, WEIGHTS
 
 __all__ = ["PREDICTORS", "WEIGHTS", "Diagnostics", "build_model_set", "check_servable", "diagnostics_of", "format_table",
-           "prepare_log", "read_store_log", "read_store_outcomes", "register_built_set"]
+           "prepare_log", "read_store_log", "register_built_set"]

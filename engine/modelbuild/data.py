@@ -6,8 +6,8 @@
 - `skill_ids` come from the catalog's items table (the log's own skill column, if any, is not used), so
   the skill model is fitted for the catalog's skills.
 - `read_store_log` reads the service's own event log in chunks of students (see its docstring for the
-  memory bound); `read_store_outcomes` pairs its served log with the event log (what followed each served
-  resource, `engine.recommend.outcomes`).
+  memory bound); `engine.recommend.outcomes.read_store_outcomes` pairs its served log with it (what followed each
+  served resource).
 """
 
 from __future__ import annotations
@@ -21,10 +21,9 @@ import polars as pl
 from engine.catalog import Catalog
 from engine.data.schema import SKILL_LIST
 from engine.errors import DataError, DataValidationError, Problem
-from engine.recommend.outcomes import ANSWER_COLUMNS, OFFER_COLUMNS, follow_up_outcomes
+from engine.store.events import CHUNK_STUDENTS
 
 ROWS_LISTED = 20
-CHUNK_STUDENTS = 2_000
 COLUMNS = ("student_id", "item_id", "correct", "seq", "timestamp")
 
 
@@ -106,22 +105,4 @@ def read_store_log(store: Any, chunk_students: int = CHUNK_STUDENTS) -> pl.DataF
     if not students:
         raise DataError("the service's event log is empty: no responses to build a model set from (send events to "
                         "POST /v1/events, or build from a file with --data)")
-    return _events_in_chunks(store, students, COLUMNS, chunk_students)
-
-
-def read_store_outcomes(store: Any, chunk_students: int = CHUNK_STUDENTS) -> pl.DataFrame:
-    """What followed each list the service served (`engine.recommend.outcomes.follow_up_outcomes`): its served log
-    against its event log, read `chunk_students` students at a time. Empty when nothing was served."""
-    offers = store.served_offers()
-    if not offers:
-        return pl.DataFrame(schema={"served_id": pl.Int64, "student_id": pl.Utf8, "resource_id": pl.Utf8,
-                                    "residual": pl.Float64})
-    frame = pl.DataFrame(offers, schema_overrides=OFFER_COLUMNS, infer_schema_length=None)
-    students = sorted(set(frame["student_id"].to_list()))
-    return follow_up_outcomes(frame, _events_in_chunks(store, students, tuple(ANSWER_COLUMNS), chunk_students))
-
-
-def _events_in_chunks(store: Any, students: list[str], columns: tuple[str, ...], chunk_students: int) -> pl.DataFrame:
-    parts = [store.events_frame(students[start:start + chunk_students]).select(*columns)
-             for start in range(0, len(students), chunk_students)]
-    return pl.concat(parts, how="vertical", rechunk=True)
+    return store.events_frame_chunked(students, COLUMNS, chunk_students)

@@ -18,11 +18,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import polars as pl
 
 from engine.recommend.effectiveness import ResourceEffectiveness
+from engine.store.events import CHUNK_STUDENTS
 
 OFFER_COLUMNS = {"served_id": pl.Int64, "student_id": pl.Utf8, "served_at": pl.Datetime("us", "UTC"), "rank": pl.Int64,
                  "resource_id": pl.Utf8, "item_id": pl.Utf8, "item_p": pl.Float64, "placement": pl.Boolean}
@@ -51,6 +53,20 @@ def follow_up_outcomes(offers: pl.DataFrame, answers: pl.DataFrame) -> pl.DataFr
                           (pl.col("correct") - pl.col("item_p")).clip(-1.0, 1.0).alias("residual"))
 
 
+OUTCOME_COLUMNS = {"served_id": pl.Int64, "student_id": pl.Utf8, "resource_id": pl.Utf8, "residual": pl.Float64}
+
+
+def read_store_outcomes(store: Any, after_id: int = 0, chunk_students: int = CHUNK_STUDENTS) -> pl.DataFrame:
+    """`follow_up_outcomes` of the lists a service's store (`engine.store.Store`) served with an id above `after_id`,
+    against its event log read `chunk_students` students at a time. Empty when nothing was served."""
+    offers = store.served_offers(after_id=after_id)
+    if not offers:
+        return pl.DataFrame(schema=OUTCOME_COLUMNS)
+    frame = pl.DataFrame(offers, schema_overrides=OFFER_COLUMNS, infer_schema_length=None)
+    students = sorted(set(frame["student_id"].to_list()))
+    return follow_up_outcomes(frame, store.events_frame_chunked(students, tuple(ANSWER_COLUMNS), chunk_students))
+
+
 @dataclass(frozen=True)
 class MeasuredEffectiveness:
     """The statistics per resource, and what the outcomes held that the catalog does not."""
@@ -58,11 +74,13 @@ class MeasuredEffectiveness:
     effectiveness: ResourceEffectiveness
     outcomes: int  # outcomes counted
     unknown_resources: tuple[str, ...]  # resource ids of outcomes not in the catalog (not counted)
+    through_id: int  # the newest served list with an outcome (0: none); lists above it are not counted here
 
     def summary(self) -> dict[str, object]:
         eff = self.effectiveness
         return {"outcomes": self.outcomes, "resources_measured": int((eff.count > 0).sum()),
-                "unknown_resources": list(self.unknown_resources[:20]), "unknown_resources_total": len(self.unknown_resources)}
+                "unknown_resources": list(self.unknown_resources[:20]), "unknown_resources_total": len(self.unknown_resources),
+                "served_through_id": self.through_id}
 
 
 def measure_effectiveness(resource_ids: Sequence[str], outcomes: pl.DataFrame) -> MeasuredEffectiveness:
@@ -74,4 +92,5 @@ def measure_effectiveness(resource_ids: Sequence[str], outcomes: pl.DataFrame) -
     known = joined.filter(pl.col("row").is_not_null())
     eff.observe(known["row"].to_numpy(), known["residual"].to_numpy())
     unknown = tuple(sorted(joined.filter(pl.col("row").is_null())["resource_id"].unique().to_list()))
-    return MeasuredEffectiveness(eff, known.height, unknown)
+    through = outcomes["served_id"].max() if outcomes.height else 0
+    return MeasuredEffectiveness(eff, known.height, unknown, int(through or 0))

@@ -5,8 +5,9 @@ served and, later, events. Per student this process keeps the newest list it ser
 entry was: its resource and `item_p`, the item's predicted success when served) until the student's next stored
 answer: if that answer is on an offered item, answer minus `item_p` is the entry's outcome, the rule
 `engine.recommend.outcomes` applies to the durable logs at the next build. A placement list, or a list with
-nothing to measure, leaves nothing pending. Only lists this process served and answers it stored count: another
-process's, or those before a restart, are counted by the next `model build --from-store`.
+nothing to measure, leaves nothing pending. Only lists this process served and answers it stored count here;
+every load of the policy recounts the lists served since its set was built from the durable logs
+(`Runtime._recount_follow_ups`), so another process's outcomes and those before a restart are counted there.
 """
 
 from __future__ import annotations

@@ -23,6 +23,7 @@ from engine.mastery import MasteryBatch, MasteryEngine, MasteryState
 from engine.mastery.engine import SECONDS_PER_DAY
 from engine.recommend import Recommender
 from engine.recommend.constraints import TeacherConstraints
+from engine.recommend.outcomes import measure_effectiveness, read_store_outcomes
 from engine.recommend.placement import needs_placement
 from engine.runtime import catalogs
 from engine.runtime.followups import FollowUps
@@ -161,6 +162,7 @@ class Runtime:
             chosen = catalogs.choose_catalog(s.catalog_file, components)
             catalog, own = chosen.catalog, chosen.source == catalogs.MODEL_SET
         engine, recommender = build_policy(catalog, components, own_catalog=own)
+        self._recount_follow_ups(recommender, components)
         status, audit_id = model.audit_status, model.audit_id  # the newest audit of the set's content (the gate)
         blocked = None
         if status == FAIL and s.require_passing_audit:
@@ -172,6 +174,17 @@ class Runtime:
                        "recorded for its content (`equilearn model audit` with more evidence, or an admin's override: "
                        "POST /v1/audits with status PASS and a reason)")
         return Policy(catalog, engine, recommender, model, status, audit_id, blocked)
+
+    def _recount_follow_ups(self, recommender: Recommender, components: Mapping[str, Any]) -> None:
+        """Add to the recommender's resource statistics the outcomes of the lists served after the newest one its set
+        counted (every list when it counted none), recounted from the durable logs (`engine.recommend.outcomes`): what
+        the service learned since the build survives a restart, and every process agrees at each load."""
+        counted = (components.get("build") or {}).get("resource_effectiveness") or {}
+        outcomes = read_store_outcomes(self.store, after_id=int(counted.get("served_through_id") or 0))
+        if outcomes.height:
+            measured = measure_effectiveness(recommender.catalog.resource_ids, outcomes).effectiveness
+            recommender.effectiveness.count += measured.count
+            recommender.effectiveness.total += measured.total
 
     def _load(self, catalog: Catalog | None = None, keep: Callable[[], None] | None = None) -> Policy:
         """Build the policy and swap it in (after `keep()`, which persists what it was built from). The

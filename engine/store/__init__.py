@@ -194,6 +194,15 @@ class Store:
         with read_tx(self.engine) as conn:
             return _events.events_frame(conn, student_ids)
 
+    def events_frame_chunked(self, student_ids: Sequence[str], columns: Sequence[str], chunk_students: int) -> pl.DataFrame:
+        """`events_frame` of `student_ids` (their `columns` only), read `chunk_students` students at a time: at most one
+        chunk's rows are Python objects at once; what is kept is the columnar frame."""
+        parts = [self.events_frame(student_ids[start:start + chunk_students]).select(*columns)
+                 for start in range(0, len(student_ids), chunk_students)]
+        if not parts:
+            return pl.DataFrame(schema={c: _events.FRAME_SCHEMA[c] for c in columns})
+        return pl.concat(parts, how="vertical", rechunk=True)
+
     def count_events(self) -> int:
         with read_tx(self.engine) as conn:
             return _events.count(conn)

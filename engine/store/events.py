@@ -203,6 +203,7 @@ def student_log(conn: sa.Connection, student_id: str) -> list[LoggedEvent]:
     return [LoggedEvent(int(r.seq), r.received_at, _event(r)) for r in conn.execute(query)]
 
 
+CHUNK_STUDENTS = 2_000  # students read at a time when a whole log is read into a frame (`Store.events_frame_chunked`)
 FRAME_SCHEMA = {
     "seq": pl.Int64, "event_id": pl.Utf8, "student_id": pl.Utf8, "item_id": pl.Utf8, "correct": pl.Float64,
     "timestamp": pl.Datetime("us", "UTC"), "received_at": pl.Datetime("us", "UTC"), "source": pl.Utf8,

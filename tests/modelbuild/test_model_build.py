@@ -210,7 +210,7 @@ def test_from_store_measures_each_served_resource_by_the_answer_that_followed_it
     """Lists served through the runtime and the answers to their first entries' items come back from the store as
     residuals (answer minus the `item_p` served); the set built with them carries them, and the served recommender
     starts from them."""
-    from engine.modelbuild import read_store_outcomes
+    from engine.recommend.outcomes import read_store_outcomes
     from engine.runtime.modelset import build_policy
 
     catalog, responses, model_set, _ = built
@@ -244,6 +244,12 @@ def test_from_store_measures_each_served_resource_by_the_answer_that_followed_it
             assert stats.count[index[resource]] == len(residuals)
             assert stats.total[index[resource]] == pytest.approx(sum(residuals))
     assert live.count.sum() == 4
+    restarted = serving(model_set, isolated_home, monkeypatch)  # a restart recounts them from the logs
+    assert restarted.policy.recommender.effectiveness.total == pytest.approx(live.total)
+    restarted.close()
+    with_them = serving(set2, isolated_home, monkeypatch)  # a set that counted them does not count them twice
+    assert with_them.policy.recommender.effectiveness.count.sum() == 4
+    with_them.close()
     from engine.cli import main  # the command reads the same store and says what it measured
 
     assert main(["model", "build", "--catalog", str(world.catalog), "--from-store", "--predictor", "irt",
