@@ -400,6 +400,10 @@ class Store:
         with read_tx(self.engine) as conn:
             return _served.offers(conn, student_ids, start, after_id)
 
+    def newest_served_id(self) -> int:
+        with read_tx(self.engine) as conn:
+            return _served.newest_id(conn)
+
     def school_signature(self) -> tuple[Any, ...]:
         """Changes when events, served lists, the roster, enrolments or audits change: (newest event seq, newest
         served id, roster size and newest roster write, newest enrolment write, newest audit id)."""

@@ -82,6 +82,11 @@ def between(conn: sa.Connection, start: datetime | None = None, end: datetime | 
 
 
 
+def newest_id(conn: sa.Connection) -> int:
+    """The id of the newest served list (0 when none)."""
+    return int(conn.execute(sa.select(sa.func.max(T.c.id))).scalar() or 0)
+
+
 def offers(conn: sa.Connection, student_ids: Iterable[str] | None = None, start: datetime | None = None,
            after_id: int = 0) -> list[dict[str, Any]]:
     """What was offered, one row per served item (of the given students, or all; served at or after `start`),

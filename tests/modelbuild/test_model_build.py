@@ -247,6 +247,10 @@ def test_from_store_measures_each_served_resource_by_the_answer_that_followed_it
     restarted = serving(model_set, isolated_home, monkeypatch)  # a restart recounts them from the logs
     assert restarted.policy.recommender.effectiveness.total == pytest.approx(live.total)
     restarted.close()
+    monkeypatch.setattr("engine.runtime.runtime.RECOUNT_LISTS", 3)  # only the newest 3 of the 6 lists: one outcome
+    capped = serving(model_set, isolated_home, monkeypatch)
+    assert capped.policy.recommender.effectiveness.count.sum() == 1
+    capped.close()
     with_them = serving(set2, isolated_home, monkeypatch)  # a set that counted them does not count them twice
     assert with_them.policy.recommender.effectiveness.count.sum() == 4
     with_them.close()
