@@ -28,8 +28,8 @@ import numpy as np
 from engine.catalog import load_catalog
 from engine.recommend.effectiveness import ResourceEffectiveness
 from engine.simulate import runner
-from engine.simulate.suite import OURS, SETTINGS, _t_ci, built_policy, gain_contributions, random_practice_log, same_content
-from experiments.suite_cli import suite_parser
+from engine.simulate.suite import OURS, SETTINGS, built_policy, gain_contributions, random_practice_log, same_content
+from experiments.suite_cli import paired_text, report_head, suite_parser
 
 RESULTS = Path(__file__).resolve().parents[1] / "experiments" / "results"
 TEACHING = ("bkt", "bkt-forgetful", "curve", "curve-practice", "proficiency-peak60", "proficiency-peak85",
@@ -65,11 +65,6 @@ def serve(world, setting, engine, progress, steps: int, start: ResourceEffective
     return gain_contributions(run), made[-1].recommender.effectiveness
 
 
-def _paired(x: np.ndarray) -> str:
-    mean, lo, hi = _t_ci(x)
-    return f"{mean:+.3f} [{lo:+.3f}, {hi:+.3f}]"
-
-
 def main() -> None:
     ap = suite_parser(__doc__.splitlines()[0], seeds=1)
     ap.add_argument("--settings", nargs="+", default=list(TEACHING), choices=[s.name for s in SETTINGS])
@@ -94,15 +89,11 @@ def main() -> None:
             corr.append(float(np.corrcoef(a.quality, learned.mean)[0, 1]))
             print(f"{setting.name} seed {seed}: {time.perf_counter() - started:.0f} s", flush=True)
         f, c, s, n = (np.concatenate(x) for x in (fresh, carried, served_a, none_a))
-        rows.append(f"| {setting.name} | {s.mean():.3f} | {_paired(n - s)} | {f.mean():.3f} | {c.mean():.3f} | "
-                    f"{_paired(c - f)} | {outcomes:,} | {np.mean(corr):.2f} |")
-    minutes = (time.perf_counter() - started) / 60
-    command = (f".venv/bin/python -m experiments.carry_effectiveness --students {args.students} --steps {args.steps} "
-               f"--log-students {args.log_students} --seeds {args.seeds}")
+        rows.append(f"| {setting.name} | {s.mean():.3f} | {paired_text(n - s)} | {f.mean():.3f} | {c.mean():.3f} | "
+                    f"{paired_text(c - f)} | {outcomes:,} | {np.mean(corr):.2f} |")
     text = "\n".join([
-        "# What a cohort's measured resource values give the next cohort", "",
-        f"Command: `{command}` ({minutes:.0f} min; load average before {load[0]:.2f}, {load[1]:.2f}, {load[2]:.2f}). "
-        "What it measures: the module docstring of `experiments/carry_effectiveness.py`.", "",
+        *report_head("What a cohort's measured resource values give the next cohort", "carry_effectiveness", args, started,
+                     load),
         f"{args.students} students x {args.steps} steps x {args.seeds} seed(s) per setting, equilearn serving a set built "
         f"from a random-practice log of {args.log_students} other students; normalized gain; differences paired on the "
         "same students with 95% t-intervals. Cohort A: the students served first; cohort B: other students on the same "

@@ -28,9 +28,9 @@ from engine.catalog import Catalog, load_catalog
 from engine.modelbuild import build_model_set
 from engine.runtime import Runtime, load_service_settings
 from engine.runtime.modelset import write_model_set_file
-from engine.simulate.suite import SETTINGS, Setting, _t_ci, random_practice_log
+from engine.simulate.suite import SETTINGS, Setting, random_practice_log
 from experiments.carry_effectiveness import TEACHING
-from experiments.suite_cli import suite_parser
+from experiments.suite_cli import paired_text, report_head, suite_parser
 
 RESULTS = Path(__file__).resolve().parents[1] / "experiments" / "results"
 LIST_LENGTH = 5
@@ -83,8 +83,7 @@ def drive(setting: Setting, catalog: Catalog, students: int, steps: int, seed: i
 
 
 def main() -> None:
-    ap = suite_parser(__doc__.splitlines()[0], seeds=1)
-    ap.add_argument("--seed", type=int, default=1)
+    ap = suite_parser(__doc__.splitlines()[0], single_seed=True)
     ap.add_argument("--settings", nargs="+", default=list(TEACHING), choices=[s.name for s in SETTINGS])
     ap.add_argument("--out", type=Path, default=RESULTS / "service_learning.md")
     args = ap.parse_args()
@@ -94,16 +93,10 @@ def main() -> None:
     for setting in (s for s in SETTINGS if s.name in args.settings):
         on, counted, _ = drive(setting, catalog, args.students, args.steps, args.seed, args.log_students, True)
         off, _, _ = drive(setting, catalog, args.students, args.steps, args.seed, args.log_students, False)
-        mean, lo, hi = _t_ci(on - off)
-        rows.append(f"| {setting.name} | {on.mean():.3f} | {off.mean():.3f} | {mean:+.3f} [{lo:+.3f}, {hi:+.3f}] | {counted:,} |")
+        rows.append(f"| {setting.name} | {on.mean():.3f} | {off.mean():.3f} | {paired_text(on - off)} | {counted:,} |")
         print(f"{setting.name}: {time.perf_counter() - started:.0f} s", flush=True)
-    minutes = (time.perf_counter() - started) / 60
-    command = (f".venv/bin/python -m experiments.service_learning --students {args.students} --steps {args.steps} "
-               f"--log-students {args.log_students} --seed {args.seed}")
     text = "\n".join([
-        "# What the running service's follow-up learning is worth", "",
-        f"Command: `{command}` ({minutes:.0f} min; load average before {load[0]:.2f}, {load[1]:.2f}, {load[2]:.2f}). "
-        "What it measures: the module docstring of `experiments/service_learning.py`.", "",
+        *report_head("What the running service's follow-up learning is worth", "service_learning", args, started, load),
         f"{args.students} students x {args.steps} steps per setting (world seed {args.seed}) served through the service's "
         f"`Runtime` (its own SQLite store), from a set built from a random-practice log of {args.log_students} other "
         "students; normalized gain; the difference is paired on the same students with its 95% t-interval. "

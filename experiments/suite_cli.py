@@ -1,15 +1,45 @@
-"""The command-line options every suite experiment shares (students, steps, the random-practice log, seeds)."""
+"""What every suite experiment shares: its command-line options (students, steps, the random-practice log, seeds),
+the head of its results file (title, the command that reproduces it, its duration and load), and how it writes a
+paired difference."""
 
 from __future__ import annotations
 
 import argparse
+import time
+
+import numpy as np
+
+from engine.simulate.suite import _t_ci
 
 
-def suite_parser(description: str, seeds: int = 2) -> argparse.ArgumentParser:
-    """A parser with --students, --steps, --log-students and --seeds (default `seeds`); callers add their own."""
+def suite_parser(description: str, seeds: int = 2, single_seed: bool = False) -> argparse.ArgumentParser:
+    """A parser with --students, --steps, --log-students and --seeds (default `seeds`), or --seed (default 1) when
+    `single_seed`; callers add their own."""
     ap = argparse.ArgumentParser(description=description)
     ap.add_argument("--students", type=int, default=300)
     ap.add_argument("--steps", type=int, default=60)
     ap.add_argument("--log-students", type=int, default=300)
-    ap.add_argument("--seeds", type=int, default=seeds)
+    if single_seed:
+        ap.add_argument("--seed", type=int, default=1)
+    else:
+        ap.add_argument("--seeds", type=int, default=seeds)
     return ap
+
+
+def report_head(title: str, module: str, args: argparse.Namespace, started: float,
+                load: tuple[float, float, float]) -> list[str]:
+    """The lines a results file starts with: `title`, then the command of `experiments.<module>` with the `suite_parser`
+    options in `args`, the minutes since `started` (perf_counter) and the load average before the run."""
+    seeds = f"--seed {args.seed}" if hasattr(args, "seed") else f"--seeds {args.seeds}"
+    command = (f".venv/bin/python -m experiments.{module} --students {args.students} --steps {args.steps} "
+               f"--log-students {args.log_students} {seeds}")
+    minutes = (time.perf_counter() - started) / 60
+    return [f"# {title}", "",
+            f"Command: `{command}` ({minutes:.0f} min; load average before {load[0]:.2f}, {load[1]:.2f}, {load[2]:.2f}). "
+            f"What it measures: the module docstring of `experiments/{module}.py`.", ""]
+
+
+def paired_text(x: np.ndarray) -> str:
+    """'mean [lower, upper]' of per-student paired differences `x` (95% t-interval)."""
+    mean, lo, hi = _t_ci(x)
+    return f"{mean:+.3f} [{lo:+.3f}, {hi:+.3f}]"
