@@ -182,8 +182,7 @@ class Runtime:
         """Add to the recommender's resource statistics the outcomes of the lists served after the newest one its set
         counted (every list when it counted none; at most the newest RECOUNT_LISTS), recounted from the durable logs
         (`engine.recommend.outcomes`): what the service learned since the build survives a restart, and every process
-        agrees at each load. The cap bounds a load's time (about 1.2 s per 20,000 lists on SQLite); a build counts
-        every list."""
+        agrees at each load. The cap bounds a load's time (experiments/results/recount.md); a build counts every list."""
         counted = (components.get("build") or {}).get("resource_effectiveness") or {}
         after = max(int(counted.get("served_through_id") or 0), self.store.newest_served_id() - RECOUNT_LISTS)
         outcomes = read_store_outcomes(self.store, after_id=after)
