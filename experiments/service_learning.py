@@ -7,8 +7,9 @@ SQLite store under a temporary EQUILEARN_HOME) serves a set built by `model buil
 other students (as `experiments.sim_suite`); each step every simulated student asks for 5 recommendations
 (`compute_recommendations`, logged with `write_served` as the HTTP route does), takes the first entry's resource and
 answers its item, and the answers are posted as events (`ingest`). Two runs on the same students: "learning" as
-shipped (the service counts the answer that follows each list into the served recommender's resource statistics,
-`engine.runtime.followups`) and "frozen" (that count switched off: the statistics stay as built). Reported per
+shipped (after each step the service follows its logs, as it does at every policy check, and counts the answer that
+follows each list into the served recommender's resource statistics: `Runtime.catch_up`, `engine.runtime.followups`)
+and "frozen" (no catch-up: the statistics stay as built). Reported per
 suite setting whose resources teach: both gains (normalized), learning minus frozen (paired, t-interval), and how
 many outcomes the service counted.
 """
@@ -27,8 +28,10 @@ import numpy as np
 from engine.catalog import Catalog, load_catalog
 from engine.modelbuild import build_model_set
 from engine.runtime import Runtime, load_service_settings
+from engine.runtime.followups import SETTLE_SECONDS
 from engine.runtime.modelset import write_model_set_file
 from engine.simulate.suite import SETTINGS, Setting, random_practice_log
+from engine.store.types import utc_now
 from experiments.carry_effectiveness import TEACHING
 from experiments.suite_cli import paired_text, report_head, suite_parser
 
@@ -54,8 +57,6 @@ def drive(setting: Setting, catalog: Catalog, students: int, steps: int, seed: i
         with mock.patch.dict(os.environ, env):
             runtime = Runtime.open(load_service_settings())
         try:
-            if not learning:
-                runtime._followups.answered = lambda events, stored: []  # noqa: SLF001 - the switch this measures
             learners = setting.learners(world)
             rng = np.random.default_rng([seed, 505])
             ids = [f"student{i:05d}" for i in range(students)]
@@ -75,6 +76,8 @@ def drive(setting: Setting, catalog: Catalog, students: int, steps: int, seed: i
                 runtime.ingest(runtime.events_from_json([
                     {"event_id": f"{sid}-{t}", "student_id": sid, "item_id": catalog.item_ids[items[i]],
                      "correct": float(correct[i]), "timestamp": at} for i, sid in enumerate(ids)]))
+                if learning:  # a real step takes longer than a policy check: everything written so far has settled
+                    runtime.catch_up(utc_now() + timedelta(seconds=SETTLE_SECONDS))
             outcomes = int(runtime.policy.recommender.effectiveness.count.sum())
         finally:
             runtime.close()

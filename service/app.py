@@ -35,17 +35,19 @@ DESCRIPTION = """Adaptive learning with equity built in. Send every request with
 
 async def watch_policy(runtime: Runtime, every_s: float) -> None:
     """Every `every_s` seconds, load the policy again if another process sharing the database reloaded it,
-    uploaded a catalog or recorded an audit (`Runtime.refresh`); a failure is logged once and retried."""
-    last_error = None
+    uploaded a catalog or recorded an audit (`Runtime.refresh`), then learn from the answers that followed the lists
+    any process served (`Runtime.catch_up`); a failure is logged once and retried."""
+    last_error: dict[str, str] = {}  # per task, the error logged last (logged again only when it changes)
     while True:
         await anyio.sleep(every_s)
-        try:
-            await anyio.to_thread.run_sync(runtime.refresh)
-            last_error = None
-        except Exception as exc:  # noqa: BLE001 - the current policy stays; /readyz shows what is served
-            if str(exc) != last_error:
-                log.error("policy refresh failed (the current policy stays served): %s", exc)
-            last_error = str(exc)
+        for what, call in (("policy refresh", runtime.refresh), ("learning from served lists", runtime.catch_up)):
+            try:
+                await anyio.to_thread.run_sync(call)
+                last_error.pop(what, None)
+            except Exception as exc:  # noqa: BLE001 - the current policy stays; /readyz shows what is served
+                if str(exc) != last_error.get(what):
+                    log.error("%s failed (the current policy stays served): %s", what, exc)
+                last_error[what] = str(exc)
 
 
 def create_app(runtime: Runtime | None = None) -> FastAPI:

@@ -1,56 +1,102 @@
-"""The running service's half of learning each resource's value: the answer that follows a list it served.
+"""The running service's half of learning each resource's value: the answers that follow the lists it served.
 
-In process the policy observes every step's outcome (`EquilearnPolicy.observe`); the service sees a list it
-served and, later, events. Per student this process keeps the newest list it served (what each offered item's
-entry was: its resource and `item_p`, the item's predicted success when served) until the student's next stored
-answer: if that answer is on an offered item, answer minus `item_p` is the entry's outcome, the rule
-`engine.recommend.outcomes` applies to the durable logs at the next build. A placement list, or a list with
-nothing to measure, leaves nothing pending. Only lists this process served and answers it stored count here;
-every load of the policy recounts the lists served since its set was built from the durable logs
-(`Runtime._recount_follow_ups`), so another process's outcomes and those before a restart are counted there.
+In process the policy observes every step's outcome (`EquilearnPolicy.observe`); the service sees lists and
+answers arrive, often in different server processes. Every process therefore reads both durable logs, the served
+lists and the events of all processes, as they grow, and applies to them the rule `model build --from-store` applies
+(`engine.recommend.outcomes.follow_up_outcomes`): each answer goes to its student's newest list served before it,
+only the first answer after a list counts, on an item the list offered. So every process learns every outcome once,
+whichever process served the list or stored the answer, and what it learns is what the next build counts.
+
+`FollowUps.start` counts the lists served after a set's build (at a load; the newest `max_lists` at most); each
+`step` (`Runtime.catch_up`, at every policy check) reads the lists and events appended since, up to `SETTLE_SECONDS`
+ago: a row whose transaction committed after a later row's (ids are given at insert, not at commit) is still read in
+order, unless its commit took longer than that, in which case the next load's recount counts it. Per student the
+newest list with no answer yet waits in memory (at most `max_lists` of them).
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
 from typing import Any
 
-from engine.store.records import Event
+import polars as pl
+
+from engine.recommend.outcomes import ANSWER_COLUMNS, OFFER_COLUMNS, OUTCOME_COLUMNS, follow_up_outcomes
+from engine.store.events import CHUNK_STUDENTS
+from engine.store.types import utc_now
+
+SETTLE_SECONDS = 1.0  # rows younger than this are read at the next step (a transaction still committing)
+
+
+def _offers(rows: list[dict[str, Any]]) -> pl.DataFrame:
+    return pl.DataFrame(rows, schema_overrides=OFFER_COLUMNS, infer_schema_length=None).select(
+        [pl.col(c).cast(t) for c, t in OFFER_COLUMNS.items()]) if rows else pl.DataFrame(schema=OFFER_COLUMNS)
+
+
+def _settled(frame: pl.DataFrame, id_column: str, time_column: str, horizon: datetime) -> pl.DataFrame:
+    """The rows before the first one (in id order) at or after `horizon`: what can be read now without skipping a row
+    whose transaction commits later with a lower id."""
+    frame = frame.sort(id_column)
+    late = frame[time_column] >= horizon
+    return frame if not late.any() else frame.head(int(late.arg_true()[0]))
 
 
 class FollowUps:
-    """Lists served and not answered yet, per student: offered item -> (resource id, item_p). Thread-safe."""
+    """Pairs served lists with the answers that follow them, reading the store's logs incrementally (module
+    docstring). Thread-safe: one step at a time."""
 
-    def __init__(self) -> None:
-        self._pending: dict[str, dict[str, tuple[str, float]]] = {}
+    def __init__(self, store: Any, list_mark: int, event_mark: int, max_lists: int) -> None:
+        self.store = store
+        self.list_mark, self.event_mark, self.max_lists = list_mark, event_mark, max_lists
+        self.pending = pl.DataFrame(schema=OFFER_COLUMNS)  # the entries of each student's newest list not answered yet
         self._lock = threading.Lock()
 
-    def served(self, rows: Sequence[Mapping[str, Any]]) -> None:
-        """Served-log rows just written (`engine.store.served.served_row`): each becomes its student's pending list."""
-        with self._lock:
-            for row in rows:
-                entries: dict[str, tuple[str, float]] = {}
-                if not (row.get("context") or {}).get("placement"):
-                    for item in sorted(row["items"], key=lambda i: i.get("rank") or 0):
-                        if item.get("item_p") is not None and item.get("item_id") and item.get("resource_id"):
-                            entries.setdefault(item["item_id"], (item["resource_id"], float(item["item_p"])))
-                if entries:
-                    self._pending[row["student_id"]] = entries
-                else:
-                    self._pending.pop(row["student_id"], None)
+    @classmethod
+    def start(cls, store: Any, after_id: int, max_lists: int, chunk_students: int = CHUNK_STUDENTS
+              ) -> tuple[FollowUps, pl.DataFrame]:
+        """The follower of lists served after `after_id` (the newest `max_lists` at most), and the outcomes those lists
+        already have: each of their students' answers is read up to the newest event now (student by student, as
+        `read_store_outcomes` does)."""
+        event_mark = store.newest_event_seq()  # first: an answer stored meanwhile is read by the next step, once
+        list_mark = store.newest_served_id()
+        follower = cls(store, list_mark, event_mark, max_lists)
+        offers = _offers(store.served_offers(after_id=max(after_id, list_mark - max_lists)))
+        offers = offers.filter(pl.col("served_id") <= list_mark)
+        students = sorted(set(offers["student_id"].to_list()))
+        answers = store.events_frame_chunked(students, tuple(ANSWER_COLUMNS), chunk_students)
+        with follower._lock:
+            outcomes = follower._pair(offers, answers.filter(pl.col("seq") <= event_mark))
+        return follower, outcomes
 
-    def answered(self, events: Sequence[Event], stored: Sequence[bool]) -> list[tuple[str, float]]:
-        """(resource id, answer - item_p) for each newly `stored` event that is its student's first answer after their
-        pending list and on an item it offered (the higher-ranked entry's); any stored answer ends the list's wait."""
-        out = []
+    def step(self, now: datetime | None = None) -> pl.DataFrame:
+        """The outcomes of the lists and answers appended since the last step, up to SETTLE_SECONDS before `now`."""
+        horizon = (now or utc_now()) - timedelta(seconds=SETTLE_SECONDS)
         with self._lock:
-            for event, new in zip(events, stored, strict=True):
-                entries = self._pending.pop(event.student_id, None) if new else None
-                if entries and event.item_id in entries:
-                    resource, p = entries[event.item_id]
-                    out.append((resource, min(max(float(event.correct) - p, -1.0), 1.0)))
-        return out
+            offers = _settled(_offers(self.store.served_offers(after_id=self.list_mark)), "served_id", "served_at", horizon)
+            answers = self.store.events_frame_after(self.event_mark, tuple(ANSWER_COLUMNS))
+            answers = _settled(answers, "seq", "received_at", horizon)
+            if offers.height:
+                self.list_mark = int(offers["served_id"].max())
+            if answers.height:
+                self.event_mark = int(answers["seq"].max())
+            if not offers.height and not answers.height:
+                return pl.DataFrame(schema=OUTCOME_COLUMNS)
+            return self._pair(pl.concat([self.pending, offers]), answers)
+
+    def _pair(self, offers: pl.DataFrame, answers: pl.DataFrame) -> pl.DataFrame:
+        """Outcomes of `offers` (the waiting lists and new ones) against new `answers`; keeps as waiting each student's
+        newest list that no answer followed (the newest `max_lists` lists at most)."""
+        outcomes = follow_up_outcomes(offers, answers)
+        lists = offers.group_by("served_id").agg(pl.col("student_id").first(), pl.col("served_at").first())
+        newest = lists.sort("served_at", "served_id").group_by("student_id").agg(pl.all().last())
+        last_answer = answers.group_by("student_id").agg(pl.col("received_at").max().alias("answered_at"))
+        waiting = (newest.join(last_answer, on="student_id", how="left")
+                   .filter(pl.col("answered_at").is_null() | (pl.col("answered_at") < pl.col("served_at")))
+                   .sort("served_id").tail(self.max_lists))
+        self.pending = offers.join(waiting.select("served_id"), on="served_id", how="semi")
+        return outcomes
 
     def __len__(self) -> int:
-        return len(self._pending)
+        """Lists waiting for their answer."""
+        return self.pending["served_id"].n_unique()

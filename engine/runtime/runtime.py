@@ -13,9 +13,11 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import numpy as np
+import polars as pl
 
 from engine.catalog import Catalog
 from engine.errors import ConfigError, DataError, DataValidationError, NotFoundError, Problem, UnavailableError
@@ -23,7 +25,7 @@ from engine.mastery import MasteryBatch, MasteryEngine, MasteryState
 from engine.mastery.engine import SECONDS_PER_DAY
 from engine.recommend import Recommender
 from engine.recommend.constraints import TeacherConstraints
-from engine.recommend.outcomes import measure_effectiveness, read_store_outcomes
+from engine.recommend.outcomes import measure_effectiveness
 from engine.recommend.placement import needs_placement
 from engine.runtime import catalogs
 from engine.runtime.followups import FollowUps
@@ -42,7 +44,7 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class Policy:
     """What is served right now; replaced as a whole, never mutated, except that its recommender's resource statistics
-    learn from the answers that follow served lists (`Runtime.ingest`, `engine.runtime.followups`)."""
+    learn from the answers that follow served lists (`follow_ups`, `Runtime.catch_up`)."""
 
     catalog: Catalog
     engine: MasteryEngine
@@ -51,6 +53,7 @@ class Policy:
     audit_status: str
     audit_id: int | None
     blocked: str | None  # why recommendations are refused (a FAILED audit with the gate on), or None
+    follow_ups: FollowUps  # pairs the served lists since the set's build with the answers that follow them
 
     @property
     def prior(self) -> np.ndarray:
@@ -108,7 +111,7 @@ def _clean(value: Any) -> Any:
     return value
 
 
-RECOUNT_LISTS = 50_000  # at most this many of the newest served lists are recounted at a load (`_recount_follow_ups`)
+RECOUNT_LISTS = 50_000  # at most this many of the newest served lists are recounted at a load (`_follow_served_lists`)
 
 
 class Runtime:
@@ -125,7 +128,6 @@ class Runtime:
         self._load_error: str | None = None
         self._seen: tuple[int, int, str | None] | None = None  # (generation, newest audit, registry alias target) at the load
         self._refused: str | None = None  # why the last reload failed while the previous policy stays served
-        self._followups = FollowUps()  # lists this process served, waiting for the answer that measures them
         self._learn_lock = threading.Lock()  # the served policy's statistics take one batch of outcomes at a time
 
     @classmethod
@@ -165,7 +167,7 @@ class Runtime:
             chosen = catalogs.choose_catalog(s.catalog_file, components)
             catalog, own = chosen.catalog, chosen.source == catalogs.MODEL_SET
         engine, recommender = build_policy(catalog, components, own_catalog=own)
-        self._recount_follow_ups(recommender, components)
+        follow_ups = self._follow_served_lists(recommender, components)
         status, audit_id = model.audit_status, model.audit_id  # the newest audit of the set's content (the gate)
         blocked = None
         if status == FAIL and s.require_passing_audit:
@@ -176,20 +178,36 @@ class Runtime:
                        f"newest audit (#{audit_id}) is INSUFFICIENT_EVIDENCE; recommendations are refused until a PASS is "
                        "recorded for its content (`equilearn model audit` with more evidence, or an admin's override: "
                        "POST /v1/audits with status PASS and a reason)")
-        return Policy(catalog, engine, recommender, model, status, audit_id, blocked)
+        return Policy(catalog, engine, recommender, model, status, audit_id, blocked, follow_ups)
 
-    def _recount_follow_ups(self, recommender: Recommender, components: Mapping[str, Any]) -> None:
+    def _follow_served_lists(self, recommender: Recommender, components: Mapping[str, Any]) -> FollowUps:
         """Add to the recommender's resource statistics the outcomes of the lists served after the newest one its set
         counted (every list when it counted none; at most the newest RECOUNT_LISTS), recounted from the durable logs
-        (`engine.recommend.outcomes`): what the service learned since the build survives a restart, and every process
-        agrees at each load. The cap bounds a load's time (experiments/results/recount.md); a build counts every list."""
+        (`engine.runtime.followups`): what the service learned since the build survives a restart, and every process
+        agrees at each load. The cap bounds a load's time (experiments/results/recount.md); a build counts every list.
+        Returns the follower that goes on counting from there (`catch_up`)."""
         counted = (components.get("build") or {}).get("resource_effectiveness") or {}
-        after = max(int(counted.get("served_through_id") or 0), self.store.newest_served_id() - RECOUNT_LISTS)
-        outcomes = read_store_outcomes(self.store, after_id=after)
+        follow_ups, outcomes = FollowUps.start(self.store, int(counted.get("served_through_id") or 0), RECOUNT_LISTS)
+        self._observe(recommender, outcomes)
+        return follow_ups
+
+    def _observe(self, recommender: Recommender, outcomes: pl.DataFrame) -> None:
         if outcomes.height:
             measured = measure_effectiveness(recommender.catalog.resource_ids, outcomes).effectiveness
-            recommender.effectiveness.count += measured.count
-            recommender.effectiveness.total += measured.total
+            with self._learn_lock:
+                recommender.effectiveness.count += measured.count
+                recommender.effectiveness.total += measured.total
+
+    def catch_up(self, now: datetime | None = None) -> int:
+        """The served policy's resource statistics learn the outcomes of the lists and answers every process on this
+        database appended since the last call, up to `SETTLE_SECONDS` before `now` (`engine.runtime.followups`), as the
+        policy does in process; the service calls it after every policy check. Returns how many outcomes it counted."""
+        policy = self._policy
+        if policy is None:
+            return 0
+        outcomes = policy.follow_ups.step(now)
+        self._observe(policy.recommender, outcomes)
+        return outcomes.height
 
     def _load(self, catalog: Catalog | None = None, keep: Callable[[], None] | None = None) -> Policy:
         """Build the policy and swap it in (after `keep()`, which persists what it was built from). The
@@ -276,23 +294,7 @@ class Runtime:
             raise DataValidationError(unknown, source="event batch")
         apply = self._apply_fn(policy)
         with self._write_lock:
-            result = self.store.ingest(batch, apply)  # validates every field, then one transaction
-        self._learn_from_follow_ups(batch, result)
-        return result
-
-    def _learn_from_follow_ups(self, batch: Sequence[Event], result: IngestResult) -> None:
-        """The served policy's resource statistics learn from the answers that followed lists this process served
-        (`engine.runtime.followups`), as the policy does in process; the next build recounts them from the logs."""
-        outcomes = self._followups.answered(batch, [r.status == "stored" for r in result.results])
-        policy = self._policy
-        if not outcomes or policy is None:
-            return
-        index = policy.catalog._resource_index  # noqa: SLF001 - dict lookup on the hot path
-        known = [(index[r], residual) for r, residual in outcomes if r in index]
-        if known:
-            rows, residuals = zip(*known, strict=True)
-            with self._learn_lock:
-                policy.recommender.effectiveness.observe(np.array(rows, dtype=np.int64), np.array(residuals))
+            return self.store.ingest(batch, apply)  # validates every field, then one transaction
 
     def _apply_fn(self, policy: Policy):  # noqa: ANN202
         engine, skill_ids = policy.engine, policy.catalog.skill_ids
@@ -389,9 +391,7 @@ class Runtime:
     def write_served(self, rows: Sequence[dict[str, Any]]) -> list[Any]:
         """Append `compute_recommendations` log rows in one transaction; their records (ids), in order."""
         with self._write_lock:
-            records = run_write(self.store.engine, lambda conn: served_log.record_many(conn, rows))
-        self._followups.served(rows)
-        return records
+            return run_write(self.store.engine, lambda conn: served_log.record_many(conn, rows))
 
     # ---- catalog, roster, audits, models --------------------------------------------------------------
     def catalog_table(self, name: str) -> list[dict[str, Any]]:

@@ -17,7 +17,8 @@
 - `EQUILEARN_KEY_CACHE_SECONDS` (default 5): how long a verified API key is trusted without reading the
   database again; a key revoked by another process stops working here within that time (0 = check every request).
 - `EQUILEARN_POLICY_CHECK_SECONDS` (default 2): how often a server process checks whether another process on
-  the same database reloaded the model set, uploaded a catalog or recorded an audit (0 = never).
+  the same database reloaded the model set, uploaded a catalog or recorded an audit, and learns from the answers
+  that followed the lists every process served (`Runtime.catch_up`; 0 = never: the statistics change only at a load).
 - `EQUILEARN_CORS_ORIGINS` (default none): comma-separated origins (`https://app.example.org`) whose pages may
   call the API from a browser; preflight requests from any other origin are refused.
 - `EQUILEARN_FAILED_KEYS_PER_MINUTE` (default 30, 0 = off): wrong API keys one client address may send (in a

@@ -194,6 +194,15 @@ class Store:
         with read_tx(self.engine) as conn:
             return _events.events_frame(conn, student_ids)
 
+    def events_frame_after(self, after_seq: int, columns: Sequence[str]) -> pl.DataFrame:
+        """The events appended after `after_seq` (their `columns` only), in append order."""
+        with read_tx(self.engine) as conn:
+            return _events.events_frame(conn, after_seq=after_seq).select(*columns)
+
+    def newest_event_seq(self) -> int:
+        with read_tx(self.engine) as conn:
+            return _events.newest_seq(conn)
+
     def events_frame_chunked(self, student_ids: Sequence[str], columns: Sequence[str], chunk_students: int) -> pl.DataFrame:
         """`events_frame` of `student_ids` (their `columns` only), read `chunk_students` students at a time: at most one
         chunk's rows are Python objects at once; what is kept is the columnar frame."""

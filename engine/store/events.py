@@ -210,21 +210,27 @@ FRAME_SCHEMA = {
 }
 
 
-def events_frame(conn: sa.Connection, student_ids: Iterable[str] | None = None) -> pl.DataFrame:
-    """The log (or the given students' part) as a canonical response table ordered by `seq`.
+def events_frame(conn: sa.Connection, student_ids: Iterable[str] | None = None, after_seq: int = 0) -> pl.DataFrame:
+    """The log (or the given students' part; only events with `seq > after_seq`) as a canonical response table
+    ordered by `seq`.
 
     `seq` is the global append order, so it also orders each student's responses as the canonical
     schema requires; `skill_ids` is not stored here (join the catalog's Q-matrix on `item_id`).
     """
     columns = [T.c[name] for name in FRAME_SCHEMA]
     if student_ids is None:
-        rows = conn.execute(sa.select(*columns).order_by(T.c.seq)).all()
+        rows = conn.execute(sa.select(*columns).where(T.c.seq > int(after_seq)).order_by(T.c.seq)).all()
     else:
         rows = [r for part in states.chunks(sorted(set(student_ids)))
-                for r in conn.execute(sa.select(*columns).where(T.c.student_id.in_(part)))]
+                for r in conn.execute(sa.select(*columns).where(T.c.student_id.in_(part), T.c.seq > int(after_seq)))]
         rows.sort(key=lambda r: r.seq)
     data = {name: [r[i] for r in rows] for i, name in enumerate(FRAME_SCHEMA)}
     return pl.DataFrame(data, schema=FRAME_SCHEMA)
+
+
+def newest_seq(conn: sa.Connection) -> int:
+    """The `seq` of the newest event (0 when the log is empty)."""
+    return int(conn.execute(sa.select(sa.func.max(T.c.seq))).scalar() or 0)
 
 
 def count(conn: sa.Connection) -> int:

@@ -7,6 +7,7 @@ through the engine's public one-student API, and the HTTP routes of the service.
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from pathlib import Path
 
 import numpy as np
@@ -213,8 +214,12 @@ def test_from_store_measures_each_served_resource_by_the_answer_that_followed_it
     from engine.recommend.outcomes import read_store_outcomes
     from engine.runtime.modelset import build_policy
 
+    from engine.runtime.followups import SETTLE_SECONDS
+    from engine.store.types import utc_now
+
     catalog, responses, model_set, _ = built
     rt = serving(model_set, isolated_home, monkeypatch)
+    other = serving(model_set, isolated_home, monkeypatch)  # a second server process on the same database
     sent = responses.filter(pl.col("student_id") < "p0006")
     send(rt, sent)
     expected: dict[str, list[float]] = {}
@@ -226,13 +231,20 @@ def test_from_store_measures_each_served_resource_by_the_answer_that_followed_it
         correct = float(n % 2)
         answered = first["item_id"] if n < 4 else next(i for i in catalog.item_ids  # the last ones answer something else
                                                         if i not in {r["item_id"] for r in response["recommendations"]})
-        rt.ingest(rt.events_from_json([{"event_id": f"{student}-after", "student_id": student, "item_id": answered,
-                                        "correct": correct}]))
+        taker = (rt, other)[n % 2]  # half the answers reach the other process
+        taker.ingest(taker.events_from_json([{"event_id": f"{student}-after", "student_id": student, "item_id": answered,
+                                              "correct": correct}]))
         if n < 4:
             expected.setdefault(first["resource_id"], []).append(correct - first["item_p"])
+        if n == 2:  # both processes follow the logs as they grow: each outcome once, whichever process stored it
+            assert rt.catch_up(utc_now() + timedelta(seconds=SETTLE_SECONDS)) == 3
+    settled = utc_now() + timedelta(seconds=SETTLE_SECONDS)
+    assert rt.catch_up(settled) == 1 and rt.catch_up(settled) == 0 and other.catch_up(settled) == 4
     outcomes = read_store_outcomes(rt.store, chunk_students=2)
     live = rt.policy.recommender.effectiveness  # the running service learned the same outcomes as they came
+    assert other.policy.recommender.effectiveness.total == pytest.approx(live.total)
     rt.close()
+    other.close()
     assert outcomes.height == 4
     set2, _ = build_model_set(catalog, responses, predictor="irt", test_fraction=0, min_item_responses=5,
                               served_outcomes=outcomes)

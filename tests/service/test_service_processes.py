@@ -53,22 +53,29 @@ def test_changes_made_through_one_process_reach_the_other(any_backend_runtime: R
         b.close()
 
 
-def test_the_watcher_keeps_checking_after_a_failed_refresh() -> None:
+def test_the_watcher_keeps_checking_and_learning_after_failures() -> None:
+    """A failed policy check does not stop the learning from served lists, nor a failed catch-up the checks."""
     class FlakyRuntime:
-        calls = 0
+        refreshes = catch_ups = 0
 
         def refresh(self) -> bool:
-            self.calls += 1
-            if self.calls == 2:
+            self.refreshes += 1
+            if self.refreshes % 2 == 0:
                 raise RuntimeError("registry unreachable")
             return False
 
+        def catch_up(self) -> int:
+            self.catch_ups += 1
+            if self.catch_ups % 3 == 0:
+                raise RuntimeError("database busy")
+            return 0
+
     async def scenario(runtime: FlakyRuntime) -> None:
         task = asyncio.create_task(watch_policy(runtime, 0.001))  # type: ignore[arg-type]
-        while runtime.calls < 5:
+        while runtime.refreshes < 7:
             await asyncio.sleep(0.001)
         task.cancel()
 
     runtime = FlakyRuntime()
     asyncio.run(asyncio.wait_for(scenario(runtime), 10))
-    assert runtime.calls >= 5
+    assert runtime.refreshes >= 7 and runtime.catch_ups >= 6  # each round calls both, whatever the other did

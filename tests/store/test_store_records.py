@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from engine.errors import DataError, DataValidationError, NotFoundError, UnavailableError
-from engine.store import Store
+from engine.store import Event, Store
 
 
 def test_roster_upsert_replaces_and_reads_back(store: Store) -> None:
@@ -98,3 +98,27 @@ def test_served_rows_written_together_get_each_their_own_id(store: Store) -> Non
     for i, record in enumerate(records):
         (back,) = store.served_for(f"s{i}")
         assert back.id == record.id and back.items == [{"resource_id": f"r{i}", "propensity": 0.5}] and back.context["n"] == i
+
+
+def test_the_service_follows_both_logs_on_each_backend(store: Store) -> None:
+    """`FollowUps` over a real store: a list recorded and the answer stored after it pair at the next step (each once),
+    an answer before any list and the events a start already read do not; `events_frame_after` reads from a seq on."""
+    from engine.runtime.followups import SETTLE_SECONDS, FollowUps
+    from engine.store.types import utc_now
+
+    def answer(event_id: str, student: str, item: str, correct: float) -> None:
+        store.ingest([Event(event_id, student, item, correct, None, "json", None)], lambda cur, new: {s: {} for s in new})
+
+    entries = [{"rank": 1, "resource_id": "r1", "item_id": "i1", "item_p": 0.25},
+               {"rank": 2, "resource_id": "r2", "item_id": "i2", "item_p": 0.5}]
+    answer("e0", "s1", "i1", 1.0)  # before any list: no outcome
+    store.record_served("s1", entries, model_set_version="v1", model_versions={}, context={"placement": False})
+    follower, outcomes = FollowUps.start(store, 0, max_lists=10)
+    assert outcomes.height == 0 and len(follower) == 1
+    answer("e1", "s1", "i2", 1.0)
+    answer("e2", "s1", "i1", 0.0)  # a second answer: not the list's outcome
+    assert store.events_frame_after(follower.event_mark, ("seq", "event_id"))["event_id"].to_list() == ["e1", "e2"]
+    settled = utc_now() + timedelta(seconds=SETTLE_SECONDS)
+    got = follower.step(settled)
+    assert got.select("resource_id", "residual").rows() == [("r2", 0.5)] and len(follower) == 0
+    assert follower.step(settled).height == 0
