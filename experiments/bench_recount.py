@@ -46,7 +46,8 @@ def append(store: Store, first: int, lists: int, served_at: datetime) -> None:
                                   context={"placement": False}) for k in range(first, first + lists)]
     for i in range(0, lists, 5_000):
         run_write(store.engine, lambda conn, part=rows[i:i + 5_000]: served_log.record_many(conn, part))
-    events = [Event(f"e{k}", f"s{k % STUDENTS:05d}", f"i{k % ITEMS}", 1.0, None, "json", None) for k in range(first, first + lists)]
+    events = [Event(f"e{k}", f"s{k % STUDENTS:05d}", f"i{k % ITEMS}", 1.0, None, "json", None)
+              for k in range(first, first + lists)]
     for i in range(0, lists, 1_000):
         store.ingest(events[i:i + 1_000], lambda current, new: {s: {} for s in new})
 

@@ -269,6 +269,17 @@ class AuditOut(BaseModel):
     data_sha256: str | None = None
 
 
+class LearningOut(BaseModel):
+    """What the served recommender has learned from the answers that followed served lists (docs/service.md)."""
+
+    outcomes: int = Field(description="outcomes in the served resource statistics: the build's and those counted since")
+    outcomes_since_build: int = Field(
+        description="outcomes this process counted from the logs since the set's build (at its load and each catch-up)")
+    lists_waiting: int = Field(description="students' newest served lists with no answer yet")
+    served_read_through_id: int = Field(description="the newest served list read")
+    events_read_through_seq: int = Field(description="the newest event read")
+
+
 class ModelsOut(BaseModel):
     model_set: ModelSetInfo
     model_versions: dict[str, str]
@@ -276,6 +287,7 @@ class ModelsOut(BaseModel):
     catalog: dict[str, Any]
     data_fingerprint: str | None
     code_version: str | None
+    learning: LearningOut
 
 
 class Health(BaseModel):

@@ -50,6 +50,7 @@ class FollowUps:
         self.store = store
         self.list_mark, self.event_mark, self.max_lists = list_mark, event_mark, max_lists
         self.pending = pl.DataFrame(schema=OFFER_COLUMNS)  # the entries of each student's newest list not answered yet
+        self.counted = 0  # outcomes this follower has given (its start's and every step's)
         self._lock = threading.Lock()
 
     @classmethod
@@ -88,6 +89,7 @@ class FollowUps:
         """Outcomes of `offers` (the waiting lists and new ones) against new `answers`; keeps as waiting each student's
         newest list that no answer followed (the newest `max_lists` lists at most)."""
         outcomes = follow_up_outcomes(offers, answers)
+        self.counted += outcomes.height
         lists = offers.group_by("served_id").agg(pl.col("student_id").first(), pl.col("served_at").first())
         newest = lists.sort("served_at", "served_id").group_by("student_id").agg(pl.all().last())
         last_answer = answers.group_by("student_id").agg(pl.col("received_at").max().alias("answered_at"))
@@ -96,6 +98,12 @@ class FollowUps:
                    .sort("served_id").tail(self.max_lists))
         self.pending = offers.join(waiting.select("served_id"), on="served_id", how="semi")
         return outcomes
+
+    def summary(self) -> dict[str, int]:
+        """What it has read and counted (`GET /v1/models`, `learning`)."""
+        with self._lock:
+            return {"outcomes_since_build": self.counted, "lists_waiting": len(self),
+                    "served_read_through_id": self.list_mark, "events_read_through_seq": self.event_mark}
 
     def __len__(self) -> int:
         """Lists waiting for their answer."""

@@ -446,7 +446,8 @@ class Runtime:
         return {"model_set": policy.model_set_info(), "model_versions": policy.recommender.versions(),
                 "blocked": policy.blocked, "catalog": policy.catalog.summary(),
                 "data_fingerprint": getattr(policy.model.model_set, "data_fingerprint", None),
-                "code_version": getattr(policy.model.model_set, "code_version", None)}
+                "code_version": getattr(policy.model.model_set, "code_version", None),
+                "learning": {"outcomes": int(policy.recommender.effectiveness.count.sum()), **policy.follow_ups.summary()}}
 
     # ---- health -------------------------------------------------------------------------------------
     def readiness(self) -> tuple[bool, dict[str, Any]]:
