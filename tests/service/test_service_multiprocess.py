@@ -71,3 +71,46 @@ def test_service_two_processes_one_postgres(isolated_home, monkeypatch):
             assert_states_equal(online, replay)
         finally:
             rt.close()
+
+
+@pytest.mark.timeout(180)
+def test_a_list_served_by_one_process_and_answered_through_the_other_is_learned_by_both(isolated_home, monkeypatch):
+    """Each process follows the shared logs at its policy checks: every answer that followed a list counts once in each,
+    whichever process served the list and whichever stored the answer."""
+    import time
+
+    with scratch_postgres() as url:
+        monkeypatch.setenv("EQUILEARN_DATABASE_URL", url)
+        monkeypatch.setenv("EQUILEARN_MODEL_SET_FILE", str(write_model_set(isolated_home)))
+        rt = Runtime.open(load_service_settings())
+        key = rt.store.create_api_key("ingest,recommend,admin")[0]
+        rt.close()
+        env = {**os.environ, "PYTHONPATH": str(ROOT), "EQUILEARN_POLICY_CHECK_SECONDS": "0.2"}
+        ports = [free_port(), free_port()]
+        servers = [start_server(env, p) for p in ports]
+        try:
+            http = [httpx.Client(base_url=f"http://127.0.0.1:{p}", headers={"X-API-Key": key}, timeout=60) for p in ports]
+            items = demo_catalog().item_ids
+            students = [f"f{k}" for k in range(6)]
+            warm = [{"event_id": f"w{s}-{k}", "student_id": s, "item_id": items[k % len(items)], "correct": k % 2}
+                    for s in students for k in range(20)]  # past placement (at most 20 answers)
+            assert http[0].post("/v1/events", json={"events": warm}).status_code == 200
+            for n, s in enumerate(students):
+                first = http[n % 2].get(f"/v1/students/{s}/recommendations?k=3").json()["recommendations"][0]
+                assert first["item_p"] is not None
+                answer = {"event_id": f"a{s}", "student_id": s, "item_id": first["item_id"], "correct": 1}
+                assert http[1 - n % 2].post("/v1/events", json={"events": [answer]}).status_code == 200
+            deadline, learned = time.monotonic() + 30, [None, None]
+            while time.monotonic() < deadline:
+                learned = [c.get("/v1/models").json()["learning"] for c in http]
+                if all(x["outcomes_since_build"] >= len(students) for x in learned):
+                    break
+                time.sleep(0.2)
+            assert [x["outcomes_since_build"] for x in learned] == [len(students)] * 2, learned
+            assert learned[0]["outcomes"] == learned[1]["outcomes"] and learned[0]["lists_waiting"] == 0
+            for c in http:
+                c.close()
+        finally:
+            for s in servers:
+                s.kill()
+                s.wait()
