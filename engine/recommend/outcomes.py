@@ -53,6 +53,14 @@ def follow_up_outcomes(offers: pl.DataFrame, answers: pl.DataFrame) -> pl.DataFr
                           (pl.col("correct") - pl.col("item_p")).clip(-1.0, 1.0).alias("residual"))
 
 
+def offers_frame(rows: Sequence[dict[str, Any]]) -> pl.DataFrame:
+    """`Store.served_offers` rows as a frame of OFFER_COLUMNS (empty when there are none)."""
+    if not rows:
+        return pl.DataFrame(schema=OFFER_COLUMNS)
+    frame = pl.DataFrame(rows, schema_overrides=OFFER_COLUMNS, infer_schema_length=None)
+    return frame.select([pl.col(c).cast(t) for c, t in OFFER_COLUMNS.items()])
+
+
 OUTCOME_COLUMNS = {"served_id": pl.Int64, "student_id": pl.Utf8, "resource_id": pl.Utf8, "residual": pl.Float64}
 
 
@@ -62,7 +70,7 @@ def read_store_outcomes(store: Any, after_id: int = 0, chunk_students: int = CHU
     offers = store.served_offers(after_id=after_id)
     if not offers:
         return pl.DataFrame(schema=OUTCOME_COLUMNS)
-    frame = pl.DataFrame(offers, schema_overrides=OFFER_COLUMNS, infer_schema_length=None)
+    frame = offers_frame(offers)
     students = sorted(set(frame["student_id"].to_list()))
     return follow_up_outcomes(frame, store.events_frame_chunked(students, tuple(ANSWER_COLUMNS), chunk_students))
 

@@ -22,16 +22,11 @@ from typing import Any
 
 import polars as pl
 
-from engine.recommend.outcomes import ANSWER_COLUMNS, OFFER_COLUMNS, OUTCOME_COLUMNS, follow_up_outcomes
+from engine.recommend.outcomes import ANSWER_COLUMNS, OFFER_COLUMNS, OUTCOME_COLUMNS, follow_up_outcomes, offers_frame
 from engine.store.events import CHUNK_STUDENTS
 from engine.store.types import utc_now
 
 SETTLE_SECONDS = 1.0  # rows younger than this are read at the next step (a transaction still committing)
-
-
-def _offers(rows: list[dict[str, Any]]) -> pl.DataFrame:
-    return pl.DataFrame(rows, schema_overrides=OFFER_COLUMNS, infer_schema_length=None).select(
-        [pl.col(c).cast(t) for c, t in OFFER_COLUMNS.items()]) if rows else pl.DataFrame(schema=OFFER_COLUMNS)
 
 
 def _settled(frame: pl.DataFrame, id_column: str, time_column: str, horizon: datetime) -> pl.DataFrame:
@@ -62,7 +57,7 @@ class FollowUps:
         event_mark = store.newest_event_seq()  # first: an answer stored meanwhile is read by the next step, once
         list_mark = store.newest_served_id()
         follower = cls(store, list_mark, event_mark, max_lists)
-        offers = _offers(store.served_offers(after_id=max(after_id, list_mark - max_lists)))
+        offers = offers_frame(store.served_offers(after_id=max(after_id, list_mark - max_lists)))
         offers = offers.filter(pl.col("served_id") <= list_mark)
         students = sorted(set(offers["student_id"].to_list()))
         answers = store.events_frame_chunked(students, tuple(ANSWER_COLUMNS), chunk_students)
@@ -74,7 +69,7 @@ class FollowUps:
         """The outcomes of the lists and answers appended since the last step, up to SETTLE_SECONDS before `now`."""
         horizon = (now or utc_now()) - timedelta(seconds=SETTLE_SECONDS)
         with self._lock:
-            offers = _settled(_offers(self.store.served_offers(after_id=self.list_mark)), "served_id", "served_at", horizon)
+            offers = _settled(offers_frame(self.store.served_offers(after_id=self.list_mark)), "served_id", "served_at", horizon)
             answers = self.store.events_frame_after(self.event_mark, tuple(ANSWER_COLUMNS))
             answers = _settled(answers, "seq", "received_at", horizon)
             if offers.height:
