@@ -11,7 +11,8 @@ shipped (after each step the service follows its logs, as it does at every polic
 follows each list into the served recommender's resource statistics: `Runtime.catch_up`, `engine.runtime.followups`)
 and "frozen" (no catch-up: the statistics stay as built). Reported per
 suite setting whose resources teach: both gains (normalized), learning minus frozen (paired, t-interval), and how
-many outcomes the service counted.
+many outcomes the service counted. The service's random draws (its Thompson draws and the list's sampled places)
+come from one generator seeded by `--seed`, so a rerun gives the same table.
 """
 
 from __future__ import annotations
@@ -56,6 +57,9 @@ def drive(setting: Setting, catalog: Catalog, students: int, steps: int, seed: i
                "EQUILEARN_DATABASE_URL": f"sqlite:///{Path(home) / 'service.db'}"}
         with mock.patch.dict(os.environ, env):
             runtime = Runtime.open(load_service_settings())
+        draws = np.random.default_rng([seed, 606])  # the service's own draws are not seeded; here they are, for a rerun
+        patched = mock.patch("engine.recommend.recommender.thread_rng", lambda: draws)
+        patched.start()
         try:
             learners = setting.learners(world)
             rng = np.random.default_rng([seed, 505])
@@ -80,6 +84,7 @@ def drive(setting: Setting, catalog: Catalog, students: int, steps: int, seed: i
                     runtime.catch_up(utc_now() + timedelta(seconds=SETTLE_SECONDS))
             outcomes = int(runtime.policy.recommender.effectiveness.count.sum())
         finally:
+            patched.stop()
             runtime.close()
     final = learners.mastery().mean(axis=1)
     return (final - initial) / max(1.0 - float(initial.mean()), 1e-9), outcomes, measurable

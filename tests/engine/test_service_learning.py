@@ -4,6 +4,8 @@ switched off, none."""
 
 from __future__ import annotations
 
+import numpy as np
+
 from engine.catalog import load_catalog
 from engine.simulate.suite import setting_by_name
 from experiments.service_learning import drive
@@ -16,5 +18,7 @@ def test_the_service_counts_one_outcome_per_measurable_list_and_none_when_frozen
     gains, counted, measurable = drive(setting, catalog, STUDENTS, STEPS, 1, 300, learning=True)
     assert gains.shape == (STUDENTS,) and 0 < measurable < STUDENTS * STEPS  # placement questions are not measurable
     assert counted == measurable
-    _, frozen, measurable_frozen = drive(setting, catalog, STUDENTS, STEPS, 1, 300, learning=False)
+    frozen_gains, frozen, measurable_frozen = drive(setting, catalog, STUDENTS, STEPS, 1, 300, learning=False)
     assert frozen == 0 and measurable_frozen > 0
+    again, _, _ = drive(setting, catalog, STUDENTS, STEPS, 1, 300, learning=False)  # the service's draws are seeded
+    assert np.array_equal(again, frozen_gains)
