@@ -64,15 +64,19 @@ def offers_frame(rows: Sequence[dict[str, Any]]) -> pl.DataFrame:
 OUTCOME_COLUMNS = {"served_id": pl.Int64, "student_id": pl.Utf8, "resource_id": pl.Utf8, "residual": pl.Float64}
 
 
+def read_served_lists(store: Any, after_id: int = 0, chunk_students: int = CHUNK_STUDENTS
+                      ) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The entries of the lists a service's store (`engine.store.Store`) served with an id above `after_id` (OFFER_COLUMNS)
+    and their students' answers (ANSWER_COLUMNS), the event log read `chunk_students` students at a time."""
+    offers = offers_frame(store.served_offers(after_id=after_id))
+    students = sorted(set(offers["student_id"].to_list()))
+    return offers, store.events_frame_chunked(students, tuple(ANSWER_COLUMNS), chunk_students)
+
+
 def read_store_outcomes(store: Any, after_id: int = 0, chunk_students: int = CHUNK_STUDENTS) -> pl.DataFrame:
-    """`follow_up_outcomes` of the lists a service's store (`engine.store.Store`) served with an id above `after_id`,
-    against its event log read `chunk_students` students at a time. Empty when nothing was served."""
-    offers = store.served_offers(after_id=after_id)
-    if not offers:
-        return pl.DataFrame(schema=OUTCOME_COLUMNS)
-    frame = offers_frame(offers)
-    students = sorted(set(frame["student_id"].to_list()))
-    return follow_up_outcomes(frame, store.events_frame_chunked(students, tuple(ANSWER_COLUMNS), chunk_students))
+    """`follow_up_outcomes` of the lists a service's store served with an id above `after_id` (`read_served_lists`).
+    Empty when nothing was served."""
+    return follow_up_outcomes(*read_served_lists(store, after_id, chunk_students))
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,8 @@ from typing import Any
 
 import polars as pl
 
-from engine.recommend.outcomes import ANSWER_COLUMNS, OFFER_COLUMNS, OUTCOME_COLUMNS, follow_up_outcomes, offers_frame
+from engine.recommend.outcomes import (ANSWER_COLUMNS, OFFER_COLUMNS, OUTCOME_COLUMNS, follow_up_outcomes, offers_frame,
+                                       read_served_lists)
 from engine.store.events import CHUNK_STUDENTS
 from engine.store.types import utc_now
 
@@ -52,17 +53,15 @@ class FollowUps:
     def start(cls, store: Any, after_id: int, max_lists: int, chunk_students: int = CHUNK_STUDENTS
               ) -> tuple[FollowUps, pl.DataFrame]:
         """The follower of lists served after `after_id` (the newest `max_lists` at most), and the outcomes those lists
-        already have: each of their students' answers is read up to the newest event now (student by student, as
-        `read_store_outcomes` does)."""
+        already have: each of their students' answers is read up to the newest event now (`read_served_lists`, as a
+        build reads them)."""
         event_mark = store.newest_event_seq()  # first: an answer stored meanwhile is read by the next step, once
         list_mark = store.newest_served_id()
         follower = cls(store, list_mark, event_mark, max_lists)
-        offers = offers_frame(store.served_offers(after_id=max(after_id, list_mark - max_lists)))
-        offers = offers.filter(pl.col("served_id") <= list_mark)
-        students = sorted(set(offers["student_id"].to_list()))
-        answers = store.events_frame_chunked(students, tuple(ANSWER_COLUMNS), chunk_students)
+        offers, answers = read_served_lists(store, max(after_id, list_mark - max_lists), chunk_students)
         with follower._lock:
-            outcomes = follower._pair(offers, answers.filter(pl.col("seq") <= event_mark))
+            outcomes = follower._pair(offers.filter(pl.col("served_id") <= list_mark),
+                                      answers.filter(pl.col("seq") <= event_mark))
         return follower, outcomes
 
     def step(self, now: datetime | None = None) -> pl.DataFrame:
