@@ -38,9 +38,10 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.catalog import load_catalog
+from engine.catalog import Catalog, load_catalog
 from engine.data import load
 from engine.modelbuild import build_model_set
+from engine.registry.model_set import ModelSet
 from engine.runtime.modelset import build_policy
 from engine.simulate.policies import EquilearnPolicy
 from experiments.outside_check.driver import SETTINGS, Run, local_runs, run_policy
@@ -54,9 +55,9 @@ class EquilearnInProcess:
 
     name = "equilearn"
 
-    def __init__(self, world: World, cohort: Cohort, catalog_dir: Path, log: Path, seed: int) -> None:
-        catalog = load_catalog(catalog_dir)
-        model_set, _ = build_model_set(catalog, load(log, "generic").responses, seed=seed)
+    def __init__(self, world: World, cohort: Cohort, catalog_dir: Path, log: Path, seed: int,
+                 built: tuple[Catalog, ModelSet] | None = None) -> None:
+        catalog, model_set = built if built is not None else self.build(catalog_dir, log, seed)
         self.engine, recommender = build_policy(catalog, model_set.components)
         self.policy = EquilearnPolicy(self.engine, recommender.config, progress=recommender.progress)
         self.batch = self.engine.new_batch(list(cohort.student_ids))
@@ -67,6 +68,12 @@ class EquilearnInProcess:
         self.to_world[self.to_catalog] = np.arange(self.to_catalog.size)
         self._resources = np.zeros(cohort.size, dtype=np.int64)
         self._predicted = np.zeros(cohort.size)
+
+    @staticmethod
+    def build(catalog_dir: Path, log: Path, seed: int) -> tuple[Catalog, ModelSet]:
+        """The catalog and the model set `model build` makes from the log (pass as `built` to reuse them)."""
+        catalog = load_catalog(catalog_dir)
+        return catalog, build_model_set(catalog, load(log, "generic").responses, seed=seed)[0]
 
     def choose(self, step: int) -> np.ndarray:
         resources, items = self.policy.choose(self.batch, float(step), self.rng)

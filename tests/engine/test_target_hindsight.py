@@ -10,7 +10,8 @@ from engine.mastery import MasteryEngine
 from engine.recommend import Recommender
 from engine.recommend.law import LearningLaw
 from engine.recommend.learning import BAND_EDGES, DifficultyProgress, band_of
-from experiments.target_hindsight import ELSEWHERE, IN_BAND, one_hot_law
+from experiments.outside_inproc import run_setting
+from experiments.target_hindsight import ELSEWHERE, IN_BAND, one_hot_law, outside_gains
 
 LAW = LearningLaw(edges=BAND_EDGES, gamma=(0.1, 0.3, 0.2, 0.4, 0.1, -0.2), se=(0.05,) * 6, n=(900, 800, 700, 600, 500, 50))
 
@@ -43,3 +44,12 @@ def test_a_policy_serving_a_one_band_law_aims_at_that_band() -> None:
     edges = np.asarray(BAND_EDGES)
     assert (band_of(high, edges) == 4).mean() > 2 * (band_of(low, edges) == 4).mean()
     assert (band_of(low, edges) == 1).mean() > 1.5 * (band_of(high, edges) == 1).mean()
+
+
+def test_outside_served_column_is_the_in_process_equilearn_run() -> None:
+    """The outside part's "served" gains are exactly what `experiments.outside_inproc` gives equilearn on the same
+    world, cohort and answer draws (40 students x 10 steps), and every band's one-hot run is there."""
+    gains = outside_gains("peak65", 7, 0, 40, 10)
+    reference = run_setting("peak65", 40, 10, 7, 0)["equilearn"].gain
+    np.testing.assert_array_equal(gains["served"], reference)
+    assert set(gains) == {"served", *(str(b) for b in range(len(BAND_EDGES) - 1))}
