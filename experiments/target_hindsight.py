@@ -124,7 +124,7 @@ def main() -> None:
         outside = [((name, world_seed), pool.submit(outside_gains, name, world_seed, seed, args.students, args.steps))
                    for world_seed, seed in OUTSIDE_WORLDS for name in OUTSIDE_SETTINGS]
         outside_rows = [row(f"{name}, world {world_seed}", future.result()) for (name, world_seed), future in outside]
-    edges = DifficultyProgress().edges
+    edges = BAND_EDGES
     labels = [f"band {b + 1}: {lo:.0%}-{hi:.0%}" for b, (lo, hi) in enumerate(zip(edges[:-1], edges[1:]))]
     rows = [row(name, gains) for name, gains in zip(names, results)]
     lines = ["# The learned difficulty target against every fixed one", "",
