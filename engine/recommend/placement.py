@@ -22,6 +22,14 @@ the pool). Teacher-pinned resources come first (propensity 1), each with one of 
 of its own skill. Every question is paired with its skill's core practice set (else another core, then a
 remedial, then an advanced resource of that skill).
 
+Ready skills keep their place: a list of k >= 3 gives its last place (unless pinned) to the policy's ready-skill
+draw (`ReadyPlace`, from `scoring.score_resources`: the resources of skills the student is probably ready for and
+that a prerequisite practised here unlocked, the ones they became ready for last first, on a skill not yet in the
+list, with the policy's item for it), drawn with probability weight / (weights available), its propensity; a row
+with no such resource (a new student among them) keeps its question. The answered question, the first, is
+unchanged. Without it a student who becomes ready for a skill during placement (the first 10-20 answers) would
+not see that skill in a list until placement ends.
+
 Why: the ability-informed cold start of `engine.mastery` pays only once the ability is known. The demo
 catalog's items have a of about 0.6-2, so an average item tells little (a = 1, p = 0.5: information
 0.25); ten of the most informative ones bring the posterior SD from 1 to below 0.5 (tests/engine/test_placement.py).
@@ -81,11 +89,21 @@ def readiness(engine: MasteryEngine, batch: MasteryBatch) -> np.ndarray:
 
 
 @dataclass(frozen=True)
+class ReadyPlace:
+    """(N, R) the policy's ready-skill draw for a placement list: `weight` (`Scored.ready_weight`, 0 off the ready
+    skills), the `item` paired with each resource (-1: none) and its `item_propensity`."""
+
+    weight: np.ndarray
+    item: np.ndarray
+    item_propensity: np.ndarray
+
+
+@dataclass(frozen=True)
 class Placement:
     """(N, k) arrays per slot: question `items`, their `skills` and `resources` (-1 = no more), Fisher
     `information` at the ability estimate, predicted `p_correct`, `readiness` of the skill, `propensity`
     (of the resource in the slot, given the slots before; NaN when empty), `item_propensity` (of the item given
-    the resource) and `pinned` (a teacher's pin)."""
+    the resource), `pinned` (a teacher's pin) and `ready` (the place went to a ready skill, `ReadyPlace`)."""
 
     items: np.ndarray
     skills: np.ndarray
@@ -96,13 +114,16 @@ class Placement:
     propensity: np.ndarray
     item_propensity: np.ndarray
     pinned: np.ndarray
+    ready: np.ndarray
 
 
 def choose_placement(engine: MasteryEngine, batch: MasteryBatch, k: int, *, rng: np.random.Generator,
                      constraints: ResolvedConstraints | None = None, randomesque: int = 5,
-                     min_readiness: float = MIN_READINESS, now: float | np.ndarray | None = None) -> Placement:
+                     min_readiness: float = MIN_READINESS, now: float | np.ndarray | None = None,
+                     ready_place: ReadyPlace | None = None) -> Placement:
     """k placement questions per row of `batch` (module docstring); `constraints` carry the blocked items and
-    resources, the teacher's assignment and pins (None: nothing blocked); `now` only for the predicted P(correct)."""
+    resources, the teacher's assignment and pins (None: nothing blocked); `now` only for the predicted P(correct);
+    `ready_place`: the policy's ready-skill draw for the last place of a list of k >= 3 (None: questions only)."""
     cat = engine.catalog
     n, n_items = len(batch), cat.n_items
     rows = np.arange(n)
@@ -130,7 +151,7 @@ def choose_placement(engine: MasteryEngine, batch: MasteryBatch, k: int, *, rng:
     shape = (n, k)
     out_item, out_skill, out_res = (np.full(shape, -1, dtype=np.int64) for _ in range(3))
     out_prop, out_item_prop = np.full(shape, np.nan), np.full(shape, np.nan)
-    out_pinned = np.zeros(shape, dtype=bool)
+    out_pinned, out_ready = np.zeros(shape, dtype=bool), np.zeros(shape, dtype=bool)
     used = np.zeros((n, cat.n_skills), dtype=bool)
     pool_size = max(1, min(int(randomesque), n_items))
     for j in range(k):  # slots (k is small); every row of the batch at once
@@ -160,6 +181,10 @@ def choose_placement(engine: MasteryEngine, batch: MasteryBatch, k: int, *, rng:
             out_prop[:, j] = np.where(pool > 0, same / np.maximum(pool, 1), np.nan)
             out_item_prop[:, j] = np.where(pool > 0, 1.0 / np.maximum(same, 1), np.nan)
         out_item[:, j] = item
+        if ready_place is not None and k >= 3 and j == k - 1 and j >= pinned.size:
+            _give_to_ready_skill(ready_place, cat.resource_skill, used, rng, j,
+                                 (out_item, out_skill, out_res, out_prop, out_item_prop, out_ready))
+            skill = out_skill[:, j]
         ok = skill >= 0
         used[rows[ok], skill[ok]] = True
     has_item = out_item >= 0
@@ -169,8 +194,33 @@ def choose_placement(engine: MasteryEngine, batch: MasteryBatch, k: int, *, rng:
         information=np.where(has_item, info[rows[:, None], safe_item], np.where(out_res >= 0, 0.0, np.nan)),
         p_correct=np.where(has_item, p_items[rows[:, None], safe_item], np.nan),
         readiness=np.where(out_skill >= 0, ready[rows[:, None], safe_skill], np.nan),
-        propensity=out_prop, item_propensity=out_item_prop, pinned=out_pinned,
+        propensity=out_prop, item_propensity=out_item_prop, pinned=out_pinned, ready=out_ready,
     )
+
+
+def _give_to_ready_skill(place: ReadyPlace, primary: np.ndarray, used: np.ndarray, rng: np.random.Generator, j: int,
+                         out: tuple[np.ndarray, ...]) -> None:
+    """Slot `j` of the rows with a ready resource (with an item, on a skill not in the list yet) goes to one drawn
+    by weight; the other rows keep their question. `out`: (items, skills, resources, propensity, item propensity,
+    ready) (N, k) arrays, written in place."""
+    items, skills, resources, prop, item_prop, ready = out
+    avail = (place.weight > 0) & (place.item >= 0) & ~used[:, primary]
+    weight = np.where(avail, place.weight, 0.0)
+    cumulative = np.cumsum(weight, axis=1)
+    total = cumulative[:, -1]
+    take = total > 0
+    u = rng.random(total.size) * total
+    rows = np.flatnonzero(take)
+    if not rows.size:
+        return
+    drawn = (cumulative <= u[:, None]).sum(axis=1)  # the first resource whose cumulative weight passes u
+    r = drawn[rows]
+    items[rows, j] = place.item[rows, r]
+    skills[rows, j] = primary[r]
+    resources[rows, j] = r
+    prop[rows, j] = weight[rows, r] / total[rows]
+    item_prop[rows, j] = place.item_propensity[rows, r]
+    ready[rows, j] = True
 
 
 def placement_reason(catalog: Catalog, skill: int, n_responses: int, *, pinned: bool, assigned: bool | None) -> str:

@@ -22,8 +22,9 @@ from engine.recommend.constraints import ResolvedConstraints, TeacherConstraints
 from engine.recommend.effectiveness import ResourceEffectiveness
 from engine.recommend.explain import reason
 from engine.recommend.learning import DifficultyProgress
-from engine.recommend.placement import (PLACEMENT_SD, PLACEMENT_WEIGHTS, Placement, choose_placement, needs_placement,
-                                        placement_reason)
+from engine.recommend.placement import (PLACEMENT_SD, PLACEMENT_WEIGHTS, Placement, ReadyPlace, choose_placement,
+                                        needs_placement, placement_reason)
+from engine.recommend.ready import became_ready_at
 from engine.recommend.scoring import ResourceGeometry, Scored, score_resources
 from engine.recommend.selection import Selection, select
 
@@ -233,10 +234,21 @@ class Recommender:
 
     # ---- placement (cold start): rows whose level is not known yet get placement questions (placement.py) ----
     def _placement(self, batch: MasteryBatch, k: int, now: float | np.ndarray | None, constraints: TeacherConstraints | None,
-                   rng: np.random.Generator) -> tuple[Placement, ResolvedConstraints]:
+                   rng: np.random.Generator) -> tuple[Placement, ResolvedConstraints, Scored | None]:
+        """The placement questions, with the policy's ready-skill draw in the last place of a list of k >= 3 among the
+        skills the student's answers unlocked (`placement.ReadyPlace`; the scoring it comes from is returned for the
+        explanation, None when not drawn)."""
         resolved = resolve(constraints, self.catalog, self._resources_allowed, self._items_allowed)
-        return choose_placement(self.engine, batch, k, rng=rng, constraints=resolved, randomesque=self.config.randomesque,
-                                now=now), resolved
+        scored, ready_place = None, None
+        unlocked = np.isfinite(became_ready_at(batch.last_practice, self.geometry.direct_pairs))  # by practice here
+        if k >= 3 and self.config.ready_skill_slots >= 1 and unlocked.any():  # (a new student: nothing to score)
+            scored = score_resources(self.engine, batch, now, self.config, self.geometry, resolved, rng, self.progress)
+            rows = np.arange(len(batch))[:, None]
+            ready_place = ReadyPlace(np.where(unlocked[:, self.catalog.resource_skill], scored.ready_weight, 0.0),
+                                     scored.items.item[rows, scored.target], scored.items.propensity[rows, scored.target])
+        pl = choose_placement(self.engine, batch, k, rng=rng, constraints=resolved, randomesque=self.config.randomesque,
+                              now=now, ready_place=ready_place)
+        return pl, resolved, scored
 
     def _choose_batch_placement(self, batch: MasteryBatch, place: np.ndarray, k: int, now: float | np.ndarray | None,
                                 constraints: TeacherConstraints | None, rng: np.random.Generator, draws: int,
@@ -245,10 +257,11 @@ class Recommender:
         def part(rows: np.ndarray) -> float | np.ndarray | None:
             return now[rows] if isinstance(now, np.ndarray) and now.ndim == 1 else now
 
-        pl, _ = self._placement(batch.rows(place), k, part(place), constraints, rng)
+        pl, _, _ = self._placement(batch.rows(place), k, part(place), constraints, rng)
         none = np.where(pl.resources >= 0, 0.0, np.nan)  # placement has no diversity penalty and no exploration draw
         parts = {"resources": pl.resources, "items": pl.items, "p": pl.p_correct, "scores": pl.information, "diversity": none,
-                 "exploration": none, "propensity": pl.propensity, "pinned": pl.pinned, "guaranteed": np.zeros_like(pl.pinned)}
+                 "exploration": none, "propensity": pl.propensity, "pinned": pl.pinned, "guaranteed": np.zeros_like(pl.pinned),
+                 "kept": pl.ready}
         out = {name: np.empty((len(batch), k), dtype=value.dtype) for name, value in parts.items()}
         for name, value in parts.items():
             out[name][place] = value
@@ -260,34 +273,44 @@ class Recommender:
             sel = other.selection
             theirs = {"resources": other.resources, "items": other.items, "p": other.item_p_correct, "scores": sel.scores,
                       "diversity": sel.diversity, "exploration": sel.exploration, "propensity": sel.propensity,
-                      "pinned": sel.pinned, "guaranteed": sel.guaranteed_advanced}
+                      "pinned": sel.pinned, "guaranteed": sel.guaranteed_advanced,
+                      "kept": sel.kept_for_ready_skill if sel.kept_for_ready_skill is not None else np.zeros_like(sel.pinned)}
             for name, value in theirs.items():
                 out[name][rest] = value
             ready[rest] = other.advanced_ready
         selection = Selection(out["resources"], out["scores"], out["diversity"], out["exploration"], out["propensity"],
-                              out["pinned"], out["guaranteed"])
+                              out["pinned"], out["guaranteed"], out["kept"])
         return BatchChoice(out["resources"], out["items"], out["p"], selection, ready)
 
     def _placement_list(self, state: MasteryState, batch: MasteryBatch, k: int, now: float | None,
                         constraints: TeacherConstraints | None, rng: np.random.Generator) -> list[Recommendation]:
-        """`recommend` for a student in placement: the placement questions, explained."""
-        pl, resolved = self._placement(batch, k, now, constraints, rng)
+        """`recommend` for a student in placement: the placement questions (and a ready skill's place), explained."""
+        pl, resolved, scored = self._placement(batch, k, now, constraints, rng)
         cat, versions, weights = self.catalog, self.versions(), dict(PLACEMENT_WEIGHTS)
         out: list[Recommendation] = []
         for j, r in enumerate(pl.resources[0].tolist()):
             if r < 0:
                 break
             skill, item = int(pl.skills[0, j]), int(pl.items[0, j])
-            comps = {name: 0.0 for name in COMPONENTS}
-            comps["information"], comps["readiness"] = float(pl.information[0, j]), float(pl.readiness[0, j])
             assigned = None if resolved.assigned is None else bool(resolved.assigned[skill])
+            ready = scored is not None and bool(pl.ready[0, j])
+            comps = {name: 0.0 for name in COMPONENTS}
+            if ready:  # the policy's own components for a ready skill's place
+                comps.update({name: float(values[0, r]) for name, values in scored.components.items()})
+            comps["information"], comps["readiness"] = float(pl.information[0, j]), float(pl.readiness[0, j])
+            item_p = float(pl.p_correct[0, j]) if ready and item >= 0 else None  # placement questions: none (schemas)
+            if ready:
+                text = reason(cat, r, scored.status.p[0].tolist(), float(scored.status.p_now[0, skill]),
+                              float(state.last_practice[skill]), now, comps, weights, pinned=False, assigned=assigned,
+                              on_fringe=bool(scored.status.fringe[0, skill]), guaranteed_advanced=False, item_p=item_p,
+                              uses=int(self.effectiveness.count[r]), kept_for_ready_skill=True)
+            else:
+                text = placement_reason(cat, skill, state.n_responses, pinned=bool(pl.pinned[0, j]), assigned=assigned)
             out.append(Recommendation(
                 rank=j + 1, resource_id=cat.resource_ids[r], title=self._titles[r], kind=RESOURCE_KINDS[cat.resource_kind[r]],
                 level=LEVELS[cat.resource_level[r]], skill_ids=self._resource_skill_ids[r],
                 item_id=cat.item_ids[item] if item >= 0 else None, score=float(pl.information[0, j]), components=comps,
-                weights=weights, reason=placement_reason(cat, skill, state.n_responses, pinned=bool(pl.pinned[0, j]),
-                                                         assigned=assigned),
-                propensity=float(pl.propensity[0, j]), item_propensity=float(pl.item_propensity[0, j]), model_versions=versions,
-                placement=True,
+                weights=weights, reason=text, propensity=float(pl.propensity[0, j]),
+                item_propensity=float(pl.item_propensity[0, j]), model_versions=versions, placement=not ready, item_p=item_p,
             ))
         return out

@@ -289,7 +289,7 @@ def student_view(runtime: Runtime, viewer: Viewer, student_id: str, k: int = 5) 
     skill_names = dict(zip(cat.skill_ids, cat.skill_names))
     for r in recs:
         r["skill_names"] = [skill_names.get(s, s) for s in r.get("skill_ids", [])]
-    placement = bool(recs) and all("placement" in (r.get("reason") or "").lower() for r in recs)
+    placement = any(r.get("placement") for r in recs)  # a placement list (its last place may go to a ready skill)
     return {"student_id": student_id, "classes": classes, "known": bool(table.student_ids),
             "n_responses": int(table.batch.n_responses[0]) if table.student_ids else 0,
             "theta": float(table.theta[0]) if table.student_ids else None,

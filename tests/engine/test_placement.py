@@ -16,6 +16,7 @@ from engine.mastery import MasteryBatch, MasteryEngine
 from engine.recommend import Recommender, RecommenderConfig, TeacherConstraints
 from engine.recommend.constraints import resolve
 from engine.recommend.placement import PLACEMENT_SD, choose_placement, needs_placement
+from engine.recommend.scoring import score_resources
 
 # A tiny catalog: root "r", "m" builds on r (a new student has r at 0.6: plausible), "deep" builds on m
 # (m at 0.05: not plausible, although deep has by far the most informative item).
@@ -185,3 +186,65 @@ def test_ten_answers_place_a_new_student(demo: MasteryEngine) -> None:
     assert sd.mean() <= 0.5 and np.quantile(sd, 0.9) <= 0.5, (sd.mean(), np.quantile(sd, 0.9))
     assert np.corrcoef(batch.theta, true)[0, 1] > 0.7
     assert asked.max() == 1
+
+
+def _in_placement_with_practice(demo: MasteryEngine, n: int) -> tuple[MasteryBatch, list[int]]:
+    """n identical students still in placement who answered the first questions of two root skills right, so that
+    the skills built on them are probably ready (the recommender's ready-skill weights are positive there); and
+    those roots."""
+    cat = demo.catalog
+    state = demo.new_state("s")
+    roots = [s for s in range(cat.n_skills) if not cat.graph.direct[s].any()][:2]
+    for t, skill in enumerate(roots * 2):
+        state = demo.update(state, cat.item_ids[int(cat.items_by_skill[skill, t // 2])], 1.0, float(t))
+    assert needs_placement(MasteryBatch.stack([state])).all()  # still in placement after 4 answers
+    return MasteryBatch.stack([state] * n), roots
+
+
+def test_a_placement_list_gives_its_last_place_to_a_ready_skill_with_an_exact_propensity(demo: MasteryEngine) -> None:
+    """4,000 identical students in placement, lists of 5: the first four places are placement questions; the last
+    goes to a resource the policy's own ready-skill weights (`Scored.ready_weight`, recomputed here) make positive,
+    on a skill the answers unlocked (a direct dependent of a practised root) not in the list yet, with propensity
+    weight / (weights available in that row), and each resource's frequency agrees with the sum of its per-row
+    probabilities (within 4 SEs)."""
+    cat = demo.catalog
+    n = 4000
+    batch, roots = _in_placement_with_practice(demo, n)
+    rec = Recommender(demo)
+    weight = score_resources(demo, batch, 3.0, rec.config, rec.geometry, resolve(None, cat), np.random.default_rng(0),
+                             rec.progress).ready_weight
+    unlocked = cat.graph.direct[:, roots].any(axis=1)  # (S,) skills built directly on a practised root
+    assert (weight[0] > 0).sum() > (weight[0, unlocked[cat.resource_skill]] > 0).sum()  # the roots' others are ready too
+    weight = np.where(unlocked[cat.resource_skill], weight, 0.0)
+    assert (weight[0] > 0).sum() >= 3 and np.allclose(weight, weight[0])  # identical students, several ready resources
+    choice = rec.choose_batch(batch, 5, now=3.0, rng=np.random.default_rng(11))
+    last = choice.resources[:, 4]
+    assert (last >= 0).all() and choice.selection.kept_for_ready_skill[:, 4].all()
+    assert not choice.selection.kept_for_ready_skill[:, :4].any()
+    used = cat.resource_skill[choice.resources[:, :4]]  # (N, 4) the placement questions' skills
+    avail = (weight > 0) & ~(cat.resource_skill[None, None, :] == used[:, :, None]).any(axis=1)
+    prob = np.where(avail, weight, 0.0) / np.where(avail, weight, 0.0).sum(axis=1, keepdims=True)
+    rows = np.arange(n)
+    assert np.allclose(choice.selection.propensity[:, 4], prob[rows, last])
+    assert (prob[rows, last] > 0).all()  # never a resource outside the ready skills, nor a skill already listed
+    expected, variance = prob.sum(axis=0), (prob * (1 - prob)).sum(axis=0)
+    counts = np.bincount(last, minlength=cat.n_resources)
+    assert (np.abs(counts - expected) <= 4 * np.sqrt(variance) + 1e-9).all()
+    assert (cat.item_skill[choice.items[:, 4]] == cat.resource_skill[last]).all()  # the item practises that skill
+
+
+def test_the_ready_place_is_explained_and_short_lists_keep_their_questions(demo: MasteryEngine) -> None:
+    state = _in_placement_with_practice(demo, 1)[0].state(0)
+    rec = Recommender(demo)
+    recs = rec.recommend(state, 4, now=3.0, rng=np.random.default_rng(2))
+    assert [r.placement for r in recs] == [True, True, True, False]
+    assert all(r.reason.startswith("Placement question") for r in recs[:3]) and recs[3].item_p is not None
+    assert recs[3].reason.startswith(("You are ready for", "You may be ready for")) and "in turn" in recs[3].reason
+    assert all(r.item_p is None for r in recs[:3])
+    for k in (1, 2):  # no place to spare: placement questions only
+        assert all(r.placement for r in rec.recommend(state, k, now=3.0, rng=np.random.default_rng(2)))
+    pins = TeacherConstraints(pinned_resources=("systems.reading", "gcf.video", "area_rect.video"))
+    pinned = rec.recommend(state, 3, now=3.0, constraints=pins, rng=np.random.default_rng(2))
+    assert [r.resource_id for r in pinned] == list(pins.pinned_resources) and all(r.placement for r in pinned)
+    none = Recommender(demo, RecommenderConfig(ready_skill_slots=0))
+    assert all(r.placement for r in none.recommend(state, 5, now=3.0, rng=np.random.default_rng(2)))
