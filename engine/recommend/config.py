@@ -70,6 +70,9 @@ class RecommenderConfig:
     # the first place teaches best. 0 switches it off; the first and the last place (kept for advanced work)
     # are never used for it.
     ready_skill_slots: int = 3
+    # ... the skills whose turn it is first: each skill takes its turn once every `ready_rotation` answers
+    # (engine.recommend.ready.rotation_due), so every ready skill is offered within that many lists; 0: no turns.
+    ready_rotation: int = 5
     learn_difficulty: bool = True
     blocked_items: tuple[str, ...] = ()
     blocked_resources: tuple[str, ...] = ()
@@ -98,6 +101,8 @@ class RecommenderConfig:
             raise ConfigError("randomesque and propensity_draws must be >= 1")
         if not isinstance(self.ready_skill_slots, int) or self.ready_skill_slots < 0:
             raise ConfigError(f"ready_skill_slots must be an integer >= 0, got {self.ready_skill_slots!r}")
+        if not isinstance(self.ready_rotation, int) or isinstance(self.ready_rotation, bool) or self.ready_rotation < 0:
+            raise ConfigError(f"ready_rotation must be an integer >= 0 (answers per turn; 0: no turns), got {self.ready_rotation!r}")
         if len(self.level_efficacy) != 3 or any(e < 0 for e in self.level_efficacy):
             raise ConfigError("level_efficacy needs three non-negative values (remedial, core, advanced)")
 

@@ -25,7 +25,8 @@ remedial, then an advanced resource of that skill).
 Ready skills keep their place: a list of k >= 3 gives its last place (unless pinned) to the policy's ready-skill
 draw (`ReadyPlace`, from `scoring.score_resources`: the resources of skills the student is probably ready for and
 that a prerequisite practised here unlocked, the ones they became ready for last first, on a skill not yet in the
-list, with the policy's item for it), drawn with probability weight / (weights available), its propensity; a row
+list, with the policy's item for it, the skills whose turn it is first), drawn with probability weight / (weights
+available), its propensity; a row
 with no such resource (a new student among them) keeps its question. The answered question, the first, is
 unchanged. Without it a student who becomes ready for a skill during placement (the first 10-20 answers) would
 not see that skill in a list until placement ends.
@@ -91,11 +92,13 @@ def readiness(engine: MasteryEngine, batch: MasteryBatch) -> np.ndarray:
 @dataclass(frozen=True)
 class ReadyPlace:
     """(N, R) the policy's ready-skill draw for a placement list: `weight` (`Scored.ready_weight`, 0 off the ready
-    skills), the `item` paired with each resource (-1: none) and its `item_propensity`."""
+    skills), the `item` paired with each resource (-1: none), its `item_propensity`, and `due` (`Scored.ready_due`:
+    the skills whose turn it is, drawn first; None: no turns)."""
 
     weight: np.ndarray
     item: np.ndarray
     item_propensity: np.ndarray
+    due: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -201,10 +204,12 @@ def choose_placement(engine: MasteryEngine, batch: MasteryBatch, k: int, *, rng:
 def _give_to_ready_skill(place: ReadyPlace, primary: np.ndarray, used: np.ndarray, rng: np.random.Generator, j: int,
                          out: tuple[np.ndarray, ...]) -> None:
     """Slot `j` of the rows with a ready resource (with an item, on a skill not in the list yet) goes to one drawn
-    by weight; the other rows keep their question. `out`: (items, skills, resources, propensity, item propensity,
+    by weight, among the due ones if any; the other rows keep their question. `out`: (items, skills, resources, propensity, item propensity,
     ready) (N, k) arrays, written in place."""
     items, skills, resources, prop, item_prop, ready = out
     avail = (place.weight > 0) & (place.item >= 0) & ~used[:, primary]
+    if place.due is not None:  # the skills whose turn it is first (`ready.rotation_due`)
+        avail = np.where((avail & place.due).any(axis=1, keepdims=True), avail & place.due, avail)
     weight = np.where(avail, place.weight, 0.0)
     cumulative = np.cumsum(weight, axis=1)
     total = cumulative[:, -1]

@@ -9,6 +9,15 @@ student's ready skills (0 = most recent; ties share a rank; skills whose prerequ
 here, roots included, share the last rank) and the weight is RECENCY_DECAY ** rank, so the weights depend
 only on the order of events, not on the clock's unit. A skill's weight is split evenly over its ready
 resources, so a skill with many resources is not offered more often than one with few.
+
+Recency alone does not reach every ready skill in time: a student is often ready for ten or twenty skills at once
+(by the models' "probably"), every answer makes the dependents of the practised skill the newest, and a weighted
+draw of three places a list then leaves an older ready skill out for many lists. So the skills also take turns
+(`rotation_due`): with a period of P answers, skill s is *due* in the lists served after n answers when
+(s - n) mod P = 0, and the ready places take the due ready skills first (by the same weights), then the others.
+Every ready skill is due once in any P consecutive lists, whatever the list offered before (the state keeps no
+record of offers); with three places a list, P = 5 covers up to 15 ready skills, matching the issue's "offered
+within 5 steps".
 """
 
 from __future__ import annotations
@@ -57,3 +66,8 @@ def ready_weights(last_practice: np.ndarray, direct_pairs: ClosurePairs, on_frin
     rank = later_count(when)
     skill_weight = np.where(fringe, RECENCY_DECAY ** rank / np.maximum(on_skill, 1), 0.0)
     return np.where(on_fringe, skill_weight[:, primary], 0.0)
+
+
+def rotation_due(n_responses: np.ndarray, n_skills: int, period: int) -> np.ndarray:
+    """(N, S) the skills whose turn it is in a list served after `n_responses` (N,) answers: (s - n) mod period = 0."""
+    return ((np.arange(n_skills)[None, :] - np.asarray(n_responses)[:, None]) % period) == 0

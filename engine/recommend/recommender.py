@@ -161,7 +161,8 @@ class Recommender:
             return self._choose_batch_placement(batch, place, k, now, constraints, rng, propensity_draws, placement_sd)
         scored, base, resolved = self._score(batch, now, constraints, rng)
         sel = select(base, scored.candidates, scored.advanced_ready, self.catalog, self.config, self.effectiveness,
-                     k, resolved.pinned, rng, draws=propensity_draws, ready_weight=scored.ready_weight)
+                     k, resolved.pinned, rng, draws=propensity_draws, ready_weight=scored.ready_weight,
+                     ready_due=scored.ready_due)
         safe = np.maximum(sel.resources, 0)
         rows = np.arange(len(batch))[:, None]
         skill = scored.target[rows, safe]
@@ -184,7 +185,8 @@ class Recommender:
             return self._placement_list(state, batch, k, now, constraints, rng)
         scored, base, resolved = self._score(batch, now, constraints, rng)
         sel = select(base, scored.candidates, scored.advanced_ready, self.catalog, self.config, self.effectiveness,
-                     k, resolved.pinned, rng, draws=self.config.propensity_draws, ready_weight=scored.ready_weight)
+                     k, resolved.pinned, rng, draws=self.config.propensity_draws, ready_weight=scored.ready_weight,
+                     ready_due=scored.ready_due)
         return self._explain(state, now, scored, sel, resolved)
 
     def recommend_dicts(self, state: MasteryState | dict, k: int = 5, *, now: float | None = None,
@@ -245,7 +247,8 @@ class Recommender:
             scored = score_resources(self.engine, batch, now, self.config, self.geometry, resolved, rng, self.progress)
             rows = np.arange(len(batch))[:, None]
             ready_place = ReadyPlace(np.where(unlocked[:, self.catalog.resource_skill], scored.ready_weight, 0.0),
-                                     scored.items.item[rows, scored.target], scored.items.propensity[rows, scored.target])
+                                     scored.items.item[rows, scored.target], scored.items.propensity[rows, scored.target],
+                                     scored.ready_due)
         pl = choose_placement(self.engine, batch, k, rng=rng, constraints=resolved, randomesque=self.config.randomesque,
                               now=now, ready_place=ready_place)
         return pl, resolved, scored

@@ -32,7 +32,7 @@ from engine.recommend.config import RecommenderConfig
 from engine.recommend.constraints import ResolvedConstraints
 from engine.recommend.items import ItemChoice, choose_items
 from engine.recommend.learning import DifficultyProgress
-from engine.recommend.ready import ready_weights
+from engine.recommend.ready import ready_weights, rotation_due
 
 
 MIN_LOG_READINESS = 0.05  # a skill whose log steps were less ready than this on average keeps rate / 0.05
@@ -112,7 +112,8 @@ class Scored:
     """(N, R) candidate mask, advanced-ready mask, target skill (whose item is paired with the resource)
     and component values by name; the (N, S) item choice per skill; the skill status; `ready_weight` (N, R), the
     draw weight of the list's ready-skill places (`probably_ready_resources`; 0 elsewhere), the skills the
-    student became ready for last first (`engine.recommend.ready`)."""
+    student became ready for last first (`engine.recommend.ready`); `ready_due` (N, R), the resources whose skill's turn it
+    is (`ready.rotation_due`; None: no rotation), which those places take first."""
 
     candidates: np.ndarray
     advanced_ready: np.ndarray
@@ -121,6 +122,7 @@ class Scored:
     items: ItemChoice
     status: SkillStatus
     ready_weight: np.ndarray
+    ready_due: np.ndarray | None = None
 
 
 def ready_learn_rates(learn_rates: np.ndarray, progress: DifficultyProgress | None) -> np.ndarray:
@@ -212,7 +214,8 @@ def score_resources(engine: MasteryEngine, batch: MasteryBatch, now: float | np.
     probably_ready = probably_ready_resources(st, cat, prerequisites_hold(either, cat), candidates, scope,
                                               constraints.allowed)
     weights = ready_weights(batch.last_practice, geometry.direct_pairs, probably_ready, primary)
-    return Scored(candidates, advanced_ready & candidates, target, components, items, st, weights)
+    due = rotation_due(batch.n_responses, cat.n_skills, config.ready_rotation)[:, primary] if config.ready_rotation else None
+    return Scored(candidates, advanced_ready & candidates, target, components, items, st, weights, due)
 
 
 def probably_ready_resources(st: SkillStatus, cat: Catalog, prereqs_probable: np.ndarray, candidates: np.ndarray,

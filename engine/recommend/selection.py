@@ -15,7 +15,8 @@ Ready skills: slots 2 to k - 1 (at most `ready_skill_slots` of them) are drawn a
 `ready_weight` on a skill not in the list yet (`scoring.probably_ready_resources`: the candidates on the fringe,
 and core resources whose skill's prerequisites are probably in place), as long as there are such resources, with
 probability proportional to the weight (`engine.recommend.ready`: the skills the student became ready for last
-come first); their propensity is exact (the weight over the weights available). The
+come first), among the skills whose turn it is (`ready_due`, `ready.rotation_due`) while there are such; their
+propensity is exact (the weight over the weights available). The
 first slot stays the best-scored choice; the others go in turn to the skills the student is ready for, so a
 student who becomes ready for a skill is offered it in the next lists instead of waiting until it scores first.
 Pinned resources fill the first slots with propensity 1.
@@ -80,9 +81,11 @@ def _mc_propensities(drawn: list[tuple[int, np.ndarray, np.ndarray, np.ndarray]]
 
 def select(base: np.ndarray, candidates: np.ndarray, advanced_ready: np.ndarray, catalog: Catalog,
            config: RecommenderConfig, effectiveness: ResourceEffectiveness, k: int, pinned: np.ndarray,
-           rng: np.random.Generator, draws: int = 0, ready_weight: np.ndarray | None = None) -> Selection:
+           rng: np.random.Generator, draws: int = 0, ready_weight: np.ndarray | None = None,
+           ready_due: np.ndarray | None = None) -> Selection:
     """Choose k resources per row from `base` (N, R) scores over `candidates` (N, R); `ready_weight` (N, R), positive
-    on the resources of skills the student is ready for, is what the ready-skill slots draw by."""
+    on the resources of skills the student is ready for, is what the ready-skill slots draw by, the `ready_due` (N, R)
+    ones first (None: no turns)."""
     n, r = base.shape
     w_exp, w_div = config.weights["exploration"], config.weights["diversity"]
     primary, kind = catalog.resource_skill, catalog.resource_kind
@@ -120,6 +123,9 @@ def select(base: np.ndarray, candidates: np.ndarray, advanced_ready: np.ndarray,
                 guaranteed[:, j] = need
             elif 1 <= j <= last_ready_slot:
                 ready = (ready_weight > 0) & ~taken & ~skill_used[:, primary]  # may go beyond the candidates
+                if ready_due is not None:  # the skills whose turn it is first (rotation)
+                    due = ready & ready_due
+                    ready = np.where(due.any(axis=1, keepdims=True), due, ready)
                 keep = ready.any(axis=1)
                 avail = np.where(keep[:, None], ready, avail)
                 kept_ready[:, j] = keep

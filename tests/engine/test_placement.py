@@ -189,24 +189,24 @@ def test_ten_answers_place_a_new_student(demo: MasteryEngine) -> None:
 
 
 def _in_placement_with_practice(demo: MasteryEngine, n: int) -> tuple[MasteryBatch, list[int]]:
-    """n identical students still in placement who answered the first questions of two root skills right, so that
-    the skills built on them are probably ready (the recommender's ready-skill weights are positive there); and
-    those roots."""
+    """n identical students still in placement who answered two questions of each root skill right (the demo
+    catalog has one root), so that the skills built on it are probably ready (the recommender's ready-skill weights
+    are positive there); and the roots."""
     cat = demo.catalog
     state = demo.new_state("s")
-    roots = [s for s in range(cat.n_skills) if not cat.graph.direct[s].any()][:2]
+    roots = [s for s in range(cat.n_skills) if not cat.graph.direct[s].any()]
     for t, skill in enumerate(roots * 2):
         state = demo.update(state, cat.item_ids[int(cat.items_by_skill[skill, t // 2])], 1.0, float(t))
-    assert needs_placement(MasteryBatch.stack([state])).all()  # still in placement after 4 answers
+    assert needs_placement(MasteryBatch.stack([state])).all()  # still in placement after these answers
     return MasteryBatch.stack([state] * n), roots
 
 
 def test_a_placement_list_gives_its_last_place_to_a_ready_skill_with_an_exact_propensity(demo: MasteryEngine) -> None:
     """4,000 identical students in placement, lists of 5: the first four places are placement questions; the last
     goes to a resource the policy's own ready-skill weights (`Scored.ready_weight`, recomputed here) make positive,
-    on a skill the answers unlocked (a direct dependent of a practised root) not in the list yet, with propensity
-    weight / (weights available in that row), and each resource's frequency agrees with the sum of its per-row
-    probabilities (within 4 SEs)."""
+    on a skill the answers unlocked (a direct dependent of a practised root) not in the list yet, those whose turn it
+    is first (skill index - answers = 0 mod 5) if any, with propensity weight / (weights available in that row), and each
+    resource's frequency agrees with the sum of its per-row probabilities (within 4 SEs)."""
     cat = demo.catalog
     n = 4000
     batch, roots = _in_placement_with_practice(demo, n)
@@ -223,6 +223,8 @@ def test_a_placement_list_gives_its_last_place_to_a_ready_skill_with_an_exact_pr
     assert not choice.selection.kept_for_ready_skill[:, :4].any()
     used = cat.resource_skill[choice.resources[:, :4]]  # (N, 4) the placement questions' skills
     avail = (weight > 0) & ~(cat.resource_skill[None, None, :] == used[:, :, None]).any(axis=1)
+    due = (cat.resource_skill - batch.n_responses[0]) % rec.config.ready_rotation == 0  # the skills whose turn it is
+    avail = np.where((avail & due).any(axis=1, keepdims=True), avail & due, avail)
     prob = np.where(avail, weight, 0.0) / np.where(avail, weight, 0.0).sum(axis=1, keepdims=True)
     rows = np.arange(n)
     assert np.allclose(choice.selection.propensity[:, 4], prob[rows, last])

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from engine.mastery.graph_bounds import ClosurePairs
-from engine.recommend.ready import RECENCY_DECAY, became_ready_at, later_count, ready_weights
+from engine.recommend.ready import RECENCY_DECAY, became_ready_at, later_count, ready_weights, rotation_due
 
 # a -> b, a -> c, (b, c) -> d ; direct[s, u]: u is a direct prerequisite of s
 DIRECT = np.array([[0, 0, 0, 0],
@@ -46,3 +46,12 @@ def test_later_count_equals_a_direct_count_with_ties_and_infinities() -> None:
     when[rng.random(when.shape) < 0.2] = -np.inf
     direct_count = (when[:, None, :] > when[:, :, None]).sum(axis=2)
     assert np.array_equal(later_count(when), direct_count)
+
+
+def test_each_skill_is_due_once_in_any_period_of_consecutive_answer_counts() -> None:
+    # by hand, period 5 over 7 skills: after 0 answers skills 0 and 5 are due, after 3 answers skill 3, after 6 skills 1
+    # and 6 ((s - n) mod 5 = 0)
+    due = rotation_due(np.array([0, 3, 6]), 7, 5)
+    assert [np.flatnonzero(row).tolist() for row in due] == [[0, 5], [3], [1, 6]]
+    window = rotation_due(np.arange(11, 16), 7, 5)  # any five consecutive counts: every skill exactly once
+    assert window.sum(axis=0).tolist() == [1] * 7

@@ -103,8 +103,8 @@ def test_places_after_the_first_go_in_turn_to_the_skills_the_student_is_ready_fo
     on_fringe = Counter(r.skill_ids[0] for r in every if r.skill_ids[0] in FRINGE_OF_BASICS)  # candidate resources per skill
     assert on_fringe["prime"] == on_fringe["order_ops"] - 1
 
-    def offered(slots: int) -> Counter:
-        rec, shown = Recommender(engine, RecommenderConfig(ready_skill_slots=slots)), Counter()
+    def offered(slots: int) -> Counter:  # (no turns here: see the rotation test below)
+        rec, shown = Recommender(engine, RecommenderConfig(ready_skill_slots=slots, ready_rotation=0)), Counter()
         for seed in range(200):
             top = rec.recommend(state, 5, now=10.0, rng=np.random.default_rng(seed), constraints=blocked)
             middle = [r.skill_ids[0] for r in top[1:4]]
@@ -130,7 +130,7 @@ def test_the_skill_a_student_became_ready_for_last_is_offered_first(catalog, eng
     state = knowing(engine, BASICS + ("number_line",))
     state.last_practice[catalog.skill_index("number_line")] = 11.0
     ready = {"add_sub_int": 1.0} | {s: 0.5 for s in FRINGE_OF_BASICS - {"number_line"}}  # skill weights by hand
-    rec, hits, expected = Recommender(engine), 0, []
+    rec, hits, expected = Recommender(engine, RecommenderConfig(ready_rotation=0)), 0, []  # recency alone (no turns)
     for seed in range(600):
         top = rec.recommend(state, 5, now=12.0, rng=np.random.default_rng(seed))
         first, second = top[0].skill_ids[0], top[1].skill_ids[0]
@@ -144,6 +144,33 @@ def test_the_skill_a_student_became_ready_for_last_is_offered_first(catalog, eng
     share, mean = hits / len(expected), float(np.mean(expected))
     assert abs(share - mean) < 3 * np.sqrt(mean * (1 - mean) / len(expected))  # within 3 standard errors
     assert share > 1 / 5 + 3 * np.sqrt(4 / 25 / len(expected))  # and clearly above a uniform turn's 1/5
+
+
+def test_ready_skills_take_turns_so_each_is_listed_within_five_answers(catalog, engine) -> None:
+    """A student ready for many skills at once (the basics and number_line learned: seven ready skills, and more the
+    models take as probably ready). With turns (`ready_rotation` 5), the lists served after n answers give their
+    ready places first to the ready skills with (skill index - n) mod 5 = 0, by weight among them; so across any five
+    consecutive answer counts every ready skill is listed, which recency alone does not do for the older ones."""
+    state = knowing(engine, BASICS + ("number_line",))
+    state.last_practice[catalog.skill_index("number_line")] = 11.0
+    state.theta_sd = 0.3  # placed (with answers and an uncertain ability the lists would be placement questions)
+    ready = FRINGE_OF_BASICS - {"number_line"} | {"add_sub_int"}
+
+    def listed(rotation: int, seed: int) -> set[str]:
+        rec, seen = Recommender(engine, RecommenderConfig(ready_rotation=rotation)), set()
+        for n in range(seed, seed + 5):  # five consecutive lists
+            state.n_responses = n
+            top = rec.recommend(state, 5, now=12.0, rng=np.random.default_rng(seed * 10 + n))
+            middle = [catalog.skill_index(r.skill_ids[0]) for r in top[1:4]]  # the ready places (ready skills remain)
+            if rotation:  # the due ready skills come first: a place holds a skill off its turn once no due one is left
+                due = [s for s in middle if (s - n) % rotation == 0]
+                assert due == middle[:len(due)]
+            seen |= {catalog.skill_ids[s] for s in middle} | {top[0].skill_ids[0]}
+        return seen
+
+    assert all(ready <= listed(5, seed) for seed in range(20))
+    assert sum(ready <= listed(0, seed) for seed in range(20)) < 20  # recency alone misses an older one now and then
+    state.n_responses = 0
 
 
 def test_a_skill_whose_prerequisites_are_probably_in_place_is_offered_after_the_first_place(catalog, engine) -> None:
