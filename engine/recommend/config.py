@@ -102,7 +102,8 @@ class RecommenderConfig:
         if not isinstance(self.ready_skill_slots, int) or self.ready_skill_slots < 0:
             raise ConfigError(f"ready_skill_slots must be an integer >= 0, got {self.ready_skill_slots!r}")
         if not isinstance(self.ready_rotation, int) or isinstance(self.ready_rotation, bool) or self.ready_rotation < 0:
-            raise ConfigError(f"ready_rotation must be an integer >= 0 (answers per turn; 0: no turns), got {self.ready_rotation!r}")
+            raise ConfigError(f"ready_rotation must be an integer >= 0 (answers per turn; 0: no turns), "
+                              f"got {self.ready_rotation!r}")
         if len(self.level_efficacy) != 3 or any(e < 0 for e in self.level_efficacy):
             raise ConfigError("level_efficacy needs three non-negative values (remedial, core, advanced)")
 

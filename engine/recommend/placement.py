@@ -204,8 +204,8 @@ def choose_placement(engine: MasteryEngine, batch: MasteryBatch, k: int, *, rng:
 def _give_to_ready_skill(place: ReadyPlace, primary: np.ndarray, used: np.ndarray, rng: np.random.Generator, j: int,
                          out: tuple[np.ndarray, ...]) -> None:
     """Slot `j` of the rows with a ready resource (with an item, on a skill not in the list yet) goes to one drawn
-    by weight, among the due ones if any; the other rows keep their question. `out`: (items, skills, resources, propensity, item propensity,
-    ready) (N, k) arrays, written in place."""
+    by weight, among the due ones if any; the other rows keep their question. `out`: (items, skills, resources,
+    propensity, item propensity, ready) (N, k) arrays, written in place."""
     items, skills, resources, prop, item_prop, ready = out
     avail = (place.weight > 0) & (place.item >= 0) & ~used[:, primary]
     if place.due is not None:  # the skills whose turn it is first (`ready.rotation_due`)

@@ -343,6 +343,10 @@ def test_bad_k_is_a_clear_error(engine) -> None:
             rec.recommend(engine.new_state("s"), k)
     with pytest.raises(ConfigError, match="unknown score component"):
         RecommenderConfig(weights={"popularity": 1.0})
+    for bad in (-1, 2.5, True):
+        with pytest.raises(ConfigError, match="ready_rotation must be an integer >= 0"):
+            RecommenderConfig(ready_rotation=bad)
+    assert RecommenderConfig.from_dict({**RecommenderConfig().to_dict(), "ready_rotation": 0}).ready_rotation == 0
 
 
 DEMOGRAPHIC = {"gender", "sex", "race", "ethnicity", "group", "subgroup", "demographic", "demographics", "income",
