@@ -23,10 +23,10 @@ import numpy as np
 
 from engine.catalog import build_catalog, demo_catalog
 from engine.catalog.synthetic import synthetic_bundle
-from engine.mastery import BKTSkillModel, MasteryEngine
+from engine.mastery import BKTSkillModel, MasteryBatch, MasteryEngine
 from engine.mastery.engine import default_skill_model
 from engine.mastery.item_evidence import ItemEvidence
-from engine.recommend import Recommender, RecommenderConfig
+from engine.recommend import Recommender, RecommenderConfig, needs_placement
 from engine.recommend.law import LearningLaw
 from engine.recommend.learning import BAND_EDGES, DifficultyProgress
 
@@ -115,11 +115,18 @@ def main() -> None:
         now = float(state.last_time) + 1.0
         rng = np.random.default_rng(0)
         default = Recommender(engine, progress=progress)
+        placing, fresh = _student(engine, 3, seed=1), engine.new_state("bench-new")
+        if not needs_placement(MasteryBatch.stack([placing, fresh])).all():
+            raise RuntimeError(f"{label}: the placement cases are not in placement")
         no_prop = Recommender(engine, RecommenderConfig(propensity_draws=1), progress=progress)
         cases = [
             (f"recommend k={args.k} (32 propensity draws, default)", lambda: default.recommend(state, args.k, now=now, rng=rng)),
             (f"recommend k={args.k} (1 propensity draw)", lambda: no_prop.recommend(state, args.k, now=now, rng=rng)),
             ("recommend k=1", lambda: default.recommend(state, 1, now=now, rng=rng)),
+            (f"recommend k={args.k}, a new student (placement questions)",
+             lambda: default.recommend(fresh, args.k, rng=rng)),
+            (f"recommend k={args.k}, in placement after 3 answers (questions and a ready skill's place)",
+             lambda: default.recommend(placing, args.k, now=3.0, rng=rng)),
             (f"recommend_dicts k={args.k} from a JSON state row", lambda: default.recommend_dicts(row, args.k, now=now, seed=0)),
             ("MasteryEngine.update (one response)", lambda: engine.update(state, catalog.item_ids[0], 1.0, now)),
         ]
@@ -168,7 +175,10 @@ def main() -> None:
         "The student has answered 40 items (working up the prerequisite graph). A recommendation covers every "
         "resource of the catalog: candidates, seven score components, next-item choice with randomesque "
         "exposure control, diversity re-rank with Thompson draws, Monte-Carlo propensities and the written "
-        "reasons. No reference tool exists for this policy, so there is no side-by-side comparison.",
+        "reasons. The placement rows: a new student gets placement questions only (no scoring); a student in "
+        "placement with answers also gets the policy's scoring for the list's last place (a skill their answers "
+        "unlocked, docs/engine.md \"Cold start\"). No reference tool exists for this policy, so there is no "
+        "side-by-side comparison.",
         "",
     ]
     args.out.parent.mkdir(parents=True, exist_ok=True)
