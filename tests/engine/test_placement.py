@@ -236,12 +236,15 @@ def test_a_placement_list_gives_its_last_place_to_a_ready_skill_with_an_exact_pr
 
 
 def test_the_ready_place_is_explained_and_short_lists_keep_their_questions(demo: MasteryEngine) -> None:
-    state = _in_placement_with_practice(demo, 1)[0].state(0)
+    batch, roots = _in_placement_with_practice(demo, 1)
+    state, cat = batch.state(0), demo.catalog
+    unlocked = {cat.skill_ids[s] for s in np.flatnonzero(cat.graph.direct[:, roots].any(axis=1))}
     rec = Recommender(demo)
     recs = rec.recommend(state, 4, now=3.0, rng=np.random.default_rng(2))
     assert [r.placement for r in recs] == [True, True, True, False]
     assert all(r.reason.startswith("Placement question") for r in recs[:3]) and recs[3].item_p is not None
-    assert recs[3].reason.startswith(("You are ready for", "You may be ready for")) and "in turn" in recs[3].reason
+    assert recs[3].skill_ids[0] in unlocked and "Placement question" not in recs[3].reason  # the policy's own reason
+    assert recs[3].reason.startswith(("You are ready for", "You may be ready for", "Step-by-step support"))
     assert all(r.item_p is None for r in recs[:3])
     for k in (1, 2):  # no place to spare: placement questions only
         assert all(r.placement for r in rec.recommend(state, k, now=3.0, rng=np.random.default_rng(2)))
