@@ -11,7 +11,10 @@ skills by the evidence behind them, and its precision. Then per band of the serv
 and the share on a truly mastered skill. Calibrated predictions with many mastered skills in the bands the policy
 aims at mean the steps come from the uncertainty of each skill's state, not from a biased estimate.
 The oracle's share of steps on mastered skills is printed beside ours: in a world where practice on a
-mastered skill still teaches, the oracle spends steps there too.
+mastered skill still teaches, the oracle spends steps there too. Last, by how many times the student had already
+answered an item of the practised (true) skill during the run: the share of all steps that land on a mastered skill
+there, and how many of the steps on mastered skills are on a skill mastered before the run (what a policy must
+discover) rather than during it (what it must notice).
 
     PYTHONPATH=. .venv/bin/python -m experiments.outside_overpractice --out experiments/results/outside_overpractice.md
 
@@ -31,6 +34,7 @@ from experiments.outside_check.world import Learners, World
 from experiments.outside_inproc import EquilearnInProcess, cohort_setting, pipeline_inputs, report_main
 
 EVIDENCE_BANDS = ((1, 3), (3, 6), (6, 10), (10, None))  # answers on the skill: [low, high)
+HISTORY_BANDS = ((0, 1), (1, 3), (3, 6), (6, None))  # the run's answers on the practised skill before the step
 
 
 @dataclass(frozen=True)
@@ -39,7 +43,8 @@ class StepRecords:
     catalog tags it) the engine's evidence count, its mastered flag, its predicted success on the skill's
     typical item and the student's last answer on it (1 right, 0 wrong, -1 none yet); the item's true skill's
     level and whether it was truly mastered, before the answer; the served prediction of the item and its true
-    success."""
+    success; the student's answers on the item's true skill earlier in the run, and whether that skill was truly
+    mastered when the run began."""
 
     level: np.ndarray
     evidence: np.ndarray
@@ -50,6 +55,8 @@ class StepRecords:
     on_mastered: np.ndarray
     served: np.ndarray
     true_success: np.ndarray
+    answers_before: np.ndarray
+    mastered_at_start: np.ndarray
 
 
 class RecordingEquilearn:
@@ -60,6 +67,8 @@ class RecordingEquilearn:
         self.name = inner.name
         self._rows: dict[str, list[np.ndarray]] = {f: [] for f in StepRecords.__dataclass_fields__}
         self._last = np.full((inner.batch.theta.size, inner.engine.catalog.n_skills), -1.0)
+        self._answers = np.zeros((inner.batch.theta.size, world.n_skills), dtype=np.int64)  # per true skill
+        self._at_start = learners.mastered().copy()
 
     def choose(self, step: int) -> np.ndarray:
         items = self.inner.choose(step)
@@ -73,7 +82,9 @@ class RecordingEquilearn:
                   "flagged": engine.mastered(p, batch)[rows, skill],
                   "predicted": engine.skill_success(batch)[rows, skill], "true_level": levels,
                   "on_mastered": levels >= self.world.spec.mastery_level,
-                  "served": self.inner._predicted, "true_success": self.learners.p_correct(items)}
+                  "served": self.inner._predicted, "true_success": self.learners.p_correct(items),
+                  "answers_before": self._answers[rows, self.world.item_skill[items]],
+                  "mastered_at_start": self._at_start[rows, self.world.item_skill[items]]}
         for name, values in record.items():
             self._rows[name].append(np.asarray(values))
         return items
@@ -81,6 +92,7 @@ class RecordingEquilearn:
     def observe(self, step: int, items: np.ndarray, correct: np.ndarray) -> None:
         skill = self.inner.engine.catalog.item_skill[self.inner.to_catalog[items]]
         self._last[np.arange(items.size), skill] = np.asarray(correct, dtype=float)
+        self._answers[np.arange(items.size), self.world.item_skill[items]] += 1
         self.inner.observe(step, items, correct)
 
     def records(self) -> StepRecords:
@@ -119,6 +131,20 @@ def by_served_band(rec: StepRecords) -> list[dict[str, float | str]]:
     return out
 
 
+def by_history(rec: StepRecords) -> list[dict[str, float | str]]:
+    """Per band of the run's earlier answers on the practised true skill (`HISTORY_BANDS`): share of all steps, share
+    of all steps that land on a truly mastered skill, the on-mastered rate of the band's steps, and of those steps on
+    mastered skills the share mastered before the run began."""
+    out = []
+    for low, high in HISTORY_BANDS:
+        mine = (rec.answers_before >= low) & (rec.answers_before < (np.inf if high is None else high))
+        on = mine & rec.on_mastered
+        label = f"{low}+" if high is None else (str(low) if high - low == 1 else f"{low}-{high - 1}")
+        out.append({"answers": label, "steps": float(mine.mean()), "on_mastered_of_all": float(on.mean()),
+                    "on_mastered": _mean(rec.on_mastered, mine), "from_start": _mean(rec.mastered_at_start, on)})
+    return out
+
+
 def flag_by_evidence(flagged: np.ndarray, truly: np.ndarray, evidence: np.ndarray) -> list[dict[str, float | str]]:
     """(N, S) end states: per evidence band, the truly mastered pairs and the share the flag marks (recall)."""
     out = []
@@ -149,7 +175,8 @@ def run_setting(name: str, students: int, steps: int, world_seed: int, seed: int
         raise RuntimeError("the written catalog's skills are not the world's, in order")
     truly = learners.levels() >= world.spec.mastery_level
     return {"ours": float(run.on_mastered.mean()), "oracle": float(oracle.on_mastered.mean()),
-            "levels": by_level(rec), "bands": by_served_band(rec), "flags": flag_by_evidence(flagged, truly, batch.evidence),
+            "levels": by_level(rec), "bands": by_served_band(rec), "history": by_history(rec),
+            "from_start": _mean(rec.mastered_at_start, rec.on_mastered), "flags": flag_by_evidence(flagged, truly, batch.evidence),
             "precision": _mean(truly, flagged), "flags_set": int(flagged.sum())}
 
 
@@ -173,6 +200,12 @@ def markdown(results: dict[str, dict[str, object]], command: str, load: float) -
                   "|---|---|---|---|---|"]
         lines += [f"| {x['band']} | {x['steps']:.2f} | {x['predicted']:.2f} | {x['true']:.2f} | {x['on_mastered']:.2f} |"
                   for x in r["bands"]]
+        lines += ["", f"Of the steps on truly mastered skills, {r['from_start']:.2f} were on a skill mastered before the run "
+                  "began; the rest on skills the student mastered during it.", "",
+                  "| earlier answers on the skill in the run | share of steps | on mastered, share of all steps "
+                  "| on mastered, share of these steps | of those, mastered before the run |", "|---|---|---|---|---|"]
+        lines += [f"| {x['answers']} | {x['steps']:.2f} | {x['on_mastered_of_all']:.3f} | {x['on_mastered']:.2f} | "
+                  f"{x['from_start']:.2f} |" for x in r["history"]]
         lines.append("")
     return "\n".join(lines)
 

@@ -19,7 +19,8 @@ def test_by_level_splits_the_steps_on_mastered_skills_as_counted_by_hand() -> No
                          flagged=np.array([[False, False, False], [True, False, False]]),
                          predicted=np.array([[0.6, 0.5, 0.4], [0.9, 0.7, 0.3]]),
                          true_level=np.array([[0.85, 0.3, 0.2], [0.95, 0.81, 0.5]]), on_mastered=on,
-                         served=np.zeros((2, 3)), true_success=np.zeros((2, 3)))
+                         served=np.zeros((2, 3)), true_success=np.zeros((2, 3)), answers_before=np.zeros((2, 3)),
+                         mastered_at_start=np.zeros((2, 3), dtype=bool))
     rows = {r["level"]: r for r in op.by_level(rec)}
     assert set(rows) == {"remedial", "core", "advanced"}
     core = rows["core"]  # 4 core steps, 2 on mastered skills (evidence 4 and 2), of the 3 steps on mastered skills
@@ -38,7 +39,8 @@ def test_by_served_band_counts_steps_and_truth_per_band_of_the_prediction() -> N
     on = np.array([[False, True, False], [True, True, False]])
     blank = np.zeros((2, 3))
     rec = op.StepRecords(level=blank, evidence=blank, last_answer=blank, flagged=blank, predicted=blank,
-                         true_level=blank, on_mastered=on, served=served, true_success=true)
+                         true_level=blank, on_mastered=on, served=served, true_success=true, answers_before=blank,
+                         mastered_at_start=blank.astype(bool))
     bands = {b["band"]: b for b in op.by_served_band(rec)}
     middle = bands["45%-60%"]
     assert middle["steps"] == pytest.approx(2 / 6) and middle["predicted"] == pytest.approx(0.525)
@@ -46,6 +48,26 @@ def test_by_served_band_counts_steps_and_truth_per_band_of_the_prediction() -> N
     assert bands["90%-100%"]["on_mastered"] == 1.0 and bands["0%-30%"]["true"] == pytest.approx(0.2)
     assert np.isnan(bands["75%-90%"]["predicted"]) and bands["75%-90%"]["steps"] == 0.0
     assert sum(b["steps"] for b in bands.values()) == pytest.approx(1.0)
+
+
+def test_by_history_splits_the_steps_on_mastered_skills_by_the_answers_before_them() -> None:
+    # two steps x four students: earlier answers on the practised skill 0, 2, 4, 7 / 1, 0, 6, 9
+    before = np.array([[0, 2, 4, 7], [1, 0, 6, 9]])
+    on = np.array([[True, False, True, True], [False, False, True, False]])
+    start = np.array([[True, False, False, False], [False, False, True, False]])
+    blank = np.zeros((2, 4))
+    rec = op.StepRecords(level=blank, evidence=blank, last_answer=blank, flagged=blank, predicted=blank,
+                         true_level=blank, on_mastered=on, served=blank, true_success=blank, answers_before=before,
+                         mastered_at_start=start)
+    rows = {r["answers"]: r for r in op.by_history(rec)}
+    assert list(rows) == ["0", "1-2", "3-5", "6+"]
+    assert rows["0"]["steps"] == pytest.approx(2 / 8) and rows["0"]["on_mastered"] == pytest.approx(0.5)
+    assert rows["0"]["on_mastered_of_all"] == pytest.approx(1 / 8) and rows["0"]["from_start"] == 1.0
+    assert rows["1-2"]["on_mastered"] == 0.0 and np.isnan(rows["1-2"]["from_start"])
+    six = rows["6+"]  # steps with 7, 6, 9 earlier answers: two on mastered skills, one of them mastered from the start
+    assert six["steps"] == pytest.approx(3 / 8) and six["on_mastered"] == pytest.approx(2 / 3)
+    assert six["from_start"] == pytest.approx(0.5)
+    assert sum(r["on_mastered_of_all"] for r in rows.values()) == pytest.approx(on.mean())
 
 
 def test_flag_recall_by_the_evidence_behind_each_truly_mastered_skill() -> None:
@@ -64,4 +86,7 @@ def test_a_small_run_records_what_the_driver_counts() -> None:
     assert steps == pytest.approx(1.0)
     on_mastered = sum(x["steps"] * x["on_mastered"] for x in r["levels"])
     assert on_mastered == pytest.approx(r["ours"])  # the recorder's truth is the driver's
+    assert sum(x["on_mastered_of_all"] for x in r["history"]) == pytest.approx(r["ours"])
+    first = r["history"][0]["from_start"]  # a skill not yet practised in the run can only be mastered from the start
+    assert np.isnan(first) or first == 1.0
     assert 0.0 <= r["oracle"] <= 1.0 and r["flags_set"] >= 0
