@@ -45,6 +45,7 @@ VARIANTS: dict[str, tuple[dict[str, object], int]] = {
     "log of 150 students": ({}, 150),
 }
 BASELINES = ("random item", "gated curriculum")
+LOG_STEPS = 60  # steps per student of the random-practice log, as the outside check writes it
 
 
 def run_variant(changes: dict[str, object], log_students: int, students: int, steps: int, world_seed: int,
@@ -54,7 +55,7 @@ def run_variant(changes: dict[str, object], log_students: int, students: int, st
     cohort = make_cohort(world, students, seed + 2000, "stu")
     uniforms = np.random.default_rng(seed + 3000).random((students, steps))
     runs = local_runs(world, cohort, uniforms, seed)
-    with pipeline_inputs(world, seed, log_students, steps) as (catalog, log):
+    with pipeline_inputs(world, seed, log_students, LOG_STEPS) as (catalog, log):
         runs["equilearn"] = run_policy(world, cohort, EquilearnInProcess(world, cohort, catalog, log, seed), uniforms)
     return runs, cohort.group
 

@@ -19,12 +19,15 @@ only). Standard errors of the gammas are clustered by student (a sandwich over t
 Liang & Zeger 1986): the model is only approximately right, so one student's answers are not independent
 given it, and a band fed by few students' many steps is less sure than the Hessian says. The policy uses
 `multiplier(p)`, each band's learning relative to the log's average step, on empirical-Bayes estimates of the
-bands (`shrunk_gamma`): each gamma is pulled toward the bands' precision-weighted mean by tau^2 / (tau^2 + se^2),
-where tau^2 is how much the bands differ beyond their noise (DerSimonian & Laird's moment estimate). The policy
-picks the band that teaches most, and the largest of six noisy estimates is biased upward (the winner's curse),
-most of all for a rarely logged band; shrinking by the spread the log shows keeps a real peak (where the bands
-differ far beyond their standard errors it barely moves them) and serves a law the log cannot tell from flat as
-flat. The rule it replaces, a band's distance from the average counting only beyond one standard error, made
+bands (`shrunk_gamma`): each band's difference from the average step counts by tau^2 / (tau^2 + se^2), where
+tau^2 is how much the bands differ beyond their noise (DerSimonian & Laird's moment estimate). The policy picks
+the band that teaches most, and the largest of six noisy estimates is biased upward (the winner's curse), most
+of all for a rarely logged band; shrinking by the spread the log shows keeps a real peak (where the bands differ
+far beyond their standard errors it barely moves them), serves a law the log cannot tell from flat as flat,
+and serves a band it cannot place near the average step, neither favoured nor written off. (Pulled toward the
+bands' precision-weighted mean instead, a rare band of a law with several negative bands was written off: strong
+students then had nothing worth practising but advanced work, and the advanced-exposure audit failed on the
+README pipeline's test platform.) The rule it replaces, a band's distance from the average counting only beyond one standard error, made
 the rarest band the best whenever the average was pulled down by a large unproductive band: in the outside
 world with 30 skills (a random-practice log spread thin, 253 steps in the 90-100% band at 0.30 +- 0.19 logits)
 it sent students to items they answer right 90% of the time and gained 0.047 (a flat law: 0.052), leaving the
@@ -91,23 +94,22 @@ class LearningLaw:
 
     @property
     def band_multipliers(self) -> np.ndarray:
-        """(K,) each band's empirical-Bayes learning (`shrunk_gamma`, clipped at 0) over the log's average step
-        under the same estimates (bands weighted by their steps); all 1 when that average is not positive."""
-        gamma, n = np.maximum(self.shrunk_gamma, 0.0), np.asarray(self.n, dtype=float)
-        average = float((n * gamma).sum() / max(n.sum(), 1.0))
-        return gamma / average if average > 0 else np.ones(gamma.size)
+        """(K,) each band's learning (`shrunk_gamma`, clipped at 0) over the log's average step."""
+        return np.maximum(self.shrunk_gamma, 0.0) / self.average
 
     @property
     def shrunk_gamma(self) -> np.ndarray:
-        """(K,) each band's gamma pulled toward the precision-weighted mean m by tau^2 / (tau^2 + se^2), with
-        tau^2 = max(0, (Q - (K - 1)) / (sum w - sum w^2 / sum w)), w = 1 / se^2, Q = sum w (gamma - m)^2
-        (DerSimonian & Laird 1986): the bands' spread beyond their noise decides how far each is believed."""
+        """(K,) each band's learning believed as far as the log tells the bands apart: the log's average step plus
+        the band's difference from it times tau^2 / (tau^2 + se^2), tau^2 the bands' variance beyond their noise,
+        max(0, (Q - (K - 1)) / (sum w - sum w^2 / sum w)) with w = 1 / se^2 and Q = sum w (gamma - m)^2 around the
+        precision-weighted mean m (DerSimonian & Laird 1986). A band the log cannot tell from the others is served
+        as the average step, neither favoured nor written off."""
         gamma, se = np.asarray(self.gamma, dtype=float), np.maximum(np.asarray(self.se, dtype=float), 1e-9)
         w = 1.0 / se**2
         mean = float((w * gamma).sum() / w.sum())
         q = float((w * (gamma - mean) ** 2).sum())
         tau2 = max(0.0, (q - (gamma.size - 1)) / (w.sum() - (w**2).sum() / w.sum()))
-        return mean + tau2 / (tau2 + se**2) * (gamma - mean)
+        return self.average + tau2 / (tau2 + se**2) * (gamma - self.average)
 
     def expected_multiplier(self, mean: np.ndarray, var: np.ndarray, a: np.ndarray, b: np.ndarray,
                             c: np.ndarray) -> np.ndarray:

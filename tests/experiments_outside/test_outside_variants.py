@@ -1,0 +1,39 @@
+"""The outside world bent other ways (`experiments.outside_variants`): each variant moves one thing, and the claims
+it reports agree with sums made here from the runs themselves."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from experiments import outside_variants as ov
+from experiments.outside_check.world import WorldSpec
+
+
+def test_each_variant_moves_one_parameter_of_the_world_or_the_log() -> None:
+    defaults = WorldSpec()
+    for name, (changes, log_students) in ov.VARIANTS.items():
+        spec = dataclasses.replace(defaults, **changes)  # a misspelt field would raise here
+        moved = [f.name for f in dataclasses.fields(WorldSpec) if getattr(spec, f.name) != getattr(defaults, f.name)]
+        assert len(moved) + (log_students != 300) <= 1, name
+    assert sum(not changes and log_students == 300 for changes, log_students in ov.VARIANTS.values()) == 1  # the reference
+
+
+def test_the_claims_of_a_small_run_follow_from_its_runs() -> None:
+    runs, group = ov.run_variant({"n_skills": 8}, 150, students=40, steps=10, world_seed=3, seed=1)
+    c = ov.claims(runs, group)
+    ours = runs["equilearn"].gain
+    for name in ov.BASELINES:
+        assert c["versus"][name].mean == pytest.approx(float(np.mean(ours - runs[name].gain)))
+    assert c["best"] == max(ov.BASELINES, key=lambda name: runs[name].gain.mean())
+    assert c["share"] == pytest.approx(ours.mean() / runs["oracle"].gain.mean())
+    # the lowest cell is no higher than the whole cohort's lower bound against the best baseline's group cells
+    high = group == 0
+    cell = ours[high] - runs[c["best"]].gain[high]
+    assert c["lowest_cell"].low <= cell.mean()
+    final = runs["gated curriculum"].final
+    assert c["gap"]["gated curriculum"] == pytest.approx(final[group == 0].mean() - final[group == 1].mean())
+    text = ov.markdown({"small": c}, "cmd", 0.0, 1.0)
+    assert "| small |" in text and f"{c['gains']['equilearn'].mean:.3f}" in text
