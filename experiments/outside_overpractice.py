@@ -176,7 +176,8 @@ def run_setting(name: str, students: int, steps: int, world_seed: int, seed: int
     truly = learners.levels() >= world.spec.mastery_level
     return {"ours": float(run.on_mastered.mean()), "oracle": float(oracle.on_mastered.mean()),
             "levels": by_level(rec), "bands": by_served_band(rec), "history": by_history(rec),
-            "from_start": _mean(rec.mastered_at_start, rec.on_mastered), "flags": flag_by_evidence(flagged, truly, batch.evidence),
+            "from_start": _mean(rec.mastered_at_start, rec.on_mastered),
+            "flags": flag_by_evidence(flagged, truly, batch.evidence),
             "precision": _mean(truly, flagged), "flags_set": int(flagged.sum())}
 
 

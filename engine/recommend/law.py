@@ -27,11 +27,11 @@ far beyond their standard errors it barely moves them), serves a law the log can
 and serves a band it cannot place near the average step, neither favoured nor written off. (Pulled toward the
 bands' precision-weighted mean instead, a rare band of a law with several negative bands was written off: strong
 students then had nothing worth practising but advanced work, and the advanced-exposure audit failed on the
-README pipeline's test platform.) The rule it replaces, a band's distance from the average counting only beyond one standard error, made
-the rarest band the best whenever the average was pulled down by a large unproductive band: in the outside
-world with 30 skills (a random-practice log spread thin, 253 steps in the 90-100% band at 0.30 +- 0.19 logits)
-it sent students to items they answer right 90% of the time and gained 0.047 (a flat law: 0.052), leaving the
-top quartile below the gated curriculum; with this rule 0.053, no quartile below it
+README pipeline's test platform.) The rule it replaces, a band's distance from the average counting only beyond
+one standard error, made the rarest band the best whenever the average was pulled down by a large unproductive
+band: in the outside world with 30 skills (a random-practice log spread thin, 253 steps in the 90-100% band at
+0.30 +- 0.19 logits) it sent students to items they answer right 90% of the time and gained 0.047 (a flat law:
+0.052), leaving the top quartile below the gated curriculum; with this rule 0.053, no quartile below it
 (`experiments/results/outside_variants.md`). The law is fitted once from a log and not refitted from what the
 policy serves, so nothing would correct a choice made on noise.
 """
