@@ -4,7 +4,8 @@ The outside check (`experiments.outside_check`) varies one thing, the success ra
 independent simulator may differ in others. This runs the same world family (`experiments/outside_check/world.py`)
 with one parameter moved at a time from the check's defaults (learning peaking at 65% success): more skills (a
 wider graph, many skills ready at once), stronger or no prerequisite gating, five times the forgetting, slower
-learners, twice the mis-tagged items, a wider opportunity gap, a smaller log to build from. Each variant runs the
+learners, twice the mis-tagged items, fewer items a skill, more unequal learning rates, a wider opportunity gap, a
+smaller log to build from. Each variant runs the
 outside check's pipeline in process (`experiments.outside_inproc`: the world writes its catalog and a random-practice
 log of other students, `model build` makes the served set, equilearn is the built policy, online as the service
 runs it) against random items, the mastery-gated curriculum and the oracle, paired on the same students and answer
@@ -41,6 +42,8 @@ VARIANTS: dict[str, tuple[dict[str, object], int]] = {
     "forgetting x5 (2.5%/step)": ({"forgetting": 0.025}, 300),
     "slow learners (rate / 2)": ({"rate_median": 0.15}, 300),
     "20% mis-tagged": ({"mistag_share": 0.20}, 300),
+    "4-6 items a skill": ({"items_per_skill": (4, 6)}, 300),
+    "unequal learners (rate log-SD 0.9)": ({"rate_spread": 0.9}, 300),
     "opportunity gap 1.6 logits": ({"opportunity_gap": 1.6}, 300),
     "log of 150 students": ({}, 150),
 }
