@@ -93,7 +93,12 @@ class EquilearnInProcess:
 
 def cohort_setting(name: str, students: int, steps: int, world_seed: int, seed: int) -> tuple[World, Cohort, np.ndarray]:
     """The world of setting `name`, the cohort and its answer draws (uniforms), seeded as the outside check seeds them."""
-    world = make_world(WorldSpec(peak_success=SETTINGS[name]), world_seed)
+    return cohort_of(WorldSpec(peak_success=SETTINGS[name]), students, steps, world_seed, seed)
+
+
+def cohort_of(spec: WorldSpec, students: int, steps: int, world_seed: int, seed: int) -> tuple[World, Cohort, np.ndarray]:
+    """The world of `spec`, the cohort and its answer draws (uniforms), seeded as the outside check seeds them."""
+    world = make_world(spec, world_seed)
     cohort = make_cohort(world, students, seed + 2000, "stu")
     return world, cohort, np.random.default_rng(seed + 3000).random((students, steps))
 
@@ -112,11 +117,18 @@ def pipeline_inputs(world: World, seed: int, log_students: int = 300, log_steps:
 def run_setting(name: str, students: int, steps: int, world_seed: int, seed: int, log_students: int = 300,
                 log_steps: int = 60) -> dict[str, Run]:
     """Every policy of the outside check on one setting, equilearn in process (paired as in `driver.run_setting`)."""
-    world, cohort, uniforms = cohort_setting(name, students, steps, world_seed, seed)
+    return run_spec(WorldSpec(peak_success=SETTINGS[name]), students, steps, world_seed, seed, log_students, log_steps)[0]
+
+
+def run_spec(spec: WorldSpec, students: int, steps: int, world_seed: int, seed: int, log_students: int = 300,
+             log_steps: int = 60) -> tuple[dict[str, Run], Cohort]:
+    """Every policy on the world of `spec`, equilearn in process, paired on one cohort and its answer draws; and
+    the cohort."""
+    world, cohort, uniforms = cohort_of(spec, students, steps, world_seed, seed)
     runs = local_runs(world, cohort, uniforms, seed)
     with pipeline_inputs(world, seed, log_students, log_steps) as (catalog, log):
         runs["equilearn"] = run_policy(world, cohort, EquilearnInProcess(world, cohort, catalog, log, seed), uniforms)
-    return runs
+    return runs, cohort
 
 
 def add_run_arguments(ap: argparse.ArgumentParser) -> None:

@@ -28,10 +28,10 @@ from pathlib import Path
 
 import numpy as np
 
-from experiments.outside_check.driver import Run, local_runs, run_policy
+from experiments.outside_check.driver import Run
 from experiments.outside_check.stats import mean_ci, paired, quartiles
-from experiments.outside_check.world import WorldSpec, make_cohort, make_world
-from experiments.outside_inproc import EquilearnInProcess, pipeline_inputs
+from experiments.outside_check.world import WorldSpec
+from experiments.outside_inproc import run_spec
 
 # name -> (WorldSpec changes from the defaults, log students): one thing moved at a time
 VARIANTS: dict[str, tuple[dict[str, object], int]] = {
@@ -54,12 +54,8 @@ LOG_STEPS = 60  # steps per student of the random-practice log, as the outside c
 def run_variant(changes: dict[str, object], log_students: int, students: int, steps: int, world_seed: int,
                 seed: int) -> tuple[dict[str, Run], np.ndarray]:
     """Every policy on one variant's world, paired on the same cohort and answer draws; and the cohort's groups."""
-    world = make_world(dataclasses.replace(WorldSpec(), **changes), world_seed)
-    cohort = make_cohort(world, students, seed + 2000, "stu")
-    uniforms = np.random.default_rng(seed + 3000).random((students, steps))
-    runs = local_runs(world, cohort, uniforms, seed)
-    with pipeline_inputs(world, seed, log_students, LOG_STEPS) as (catalog, log):
-        runs["equilearn"] = run_policy(world, cohort, EquilearnInProcess(world, cohort, catalog, log, seed), uniforms)
+    runs, cohort = run_spec(dataclasses.replace(WorldSpec(), **changes), students, steps, world_seed, seed, log_students,
+                            LOG_STEPS)
     return runs, cohort.group
 
 

@@ -39,6 +39,7 @@ policy serves, so nothing would correct a choice made on noise.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -92,10 +93,13 @@ class LearningLaw:
             return np.ones_like(p)
         return self.band_multipliers[self.band(p)]
 
-    @property
+    @cached_property
     def band_multipliers(self) -> np.ndarray:
-        """(K,) each band's learning (`shrunk_gamma`, clipped at 0) over the log's average step."""
-        return np.maximum(self.shrunk_gamma, 0.0) / self.average
+        """(K,) each band's learning (`shrunk_gamma`, clipped at 0) over the log's average step; computed once per
+        law (every recommendation reads it), read-only."""
+        out = np.maximum(self.shrunk_gamma, 0.0) / self.average
+        out.flags.writeable = False
+        return out
 
     @property
     def shrunk_gamma(self) -> np.ndarray:
