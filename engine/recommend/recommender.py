@@ -242,8 +242,9 @@ class Recommender:
         explanation, None when not drawn)."""
         resolved = resolve(constraints, self.catalog, self._resources_allowed, self._items_allowed)
         scored, ready_place = None, None
-        unlocked = np.isfinite(became_ready_at(batch.last_practice, self.geometry.direct_pairs))  # by practice here
-        if k >= 3 and self.config.ready_skill_slots >= 1 and unlocked.any():  # (a new student: nothing to score)
+        unlocked = None if k < 3 or self.config.ready_skill_slots < 1 else \
+            np.isfinite(became_ready_at(batch.last_practice, self.geometry.direct_pairs))  # by practice here
+        if unlocked is not None and unlocked.any():  # (a new student: nothing to score)
             scored = score_resources(self.engine, batch, now, self.config, self.geometry, resolved, rng, self.progress)
             rows = np.arange(len(batch))[:, None]
             ready_place = ReadyPlace(np.where(unlocked[:, self.catalog.resource_skill], scored.ready_weight, 0.0),
