@@ -62,6 +62,7 @@ class EquilearnInProcess:
         self.policy = EquilearnPolicy(self.engine, recommender.config, progress=recommender.progress)
         self.batch = self.engine.new_batch(list(cohort.student_ids))
         self.rng = np.random.default_rng(seed)
+        self.skill_ids = list(world.skill_ids)
         # world item index <-> catalog item index (the catalog is written from the world's item ids)
         self.to_catalog = np.array([catalog.item_index(i) for i in world.item_ids])
         self.to_world = np.empty_like(self.to_catalog)
@@ -82,6 +83,12 @@ class EquilearnInProcess:
         self._resources = resources
         self._predicted = self.engine.predict_pairs(self.batch, items, float(step))
         return self.to_world[items]
+
+    def mastered_flags(self) -> np.ndarray:
+        """(S, K) the engine's mastered flags now, in the world's skill order (the catalog is written in that order)."""
+        if list(self.engine.catalog.skill_ids) != list(self.skill_ids):
+            raise RuntimeError("the written catalog's skills are not the world's, in order")
+        return self.engine.mastered(self.engine.p_now(self.batch, None), self.batch)
 
     def observe(self, step: int, items: np.ndarray, correct: np.ndarray) -> None:
         rows = np.arange(items.size)
@@ -121,14 +128,15 @@ def run_setting(name: str, students: int, steps: int, world_seed: int, seed: int
 
 
 def run_spec(spec: WorldSpec, students: int, steps: int, world_seed: int, seed: int, log_students: int = 300,
-             log_steps: int = 60) -> tuple[dict[str, Run], Cohort]:
-    """Every policy on the world of `spec`, equilearn in process, paired on one cohort and its answer draws; and
-    the cohort."""
+             log_steps: int = 60) -> tuple[dict[str, Run], Cohort, np.ndarray]:
+    """Every policy on the world of `spec`, equilearn in process, paired on one cohort and its answer draws; the
+    cohort; and equilearn's mastered flags at the end (S, K)."""
     world, cohort, uniforms = cohort_of(spec, students, steps, world_seed, seed)
     runs = local_runs(world, cohort, uniforms, seed)
     with pipeline_inputs(world, seed, log_students, log_steps) as (catalog, log):
-        runs["equilearn"] = run_policy(world, cohort, EquilearnInProcess(world, cohort, catalog, log, seed), uniforms)
-    return runs, cohort
+        ours = EquilearnInProcess(world, cohort, catalog, log, seed)
+        runs["equilearn"] = run_policy(world, cohort, ours, uniforms)
+    return runs, cohort, ours.mastered_flags()
 
 
 def add_run_arguments(ap: argparse.ArgumentParser) -> None:

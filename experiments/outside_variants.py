@@ -5,13 +5,15 @@ independent simulator may differ in others. This runs the same world family (`ex
 with one parameter moved at a time from the check's defaults (learning peaking at 65% success): more skills (a
 wider graph, many skills ready at once), stronger or no prerequisite gating, five times the forgetting, slower
 learners, twice the mis-tagged items, fewer items a skill, more unequal learning rates, a wider opportunity gap, a
-smaller log to build from. Each variant runs the
-outside check's pipeline in process (`experiments.outside_inproc`: the world writes its catalog and a random-practice
-log of other students, `model build` makes the served set, equilearn is the built policy, online as the service
-runs it) against random items, the mastery-gated curriculum and the oracle, paired on the same students and answer
-draws, and reports the issue's claims: gain against every baseline, share of the oracle, the lowest quartile and
-group against the best baseline, the final group gap against the curriculum's, steps on mastered skills, and the
-share of readiness events listed within 5 steps.
+smaller log to build from, a learning bump twice as wide (difficulty matters little) or half as wide (it matters a
+lot), and a stricter line for a skill to count as truly mastered (90% success on its median item, not 80%). Each
+variant runs the outside check's pipeline in process (`experiments.outside_inproc`: the world writes its catalog and
+a random-practice log of other students, `model build` makes the served set, equilearn is the built policy, online
+as the service runs it) against random items, the mastery-gated curriculum and the oracle, paired on the same
+students and answer draws, and reports the issue's claims: gain against every baseline, share of the oracle, the
+lowest quartile and group against the best baseline, the final group gap against the curriculum's, steps on
+mastered skills, the share of readiness events listed within 5 steps, and the share of equilearn's mastered flags
+(at the end) on skills the world counts as truly mastered.
 
     .venv/bin/python -m experiments.outside_variants --out experiments/results/outside_variants.md
 
@@ -46,20 +48,24 @@ VARIANTS: dict[str, tuple[dict[str, object], int]] = {
     "unequal learners (rate log-SD 0.9)": ({"rate_spread": 0.9}, 300),
     "opportunity gap 1.6 logits": ({"opportunity_gap": 1.6}, 300),
     "log of 150 students": ({}, 150),
+    "wide learning bump (SD 2 logits)": ({"peak_width": 2.0}, 300),
+    "narrow learning bump (SD 0.5 logits)": ({"peak_width": 0.5}, 300),
+    "mastery line at 90% success": ({"mastery_level": 0.9}, 300),
 }
 BASELINES = ("random item", "gated curriculum")
 LOG_STEPS = 60  # steps per student of the random-practice log, as the outside check writes it
 
 
 def run_variant(changes: dict[str, object], log_students: int, students: int, steps: int, world_seed: int,
-                seed: int) -> tuple[dict[str, Run], np.ndarray]:
-    """Every policy on one variant's world, paired on the same cohort and answer draws; and the cohort's groups."""
-    runs, cohort = run_spec(dataclasses.replace(WorldSpec(), **changes), students, steps, world_seed, seed, log_students,
-                            LOG_STEPS)
-    return runs, cohort.group
+                seed: int) -> tuple[dict[str, Run], np.ndarray, np.ndarray]:
+    """Every policy on one variant's world, paired on the same cohort and answer draws; the cohort's groups; and
+    equilearn's mastered flags at the end (students x skills)."""
+    runs, cohort, flags = run_spec(dataclasses.replace(WorldSpec(), **changes), students, steps, world_seed, seed,
+                                   log_students, LOG_STEPS)
+    return runs, cohort.group, flags
 
 
-def claims(runs: dict[str, Run], group: np.ndarray) -> dict[str, object]:
+def claims(runs: dict[str, Run], group: np.ndarray, flags: np.ndarray) -> dict[str, object]:
     """The issue's claims on one variant (module docstring), as numbers."""
     ours = runs["equilearn"]
     best = max(BASELINES, key=lambda name: runs[name].gain.mean())
@@ -74,7 +80,12 @@ def claims(runs: dict[str, Run], group: np.ndarray) -> dict[str, object]:
             "best": best, "share": float(ours.gain.mean() / oracle) if oracle > 0 else float("nan"),
             "lowest_cell": min(cells, key=lambda e: e.low), "gap": gap,
             "on_mastered": float(ours.on_mastered.mean()), "oracle_on_mastered": float(runs["oracle"].on_mastered.mean()),
-            "listed": ours.ready_listed}
+            "listed": ours.ready_listed,
+            "flags": int(flags.sum()), "flags_right": int((flags & ours.final_mastered).sum())}
+
+
+def _share(part: int, whole: int) -> str:
+    return f"{part / whole:.0%}" if whole else "-"
 
 
 def markdown(results: dict[str, dict[str, object]], command: str, load: float, seconds: float) -> str:
@@ -83,8 +94,8 @@ def markdown(results: dict[str, dict[str, object]], command: str, load: float, s
              "the module docstring of `experiments/outside_variants.py`.", "",
              "| variant | random item | gated curriculum | equilearn | oracle | equilearn - best baseline | share of oracle "
              "| lowest quartile or group - best baseline | final gap ours / curriculum | steps on mastered, ours / oracle "
-             "| listed within 5 steps |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
+             "| listed within 5 steps | mastered flags truly mastered |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for name, r in results.items():
         g, best = r["gains"], r["best"]
         listed = r["listed"]
@@ -92,7 +103,8 @@ def markdown(results: dict[str, dict[str, object]], command: str, load: float, s
             f"| {name} | {g['random item'].mean:.3f} | {g['gated curriculum'].mean:.3f} | {g['equilearn'].mean:.3f} | "
             f"{g['oracle'].mean:.3f} | {r['versus'][best].text(signed=True)} ({best}) | {r['share']:.0%} | "
             f"{r['lowest_cell'].text(signed=True)} | {r['gap']['equilearn']:.3f} / {r['gap']['gated curriculum']:.3f} | "
-            f"{r['on_mastered']:.0%} / {r['oracle_on_mastered']:.0%} | {listed.share:.1%} of {listed.events} |")
+            f"{r['on_mastered']:.0%} / {r['oracle_on_mastered']:.0%} | {listed.share:.1%} of {listed.events} | "
+            f"{_share(r['flags_right'], r['flags'])} of {r['flags']} |")
     lines.append("")
     return "\n".join(lines)
 

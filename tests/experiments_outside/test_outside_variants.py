@@ -22,8 +22,9 @@ def test_each_variant_moves_one_parameter_of_the_world_or_the_log() -> None:
 
 
 def test_the_claims_of_a_small_run_follow_from_its_runs() -> None:
-    runs, group = ov.run_variant({"n_skills": 8}, 150, students=40, steps=10, world_seed=3, seed=1)
-    c = ov.claims(runs, group)
+    runs, group, flags = ov.run_variant({"n_skills": 8, "mastery_level": 0.9}, 150, students=40, steps=20,
+                                       world_seed=3, seed=1)
+    c = ov.claims(runs, group, flags)
     ours = runs["equilearn"].gain
     for name in ov.BASELINES:
         assert c["versus"][name].mean == pytest.approx(float(np.mean(ours - runs[name].gain)))
@@ -35,5 +36,11 @@ def test_the_claims_of_a_small_run_follow_from_its_runs() -> None:
     assert c["lowest_cell"].low <= cell.mean()
     final = runs["gated curriculum"].final
     assert c["gap"]["gated curriculum"] == pytest.approx(final[group == 0].mean() - final[group == 1].mean())
+    # the flags are the engine's, one per student and skill; the right ones are those the world counts as mastered
+    # (a 90% line, so that some flags are wrong and the count tells flags from right flags)
+    assert flags.shape == runs["equilearn"].final_mastered.shape and flags.dtype == bool
+    assert c["flags"] == int(flags.sum())
+    assert 0 < c["flags_right"] < c["flags"]
+    assert c["flags_right"] == sum(bool(runs["equilearn"].final_mastered[i, k]) for i, k in zip(*np.nonzero(flags)))
     text = ov.markdown({"small": c}, "cmd", 0.0, 1.0)
     assert "| small |" in text and f"{c['gains']['equilearn'].mean:.3f}" in text
