@@ -34,6 +34,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 from pathlib import Path
 
 import numpy as np
@@ -71,10 +72,11 @@ class EquilearnInProcess:
         self._predicted = np.zeros(cohort.size)
 
     @staticmethod
-    def build(catalog_dir: Path, log: Path, seed: int) -> tuple[Catalog, ModelSet]:
-        """The catalog and the model set `model build` makes from the log (pass as `built` to reuse them)."""
+    def build(catalog_dir: Path, log: Path, seed: int, **options: Any) -> tuple[Catalog, ModelSet]:
+        """The catalog and the model set `model build` makes from the log, with `options` of `build_model_set`
+        besides the seed (pass as `built` to reuse them)."""
         catalog = load_catalog(catalog_dir)
-        return catalog, build_model_set(catalog, load(log, "generic").responses, seed=seed)[0]
+        return catalog, build_model_set(catalog, load(log, "generic").responses, seed=seed, **options)[0]
 
     def choose(self, step: int) -> np.ndarray:
         resources, items = self.policy.choose(self.batch, float(step), self.rng)
@@ -128,13 +130,15 @@ def run_setting(name: str, students: int, steps: int, world_seed: int, seed: int
 
 
 def run_spec(spec: WorldSpec, students: int, steps: int, world_seed: int, seed: int, log_students: int = 300,
-             log_steps: int = 60) -> tuple[dict[str, Run], Cohort, np.ndarray]:
-    """Every policy on the world of `spec`, equilearn in process, paired on one cohort and its answer draws; the
+             log_steps: int = 60, build_options: dict[str, Any] | None = None) -> tuple[dict[str, Run], Cohort, np.ndarray]:
+    """Every policy on the world of `spec`, equilearn in process (its set built with `build_options` of
+    `build_model_set`, e.g. the platform's `mastery_success`), paired on one cohort and its answer draws; the
     cohort; and equilearn's mastered flags at the end (S, K)."""
     world, cohort, uniforms = cohort_of(spec, students, steps, world_seed, seed)
     runs = local_runs(world, cohort, uniforms, seed)
     with pipeline_inputs(world, seed, log_students, log_steps) as (catalog, log):
-        ours = EquilearnInProcess(world, cohort, catalog, log, seed)
+        built = EquilearnInProcess.build(catalog, log, seed, **(build_options or {}))
+        ours = EquilearnInProcess(world, cohort, catalog, log, seed, built=built)
         runs["equilearn"] = run_policy(world, cohort, ours, uniforms)
     return runs, cohort, ours.mastered_flags()
 

@@ -6,14 +6,15 @@ with one parameter moved at a time from the check's defaults (learning peaking a
 wider graph, many skills ready at once), stronger or no prerequisite gating, five times the forgetting, slower
 learners, twice the mis-tagged items, fewer items a skill, more unequal learning rates, a wider opportunity gap, a
 smaller log to build from, a learning bump twice as wide (difficulty matters little) or half as wide (it matters a
-lot), and a stricter line for a skill to count as truly mastered (90% success on its median item, not 80%). Each
-variant runs the outside check's pipeline in process (`experiments.outside_inproc`: the world writes its catalog and
-a random-practice log of other students, `model build` makes the served set, equilearn is the built policy, online
-as the service runs it) against random items, the mastery-gated curriculum and the oracle, paired on the same
-students and answer draws, and reports the issue's claims: gain against every baseline, share of the oracle, the
-lowest quartile and group against the best baseline, the final group gap against the curriculum's, steps on
-mastered skills, the share of readiness events listed within 5 steps, and the share of equilearn's mastered flags
-(at the end) on skills the world counts as truly mastered.
+lot), and a stricter line for a skill to count as truly mastered (90% success on its median item, not 80%), built
+once as the pipeline builds by default and once with the platform telling the build its line (`model build
+--mastery-success 0.9`, `BUILD_OPTIONS`). Each variant runs the outside check's pipeline in process
+(`experiments.outside_inproc`: the world writes its catalog and a random-practice log of other students, `model
+build` makes the served set, equilearn is the built policy, online as the service runs it) against random items,
+the mastery-gated curriculum and the oracle, paired on the same students and answer draws, and reports the issue's
+claims: gain against every baseline, share of the oracle, the lowest quartile and group against the best baseline,
+the final group gap against the curriculum's, steps on mastered skills, the share of readiness events listed within
+5 steps, and the share of equilearn's mastered flags (at the end) on skills the world counts as truly mastered.
 
     .venv/bin/python -m experiments.outside_variants --out experiments/results/outside_variants.md
 
@@ -51,17 +52,22 @@ VARIANTS: dict[str, tuple[dict[str, object], int]] = {
     "wide learning bump (SD 2 logits)": ({"peak_width": 2.0}, 300),
     "narrow learning bump (SD 0.5 logits)": ({"peak_width": 0.5}, 300),
     "mastery line at 90% success": ({"mastery_level": 0.9}, 300),
+    "mastery line at 90%, the build told (--mastery-success 0.9)": ({"mastery_level": 0.9}, 300),
+}
+# variant -> options of `model build` (the platform's own settings): its line for "mastered"
+BUILD_OPTIONS: dict[str, dict[str, object]] = {
+    "mastery line at 90%, the build told (--mastery-success 0.9)": {"mastery_success": 0.9},
 }
 BASELINES = ("random item", "gated curriculum")
 LOG_STEPS = 60  # steps per student of the random-practice log, as the outside check writes it
 
 
 def run_variant(changes: dict[str, object], log_students: int, students: int, steps: int, world_seed: int,
-                seed: int) -> tuple[dict[str, Run], np.ndarray, np.ndarray]:
-    """Every policy on one variant's world, paired on the same cohort and answer draws; the cohort's groups; and
-    equilearn's mastered flags at the end (students x skills)."""
+                seed: int, build_options: dict[str, object] | None = None) -> tuple[dict[str, Run], np.ndarray, np.ndarray]:
+    """Every policy on one variant's world (equilearn's set built with `build_options`), paired on the same cohort
+    and answer draws; the cohort's groups; and equilearn's mastered flags at the end (students x skills)."""
     runs, cohort, flags = run_spec(dataclasses.replace(WorldSpec(), **changes), students, steps, world_seed, seed,
-                                   log_students, LOG_STEPS)
+                                   log_students, LOG_STEPS, build_options)
     return runs, cohort.group, flags
 
 
@@ -122,7 +128,8 @@ def main() -> None:
     results = {}
     for name in args.variants:
         changes, log_students = VARIANTS[name]
-        results[name] = claims(*run_variant(changes, log_students, args.students, args.steps, args.world_seed, args.seed))
+        results[name] = claims(*run_variant(changes, log_students, args.students, args.steps, args.world_seed, args.seed,
+                                            BUILD_OPTIONS.get(name)))
         print(f"[outside_variants] {name}: done", flush=True)
     command = ".venv/bin/python -m experiments.outside_variants" + ("" if args.out is None else f" --out {args.out}")
     text = markdown(results, command, load, time.perf_counter() - began)

@@ -107,6 +107,9 @@ def register_build(model: argparse._SubParsersAction) -> None:
     build.add_argument("--min-item-responses", type=int, default=30,
                        help="items with fewer responses keep the catalog's parameters (default 30)")
     build.add_argument("--test-fraction", type=float, default=0.2, help="share of students held out to score the predictor")
+    build.add_argument("--mastery-success", type=float, default=None,
+                       help="the success rate on a skill's typical item that your platform counts as mastered (default "
+                            "0.8): the mastered flag, and when the recommender moves on")
     build.add_argument("--seed", type=int, default=0, help="held-out split and skill-model restarts")
     build.add_argument("--ignore-unknown-items", action="store_true",
                        help="leave out log rows naming items the catalog lacks (reported), instead of stopping")
@@ -412,7 +415,7 @@ def run_build(args: argparse.Namespace) -> int:
     options = {"predictor": args.predictor, "seed": args.seed, "test_fraction": args.test_fraction,
                "irt_model": args.model, "min_item_responses": args.min_item_responses,
                "ignore_unknown_items": args.ignore_unknown_items, "name": name, "source": source,
-               "served_outcomes": outcomes}
+               "served_outcomes": outcomes, "mastery_success": args.mastery_success}
     if on_ray:
         from engine.distributed.cluster import cluster_cpus, ray_session  # imports ray
         from engine.distributed.kt import RayFitter

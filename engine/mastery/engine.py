@@ -89,6 +89,9 @@ class MasteryConfig:
     def __post_init__(self) -> None:
         if not 0 < self.mastery_threshold < 1:
             raise ConfigError(f"mastery_threshold must be in (0, 1), got {self.mastery_threshold}")
+        if not 0 < self.mastery_success < 1:
+            raise ConfigError(f"mastery_success (the success rate on a skill's typical item that counts as mastered) must be "
+                              f"in (0, 1), got {self.mastery_success}")
         if not self.stability_days > 0 or self.stability_growth < 0:
             raise ConfigError("stability_days must be > 0 and stability_growth >= 0")
         if not 0 <= self.irt_weight <= 1:

@@ -75,12 +75,14 @@ class Fitted:
 def fit_components(catalog: Catalog, responses: pl.DataFrame, *, irt_model: str, min_item_responses: int,
                    prior_a: tuple[float, float], prior_b: tuple[float, float], irt_weight: float, seed: int,
                    standard_errors: str = "auto", fit: Fitter = LOCAL, stability_days: float | None = None,
-                   item_prior_n: float | None = None, share_general: bool = False) -> Fitted:
+                   item_prior_n: float | None = None, share_general: bool = False,
+                   mastery_success: float | None = None) -> Fitted:
     """Item bank + BKT on `responses` (prepared: catalog items, catalog skill_ids), as an engine; the BKT
     has a guess and slip per (skill, item) (KT-IDEM), weighed in by `item_prior_n` (None: per skill only;
     `engine.mastery.item_evidence`). `fit` runs the two fits (`engine.modelbuild.fitting`: in this process by
     default); `stability_days` the forgetting to serve (None: the engine's default); `share_general` whether the
-    practised skills follow the general ability (`engine.modelbuild.sharing`).
+    practised skills follow the general ability (`engine.modelbuild.sharing`); `mastery_success` the success rate
+    on a skill's typical item that the platform counts as mastered (None: the engine's default, 0.8).
 
     The BKT is fitted with a forget probability per skill and served without it (`without_forgetting`). Fitted
     without one on a log whose students forget, EM reads every lost skill as a slip (in the suite's forgetful BKT
@@ -99,9 +101,11 @@ def fit_components(catalog: Catalog, responses: pl.DataFrame, *, irt_model: str,
     t2 = time.perf_counter()
     ability = irt_ability(bank.model)
     served = ability.apply_to(catalog)  # the bank's (a, b, c) for the items it holds, as from_components does
-    forgetting = {} if stability_days is None else {"stability_days": float(stability_days)}
+    chosen = {} if stability_days is None else {"stability_days": float(stability_days)}
+    if mastery_success is not None:
+        chosen["mastery_success"] = float(mastery_success)
     engine = MasteryEngine(served, bkt_skills(skills, served, item_prior_n), ability,
-                           MasteryConfig(irt_weight=irt_weight, share_general=share_general, **forgetting))
+                           MasteryConfig(irt_weight=irt_weight, share_general=share_general, **chosen))
     return Fitted(bank, skills, engine, {"bank": round(t1 - t0, 3), "skills": round(t2 - t1, 3)})
 
 
@@ -199,7 +203,7 @@ def build_model_set(catalog: Catalog, responses: pl.DataFrame, *, predictor: str
                     prior_a: tuple[float, float] = PRIOR_A, prior_b: tuple[float, float] = PRIOR_B,
                     ignore_unknown_items: bool = False, name: str = "equilearn",
                     source: str = "responses", fit: Fitter = LOCAL,
-                    share_general: bool | None = None,
+                    share_general: bool | None = None, mastery_success: float | None = None,
                     served_outcomes: pl.DataFrame | None = None) -> tuple[LocalModelSet, Diagnostics]:
     """Fit every served component from `responses` (canonical log) against `catalog` (module docstring).
 
@@ -209,13 +213,18 @@ def build_model_set(catalog: Catalog, responses: pl.DataFrame, *, predictor: str
     and the skill model's fits (`engine.modelbuild.fitting`; e.g. `engine.distributed.kt.RayFitter` for Ray,
     the same components); everything else runs here. `share_general`: None measures on the held-out students
     whether the practised skills should follow the general ability (`engine.modelbuild.sharing`); True or False
-    fixes it. `served_outcomes` (`engine.recommend.outcomes.follow_up_outcomes` rows, e.g. `read_store_outcomes`):
+    fixes it. `mastery_success`: the success rate on a skill's typical item that the platform counts as mastered
+    (the mastered flag, and the skills the recommender moves on from; None keeps the engine's 0.8): a platform's
+    definition, not something a log can measure. `served_outcomes` (`engine.recommend.outcomes.follow_up_outcomes` rows, e.g. `read_store_outcomes`):
     what followed each resource the service served; each resource's measured value becomes the component
     `resource_effectiveness`, which the served recommender starts from."""
     if predictor not in PREDICTORS:
         raise ConfigError(f"--predictor must be one of {', '.join(PREDICTORS)}, got {predictor!r}")
     if not 0 <= test_fraction < 1:
         raise ConfigError(f"--test-fraction must be in [0, 1), got {test_fraction}")
+    if mastery_success is not None and not 0.5 <= mastery_success < 1:
+        raise ConfigError(f"--mastery-success must be in [0.5, 1) (the success rate on a skill's typical item that counts "
+                          f"as mastered; default 0.8), got {mastery_success}")
     t0 = time.perf_counter()
     seconds: dict[str, float] = {}
 
@@ -239,7 +248,7 @@ def build_model_set(catalog: Catalog, responses: pl.DataFrame, *, predictor: str
     t = lap("share_general", t)
     fitted = fit_components(catalog, prepared.responses, irt_weight=weight, seed=seed, fit=fit,
                             stability_days=forgetting.stability_days, item_prior_n=items.prior_n,
-                            share_general=sharing.share_general, **opts)
+                            share_general=sharing.share_general, mastery_success=mastery_success, **opts)
     seconds.update({f"fit_{k}": v for k, v in fitted.seconds.items()})
     t = lap("fit", t)
     learning = _policy_learning_component(fitted.engine, prepared.responses)
@@ -270,6 +279,7 @@ def build_model_set(catalog: Catalog, responses: pl.DataFrame, *, predictor: str
         "format": BUILD_FORMAT, "format_version": BUILD_FORMAT_VERSION,
         "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "options": {"predictor": predictor, "seed": seed, "test_fraction": test_fraction, **opts,
+                    "mastery_success": fitted.engine.config.mastery_success,
                     "ignore_unknown_items": ignore_unknown_items, "source": source, "engine": fit.engine},
         "data": {"fingerprint": prepared.fingerprint(), "n_rows": prepared.n_rows_in,
                  "n_responses": prepared.responses.height},

@@ -4,10 +4,12 @@ it reports agree with sums made here from the runs themselves."""
 from __future__ import annotations
 
 import dataclasses
+import inspect
 
 import numpy as np
 import pytest
 
+from engine.modelbuild import build_model_set
 from experiments import outside_variants as ov
 from experiments.outside_check.world import WorldSpec
 
@@ -19,6 +21,10 @@ def test_each_variant_moves_one_parameter_of_the_world_or_the_log() -> None:
         moved = [f.name for f in dataclasses.fields(WorldSpec) if getattr(spec, f.name) != getattr(defaults, f.name)]
         assert len(moved) + (log_students != 300) <= 1, name
     assert sum(not changes and log_students == 300 for changes, log_students in ov.VARIANTS.values()) == 1  # the reference
+    # a variant's build options are the platform's settings, each an option of `model build`
+    options = inspect.signature(build_model_set).parameters
+    for name, chosen in ov.BUILD_OPTIONS.items():
+        assert name in ov.VARIANTS and chosen and set(chosen) <= set(options), name
 
 
 def test_the_claims_of_a_small_run_follow_from_its_runs() -> None:
