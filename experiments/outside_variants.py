@@ -8,7 +8,9 @@ learners, twice the mis-tagged items, fewer items a skill, more unequal learning
 smaller log to build from, a learning bump twice as wide (difficulty matters little) or half as wide (it matters a
 lot), and a stricter line for a skill to count as truly mastered (90% success on its median item, not 80%), built
 once as the pipeline builds by default and once with the platform telling the build its line (`model build
---mastery-success 0.9`, `BUILD_OPTIONS`). Each variant runs the outside check's pipeline in process
+--mastery-success 0.9`, `BUILD_OPTIONS`). Each variant is drawn three times (`WORLD_SEEDS`: each world its own
+graph, items, cohort and log; one world alone left a quartile's cell to the draw of that world) and the students
+pooled, quartiles ranked within each world. In each world the variant runs the outside check's pipeline in process
 (`experiments.outside_inproc`: the world writes its catalog and a random-practice log of other students, `model
 build` makes the served set, equilearn is the built policy, online as the service runs it) against random items,
 the mastery-gated curriculum and the oracle, paired on the same students and answer draws, and reports the issue's
@@ -27,11 +29,13 @@ import argparse
 import dataclasses
 import os
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
 from experiments.outside_check.driver import Run
+from experiments.outside_check.readiness import ReadyShare
 from experiments.outside_check.stats import mean_ci, paired, quartiles
 from experiments.outside_check.world import WorldSpec
 from experiments.outside_inproc import run_spec
@@ -60,22 +64,41 @@ BUILD_OPTIONS: dict[str, dict[str, object]] = {
 }
 BASELINES = ("random item", "gated curriculum")
 LOG_STEPS = 60  # steps per student of the random-practice log, as the outside check writes it
+WORLD_SEEDS = (7, 11, 13)  # three draws of the world (graph, items, cohort, log), students pooled
 
 
-def run_variant(changes: dict[str, object], log_students: int, students: int, steps: int, world_seed: int,
-                seed: int, build_options: dict[str, object] | None = None) -> tuple[dict[str, Run], np.ndarray, np.ndarray]:
-    """Every policy on one variant's world (equilearn's set built with `build_options`), paired on the same cohort
-    and answer draws; the cohort's groups; and equilearn's mastered flags at the end (students x skills)."""
-    runs, cohort, flags = run_spec(dataclasses.replace(WorldSpec(), **changes), students, steps, world_seed, seed,
-                                   log_students, LOG_STEPS, build_options)
-    return runs, cohort.group, flags
+def run_variant(changes: dict[str, object], log_students: int, students: int, steps: int,
+                world_seeds: Sequence[int], seed: int, build_options: dict[str, object] | None = None
+                ) -> tuple[dict[str, Run], np.ndarray, np.ndarray, np.ndarray]:
+    """Every policy on one variant, in each world of `world_seeds` (its own graph, items, cohort and log; equilearn's
+    set built with `build_options`), paired on the same cohort and answer draws there, the worlds' students pooled:
+    the runs, the students' groups, equilearn's mastered flags at the end (students x skills), and each student's
+    prior-achievement quartile within their own world."""
+    spec = dataclasses.replace(WorldSpec(), **changes)
+    worlds = [run_spec(spec, students, steps, world_seed, seed, log_students, LOG_STEPS, build_options)
+              for world_seed in world_seeds]
+    runs = {name: pooled_run([w[0][name] for w in worlds]) for name in worlds[0][0]}
+    quartile = np.concatenate([quartiles(w[0]["equilearn"].initial) for w in worlds])
+    return runs, np.concatenate([w[1].group for w in worlds]), np.concatenate([w[2] for w in worlds]), quartile
 
 
-def claims(runs: dict[str, Run], group: np.ndarray, flags: np.ndarray) -> dict[str, object]:
-    """The issue's claims on one variant (module docstring), as numbers."""
+def pooled_run(runs: Sequence[Run]) -> Run:
+    """One policy's runs in several worlds as one run over all their students (readiness events summed)."""
+    def share(field: str) -> ReadyShare:
+        parts = [getattr(r, field) for r in runs]
+        return ReadyShare(sum(p.hits for p in parts), sum(p.events for p in parts), sum(p.dips for p in parts))
+
+    return Run(runs[0].name, *(np.concatenate([getattr(r, f) for r in runs])
+                               for f in ("initial", "final", "on_mastered", "correct_rate", "final_mastered")),
+               share("ready_practised"), share("ready_listed"))
+
+
+def claims(runs: dict[str, Run], group: np.ndarray, flags: np.ndarray, quartile: np.ndarray) -> dict[str, object]:
+    """The issue's claims on one variant (module docstring), as numbers; `quartile`: each student's prior-achievement
+    quartile (0-3)."""
     ours = runs["equilearn"]
     best = max(BASELINES, key=lambda name: runs[name].gain.mean())
-    q = quartiles(ours.initial)
+    q = quartile
     cells = [paired(ours.gain[m], runs[best].gain[m]) for m in
              [q == k for k in range(4)] + [group == g for g in (0, 1)]]
     gap = {name: float(runs[name].final[group == 0].mean() - runs[name].final[group == 1].mean())
@@ -94,10 +117,14 @@ def _share(part: int, whole: int) -> str:
     return f"{part / whole:.0%}" if whole else "-"
 
 
-def markdown(results: dict[str, dict[str, object]], command: str, load: float, seconds: float) -> str:
+def markdown(results: dict[str, dict[str, object]], command: str, load: float, seconds: float,
+             world_seeds: Sequence[int], students: int) -> str:
     lines = ["# The outside world bent other ways (in process)", "",
              f"Command: `{command}` ({seconds / 60:.0f} min; load average at the start {load:.2f}). What it runs and why: "
              "the module docstring of `experiments/outside_variants.py`.", "",
+             f"Each variant: {len(world_seeds)} world(s) (seeds {', '.join(map(str, world_seeds))}: each its own graph, "
+             f"items, cohort and log) x {students} students, pooled; quartiles within each world; paired differences "
+             "per student with t-intervals.", "",
              "| variant | random item | gated curriculum | equilearn | oracle | equilearn - best baseline | share of oracle "
              "| lowest quartile or group - best baseline | final gap ours / curriculum | steps on mastered, ours / oracle "
              "| listed within 5 steps | mastered flags truly mastered |",
@@ -120,7 +147,8 @@ def main() -> None:
     ap.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
     ap.add_argument("--students", type=int, default=300)
     ap.add_argument("--steps", type=int, default=60)
-    ap.add_argument("--world-seed", type=int, default=7)
+    ap.add_argument("--world-seeds", type=int, nargs="+", default=list(WORLD_SEEDS),
+                    help="worlds to pool (each its own graph, items, cohort and log)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", type=Path)
     args = ap.parse_args()
@@ -128,11 +156,11 @@ def main() -> None:
     results = {}
     for name in args.variants:
         changes, log_students = VARIANTS[name]
-        results[name] = claims(*run_variant(changes, log_students, args.students, args.steps, args.world_seed, args.seed,
+        results[name] = claims(*run_variant(changes, log_students, args.students, args.steps, args.world_seeds, args.seed,
                                             BUILD_OPTIONS.get(name)))
         print(f"[outside_variants] {name}: done", flush=True)
     command = ".venv/bin/python -m experiments.outside_variants" + ("" if args.out is None else f" --out {args.out}")
-    text = markdown(results, command, load, time.perf_counter() - began)
+    text = markdown(results, command, load, time.perf_counter() - began, args.world_seeds, args.students)
     if args.out:
         args.out.write_text(text)
     print(text)

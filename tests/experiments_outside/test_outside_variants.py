@@ -28,9 +28,9 @@ def test_each_variant_moves_one_parameter_of_the_world_or_the_log() -> None:
 
 
 def test_the_claims_of_a_small_run_follow_from_its_runs() -> None:
-    runs, group, flags = ov.run_variant({"n_skills": 8, "mastery_level": 0.9}, 150, students=40, steps=20,
-                                       world_seed=3, seed=1)
-    c = ov.claims(runs, group, flags)
+    runs, group, flags, quartile = ov.run_variant({"n_skills": 8, "mastery_level": 0.9}, 150, students=40, steps=20,
+                                                 world_seeds=(3,), seed=1)
+    c = ov.claims(runs, group, flags, quartile)
     ours = runs["equilearn"].gain
     for name in ov.BASELINES:
         assert c["versus"][name].mean == pytest.approx(float(np.mean(ours - runs[name].gain)))
@@ -48,5 +48,21 @@ def test_the_claims_of_a_small_run_follow_from_its_runs() -> None:
     assert c["flags"] == int(flags.sum())
     assert 0 < c["flags_right"] < c["flags"]
     assert c["flags_right"] == sum(bool(runs["equilearn"].final_mastered[i, k]) for i, k in zip(*np.nonzero(flags)))
-    text = ov.markdown({"small": c}, "cmd", 0.0, 1.0)
+    text = ov.markdown({"small": c}, "cmd", 0.0, 1.0, (3,), 40)
     assert "| small |" in text and f"{c['gains']['equilearn'].mean:.3f}" in text
+
+
+def test_worlds_pool_their_students_with_quartiles_within_each_world() -> None:
+    one = [ov.run_variant({"n_skills": 8}, 150, students=40, steps=10, world_seeds=(seed,), seed=1) for seed in (3, 4)]
+    runs, group, flags, quartile = ov.run_variant({"n_skills": 8}, 150, students=40, steps=10, world_seeds=(3, 4), seed=1)
+    for name, run in runs.items():  # the pooled run is the two worlds' runs one after the other
+        for field in ("initial", "final", "on_mastered", "final_mastered"):
+            assert np.array_equal(getattr(run, field), np.concatenate([getattr(w[0][name], field) for w in one]))
+        assert run.ready_listed.events == sum(w[0][name].ready_listed.events for w in one)
+        assert run.ready_listed.hits == sum(w[0][name].ready_listed.hits for w in one)
+    assert np.array_equal(group, np.concatenate([w[1] for w in one]))
+    assert np.array_equal(flags, np.concatenate([w[2] for w in one]))
+    # quartiles are ranked within each world: ten students of each quartile in each world of forty
+    for part in (quartile[:40], quartile[40:]):
+        assert np.bincount(part, minlength=4).tolist() == [10, 10, 10, 10]
+    assert np.array_equal(quartile, np.concatenate([w[3] for w in one]))
