@@ -48,10 +48,13 @@ def has_times(responses: pl.DataFrame) -> bool:
 def choose_stability(engine: MasteryEngine, held_out: pl.DataFrame, irt_weight: float,
                      grid: tuple[float, ...] = STABILITY_DAYS) -> ForgettingChoice:
     """The value of `grid` whose sequential predictions of `held_out` (at most GRID_STUDENTS of them; served
-    blend `irt_weight`) have the smallest log-loss; ties go to the longer stability (less forgetting assumed)."""
+    blend `irt_weight`) have the smallest log-loss, provided it beats the longest stability (next to no forgetting,
+    what is assumed without evidence) beyond the noise of the held-out sample (`predictor.clearly_smaller`); else
+    the longest. Ties go to the longer stability."""
     if not has_times(held_out):
         return ForgettingChoice(None, {}, "the log has no answer times: forgetting cannot be observed, the default is kept")
     engines = {days: MasteryEngine(engine.catalog, engine.skill_model, engine.ability_model,
                                    dataclasses.replace(engine.config, stability_days=float(days))) for days in grid}
-    chosen, losses = smallest_replay_loss(engines, held_out, lambda held: held.blend(irt_weight))
-    return ForgettingChoice(chosen, losses, "smallest held-out log-loss over the stabilities tried")
+    chosen, losses = smallest_replay_loss(engines, held_out, lambda held: held.blend(irt_weight), null=max(grid))
+    return ForgettingChoice(chosen, losses, "smallest held-out log-loss over the stabilities tried, if beyond the noise "
+                                            f"of the held-out sample against {max(grid):g} days (else {max(grid):g})")

@@ -17,7 +17,7 @@ import numpy as np
 import polars as pl
 
 from engine.errors import ConfigError
-from engine.evaluation.metrics import auc, logloss
+from engine.evaluation.metrics import EPS, auc, logloss
 from engine.mastery import MasteryBatch, MasteryEngine
 from engine.mastery.engine import SECONDS_PER_DAY
 
@@ -26,6 +26,9 @@ WEIGHTS: tuple[float, ...] = (0.0, 0.25, 0.5, 0.75, 1.0)
 # each replay costs time in proportion to the students, and the grids' log-losses differ by far more than
 # the sampling noise of 500 students' answers.
 GRID_STUDENTS = 500
+# A setting departs from the one assumed without evidence only when the held-out log-loss says so beyond this many
+# standard errors (`clearly_smaller`): 2, about a 2.3% one-sided chance that noise alone moves a single comparison.
+BEYOND_NOISE_Z = 2.0
 FIXED = {"bkt": 0.0, "blend": 0.5, "irt": 1.0}
 PREDICTORS = ("auto", *FIXED)
 
@@ -38,6 +41,7 @@ class HeldOut:
     p_irt: np.ndarray
     p_skill: np.ndarray
     n_students: int
+    student: np.ndarray | None = None  # (n,) each response's student, 0..n_students-1 (None: not recorded)
 
     def blend(self, weight: float) -> np.ndarray:
         """The engine's prediction at `irt_weight = weight` (logit blend, as `MasteryEngine.predict_pairs`)."""
@@ -69,17 +73,52 @@ def sample_students(responses: pl.DataFrame, limit: int = GRID_STUDENTS, seed: i
 
 
 def smallest_replay_loss(engines: Mapping[float, MasteryEngine], held_out: pl.DataFrame,
-                         prediction: Callable[[HeldOut], np.ndarray]) -> tuple[float, dict[float, float]]:
+                         prediction: Callable[[HeldOut], np.ndarray], null: float | None = None,
+                         z: float = BEYOND_NOISE_Z) -> tuple[float, dict[float, float]]:
     """(value, log-loss of every value): each engine replays the same draw of at most GRID_STUDENTS held-out
     students and `prediction` picks what is scored; the value with the smallest log-loss wins, ties going to
-    the larger value."""
+    the larger value. With `null` (the value assumed without evidence), another value wins only when its log-loss is
+    below the null's by more than `z` standard errors of the paired difference (`clearly_smaller`), and then the
+    smallest of those: on a small held-out sample the argmin over a grid otherwise follows the noise."""
     sample = sample_students(held_out)
-    losses = {}
+    losses: dict[float, float] = {}
+    replays: dict[float, tuple[HeldOut, np.ndarray]] = {}
     for value, engine in engines.items():
         held = sequential_predictions(engine, sample)
-        losses[float(value)] = logloss(held.y, prediction(held))
-    best = min(losses.values())
-    return max(value for value, loss in losses.items() if loss == best), losses
+        p = prediction(held)
+        losses[float(value)] = logloss(held.y, p)
+        replays[float(value)] = (held, p)
+    if null is None:
+        best = min(losses.values())
+        return max(value for value, loss in losses.items() if loss == best), losses
+    if float(null) not in replays:
+        raise ConfigError(f"the null value {null} is not among the values tried ({', '.join(map(str, losses))})")
+    base = replays[float(null)]
+    beyond = [v for v in losses if v != float(null) and clearly_smaller(*replays[v], *base, z)]
+    if not beyond:
+        return float(null), losses
+    best = min(losses[v] for v in beyond)
+    return max(v for v in beyond if losses[v] == best), losses
+
+
+def clearly_smaller(held: HeldOut, p: np.ndarray, held_null: HeldOut, p_null: np.ndarray, z: float) -> bool:
+    """True when predictions `p` have a smaller mean log-loss than `p_null` on the same responses by more than `z`
+    standard errors of the paired difference, the responses clustered by student (one student's answers are not
+    independent): SE = sqrt(S var(d_s)) / n, d_s the student's summed difference, S students, n responses."""
+    if held.student is None or not np.array_equal(held.y, held_null.y):
+        raise ConfigError("a paired comparison needs the same held-out responses, with their students, in both replays")
+    d = _response_loss(held.y, p) - _response_loss(held.y, p_null)
+    per_student = np.bincount(held.student, weights=d, minlength=held.n_students)
+    if per_student.size < 2:
+        return False
+    se = math.sqrt(per_student.size * float(np.var(per_student, ddof=1))) / d.size
+    return float(d.mean()) < -z * se
+
+
+def _response_loss(y: np.ndarray, p: np.ndarray) -> np.ndarray:
+    """(n,) each response's log-loss, clipped as `logloss` clips."""
+    q = np.clip(np.asarray(p, dtype=float), EPS, 1 - EPS)
+    return -(y * np.log(q) + (1 - y) * np.log(1 - q))
 
 
 def sequential_predictions(engine: MasteryEngine, responses: pl.DataFrame) -> HeldOut:
@@ -106,7 +145,7 @@ def sequential_predictions(engine: MasteryEngine, responses: pl.DataFrame) -> He
         sub = batch.rows(rows[sel])
         p_irt[sel], p_skill[sel] = engine.predict_pair_parts(sub, items[sel], t[sel])
         engine.update_batch(batch, rows[sel], items[sel], y[sel], t[sel])
-    return HeldOut(y, p_irt, p_skill, len(students))
+    return HeldOut(y, p_irt, p_skill, len(students), rows)
 
 
 def choose_weight(predictor: str, held_out: HeldOut | None) -> tuple[float, dict[float, dict[str, float | None]]]:
