@@ -40,13 +40,15 @@ class ItemEvidenceChoice:
 def choose_prior_n(engine: MasteryEngine, held_out: pl.DataFrame, grid: tuple[float, ...] = PRIOR_N) -> ItemEvidenceChoice:
     """The value of `grid` whose replay of `held_out` (at most GRID_STUDENTS of them) gives the skill
     model's predictions the smallest log-loss (`engine` fitted on the other students, its skill model a
-    `models.bkt` KT-IDEM model); ties go to the larger value (more weight on the skill). inf means skill
-    parameters only."""
+    `models.bkt` KT-IDEM model), provided it beats skill parameters only (inf, what is assumed without evidence)
+    beyond the held-out sample's noise (`predictor.clearly_smaller`); else inf. Ties go to the larger value (more
+    weight on the skill)."""
     payload = getattr(engine.skill_model, "payload", None)
     if not isinstance(payload, dict) or not payload.get("item_guess_slip"):
         return ItemEvidenceChoice(None, {}, "the skill model has no item parameters: answers are weighed by skill")
     engines = {prior_n: MasteryEngine(engine.catalog, bkt_skills(payload, engine.catalog, None if math.isinf(prior_n) else prior_n),
                                       engine.ability_model, engine.config) for prior_n in grid}
-    chosen, losses = smallest_replay_loss(engines, held_out, lambda held: held.p_skill)
+    chosen, losses = smallest_replay_loss(engines, held_out, lambda held: held.p_skill, null=math.inf)
     return ItemEvidenceChoice(None if math.isinf(chosen) else chosen, losses,
-                              "smallest held-out log-loss of the skill model's predictions over the values tried")
+                              "smallest held-out log-loss of the skill model's predictions over the values tried, if "
+                              "beyond the noise of the held-out sample against skill parameters only (else those)")
