@@ -24,10 +24,15 @@ def rmse(y: np.ndarray, p: np.ndarray) -> float:
     return float(np.sqrt(np.mean((np.asarray(y) - np.asarray(p)) ** 2)))
 
 
-def logloss(y: np.ndarray, p: np.ndarray) -> float:
+def response_logloss(y: np.ndarray, p: np.ndarray) -> np.ndarray:
+    """(n,) each response's log-loss, p clipped to [EPS, 1 - EPS] (what `logloss` averages)."""
     q = np.clip(np.asarray(p, dtype=float), EPS, 1 - EPS)
     y = np.asarray(y, dtype=float)
-    return float(-np.mean(y * np.log(q) + (1 - y) * np.log(1 - q)))
+    return -(y * np.log(q) + (1 - y) * np.log(1 - q))
+
+
+def logloss(y: np.ndarray, p: np.ndarray) -> float:
+    return float(np.mean(response_logloss(y, p)))
 
 
 def accuracy(y: np.ndarray, p: np.ndarray) -> float:

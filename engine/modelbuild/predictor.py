@@ -17,7 +17,7 @@ import numpy as np
 import polars as pl
 
 from engine.errors import ConfigError
-from engine.evaluation.metrics import EPS, auc, logloss
+from engine.evaluation.metrics import auc, logloss, response_logloss
 from engine.mastery import MasteryBatch, MasteryEngine
 from engine.mastery.engine import SECONDS_PER_DAY
 
@@ -107,18 +107,12 @@ def clearly_smaller(held: HeldOut, p: np.ndarray, held_null: HeldOut, p_null: np
     independent): SE = sqrt(S var(d_s)) / n, d_s the student's summed difference, S students, n responses."""
     if held.student is None or not np.array_equal(held.y, held_null.y):
         raise ConfigError("a paired comparison needs the same held-out responses, with their students, in both replays")
-    d = _response_loss(held.y, p) - _response_loss(held.y, p_null)
+    d = response_logloss(held.y, p) - response_logloss(held.y, p_null)
     per_student = np.bincount(held.student, weights=d, minlength=held.n_students)
     if per_student.size < 2:
         return False
     se = math.sqrt(per_student.size * float(np.var(per_student, ddof=1))) / d.size
     return float(d.mean()) < -z * se
-
-
-def _response_loss(y: np.ndarray, p: np.ndarray) -> np.ndarray:
-    """(n,) each response's log-loss, clipped as `logloss` clips."""
-    q = np.clip(np.asarray(p, dtype=float), EPS, 1 - EPS)
-    return -(y * np.log(q) + (1 - y) * np.log(1 - q))
 
 
 def sequential_predictions(engine: MasteryEngine, responses: pl.DataFrame) -> HeldOut:
