@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import polars as pl
 import pytest
@@ -63,3 +63,71 @@ def test_every_format_of_the_foundation_issue_is_registered():
     assert {"lpp", "dkt3", "datashop", "assistments", "wide", "oulad", "generic"} <= set(FORMATS)
     with pytest.raises(ConfigError):
         load("anything", "no-such-format")
+
+
+def test_boolean_words_and_columns_are_read_as_one_and_zero(tmp_path):
+    """Python's csv and pandas write booleans as True/False: those words (any case) are 1/0, as is a Parquet
+    Boolean column; any other word is still an error naming the row."""
+    path = tmp_path / "log.csv"
+    path.write_text("student_id,item_id,correct\ns1,i1,True\ns1,i2,FALSE\ns1,i3, true \ns1,i4,0\ns1,i5,1\n")
+    assert load(path, "generic").train.sort("seq")["correct"].to_list() == [1.0, 0.0, 1.0, 0.0, 1.0]
+    parquet = tmp_path / "log.parquet"
+    pl.DataFrame({"student_id": ["s1", "s1"], "item_id": ["i1", "i2"], "correct": [True, False]}).write_parquet(parquet)
+    assert load(parquet, "generic").train.sort("seq")["correct"].to_list() == [1.0, 0.0]
+    path.write_text("student_id,item_id,correct\ns1,i1,yes\n")
+    with pytest.raises(DataValidationError) as info:
+        load(path, "generic")
+    assert [(p.row, p.column, p.value) for p in info.value.problems] == [(1, "correct", "yes")]
+
+
+def test_plain_number_timestamps_are_unix_seconds_or_milliseconds(tmp_path):
+    """1768852800 s after 1970-01-01 UTC is 2026-01-19 20:00 UTC (datetime.fromtimestamp); a column with a value of
+    1e11 or more is in milliseconds; below 1e8 (1973) a plain number is a step count, an error unless `unix` / `unix_ms`
+    name the unit."""
+    when = datetime(2026, 1, 19, 20, 0, tzinfo=timezone.utc)
+    path = tmp_path / "log.csv"
+    path.write_text("student_id,item_id,correct,timestamp\ns1,i1,1,1768852800\ns1,i2,0,1768852800.25\n")
+    assert load(path, "generic").train.sort("seq")["timestamp"].to_list() == [when, when + timedelta(milliseconds=250)]
+    path.write_text("student_id,item_id,correct,timestamp\ns1,i1,1,1768852800000\ns1,i2,0,1768852800500\n")
+    assert load(path, "generic").train.sort("seq")["timestamp"].to_list() == [when, when + timedelta(milliseconds=500)]
+    path.write_text("student_id,item_id,correct,timestamp\ns1,i1,1,5000\n")
+    with pytest.raises(DataValidationError) as info:  # a step or day count, not a time in 1970
+        load(path, "generic")
+    assert "seq" in info.value.problems[0].hint
+    assert load(path, "generic", timestamp_format="unix_ms").train["timestamp"].to_list() == [
+        datetime(1970, 1, 1, 0, 0, 5, tzinfo=timezone.utc)]
+    assert load(path, "generic", timestamp_format="unix").train["timestamp"].to_list() == [
+        datetime(1970, 1, 1, 1, 23, 20, tzinfo=timezone.utc)]
+
+
+def test_a_time_that_cannot_be_read_names_the_flag_that_fixes_it(tmp_path):
+    path = tmp_path / "log.csv"
+    path.write_text("student_id,item_id,correct,timestamp\ns1,i1,1,2026-01-19T20:00:00Z\ns1,i2,0,yesterday\n")
+    with pytest.raises(DataValidationError) as info:
+        load(path, "generic")
+    [problem] = info.value.problems
+    assert (problem.row, problem.column, problem.value) == (2, "timestamp", "yesterday")
+    assert "--timestamp-format" in problem.hint and "unix" in problem.hint
+    path.write_text("student_id,item_id,correct,timestamp\ns1,i1,1,19.01.2026 20:00\n")
+    assert load(path, "generic", timestamp_format="%d.%m.%Y %H:%M").train["timestamp"].to_list() == [
+        datetime(2026, 1, 19, 20, 0, tzinfo=timezone.utc)]
+
+
+def test_command_line_flags_reach_the_generic_loader(tmp_path):
+    """`--separator tab`, `--skill-separator` and `--timestamp-format` become the loader's arguments and read a file the
+    defaults cannot; a generic-only flag given with another format is an error naming both."""
+    import argparse
+
+    from engine.cli.loading import add_loader_options, loader_options
+
+    parser = argparse.ArgumentParser()
+    add_loader_options(parser)
+    path = tmp_path / "log.txt"
+    path.write_text("student_id\titem_id\tcorrect\tskill_ids\ttimestamp\ns1\ti1\t1\ta;b\t19.01.2026\n")
+    args = parser.parse_args(["--separator", "tab", "--skill-separator", ";", "--timestamp-format", "%d.%m.%Y"])
+    options = loader_options(args, "generic")
+    assert options == {"separator": "\t", "skill_separator": ";", "timestamp_format": "%d.%m.%Y"}
+    row = load(path, "generic", **options).train.row(0, named=True)
+    assert (row["skill_ids"], row["timestamp"]) == (["a", "b"], datetime(2026, 1, 19, tzinfo=timezone.utc))
+    with pytest.raises(ConfigError, match="--skill-separator does not apply to --format wide"):
+        loader_options(parser.parse_args(["--skill-separator", ";"]), "wide")

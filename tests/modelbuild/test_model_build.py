@@ -314,3 +314,37 @@ def test_build_reads_a_log_with_its_own_column_names(world, tmp_path, capsys):
     assert mapped["components"]["mastery"] == plain["components"]["mastery"]
     assert main(["model", "build", *common, "--data", str(renamed), "--out", str(tmp_path / "x.json")]) != 0
     assert "--column" in capsys.readouterr().err  # without the mapping: the error names the flag that fixes it
+
+
+def test_build_reads_booleans_and_unix_or_custom_times(world, tmp_path, capsys):
+    """A log written by Python or pandas (correct as True/False) with Unix-millisecond times, or with times in a
+    format of its own named by `--timestamp-format`, builds the set the canonical file builds: same responses in the
+    same order (the data fingerprint) and the same fitted models."""
+    from engine.cli import main
+
+    raw = pl.read_csv(world.log)
+    times = raw["timestamp"].str.to_datetime(time_unit="us").dt.replace_time_zone("UTC")
+    written = raw.with_columns(pl.col("correct").cast(pl.Boolean))
+    unix = tmp_path / "unix-log.csv"
+    written.with_columns((times.dt.epoch("ms")).alias("timestamp")).write_csv(unix)
+    assert "true" in unix.read_text().lower() and raw["correct"].n_unique() == 2
+    custom = tmp_path / "custom-log.csv"
+    written.with_columns(times.dt.strftime("%d.%m.%Y %H:%M:%S").alias("timestamp")).write_csv(custom)
+    common = ["--catalog", str(world.catalog), "--format", "generic", "--predictor", "irt", "--test-fraction", "0"]
+    outs = {name: tmp_path / f"{name}.json" for name in ("plain", "unix", "custom")}
+    assert main(["model", "build", *common, "--data", str(world.log), "--out", str(outs["plain"])]) == 0
+    assert main(["model", "build", *common, "--data", str(unix), "--out", str(outs["unix"])]) == 0
+    assert main(["model", "build", *common, "--data", str(custom), "--out", str(outs["custom"]),
+                 "--timestamp-format", "%d.%m.%Y %H:%M:%S"]) == 0
+    sets = {name: json.loads(path.read_text())["components"] for name, path in outs.items()}
+    for name in ("unix", "custom"):
+        assert sets[name]["build"]["data"]["fingerprint"] == sets["plain"]["build"]["data"]["fingerprint"]
+        assert sets[name]["mastery"] == sets["plain"]["mastery"]
+    from engine.data import load
+
+    plain_times = load(world.log, "generic").train["timestamp"]
+    assert load(unix, "generic").train["timestamp"].equals(plain_times)  # the fingerprint leaves times out
+    assert load(custom, "generic", timestamp_format="%d.%m.%Y %H:%M:%S").train["timestamp"].equals(plain_times)
+    capsys.readouterr()
+    assert main(["irt", "calibrate", str(custom), "--format", "wide", "--timestamp-format", "%d"]) != 0
+    assert "--timestamp-format does not apply to --format wide" in capsys.readouterr().err

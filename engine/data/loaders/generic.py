@@ -6,7 +6,12 @@ Options of `load_generic`:
 - `skill_separator` (default ","): splits a text skill column ("12,15" -> ["12", "15"]); a Parquet
   list column is used as it is. Without a skill column every response gets an empty skill list.
 - `separator`: CSV field separator; default tab for `.tsv`/`.tab`, otherwise sniffed from the header.
-- `timestamp_format`: strptime format of a text timestamp (default: ISO 8601); times are read as UTC.
+- `timestamp_format`: strptime format of a text timestamp, or `unix` / `unix_ms` (seconds / milliseconds since
+  1970-01-01 UTC). Default: ISO 8601 text, and a column of plain numbers all at least 1e8 as Unix time, in
+  seconds when every value is below 1e11 (1e8 s is March 1973, 1e11 s the year 5138) and in milliseconds
+  otherwise. Smaller numbers (step or day counts) are an error rather than times in 1970: they belong in `seq`.
+  Times are read as UTC.
+- `correct`: a number in [0, 1], or `true` / `false` in any case (what Python and pandas write for booleans).
 - `roster_columns`: per-student columns (subgroups for fairness audits) returned as `Dataset.roster`
   and kept out of the responses; a student must have one value per column.
 Order within a student: `seq` when mapped, else `timestamp` (ties and missing times keep file order),
@@ -218,6 +223,17 @@ def _parse_times(text: pl.Series, zoned: bool) -> pl.Series:
     return parsed.dt.convert_time_zone("UTC") if zone else parsed.dt.replace_time_zone("UTC")
 
 
+UNIX_FORMATS = {"unix": 1_000_000.0, "unix_ms": 1_000.0}  # timestamp_format -> microseconds per unit
+UNIX_FROM = 1e8  # a plain-number timestamp column is read as Unix time only when every value is at least this (1973)
+UNIX_MS_FROM = 1e11  # ... and in milliseconds when a value is at or above this
+
+
+def _unix_times(numbers: pl.Series, micros_per_unit: float) -> pl.Series:
+    """Numbers of seconds or milliseconds since 1970-01-01 UTC as UTC times (fractions kept to the microsecond)."""
+    micros = (numbers * micros_per_unit).round().cast(pl.Int64)
+    return pl.from_epoch(micros, time_unit="us").dt.replace_time_zone("UTC")
+
+
 def _timestamp(frame: pl.DataFrame, source: str, fmt: str | None) -> tuple[pl.Series, list[Problem]]:
     """Parse a timestamp column to UTC, and list the rows whose values are not date-times."""
     column = frame[source]
@@ -225,13 +241,35 @@ def _timestamp(frame: pl.DataFrame, source: str, fmt: str | None) -> tuple[pl.Se
         utc = column.dt.replace_time_zone("UTC") if column.dtype.time_zone is None else column.dt.convert_time_zone("UTC")
         return utc.alias("timestamp"), []
     text = column.cast(pl.Utf8).str.strip_chars()
-    if fmt:
+    numbers = text.cast(pl.Float64, strict=False)
+    all_numbers = (numbers.null_count() == text.null_count() and text.null_count() < text.len()
+                   and float(numbers.abs().min()) >= UNIX_FROM)
+    if fmt in UNIX_FORMATS:
+        parsed = _unix_times(numbers, UNIX_FORMATS[fmt])
+    elif fmt:
         parsed = text.str.to_datetime(fmt, time_zone="UTC", strict=False, time_unit="us")
+    elif all_numbers:
+        unit = "unix_ms" if float(numbers.abs().max()) >= UNIX_MS_FROM else "unix"
+        parsed = _unix_times(numbers, UNIX_FORMATS[unit])
     else:
         parsed = pl.coalesce(_parse_times(text, zoned=False), _parse_times(text, zoned=True))
     bad = frame.select(FILE_ROW, pl.col(source)).filter(parsed.is_null() & text.is_not_null())
-    hint = f"cannot be read as a date-time; use ISO 8601 or pass timestamp_format (got format {fmt!r})"
+    hint = (f"cannot be read as a date-time (format {fmt or 'not given'}); write ISO 8601 (2024-01-31T14:05:00Z) or "
+            "Unix seconds, or name the format: --timestamp-format '%d/%m/%Y %H:%M', unix or unix_ms "
+            "(Python: timestamp_format=); a count of steps or days is not a time: map it as seq (--column seq=...)")
     return parsed.alias("timestamp"), rows_problems(bad, source, hint)
+
+
+def _correct_column(column: pl.Series) -> pl.Expr:
+    """The `correct` column with boolean words read as 1 / 0: `true` / `false` in any case, or a Boolean column."""
+    name = column.name
+    if column.dtype == pl.Boolean:
+        return pl.col(name).cast(pl.Float64)
+    if column.dtype != pl.Utf8:
+        return pl.col(name)
+    word = pl.col(name).str.strip_chars().str.to_lowercase()
+    return (pl.when(word == "true").then(pl.lit("1")).when(word == "false").then(pl.lit("0"))
+            .otherwise(pl.col(name).str.strip_chars()).alias(name))
 
 
 def _roster(frame: pl.DataFrame, columns: Sequence[str], where: str) -> pl.DataFrame:
@@ -266,8 +304,7 @@ def load_generic(
                     "map it with --column CANONICAL=YOURS on the command line, e.g. --column student_id=learner "
                     "(Python: columns={canonical name: your column name})")
     present = {c: mapping[c] for c in CANONICAL if mapping[c] in raw.columns}
-    if "correct" in present and raw[present["correct"]].dtype == pl.Utf8:
-        raw = raw.with_columns(pl.col(present["correct"]).str.strip_chars())
+    raw = raw.with_columns(_correct_column(raw[present["correct"]]))
     selected = [
         pl.col(FILE_ROW),
         pl.col(present["student_id"]).cast(pl.Utf8).alias("student_id"),
