@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr,
-                      ValidationError, ValidatorFunctionWrapHandler, WrapValidator, model_validator)
+                      ValidationError, ValidatorFunctionWrapHandler, WithJsonSchema, WrapValidator, model_validator)
 from pydantic_core import PydanticCustomError
 
 from engine.runtime.settings import BATCH_LIMIT as MAX_BATCH
@@ -41,8 +41,19 @@ _RosterScalar = (Annotated[StrictBool, Field(title="boolean")]
                  | Annotated[Text, Field(title="text")]
                  | None)
 RosterValue = Annotated[_RosterScalar, WrapValidator(_one_roster_error)]
-Score = Annotated[float, Field(ge=0.0, le=1.0, strict=True, allow_inf_nan=False,
-                               description="1 = correct, 0 = wrong, or a partial score in between")]
+SCORE_DESCRIPTION = "1 = correct, 0 = wrong, or a partial score in between; true and false mean 1 and 0"
+
+
+def _bool_as_score(value: Any) -> Any:
+    """JSON true / false as 1 / 0: what a platform that records right and wrong as booleans sends (xAPI's
+    `result.success` is one too); anything else goes on to the strict number check."""
+    return float(value) if isinstance(value, bool) else value
+
+
+Score = Annotated[float, BeforeValidator(_bool_as_score),
+                  Field(ge=0.0, le=1.0, strict=True, allow_inf_nan=False, description=SCORE_DESCRIPTION),
+                  WithJsonSchema({"anyOf": [{"type": "number", "minimum": 0, "maximum": 1}, {"type": "boolean"}],
+                                  "description": SCORE_DESCRIPTION})]
 
 
 def _iso_text(value: Any) -> Any:

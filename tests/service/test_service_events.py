@@ -47,7 +47,7 @@ def test_service_malformed_json_is_400(client, keys, runtime):
 
 @pytest.mark.parametrize("bad,field", [
     ({"correct": 1.5}, "correct"), ({"correct": -0.1}, "correct"), ({"correct": "yes"}, "correct"),
-    ({"correct": True}, "correct"), ({"event_id": ""}, "event_id"), ({"student_id": "x" * 300}, "student_id"),
+    ({"correct": "true"}, "correct"), ({"event_id": ""}, "event_id"), ({"student_id": "x" * 300}, "student_id"),
     ({"timestamp": "yesterday"}, "timestamp"), ({"extra": 1}, "extra"),
 ])
 def test_service_bad_event_rejects_whole_batch(ingest, runtime, bad, field):
@@ -56,6 +56,15 @@ def test_service_bad_event_rejects_whole_batch(ingest, runtime, bad, field):
     assert r.status_code == 422, r.text
     assert field in r.text
     assert count(runtime) == 0 and runtime.store.student_ids() == []
+
+
+def test_service_reads_json_booleans_as_one_and_zero(ingest, runtime):
+    """`"correct": true` / `false` (a platform recording right and wrong as booleans) is stored as 1 / 0, as the same
+    events sent with numbers are; the text "true" stays an error (above)."""
+    r = ingest({"events": [{**ev(1), "correct": True}, {**ev(2), "correct": False}, {**ev(3), "correct": 1}]})
+    assert r.status_code in (200, 201, 202), r.text
+    stored = runtime.store.events_frame().sort("event_id")
+    assert stored["correct"].to_list() == [1.0, 0.0, 1.0]
 
 
 def test_service_unknown_item_rejects_batch(ingest, runtime):
