@@ -210,9 +210,9 @@ class CatalogBundleIn(BaseModel):
     name: StrictStr | None = Field(None, max_length=255, pattern=NO_NUL)
     version: StrictStr | StrictInt | None = None
     description: StrictStr | None = None
-    skills: list[dict[str, Any]] = Field(min_length=1, description="skill_id, name, prerequisites (skill ids)")
+    skills: list[dict[str, Any]] = Field(min_length=1, description="skill_id, prerequisites (skill ids), name (default: the id)")
     items: list[dict[str, Any]] = Field(min_length=1, description="item_id, skill_ids, IRT parameters a, b (c)")
-    resources: list[dict[str, Any]] = Field(min_length=1, description="resource_id, kind, skill_ids, level, tier, minutes, capacity")
+    resources: list[dict[str, Any]] = Field(min_length=1, description="resource_id, kind, skill_ids, level; optional tier (default 1), minutes, capacity, title")
     interventions: list[dict[str, Any]] | None = None
     skill_params: list[dict[str, Any]] | None = None
 

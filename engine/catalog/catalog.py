@@ -2,8 +2,9 @@
 
 `build_catalog` checks every table against its schema (engine/data/schema.py) and the cross-table
 rules (unknown skills, prerequisite cycles, unknown kinds, non-positive discrimination) and raises one
-`DataValidationError` listing all problems. Items without IRT parameters get a=1, b=0, c=0 and the
-count is recorded in `notes` (never silently).
+`DataValidationError` listing all problems. Items without IRT parameters get a=1, b=0, c=0, skills without a
+name their id, resources without a tier tier 1 (and without minutes none), and the counts are recorded in
+`notes` (never silently).
 """
 
 from __future__ import annotations
@@ -56,6 +57,39 @@ def _vocabulary_problems(frame: pl.DataFrame, table: str, column: str, allowed: 
         return []
     bad = [(i, v) for i, v in enumerate(frame[column].to_list(), start=1) if v is not None and v not in allowed]
     return [Problem(row, column, v, f"[{table}] must be one of {', '.join(allowed)}") for row, v in bad]
+
+
+DEFAULT_TIER = 1  # tier 1 of a multi-tiered system of support: what every student may use on their own
+
+
+def _fill_descriptive_defaults(skills: pl.DataFrame, resources: pl.DataFrame,
+                               notes: list[str]) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Descriptive columns a platform's catalog may leave out, filled where absent or empty: a skill's `name` (its
+    id), a resource's `tier` (1) and `minutes` (unknown: no value). Nothing the models or the policy read; the
+    count filled is recorded in `notes`."""
+    filled = []
+    if "skill_id" in skills.columns:
+        name = pl.col("skill_id").cast(pl.Utf8)
+        missing = skills.height if "name" not in skills.columns else int(skills["name"].is_null().sum())
+        skills = skills.with_columns((name if "name" not in skills.columns
+                                      else pl.col("name").cast(pl.Utf8).fill_null(name)).alias("name"))
+        if missing:
+            filled.append(f"name = skill id for {missing} skill(s)")
+    missing = resources.height if "tier" not in resources.columns else int(resources["tier"].is_null().sum())
+    tier = pl.lit(DEFAULT_TIER, dtype=pl.Int64)
+    if "tier" not in resources.columns:
+        resources = resources.with_columns(tier.alias("tier"))
+    elif missing and resources.schema["tier"] == pl.Utf8:
+        resources = resources.with_columns(pl.col("tier").fill_null(str(DEFAULT_TIER)))
+    elif missing:
+        resources = resources.with_columns(pl.col("tier").fill_null(tier))
+    if missing:
+        filled.append(f"tier = {DEFAULT_TIER} for {missing} resource(s)")
+    if "minutes" not in resources.columns:
+        resources = resources.with_columns(pl.lit(None, dtype=pl.Float64).alias("minutes"))
+    if filled:
+        notes.append("catalog columns left out got defaults: " + ", ".join(filled))
+    return skills, resources
 
 
 def _fill_irt_defaults(items: pl.DataFrame, notes: list[str]) -> pl.DataFrame:
@@ -202,9 +236,10 @@ def build_catalog(raw: RawBundle) -> Catalog:
             skills_raw = skills_raw.with_columns(pl.lit([], dtype=SKILL_LIST).alias("prerequisites"))
         elif isinstance(skills_raw.schema["prerequisites"], pl.List):
             skills_raw = skills_raw.with_columns(pl.col("prerequisites").fill_null(pl.lit([], dtype=SKILL_LIST)))
+    skills_raw, resources_raw = _fill_descriptive_defaults(skills_raw, raw.tables["resources"], notes)
     skills = _validated(skills_raw, SKILLS, problems)
     items = _validated(raw.tables["items"], ITEMS, problems)
-    resources = _validated(raw.tables["resources"], RESOURCES, problems)
+    resources = _validated(resources_raw, RESOURCES, problems)
     interventions_raw = raw.tables.get("interventions", pl.DataFrame())
     interventions = (
         _validated(interventions_raw, INTERVENTIONS, problems) if interventions_raw.height

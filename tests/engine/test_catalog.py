@@ -97,6 +97,32 @@ def test_items_without_irt_parameters_get_defaults_and_a_note(tmp_path: Path) ->
     assert any("a=1.0 for 1 item" in n for n in cat.notes)
 
 
+def test_descriptive_columns_left_out_get_defaults_and_a_note(tmp_path: Path) -> None:
+    """A skill without a name is called by its id, a resource without a tier is tier 1 and one without minutes has
+    none, in a CSV bundle (columns absent) and a JSON one (a value missing on some rows); the set survives the round
+    trip through the served document; a tier outside 1-3 is still an error."""
+    from engine.runtime.catalogs import catalog_from_dict, catalog_to_dict
+
+    folder = write_csv_bundle(tmp_path / "csv")
+    pl.read_csv(folder / "skills.csv").drop("name").write_csv(folder / "skills.csv")
+    pl.read_csv(folder / "resources.csv").drop("tier", "minutes").write_csv(folder / "resources.csv")
+    cat = load_catalog(folder)
+    assert cat.skill_names == ("a", "b", "c", "d")
+    assert cat.resources["tier"].to_list() == [1, 1, 1] and np.isnan(cat.resource_minutes).all()
+    assert any("name = skill id for 4 skill(s)" in n and "tier = 1 for 3 resource(s)" in n for n in cat.notes)
+    again = catalog_from_dict(catalog_to_dict(cat), source="round trip")
+    assert again.skill_names == cat.skill_names and again.resources["tier"].to_list() == [1, 1, 1]
+    skills = [SKILLS[0], {k: v for k, v in SKILLS[1].items() if k != "name"}, *SKILLS[2:]]
+    resources = [RESOURCES[0], {k: v for k, v in RESOURCES[1].items() if k != "tier"}, RESOURCES[2]]
+    cat = load_catalog(write_json_bundle(tmp_path / "c.json", skills=skills, resources=resources))
+    assert cat.skill_names == ("Adding", "b", "Carrying", "Dividing")
+    assert cat.resources["tier"].to_list() == [1, 1, 1] and cat.resource_minutes.tolist() == [5.0, 10.0, 30.0]
+    bad = [RESOURCES[0], {**RESOURCES[1], "tier": 4}, RESOURCES[2]]
+    with pytest.raises(DataValidationError) as info:
+        load_catalog(write_json_bundle(tmp_path / "bad.json", resources=bad))
+    assert [(p.row, p.column) for p in info.value.problems] == [(2, "tier")]
+
+
 def test_a_cycle_is_an_error_naming_every_skill_on_it(tmp_path: Path) -> None:
     skills = [dict(s) for s in SKILLS]
     skills[0] = {"skill_id": "a", "name": "Adding", "prerequisites": ["d"]}  # a -> d -> b -> a
