@@ -212,7 +212,8 @@ class CatalogBundleIn(BaseModel):
     description: StrictStr | None = None
     skills: list[dict[str, Any]] = Field(min_length=1, description="skill_id, prerequisites (skill ids), name (default: the id)")
     items: list[dict[str, Any]] = Field(min_length=1, description="item_id, skill_ids, IRT parameters a, b (c)")
-    resources: list[dict[str, Any]] = Field(min_length=1, description="resource_id, kind, skill_ids, level; optional tier (default 1), minutes, capacity, title")
+    resources: list[dict[str, Any]] = Field(min_length=1, description="resource_id, kind, skill_ids, level; optional tier "
+                                                                      "(default 1), minutes, capacity, title")
     interventions: list[dict[str, Any]] | None = None
     skill_params: list[dict[str, Any]] | None = None
 
