@@ -315,8 +315,10 @@ def _diagnostics(catalog: Catalog, prepared: PreparedLog, fitted: Fitted, min_it
         low.append({"item_id": item, "n": int(n_of[item]), "a": float(catalog.item_a[i]), "b": float(catalog.item_b[i]),
                     "c": float(catalog.item_c[i])})
     seen = set(fitted.skills.skills_)
-    notes = [] if learning is not None else ["no policy_learning component: engine.recommend.learning.fit_from_log "
-                                             "is not available in this installation"]
+    notes = [f"catalog: {note}" for note in catalog.notes]  # defaults the catalog filled in, said once more here
+    if learning is None:
+        notes.append("no policy_learning component: engine.recommend.learning.fit_from_log is not available in this "
+                     "installation")
     if forgetting.stability_days is None:
         notes.append(f"forgetting not measured ({forgetting.reason}): {fitted.engine.config.stability_days:g} days")
     else:

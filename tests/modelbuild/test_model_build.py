@@ -348,3 +348,21 @@ def test_build_reads_booleans_and_unix_or_custom_times(world, tmp_path, capsys):
     capsys.readouterr()
     assert main(["irt", "calibrate", str(custom), "--format", "wide", "--timestamp-format", "%d"]) != 0
     assert "--timestamp-format does not apply to --format wide" in capsys.readouterr().err
+
+
+def test_the_build_repeats_the_defaults_the_catalog_filled_in(world, tmp_path):
+    """A catalog whose items carry no IRT parameters gets a = 1, b = 0, c = 0 (catalog.notes); the build's diagnostics
+    say so too, where a platform reads them, and a catalog that gives them adds no such note."""
+    import shutil
+
+    items = pl.read_csv(world.catalog / "items.csv")
+    assert {"a", "b", "c"}.isdisjoint(items.columns)  # the fixture's platform gives none
+    full = tmp_path / "full"
+    shutil.copytree(world.catalog, full)
+    items.with_columns(a=pl.lit(1.2), b=pl.lit(0.3), c=pl.lit(0.1)).write_csv(full / "items.csv")
+    log = load(world.log, "generic").train
+    _, diagnostics = build_model_set(load_catalog(world.catalog), log, predictor="irt", test_fraction=0)
+    [note] = [n for n in diagnostics.notes if n.startswith("catalog: ")]
+    assert all(f"{p}={v} for {items.height} item(s)" in note for p, v in (("a", 1.0), ("b", 0.0), ("c", 0.0)))
+    _, complete = build_model_set(load_catalog(full), log, predictor="irt", test_fraction=0)
+    assert not any(n.startswith("catalog: ") for n in complete.notes)
