@@ -4,9 +4,9 @@ The outside check (`experiments.outside_check`) varies one thing, the success ra
 independent simulator may differ in others. This runs the same world family (`experiments/outside_check/world.py`)
 with one parameter moved at a time from the check's defaults (learning peaking at 65% success): more skills (a
 wider graph, many skills ready at once), stronger or no prerequisite gating, five times the forgetting, slower
-learners, twice the mis-tagged items, fewer items a skill, more unequal learning rates, a wider opportunity gap, a
-smaller log to build from, a learning bump twice as wide (difficulty matters little) or half as wide (it matters a
-lot), and a stricter line for a skill to count as truly mastered (90% success on its median item, not 80%), built
+learners, twice the mis-tagged items, fewer items a skill, more unequal learning rates, a wider opportunity gap,
+smaller logs to build from (150, 100 and 60 students), a learning bump twice as wide (difficulty matters little)
+or half as wide (it matters a lot), and a stricter line for a skill to count as truly mastered (90% success on its median item, not 80%), built
 once as the pipeline builds by default and once with the platform telling the build its line (`model build
 --mastery-success 0.9`, `BUILD_OPTIONS`). Each variant is drawn three times (`WORLD_SEEDS`: each world its own
 graph, items, cohort and log; one world alone left a quartile's cell to the draw of that world) and the students
@@ -53,6 +53,8 @@ VARIANTS: dict[str, tuple[dict[str, object], int]] = {
     "unequal learners (rate log-SD 0.9)": ({"rate_spread": 0.9}, 300),
     "opportunity gap 1.6 logits": ({"opportunity_gap": 1.6}, 300),
     "log of 150 students": ({}, 150),
+    "log of 100 students": ({}, 100),
+    "log of 60 students (~24 answers an item, under the bank's 30)": ({}, 60),
     "wide learning bump (SD 2 logits)": ({"peak_width": 2.0}, 300),
     "narrow learning bump (SD 0.5 logits)": ({"peak_width": 0.5}, 300),
     "mastery line at 90% success": ({"mastery_level": 0.9}, 300),
