@@ -366,3 +366,17 @@ def test_the_build_repeats_the_defaults_the_catalog_filled_in(world, tmp_path):
     assert all(f"{p}={v} for {items.height} item(s)" in note for p, v in (("a", 1.0), ("b", 0.0), ("c", 0.0)))
     _, complete = build_model_set(load_catalog(full), log, predictor="irt", test_fraction=0)
     assert not any(n.startswith("catalog: ") for n in complete.notes)
+
+
+def test_a_log_of_few_students_is_named_in_the_diagnostics(world):
+    """Fewer than SMALL_LOG_STUDENTS students and the build says so with the figure it rests on; the fixture's 600
+    students say nothing."""
+    from engine.modelbuild.modelset import SMALL_LOG_STUDENTS
+
+    log = load(world.log, "generic").train
+    few = log.filter(pl.col("student_id").is_in(log["student_id"].unique().sort().head(SMALL_LOG_STUDENTS - 1).implode()))
+    _, small = build_model_set(load_catalog(world.catalog), few, predictor="irt", test_fraction=0, min_item_responses=5)
+    [note] = [n for n in small.notes if n.startswith("a small log")]
+    assert f"{SMALL_LOG_STUDENTS - 1} students" in note and "How large a log" in note
+    _, full = build_model_set(load_catalog(world.catalog), log, predictor="irt", test_fraction=0)
+    assert log["student_id"].n_unique() >= SMALL_LOG_STUDENTS and not any(n.startswith("a small log") for n in full.notes)
