@@ -62,6 +62,17 @@ def _vocabulary_problems(frame: pl.DataFrame, table: str, column: str, allowed: 
 DEFAULT_TIER = 1  # tier 1 of a multi-tiered system of support: what every student may use on their own
 
 
+def _with_default(frame: pl.DataFrame, column: str, default: pl.Expr) -> tuple[pl.DataFrame, int]:
+    """`frame` with `column` filled by `default` where absent or empty (cast to the column's type), and how many
+    rows were filled."""
+    if column not in frame.columns:
+        return frame.with_columns(default.alias(column)), frame.height
+    missing = int(frame[column].is_null().sum())
+    if missing:
+        frame = frame.with_columns(pl.col(column).fill_null(default.cast(frame.schema[column])))
+    return frame, missing
+
+
 def _fill_descriptive_defaults(skills: pl.DataFrame, resources: pl.DataFrame,
                                notes: list[str]) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Descriptive columns a platform's catalog may leave out, filled where absent or empty: a skill's `name` (its
@@ -69,24 +80,13 @@ def _fill_descriptive_defaults(skills: pl.DataFrame, resources: pl.DataFrame,
     count filled is recorded in `notes`."""
     filled = []
     if "skill_id" in skills.columns:
-        name = pl.col("skill_id").cast(pl.Utf8)
-        missing = skills.height if "name" not in skills.columns else int(skills["name"].is_null().sum())
-        skills = skills.with_columns((name if "name" not in skills.columns
-                                      else pl.col("name").cast(pl.Utf8).fill_null(name)).alias("name"))
+        skills, missing = _with_default(skills, "name", pl.col("skill_id").cast(pl.Utf8))
         if missing:
             filled.append(f"name = skill id for {missing} skill(s)")
-    missing = resources.height if "tier" not in resources.columns else int(resources["tier"].is_null().sum())
-    tier = pl.lit(DEFAULT_TIER, dtype=pl.Int64)
-    if "tier" not in resources.columns:
-        resources = resources.with_columns(tier.alias("tier"))
-    elif missing and resources.schema["tier"] == pl.Utf8:
-        resources = resources.with_columns(pl.col("tier").fill_null(str(DEFAULT_TIER)))
-    elif missing:
-        resources = resources.with_columns(pl.col("tier").fill_null(tier))
+    resources, missing = _with_default(resources, "tier", pl.lit(DEFAULT_TIER, dtype=pl.Int64))
     if missing:
         filled.append(f"tier = {DEFAULT_TIER} for {missing} resource(s)")
-    if "minutes" not in resources.columns:
-        resources = resources.with_columns(pl.lit(None, dtype=pl.Float64).alias("minutes"))
+    resources, _ = _with_default(resources, "minutes", pl.lit(None, dtype=pl.Float64))
     if filled:
         notes.append("catalog columns left out got defaults: " + ", ".join(filled))
     return skills, resources

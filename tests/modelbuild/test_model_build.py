@@ -340,8 +340,6 @@ def test_build_reads_booleans_and_unix_or_custom_times(world, tmp_path, capsys):
     for name in ("unix", "custom"):
         assert sets[name]["build"]["data"]["fingerprint"] == sets["plain"]["build"]["data"]["fingerprint"]
         assert sets[name]["mastery"] == sets["plain"]["mastery"]
-    from engine.data import load
-
     plain_times = load(world.log, "generic").train["timestamp"]
     assert load(unix, "generic").train["timestamp"].equals(plain_times)  # the fingerprint leaves times out
     assert load(custom, "generic", timestamp_format="%d.%m.%Y %H:%M:%S").train["timestamp"].equals(plain_times)
