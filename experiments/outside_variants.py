@@ -5,7 +5,8 @@ independent simulator may differ in others. This runs the same world family (`ex
 with one parameter moved at a time from the check's defaults (learning peaking at 65% success): more skills (a
 wider graph, many skills ready at once), stronger or no prerequisite gating, five times the forgetting, slower
 learners, twice the mis-tagged items, fewer items a skill, more unequal learning rates, a wider opportunity gap,
-smaller logs to build from (150, 100 and 60 students), a learning bump twice as wide (difficulty matters little)
+smaller logs to build from (150, 100 and 60 students), multiple-choice items (a guessing floor of 0.25) and items
+whose slopes differ (log-SD 0.5), both unknown to the catalog, a learning bump twice as wide (difficulty matters little)
 or half as wide (it matters a lot), and a stricter line for a skill to count as truly mastered (90% success on its median item, not 80%), built
 once as the pipeline builds by default and once with the platform telling the build its line (`model build
 --mastery-success 0.9`, `BUILD_OPTIONS`). Each variant is drawn three times (`WORLD_SEEDS`: each world its own
@@ -55,6 +56,8 @@ VARIANTS: dict[str, tuple[dict[str, object], int]] = {
     "log of 150 students": ({}, 150),
     "log of 100 students": ({}, 100),
     "log of 60 students (~24 answers an item, under the bank's 30)": ({}, 60),
+    "multiple choice (guessing 0.25), the catalog silent on it": ({"guessing": 0.25}, 300),
+    "unequal item slopes (log-SD 0.5), the catalog saying 1": ({"slope_sd": 0.5}, 300),
     "wide learning bump (SD 2 logits)": ({"peak_width": 2.0}, 300),
     "narrow learning bump (SD 0.5 logits)": ({"peak_width": 0.5}, 300),
     "mastery line at 90% success": ({"mastery_level": 0.9}, 300),

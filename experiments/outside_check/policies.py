@@ -84,7 +84,7 @@ class GreedyOracle:
         w, lr = self.world, self.learners
         skill = w.item_skill  # (I,)
         theta = lr.theta[:, skill]  # (S, I)
-        p = sigmoid(theta - w.item_b[None, :])
+        p = w.success(theta, np.arange(w.n_items)[None, :])
         gain = lr.learning(p, lr.gate()[:, skill], lr.cohort.rate[:, None])
         forgotten = lr.forgotten()[:, skill]
         med = w.median_b[skill][None, :]

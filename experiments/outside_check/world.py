@@ -5,7 +5,9 @@ Written from scratch with assumptions of its own (not the project's simulators):
 - ``n_skills`` skills; skill k > 0 builds on one or two earlier skills (a few are extra roots), so the
   graph is a DAG whose depth sets how hard a skill is.
 - each skill has 8-15 items with true difficulties spread around the skill's level; a student answers
-  item i of skill k right with probability ``sigmoid(theta[k] - b[i])`` (Bernoulli, no guessing).
+  item i of skill k right with probability ``sigmoid(theta[k] - b[i])`` (Bernoulli, no guessing); variants:
+  slopes ``a[i]`` log-normal with SD ``slope_sd`` (``sigmoid(a[i] (theta[k] - b[i]))``) and a guessing floor
+  ``guessing`` (``g + (1 - g) sigmoid(...)``, multiple-choice items), both unknown to the catalog.
 - answering an item (right or wrong) moves ``theta[k]`` up by ``rate * peak(p) * gate``: ``p`` is the
   success probability on that item before answering, ``peak`` is a Gaussian bump in logit(p) centred at
   logit(``peak_success``), ``gate`` is the weakest direct prerequisite's level raised to ``gating``;
@@ -57,6 +59,8 @@ class WorldSpec:
     mistag_share: float = 0.10
     difficulty_noise: float = 0.5
     mastery_level: float = 0.8
+    slope_sd: float = 0.0  # log-SD of the items' true slopes (0: all 1)
+    guessing: float = 0.0  # P(right by guessing) on every item (0: open answers)
 
 
 @dataclass(frozen=True)
@@ -75,6 +79,14 @@ class World:
     catalog_skill: np.ndarray  # (I,) skill as tagged in the catalog (some wrong)
     catalog_b: np.ndarray  # (I,) difficulty as stated in the catalog (perturbed)
     item_index: dict[str, int] = field(repr=False)
+    item_a: np.ndarray | None = None  # (I,) true slope (None: all 1)
+
+    def success(self, theta: np.ndarray, items: np.ndarray) -> np.ndarray:
+        """P(right) on `items` at proficiency `theta` on their true skill (broadcast): the guessing floor plus the
+        rest times sigmoid(a (theta - b))."""
+        a = 1.0 if self.item_a is None else self.item_a[items]
+        g = self.spec.guessing
+        return g + (1.0 - g) * sigmoid(a * (theta - self.item_b[items]))
 
     @property
     def n_skills(self) -> int:
@@ -116,8 +128,10 @@ def make_world(spec: WorldSpec, seed: int) -> World:
     catalog_b = item_b + rng.normal(0, spec.difficulty_noise, item_skill.size)
     skill_ids = [f"S{s:02d}" for s in range(k)]
     item_ids = [f"{skill_ids[s]}-q{j:02d}" for s in range(k) for j in range(counts[s])]
+    # slopes from a stream of their own, so the default world (slope_sd 0) draws exactly what it always drew
+    item_a = np.exp(np.random.default_rng([seed, 31]).normal(0, spec.slope_sd, item_skill.size)) if spec.slope_sd else None
     return World(spec, skill_ids, prerequisites, depth, list(range(k)), item_ids, item_skill, item_b,
-                 median_b, catalog_skill, catalog_b, {iid: n for n, iid in enumerate(item_ids)})
+                 median_b, catalog_skill, catalog_b, {iid: n for n, iid in enumerate(item_ids)}, item_a)
 
 
 @dataclass(frozen=True)
@@ -175,7 +189,7 @@ class Learners:
     def p_correct(self, items: np.ndarray) -> np.ndarray:
         """(S,) success probability of each student on the given item (one per student)."""
         skill = self.world.item_skill[items]
-        return sigmoid(self.theta[self._rows, skill] - self.world.item_b[items])
+        return self.world.success(self.theta[self._rows, skill], items)
 
     def gate(self) -> np.ndarray:
         """(S, K) prerequisite gate: weakest direct prerequisite's level to the power ``gating``."""

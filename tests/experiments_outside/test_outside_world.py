@@ -70,3 +70,17 @@ def test_the_outside_check_imports_no_project_module() -> None:
                 [node.module or ""] if isinstance(node, ast.ImportFrom) else []
             for name in names:
                 assert name.split(".")[0] not in {"engine", "models", "service"}, f"{path.name} imports {name}"
+
+
+def test_guessing_floor_and_item_slopes_follow_the_stated_rule_and_leave_the_default_world_alone() -> None:
+    plain = make_world(WorldSpec(), seed=5)
+    varied = make_world(WorldSpec(guessing=0.25, slope_sd=0.5), seed=5)
+    assert plain.item_a is None  # the default draws nothing more: same graph, items and catalog as before the variants
+    assert np.array_equal(plain.item_b, varied.item_b) and np.array_equal(plain.catalog_skill, varied.catalog_skill)
+    items = np.arange(varied.n_items)
+    # at theta = b every item is a coin flip above the floor: 0.25 + 0.75 / 2, whatever its slope
+    assert np.allclose(varied.success(varied.item_b, items), 0.625)
+    # one logit above b: 0.25 + 0.75 sigmoid(a), a the item's own slope (log-SD 0.5 around 1)
+    assert np.allclose(varied.success(varied.item_b + 1.0, items), 0.25 + 0.75 * sigmoid(varied.item_a))
+    assert abs(np.log(varied.item_a).std() - 0.5) < 0.1
+    assert np.allclose(plain.success(plain.item_b + 1.0, items), sigmoid(np.ones(items.size)))
