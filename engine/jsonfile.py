@@ -8,12 +8,16 @@ command line exits 2 with one line, never a traceback; text that does not parse 
 
 from __future__ import annotations
 
+import csv
 import json
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from engine.errors import ConfigError, DataError, EquilearnError, NotFoundError
+
+if TYPE_CHECKING:  # the command line's help reads this module: polars loads only when a table is read
+    import polars as pl
 
 NUL = b"\x00"
 SAMPLE_BYTES = 64 * 1024  # how much of a table is looked at to tell text from binary data
@@ -63,11 +67,19 @@ def read_toml(path: str | Path, what: str, error: type[EquilearnError] = ConfigE
         raise error(f"{Path(path)}: not valid TOML: {exc}" + (f"; {hint}" if hint else "")) from None
 
 
+# Archives a table often arrives in, by their first bytes: what the file is and what to do.
+PACKED = ((b"\x1f\x8b", "gzip-compressed: decompress it first (gunzip)"),
+          (b"PK\x03\x04", "a zip archive (an Excel .xlsx workbook is one): unzip it, or save the sheet as CSV"))
+
+
 def binary_data(path: str | Path) -> str | None:
-    """Why the start of `path` is binary data rather than text (NUL bytes, or mostly bytes that are not UTF-8
-    text), or None. A few stray bytes (a Latin-1 accent) pass: the table readers replace them."""
+    """Why the start of `path` is binary data rather than text (a compressed archive, NUL bytes, or mostly bytes that
+    are not UTF-8 text), or None. A few stray bytes (a Latin-1 accent) pass: the table readers replace them."""
     with Path(path).open("rb") as handle:
         sample = handle.read(SAMPLE_BYTES)
+    for magic, what in PACKED:
+        if sample.startswith(magic):
+            return what
     if (nul := sample.find(NUL)) >= 0:
         return f"byte {nul} is NUL: binary data"
     text = sample.decode("utf-8", errors="replace")
@@ -85,6 +97,36 @@ def check_text_table(path: str | Path, what: str = "a delimited text table",
     if (why := binary_data(file)) is not None:
         raise _not_text(file, what, why, expected)
     return file
+
+
+def sniff_separator(path: Path) -> str:
+    """Tab for .tsv/.tab; otherwise the most frequent of `, ; tab |` in the header line (a spreadsheet saved in a
+    locale whose decimal mark is a comma writes `;`)."""
+    if path.suffix.lower() in (".tsv", ".tab"):
+        return "\t"
+    with path.open("r", encoding="utf-8", errors="replace") as handle:
+        header = handle.readline()
+    try:
+        return csv.Sniffer().sniff(header, delimiters=",;\t|").delimiter
+    except csv.Error:
+        return ","
+
+
+def tidy_text_table(frame: pl.DataFrame) -> pl.DataFrame:
+    """A text table (polars, every column text) as a person meant it: header names without surrounding spaces
+    (`student_id, item_id` after a comma-and-space header) and without the rows whose every cell is empty (blank
+    lines, a spreadsheet's trailing empty rows), which hold no data. Columns added before (a row index) count as
+    cells only when they are text."""
+    import polars as pl  # noqa: PLC0415 - see the TYPE_CHECKING import
+
+    names = {name: name.strip() for name in frame.columns if name != name.strip()}
+    if names and len(set(frame.columns) - set(names) | set(names.values())) == frame.width:
+        frame = frame.rename(names)
+    text = [name for name, dtype in frame.schema.items() if dtype == pl.Utf8]
+    if not text:
+        return frame
+    blank = pl.all_horizontal(pl.col(text).str.strip_chars().fill_null("") == "")
+    return frame.filter(~blank)
 
 
 def table_error(file: str | Path, exc: BaseException, separator: str = ",", with_file: bool = True) -> str:

@@ -23,7 +23,7 @@ import polars as pl
 
 from engine.catalog.schema import LIST_COLUMNS, LIST_SEPARATOR, TABLES
 from engine.errors import ConfigError, DataError, NotFoundError
-from engine.jsonfile import check_text_table, read_text, table_error
+from engine.jsonfile import check_text_table, read_text, sniff_separator, table_error, tidy_text_table
 
 SUFFIXES = (".csv", ".json", ".toml")
 REQUIRED_TABLES = ("skills", "items", "resources")
@@ -85,9 +85,13 @@ def _read_table_file(path: Path, table: str) -> pl.DataFrame:
     if path.suffix == ".csv":
         check_text_table(path, f"{table} table", "comma-separated text with a header row")
         try:
-            frame = pl.read_csv(path, infer_schema=False)
+            separator = sniff_separator(path)
+            frame = tidy_text_table(pl.read_csv(path, infer_schema=False, separator=separator))
+            frame = frame.with_columns(pl.col(pl.Utf8).str.strip_chars())  # ' s01' is s01: no id or name starts with a space
+            lower = {c: c.lower() for c in frame.columns if c != c.lower() and c.lower() not in frame.columns}
+            frame = frame.rename(lower) if len(set(lower.values())) == len(lower) else frame  # Item_ID is item_id
         except pl.exceptions.PolarsError as exc:
-            raise DataError(table_error(path, exc)) from None
+            raise DataError(table_error(path, exc, separator)) from None
         return _split_list_cells(frame, table)
     payload = _read_structured(path)
     records = payload.get(table) if isinstance(payload, dict) else payload

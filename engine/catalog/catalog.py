@@ -17,7 +17,7 @@ import polars as pl
 
 from engine.catalog.bundle import RawBundle, read_bundle
 from engine.catalog.graph import PrerequisiteGraph, build_graph, cycle_problems, reference_problems
-from engine.catalog.schema import INTERVENTIONS, LEVELS, RESOURCE_KINDS, SKILL_PARAMS
+from engine.catalog.schema import INTERVENTIONS, LEVELS, RESOURCE_KINDS, SKILL_PARAMS, list_cell_hint
 from engine.data.schema import ITEMS, RESOURCES, SKILLS, SKILL_LIST, TableSchema
 from engine.data.validate import find_problems
 from engine.errors import DataValidationError, NotFoundError, Problem
@@ -48,7 +48,8 @@ def _unknown_skill_problems(frame: pl.DataFrame, table: str, id_column: str, kno
             problems.append(Problem(row, "skill_ids", owner, f"[{table}] {owner!r} names no skill; list at least one skill id"))
         for s in skills:
             if s not in known:
-                problems.append(Problem(row, "skill_ids", s, f"[{table}] {owner!r} refers to unknown skill {s!r}; add it to skills or fix the id"))
+                problems.append(Problem(row, "skill_ids", s, f"[{table}] {owner!r} refers to unknown skill {s!r}; "
+                                        + (list_cell_hint(s, known) or "add it to skills or fix the id")))
     return problems
 
 

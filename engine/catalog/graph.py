@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from engine.catalog.schema import list_cell_hint
 from engine.errors import Problem
 
 
@@ -39,7 +40,8 @@ def reference_problems(skill_ids: list[str], prerequisites: list[list[str]]) -> 
                 problems.append(Problem(row, "prerequisites", p, f"skill {skill!r} lists itself as a prerequisite; remove it"))
             elif p not in known:
                 problems.append(
-                    Problem(row, "prerequisites", p, f"skill {skill!r} has unknown prerequisite {p!r}; add {p!r} to the skills table or remove it")
+                    Problem(row, "prerequisites", p, f"skill {skill!r} has unknown prerequisite {p!r}; "
+                            + (list_cell_hint(p, known) or f"add {p!r} to the skills table or remove it"))
                 )
     return problems
 

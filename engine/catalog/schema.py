@@ -6,6 +6,8 @@ intervention kinds are closed vocabularies checked here, so a typo in a bundle i
 
 from __future__ import annotations
 
+import re
+
 import polars as pl
 
 from engine.data.schema import RESOURCE_LEVELS, TableSchema
@@ -43,6 +45,15 @@ SKILL_PARAMS = TableSchema(
 
 # CSV cells hold lists (prerequisites, skill_ids) as text joined by this separator.
 LIST_SEPARATOR = ";"
+
+
+def list_cell_hint(value: str, known: set[str]) -> str:
+    """For an unknown id that is really a list written with another separator ('s1|s2', 's1,s2', '["s1", "s2"]'):
+    how list cells are written; else ''."""
+    parts = [p.strip().strip("'\"") for p in re.split(r"[|,/]", value.strip().strip("[]"))]
+    if len(parts) > 1 and all(p in known for p in parts):
+        return f"list cells are separated by {LIST_SEPARATOR!r}: write {LIST_SEPARATOR.join(parts)!r}"
+    return ""
 LIST_COLUMNS: dict[str, tuple[str, ...]] = {
     "skills": ("prerequisites",),
     "items": ("skill_ids",),

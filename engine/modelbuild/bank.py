@@ -63,10 +63,13 @@ def fit_bank(catalog: Catalog, responses: pl.DataFrame, model: str = "2pl", min_
     if enough.len() == 0:
         raise DataError(f"no catalog item has {min_responses} or more responses in the log (most: "
                         f"{int(counts['n'].max() or 0)}); collect more responses or lower --min-item-responses")
+    partial = responses.filter(~pl.col("correct").is_in([0.0, 1.0]))
+    if partial.height:
+        shown = "; ".join(f"student {r['student_id']!r}, item {r['item_id']!r}, seq {r['seq']}: {r['correct']:g}"
+                          for r in partial.head(3).iter_rows(named=True))
+        raise DataError(f"the item bank is dichotomous IRT: every score must be 0 or 1; {partial.height} answer(s) are "
+                        f"partial scores ({shown}); round them, or give a log of right/wrong answers")
     fitted = responses.filter(pl.col("item_id").is_in(enough.implode()))
-    if not fitted["correct"].is_in([0.0, 1.0]).all():
-        raise DataError("the item bank is dichotomous IRT: every score must be 0 or 1 (found partial scores); "
-                        "round them, or give a log of right/wrong answers")
     try:
         irt = fit(IRT(model=model, prior_a=None if model in ("rasch", "1pl") else prior_a, prior_b=prior_b,
                       standard_errors=standard_errors), fitted)

@@ -310,6 +310,23 @@ def check_servable(components: dict[str, Any]) -> None:
 SMALL_LOG_STUDENTS = 100
 
 
+def repeated_answers(responses: pl.DataFrame) -> str | None:
+    """A note when answers repeat an earlier one exactly (same student, item, time and score), or None. They are kept
+    (a platform may log a quick second attempt so), but a log exported or concatenated twice shows up here, and fitted
+    as it is it counts every answer twice: the note names how many and the first of them."""
+    if "timestamp" not in responses.columns:
+        return None
+    key = pl.struct("student_id", "item_id", "timestamp", "correct")
+    repeated = responses.filter(pl.col("timestamp").is_not_null() & ~key.is_first_distinct())
+    if repeated.height == 0:
+        return None
+    first = repeated.row(0, named=True)
+    return (f"{repeated.height} answer(s) ({repeated.height / responses.height:.1%} of the log) repeat an earlier answer "
+            f"exactly: same student, item, time and score (first: student {first['student_id']!r}, item "
+            f"{first['item_id']!r} at {first['timestamp']}); kept as answers, but if the log was exported or joined twice, "
+            "remove the duplicates and build again")
+
+
 def _diagnostics(catalog: Catalog, prepared: PreparedLog, fitted: Fitted, min_item_responses: int, irt_model: str,
                  predictor_info: dict[str, Any], learning: dict[str, Any] | None, forgetting: ForgettingChoice,
                  items: ItemEvidenceChoice, sharing: SharingChoice) -> Diagnostics:
@@ -322,6 +339,8 @@ def _diagnostics(catalog: Catalog, prepared: PreparedLog, fitted: Fitted, min_it
                     "c": float(catalog.item_c[i])})
     seen = set(fitted.skills.skills_)
     notes = [f"catalog: {note}" for note in catalog.notes]  # defaults the catalog filled in, said once more here
+    if (repeats := repeated_answers(prepared.responses)) is not None:
+        notes.append(repeats)
     n_students = int(prepared.responses["student_id"].n_unique())
     if n_students < SMALL_LOG_STUDENTS:
         notes.append(f"a small log: {n_students} students (fewer than {SMALL_LOG_STUDENTS}); in the outside check's world a set "

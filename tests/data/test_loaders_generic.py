@@ -131,3 +131,68 @@ def test_command_line_flags_reach_the_generic_loader(tmp_path):
     assert (row["skill_ids"], row["timestamp"]) == (["a", "b"], datetime(2026, 1, 19, tzinfo=timezone.utc))
     with pytest.raises(ConfigError, match="--skill-separator does not apply to --format wide"):
         loader_options(parser.parse_args(["--skill-separator", ";"]), "wide")
+
+
+def _rows(path):
+    return load(path, "generic").train.select("student_id", "item_id", "correct", "seq", "timestamp").rows()
+
+
+def test_a_log_as_spreadsheets_write_it_reads_as_the_plain_one(tmp_path):
+    """Header names after a comma-and-space or in another case, ids padded with spaces, blank lines in the middle and at
+    the end: the same answers as the plain file (each of these stopped or changed the build before)."""
+    plain = tmp_path / "plain.csv"
+    plain.write_text("student_id,item_id,correct,timestamp\nu1,q1,1,2026-01-05T10:00:00Z\nu1,q2,0,2026-01-05T10:01:00Z\n"
+                     "u2,q1,0,2026-01-05T11:00:00Z\n")
+    messy = tmp_path / "messy.csv"
+    messy.write_text("Student_ID, Item_ID, Correct, Timestamp\r\nu1 , q1,1,2026-01-05T10:00:00Z\r\n\r\n"
+                     " u1,q2 ,0,2026-01-05T10:01:00Z\r\nu2,q1,0,2026-01-05T11:00:00Z\r\n,,,\r\n\r\n")
+    assert _rows(messy) == _rows(plain)
+    assert load(messy, "generic").train["timestamp"].null_count() == 0  # the time column was found, not left out
+
+
+def test_missing_columns_are_named_with_the_columns_the_file_has(tmp_path):
+    path = tmp_path / "log.csv"
+    path.write_text("learner,question,ok\nu1,q1,1\n")
+    with pytest.raises(DataValidationError) as err:
+        load(path, "generic")
+    assert "the file's columns: 'learner', 'question', 'ok'" in str(err.value)
+
+
+def test_day_and_month_order_is_read_from_the_dates_or_asked_for(tmp_path):
+    """01/13/2026 can only be month-first and 13/01/2026 only day-first; a column whose every date reads both ways is
+    an error asking for the format, not a silent guess (01/04 was read as 1 April)."""
+    month_first = tmp_path / "us.csv"
+    month_first.write_text("student_id,item_id,correct,timestamp\nu1,q1,1,01/04/2026 09:00\nu1,q2,1,01/13/2026 09:00\n")
+    day_first = tmp_path / "eu.csv"
+    day_first.write_text("student_id,item_id,correct,timestamp\nu1,q1,1,04/01/2026 09:00\nu1,q2,1,13/01/2026 09:00\n")
+    expected = [datetime(2026, 1, 4, 9, tzinfo=timezone.utc), datetime(2026, 1, 13, 9, tzinfo=timezone.utc)]
+    assert load(month_first, "generic").train["timestamp"].to_list() == expected
+    assert load(day_first, "generic").train["timestamp"].to_list() == expected
+    both = tmp_path / "both.csv"
+    both.write_text("student_id,item_id,correct,timestamp\nu1,q1,1,01/04/2026 09:00\nu1,q2,1,03/02/2026 09:00\n")
+    with pytest.raises(DataValidationError) as err:
+        load(both, "generic")
+    assert "--timestamp-format '%m/%d/%Y %H:%M'" in str(err.value) and "01/04/2026 09:00" in str(err.value)
+    named = load(both, "generic", timestamp_format="%m/%d/%Y %H:%M").train["timestamp"].to_list()
+    assert named == [datetime(2026, 1, 4, 9, tzinfo=timezone.utc), datetime(2026, 3, 2, 9, tzinfo=timezone.utc)]
+
+
+def test_an_answer_without_a_time_stays_after_the_answer_before_it(tmp_path):
+    path = tmp_path / "log.csv"
+    path.write_text("student_id,item_id,correct,timestamp\nu1,q1,1,2026-01-05T10:00:00Z\nu1,q2,0,\n"
+                    "u1,q3,1,2026-01-05T10:05:00Z\nu1,q0,1,2026-01-05T09:00:00Z\n")
+    order = load(path, "generic").train.sort("seq")["item_id"].to_list()
+    assert order == ["q0", "q1", "q2", "q3"]  # q2 (no time) right after q1, its neighbour in the file; q0 first by time
+
+
+def test_json_and_compressed_logs_are_named_not_parsed(tmp_path):
+    import gzip
+
+    lines = tmp_path / "log.jsonl"
+    lines.write_text('{"student_id": "u1", "item_id": "q1", "correct": 1}\n')
+    packed = tmp_path / "log.csv.gz"
+    packed.write_bytes(gzip.compress(b"student_id,item_id,correct\nu1,q1,1\n"))
+    with pytest.raises(DataValidationError, match="JSON logs are not read: write the log as CSV, TSV or Parquet"):
+        load(lines, "generic")
+    with pytest.raises(DataValidationError, match=r"gzip-compressed: decompress it first"):
+        load(packed, "generic")

@@ -78,6 +78,37 @@ def test_the_three_formats_give_the_same_catalog(tmp_path: Path) -> None:
         assert cat.interventions["capacity_per_week"].to_list() == [6]
 
 
+def test_a_csv_bundle_as_spreadsheets_save_it_gives_the_same_catalog(tmp_path: Path) -> None:
+    """Semicolon-separated (a comma-decimal locale's CSV), headers in another case, cells padded with spaces, blank
+    lines: the same catalog as the plain CSV bundle (each of these stopped the build before)."""
+    plain = load_catalog(write_csv_bundle(tmp_path / "plain"))
+    messy = write_csv_bundle(tmp_path / "messy")
+    for table in ("skills", "items", "resources", "interventions"):
+        frame = pl.read_csv(messy / f"{table}.csv", infer_schema=False)
+        frame = frame.rename({c: c.upper() if c.endswith("_id") else c for c in frame.columns})
+        frame = frame.with_columns(pl.col(c).str.replace(r"^(.+)$", " ${1} ") for c in frame.columns)
+        frame.write_csv(messy / f"{table}.csv", separator=";" if table != "skills" else ",")
+        with (messy / f"{table}.csv").open("a") as handle:
+            handle.write("\n" + (";" if table != "skills" else ",") * (frame.width - 1) + "\n\n")
+    got = load_catalog(messy)
+    assert got.skill_ids == plain.skill_ids and got.item_ids == plain.item_ids
+    assert got.item_skills.tolist() == plain.item_skills.tolist() and np.allclose(got.item_a, plain.item_a)
+    assert got.graph.direct.tolist() == plain.graph.direct.tolist()
+    assert got.resource_skill.tolist() == plain.resource_skill.tolist()
+
+
+def test_a_list_cell_with_another_separator_is_told_how_lists_are_written(tmp_path: Path) -> None:
+    skills = [dict(s) for s in SKILLS]
+    skills[3]["prerequisites"] = ["b|c"]
+    items = [dict(i) for i in ITEMS]
+    items[2]["skill_ids"] = ["c,d"]
+    with pytest.raises(DataValidationError) as err:
+        load_catalog(write_json_bundle(tmp_path / "c.json", skills=skills, items=items))
+    text = str(err.value)
+    assert "unknown prerequisite 'b|c'; list cells are separated by ';': write 'b;c'" in text
+    assert "refers to unknown skill 'c,d'; list cells are separated by ';': write 'c;d'" in text
+
+
 def test_graph_arrays_match_the_hand_drawn_graph(tmp_path: Path) -> None:
     cat = load_catalog(write_json_bundle(tmp_path / "c.json"))
     g = cat.graph

@@ -19,7 +19,7 @@ from engine.modelbuild import build_model_set, format_table, prepare_log, read_s
 from engine.modelbuild.modelset import fit_components
 from engine.catalog import demo_catalog, load_catalog
 from engine.data import load
-from engine.errors import ConfigError, DataValidationError
+from engine.errors import ConfigError, DataError, DataValidationError
 from engine.evaluation.metrics import auc
 from engine.evaluation.splits import split_students
 from engine.mastery import MasteryBatch, MasteryConfig, MasteryEngine
@@ -378,3 +378,22 @@ def test_a_log_of_few_students_is_named_in_the_diagnostics(world):
     assert f"{SMALL_LOG_STUDENTS - 1} students" in note and "How large a log" in note
     _, full = build_model_set(load_catalog(world.catalog), log, predictor="irt", test_fraction=0)
     assert log["student_id"].n_unique() >= SMALL_LOG_STUDENTS and not any(n.startswith("a small log") for n in full.notes)
+
+
+def test_repeated_answers_are_kept_and_named_and_partial_scores_name_their_rows(world):
+    """A log joined twice: every answer repeated with its time (the build's models change: forgetting, the predictor),
+    so the diagnostics count them and name the first; a partial score stops the build naming student, item and seq."""
+    from engine.modelbuild.modelset import repeated_answers
+
+    log = load(world.log, "generic").train
+    assert "timestamp" in log.columns and repeated_answers(log) is None
+    twice = pl.concat([log, log.with_columns(pl.col("seq") + 10_000)])
+    note = repeated_answers(twice)
+    first = log.row(0, named=True)  # the first answer of the second copy repeats the log's first row
+    assert note is not None and note.startswith(f"{log.height} answer(s) (50.0% of the log) repeat an earlier answer")
+    assert f"first: student {first['student_id']!r}, item {first['item_id']!r}" in note
+    one = log.with_columns(pl.when(pl.int_range(pl.len()) == 7).then(0.5).otherwise(pl.col("correct")).alias("correct"))
+    row = one.row(7, named=True)
+    with pytest.raises(DataError, match=rf"1 answer\(s\) are partial scores \(student {row['student_id']!r}, item "
+                                        rf"{row['item_id']!r}, seq {row['seq']}: 0.5\)"):
+        build_model_set(load_catalog(world.catalog), one, predictor="irt", test_fraction=0)

@@ -2,7 +2,8 @@
 
 Options of `load_generic`:
 - `columns`: canonical name -> source column name, for any of `student_id`, `item_id`, `correct`
-  (required) and `skill_ids`, `timestamp`, `seq` (optional). Unmapped names are looked up as-is.
+  (required) and `skill_ids`, `timestamp`, `seq` (optional). Unmapped names are looked up as they are, else
+  whatever their case and surrounding spaces (`Student_ID`); ids lose surrounding spaces; blank lines are skipped.
 - `skill_separator` (default ","): splits a text skill column ("12,15" -> ["12", "15"]); a Parquet
   list column is used as it is. Without a skill column every response gets an empty skill list.
 - `separator`: CSV field separator; default tab for `.tsv`/`.tab`, otherwise sniffed from the header.
@@ -10,12 +11,13 @@ Options of `load_generic`:
   1970-01-01 UTC). Default: ISO 8601 text, and a column of plain numbers all at least 1e8 as Unix time, in
   seconds when every value is below 1e11 (1e8 s is March 1973, 1e11 s the year 5138) and in milliseconds
   otherwise. Smaller numbers (step or day counts) are an error rather than times in 1970: they belong in `seq`.
-  Times are read as UTC.
+  Dates written day/month/year or month/day/year take the order the values show (a number above 12 first or
+  second); a column whose every date reads both ways is an error asking for the format. Times are read as UTC.
 - `correct`: a number in [0, 1], or `true` / `false` in any case (what Python and pandas write for booleans).
 - `roster_columns`: per-student columns (subgroups for fairness audits) returned as `Dataset.roster`
   and kept out of the responses; a student must have one value per column.
-Order within a student: `seq` when mapped, else `timestamp` (ties and missing times keep file order),
-else file order. Row numbers in errors count data rows from 1, header excluded.
+Order within a student: `seq` when mapped, else `timestamp` (ties keep file order, and an answer without a time
+follows the answer before it in the file), else file order. Row numbers in errors count data rows from 1, header excluded.
 
 The module also holds the table helpers the other text loaders share: reading every column as text
 with clear errors, checking required columns, and validating in file-row terms.
@@ -23,7 +25,6 @@ with clear errors, checking required columns, and validating in file-row terms.
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -35,7 +36,7 @@ from engine.data.loaders.common import require_file
 from engine.data.schema import SCHEMAS, SKILL_LIST, UTC_DATETIME, TableSchema
 from engine.data.validate import find_problems, validate
 from engine.errors import DataValidationError, Problem
-from engine.jsonfile import binary_data, table_error
+from engine.jsonfile import binary_data, sniff_separator, table_error, tidy_text_table
 
 FILE_ROW = "__file_row__"  # 0-based data row of the source file, carried through a loader
 ROWS_LISTED = 20
@@ -45,18 +46,6 @@ REQUIRED = ("student_id", "item_id", "correct")
 
 
 # ----------------------------------------------------------------------------- shared table helpers
-def sniff_separator(path: Path) -> str:
-    """Tab for .tsv/.tab; otherwise the most frequent of `, ; tab |` in the header line."""
-    if path.suffix.lower() in (".tsv", ".tab"):
-        return "\t"
-    with path.open("r", encoding="utf-8", errors="replace") as handle:
-        header = handle.readline()
-    try:
-        return csv.Sniffer().sniff(header, delimiters=",;\t|").delimiter
-    except csv.Error:
-        return ","
-
-
 def read_text_table(path: Path, separator: str | None = None, null_values: Sequence[str] = DEFAULT_NULLS) -> pl.DataFrame:
     """Read a delimited file with every column as text (so bad values are reported, not guessed).
 
@@ -76,17 +65,20 @@ def read_text_table(path: Path, separator: str | None = None, null_values: Seque
         raise DataValidationError(
             [Problem(None, None, None, table_error(path, exc, sep, with_file=False))], source=str(path),
         ) from None
-    if frame.width == 0 or frame.height == 0:
+    frame = tidy_text_table(frame.with_row_index(FILE_ROW))
+    if frame.width <= 1 or frame.height == 0:
         raise DataValidationError([Problem(None, None, str(path), "the file has no data rows")], source=str(path))
-    return frame.with_row_index(FILE_ROW)
+    return frame
 
 
 def require_columns(frame: pl.DataFrame, needed: Iterable[str], source: str, what: str) -> None:
     """Raise one DataValidationError naming every needed column the frame lacks."""
     missing = [c for c in needed if c not in frame.columns]
     if missing:
+        has = ", ".join(repr(c) for c in frame.columns if c != FILE_ROW)
         raise DataValidationError(
-            [Problem(None, c, None, f"required column is missing; {what}") for c in missing], source=source
+            [Problem(None, c, None, f"required column is missing (the file's columns: {has}); {what}") for c in missing],
+            source=source,
         )
 
 
@@ -166,6 +158,9 @@ def in_file_order(frame: pl.DataFrame, then: Sequence[str]) -> pl.DataFrame:
     return frame.with_columns(first).sort([FIRST_ROW, *then], nulls_last=True, maintain_order=True).drop(FIRST_ROW)
 
 
+TIME_KEY = "__time_key__"  # ordering time: a missing time takes the time of the student's answer before it in the file
+
+
 def number_within_student(frame: pl.DataFrame, order: Sequence[str]) -> pl.DataFrame:
     """Group by student in file order, then sort by `order` (stable: ties and nulls keep file order, nulls
     last) and set `seq`."""
@@ -190,6 +185,10 @@ def typed_columns(frame: pl.DataFrame, columns: Sequence[str]) -> pl.DataFrame:
 
 # ----------------------------------------------------------------------------- the generic loader
 def _read_any(path: Path, separator: str | None) -> pl.DataFrame:
+    if path.suffix.lower() in (".json", ".jsonl", ".ndjson"):
+        raise DataValidationError([Problem(None, None, str(path), "JSON logs are not read: write the log as CSV, TSV or "
+                                                                  "Parquet, one row per answer (README, \"Data formats\")")],
+                                  str(path))
     if path.suffix.lower() in (".parquet", ".pq"):
         require_file(path)
         try:
@@ -252,12 +251,41 @@ def _timestamp(frame: pl.DataFrame, source: str, fmt: str | None) -> tuple[pl.Se
         unit = "unix_ms" if float(numbers.abs().max()) >= UNIX_MS_FROM else "unix"
         parsed = _unix_times(numbers, UNIX_FORMATS[unit])
     else:
+        text, ambiguous = _numeric_dates_as_iso(text)
+        if ambiguous is not None:
+            return pl.Series("timestamp", [None] * text.len(), dtype=UTC_DATETIME), [Problem(None, source, ambiguous, (
+                "every date reads both day-first and month-first (no day above 12), so the order cannot be told; name "
+                "it: --timestamp-format '%m/%d/%Y %H:%M' (month first) or '%d/%m/%Y %H:%M' (day first), with your "
+                "time part (Python: timestamp_format=)"))]
         parsed = pl.coalesce(_parse_times(text, zoned=False), _parse_times(text, zoned=True))
     bad = frame.select(FILE_ROW, pl.col(source)).filter(parsed.is_null() & text.is_not_null())
     hint = (f"cannot be read as a date-time (format {fmt or 'not given'}); write ISO 8601 (2024-01-31T14:05:00Z) or "
             "Unix seconds, or name the format: --timestamp-format '%d/%m/%Y %H:%M', unix or unix_ms "
             "(Python: timestamp_format=); a count of steps or days is not a time: map it as seq (--column seq=...)")
     return parsed.alias("timestamp"), rows_problems(bad, source, hint)
+
+
+NUMERIC_DATE = r"^(\d{1,2})[/.](\d{1,2})[/.](\d{4})(.*)$"  # 31/01/2026 14:05, 01.31.2026, ...
+
+
+def _numeric_dates_as_iso(text: pl.Series) -> tuple[pl.Series, str | None]:
+    """Dates written day/month/year or month/day/year, as ISO text (the rest of each value, a time, kept), the order
+    told by the values: a first number above 12 makes the column day-first, a second one month-first. When every
+    value fits both orders the column is returned as it is with the first value, to be named in an error: read
+    either way, 01/04/2026 would be a silent guess of January or April. Columns not wholly in this form pass
+    unchanged (None)."""
+    parts = text.str.extract_groups(NUMERIC_DATE)
+    present = text.is_not_null()
+    if not bool(present.any()) or bool((parts.struct.field("1").is_null() & present).any()):
+        return text, None
+    first, second = (parts.struct.field(k).cast(pl.Int64) for k in ("1", "2"))
+    day_first, month_first = int(first.max()) > 12, int(second.max()) > 12
+    if day_first == month_first:  # both orders fit (or neither): nothing in the data to tell them apart
+        return text, (str(text.drop_nulls()[0]) if not day_first else None)
+    day, month = (first, second) if day_first else (second, first)
+    iso = pl.select(pl.concat_str([parts.struct.field("3"), pl.lit("-"), month.cast(pl.Utf8).str.zfill(2), pl.lit("-"),
+                                   day.cast(pl.Utf8).str.zfill(2), parts.struct.field("4")])).to_series()
+    return iso.alias(text.name), None
 
 
 def _correct_column(column: pl.Series) -> pl.Expr:
@@ -282,6 +310,19 @@ def _roster(frame: pl.DataFrame, columns: Sequence[str], where: str) -> pl.DataF
     return validate(typed_columns(per_student.drop(FILE_ROW), columns), "roster", source=where)
 
 
+def _resolve_column(columns: Sequence[str], name: str, where: str) -> str:
+    """`name` when the file has that column; else the one column equal to it but for case and surrounding spaces
+    (`Student_ID` for student_id, `Timestamp` for timestamp), so a column is never left out for its spelling; else
+    `name` (missing: reported by the caller)."""
+    if name in columns:
+        return name
+    alike = [c for c in columns if c.strip().lower() == name.strip().lower()]
+    if len(alike) > 1:
+        raise DataValidationError([Problem(None, name, None, f"several columns could be {name!r} ({', '.join(map(repr, alike))}); "
+                                                             f"name one with --column {name}=COLUMN")], where)
+    return alike[0] if alike else name
+
+
 def load_generic(
     path: str | Path,
     columns: Mapping[str, str] | None = None,
@@ -300,6 +341,7 @@ def load_generic(
             [Problem(None, u, None, f"not a canonical column; map only {', '.join(CANONICAL)}") for u in unknown], where
         )
     raw = _read_any(target, separator)
+    mapping = {name: _resolve_column(raw.columns, source, where) for name, source in mapping.items()}
     require_columns(raw, [mapping[c] for c in REQUIRED] + list(roster_columns), where,
                     "map it with --column CANONICAL=YOURS on the command line, e.g. --column student_id=learner "
                     "(Python: columns={canonical name: your column name})")
@@ -307,8 +349,8 @@ def load_generic(
     raw = raw.with_columns(_correct_column(raw[present["correct"]]))
     selected = [
         pl.col(FILE_ROW),
-        pl.col(present["student_id"]).cast(pl.Utf8).alias("student_id"),
-        pl.col(present["item_id"]).cast(pl.Utf8).alias("item_id"),
+        pl.col(present["student_id"]).cast(pl.Utf8).str.strip_chars().alias("student_id"),  # ' s01' is s01
+        pl.col(present["item_id"]).cast(pl.Utf8).str.strip_chars().alias("item_id"),
         _skill_column(raw, present.get("skill_ids"), skill_separator),
         pl.col(present["correct"]).alias("correct"),
     ]
@@ -322,11 +364,13 @@ def load_generic(
     if "seq" not in present:
         frame = frame.with_columns(pl.col(FILE_ROW).cast(pl.Int64).alias("seq"))  # placeholder, unique
     checked = validate_file_rows(frame, "responses", where, time_problems)
+    if "timestamp" in present:  # an answer without a time stays where the file has it: after the answer before it
+        checked = checked.with_columns(pl.col("timestamp").forward_fill().backward_fill().over("student_id").alias(TIME_KEY))
     if "seq" not in present:
-        checked = number_within_student(checked, ["timestamp"] if "timestamp" in present else [])
+        checked = number_within_student(checked, [TIME_KEY] if "timestamp" in present else [])
     roster = None
     if roster_columns:
         per_row = raw.select(FILE_ROW, *roster_columns).with_columns(frame["student_id"])
         roster = _roster(per_row, roster_columns, where)
-    responses = canonical_responses(in_file_order(checked, ["seq"]).drop(FILE_ROW), source=where)
+    responses = canonical_responses(in_file_order(checked, ["seq"]).drop(FILE_ROW, TIME_KEY, strict=False), source=where)
     return Dataset(name=target.stem, train=responses, roster=roster)
