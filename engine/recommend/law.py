@@ -9,7 +9,12 @@ earlier practice step was for the student when it was taken:
 where N_b counts the student's earlier steps on the item's skill whose predicted success (the mastery
 engine's per-skill IRT prediction just before the answer) fell in difficulty band b (`BAND_EDGES`), and
 -a_i b_i is the item's calibrated easiness. gamma_b is the logit-scale learning a step in band b leaves
-behind, measured on every later answer on the skill, not only the next one. The student intercepts absorb
+behind, measured on every later answer on the skill, not only the next one. Answers may be guessed: the fit's answer
+model is P(correct) = g + (1 - g) sigmoid(logit above), with one floor g for the log chosen from FLOORS by the
+likelihood (a floor other than 0 only when it raises the log-likelihood by more than FLOOR_BEYOND, half the 99%
+point of chi-square with one degree of freedom). Without it, answers a weak student gets right by guessing on a
+multiple-choice item read as learning left by the hardest steps: in the outside world with a guessing floor of 0.25 the
+0-30% band came out the best (+0.21 logits, world 11) and equilearn fell below the gated curriculum. The student intercepts absorb
 who the student is, so the gammas are identified by how success changes within a student over time; a
 random-practice log varies the band of each step at random, which is what makes them comparable.
 
@@ -51,17 +56,20 @@ from engine.errors import ConfigError
 FORMAT = "equilearn-learning-law"
 FORMAT_VERSION = 1
 MIN_STEPS = 200  # fewer logged steps than this and the law is not used (uninformative)
+FLOORS: tuple[float, ...] = (0.0, 0.1, 0.2, 0.3)  # guessing floors tried (multiple choice of 3-10 options: 0.1-0.33)
+FLOOR_BEYOND = 3.32  # log-likelihood gain a floor above 0 needs: chi2(1) at 99% / 2
 
 
 @dataclass(frozen=True)
 class LearningLaw:
     """Per difficulty band (edges of predicted success): logit learning per step `gamma`, its `se`, and how
-    many logged steps fell in the band (`n`)."""
+    many logged steps fell in the band (`n`); `floor`: the guessing floor of the fit's answer model."""
 
     edges: tuple[float, ...]
     gamma: tuple[float, ...]
     se: tuple[float, ...]
     n: tuple[int, ...]
+    floor: float = 0.0
 
     def __post_init__(self) -> None:
         k = len(self.edges) - 1
@@ -69,6 +77,8 @@ class LearningLaw:
             raise ConfigError(f"learning law: {k} bands need as many gamma, se and n values")
         if not all(np.isfinite(self.gamma)) or not all(s >= 0 for s in self.se):
             raise ConfigError("learning law: gamma must be finite and se >= 0")
+        if not 0.0 <= self.floor < 1.0:
+            raise ConfigError(f"learning law: the guessing floor must be in [0, 1), got {self.floor}")
 
     @property
     def informative(self) -> bool:
@@ -138,7 +148,7 @@ class LearningLaw:
 
     def to_dict(self) -> dict[str, Any]:
         return {"format": FORMAT, "format_version": FORMAT_VERSION, "band_edges": list(self.edges),
-                "gamma": list(self.gamma), "se": list(self.se), "n": list(self.n)}
+                "gamma": list(self.gamma), "se": list(self.se), "n": list(self.n), "floor": self.floor}
 
     @classmethod
     def from_dict(cls, payload: dict[str, Any]) -> LearningLaw:
@@ -146,7 +156,8 @@ class LearningLaw:
             raise ConfigError(f"not a {FORMAT} v{FORMAT_VERSION} payload")
         try:
             return cls(tuple(float(x) for x in payload["band_edges"]), tuple(float(x) for x in payload["gamma"]),
-                       tuple(float(x) for x in payload["se"]), tuple(int(x) for x in payload["n"]))
+                       tuple(float(x) for x in payload["se"]), tuple(int(x) for x in payload["n"]),
+                       float(payload.get("floor", 0.0)))  # a law written before floors were fitted had none
         except (KeyError, TypeError, ValueError) as exc:
             raise ConfigError(f"learning law: malformed payload ({exc})") from None
 
@@ -158,10 +169,11 @@ class LearningLaw:
 
 def fit_law(student: np.ndarray, skill: np.ndarray, easiness: np.ndarray, counts: np.ndarray, correct: np.ndarray,
             step_band: np.ndarray, edges: tuple[float, ...], *, penalty: float = 0.1, max_students: int = 3000,
-            seed: int = 0) -> LearningLaw:
+            seed: int = 0, floors: tuple[float, ...] = FLOORS) -> LearningLaw:
     """Fit the additive-factors law (module docstring). Per response: `student` and `skill` indices, the item's
     `easiness` (-a b), `counts` (n, B) of the student's earlier steps on the skill per band, `correct` (0/1), and
-    `step_band`, the band this response's own step fell in (for the per-band step counts)."""
+    `step_band`, the band this response's own step fell in (for the per-band step counts); `floors`: the guessing
+    floors tried (module docstring)."""
     n_bands = len(edges) - 1
     students = np.unique(student)
     if students.size > max_students:
@@ -175,11 +187,19 @@ def fit_law(student: np.ndarray, skill: np.ndarray, easiness: np.ndarray, counts
         return LearningLaw(tuple(edges), (0.0,) * n_bands, (0.0,) * n_bands, tuple(int(x) for x in steps))
     shared = shared_design(k_idx, easiness, counts)
     y = correct.astype(float)
-    u, coef, inverse_schur = _newton(s_idx, shared, y, penalty)
-    cov = _clustered_covariance(s_idx, shared, y, u, coef, inverse_schur, penalty)
+    fits: dict[float, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+    start = None
+    for floor in sorted(floors):  # each floor starts from the fit below it: a few Fisher-scoring steps, not fifty
+        fits[floor] = _newton(s_idx, shared, y, penalty, floor=floor, start=start)
+        start = fits[floor][:2]
+    loglik = {floor: _loglik(s_idx, shared, y, u, v, floor) for floor, (u, v, _) in fits.items()}
+    best = max(loglik, key=loglik.get)
+    floor = best if loglik[best] - loglik.get(0.0, -np.inf) > FLOOR_BEYOND else min(floors)
+    u, coef, inverse_schur = fits[floor]
+    cov = _clustered_covariance(s_idx, shared, y, u, coef, inverse_schur, penalty, floor)
     se = np.sqrt(np.clip(np.diag(cov)[-n_bands:], 0.0, None))
     return LearningLaw(tuple(edges), tuple(float(x) for x in coef[-n_bands:]), tuple(float(x) for x in se),
-                       tuple(int(x) for x in steps))
+                       tuple(int(x) for x in steps), float(floor))
 
 
 def shared_design(skill: np.ndarray, easiness: np.ndarray, counts: np.ndarray) -> sparse.csr_matrix:
@@ -196,45 +216,71 @@ def _membership(student: np.ndarray) -> sparse.csr_matrix:
     return sparse.csr_matrix((np.ones(student.size), (student, np.arange(student.size))), shape=(n_students, student.size))
 
 
+def _floored(eta: np.ndarray, y: np.ndarray, floor: float) -> tuple[np.ndarray, np.ndarray]:
+    """Per row of P = floor + (1 - floor) sigmoid(eta): the score residual (d loglik / d eta) and the Fisher weight
+    (dP/d eta)^2 / (P (1 - P)); at floor 0, y - p and p (1 - p), the logistic regression's."""
+    p0 = expit(eta)
+    slope = (1.0 - floor) * p0 * (1.0 - p0)
+    p = floor + (1.0 - floor) * p0
+    var = np.clip(p * (1.0 - p), 1e-12, None)
+    return (y - p) * slope / var, slope * slope / var
+
+
+def _loglik(student: np.ndarray, shared: sparse.csr_matrix, y: np.ndarray, u: np.ndarray, v: np.ndarray,
+            floor: float) -> float:
+    p = np.clip(floor + (1.0 - floor) * expit(u[student] + shared @ v), 1e-12, 1.0 - 1e-12)
+    return float((y * np.log(p) + (1.0 - y) * np.log1p(-p)).sum())
+
+
 def _newton(student: np.ndarray, shared: sparse.csr_matrix, y: np.ndarray, penalty: float,
-            max_iter: int = 50, tol: float = 1e-8) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+            max_iter: int = 50, tol: float = 1e-8, floor: float = 0.0,
+            start: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Ridge logistic regression logit = u[student] + shared @ v, penalty / 2 * (|u|^2 + |v|^2), by Newton's
-    method. The student block of the Hessian is diagonal, so each step solves only the small `shared` block
+    method (Fisher scoring with a guessing `floor`, P = floor + (1 - floor) sigmoid(logit), each step halved until the
+    penalised likelihood does not fall). The student block of the Hessian is diagonal, so each step solves only the
+    small `shared` block
     (its Schur complement): O(rows x columns^2) per step, whatever the number of students. Returns u, v and
     the inverse Schur complement (the shared block of the inverse Hessian: v's model-based covariance)."""
     members, q = _membership(student), shared.shape[1]
     n_students = members.shape[0]
-    u, v = np.zeros(n_students), np.zeros(q)
+    u, v = (np.zeros(n_students), np.zeros(q)) if start is None else (start[0].copy(), start[1].copy())
+
+    def objective(u: np.ndarray, v: np.ndarray) -> float:
+        return _loglik(student, shared, y, u, v, floor) - penalty / 2 * (float(u @ u) + float(v @ v))
+
+    current = objective(u, v)
     for _ in range(max_iter):
-        p = expit(u[student] + shared @ v)
-        w = p * (1.0 - p)
-        g_u = members @ (y - p) - penalty * u
-        g_v = shared.T @ (y - p) - penalty * v
+        r, w = _floored(u[student] + shared @ v, y, floor)
+        g_u = members @ r - penalty * u
+        g_v = shared.T @ r - penalty * v
         h_uu = members @ w + penalty  # (n_students,) the diagonal block
         h_uv = (members @ shared.multiply(w[:, None])).toarray()  # (n_students, q)
         h_vv = (shared.T @ shared.multiply(w[:, None])).toarray() + penalty * np.eye(q)
         schur = h_vv - h_uv.T @ (h_uv / h_uu[:, None])
         dv = np.linalg.solve(schur, g_v - h_uv.T @ (g_u / h_uu))
         du = (g_u - h_uv @ dv) / h_uu
-        u, v = u + du, v + dv
-        if max(np.abs(du).max(), np.abs(dv).max()) < tol:
+        step = 1.0  # halved until the penalised likelihood does not fall: with a floor it is not concave, and a full
+        while (trial := objective(u + step * du, v + step * dv)) < current - 1e-9 * abs(current) and step > 1e-3:
+            step /= 2  # Fisher step can overshoot a student whose answers all sit at the floor
+        u, v, gained, current = u + step * du, v + step * dv, trial - current, trial
+        settled = floor > 0 and 0 <= gained < 1e-8 * abs(current)  # Fisher scoring's slow tail moves nothing that matters
+        if step * max(np.abs(du).max(), np.abs(dv).max()) < tol or settled:
             break
     return u, v, np.linalg.inv(schur)
 
 
 def _clustered_covariance(student: np.ndarray, shared: sparse.csr_matrix, y: np.ndarray, u: np.ndarray, v: np.ndarray,
-                          inverse_schur: np.ndarray, penalty: float) -> np.ndarray:
+                          inverse_schur: np.ndarray, penalty: float, floor: float = 0.0) -> np.ndarray:
     """Covariance of v clustered by student: bread M^-1 (`inverse_schur`) around the meat sum_i s_i s_i^T x G / (G - 1)
     over the G students, s_i = sum over the student's rows of (x_t - h_i) r_t, the score on v net of the part the
-    student's own intercept absorbs (h_i = the student's row of H_uv / H_uu, r_t = y_t - p_t): the v part of the
-    penalised estimator's influence, summed over each student's answers."""
+    student's own intercept absorbs (h_i = the student's row of H_uv / H_uu, r_t the score residual, y_t - p_t
+    without a floor; `_floored`): the v part of the penalised estimator's influence, summed over each student's
+    answers."""
     members = _membership(student)
     n_students = members.shape[0]
-    p = expit(u[student] + shared @ v)
-    w = p * (1.0 - p)
+    r, w = _floored(u[student] + shared @ v, y, floor)
     h_uu = members @ w + penalty  # the penalised Hessian's diagonal block, as in the bread
     h_uv = (members @ shared.multiply(w[:, None])).toarray()
-    r = y - p
     scores = (members @ shared.multiply(r[:, None])).toarray() - (h_uv / h_uu[:, None]) * (members @ r)[:, None]
     meat = scores.T @ scores * n_students / max(n_students - 1, 1)
     return inverse_schur @ meat @ inverse_schur

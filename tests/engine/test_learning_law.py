@@ -41,6 +41,21 @@ def test_fit_recovers_the_simulated_learning_per_band() -> None:
     assert np.all(np.abs(gamma - TRUE_GAMMA) < 3.5 * se + 0.01), (gamma, se)
     assert int(np.argmax(gamma)) == 2  # the band where learning peaks
     assert sum(law.n) == correct.size  # every step counted in its band
+    assert law.floor == 0.0  # answers without guessing: no floor
+
+
+def test_a_guessing_floor_is_found_and_the_learning_under_it_recovered() -> None:
+    """Answers right by guessing a fifth of the time (P = 0.2 + 0.8 sigmoid(logit)): the fit picks the floor 0.2 and
+    recovers the simulated gammas; fitted without a floor, the learning reads lower (the logit scale is compressed)."""
+    student, skill, easiness, counts, _, band = _simulated_log(n_students=600)
+    logit = np.random.default_rng(1).normal(0, 1, 600)[student] + easiness + counts @ TRUE_GAMMA
+    correct = (np.random.default_rng(2).random(student.size) < 0.2 + 0.8 / (1 + np.exp(-logit))).astype(float)
+    law = fit_law(student, skill, easiness, counts, correct, band, BAND_EDGES)
+    gamma, se = np.array(law.gamma), np.array(law.se)
+    assert law.floor == 0.2
+    assert np.all(np.abs(gamma - TRUE_GAMMA) < 3.5 * se + 0.01), (gamma, se)
+    plain = fit_law(student, skill, easiness, counts, correct, band, BAND_EDGES, floors=(0.0,))
+    assert plain.floor == 0.0 and plain.gamma[2] < gamma[2]  # without the floor, what the best band teaches reads lower
 
 
 def test_multiplier_prefers_the_band_that_teaches_and_is_neutral_without_evidence() -> None:
@@ -111,8 +126,12 @@ def test_expected_multiplier_averages_the_bands_over_the_ability_posterior() -> 
 
 
 def test_round_trip_and_malformed_payloads() -> None:
-    law = LearningLaw(BAND_EDGES, (0.0, 0.05, 0.25, 0.15, 0.0, 0.0), (0.01,) * 6, (1000,) * 6)
+    law = LearningLaw(BAND_EDGES, (0.0, 0.05, 0.25, 0.15, 0.0, 0.0), (0.01,) * 6, (1000,) * 6, floor=0.2)
     assert LearningLaw.from_dict(law.to_dict()) == law
+    written_before_floors = {k: v for k, v in law.to_dict().items() if k != "floor"}
+    assert LearningLaw.from_dict(written_before_floors).floor == 0.0
+    with pytest.raises(ConfigError):
+        LearningLaw.from_dict({**law.to_dict(), "floor": 1.0})
     with pytest.raises(ConfigError):
         LearningLaw.from_dict({**law.to_dict(), "gamma": [0.1, 0.2]})
     with pytest.raises(ConfigError):
@@ -169,7 +188,7 @@ def test_clustered_standard_errors_follow_the_spread_of_refits_when_students_lea
         rate = rng.normal(1.0, 1.0, 150)[student]
         logit = rng.normal(0, 1, 150)[student] + easiness + rate * (counts @ (3 * TRUE_GAMMA))
         correct = (rng.random(student.size) < 1 / (1 + np.exp(-logit))).astype(float)
-        law = fit_law(student, skill, easiness, counts, correct, band, BAND_EDGES)
+        law = fit_law(student, skill, easiness, counts, correct, band, BAND_EDGES, floors=(0.0,))  # the model's SEs, no choice
         estimates.append(law.gamma)
         clustered.append(law.se)
         inverse_schur = _newton(student, shared_design(skill, easiness, counts), correct, 0.1)[2]
