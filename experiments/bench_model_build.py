@@ -12,7 +12,9 @@ with the load average printed beside each run. The acceptance target is a build 
 
 What each side does:
 - A `model build --predictor auto`: load + check the log, hold out 20 % of students and fit bank + BKT on
-  the rest, replay the held-out students (sequential predictions for five blend weights), replay at most
+  the rest, replay the held-out students (sequential predictions for five blend weights), fit a 2PL and a 3PL
+  bank on at most 1,000 training students and replay at most 500 held-out ones through each (`--model auto`:
+  whether answers are guessed), replay at most
   500 of them once per forgetting stability and once per weight of the items' own guess and slip (six
   values each), fit bank + BKT on everyone, fit the policy's learning component, check the set loads as the server would, write it.
 - B `irt calibrate` (2PL, priors) then `kt fit --model bkt-idem` (the build's skill model; on the training split): two processes, two

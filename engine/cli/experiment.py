@@ -103,7 +103,9 @@ def register_build(model: argparse._SubParsersAction) -> None:
     build.add_argument("--name", help="model-set name written to --out (default: the --register NAME, else equilearn)")
     build.add_argument("--predictor", default="auto", choices=PREDICTOR_CHOICES,
                        help="served predictor of success: bkt, irt, their blend, or auto (held-out AUC picks the blend weight)")
-    build.add_argument("--model", default="2pl", choices=("rasch", "1pl", "2pl", "3pl"), help="IRT model of the item bank")
+    build.add_argument("--model", default="auto", choices=("auto", "rasch", "1pl", "2pl", "3pl"),
+                       help="IRT model of the item bank; auto (default): 3PL when the held-out students' answers show "
+                            "guessing beyond the noise, else 2PL")
     build.add_argument("--min-item-responses", type=int, default=30,
                        help="items with fewer responses keep the catalog's parameters (default 30)")
     build.add_argument("--test-fraction", type=float, default=0.2, help="share of students held out to score the predictor")

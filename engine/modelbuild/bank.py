@@ -49,9 +49,10 @@ def item_counts(catalog: Catalog, responses: pl.DataFrame) -> pl.DataFrame:
 
 def fit_bank(catalog: Catalog, responses: pl.DataFrame, model: str = "2pl", min_responses: int = MIN_RESPONSES,
              prior_a: tuple[float, float] = PRIOR_A, prior_b: tuple[float, float] = PRIOR_B,
-             standard_errors: str = "auto", fit: Fitter = LOCAL) -> BankFit:
+             standard_errors: str = "auto", fit: Fitter = LOCAL, tol: float | None = None) -> BankFit:
     """Calibrate the catalog's items on `responses` (catalog items only; correct 0/1) (module docstring);
-    `fit` runs the calibration (in this process by default, or e.g. on Ray: `engine.modelbuild.fitting`)."""
+    `fit` runs the calibration (in this process by default, or e.g. on Ray: `engine.modelbuild.fitting`); `tol`: the EM's
+    convergence tolerance (None: `models.irt`'s), looser for a quick comparison of models."""
     from models.irt import IRT  # noqa: PLC0415 - models.irt loads numba kernels
 
     if model not in MODELS:
@@ -72,7 +73,7 @@ def fit_bank(catalog: Catalog, responses: pl.DataFrame, model: str = "2pl", min_
     fitted = responses.filter(pl.col("item_id").is_in(enough.implode()))
     try:
         irt = fit(IRT(model=model, prior_a=None if model in ("rasch", "1pl") else prior_a, prior_b=prior_b,
-                      standard_errors=standard_errors), fitted)
+                      standard_errors=standard_errors, **({} if tol is None else {"tol": tol})), fitted)
     except ValueError as exc:
         raise DataError(f"item calibration failed: {exc}") from None
     bank = irt.bank_

@@ -42,6 +42,7 @@ from engine.modelbuild.data import PreparedLog, prepare_log
 from engine.modelbuild.diagnostics import Diagnostics
 from engine.modelbuild.fitting import LOCAL, Fitter
 from engine.modelbuild.forgetting import ForgettingChoice, choose_stability
+from engine.modelbuild.guessing import AUTO, NULL_MODEL, GuessingChoice, choose_irt_model, fixed
 from engine.modelbuild.item_evidence import ItemEvidenceChoice, choose_prior_n
 from engine.modelbuild.predictor import PREDICTORS, WEIGHTS, HeldOut, choose_weight, sequential_predictions
 from engine.modelbuild.sharing import SharingChoice, choose_sharing
@@ -156,6 +157,18 @@ def _held_out(catalog: Catalog, prepared: PreparedLog, fraction: float, seed: in
     return HeldOutFit(held, fitted.engine, test, info)
 
 
+def _guessing(catalog: Catalog, prepared: PreparedLog, irt_model: str, fraction: float, seed: int,
+              bank_options: dict[str, Any], fit: Fitter) -> GuessingChoice:
+    """The bank's model: the caller's, or with `auto` measured on the held-out students (the split `_held_out`
+    makes; engine.modelbuild.guessing)."""
+    if irt_model != AUTO:
+        return fixed(irt_model)
+    train, test = split_students(prepared.responses, fraction, seed) if fraction > 0 else (prepared.responses, None)
+    if test is None or test.height == 0 or train.height == 0:  # (no training students: `_held_out` says so next)
+        return GuessingChoice(NULL_MODEL, {}, "no held-out students (--test-fraction 0): 2PL, as assumed without evidence")
+    return choose_irt_model(catalog, train, test, bank_options, fit, seed)
+
+
 def _forgetting(held: HeldOutFit | None, weight: float) -> ForgettingChoice:
     """The forgetting to serve, measured on the held-out students (engine.modelbuild.forgetting)."""
     if held is None:
@@ -199,7 +212,7 @@ def _code_version() -> str:
 
 
 def build_model_set(catalog: Catalog, responses: pl.DataFrame, *, predictor: str = "auto", seed: int = 0,
-                    test_fraction: float = 0.2, irt_model: str = "2pl", min_item_responses: int = MIN_RESPONSES,
+                    test_fraction: float = 0.2, irt_model: str = AUTO, min_item_responses: int = MIN_RESPONSES,
                     prior_a: tuple[float, float] = PRIOR_A, prior_b: tuple[float, float] = PRIOR_B,
                     ignore_unknown_items: bool = False, name: str = "equilearn",
                     source: str = "responses", fit: Fitter = LOCAL,
@@ -235,7 +248,11 @@ def build_model_set(catalog: Catalog, responses: pl.DataFrame, *, predictor: str
 
     prepared = prepare_log(catalog, responses, ignore_unknown_items)
     t = lap("prepare", t0)
-    opts = {"irt_model": irt_model, "min_item_responses": min_item_responses, "prior_a": prior_a, "prior_b": prior_b}
+    bank_options = {"min_responses": min_item_responses, "prior_a": prior_a, "prior_b": prior_b}
+    guessing = _guessing(catalog, prepared, irt_model, test_fraction, seed, bank_options, fit)
+    t = lap("irt_model", t)
+    opts = {"irt_model": guessing.irt_model, "min_item_responses": min_item_responses, "prior_a": prior_a,
+            "prior_b": prior_b}
     held = _held_out(catalog, prepared, test_fraction, seed, opts, seconds, fit) if test_fraction > 0 else None
     held_info = held.info if held is not None else None
     t = lap("held_out", t)
@@ -273,7 +290,7 @@ def build_model_set(catalog: Catalog, responses: pl.DataFrame, *, predictor: str
         "rule": "auto: the irt_weight of " + ", ".join(f"{w:g}" for w in WEIGHTS) + " with the highest held-out AUC "
                 "(ties to the smaller weight); bkt = 0, blend = 0.5, irt = 1",
     }
-    diagnostics = _diagnostics(catalog, prepared, fitted, min_item_responses, irt_model, predictor_info, learning,
+    diagnostics = _diagnostics(catalog, prepared, fitted, min_item_responses, guessing, predictor_info, learning,
                                forgetting, items, sharing)
     components["build"] = {
         "format": BUILD_FORMAT, "format_version": BUILD_FORMAT_VERSION,
@@ -287,6 +304,7 @@ def build_model_set(catalog: Catalog, responses: pl.DataFrame, *, predictor: str
         "forgetting": forgetting.to_dict(),
         "item_evidence": items.to_dict(),
         "share_general": sharing.to_dict(),
+        "irt_model": guessing.to_dict(),
         **({"resource_effectiveness": measured.summary()} if measured is not None else {}),
         "diagnostics": diagnostics.to_dict(),
         "seconds": seconds,
@@ -327,9 +345,9 @@ def repeated_answers(responses: pl.DataFrame) -> str | None:
             "remove the duplicates and build again")
 
 
-def _diagnostics(catalog: Catalog, prepared: PreparedLog, fitted: Fitted, min_item_responses: int, irt_model: str,
-                 predictor_info: dict[str, Any], learning: dict[str, Any] | None, forgetting: ForgettingChoice,
-                 items: ItemEvidenceChoice, sharing: SharingChoice) -> Diagnostics:
+def _diagnostics(catalog: Catalog, prepared: PreparedLog, fitted: Fitted, min_item_responses: int,
+                 guessing: GuessingChoice, predictor_info: dict[str, Any], learning: dict[str, Any] | None,
+                 forgetting: ForgettingChoice, items: ItemEvidenceChoice, sharing: SharingChoice) -> Diagnostics:
     bank = fitted.bank
     n_of = dict(bank.counts.iter_rows())
     low = []
@@ -339,6 +357,10 @@ def _diagnostics(catalog: Catalog, prepared: PreparedLog, fitted: Fitted, min_it
                     "c": float(catalog.item_c[i])})
     seen = set(fitted.skills.skills_)
     notes = [f"catalog: {note}" for note in catalog.notes]  # defaults the catalog filled in, said once more here
+    if guessing.logloss:
+        tried = ", ".join(f"{m} {v:.4f}" for m, v in guessing.logloss.items())
+        notes.append(f"item bank measured on the held-out students: {guessing.irt_model.upper()} (held-out log-loss of "
+                     f"the IRT predictions: {tried}); {guessing.reason}")
     if (repeats := repeated_answers(prepared.responses)) is not None:
         notes.append(repeats)
     n_students = int(prepared.responses["student_id"].n_unique())
@@ -366,7 +388,7 @@ def _diagnostics(catalog: Catalog, prepared: PreparedLog, fitted: Fitted, min_it
     return Diagnostics(
         catalog=f"{catalog.name!r} v{catalog.version}", n_rows_in=prepared.n_rows_in, n_responses=prepared.responses.height,
         n_students=n_students, n_unknown_rows=prepared.n_unknown_rows,
-        unknown_items=list(prepared.unknown_items), irt_model=irt_model, min_item_responses=min_item_responses,
+        unknown_items=list(prepared.unknown_items), irt_model=guessing.irt_model, min_item_responses=min_item_responses,
         n_items=catalog.n_items, n_calibrated=len(bank.calibrated), low_data_items=low, absent_items=list(bank.absent),
         inestimable_items=list(bank.inestimable), n_skills=catalog.n_skills,
         skills_without_evidence=[s for s in catalog.skill_ids if s not in seen],

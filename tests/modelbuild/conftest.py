@@ -40,9 +40,11 @@ def write_catalog(folder: Path, seed: int = 3) -> list[str]:
     return bundle.tables["items"]["item_id"].to_list()
 
 
-def simulate_log(items: list[str], path: Path, seed: int = 11) -> tuple[pl.DataFrame, tuple[str, ...], int]:
-    """2PL responses (a ~ lognormal(0, 0.3), b ~ N(0, 1), theta ~ N(0, 1)); the last LOW_DATA items are
-    answered only 3 to 8 times in all. Returns (truth, low-data items, number of responses)."""
+def simulate_log(items: list[str], path: Path, seed: int = 11,
+                 guessing: float = 0.0) -> tuple[pl.DataFrame, tuple[str, ...], int]:
+    """2PL responses (a ~ lognormal(0, 0.3), b ~ N(0, 1), theta ~ N(0, 1)), right by guessing with probability
+    `guessing` besides (3PL with that c: multiple-choice items); the last LOW_DATA items are answered only 3 to 8
+    times in all. Returns (truth, low-data items, number of responses)."""
     rng = np.random.default_rng(seed)
     n_items = len(items)
     a = np.exp(rng.normal(0.0, 0.3, n_items))
@@ -54,7 +56,7 @@ def simulate_log(items: list[str], path: Path, seed: int = 11) -> tuple[pl.DataF
     low_counts = rng.integers(3, 9, LOW_DATA)  # swap a few regular answers for the low-data items
     slots = rng.choice(student.size, int(low_counts.sum()), replace=False)
     item[slots] = np.repeat(np.arange(regular, n_items), low_counts)
-    p = 1.0 / (1.0 + np.exp(-a[item] * (theta[student] - b[item])))
+    p = guessing + (1.0 - guessing) / (1.0 + np.exp(-a[item] * (theta[student] - b[item])))
     correct = (rng.random(student.size) < p).astype(int)
     start = np.datetime64("2024-09-02T08:00:00")
     minutes = np.tile(np.arange(PER_STUDENT) * 20, N_STUDENTS) + student * 7

@@ -397,3 +397,26 @@ def test_repeated_answers_are_kept_and_named_and_partial_scores_name_their_rows(
     with pytest.raises(DataError, match=rf"1 answer\(s\) are partial scores \(student {row['student_id']!r}, item "
                                         rf"{row['item_id']!r}, seq {row['seq']}: 0.5\)"):
         build_model_set(load_catalog(world.catalog), one, predictor="irt", test_fraction=0)
+
+
+def test_auto_serves_a_3pl_bank_only_where_the_held_out_answers_show_guessing(world, built, tmp_path):
+    """`--model auto` (the default): the plain world's 2PL answers keep the 2PL bank (both models' held-out
+    log-loss recorded); the same catalog answered with a guessing floor of 0.25 gets the 3PL bank, whose lower
+    asymptotes come out near that floor, and the diagnostics say why."""
+    from tests.modelbuild.conftest import simulate_log
+
+    _, _, model_set, diagnostics = built
+    plain = model_set.components["build"]["irt_model"]
+    assert plain["irt_model"] == "2pl" and {t["irt_model"] for t in plain["tried"]} == {"2pl", "3pl"}
+    assert diagnostics.irt_model == "2pl"
+    guessed_log = tmp_path / "guessed.csv"
+    simulate_log(pl.read_csv(world.catalog / "items.csv")["item_id"].to_list(), guessed_log, guessing=0.25)
+    guessed_set, guessed = build_model_set(load_catalog(world.catalog), load(guessed_log, "generic").train, predictor="irt")
+    choice = guessed_set.components["build"]["irt_model"]
+    assert choice["irt_model"] == "3pl" and guessed.irt_model == "3pl", choice
+    losses = {t["irt_model"]: t["logloss"] for t in choice["tried"]}
+    assert losses["3pl"] < losses["2pl"]
+    assert any(n.startswith("item bank measured on the held-out students: 3PL") for n in guessed.notes)
+    served = served_engine(guessed_set).catalog  # the bank's (a, b, c) applied to the items it holds
+    calibrated = [served.item_index(i) for i in served.item_ids if i not in world.low_data]
+    assert abs(float(np.median(served.item_c[calibrated])) - 0.25) < 0.06
