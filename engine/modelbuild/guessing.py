@@ -21,12 +21,11 @@ from typing import Any
 import polars as pl
 
 from engine.catalog import Catalog
-from engine.evaluation.metrics import logloss
 from engine.mastery import MasteryEngine
 from engine.mastery.adapters import irt_ability
 from engine.modelbuild.bank import fit_bank
 from engine.modelbuild.fitting import Fitter
-from engine.modelbuild.predictor import BEYOND_NOISE_Z, clearly_smaller, sample_students, sequential_predictions
+from engine.modelbuild.predictor import BEYOND_NOISE_Z, sample_students, smallest_replay_loss
 
 AUTO = "auto"
 NULL_MODEL, GUESSING_MODEL = "2pl", "3pl"
@@ -56,16 +55,14 @@ def choose_irt_model(catalog: Catalog, train: pl.DataFrame, held_out: pl.DataFra
     """3PL when a 3PL bank's IRT predictions of the `held_out` answers beat a 2PL bank's beyond `z` clustered
     standard errors, both fitted on the same draw of `train` (`bank_options`: min_responses, prior_a, prior_b);
     else 2PL (module docstring)."""
-    fitted_on, replayed = sample_students(train, CHECK_STUDENTS, seed), sample_students(held_out, seed=seed)
-    replays = {}
+    fitted_on = sample_students(train, CHECK_STUDENTS, seed)
+    engines = {}
     for model in (NULL_MODEL, GUESSING_MODEL):
-        bank = fit_bank(catalog, fitted_on, model, standard_errors="none", fit=fit, tol=CHECK_TOL, **bank_options)
-        ability = irt_ability(bank.model)
-        engine = MasteryEngine(ability.apply_to(catalog), ability_model=ability)  # the IRT side alone is scored
-        replays[model] = sequential_predictions(engine, replayed)
-    null, other = replays[NULL_MODEL], replays[GUESSING_MODEL]
-    losses = {m: logloss(h.y, h.p_irt) for m, h in replays.items()}
-    if clearly_smaller(other, other.p_irt, null, null.p_irt, z):
+        ability = irt_ability(fit_bank(catalog, fitted_on, model, standard_errors="none", fit=fit, tol=CHECK_TOL,
+                                       **bank_options).model)
+        engines[model] = MasteryEngine(ability.apply_to(catalog), ability_model=ability)  # the IRT side alone is scored
+    chosen, losses = smallest_replay_loss(engines, held_out, lambda held: held.p_irt, null=NULL_MODEL, z=z, seed=seed)
+    if chosen == GUESSING_MODEL:
         return GuessingChoice(GUESSING_MODEL, losses, f"the 3PL bank's held-out log-loss is below the 2PL's by more than "
                                                       f"{z:g} clustered standard errors: answers are guessed")
     return GuessingChoice(NULL_MODEL, losses, "the 3PL bank predicts the held-out answers no better than the 2PL beyond "

@@ -143,11 +143,19 @@ class HeldOutFit:
     info: dict[str, Any]
 
 
-def _held_out(catalog: Catalog, prepared: PreparedLog, fraction: float, seed: int, opts: dict[str, Any],
-              seconds: dict[str, float], fit: Fitter = LOCAL) -> HeldOutFit:
+def _split(prepared: PreparedLog, fraction: float, seed: int) -> tuple[pl.DataFrame, pl.DataFrame] | None:
+    """(training, held-out) responses, split by student (None with --test-fraction 0)."""
+    if fraction <= 0:
+        return None
     train, test = split_students(prepared.responses, fraction, seed)
     if train.height == 0:
         raise DataError("the log has too few students to hold some out; use --test-fraction 0 with a fixed --predictor")
+    return train, test
+
+
+def _held_out(catalog: Catalog, split: tuple[pl.DataFrame, pl.DataFrame], fraction: float, seed: int,
+              opts: dict[str, Any], seconds: dict[str, float], fit: Fitter = LOCAL) -> HeldOutFit:
+    train, test = split
     fitted = fit_components(catalog, train, irt_weight=0.5, seed=seed, standard_errors="none", fit=fit, **opts)
     t0 = time.perf_counter()
     held = sequential_predictions(fitted.engine, test)
@@ -157,16 +165,14 @@ def _held_out(catalog: Catalog, prepared: PreparedLog, fraction: float, seed: in
     return HeldOutFit(held, fitted.engine, test, info)
 
 
-def _guessing(catalog: Catalog, prepared: PreparedLog, irt_model: str, fraction: float, seed: int,
+def _guessing(catalog: Catalog, split: tuple[pl.DataFrame, pl.DataFrame] | None, irt_model: str, seed: int,
               bank_options: dict[str, Any], fit: Fitter) -> GuessingChoice:
-    """The bank's model: the caller's, or with `auto` measured on the held-out students (the split `_held_out`
-    makes; engine.modelbuild.guessing)."""
+    """The bank's model: the caller's, or with `auto` measured on the held-out students (engine.modelbuild.guessing)."""
     if irt_model != AUTO:
         return fixed(irt_model)
-    train, test = split_students(prepared.responses, fraction, seed) if fraction > 0 else (prepared.responses, None)
-    if test is None or test.height == 0 or train.height == 0:  # (no training students: `_held_out` says so next)
+    if split is None:
         return GuessingChoice(NULL_MODEL, {}, "no held-out students (--test-fraction 0): 2PL, as assumed without evidence")
-    return choose_irt_model(catalog, train, test, bank_options, fit, seed)
+    return choose_irt_model(catalog, *split, bank_options, fit, seed)
 
 
 def _forgetting(held: HeldOutFit | None, weight: float) -> ForgettingChoice:
@@ -249,11 +255,12 @@ def build_model_set(catalog: Catalog, responses: pl.DataFrame, *, predictor: str
     prepared = prepare_log(catalog, responses, ignore_unknown_items)
     t = lap("prepare", t0)
     bank_options = {"min_responses": min_item_responses, "prior_a": prior_a, "prior_b": prior_b}
-    guessing = _guessing(catalog, prepared, irt_model, test_fraction, seed, bank_options, fit)
+    split = _split(prepared, test_fraction, seed)
+    guessing = _guessing(catalog, split, irt_model, seed, bank_options, fit)
     t = lap("irt_model", t)
     opts = {"irt_model": guessing.irt_model, "min_item_responses": min_item_responses, "prior_a": prior_a,
             "prior_b": prior_b}
-    held = _held_out(catalog, prepared, test_fraction, seed, opts, seconds, fit) if test_fraction > 0 else None
+    held = _held_out(catalog, split, test_fraction, seed, opts, seconds, fit) if split is not None else None
     held_info = held.info if held is not None else None
     t = lap("held_out", t)
     weight, figures = choose_weight(predictor, held.predictions if held is not None else None)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
+from typing import Any
 from dataclasses import dataclass
 
 import numpy as np
@@ -72,31 +73,32 @@ def sample_students(responses: pl.DataFrame, limit: int = GRID_STUDENTS, seed: i
     return responses.filter(pl.col("student_id").is_in(keep.to_list()))
 
 
-def smallest_replay_loss(engines: Mapping[float, MasteryEngine], held_out: pl.DataFrame,
-                         prediction: Callable[[HeldOut], np.ndarray], null: float | None = None,
-                         z: float = BEYOND_NOISE_Z) -> tuple[float, dict[float, float]]:
-    """(value, log-loss of every value): each engine replays the same draw of at most GRID_STUDENTS held-out
-    students and `prediction` picks what is scored; the value with the smallest log-loss wins, ties going to
+def smallest_replay_loss(engines: Mapping[Any, MasteryEngine], held_out: pl.DataFrame,
+                         prediction: Callable[[HeldOut], np.ndarray], null: Any = None,
+                         z: float = BEYOND_NOISE_Z, seed: int = 0) -> tuple[Any, dict[Any, float]]:
+    """(value, log-loss of every value): each engine replays the same draw (`seed`) of at most GRID_STUDENTS held-out
+    students and `prediction` picks what is scored; values are the grid's numbers or any other ordered keys (a
+    model's name); the value with the smallest log-loss wins, ties going to
     the larger value. With `null` (the value assumed without evidence), another value wins only when its log-loss is
     below the null's by more than `z` standard errors of the paired difference (`clearly_smaller`), and then the
     smallest of those: on a small held-out sample the argmin over a grid otherwise follows the noise."""
-    sample = sample_students(held_out)
-    losses: dict[float, float] = {}
-    replays: dict[float, tuple[HeldOut, np.ndarray]] = {}
+    sample = sample_students(held_out, seed=seed)
+    losses: dict[Any, float] = {}
+    replays: dict[Any, tuple[HeldOut, np.ndarray]] = {}
     for value, engine in engines.items():
         held = sequential_predictions(engine, sample)
         p = prediction(held)
-        losses[float(value)] = logloss(held.y, p)
-        replays[float(value)] = (held, p)
+        losses[value] = logloss(held.y, p)
+        replays[value] = (held, p)
     if null is None:
         best = min(losses.values())
         return max(value for value, loss in losses.items() if loss == best), losses
-    if float(null) not in replays:
+    if null not in replays:
         raise ConfigError(f"the null value {null} is not among the values tried ({', '.join(map(str, losses))})")
-    base = replays[float(null)]
-    beyond = [v for v in losses if v != float(null) and clearly_smaller(*replays[v], *base, z)]
+    base = replays[null]
+    beyond = [v for v in losses if v != null and clearly_smaller(*replays[v], *base, z)]
     if not beyond:
-        return float(null), losses
+        return null, losses
     best = min(losses[v] for v in beyond)
     return max(v for v in beyond if losses[v] == best), losses
 
