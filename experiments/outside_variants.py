@@ -5,7 +5,8 @@ independent simulator may differ in others. This runs the same world family (`ex
 with one parameter moved at a time from the check's defaults (learning peaking at 65% success): more skills (a
 wider graph, many skills ready at once), stronger or no prerequisite gating, five times the forgetting, slower
 learners, twice the mis-tagged items, fewer items a skill, more unequal learning rates, a wider opportunity gap,
-smaller logs to build from (150, 100 and 60 students), multiple-choice items (a guessing floor of 0.25) and items
+smaller logs to build from (150, 100 and 60 students) and a larger one (1,000), longer use (150 steps a student,
+2.5 times the check's), multiple-choice items (a guessing floor of 0.25) and items
 whose slopes differ (log-SD 0.5), both unknown to the catalog, a learning bump twice as wide (difficulty matters little)
 or half as wide (it matters a lot), and a stricter line for a skill to count as truly mastered (90% success on its median item, not 80%), built
 once as the pipeline builds by default and once with the platform telling the build its line (`model build
@@ -56,6 +57,8 @@ VARIANTS: dict[str, tuple[dict[str, object], int]] = {
     "log of 150 students": ({}, 150),
     "log of 100 students": ({}, 100),
     "log of 60 students (~24 answers an item, under the bank's 30)": ({}, 60),
+    "log of 1,000 students": ({}, 1000),
+    "150 steps a student (2.5 times the use)": ({}, 300),
     "multiple choice (guessing 0.25), the catalog silent on it": ({"guessing": 0.25}, 300),
     "unequal item slopes (log-SD 0.5), the catalog saying 1": ({"slope_sd": 0.5}, 300),
     "wide learning bump (SD 2 logits)": ({"peak_width": 2.0}, 300),
@@ -67,6 +70,8 @@ VARIANTS: dict[str, tuple[dict[str, object], int]] = {
 BUILD_OPTIONS: dict[str, dict[str, object]] = {
     "mastery line at 90%, the build told (--mastery-success 0.9)": {"mastery_success": 0.9},
 }
+# variant -> steps per student served, where it is not the run's --steps
+STEPS: dict[str, int] = {"150 steps a student (2.5 times the use)": 150}
 BASELINES = ("random item", "gated curriculum")
 LOG_STEPS = 60  # steps per student of the random-practice log, as the outside check writes it
 WORLD_SEEDS = (7, 11, 13)  # three draws of the world (graph, items, cohort, log), students pooled
@@ -161,8 +166,8 @@ def main() -> None:
     results = {}
     for name in args.variants:
         changes, log_students = VARIANTS[name]
-        results[name] = claims(*run_variant(changes, log_students, args.students, args.steps, args.world_seeds, args.seed,
-                                            BUILD_OPTIONS.get(name)))
+        results[name] = claims(*run_variant(changes, log_students, args.students, STEPS.get(name, args.steps),
+                                            args.world_seeds, args.seed, BUILD_OPTIONS.get(name)))
         print(f"[outside_variants] {name}: done", flush=True)
     command = ".venv/bin/python -m experiments.outside_variants" + ("" if args.out is None else f" --out {args.out}")
     text = markdown(results, command, load, time.perf_counter() - began, args.world_seeds, args.students)

@@ -19,8 +19,10 @@ def test_each_variant_moves_one_parameter_of_the_world_or_the_log() -> None:
     for name, (changes, log_students) in ov.VARIANTS.items():
         spec = dataclasses.replace(defaults, **changes)  # a misspelt field would raise here
         moved = [f.name for f in dataclasses.fields(WorldSpec) if getattr(spec, f.name) != getattr(defaults, f.name)]
-        assert len(moved) + (log_students != 300) <= 1, name
-    assert sum(not changes and log_students == 300 for changes, log_students in ov.VARIANTS.values()) == 1  # the reference
+        assert len(moved) + (log_students != 300) + (name in ov.STEPS) <= 1, name
+    assert sum(not changes and log_students == 300 and name not in ov.STEPS
+               for name, (changes, log_students) in ov.VARIANTS.items()) == 1  # the reference
+    assert set(ov.STEPS) <= set(ov.VARIANTS) and all(steps > 0 for steps in ov.STEPS.values())
     # a variant's build options are the platform's settings, each an option of `model build`
     options = inspect.signature(build_model_set).parameters
     for name, chosen in ov.BUILD_OPTIONS.items():
