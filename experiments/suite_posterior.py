@@ -112,6 +112,9 @@ def main() -> None:
                            progress=lambda text: print(text, flush=True))
         result.update(particles=args.particles, load_before=list(load_before), command=command,
                       minutes=(time.perf_counter() - started) / 60)
+        earlier = json.loads(saved.read_text()) if saved.exists() else {}
+        if "particle_check" in earlier:  # the reference alone at two particle counts: its own command, not redone here
+            result.update(particle_check=earlier["particle_check"], particle_check_command=earlier["particle_check_command"])
         RESULTS.mkdir(parents=True, exist_ok=True)
         saved.write_text(json.dumps(_clean(result), indent=1) + "\n")
     (RESULTS / "suite_posterior.md").write_text(markdown(result) + "\n")
