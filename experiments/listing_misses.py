@@ -44,7 +44,7 @@ from engine.simulate import runner
 from engine.simulate.policies import EquilearnPolicy
 from engine.simulate.suite import OURS, SETTINGS, built_policy, random_practice_log
 from experiments.outside_check import driver
-from experiments.outside_check.readiness import WINDOW, ReadinessClock
+from experiments.outside_check.readiness import ReadinessClock
 from experiments.outside_check.world import WorldSpec
 from experiments.outside_inproc import EquilearnInProcess, cohort_of, pipeline_inputs
 from experiments.suite_cli import report_head, suite_parser
@@ -123,37 +123,25 @@ def recording(views: EngineViews, to_true: np.ndarray | None = None) -> Iterator
             views.listed_true.append(np.where(self.listed_items >= 0, to_true[np.maximum(self.listed_items, 0)], -1))
         return out
 
-    class SuiteClock(runner._ReadyTracker):
+    class Recording:
+        """A readiness clock that keeps every miss it counts (each step's `expired` mask, after the clock's own step)."""
+
         def __init__(self, *args, **kwargs) -> None:  # noqa: ANN002, ANN003
             super().__init__(*args, **kwargs)
             self.recorded: list[Miss] = []
             clocks.append(self)
 
-        def step(self, t: int, offered: np.ndarray) -> None:
-            before = self.pending.copy()
-            super().step(t, offered)
-            gone = before & self.ready_now & ~offered & (t - self.since >= runner.READY_WINDOW)
-            self.recorded += _misses(gone, self.since, self.dip, t)
+        def step(self, t: int, *args) -> None:  # noqa: ANN002
+            super().step(t, *args)
+            self.recorded += [Miss(int(s), int(k), int(self.since[s, k]), t, bool(self.dip[s, k]))
+                              for s, k in zip(*np.nonzero(self.expired))]
 
-    class OutsideClock(ReadinessClock):
-        def __init__(self, *args, **kwargs) -> None:  # noqa: ANN002, ANN003
-            super().__init__(*args, **kwargs)
-            self.recorded: list[Miss] = []
-            clocks.append(self)
-
-        def step(self, t: int, mastered: np.ndarray, offered: np.ndarray) -> None:
-            before = self.pending.copy()
-            super().step(t, mastered, offered)
-            gone = before & self.was_ready & ~offered & (t - self.since >= WINDOW - 1)
-            self.recorded += _misses(gone, self.since, self.dip, t)
+    suite_clock = type("SuiteClock", (Recording, runner._ReadyTracker), {})
+    outside_clock = type("OutsideClock", (Recording, ReadinessClock), {})
 
     with mock.patch.object(EquilearnPolicy, "choose", recorded_choose), \
-            mock.patch.object(runner, "_ReadyTracker", SuiteClock), mock.patch.object(driver, "ReadinessClock", OutsideClock):
+            mock.patch.object(runner, "_ReadyTracker", suite_clock), mock.patch.object(driver, "ReadinessClock", outside_clock):
         yield clocks
-
-
-def _misses(gone: np.ndarray, since: np.ndarray, dip: np.ndarray, t: int) -> list[Miss]:
-    return [Miss(int(s), int(k), int(since[s, k]), t, bool(dip[s, k])) for s, k in zip(*np.nonzero(gone))]
 
 
 def listed_clock(clocks: list, counted: int) -> list[Miss]:

@@ -102,7 +102,7 @@ class _ReadyTracker:
         hit = self.pending & offered
         self.delays.append(t - self.since[hit])
         self.pending &= ~hit
-        expired = self.pending & (t - self.since >= READY_WINDOW)
+        expired = self.expired = self.pending & (t - self.since >= READY_WINDOW)  # this step's misses (kept for reports)
         self.missed += int(expired.sum())
         self.missed_dips += int((expired & self.dip).sum())
         self.pending &= ~expired

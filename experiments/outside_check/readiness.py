@@ -68,7 +68,8 @@ class ReadinessClock:
         hit = self.pending & offered
         self.hits += int(hit.sum())
         self.pending &= ~hit
-        expired = self.pending & (t - self.since >= WINDOW - 1)  # step t was the last one of the window
+        # step t was the last one of the window; this step's misses kept for reports (experiments.listing_misses)
+        expired = self.expired = self.pending & (t - self.since >= WINDOW - 1)
         self.misses += int(expired.sum())
         self.dips += int((expired & self.dip).sum())
         self.pending &= ~expired
