@@ -22,6 +22,9 @@ the final group gap against the curriculum's, steps on mastered skills, the shar
 
     .venv/bin/python -m experiments.outside_variants --out experiments/results/outside_variants.md
 
+`--ability-share X` builds every variant's set with `model build --ability-share X` (the recommender reading that
+share of the per-skill ability's view of mastery on practised skills; docs/engine.md, "Two views of mastery").
+
 Development figures in process (same world code and build as the check over HTTP, not the check itself).
 """
 
@@ -161,15 +164,18 @@ def main() -> None:
                     help="worlds to pool (each its own graph, items, cohort and log)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", type=Path)
+    ap.add_argument("--ability-share", type=float, default=0.0, help="every set built with model build --ability-share X")
     args = ap.parse_args()
+    shared = {"ability_share": args.ability_share} if args.ability_share else {}
     load, began = os.getloadavg()[0], time.perf_counter()
     results = {}
     for name in args.variants:
         changes, log_students = VARIANTS[name]
         results[name] = claims(*run_variant(changes, log_students, args.students, STEPS.get(name, args.steps),
-                                            args.world_seeds, args.seed, BUILD_OPTIONS.get(name)))
+                                            args.world_seeds, args.seed, {**BUILD_OPTIONS.get(name, {}), **shared}))
         print(f"[outside_variants] {name}: done", flush=True)
-    command = ".venv/bin/python -m experiments.outside_variants" + ("" if args.out is None else f" --out {args.out}")
+    command = (".venv/bin/python -m experiments.outside_variants" + ("" if args.out is None else f" --out {args.out}")
+               + (f" --ability-share {args.ability_share:g}" if args.ability_share else ""))
     text = markdown(results, command, load, time.perf_counter() - began, args.world_seeds, args.students)
     if args.out:
         args.out.write_text(text)

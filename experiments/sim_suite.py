@@ -1,6 +1,6 @@
 """The learner-model suite, both ways a platform starts -> experiments/results/suite.md (+ JSON).
 
-    .venv/bin/python -m experiments.sim_suite [--students 300 --steps 60 --seeds 2 --log-students 300]
+    .venv/bin/python -m experiments.sim_suite [--students 300 --steps 60 --seeds 2 --log-students 300] [--ability-share 0.25]
 
 Runs `equilearn simulate --suite` twice on every setting of `engine.simulate.suite.SETTINGS`: (a) equilearn
 on the catalog's defaults, learning online only; (b) equilearn serving a model set built by `equilearn model
@@ -8,7 +8,9 @@ build` from a random-practice log of `--log-students` other students of the same
 independent check does). Baselines and the oracle are the same in both. Writes the acceptance view (ours
 minus the best non-oracle baseline with a paired interval, share of the oracle, the lowest paired bound over
 groups and quartiles, wasted practice, precision of the mastered flag, the final gap against the gated
-curriculum) and the full tables per setting.
+curriculum) and the full tables per setting. `--ability-share X` serves equilearn with that reading of mastery
+(`RecommenderConfig.ability_share`, what `model build --ability-share` sets) and writes
+experiments/results/suite_ability_share_X.md (+ JSON) instead.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import time
 from pathlib import Path
 
 from engine.catalog import load_catalog
+from engine.recommend import RecommenderConfig
 from engine.cli.output import _clean
 from engine.simulate.suite import SETTINGS, run_suite, suite_markdown
 from experiments.suite_cli import suite_parser
@@ -64,24 +67,30 @@ def acceptance_rows(result: dict) -> list[str]:
 
 
 def main() -> None:
-    args = suite_parser(__doc__).parse_args()
+    parser = suite_parser(__doc__)
+    parser.add_argument("--ability-share", type=float, default=0.0,
+                        help="equilearn's RecommenderConfig.ability_share (default 0, as served by default)")
+    args = parser.parse_args()
+    config = RecommenderConfig(ability_share=args.ability_share)
+    stem = f"suite_ability_share_{args.ability_share:g}" if args.ability_share else "suite"
     catalog = load_catalog(None)
     load_before = os.getloadavg()
     started = time.perf_counter()
     runs = {}
     for label, log in (("online", 0), ("built", args.log_students)):
         runs[label] = run_suite(catalog, POLICIES, list(SETTINGS), args.students, args.steps, list(range(1, args.seeds + 1)),
-                                build_log_students=log)
-        (RESULTS / f"suite_{label}.json").write_text(json.dumps(_clean(runs[label]), indent=1) + "\n")
+                                config=config, build_log_students=log)
+        (RESULTS / f"{stem}_{label}.json").write_text(json.dumps(_clean(runs[label]), indent=1) + "\n")
     minutes = (time.perf_counter() - started) / 60
     command = (f".venv/bin/python -m experiments.sim_suite --students {args.students} --steps {args.steps} "
-               f"--seeds {args.seeds} --log-students {args.log_students}")
+               f"--seeds {args.seeds} --log-students {args.log_students}"
+               + (f" --ability-share {args.ability_share:g}" if args.ability_share else ""))
     lines = [
         "# Recommendation policies on the learner-model suite",
         "",
         f"Command: `{command}` ({minutes:.0f} min; {platform.machine()}, {os.cpu_count()} shared cores, load average "
-        f"before {', '.join(f'{x:.2f}' for x in load_before)}). Full results: `experiments/results/suite_online.json`, "
-        "`suite_built.json`. Settings and measures: docs/engine.md, \"The learner-model suite\".",
+        f"before {', '.join(f'{x:.2f}' for x in load_before)}). Full results: `experiments/results/{stem}_online.json`, "
+        f"`{stem}_built.json`. Settings and measures: docs/engine.md, \"The learner-model suite\".",
         "",
         f"{args.students} students x {args.steps} steps x {args.seeds} seeds per setting; every policy on the same students; "
         "gain = Hake's normalized gain of true mastery; differences are paired per student with t-intervals. "
@@ -101,8 +110,8 @@ def main() -> None:
                         ("built", f"## Equilearn serving a set built by `model build` from a random-practice log of {args.log_students} other students")):
         lines += [text, "", *acceptance_rows(runs[label]), ""]
     lines += ["## Every policy, per setting (set built from the log)", "", suite_markdown(runs["built"]).replace("#### ", "### ")]
-    (RESULTS / "suite.md").write_text("\n".join(lines) + "\n")
-    print((RESULTS / "suite.md").read_text())
+    (RESULTS / f"{stem}.md").write_text("\n".join(lines) + "\n")
+    print((RESULTS / f"{stem}.md").read_text())
 
 
 if __name__ == "__main__":

@@ -112,6 +112,11 @@ def register_build(model: argparse._SubParsersAction) -> None:
     build.add_argument("--mastery-success", type=float, default=None,
                        help="the success rate on a skill's typical item that your platform counts as mastered (default "
                             "0.8): the mastered flag, and when the recommender moves on")
+    build.add_argument("--ability-share", type=float, default=0.0,
+                       help="share (0-1) of the per-skill ability's view of mastery the recommender reads on practised "
+                            "skills (default 0: the skill model alone); 0.25 suits learners who keep improving after a "
+                            "skill model calls a skill learned, and costs learners who either know a skill or not "
+                            "(docs/engine.md, \"Two views of mastery\")")
     build.add_argument("--seed", type=int, default=0, help="held-out split and skill-model restarts")
     build.add_argument("--ignore-unknown-items", action="store_true",
                        help="leave out log rows naming items the catalog lacks (reported), instead of stopping")
@@ -417,7 +422,7 @@ def run_build(args: argparse.Namespace) -> int:
     options = {"predictor": args.predictor, "seed": args.seed, "test_fraction": args.test_fraction,
                "irt_model": args.model, "min_item_responses": args.min_item_responses,
                "ignore_unknown_items": args.ignore_unknown_items, "name": name, "source": source,
-               "served_outcomes": outcomes, "mastery_success": args.mastery_success}
+               "served_outcomes": outcomes, "mastery_success": args.mastery_success, "ability_share": args.ability_share}
     if on_ray:
         from engine.distributed.cluster import cluster_cpus, ray_session  # imports ray
         from engine.distributed.kt import RayFitter

@@ -286,6 +286,16 @@ class MasteryEngine:
         level = b + np.log(self.config.mastery_success / (1.0 - self.config.mastery_success)) / a
         return ndtr((mean - level[None, :]) / np.sqrt(var))
 
+    def p_with_ability(self, batch: MasteryBatch, p: np.ndarray, share: float) -> np.ndarray:
+        """(N, S) `p` with a `share` of the per-skill ability's view of mastery (`ability_mastery`) blended in on
+        the skills the student has practised: (1 - share) p + share ability_mastery. A skill model saturates after a
+        few right answers whatever the items' difficulty, while a learner whose proficiency keeps growing still
+        has room the ability sees; unpractised skills keep `p` (their ability is the prior's)."""
+        if share <= 0:
+            return p
+        practised = batch.evidence > 0
+        return np.where(practised, (1.0 - share) * p + share * self.ability_mastery(batch), p)
+
     def forget(self, batch: MasteryBatch, p: np.ndarray, now: float | np.ndarray | None) -> np.ndarray:
         """`p` (N, S), P(learned) as of each skill's last practice, aged to time `now` (days; None = as is)."""
         if now is None:

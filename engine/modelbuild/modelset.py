@@ -223,7 +223,8 @@ def build_model_set(catalog: Catalog, responses: pl.DataFrame, *, predictor: str
                     ignore_unknown_items: bool = False, name: str = "equilearn",
                     source: str = "responses", fit: Fitter = LOCAL,
                     share_general: bool | None = None, mastery_success: float | None = None,
-                    served_outcomes: pl.DataFrame | None = None) -> tuple[LocalModelSet, Diagnostics]:
+                    served_outcomes: pl.DataFrame | None = None,
+                    ability_share: float = 0.0) -> tuple[LocalModelSet, Diagnostics]:
     """Fit every served component from `responses` (canonical log) against `catalog` (module docstring).
 
     Returns the model set (name, version `build-<sha256 of the served components>`, components, data
@@ -234,7 +235,10 @@ def build_model_set(catalog: Catalog, responses: pl.DataFrame, *, predictor: str
     whether the practised skills should follow the general ability (`engine.modelbuild.sharing`); True or False
     fixes it. `mastery_success`: the success rate on a skill's typical item that the platform counts as mastered
     (the mastered flag, and the skills the recommender moves on from; None keeps the engine's 0.8): a platform's
-    definition, not something a log can measure. `served_outcomes` (`engine.recommend.outcomes.follow_up_outcomes` rows, e.g. `read_store_outcomes`):
+    definition, not something a log can measure. `ability_share`: the served recommender's `ability_share` (its
+    reading of mastery on practised skills; 0, the skill model alone): also the platform's call, since a log's
+    answers do not say whether its learners keep improving past what a skill model calls learned (docs/engine.md,
+    "Two views of mastery"). `served_outcomes` (`engine.recommend.outcomes.follow_up_outcomes` rows, e.g. `read_store_outcomes`):
     what followed each resource the service served; each resource's measured value becomes the component
     `resource_effectiveness`, which the served recommender starts from."""
     if predictor not in PREDICTORS:
@@ -244,6 +248,7 @@ def build_model_set(catalog: Catalog, responses: pl.DataFrame, *, predictor: str
     if mastery_success is not None and not 0.5 <= mastery_success < 1:
         raise ConfigError(f"--mastery-success must be in [0.5, 1) (the success rate on a skill's typical item that counts "
                           f"as mastered; default 0.8), got {mastery_success}")
+    recommender = RecommenderConfig(ability_share=ability_share)  # checks the share before the fits run
     t0 = time.perf_counter()
     seconds: dict[str, float] = {}
 
@@ -280,7 +285,7 @@ def build_model_set(catalog: Catalog, responses: pl.DataFrame, *, predictor: str
 
     components: dict[str, Any] = {
         "mastery": fitted.engine.to_components(),
-        "recommender": RecommenderConfig().to_dict(),
+        "recommender": recommender.to_dict(),
         "catalog": catalog_to_dict(catalog),
     }
     if learning is not None:
@@ -303,7 +308,7 @@ def build_model_set(catalog: Catalog, responses: pl.DataFrame, *, predictor: str
         "format": BUILD_FORMAT, "format_version": BUILD_FORMAT_VERSION,
         "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "options": {"predictor": predictor, "seed": seed, "test_fraction": test_fraction, **opts,
-                    "mastery_success": fitted.engine.config.mastery_success,
+                    "mastery_success": fitted.engine.config.mastery_success, "ability_share": ability_share,
                     "ignore_unknown_items": ignore_unknown_items, "source": source, "engine": fit.engine},
         "data": {"fingerprint": prepared.fingerprint(), "n_rows": prepared.n_rows_in,
                  "n_responses": prepared.responses.height},

@@ -74,6 +74,12 @@ class RecommenderConfig:
     # (engine.recommend.ready.rotation_due), so every ready skill is offered within that many lists; 0: no turns.
     ready_rotation: int = 5
     learn_difficulty: bool = True
+    # Share of the per-skill ability's view of mastery read into P(learned) on practised skills
+    # (`MasteryEngine.p_with_ability`; the room left to learn, the fringe and the ready places read the blend): for
+    # learners whose proficiency keeps rising after a skill model calls the skill learned. It costs learners who
+    # either know a skill or not, and answers cannot tell the two apart, so it is the platform's call (`model build
+    # --ability-share`); 0, the default: the skill model alone (docs/engine.md, "Two views of mastery").
+    ability_share: float = 0.0
     blocked_items: tuple[str, ...] = ()
     blocked_resources: tuple[str, ...] = ()
     version: str = "equilearn-recommender/1"
@@ -95,6 +101,9 @@ class RecommenderConfig:
         for name in ("target_success", "ready_threshold", "advanced_threshold", "probe_ready_threshold"):
             if not 0 < getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be in (0, 1), got {getattr(self, name)}")
+        if not 0 <= self.ability_share <= 1:
+            raise ConfigError(f"ability_share (model build --ability-share) must be in [0, 1] (0: the skill model alone), "
+                              f"got {self.ability_share}")
         if not self.targeting_width > 0 or not self.temperature > 0 or self.probe_sd < 0:
             raise ConfigError("targeting_width and temperature must be > 0")
         if self.randomesque < 1 or self.propensity_draws < 1:

@@ -97,7 +97,7 @@ class SkillStatus:
 
 def skill_status(engine: MasteryEngine, batch: MasteryBatch, now: float | np.ndarray | None,
                  config: RecommenderConfig) -> SkillStatus:
-    p = engine.p_now(batch, None)
+    p = engine.p_with_ability(batch, engine.p_now(batch, None), config.ability_share)
     p_now = engine.forget(batch, p, now)
     mastered = engine.mastered(p, batch)
     in_place = p >= config.ready_threshold
