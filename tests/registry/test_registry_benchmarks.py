@@ -22,3 +22,9 @@ def test_registry_benchmarks_assembled_from_results(tmp_path) -> None:
     assert main(["--results", str(results), "--out", str(out), "--check"]) == 0
     (results / "a_kt.md").write_text("changed\n")
     assert main(["--results", str(results), "--out", str(out), "--check"]) == 1
+
+
+def test_the_repository_benchmarks_file_is_up_to_date() -> None:
+    """BENCHMARKS.md matches the results files it is assembled from: a results file added or rerun without
+    `.venv/bin/python -m experiments.make_benchmarks` fails here, not silently."""
+    assert main(["--check"]) == 0
