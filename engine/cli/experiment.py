@@ -388,13 +388,15 @@ def _build_log(args: argparse.Namespace) -> tuple[Any, Any, str]:
     service's event and served logs."""
     if args.from_store:
         from engine.modelbuild import read_store_log
-        from engine.recommend.outcomes import read_store_outcomes
+        from engine.recommend.outcomes import follow_up_outcomes, mark_steered, read_served_lists, steered_answers
         from engine.config import load_settings
         from engine.store import Store
 
         store = Store.open(settings=load_settings())
         try:
-            return read_store_log(store), read_store_outcomes(store), "service event log"
+            offers, answers = read_served_lists(store)
+            responses = mark_steered(read_store_log(store), steered_answers(offers, answers))
+            return responses, follow_up_outcomes(offers, answers), "service event log"
         finally:
             store.close()
     if not args.format:

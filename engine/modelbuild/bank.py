@@ -18,6 +18,7 @@ import numpy as np
 import polars as pl
 
 from engine.catalog import Catalog
+from engine.data.steering import has_steered, unsteered
 from engine.errors import ConfigError, DataError
 from engine.modelbuild.fitting import LOCAL, Fitter
 
@@ -45,6 +46,20 @@ def item_counts(catalog: Catalog, responses: pl.DataFrame) -> pl.DataFrame:
     frame = pl.DataFrame({"item_id": list(catalog.item_ids)}, schema={"item_id": pl.Utf8})
     return frame.join(counts, on="item_id", how="left", maintain_order="left").with_columns(
         pl.col("n").fill_null(0).cast(pl.Int64))
+
+
+def calibration_answers(responses: pl.DataFrame, min_responses: int = MIN_RESPONSES) -> tuple[pl.DataFrame, str | None]:
+    """The answers the bank is calibrated on, and a note when the log marks steered answers (`engine.data.steering`):
+    the unsteered answers when at least one item has `min_responses` of them, else every answer."""
+    if not has_steered(responses):
+        return responses, None
+    rest = unsteered(responses)
+    most = int(rest.group_by("item_id").len()["len"].max() or 0) if rest.height else 0
+    if most >= min_responses:
+        return rest, (f"item bank: calibrated on the {rest.height} answers the adaptive policy did not choose, of "
+                      f"{responses.height} (engine.data.steering)")
+    return responses, (f"item bank: no item has {min_responses} answers the adaptive policy did not choose (most: {most}), "
+                       "so it is calibrated on every answer, steered ones too (engine.data.steering)")
 
 
 def fit_bank(catalog: Catalog, responses: pl.DataFrame, model: str = "2pl", min_responses: int = MIN_RESPONSES,

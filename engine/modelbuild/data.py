@@ -5,6 +5,8 @@
   `ignore_unknown_items`, which leaves those rows out and reports how many.
 - `skill_ids` come from the catalog's items table (the log's own skill column, if any, is not used), so
   the skill model is fitted for the catalog's skills.
+- An optional boolean column `steered` marks the answers to items the adaptive policy chose
+  (`engine.data.steering`); it is kept.
 - `read_store_log` reads the service's own event log in chunks of students (see its docstring for the
   memory bound); `engine.recommend.outcomes.read_store_outcomes` pairs its served log with it (what followed each
   served resource).
@@ -20,6 +22,7 @@ import polars as pl
 
 from engine.catalog import Catalog
 from engine.data.schema import SKILL_LIST
+from engine.data.steering import STEERED, check_steered
 from engine.errors import DataError, DataValidationError, Problem
 from engine.store.events import CHUNK_STUDENTS
 
@@ -68,8 +71,8 @@ def prepare_log(catalog: Catalog, responses: pl.DataFrame, ignore_unknown_items:
     frame = responses
     if "seq" not in frame.columns:
         frame = frame.with_columns(pl.int_range(pl.len(), dtype=pl.Int64).over("student_id").alias("seq"))
-    keep = [c for c in COLUMNS if c in frame.columns]
-    frame = (frame.select(keep).with_columns(pl.col("student_id").cast(pl.Utf8), pl.col("item_id").cast(pl.Utf8),
+    keep = [c for c in (*COLUMNS, STEERED) if c in frame.columns]  # `steered`: engine.data.steering
+    frame = (check_steered(frame).select(keep).with_columns(pl.col("student_id").cast(pl.Utf8), pl.col("item_id").cast(pl.Utf8),
                                              pl.col("correct").cast(pl.Float64))
              .sort("student_id", "seq", maintain_order=True).with_row_index("__row"))
     known = pl.col("item_id").is_in(pl.Series(list(catalog.item_ids), dtype=pl.Utf8).implode())

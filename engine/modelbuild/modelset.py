@@ -37,7 +37,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from engine.modelbuild.bank import MIN_RESPONSES, PRIOR_A, PRIOR_B, BankFit, fit_bank
+from engine.modelbuild.bank import MIN_RESPONSES, PRIOR_A, PRIOR_B, BankFit, calibration_answers, fit_bank
 from engine.modelbuild.data import PreparedLog, prepare_log
 from engine.modelbuild.diagnostics import Diagnostics
 from engine.modelbuild.fitting import LOCAL, Fitter
@@ -78,7 +78,8 @@ def fit_components(catalog: Catalog, responses: pl.DataFrame, *, irt_model: str,
                    standard_errors: str = "auto", fit: Fitter = LOCAL, stability_days: float | None = None,
                    item_prior_n: float | None = None, share_general: bool = False,
                    mastery_success: float | None = None) -> Fitted:
-    """Item bank + BKT on `responses` (prepared: catalog items, catalog skill_ids), as an engine; the BKT
+    """Item bank + BKT on `responses` (prepared: catalog items, catalog skill_ids), as an engine (the bank on the answers
+    the adaptive policy did not choose, when the log marks them: `bank.calibration_answers`); the BKT
     has a guess and slip per (skill, item) (KT-IDEM), weighed in by `item_prior_n` (None: per skill only;
     `engine.mastery.item_evidence`). `fit` runs the two fits (`engine.modelbuild.fitting`: in this process by
     default); `stability_days` the forgetting to serve (None: the engine's default); `share_general` whether the
@@ -93,7 +94,8 @@ def fit_components(catalog: Catalog, responses: pl.DataFrame, *, irt_model: str,
     from models.bkt import BKT  # noqa: PLC0415 - numba kernels load on first use
 
     t0 = time.perf_counter()
-    bank = fit_bank(catalog, responses, irt_model, min_item_responses, prior_a, prior_b, standard_errors, fit)
+    bank = fit_bank(catalog, calibration_answers(responses, min_item_responses)[0], irt_model, min_item_responses, prior_a,
+                    prior_b, standard_errors, fit)
     t1 = time.perf_counter()
     try:
         skills = without_forgetting(fit(BKT(item_params=True, forgets=True, random_state=seed), responses))
@@ -118,16 +120,17 @@ def without_forgetting(skills: Any) -> Any:
     return served
 
 
-def _policy_learning_component(engine: MasteryEngine, responses: pl.DataFrame) -> dict[str, Any] | None:
+def _policy_learning_component(engine: MasteryEngine, responses: pl.DataFrame,
+                               notes: list[str]) -> dict[str, Any] | None:
     """What the recommender learns from outcomes (`engine.recommend.learning.fit_from_log(engine, responses)`,
-    a JSON object), or None while that module does not exist."""
+    a JSON object), or None while that module does not exist; `notes` receives its notes for the diagnostics."""
     if importlib.util.find_spec("engine.recommend.learning") is None:
         return None
     module = importlib.import_module("engine.recommend.learning")
     fit = getattr(module, "fit_from_log", None)
     if fit is None:
         return None
-    component = fit(engine, responses)
+    component = fit(engine, responses, notes=notes)
     if component is not None and not isinstance(component, dict):
         raise ConfigError(f"engine.recommend.learning.fit_from_log returned {type(component).__name__}, not a JSON object")
     return component
@@ -167,12 +170,15 @@ def _held_out(catalog: Catalog, split: tuple[pl.DataFrame, pl.DataFrame], fracti
 
 def _guessing(catalog: Catalog, split: tuple[pl.DataFrame, pl.DataFrame] | None, irt_model: str, seed: int,
               bank_options: dict[str, Any], fit: Fitter) -> GuessingChoice:
-    """The bank's model: the caller's, or with `auto` measured on the held-out students (engine.modelbuild.guessing)."""
+    """The bank's model: the caller's, or with `auto` measured on the held-out students (engine.modelbuild.guessing), on
+    the answers the bank is calibrated on (`bank.calibration_answers`)."""
     if irt_model != AUTO:
         return fixed(irt_model)
     if split is None:
         return GuessingChoice(NULL_MODEL, {}, "no held-out students (--test-fraction 0): 2PL, as assumed without evidence")
-    return choose_irt_model(catalog, *split, bank_options, fit, seed)
+    train, held_out = split
+    return choose_irt_model(catalog, calibration_answers(train, bank_options["min_responses"])[0],
+                            calibration_answers(held_out, 1)[0], bank_options, fit, seed)
 
 
 def _forgetting(held: HeldOutFit | None, weight: float) -> ForgettingChoice:
@@ -280,7 +286,8 @@ def build_model_set(catalog: Catalog, responses: pl.DataFrame, *, predictor: str
                             share_general=sharing.share_general, mastery_success=mastery_success, **opts)
     seconds.update({f"fit_{k}": v for k, v in fitted.seconds.items()})
     t = lap("fit", t)
-    learning = _policy_learning_component(fitted.engine, prepared.responses)
+    learning_notes: list[str] = []
+    learning = _policy_learning_component(fitted.engine, prepared.responses, learning_notes)
     t = lap("policy_learning", t)
 
     components: dict[str, Any] = {
@@ -303,7 +310,7 @@ def build_model_set(catalog: Catalog, responses: pl.DataFrame, *, predictor: str
                 "(ties to the smaller weight); bkt = 0, blend = 0.5, irt = 1",
     }
     diagnostics = _diagnostics(catalog, prepared, fitted, min_item_responses, guessing, predictor_info, learning,
-                               forgetting, items, sharing)
+                               forgetting, items, sharing, learning_notes)
     components["build"] = {
         "format": BUILD_FORMAT, "format_version": BUILD_FORMAT_VERSION,
         "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -359,7 +366,8 @@ def repeated_answers(responses: pl.DataFrame) -> str | None:
 
 def _diagnostics(catalog: Catalog, prepared: PreparedLog, fitted: Fitted, min_item_responses: int,
                  guessing: GuessingChoice, predictor_info: dict[str, Any], learning: dict[str, Any] | None,
-                 forgetting: ForgettingChoice, items: ItemEvidenceChoice, sharing: SharingChoice) -> Diagnostics:
+                 forgetting: ForgettingChoice, items: ItemEvidenceChoice, sharing: SharingChoice,
+                 learning_notes: list[str]) -> Diagnostics:
     bank = fitted.bank
     n_of = dict(bank.counts.iter_rows())
     low = []
@@ -373,6 +381,9 @@ def _diagnostics(catalog: Catalog, prepared: PreparedLog, fitted: Fitted, min_it
         tried = ", ".join(f"{m} {v:.4f}" for m, v in guessing.logloss.items())
         notes.append(f"item bank measured on the held-out students: {guessing.irt_model.upper()} (held-out log-loss of "
                      f"the IRT predictions: {tried}); {guessing.reason}")
+    if (bank_note := calibration_answers(prepared.responses, min_item_responses)[1]) is not None:
+        notes.append(bank_note)
+    notes.extend(learning_notes)
     if (repeats := repeated_answers(prepared.responses)) is not None:
         notes.append(repeats)
     n_students = int(prepared.responses["student_id"].n_unique())

@@ -40,9 +40,10 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from engine.data.steering import STEERED, unsteered_prefix
 from engine.errors import ConfigError, DataError
 from engine.mastery.engine import p3
-from engine.recommend.law import LearningLaw, fit_law
+from engine.recommend.law import MIN_STEPS, LearningLaw, fit_law
 
 FORMAT = "equilearn-policy-learning"
 FORMAT_VERSION = 1
@@ -203,7 +204,8 @@ LAW_BANDS = ("state", "entry")
 
 
 def fit_from_log(engine: Any, responses: pl.DataFrame, progress: DifficultyProgress | None = None,
-                 max_law_students: int = 3000, seed: int = 0, law_bands: str = "state") -> dict[str, Any]:
+                 max_law_students: int = 3000, seed: int = 0, law_bands: str = "state",
+                 notes: list[str] | None = None) -> dict[str, Any]:
     """Band statistics and the learning law (`engine.recommend.law`) from a canonical response log
     (student_id, item_id, correct, seq): each response is predicted by `engine` (a MasteryEngine) before it
     updates the student's state, in order, students in parallel; the JSON component `policy_learning` of a
@@ -218,7 +220,11 @@ def fit_from_log(engine: Any, responses: pl.DataFrame, progress: DifficultyProgr
     `skill_spread`), counts unweighted; that ability comes from other skills' answers only, so it carries
     neither the student's standing on this skill nor the noise of its answers, and the zero line is flat. It is
     for studying the law: served, it taught less in most suite settings (experiments/results/law_zero_line.md), the
-    served law's tilt away from low predicted success carrying information the flat estimator drops."""
+    served law's tilt away from low predicted success carrying information the flat estimator drops.
+
+    A log whose `steered` column marks answers to items the adaptive policy chose (`engine.data.steering`) has the law
+    fitted on each (student, skill) history up to its first steered answer, when those give the law at least MIN_STEPS
+    answers (else on every answer); `notes`, when given, receives a line saying which."""
     if law_bands not in LAW_BANDS:
         raise ConfigError(f"law_bands must be one of {', '.join(LAW_BANDS)}, got {law_bands!r}")
     progress = progress or DifficultyProgress()
@@ -268,10 +274,30 @@ def fit_from_log(engine: Any, responses: pl.DataFrame, progress: DifficultyProgr
         tracker.step(progress, engine, batch, r, i, y[sel])
         engine.update_batch(batch, r, i, y[sel])
     progress.skill_readiness = np.where(ready_steps > 0, ready_total / np.maximum(ready_steps, 1.0), 1.0)
-    drawn = step_band >= 0
+    drawn = _law_answers(step_band >= 0, rows, cat.item_skill[items], ordered, notes)
     progress.law = fit_law(rows[drawn], cat.item_skill[items[drawn]], -cat.item_a[items[drawn]] * cat.item_b[items[drawn]],
                            features[drawn].astype(float), y[drawn], step_band[drawn], tuple(progress.edges.tolist()), seed=seed)
     return progress.to_dict()
+
+
+def _law_answers(drawn: np.ndarray, rows: np.ndarray, skills: np.ndarray, ordered: pl.DataFrame,
+                 notes: list[str] | None) -> np.ndarray:
+    """The answers the law is fitted on (`fit_from_log`): `drawn` (the law's students), and where the log marks steered
+    answers, only each (student, skill) history before its first steered answer, if those are at least MIN_STEPS."""
+    if STEERED not in ordered.columns or not ordered[STEERED].any():
+        return drawn
+    before = drawn & unsteered_prefix(rows, skills, ordered[STEERED].to_numpy())
+    if before.sum() >= MIN_STEPS:
+        line = (f"learning law: fitted on the {int(before.sum())} of its {int(drawn.sum())} answers that came before the "
+                "adaptive policy steered the student's skill (engine.data.steering)")
+        drawn = before
+    else:
+        line = (f"learning law: only {int(before.sum())} answers came before the adaptive policy steered the student's skill "
+                f"(fewer than {MIN_STEPS}), so it is fitted on every answer, steered ones too; a law measured under the "
+                "policy's steering loses its contrast between bands (engine.data.steering)")
+    if notes is not None:
+        notes.append(line)
+    return drawn
 
 
 class EntryAbility:

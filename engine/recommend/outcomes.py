@@ -12,6 +12,10 @@ newest list served before it arrived, and only the first answer after a list cou
 other practice too). Answers on an item no entry of that list offered, entries without a prediction
 (placement questions, lists logged before predictions were kept) and placement lists count for nothing.
 When two entries of a list offer the same item, the higher-ranked one gets the outcome.
+
+The same matching says which answers the policy steered (`steered_answers`): an answer on an item the newest list
+offered, whichever entry and whether first or not, answers an item the policy chose. `model build --from-store` marks
+those (`engine.data.steering`) so that the item bank and the learning law are measured on the others.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from engine.data.steering import STEERED
 from engine.recommend.effectiveness import ResourceEffectiveness
 from engine.store.events import CHUNK_STUDENTS
 
@@ -38,12 +43,7 @@ def follow_up_outcomes(offers: pl.DataFrame, answers: pl.DataFrame) -> pl.DataFr
     (`engine.store.served.offers` rows: OFFER_COLUMNS); `answers`: the event log (ANSWER_COLUMNS, `seq` the
     append order)."""
     offers = offers.select([pl.col(c).cast(t) for c, t in OFFER_COLUMNS.items()])
-    answers = answers.select([pl.col(c).cast(t) for c, t in ANSWER_COLUMNS.items()])
-    lists = offers.group_by("served_id").agg(pl.col("student_id").first(), pl.col("served_at").first()).sort("served_at")
-    followed = (answers.sort("received_at", "seq")
-                .join_asof(lists, left_on="received_at", right_on="served_at", by="student_id", strategy="backward",
-                           check_sortedness=False)  # both sorted by time above, so within each student too
-                .filter(pl.col("served_id").is_not_null())
+    followed = (_after_lists(offers, answers).filter(pl.col("served_id").is_not_null())
                 .unique(subset="served_id", keep="first", maintain_order=True))  # the first answer after each list
     entries = offers.filter(~pl.col("placement") & pl.col("item_p").is_not_null() & pl.col("resource_id").is_not_null())
     matched = (followed.select("served_id", "item_id", "correct")
@@ -51,6 +51,33 @@ def follow_up_outcomes(offers: pl.DataFrame, answers: pl.DataFrame) -> pl.DataFr
                .sort("served_id", "rank").unique(subset="served_id", keep="first", maintain_order=True))
     return matched.select("served_id", "student_id", "resource_id",
                           (pl.col("correct") - pl.col("item_p")).clip(-1.0, 1.0).alias("residual"))
+
+
+def _after_lists(offers: pl.DataFrame, answers: pl.DataFrame) -> pl.DataFrame:
+    """Each answer (ANSWER_COLUMNS) with `served_id`, the newest list its student was served before it arrived (null:
+    none), on the service's own clocks."""
+    answers = answers.select([pl.col(c).cast(t) for c, t in ANSWER_COLUMNS.items()])
+    lists = offers.group_by("served_id").agg(pl.col("student_id").first(), pl.col("served_at").first()).sort("served_at")
+    return (answers.sort("received_at", "seq")
+            .join_asof(lists, left_on="received_at", right_on="served_at", by="student_id", strategy="backward",
+                       check_sortedness=False))  # both sorted by time above, so within each student too
+
+
+def steered_answers(offers: pl.DataFrame, answers: pl.DataFrame) -> pl.DataFrame:
+    """(student_id, seq, steered) per answer: True when it answers an item that the newest list served to its student
+    before it offered, placement questions included (the policy chose that item: `engine.data.steering`); False for
+    answers on other items or before any list. `offers`, `answers`: as `follow_up_outcomes` takes them."""
+    offers = offers.select([pl.col(c).cast(t) for c, t in OFFER_COLUMNS.items()])
+    offered = offers.select("served_id", "item_id").unique().with_columns(pl.lit(True).alias(STEERED))
+    return (_after_lists(offers, answers).join(offered, on=["served_id", "item_id"], how="left")
+            .select("student_id", "seq", pl.col(STEERED).fill_null(False)))
+
+
+def mark_steered(responses: pl.DataFrame, steered: pl.DataFrame) -> pl.DataFrame:
+    """`responses` (with student_id and seq) with the `steered` column of `steered_answers` (False where it has no row)."""
+    flags = steered.select(pl.col("student_id").cast(pl.Utf8), pl.col("seq").cast(pl.Int64), STEERED)
+    return (responses.join(flags, on=["student_id", "seq"], how="left", maintain_order="left")
+            .with_columns(pl.col(STEERED).fill_null(False)))
 
 
 def offers_frame(rows: Sequence[dict[str, Any]]) -> pl.DataFrame:

@@ -270,7 +270,11 @@ def test_from_store_measures_each_served_resource_by_the_answer_that_followed_it
 
     assert main(["model", "build", "--catalog", str(world.catalog), "--from-store", "--predictor", "irt",
                  "--test-fraction", "0", "--min-item-responses", "1", "--out", str(isolated_home / "from-store.json")]) == 0
-    assert "served log: 4 served resource(s) followed by their item's answer" in capsys.readouterr().err
+    printed = capsys.readouterr()
+    assert "served log: 4 served resource(s) followed by their item's answer" in printed.err
+    # the 4 answers on a listed item were the policy's choice (engine.data.steering): the bank is calibrated without them
+    assert (f"item bank: calibrated on the {sent.height + 2} answers the adaptive policy did not choose, of {sent.height + 6}"
+            in printed.out + printed.err)
     written = json.loads((isolated_home / "from-store.json").read_text())["components"]["resource_effectiveness"]
     assert sum(n for n, _ in written["resources"].values()) == 4
 
