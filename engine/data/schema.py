@@ -40,7 +40,7 @@ RESPONSES = TableSchema(
         "correct": pl.Float64,
         "seq": pl.Int64,
     },
-    optional={"timestamp": UTC_DATETIME},
+    optional={"timestamp": UTC_DATETIME, "steered": pl.Boolean},  # steered: engine.data.steering
     id_columns=("student_id", "item_id"),
     unit_interval=("correct",),
     unique_key=("student_id", "seq"),

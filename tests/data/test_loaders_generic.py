@@ -196,3 +196,14 @@ def test_json_and_compressed_logs_are_named_not_parsed(tmp_path):
         load(lines, "generic")
     with pytest.raises(DataValidationError, match=r"gzip-compressed: decompress it first"):
         load(packed, "generic")
+
+
+def test_a_steered_column_is_read_as_booleans_and_a_bad_value_names_its_row(tmp_path):
+    """`steered` (whether the adaptive policy chose the item: engine.data.steering) as true/false or 1/0."""
+    path = tmp_path / "log.csv"
+    path.write_text("student_id,item_id,correct,steered\ns1,q1,1,TRUE\ns1,q2,0,0\ns2,q1,1,false\n")
+    data = load(path, "generic")
+    assert data.train.sort("student_id", "seq")["steered"].to_list() == [True, False, False]
+    path.write_text("student_id,item_id,correct,steered\ns1,q1,1,1\ns1,q2,0,maybe\n")
+    with pytest.raises(DataValidationError, match=r"row 2, column 'steered', value 'maybe': steered must be true/false"):
+        load(path, "generic")

@@ -2,7 +2,8 @@
 
 Options of `load_generic`:
 - `columns`: canonical name -> source column name, for any of `student_id`, `item_id`, `correct`
-  (required) and `skill_ids`, `timestamp`, `seq` (optional). Unmapped names are looked up as they are, else
+  (required) and `skill_ids`, `timestamp`, `seq`, `steered` (optional; `steered`: whether the adaptive policy chose
+  the item, true/false or 1/0, `engine.data.steering`). Unmapped names are looked up as they are, else
   whatever their case and surrounding spaces (`Student_ID`); ids lose surrounding spaces; blank lines are skipped.
 - `skill_separator` (default ","): splits a text skill column ("12,15" -> ["12", "15"]); a Parquet
   list column is used as it is. Without a skill column every response gets an empty skill list.
@@ -41,7 +42,7 @@ from engine.jsonfile import binary_data, sniff_separator, table_error, tidy_text
 FILE_ROW = "__file_row__"  # 0-based data row of the source file, carried through a loader
 ROWS_LISTED = 20
 DEFAULT_NULLS = ("", "NA", "NaN", "nan", "null", "NULL")
-CANONICAL = ("student_id", "item_id", "correct", "skill_ids", "timestamp", "seq")
+CANONICAL = ("student_id", "item_id", "correct", "skill_ids", "timestamp", "seq", "steered")
 REQUIRED = ("student_id", "item_id", "correct")
 
 
@@ -300,6 +301,16 @@ def _correct_column(column: pl.Series) -> pl.Expr:
             .otherwise(pl.col(name).str.strip_chars()).alias(name))
 
 
+def _steered_column(raw: pl.DataFrame, source: str) -> tuple[pl.Series, list[Problem]]:
+    """`steered` as booleans from true/false (any case) or 1/0, with a problem naming each other value's file row."""
+    text = raw[source].cast(pl.Utf8).str.strip_chars().str.to_lowercase()
+    value = pl.select(pl.when(text.is_in(["true", "1", "1.0"])).then(True)
+                      .when(text.is_in(["false", "0", "0.0"])).then(False).otherwise(None)).to_series().alias("steered")
+    bad = raw.select(FILE_ROW, pl.col(source)).filter(value.is_null())
+    hint = "steered must be true/false or 1/0: whether the adaptive policy chose the item (engine.data.steering)"
+    return value, [Problem(int(r) + 1, "steered", v, hint) for r, v in bad.head(20).iter_rows()]
+
+
 def _roster(frame: pl.DataFrame, columns: Sequence[str], where: str) -> pl.DataFrame:
     """One row per student with the roster columns; a student with two different values is a problem."""
     per_student = frame.select(FILE_ROW, "student_id", *columns).unique(["student_id", *columns], keep="first", maintain_order=True)
@@ -363,6 +374,9 @@ def load_generic(
         frame = frame.with_columns(timestamp)
     if "seq" not in present:
         frame = frame.with_columns(pl.col(FILE_ROW).cast(pl.Int64).alias("seq"))  # placeholder, unique
+    if "steered" in present:
+        steered, steered_problems = _steered_column(raw, present["steered"])
+        frame, time_problems = frame.with_columns(steered), time_problems + steered_problems
     checked = validate_file_rows(frame, "responses", where, time_problems)
     if "timestamp" in present:  # an answer without a time stays where the file has it: after the answer before it
         checked = checked.with_columns(pl.col("timestamp").forward_fill().backward_fill().over("student_id").alias(TIME_KEY))
