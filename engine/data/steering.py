@@ -6,8 +6,9 @@ design: the policy picks skills it believes ready and items near the difficulty 
 a student learns it picks harder items, so success on a skill stays level by design. Two of the build's fits read
 that design wrongly (`experiments/results/rebuild_loop.md`): the learning law (`engine.recommend.law`), which
 credits learning to difficulty bands from how success changes over a student's steps on a skill, loses its
-contrast (per-band spread 0.3-1.1 logits from a random-practice log, 0.04-0.4 once a cohort served by that set is
-added), and the static item bank, calibrated on answers whose difficulty followed the student's learning, shifts.
+contrast (its spread between bands 0.11-1.10 logits from a random-practice log, 0.04-0.36 once a cohort served by
+that set is added), and the static item bank, calibrated on answers whose difficulty followed the student's learning,
+shifts.
 So the item bank and the law are fitted on unsteered answers (`unsteered`, `unsteered_prefix`); the skill model,
 forgetting and the predictor's choices, which model each answer given the history the policy's choices depended
 on, use every answer.
