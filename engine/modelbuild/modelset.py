@@ -71,6 +71,7 @@ class Fitted:
     skills: Any  # models.bkt.BKT
     engine: MasteryEngine
     seconds: dict[str, float]
+    bank_note: str | None = None  # which answers the bank was calibrated on, when the log marks steered ones
 
 
 def fit_components(catalog: Catalog, responses: pl.DataFrame, *, irt_model: str, min_item_responses: int,
@@ -94,8 +95,8 @@ def fit_components(catalog: Catalog, responses: pl.DataFrame, *, irt_model: str,
     from models.bkt import BKT  # noqa: PLC0415 - numba kernels load on first use
 
     t0 = time.perf_counter()
-    bank = fit_bank(catalog, calibration_answers(responses, min_item_responses)[0], irt_model, min_item_responses, prior_a,
-                    prior_b, standard_errors, fit)
+    calibrated_on, bank_note = calibration_answers(responses, min_item_responses)
+    bank = fit_bank(catalog, calibrated_on, irt_model, min_item_responses, prior_a, prior_b, standard_errors, fit)
     t1 = time.perf_counter()
     try:
         skills = without_forgetting(fit(BKT(item_params=True, forgets=True, random_state=seed), responses))
@@ -109,7 +110,7 @@ def fit_components(catalog: Catalog, responses: pl.DataFrame, *, irt_model: str,
         chosen["mastery_success"] = float(mastery_success)
     engine = MasteryEngine(served, bkt_skills(skills, served, item_prior_n), ability,
                            MasteryConfig(irt_weight=irt_weight, share_general=share_general, **chosen))
-    return Fitted(bank, skills, engine, {"bank": round(t1 - t0, 3), "skills": round(t2 - t1, 3)})
+    return Fitted(bank, skills, engine, {"bank": round(t1 - t0, 3), "skills": round(t2 - t1, 3)}, bank_note)
 
 
 def without_forgetting(skills: Any) -> Any:
@@ -381,8 +382,8 @@ def _diagnostics(catalog: Catalog, prepared: PreparedLog, fitted: Fitted, min_it
         tried = ", ".join(f"{m} {v:.4f}" for m, v in guessing.logloss.items())
         notes.append(f"item bank measured on the held-out students: {guessing.irt_model.upper()} (held-out log-loss of "
                      f"the IRT predictions: {tried}); {guessing.reason}")
-    if (bank_note := calibration_answers(prepared.responses, min_item_responses)[1]) is not None:
-        notes.append(bank_note)
+    if fitted.bank_note is not None:
+        notes.append(fitted.bank_note)
     notes.extend(learning_notes)
     if (repeats := repeated_answers(prepared.responses)) is not None:
         notes.append(repeats)
