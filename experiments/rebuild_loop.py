@@ -44,7 +44,8 @@ from engine.runtime.modelset import build_policy
 from engine.simulate.learners import _Learners
 from engine.simulate.report import prior_quartile
 from engine.simulate.runner import RunResult, run_policy
-from engine.simulate.suite import OURS, SETTINGS, Setting, _t_ci, gain_contributions, random_practice_log, same_content
+from engine.simulate.suite import (OURS, SETTINGS, Setting, _t_ci, gain_contributions, one_step_a_day, random_practice_log,
+                                   same_content)
 from engine.simulate.world import World
 from experiments.suite_cli import report_head, suite_parser
 
@@ -78,9 +79,7 @@ class LoggedSpec:
 
     def log(self) -> pl.DataFrame:
         """The answers in `random_practice_log`'s form: one step a day from the epoch."""
-        day = pl.duration(days=pl.col("seq"))
-        stamp = (pl.datetime(1970, 1, 1, time_zone="UTC") + day).dt.cast_time_unit("us").alias("timestamp")
-        return pl.concat(self.frames).with_columns(stamp)
+        return one_step_a_day(pl.concat(self.frames))
 
 
 @dataclass(frozen=True)

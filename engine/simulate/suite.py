@@ -108,8 +108,14 @@ def random_practice_log(setting: Setting, catalog: Catalog, students: int, steps
         correct = learners.step(resources, items, rng)
         frames.append(pl.DataFrame({"student_id": ids, "item_id": np.array(catalog.item_ids)[items],
                                     "correct": correct, "seq": np.full(students, t, dtype=np.int64)}))
-    day = pl.duration(days=pl.col("seq"))  # one step a day, the simulation's clock (run_policy's `now` is the step)
-    return pl.concat(frames).with_columns((pl.datetime(1970, 1, 1, time_zone="UTC") + day).dt.cast_time_unit("us").alias("timestamp"))
+    return one_step_a_day(pl.concat(frames))
+
+
+def one_step_a_day(log: pl.DataFrame) -> pl.DataFrame:
+    """`log` with a `timestamp` of one step a day from the epoch by its `seq`: the simulation's clock (run_policy's
+    `now` is the step), as a platform's log would carry it."""
+    day = pl.duration(days=pl.col("seq"))
+    return log.with_columns((pl.datetime(1970, 1, 1, time_zone="UTC") + day).dt.cast_time_unit("us").alias("timestamp"))
 
 
 def same_content(students: World, content: World) -> World:
