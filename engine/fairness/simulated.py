@@ -21,7 +21,7 @@ from engine.fairness.results import assemble
 from engine.mastery import MasteryEngine
 from engine.recommend import RecommenderConfig
 from engine.simulate import make_world, run_policy
-from engine.simulate.runner import RunResult
+from engine.simulate.runner import RunResult, simulated_ids
 from engine.simulate.world import World
 
 BANDS = np.array(["low", "mid", "high"])
@@ -42,7 +42,7 @@ def served_log(world: World, run: RunResult) -> tuple[pl.DataFrame, pl.DataFrame
         raise ValueError("run_policy(..., record_actions=True) is needed to audit what was served")
     catalog = world.catalog
     n, steps = run.actions.shape
-    ids = np.array([f"sim{i:06d}" for i in range(n)])
+    ids = np.array(simulated_ids(n))
     resource = run.actions.T.reshape(-1)  # step-major, as served
     estimate = run.estimates.T.reshape(-1)
     served = pl.DataFrame({

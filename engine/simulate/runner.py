@@ -65,6 +65,11 @@ PLACEMENT_RESPONSES = 10
 READY_WINDOW = 5
 
 
+def simulated_ids(n: int) -> list[str]:
+    """The student ids of a run's `n` simulated students: row i of the world (and of the run's batch) is the i-th."""
+    return [f"sim{i:06d}" for i in range(n)]
+
+
 def _stream(seed: int, *names: str) -> np.random.Generator:
     return np.random.default_rng([seed, *(zlib.crc32(n.encode()) for n in names)])
 
@@ -142,7 +147,7 @@ def run_policy(world: World, simulator: str | SimulatorSpec, policy: str, steps:
     else:
         chooser = make_policy(policy, engine, steps, config, progress)
     n = world.n_students
-    batch = engine.new_batch([f"sim{i:06d}" for i in range(n)])
+    batch = engine.new_batch(simulated_ids(n))
     policy_rng = _stream(world.seed, "policy", policy, family)
     learner_rng = _stream(world.seed, "learners", family)
     rows = np.arange(n)
