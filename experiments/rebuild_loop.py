@@ -14,12 +14,15 @@ measured from random practice. Per suite setting and seed, on the same platform 
   (another draw of students; their answers, in order, as the platform would have logged them);
 - gen 1 marked: the same log as gen 1 with the served cohort's answers marked `steered` (`engine.data.steering`), so
   the build calibrates the item bank and fits the learning law on the answers the policy did not choose;
+- gen 2 marked: the platform rebuilds again: gen 1 marked serves a second cohort of as many students, and the set is
+  rebuilt from gen 1 marked's log plus that cohort's answers, marked steered too (two thirds of the log steered);
 - control: rebuilt from that log plus a second random-practice log of as many students (the same amount of data,
   none of it steered: what the added data's origin changes, apart from its size).
 
 Each set then serves the same evaluation cohort (`--students` students of the suite's world), and the gated
 curriculum runs on it too. Reported per setting (seeds pooled): gen 0's normalized gain; gen 1, gen 1 marked and the
-control minus gen 0, paired per student with 95% t-intervals, and the lowest prior-achievement quartile's paired cell;
+gen 2 marked and the control minus gen 0, paired per student with 95% t-intervals, and the lowest prior-achievement
+quartile's paired cell;
 each set's gain minus the gated curriculum's; steps on truly mastered skills; the mastered flag's precision; and
 what the build chose: the item bank's model (2PL or 3PL, `engine.modelbuild.guessing`) and the learning law's
 spread (the largest minus the smallest band of its shrunk per-band learning, `LearningLaw.shrunk_gamma`; 0 is a
@@ -50,9 +53,11 @@ from engine.simulate.world import World
 from experiments.suite_cli import report_head, suite_parser
 
 RESULTS = Path(__file__).resolve().parents[1] / "experiments" / "results"
-COHORT_SEED, EXTRA_LOG_SEED = 20_000, 30_000  # added to the seed: the served cohort's and the control log's draws
+COHORT_SEED, EXTRA_LOG_SEED, SECOND_COHORT_SEED = 20_000, 30_000, 40_000  # added to the seed: the served cohorts' and
+# the control log's draws
 GATED = "gated-curriculum"
-SETS = ("gen 0", "gen 1", "gen 1 marked", "control")
+SETS = ("gen 0", "gen 1", "gen 1 marked", "gen 2 marked", "control")
+REBUILT = ("gen 1", "gen 1 marked", "gen 2 marked")
 
 
 class LoggedSpec:
@@ -117,8 +122,13 @@ def one_seed(setting: Setting, catalog: Catalog, students: int, steps: int, log_
     serve(same_content(setting.world(catalog, log_students, seed + COHORT_SEED), world), logged, sets["gen 0"], steps)
     served = logged.log().select(log.columns)
     sets["gen 1"] = build(catalog, pl.concat([log, served]), seed)
-    sets["gen 1 marked"] = build(catalog, pl.concat([log.with_columns(pl.lit(False).alias(STEERED)),
-                                                     served.with_columns(pl.lit(True).alias(STEERED))]), seed)
+    marked = pl.concat([log.with_columns(pl.lit(False).alias(STEERED)), served.with_columns(pl.lit(True).alias(STEERED))])
+    sets["gen 1 marked"] = build(catalog, marked, seed)
+    logged_again = LoggedSpec(setting, catalog, f"served{seed}-again")
+    serve(same_content(setting.world(catalog, log_students, seed + SECOND_COHORT_SEED), world), logged_again,
+          sets["gen 1 marked"], steps)
+    served_again = logged_again.log().select(log.columns).with_columns(pl.lit(True).alias(STEERED))
+    sets["gen 2 marked"] = build(catalog, pl.concat([marked, served_again]), seed)
     extra = random_practice_log(setting, catalog, log_students, steps, seed + EXTRA_LOG_SEED, content=world)
     sets["control"] = build(catalog, pl.concat([log, extra]), seed)
     runs = {name: serve(world, setting, built, steps) for name, built in sets.items()}
@@ -134,20 +144,20 @@ def setting_row(setting: Setting, per_seed: list[dict], steps: int) -> str:
     gains = {name: np.concatenate([gain_contributions(s["runs"][name]) for s in per_seed]) for name in (*SETS, GATED)}
     quartile = np.concatenate([prior_quartile(s["runs"]["gen 0"].initial) for s in per_seed])
     lowest = {name: min((_t_ci((gains[name] - gains["gen 0"])[quartile == q]) for q in np.unique(quartile)), key=lambda c: c[0])
-              for name in ("gen 1", "gen 1 marked")}
+              for name in REBUILT}
     wasted = {name: sum(int(s["runs"][name].over_practice.sum()) for s in per_seed) /
               sum(s["runs"][name].initial.size * steps for s in per_seed) for name in SETS}
     precision = {}
     for name in SETS:
         right, flags = map(sum, zip(*(flag_precision(s["runs"][name]) for s in per_seed)))
         precision[name] = f"{right / flags:.2f}" if flags else "n/a"
-    shown = ("gen 0", "gen 1", "gen 1 marked")
+    shown = SETS[:4]
     banks = " / ".join(",".join(s["sets"][name].irt_model for s in per_seed) for name in shown)
     spread = " / ".join(",".join(f"{s['sets'][name].law_spread:.2f}" for s in per_seed) for name in shown)
-    low = " / ".join("{:+.3f} [{:+.3f}, {:+.3f}]".format(*lowest[name]) for name in ("gen 1", "gen 1 marked"))
+    low = " / ".join("{:+.3f} [{:+.3f}, {:+.3f}]".format(*lowest[name]) for name in REBUILT)
     return (f"| {setting.name} | {gains['gen 0'].mean():.3f} | "
             + " | ".join(_ci(gains[name] - gains["gen 0"]) for name in SETS[1:]) + f" | {low} | "
-            + " / ".join(_ci(gains[name] - gains[GATED]) for name in SETS[:3]) + " | "
+            + " / ".join(_ci(gains[name] - gains[GATED]) for name in shown) + " | "
             + " / ".join(f"{wasted[name]:.3f}" for name in SETS) + " | " + " / ".join(precision[name] for name in SETS)
             + f" | {banks} | {spread} |")
 
@@ -167,15 +177,17 @@ def main() -> None:
     lines += [
         f"{args.students} students x {args.steps} steps x {args.seeds} seeds per setting. Gen 0: built from a random-practice "
         f"log of {args.log_students} students; gen 1: from that log plus {args.log_students} students served by gen 0; gen 1 "
-        "marked: the same, the served answers marked steered; control: from that log plus a second random-practice log of "
-        f"{args.log_students} students. Normalized gain; differences paired on the same students with 95% t-intervals; the "
-        "lowest quartile's cell: the prior-achievement quartile with the lowest paired mean. Steps on mastered skills and "
-        "flag precision: gen 0 / gen 1 / gen 1 marked / control. Bank and law spread: gen 0 / gen 1 / gen 1 marked, one "
-        "value per seed.", "",
-        "| setting | gen 0 gain | gen 1 minus gen 0 | gen 1 marked minus gen 0 | control minus gen 0 | lowest quartile minus "
-        "gen 0: gen 1 / gen 1 marked | minus the gated curriculum: gen 0 / gen 1 / gen 1 marked | steps on mastered skills | "
-        "mastered flag right | item bank | law spread (logits) |",
-        "|---|---|---|---|---|---|---|---|---|---|---|", *rows]
+        "marked: the same, the served answers marked steered; gen 2 marked: gen 1 marked's log plus a second cohort of "
+        f"{args.log_students} served by gen 1 marked, marked steered; control: from that log plus a second random-practice "
+        f"log of {args.log_students} students. Normalized gain; differences paired on the same students with 95% "
+        "t-intervals; the lowest quartile's cell: the prior-achievement quartile with the lowest paired mean. Steps on "
+        "mastered skills and flag precision: gen 0 / gen 1 / gen 1 marked / gen 2 marked / control. Bank and law spread: "
+        "gen 0 / gen 1 / gen 1 marked / gen 2 marked, one value per seed.", "",
+        "| setting | gen 0 gain | gen 1 minus gen 0 | gen 1 marked minus gen 0 | gen 2 marked minus gen 0 | control minus "
+        "gen 0 | lowest quartile minus gen 0: gen 1 / gen 1 marked / gen 2 marked | minus the gated curriculum: gen 0 / "
+        "gen 1 / gen 1 marked / gen 2 marked | steps on mastered skills | mastered flag right | item bank | law spread "
+        "(logits) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|", *rows]
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "rebuild_loop.md").write_text("\n".join(lines) + "\n")
 
