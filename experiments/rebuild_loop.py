@@ -50,7 +50,7 @@ from engine.simulate.runner import RunResult, run_policy
 from engine.simulate.suite import (OURS, SETTINGS, Setting, _t_ci, gain_contributions, one_step_a_day, random_practice_log,
                                    same_content)
 from engine.simulate.world import World
-from experiments.suite_cli import report_head, suite_parser
+from experiments.suite_cli import paired_text, report_head, suite_parser
 
 RESULTS = Path(__file__).resolve().parents[1] / "experiments" / "results"
 COHORT_SEED, EXTRA_LOG_SEED, SECOND_COHORT_SEED = 20_000, 30_000, 40_000  # added to the seed: the served cohorts' and
@@ -136,10 +136,6 @@ def one_seed(setting: Setting, catalog: Catalog, students: int, steps: int, log_
     return {"runs": runs, "sets": sets}
 
 
-def _ci(x: np.ndarray) -> str:
-    return "{:+.3f} [{:+.3f}, {:+.3f}]".format(*_t_ci(x))
-
-
 def setting_row(setting: Setting, per_seed: list[dict], steps: int) -> str:
     gains = {name: np.concatenate([gain_contributions(s["runs"][name]) for s in per_seed]) for name in (*SETS, GATED)}
     quartile = np.concatenate([prior_quartile(s["runs"]["gen 0"].initial) for s in per_seed])
@@ -151,13 +147,13 @@ def setting_row(setting: Setting, per_seed: list[dict], steps: int) -> str:
     for name in SETS:
         right, flags = map(sum, zip(*(flag_precision(s["runs"][name]) for s in per_seed)))
         precision[name] = f"{right / flags:.2f}" if flags else "n/a"
-    shown = SETS[:4]
+    shown = ("gen 0", *REBUILT)
     banks = " / ".join(",".join(s["sets"][name].irt_model for s in per_seed) for name in shown)
     spread = " / ".join(",".join(f"{s['sets'][name].law_spread:.2f}" for s in per_seed) for name in shown)
     low = " / ".join("{:+.3f} [{:+.3f}, {:+.3f}]".format(*lowest[name]) for name in REBUILT)
     return (f"| {setting.name} | {gains['gen 0'].mean():.3f} | "
-            + " | ".join(_ci(gains[name] - gains["gen 0"]) for name in SETS[1:]) + f" | {low} | "
-            + " / ".join(_ci(gains[name] - gains[GATED]) for name in shown) + " | "
+            + " | ".join(paired_text(gains[name] - gains["gen 0"]) for name in SETS[1:]) + f" | {low} | "
+            + " / ".join(paired_text(gains[name] - gains[GATED]) for name in shown) + " | "
             + " / ".join(f"{wasted[name]:.3f}" for name in SETS) + " | " + " / ".join(precision[name] for name in SETS)
             + f" | {banks} | {spread} |")
 
