@@ -24,7 +24,6 @@ import copy
 import os
 import time
 from contextlib import AbstractContextManager, nullcontext
-from pathlib import Path
 from typing import Any
 from unittest import mock
 
@@ -38,9 +37,8 @@ from engine.simulate.policies import Policy, make_policy, random_items
 from engine.simulate.runner import run_policy, simulated_ids
 from engine.simulate.suite import ORACLE, OURS, SETTINGS, Setting, built_policy, gain_contributions, random_practice_log
 from engine.simulate.world import World
-from experiments.suite_cli import paired_text, report_head, suite_parser
+from experiments.suite_cli import paired_text, report_head, suite_parser, write_results
 
-RESULTS = Path(__file__).resolve().parents[1] / "experiments" / "results"
 
 
 class KeptLearners:
@@ -179,8 +177,7 @@ def main() -> None:
              "| setting | " + " | ".join(COLUMNS) + " |", "|---|" + "---|" * len(COLUMNS), *gain_rows, "",
              "Each column minus equilearn, paired per student (95% t-interval):", "",
              "| setting | " + " | ".join(COLUMNS[1:]) + " |", "|---|" + "---|" * (len(COLUMNS) - 1), *diff_rows]
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "oracle_gap.md").write_text("\n".join(lines) + "\n")
+    write_results("oracle_gap", lines)
 
 
 if __name__ == "__main__":

@@ -21,7 +21,6 @@ import os
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from unittest import mock
 
 import numpy as np
@@ -34,9 +33,8 @@ from engine.simulate.runner import run_policy
 from engine.simulate.suite import (FAMILIES, OURS, POSTERIOR, Setting, built_policy, gain_contributions, random_practice_log,
                                    setting_by_name)
 from engine.simulate.world import World
-from experiments.suite_cli import paired_text, report_head, suite_parser
+from experiments.suite_cli import paired_text, report_head, suite_parser, write_results
 
-RESULTS = Path(__file__).resolve().parents[1] / "experiments" / "results"
 FORGETTING = {"bkt": "forget", "curve": "decay", "proficiency": "forgetting"}  # each family's forgetting parameter
 FORGETTING_SHARE = 0.2
 
@@ -99,8 +97,7 @@ def main() -> None:
              "| setting | equilearn | posterior reference | qualities unknown | forgetting a fifth | equilearn minus the "
              "reference | qualities unknown minus the reference | forgetting a fifth minus the reference |",
              "|---|---|---|---|---|---|---|---|", *rows]
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "posterior_knowledge.md").write_text("\n".join(lines) + "\n")
+    write_results("posterior_knowledge", lines)
 
 
 if __name__ == "__main__":

@@ -35,7 +35,6 @@ import copy
 import os
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import polars as pl
@@ -50,9 +49,8 @@ from engine.simulate.runner import RunResult, run_policy
 from engine.simulate.suite import (OURS, SETTINGS, Setting, _t_ci, gain_contributions, one_step_a_day, random_practice_log,
                                    same_content)
 from engine.simulate.world import World
-from experiments.suite_cli import paired_text, report_head, suite_parser
+from experiments.suite_cli import paired_text, report_head, suite_parser, write_results
 
-RESULTS = Path(__file__).resolve().parents[1] / "experiments" / "results"
 COHORT_SEED, EXTRA_LOG_SEED, SECOND_COHORT_SEED = 20_000, 30_000, 40_000  # added to the seed: the served cohorts' and
 # the control log's draws
 GATED = "gated-curriculum"
@@ -184,8 +182,7 @@ def main() -> None:
         "gen 1 / gen 1 marked / gen 2 marked | steps on mastered skills | mastered flag right | item bank | law spread "
         "(logits) |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|", *rows]
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "rebuild_loop.md").write_text("\n".join(lines) + "\n")
+    write_results("rebuild_loop", lines)
 
 
 if __name__ == "__main__":

@@ -6,10 +6,13 @@ from __future__ import annotations
 
 import argparse
 import time
+from pathlib import Path
 
 import numpy as np
 
 from engine.simulate.suite import _t_ci
+
+RESULTS = Path(__file__).resolve().parents[1] / "experiments" / "results"
 
 
 def suite_parser(description: str, seeds: int = 2, single_seed: bool = False) -> argparse.ArgumentParser:
@@ -43,3 +46,9 @@ def paired_text(x: np.ndarray) -> str:
     """'mean [lower, upper]' of per-student paired differences `x` (95% t-interval)."""
     mean, lo, hi = _t_ci(x)
     return f"{mean:+.3f} [{lo:+.3f}, {hi:+.3f}]"
+
+
+def write_results(name: str, lines: list[str]) -> None:
+    """`lines` as experiments/results/<name>.md (the folder made if missing), where make_benchmarks reads it."""
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / f"{name}.md").write_text("\n".join(lines) + "\n")
