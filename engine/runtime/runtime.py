@@ -128,7 +128,7 @@ class Runtime:
         self._load_error: str | None = None
         self._seen: tuple[int, int, str | None] | None = None  # (generation, newest audit, registry alias target) at the load
         self._refused: str | None = None  # why the last reload failed while the previous policy stays served
-        self._learn_lock = threading.Lock()  # the served policy's statistics take one batch of outcomes at a time
+        self._learn_lock = threading.Lock()  # one batch of outcomes at a time; held while the follower counts it too
 
     @classmethod
     def open(cls, settings: ServiceSettings | None = None) -> Runtime:
@@ -188,15 +188,17 @@ class Runtime:
         Returns the follower that goes on counting from there (`catch_up`)."""
         counted = (components.get("build") or {}).get("resource_effectiveness") or {}
         follow_ups, outcomes = FollowUps.start(self.store, int(counted.get("served_through_id") or 0), RECOUNT_LISTS)
-        self._observe(recommender, outcomes)
+        with self._learn_lock:
+            self._observe(recommender, outcomes)
         return follow_ups
 
-    def _observe(self, recommender: Recommender, outcomes: pl.DataFrame) -> None:
+    @staticmethod
+    def _observe(recommender: Recommender, outcomes: pl.DataFrame) -> None:
+        """Add `outcomes` to the recommender's resource statistics; the caller holds `_learn_lock`."""
         if outcomes.height:
             measured = measure_effectiveness(recommender.catalog.resource_ids, outcomes).effectiveness
-            with self._learn_lock:
-                recommender.effectiveness.count += measured.count
-                recommender.effectiveness.total += measured.total
+            recommender.effectiveness.count += measured.count
+            recommender.effectiveness.total += measured.total
 
     def catch_up(self, now: datetime | None = None) -> int:
         """The served policy's resource statistics learn the outcomes of the lists and answers every process on this
@@ -205,8 +207,9 @@ class Runtime:
         policy = self._policy
         if policy is None:
             return 0
-        outcomes = policy.follow_ups.step(now)
-        self._observe(policy.recommender, outcomes)
+        with self._learn_lock:  # the follower's count and the statistics move together (`models` reads both under it)
+            outcomes = policy.follow_ups.step(now)
+            self._observe(policy.recommender, outcomes)
         return outcomes.height
 
     def _load(self, catalog: Catalog | None = None, keep: Callable[[], None] | None = None) -> Policy:
@@ -443,11 +446,13 @@ class Runtime:
 
     def models(self) -> dict[str, Any]:
         policy = self.policy
+        with self._learn_lock:  # not between a catch-up's count and its statistics
+            learning = {"outcomes": int(policy.recommender.effectiveness.count.sum()), **policy.follow_ups.summary()}
         return {"model_set": policy.model_set_info(), "model_versions": policy.recommender.versions(),
                 "blocked": policy.blocked, "catalog": policy.catalog.summary(),
                 "data_fingerprint": getattr(policy.model.model_set, "data_fingerprint", None),
                 "code_version": getattr(policy.model.model_set, "code_version", None),
-                "learning": {"outcomes": int(policy.recommender.effectiveness.count.sum()), **policy.follow_ups.summary()}}
+                "learning": learning}
 
     # ---- health -------------------------------------------------------------------------------------
     def readiness(self) -> tuple[bool, dict[str, Any]]:
