@@ -136,7 +136,9 @@ def test_docs_work_without_internet(page_for, server) -> None:
 def test_keyboard_reaches_the_main_controls(page_for, server, school) -> None:
     page = page_for(None)
     page.goto("/app/signin")
-    assert page.evaluate("document.activeElement.id") == "api_key"  # the key field has the focus on arrival
+    # the key field has the focus on arrival: `autofocus` is applied at the browser's next rendering step, which may
+    # come after the load event that goto waits for, so wait for it (a page without autofocus never gets there)
+    page.wait_for_function("document.activeElement && document.activeElement.id === 'api_key'", timeout=5000)
     page.keyboard.type(school.keys["teacher"])
     page.keyboard.press("Tab")
     assert page.evaluate("document.activeElement.textContent.trim()") == "Sign in"
