@@ -40,7 +40,8 @@ RESPONSES = TableSchema(
         "correct": pl.Float64,
         "seq": pl.Int64,
     },
-    optional={"timestamp": UTC_DATETIME, "steered": pl.Boolean},  # steered: engine.data.steering
+    # steered: engine.data.steering; resource_id: the resource used just before the answer (engine.recommend.resource_value)
+    optional={"timestamp": UTC_DATETIME, "steered": pl.Boolean, "resource_id": pl.Utf8},
     id_columns=("student_id", "item_id"),
     unit_interval=("correct",),
     unique_key=("student_id", "seq"),

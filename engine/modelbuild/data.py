@@ -7,6 +7,9 @@
   the skill model is fitted for the catalog's skills.
 - An optional boolean column `steered` marks the answers to items the adaptive policy chose
   (`engine.data.steering`); it is kept.
+- An optional column `resource_id` names the resource the student used just before the answer (empty: none); it is
+  kept, and must name catalog resources. From it the build measures what each resource teaches
+  (`engine.recommend.resource_value`).
 - `read_store_log` reads the service's own event log in chunks of students (see its docstring for the
   memory bound); `engine.recommend.outcomes.read_store_outcomes` pairs its served log with it (what followed each
   served resource).
@@ -24,6 +27,7 @@ from engine.catalog import Catalog
 from engine.data.schema import SKILL_LIST
 from engine.data.steering import STEERED, check_steered
 from engine.errors import DataError, DataValidationError, Problem
+from engine.recommend.resource_value import RESOURCE_COLUMN
 from engine.store.events import CHUNK_STUDENTS
 
 ROWS_LISTED = 20
@@ -71,7 +75,7 @@ def prepare_log(catalog: Catalog, responses: pl.DataFrame, ignore_unknown_items:
     frame = responses
     if "seq" not in frame.columns:
         frame = frame.with_columns(pl.int_range(pl.len(), dtype=pl.Int64).over("student_id").alias("seq"))
-    keep = [c for c in (*COLUMNS, STEERED) if c in frame.columns]  # `steered`: engine.data.steering
+    keep = [c for c in (*COLUMNS, STEERED, RESOURCE_COLUMN) if c in frame.columns]  # `steered`: engine.data.steering
     frame = (check_steered(frame).select(keep).with_columns(pl.col("student_id").cast(pl.Utf8), pl.col("item_id").cast(pl.Utf8),
                                              pl.col("correct").cast(pl.Float64))
              .sort("student_id", "seq", maintain_order=True).with_row_index("__row"))
@@ -93,9 +97,30 @@ def prepare_log(catalog: Catalog, responses: pl.DataFrame, ignore_unknown_items:
         if frame.height == 0:
             raise DataError(f"response log: no row names an item of catalog {catalog.name!r}; is it the catalog the "
                             "log was recorded with?")
+    if RESOURCE_COLUMN in frame.columns:
+        _check_resources(frame, catalog)
     skills = catalog.items.select(pl.col("item_id"), pl.col("skill_ids").cast(SKILL_LIST))
     frame = frame.drop("__row").join(skills, on="item_id", how="left", maintain_order="left")
     return PreparedLog(frame, responses.height, unknown.height, unknown_items)
+
+
+def _check_resources(frame: pl.DataFrame, catalog: Catalog) -> None:
+    """A log's `resource_id` values must be catalog resources (or empty); else an error listing the rows."""
+    named = pl.col(RESOURCE_COLUMN).cast(pl.Utf8)
+    known = named.is_in(pl.Series(list(catalog.resource_ids), dtype=pl.Utf8).implode())
+    unknown = frame.with_columns(named).filter(named.is_not_null() & ~known)
+    if not unknown.height:
+        return
+    hint = (f"resource not in catalog {catalog.name!r}: name one of the catalog's resources, or leave resource_id empty "
+            "where the student used none")
+    problems = [Problem(int(r) + 1, RESOURCE_COLUMN, v, f"student {s!r}: {hint}")
+                for r, s, v in unknown.head(ROWS_LISTED).select("__row", "student_id", RESOURCE_COLUMN).iter_rows()]
+    if unknown.height > ROWS_LISTED:
+        problems.append(Problem(int(unknown["__row"][ROWS_LISTED]) + 1, RESOURCE_COLUMN, unknown[RESOURCE_COLUMN][ROWS_LISTED],
+                                hint, count=unknown.height - ROWS_LISTED))
+    raise DataValidationError(problems, source=f"response log: {unknown.height} row(s) name a resource not in catalog "
+                                               f"{catalog.name!r}. Rows are numbered in the log as loaded: sorted by student, "
+                                               "then each student's order")
 
 
 def read_store_log(store: Any, chunk_students: int = CHUNK_STUDENTS) -> pl.DataFrame:

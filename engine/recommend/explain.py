@@ -8,6 +8,7 @@ from engine.catalog import Catalog
 from engine.catalog.schema import ADVANCED, REMEDIAL
 
 EXPLORING_BELOW_USES = 20
+VALUED_ABOVE = 1.15  # a resource measured to teach this much more than its level's average step is said to
 
 
 def _pct(x: float) -> str:
@@ -24,11 +25,13 @@ def _names(catalog: Catalog, skills: list[int]) -> str:
 def reason(catalog: Catalog, resource: int, p: list[float], p_now: float, last_practice: float, now: float | None,
            components: dict[str, float], weights: dict[str, float], *, pinned: bool, assigned: bool | None,
            on_fringe: bool, guaranteed_advanced: bool, item_p: float | None, uses: int,
-           kept_for_ready_skill: bool = False) -> str:
+           kept_for_ready_skill: bool = False, value: float = 1.0) -> str:
     """One or a few sentences: why this resource, for this student, now.
 
     `p` is the student's P(learned) per skill (S,) from the evidence; `p_now` (after forgetting) and
-    `last_practice` are for the resource's own skill; `uses` is how many outcomes of this resource have been observed.
+    `last_practice` are for the resource's own skill; `uses` is how many outcomes of this resource have been observed;
+    `value` what it teaches relative to its level's average step, as measured from the platform's log (1: not measured
+    or average; `engine.recommend.resource_value`).
     """
     skill = int(catalog.resource_skill[resource])
     name = catalog.skill_names[skill]
@@ -69,6 +72,9 @@ def reason(catalog: Catalog, resource: int, p: list[float], p_now: float, last_p
         parts.append(f"The next question is pitched at about {_pct(item_p)} chance of success.")
     if weights.get("information", 0) > 0 and components["information"] >= 0.3:
         parts.append("We are still learning your level, and this question tells us the most.")
+    if value >= VALUED_ABOVE:
+        parts.append(f"In your platform's records students learned about {_pct(value - 1)} more from it than from others "
+                     "at its level.")
     if weights.get("exploration", 0) > 0:
         if uses < EXPLORING_BELOW_USES:
             parts.append(f"This resource is new to us ({uses} uses so far), so we are also finding out how well it works.")

@@ -167,6 +167,16 @@ class LearningLaw:
                 for b in range(len(self.gamma))]
 
 
+@dataclass(frozen=True)
+class LawFit:
+    """The fitted law and, per response given to `fit_law_with_offset`, the fit's logit without the student's intercept
+    (skill, easiness and band terms; NaN for a response of a student left out of the fit): what a further factor's fit
+    (`engine.recommend.resource_value`) holds fixed, with the same guessing floor."""
+
+    law: LearningLaw
+    offset: np.ndarray
+
+
 def fit_law(student: np.ndarray, skill: np.ndarray, easiness: np.ndarray, counts: np.ndarray, correct: np.ndarray,
             step_band: np.ndarray, edges: tuple[float, ...], *, penalty: float = 0.1, max_students: int = 3000,
             seed: int = 0, floors: tuple[float, ...] = FLOORS) -> LearningLaw:
@@ -174,17 +184,27 @@ def fit_law(student: np.ndarray, skill: np.ndarray, easiness: np.ndarray, counts
     `easiness` (-a b), `counts` (n, B) of the student's earlier steps on the skill per band, `correct` (0/1), and
     `step_band`, the band this response's own step fell in (for the per-band step counts); `floors`: the guessing
     floors tried (module docstring)."""
+    return fit_law_with_offset(student, skill, easiness, counts, correct, step_band, edges, penalty=penalty,
+                               max_students=max_students, seed=seed, floors=floors).law
+
+
+def fit_law_with_offset(student: np.ndarray, skill: np.ndarray, easiness: np.ndarray, counts: np.ndarray,
+                        correct: np.ndarray, step_band: np.ndarray, edges: tuple[float, ...], *, penalty: float = 0.1,
+                        max_students: int = 3000, seed: int = 0, floors: tuple[float, ...] = FLOORS) -> LawFit:
+    """`fit_law`, with the fitted logit of each response net of its student's intercept (`LawFit`)."""
     n_bands = len(edges) - 1
+    offset = np.full(correct.size, np.nan)
+    kept = np.ones(correct.size, dtype=bool)
     students = np.unique(student)
     if students.size > max_students:
-        keep = np.isin(student, np.random.default_rng(seed).choice(students, max_students, replace=False))
-        student, skill, easiness, counts, correct = student[keep], skill[keep], easiness[keep], counts[keep], correct[keep]
+        kept = np.isin(student, np.random.default_rng(seed).choice(students, max_students, replace=False))
+        student, skill, easiness, counts, correct = student[kept], skill[kept], easiness[kept], counts[kept], correct[kept]
     _, s_idx = np.unique(student, return_inverse=True)
     _, k_idx = np.unique(skill, return_inverse=True)
     n = correct.size
     steps = np.bincount(step_band[step_band >= 0], minlength=n_bands)
     if n < MIN_STEPS or np.unique(correct).size < 2:
-        return LearningLaw(tuple(edges), (0.0,) * n_bands, (0.0,) * n_bands, tuple(int(x) for x in steps))
+        return LawFit(LearningLaw(tuple(edges), (0.0,) * n_bands, (0.0,) * n_bands, tuple(int(x) for x in steps)), offset)
     shared = shared_design(k_idx, easiness, counts)
     y = correct.astype(float)
     fits: dict[float, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
@@ -198,8 +218,9 @@ def fit_law(student: np.ndarray, skill: np.ndarray, easiness: np.ndarray, counts
     u, coef, inverse_schur = fits[floor]
     cov = _clustered_covariance(s_idx, shared, y, u, coef, inverse_schur, penalty, floor)
     se = np.sqrt(np.clip(np.diag(cov)[-n_bands:], 0.0, None))
-    return LearningLaw(tuple(edges), tuple(float(x) for x in coef[-n_bands:]), tuple(float(x) for x in se),
-                       tuple(int(x) for x in steps), float(floor))
+    offset[kept] = shared @ coef
+    return LawFit(LearningLaw(tuple(edges), tuple(float(x) for x in coef[-n_bands:]), tuple(float(x) for x in se),
+                              tuple(int(x) for x in steps), float(floor)), offset)
 
 
 def shared_design(skill: np.ndarray, easiness: np.ndarray, counts: np.ndarray) -> sparse.csr_matrix:
@@ -227,30 +248,32 @@ def _floored(eta: np.ndarray, y: np.ndarray, floor: float) -> tuple[np.ndarray, 
 
 
 def _loglik(student: np.ndarray, shared: sparse.csr_matrix, y: np.ndarray, u: np.ndarray, v: np.ndarray,
-            floor: float) -> float:
-    p = np.clip(floor + (1.0 - floor) * expit(u[student] + shared @ v), 1e-12, 1.0 - 1e-12)
+            floor: float, offset: np.ndarray | float = 0.0) -> float:
+    p = np.clip(floor + (1.0 - floor) * expit(offset + u[student] + shared @ v), 1e-12, 1.0 - 1e-12)
     return float((y * np.log(p) + (1.0 - y) * np.log1p(-p)).sum())
 
 
 def _newton(student: np.ndarray, shared: sparse.csr_matrix, y: np.ndarray, penalty: float,
             max_iter: int = 50, tol: float = 1e-8, floor: float = 0.0,
-            start: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+            start: tuple[np.ndarray, np.ndarray] | None = None,
+            offset: np.ndarray | float = 0.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Ridge logistic regression logit = u[student] + shared @ v, penalty / 2 * (|u|^2 + |v|^2), by Newton's
     method (Fisher scoring with a guessing `floor`, P = floor + (1 - floor) sigmoid(logit), each step halved until the
     penalised likelihood does not fall). The student block of the Hessian is diagonal, so each step solves only the
     small `shared` block
-    (its Schur complement): O(rows x columns^2) per step, whatever the number of students. Returns u, v and
+    (its Schur complement): O(rows x columns^2) per step, whatever the number of students. `offset`: a fixed part of
+    each row's logit (another fit's terms held fixed). Returns u, v and
     the inverse Schur complement (the shared block of the inverse Hessian: v's model-based covariance)."""
     members, q = _membership(student), shared.shape[1]
     n_students = members.shape[0]
     u, v = (np.zeros(n_students), np.zeros(q)) if start is None else (start[0].copy(), start[1].copy())
 
     def objective(u: np.ndarray, v: np.ndarray) -> float:
-        return _loglik(student, shared, y, u, v, floor) - penalty / 2 * (float(u @ u) + float(v @ v))
+        return _loglik(student, shared, y, u, v, floor, offset) - penalty / 2 * (float(u @ u) + float(v @ v))
 
     current = objective(u, v)
     for _ in range(max_iter):
-        r, w = _floored(u[student] + shared @ v, y, floor)
+        r, w = _floored(offset + u[student] + shared @ v, y, floor)
         g_u = members @ r - penalty * u
         g_v = shared.T @ r - penalty * v
         h_uu = members @ w + penalty  # (n_students,) the diagonal block
@@ -270,7 +293,8 @@ def _newton(student: np.ndarray, shared: sparse.csr_matrix, y: np.ndarray, penal
 
 
 def _clustered_covariance(student: np.ndarray, shared: sparse.csr_matrix, y: np.ndarray, u: np.ndarray, v: np.ndarray,
-                          inverse_schur: np.ndarray, penalty: float, floor: float = 0.0) -> np.ndarray:
+                          inverse_schur: np.ndarray, penalty: float, floor: float = 0.0,
+                          offset: np.ndarray | float = 0.0) -> np.ndarray:
     """Covariance of v clustered by student: bread M^-1 (`inverse_schur`) around the meat sum_i s_i s_i^T x G / (G - 1)
     over the G students, s_i = sum over the student's rows of (x_t - h_i) r_t, the score on v net of the part the
     student's own intercept absorbs (h_i = the student's row of H_uv / H_uu, r_t the score residual, y_t - p_t
@@ -278,7 +302,7 @@ def _clustered_covariance(student: np.ndarray, shared: sparse.csr_matrix, y: np.
     answers."""
     members = _membership(student)
     n_students = members.shape[0]
-    r, w = _floored(u[student] + shared @ v, y, floor)
+    r, w = _floored(offset + u[student] + shared @ v, y, floor)
     h_uu = members @ w + penalty  # the penalised Hessian's diagonal block, as in the bread
     h_uv = (members @ shared.multiply(w[:, None])).toarray()
     scores = (members @ shared.multiply(r[:, None])).toarray() - (h_uv / h_uu[:, None]) * (members @ r)[:, None]

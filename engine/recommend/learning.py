@@ -43,7 +43,8 @@ import polars as pl
 from engine.data.steering import STEERED, unsteered_prefix
 from engine.errors import ConfigError, DataError
 from engine.mastery.engine import p3
-from engine.recommend.law import MIN_STEPS, LearningLaw, fit_law
+from engine.recommend.law import MIN_STEPS, LearningLaw, fit_law_with_offset
+from engine.recommend.resource_value import RESOURCE_COLUMN, fit_resource_value, multipliers, resource_uses
 
 FORMAT = "equilearn-policy-learning"
 FORMAT_VERSION = 1
@@ -77,6 +78,19 @@ class DifficultyProgress:
         # (S,) mean readiness of the log's steps on each skill (`fit_from_log`: P(its direct prerequisites learned)
         # before the step, the weight the law gives the step), else None; see scoring.ready_learn_rates
         self.skill_readiness: np.ndarray | None = None
+        # {resource_id: [value, ...]} what each resource teaches beyond its level's average step, measured by `fit_from_log`
+        # from a log that records the resource behind each answer (`engine.recommend.resource_value`), else None
+        self.resource_value: dict[str, list[Any]] | None = None
+        self._multipliers: tuple[tuple[str, ...], np.ndarray] | None = None
+
+    def resource_multipliers(self, resource_ids: tuple[str, ...]) -> np.ndarray | None:
+        """(R,) each resource's measured value for the catalog's `resource_ids` (1 where unmeasured), computed once per
+        catalog; None without measured values."""
+        if self.resource_value is None:
+            return None
+        if self._multipliers is None or self._multipliers[0] is not resource_ids:
+            self._multipliers = (resource_ids, multipliers(self.resource_value, resource_ids))
+        return self._multipliers[1]
 
     @property
     def n_bands(self) -> int:
@@ -140,7 +154,8 @@ class DifficultyProgress:
                 "prior_strength": self.prior_strength, "noise_var": self.noise_var, "cell_prior": self.cell_prior,
                 "count": self.count.tolist(), "total": self.total.tolist(), "total_sq": self.total_sq.tolist(),
                 **({"law": self.law.to_dict()} if self.law is not None else {}),
-                **({"skill_readiness": self.skill_readiness.tolist()} if self.skill_readiness is not None else {})}
+                **({"skill_readiness": self.skill_readiness.tolist()} if self.skill_readiness is not None else {}),
+                **({"resource_value": self.resource_value} if self.resource_value is not None else {})}
 
     @classmethod
     def from_dict(cls, payload: dict[str, Any]) -> DifficultyProgress:
@@ -157,6 +172,11 @@ class DifficultyProgress:
             if readiness.ndim != 1 or not np.all((readiness >= 0) & (readiness <= 1)):
                 raise ConfigError("policy learning skill_readiness: expected one value in [0, 1] per skill")
             out.skill_readiness = readiness
+        if payload.get("resource_value") is not None:
+            if not isinstance(payload["resource_value"], dict):
+                raise ConfigError("policy learning resource_value: expected an object {resource_id: [value, ...]}")
+            multipliers(payload["resource_value"], ())  # checks every entry
+            out.resource_value = payload["resource_value"]
         if payload.get("law") is not None:
             out.law = LearningLaw.from_dict(payload["law"])
             if out.law.edges != tuple(out.edges.tolist()):
@@ -275,9 +295,33 @@ def fit_from_log(engine: Any, responses: pl.DataFrame, progress: DifficultyProgr
         engine.update_batch(batch, r, i, y[sel])
     progress.skill_readiness = np.where(ready_steps > 0, ready_total / np.maximum(ready_steps, 1.0), 1.0)
     drawn = _law_answers(step_band >= 0, rows, cat.item_skill[items], ordered, notes)
-    progress.law = fit_law(rows[drawn], cat.item_skill[items[drawn]], -cat.item_a[items[drawn]] * cat.item_b[items[drawn]],
-                           features[drawn].astype(float), y[drawn], step_band[drawn], tuple(progress.edges.tolist()), seed=seed)
+    fit = fit_law_with_offset(rows[drawn], cat.item_skill[items[drawn]], -cat.item_a[items[drawn]] * cat.item_b[items[drawn]],
+                              features[drawn].astype(float), y[drawn], step_band[drawn], tuple(progress.edges.tolist()),
+                              seed=seed)
+    progress.law = fit.law
+    if RESOURCE_COLUMN in ordered.columns and ordered[RESOURCE_COLUMN].is_not_null().any():
+        resources = _resource_indices(ordered, cat)
+        uses = resource_uses(rows, cat.item_skill[items], pos, resources, cat.resource_skills)
+        fitted = np.isfinite(fit.offset)
+        value = fit_resource_value(fit.law, fit.offset[fitted], rows[drawn][fitted], y[drawn][fitted],
+                                   uses[np.flatnonzero(drawn)[fitted]], cat)
+        progress.resource_value = value.to_dict()
+        if notes is not None:
+            notes.append(value.note(cat))
     return progress.to_dict()
+
+
+def _resource_indices(ordered: pl.DataFrame, catalog: Any) -> np.ndarray:
+    """(n,) the catalog index of each answer's `resource_id` (-1 where the log names none)."""
+    index = pl.DataFrame({RESOURCE_COLUMN: list(catalog.resource_ids), "__r": np.arange(catalog.n_resources)},
+                         schema={RESOURCE_COLUMN: pl.Utf8, "__r": pl.Int64})
+    joined = ordered.select(pl.col(RESOURCE_COLUMN).cast(pl.Utf8)).join(index, on=RESOURCE_COLUMN, how="left",
+                                                                       maintain_order="left")
+    unknown = joined.filter(pl.col(RESOURCE_COLUMN).is_not_null() & pl.col("__r").is_null())
+    if unknown.height:
+        raise DataError(f"response log: resource {unknown[RESOURCE_COLUMN][0]!r} is not in catalog {catalog.name!r}; "
+                        "the resource_id column must name the catalog's resources (leave it empty where none was used)")
+    return joined["__r"].fill_null(-1).to_numpy()
 
 
 def _law_answers(drawn: np.ndarray, rows: np.ndarray, skills: np.ndarray, ordered: pl.DataFrame,

@@ -200,6 +200,11 @@ class Recommender:
         recs = self.recommend(state, k, now=now, constraints=constraints, rng=np.random.default_rng(seed))
         return [r.to_dict() for r in recs]
 
+    def _value(self, resource: int) -> float:
+        """What `resource` teaches relative to its level's average step, as measured from the build's log (1: unmeasured)."""
+        values = self.progress.resource_multipliers(self.catalog.resource_ids)
+        return 1.0 if values is None else float(values[resource])
+
     def _explain(self, state: MasteryState, now: float | None, scored: Scored, sel: Selection, resolved) -> list[Recommendation]:
         cat, w = self.catalog, dict(self.config.weights)
         versions = self.versions()
@@ -221,7 +226,7 @@ class Recommender:
                 pinned=bool(sel.pinned[0, j]), assigned=None if resolved.assigned is None else bool(resolved.assigned[skill]),
                 on_fringe=bool(scored.status.fringe[0, skill]), guaranteed_advanced=bool(sel.guaranteed_advanced[0, j]),
                 kept_for_ready_skill=sel.kept_for_ready_skill is not None and bool(sel.kept_for_ready_skill[0, j]),
-                item_p=item_p, uses=int(self.effectiveness.count[r]),
+                item_p=item_p, uses=int(self.effectiveness.count[r]), value=self._value(r),
             )
             out.append(Recommendation(
                 rank=j + 1, resource_id=cat.resource_ids[r], title=self._titles[r],
@@ -307,7 +312,7 @@ class Recommender:
                 text = reason(cat, r, scored.status.p[0].tolist(), float(scored.status.p_now[0, skill]),
                               float(state.last_practice[skill]), now, comps, weights, pinned=False, assigned=assigned,
                               on_fringe=bool(scored.status.fringe[0, skill]), guaranteed_advanced=False, item_p=item_p,
-                              uses=int(self.effectiveness.count[r]), kept_for_ready_skill=True)
+                              uses=int(self.effectiveness.count[r]), kept_for_ready_skill=True, value=self._value(r))
             else:
                 text = placement_reason(cat, skill, state.n_responses, pinned=bool(pl.pinned[0, j]), assigned=assigned)
             out.append(Recommendation(

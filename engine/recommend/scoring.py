@@ -176,6 +176,9 @@ def score_resources(engine: MasteryEngine, batch: MasteryBatch, now: float | np.
     rates = ready_learn_rates(engine.skill_model.learn_rates(), progress)
     room = np.minimum(1.0 - st.p, 1.0 - success) * rates[None, :]  # (N, S) both models must leave room
     gain = efficacy * (room @ cat.resource_skills.T.astype(float))
+    value = None if progress is None else progress.resource_multipliers(cat.resource_ids)
+    if value is not None:  # what each resource taught beyond its level's average step, measured from a log
+        gain = gain * value[None, :]
 
     uncertainty = np.clip(batch.theta_sd / engine.ability_model.prior_sd, 0.0, 1.0)
     p_items = engine.predict_items(batch, now, p_now=st.p_now)

@@ -28,6 +28,7 @@ from engine.mastery import MasteryEngine
 from engine.modelbuild import build_model_set
 from engine.recommend import RecommenderConfig
 from engine.recommend.learning import DifficultyProgress
+from engine.recommend.resource_value import RESOURCE_COLUMN
 from engine.runtime.modelset import build_policy
 from engine.simulate.learners import BKTLearners, CurveLearners, _Learners
 from engine.simulate.policies import random_items
@@ -90,11 +91,13 @@ SETTINGS: tuple[Setting, ...] = (
 
 
 def random_practice_log(setting: Setting, catalog: Catalog, students: int, steps: int, seed: int,
-                        groups: tuple[GroupSpec, ...] = DEFAULT_GROUPS, content: World | None = None) -> pl.DataFrame:
+                        groups: tuple[GroupSpec, ...] = DEFAULT_GROUPS, content: World | None = None,
+                        resources: bool = False) -> pl.DataFrame:
     """A canonical response log of other students (a world drawn with another seed) practising at random: a
     random resource and a random item of its skill each step (one step a day, timestamped), as a platform's log
     before any policy. `content`: the world whose items and resources they use (`same_content`), the platform's
-    that the log is built for; None: those drawn with `seed`."""
+    that the log is built for; None: those drawn with `seed`. `resources`: the log records the resource behind each
+    answer (`resource_id`), from which the build measures what each resource teaches."""
     world = setting.world(catalog, students, seed, groups)
     if content is not None:
         world = same_content(world, content)
@@ -103,11 +106,12 @@ def random_practice_log(setting: Setting, catalog: Catalog, students: int, steps
     ids = np.array([f"log{seed}-{i:05d}" for i in range(students)])
     frames = []
     for t in range(steps):
-        resources = rng.integers(0, catalog.n_resources, students)
-        items = random_items(catalog, catalog.resource_skill[resources], rng)
-        correct = learners.step(resources, items, rng)
+        used = rng.integers(0, catalog.n_resources, students)
+        items = random_items(catalog, catalog.resource_skill[used], rng)
+        correct = learners.step(used, items, rng)
         frames.append(pl.DataFrame({"student_id": ids, "item_id": np.array(catalog.item_ids)[items],
-                                    "correct": correct, "seq": np.full(students, t, dtype=np.int64)}))
+                                    "correct": correct, "seq": np.full(students, t, dtype=np.int64),
+                                    **({RESOURCE_COLUMN: np.array(catalog.resource_ids)[used]} if resources else {})}))
     return one_step_a_day(pl.concat(frames))
 
 
@@ -278,12 +282,13 @@ def run_suite(catalog: Catalog, policies: list[str], settings: list[Setting] | N
               steps: int = 60, seeds: list[int] | None = None, groups: tuple[GroupSpec, ...] = DEFAULT_GROUPS,
               config: RecommenderConfig | None = None, progress=None, build_log_students: int = 0,  # noqa: ANN001
               on_step: Callable[[str], None] | None = None, paired_from: tuple[str, ...] = (OURS,),
-              particles: int = 50) -> dict[str, object]:
+              particles: int = 50, log_resources: bool = True) -> dict[str, object]:
     """Every policy on every setting, on the same students (one world per seed); `paired_from`: the policies whose
     paired differences against every other are reported; `particles`: the posterior reference's. `progress(text)` is
     called after each run when given, `on_step(label)` after each simulated step of each run. With `build_log_students` > 0, equilearn serves a model set built by
     `equilearn model build` from a random-practice log of that many other students of the same setting
-    (as a platform would); otherwise it starts from the catalog's defaults and learns online only."""
+    (as a platform would; `log_resources`: the log records the resource behind each answer, as a platform's does);
+    otherwise it starts from the catalog's defaults and learns online only."""
     settings = list(settings or SETTINGS)
     seeds = list(seeds or [1])
     results = []
@@ -295,7 +300,8 @@ def run_suite(catalog: Catalog, policies: list[str], settings: list[Setting] | N
             highest, lowest = world.highest_and_lowest()
             engine, learned = None, None
             if build_log_students and OURS in policies:
-                log = random_practice_log(setting, catalog, build_log_students, steps, seed + 10_000, groups, content=world)
+                log = random_practice_log(setting, catalog, build_log_students, steps, seed + 10_000, groups, content=world,
+                                          resources=log_resources)
                 engine, learned = built_policy(catalog, log, seed)
             for policy in policies:
                 own = policy == OURS
@@ -306,7 +312,7 @@ def run_suite(catalog: Catalog, policies: list[str], settings: list[Setting] | N
                     progress(f"{setting.name} seed {seed} {policy}: {runs[policy][-1].seconds:.1f} s")
         results.append(summarize_setting(setting, runs, highest, lowest, paired_from))
     return {"catalog": f"{catalog.name}/v{catalog.version}", "students": students, "steps": steps, "seeds": seeds,
-            "built_from_log_of": build_log_students,
+            "built_from_log_of": build_log_students, "log_records_resources": bool(build_log_students and log_resources),
             "gain_definition": "Hake's g on means of true mastery, per student contribution (final - initial) / "
                                "(1 - mean initial) pooled over seeds; paired differences on the same students, t-intervals",
             "settings": results}

@@ -207,3 +207,13 @@ def test_a_steered_column_is_read_as_booleans_and_a_bad_value_names_its_row(tmp_
     path.write_text("student_id,item_id,correct,steered\ns1,q1,1,1\ns1,q2,0,maybe\n")
     with pytest.raises(DataValidationError, match=r"row 2, column 'steered', value 'maybe': steered must be true/false"):
         load(path, "generic")
+
+
+def test_a_resource_column_is_kept_as_text_with_empty_cells_as_none(tmp_path):
+    """`resource_id` (the resource used before the answer: engine.recommend.resource_value), mapped from the user's
+    own column name; an empty cell is an answer without a resource."""
+    from engine.data.loaders.generic import load_generic
+    path = tmp_path / "log.csv"
+    path.write_text("student_id,item_id,correct,material\ns1,q1,1, vid-3 \ns1,q2,0,\ns2,q1,1,practice-1\n")
+    data = load_generic(path, columns={"resource_id": "material"})
+    assert data.train.sort("student_id", "seq")["resource_id"].to_list() == ["vid-3", None, "practice-1"]

@@ -373,3 +373,18 @@ def test_no_recommender_or_mastery_function_accepts_a_demographic_field() -> Non
                 checked += 1
     fields = set(MasteryState.__dataclass_fields__)
     assert not fields & DEMOGRAPHIC and checked > 50
+
+
+def test_a_resource_measured_to_teach_more_says_so_and_gains_more(catalog, engine) -> None:
+    """A build that measured one resource at 1.5 times its level's average step (`engine.recommend.resource_value`):
+    its expected gain is 1.5 times what it is unmeasured, and its reason tells the student; the others say nothing."""
+    from engine.recommend.learning import DifficultyProgress
+    state = knowing(engine, BASICS)
+    plain = {r.resource_id: r for r in all_candidates(Recommender(engine), state)}
+    measured = next(r for r in plain.values() if r.level == "core" and r.components["gain"] > 0)
+    progress = DifficultyProgress()
+    progress.resource_value = {measured.resource_id: [1.5, 40, 0.2, 0.05, 0.15]}
+    valued = {r.resource_id: r for r in all_candidates(Recommender(engine, progress=progress), state)}
+    assert valued[measured.resource_id].components["gain"] == pytest.approx(1.5 * measured.components["gain"])
+    assert "students learned about 50% more from it than from others at its level" in valued[measured.resource_id].reason
+    assert not any("more from it" in r.reason for rid, r in valued.items() if rid != measured.resource_id)

@@ -2,8 +2,9 @@
 
 Options of `load_generic`:
 - `columns`: canonical name -> source column name, for any of `student_id`, `item_id`, `correct`
-  (required) and `skill_ids`, `timestamp`, `seq`, `steered` (optional; `steered`: whether the adaptive policy chose
-  the item, true/false or 1/0, `engine.data.steering`). Unmapped names are looked up as they are, else
+  (required) and `skill_ids`, `timestamp`, `seq`, `steered`, `resource_id` (optional; `steered`: whether the adaptive
+  policy chose the item, true/false or 1/0, `engine.data.steering`; `resource_id`: the resource the student used just
+  before the answer, empty where none, `engine.recommend.resource_value`). Unmapped names are looked up as they are, else
   whatever their case and surrounding spaces (`Student_ID`); ids lose surrounding spaces; blank lines are skipped.
 - `skill_separator` (default ","): splits a text skill column ("12,15" -> ["12", "15"]); a Parquet
   list column is used as it is. Without a skill column every response gets an empty skill list.
@@ -42,7 +43,7 @@ from engine.jsonfile import binary_data, sniff_separator, table_error, tidy_text
 FILE_ROW = "__file_row__"  # 0-based data row of the source file, carried through a loader
 ROWS_LISTED = 20
 DEFAULT_NULLS = ("", "NA", "NaN", "nan", "null", "NULL")
-CANONICAL = ("student_id", "item_id", "correct", "skill_ids", "timestamp", "seq", "steered")
+CANONICAL = ("student_id", "item_id", "correct", "skill_ids", "timestamp", "seq", "steered", "resource_id")
 REQUIRED = ("student_id", "item_id", "correct")
 
 
@@ -367,6 +368,8 @@ def load_generic(
     ]
     if "seq" in present:
         selected.append(pl.col(present["seq"]).alias("seq"))
+    if "resource_id" in present:
+        selected.append(pl.col(present["resource_id"]).cast(pl.Utf8).str.strip_chars().alias("resource_id"))
     frame = raw.select(selected)
     time_problems: list[Problem] = []
     if "timestamp" in present:

@@ -1,0 +1,181 @@
+"""What each resource teaches, measured from a response log that records the resource behind each answer.
+
+A platform's log may say, per answer, which resource the student used just before it (optional column
+`resource_id`; a random-practice log draws the resource at random, so resources are compared on like students).
+The learning law (`engine.recommend.law`) measures what a step teaches by its difficulty; this adds one factor per
+resource to the same additive-factors model, with the law's other terms held fixed (`LawFit.offset`, same guessing
+floor), and the students' intercepts refitted:
+
+    logit P(correct) = offset + alpha_student + sum_r delta_r * U_r(student, skill)
+
+U_r counts the student's uses of resource r that covered the answer's skill, up to and including the answer's own step
+(the resource comes before the answer). delta_r is the logit learning a use of r leaves behind beyond the log's
+average step, on every later answer on the skill. Standard errors are clustered by student, as the law's.
+
+Resources are believed as far as the log tells them apart, in two levels of empirical-Bayes shrinkage (DerSimonian &
+Laird's moment estimate of the spread beyond noise, as `LearningLaw.shrunk_gamma`): each resource toward the mean of its
+kind at its level, each kind's mean toward its level's. What the policy serves is each resource's learning relative to
+the average step of its level, in units of the law's average step:
+
+    value_r = max(0, average + shrunk delta_r - level mean) / average
+
+so 1 is an average resource of its level; a resource the log never showed gets its kind's value. Differences between
+levels are not taken from the log: a random-practice log sends unready students to advanced work, and the scorer has
+its own model of what readiness does to each level (`RecommenderConfig.level_efficacy`). With no informative law, or no
+resource the log shows apart from the others, every value is 1.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import polars as pl
+from scipy import sparse
+
+from engine.catalog import Catalog
+from engine.catalog.schema import RESOURCE_KINDS
+from engine.errors import ConfigError
+from engine.recommend.law import LearningLaw, _clustered_covariance, _newton
+
+RESOURCE_COLUMN = "resource_id"
+PENALTY = 0.1  # ridge on the resource factors and intercepts, as the law's
+
+
+@dataclass(frozen=True)
+class ResourceValue:
+    """Per catalog resource (R,): `value` (what the policy multiplies a resource's expected gain by), `answers` (the
+    fitted answers that followed a use of it on their skill), `delta` and `se` (logit learning beyond the average step,
+    NaN where unused), and `shrunk` delta."""
+
+    resource_ids: tuple[str, ...]
+    value: np.ndarray
+    answers: np.ndarray
+    delta: np.ndarray
+    se: np.ndarray
+    shrunk: np.ndarray
+
+    def to_dict(self) -> dict[str, Any]:
+        """{resource_id: [value, answers, delta, se, shrunk]} for the resources the log measured or valued (the rest are
+        served at 1); NaN is written as None."""
+        def num(x: float) -> float | None:
+            return float(x) if np.isfinite(x) else None
+        return {r: [float(v), int(n), num(d), num(s), num(k)]
+                for r, v, n, d, s, k in zip(self.resource_ids, self.value, self.answers, self.delta, self.se, self.shrunk)
+                if n > 0 or v != 1.0}
+
+    def note(self, catalog: Catalog) -> str:
+        """One line for the build's diagnostics: how many resources were measured, the values' range, each kind's mean."""
+        measured = self.answers > 0
+        if not measured.any():
+            return ("resource values: the log's resource_id column named no resource the fit could use; every resource is "
+                    "served as average")
+        kinds = ", ".join(f"{RESOURCE_KINDS[k]} {self.value[catalog.resource_kind == k].mean():.2f}"
+                          for k in np.unique(catalog.resource_kind))
+        return (f"resource values measured from the log's resource_id column: {int(measured.sum())} of {measured.size} "
+                f"resources, {self.value.min():.2f} to {self.value.max():.2f} (1 = the average step of its level); by kind "
+                f"{kinds}")
+
+
+def multipliers(payload: dict[str, Any] | None, resource_ids: tuple[str, ...]) -> np.ndarray:
+    """(R,) each catalog resource's value from a `ResourceValue.to_dict()` payload (1 for resources it does not name)."""
+    out = np.ones(len(resource_ids))
+    if not payload:
+        return out
+    index = {r: i for i, r in enumerate(resource_ids)}
+    for r, fields in payload.items():
+        if not isinstance(fields, (list, tuple)) or not fields or not np.isfinite(fields[0]) or fields[0] < 0:
+            raise ConfigError(f"policy learning resource_value {r!r}: expected [value >= 0, answers, delta, se, shrunk]")
+        if r in index:
+            out[index[r]] = float(fields[0])
+    return out
+
+
+def resource_uses(student: np.ndarray, skill: np.ndarray, position: np.ndarray, resource: np.ndarray,
+                  resource_skills: np.ndarray) -> sparse.csr_matrix:
+    """(n, R) per answer, the uses of each resource covering the answer's skill by the same student at or before the
+    answer's position. Per answer: `student` row, `skill`, `position` in the student's log, `resource` index (-1: none);
+    `resource_skills` (R, S) the catalog's coverage."""
+    used = np.flatnonzero(resource >= 0)
+    event, covered = np.nonzero(resource_skills[resource[used]])
+    uses = pl.DataFrame({"student": student[used][event], "skill": covered.astype(np.int64),
+                         "resource": resource[used][event], "from": position[used][event]})
+    answers = pl.DataFrame({"row": np.arange(student.size), "student": student, "skill": skill.astype(np.int64),
+                            "position": position})
+    pairs = (answers.join(uses, on=["student", "skill"]).filter(pl.col("position") >= pl.col("from"))
+             .group_by("row", "resource").len())
+    return sparse.csr_matrix((pairs["len"].to_numpy().astype(float), (pairs["row"].to_numpy(), pairs["resource"].to_numpy())),
+                             shape=(student.size, resource_skills.shape[0]))
+
+
+def fit_resource_value(law: LearningLaw, offset: np.ndarray, student: np.ndarray, correct: np.ndarray,
+                       uses: sparse.csr_matrix, catalog: Catalog) -> ResourceValue:
+    """Each resource's value (module docstring) from the answers the law was fitted on: their law `offset`, `student`
+    index, `correct`, and `uses` (`resource_uses`)."""
+    n_res = catalog.n_resources
+    count = np.asarray((uses > 0).sum(axis=0)).ravel()  # answers each resource's uses reached
+    nan = np.full(n_res, np.nan)
+    flat = ResourceValue(catalog.resource_ids, np.ones(n_res), np.zeros(n_res, dtype=np.int64), nan, nan, nan)
+    columns = np.flatnonzero(count > 0)
+    if not law.informative or columns.size < 2:
+        return flat
+    design = uses[:, columns].tocsr()
+    _, s_idx = np.unique(student, return_inverse=True)
+    y = correct.astype(float)
+    u, coef, inverse_schur = _newton(s_idx, design, y, PENALTY, floor=law.floor, offset=offset)
+    cov = _clustered_covariance(s_idx, design, y, u, coef, inverse_schur, PENALTY, law.floor, offset)
+    delta, se = nan.copy(), nan.copy()
+    delta[columns], se[columns] = coef, np.sqrt(np.clip(np.diag(cov), 1e-12, None))
+    kind_level = catalog.resource_kind * 8 + catalog.resource_level
+    shrunk = _shrunk_by_group(delta, se, kind_level, catalog.resource_level)
+    average = law.average
+    level_mean = np.zeros(n_res)
+    for level in np.unique(catalog.resource_level):
+        mine = (catalog.resource_level == level) & np.isfinite(shrunk)
+        if mine.any():
+            level_mean[catalog.resource_level == level] = np.average(shrunk[mine], weights=count[mine])
+    value = np.where(np.isfinite(shrunk), np.maximum(average + shrunk - level_mean, 0.0) / average, 1.0)
+    return ResourceValue(catalog.resource_ids, value, count.astype(np.int64), delta, se, shrunk)
+
+
+def _shrunk_by_group(delta: np.ndarray, se: np.ndarray, group: np.ndarray, level: np.ndarray) -> np.ndarray:
+    """(R,) each measured resource's delta shrunk toward its group's (kind at a level) mean, each group's mean toward its
+    level's; a resource without a measure gets its group's shrunk mean (NaN when the group has none)."""
+    measured = np.isfinite(delta)
+    groups = np.unique(group[measured])
+    group_mean, group_se, group_level = [], [], []
+    for g in groups:
+        mine = measured & (group == g)
+        w = 1.0 / se[mine] ** 2
+        group_mean.append(float((w * delta[mine]).sum() / w.sum()))
+        group_se.append(float(1.0 / np.sqrt(w.sum())))
+        group_level.append(int(level[mine][0]))
+    tops = _dl_toward_means(np.array(group_mean), np.array(group_se), np.array(group_level))
+    mean_of = {int(g): value for g, value in zip(groups, tops)}
+    centre = np.array([mean_of.get(int(g), np.nan) for g in group])
+    within = _dl_toward_means(delta[measured], se[measured], group[measured], centres=centre[measured])
+    out = centre.copy()
+    out[measured] = within
+    return out
+
+
+def _dl_toward_means(x: np.ndarray, se: np.ndarray, group: np.ndarray, centres: np.ndarray | None = None) -> np.ndarray:
+    """Each x shrunk toward its group's precision-weighted mean (or the given `centres`) by tau^2 / (tau^2 + se^2), tau^2
+    the spread within groups beyond noise (DerSimonian & Laird's moment estimate pooled over groups); a group of one keeps
+    its value when no centre is given."""
+    w = 1.0 / np.maximum(se, 1e-9) ** 2
+    means = np.zeros_like(x)
+    q, c, df = 0.0, 0.0, 0
+    for g in np.unique(group):
+        mine = group == g
+        wg = w[mine]
+        means[mine] = (wg * x[mine]).sum() / wg.sum()
+        q += float((wg * (x[mine] - means[mine]) ** 2).sum())
+        c += float(wg.sum() - (wg**2).sum() / wg.sum())
+        df += int(mine.sum()) - 1
+    if df <= 0 or c <= 0:
+        return x.copy() if centres is None else centres + 0.0 * x
+    tau2 = max(0.0, (q - df) / c)
+    target = means if centres is None else centres
+    return target + tau2 / (tau2 + se**2) * (x - target)
