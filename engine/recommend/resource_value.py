@@ -85,10 +85,11 @@ def multipliers(payload: dict[str, Any] | None, resource_ids: tuple[str, ...]) -
         return out
     index = {r: i for i, r in enumerate(resource_ids)}
     for r, fields in payload.items():
-        if not isinstance(fields, (list, tuple)) or not fields or not np.isfinite(fields[0]) or fields[0] < 0:
+        value = fields[0] if isinstance(fields, (list, tuple)) and fields else None
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not np.isfinite(value) or value < 0:
             raise ConfigError(f"policy learning resource_value {r!r}: expected [value >= 0, answers, delta, se, shrunk]")
         if r in index:
-            out[index[r]] = float(fields[0])
+            out[index[r]] = float(value)
     return out
 
 

@@ -127,3 +127,11 @@ def test_a_resource_the_catalog_lacks_is_an_error_naming_its_row(catalog) -> Non
     assert "row 3" in text and "resource_id" in text and "no-such-video" in text
     kept = prepare_log(catalog, log.head(2)).responses
     assert kept["resource_id"].to_list() == [catalog.resource_ids[0], None]
+
+
+@pytest.mark.parametrize("entry", [[], ["high"], [-0.5, 3], [float("nan")], "1.2", [True]])
+def test_a_malformed_value_in_a_model_set_is_a_clear_error(entry) -> None:
+    from engine.errors import ConfigError
+    payload = {**DifficultyProgress().to_dict(), "resource_value": {"r1": entry}}
+    with pytest.raises(ConfigError, match="resource_value 'r1': expected \\[value >= 0"):
+        DifficultyProgress.from_dict(payload)
