@@ -424,3 +424,36 @@ def test_auto_serves_a_3pl_bank_only_where_the_held_out_answers_show_guessing(wo
     served = served_engine(guessed_set).catalog  # the bank's (a, b, c) applied to the items it holds
     calibrated = [served.item_index(i) for i in served.item_ids if i not in world.low_data]
     assert abs(float(np.median(served.item_c[calibrated])) - 0.25) < 0.06
+
+
+def test_build_measures_the_resources_a_log_names(world, tmp_path, capsys):
+    """A log with the resource used before each answer under the platform's own column name (`--column
+    resource_id=material`; empty cells: none): the set carries a value for each resource the log used
+    (`engine.recommend.resource_value`) and the build says so; the mastery models are those built without the column,
+    which only the recommender reads. A resource the catalog lacks stops the build with its row named."""
+    from engine.cli import main
+
+    catalog = load_catalog(world.catalog)
+    raw = pl.read_csv(world.log)
+    rng = np.random.default_rng(3)
+    named = np.array(catalog.resource_ids)[rng.integers(0, catalog.n_resources, raw.height)]
+    material = [None if empty else r for r, empty in zip(named.tolist(), rng.random(raw.height) < 0.2)]
+    with_resources = tmp_path / "with-resources.csv"
+    raw.with_columns(pl.Series("material", material, dtype=pl.Utf8)).write_csv(with_resources)
+    common = ["--catalog", str(world.catalog), "--format", "generic", "--predictor", "irt", "--test-fraction", "0"]
+    outs = {name: tmp_path / f"{name}.json" for name in ("with", "without")}
+    assert main(["model", "build", *common, "--data", str(with_resources), "--out", str(outs["with"]),
+                 "--column", "resource_id=material"]) == 0
+    assert "resource values measured from the log's resource_id column" in capsys.readouterr().out
+    assert main(["model", "build", *common, "--data", str(world.log), "--out", str(outs["without"])]) == 0
+    built = {name: json.loads(path.read_text())["components"] for name, path in outs.items()}
+    values = built["with"]["policy_learning"]["resource_value"]
+    assert set(values) == {r for r in material if r is not None}
+    assert "resource_value" not in built["without"]["policy_learning"]
+    assert built["with"]["mastery"] == built["without"]["mastery"]
+    bad = tmp_path / "bad.csv"
+    raw.with_columns(pl.Series("material", ["not-a-resource"] + named[1:].tolist())).write_csv(bad)
+    assert main(["model", "build", *common, "--data", str(bad), "--out", str(tmp_path / "x.json"),
+                 "--column", "resource_id=material"]) != 0
+    err = capsys.readouterr().err
+    assert "resource_id" in err and "not-a-resource" in err and "row " in err
