@@ -110,6 +110,8 @@ def main() -> None:
         engine = MasteryEngine(catalog, skill_model=_with_item_evidence(catalog))
         progress = DifficultyProgress()  # as a built set serves it: with a learning law (values of a typical fit)
         progress.law = engine.law = LearningLaw(BAND_EDGES, (0.02, 0.08, 0.13, 0.11, 0.05, 0.0), (0.02,) * 6, (3000,) * 6)
+        values = np.random.default_rng(2).lognormal(0.0, 0.2, catalog.n_resources)  # and every resource measured
+        progress.resource_value = {r: [float(v), 50, 0.0, 0.1, 0.0] for r, v in zip(catalog.resource_ids, values)}
         state = _student(engine, 40, seed=1)
         row = engine.state_to_dict(state)
         now = float(state.last_time) + 1.0
@@ -155,7 +157,8 @@ def main() -> None:
         f"wall clock 10th percentile {headline[6]:.2f} ms, median {headline[7]:.2f} ms, 95th percentile {headline[8]:.2f} ms.",
         "",
         "Learned part (the learning law's band values for the item choice and its multiplier of the gain, on the "
-        "per-skill ability, `engine.recommend.law`; target: "
+        "per-skill ability, `engine.recommend.law`, and every resource's measured value, `engine.recommend.resource_value`; "
+        "target: "
         "adds at most 1 ms), CPU medians of the default recommender and of the same with "
         "`learn_difficulty=False`, called alternately: "
         + "; ".join(f"{c}: {on:.2f} ms vs {off:.2f} ms, +{on - off:.2f} ms" for c, on, off in learned_cost) + "."

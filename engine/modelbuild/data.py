@@ -8,7 +8,8 @@
 - An optional boolean column `steered` marks the answers to items the adaptive policy chose
   (`engine.data.steering`); it is kept.
 - An optional column `resource_id` names the resource the student used just before the answer (empty: none); it is
-  kept, and must name catalog resources. From it the build measures what each resource teaches
+  kept, and must name catalog resources (an error listing the rows, unless `ignore_unknown_items`, which keeps those
+  answers without their resource and reports how many). From it the build measures what each resource teaches
   (`engine.recommend.resource_value`).
 - `read_store_log` reads the service's own event log in chunks of students (see its docstring for the
   memory bound); `engine.recommend.outcomes.read_store_outcomes` pairs its served log with it (what followed each
@@ -42,6 +43,8 @@ class PreparedLog:
     n_rows_in: int
     n_unknown_rows: int
     unknown_items: tuple[str, ...]
+    n_unknown_resource_rows: int = 0  # answers kept without the resource they named (not in the catalog)
+    unknown_resources: tuple[str, ...] = ()
 
     def fingerprint(self) -> str:
         """sha256 of the responses used (student, item, score, order), independent of row order."""
@@ -97,22 +100,30 @@ def prepare_log(catalog: Catalog, responses: pl.DataFrame, ignore_unknown_items:
         if frame.height == 0:
             raise DataError(f"response log: no row names an item of catalog {catalog.name!r}; is it the catalog the "
                             "log was recorded with?")
-    if RESOURCE_COLUMN in frame.columns:
-        _check_resources(frame, catalog)
+    unknown_resources = _unknown_resources(frame, catalog) if RESOURCE_COLUMN in frame.columns else frame.clear()
+    if unknown_resources.height:
+        if not ignore_unknown_items:
+            _raise_unknown_resources(unknown_resources, catalog)
+        named = pl.col(RESOURCE_COLUMN).cast(pl.Utf8)
+        frame = frame.with_columns(pl.when(named.is_in(pl.Series(list(catalog.resource_ids), dtype=pl.Utf8).implode()))
+                                   .then(named).otherwise(None).alias(RESOURCE_COLUMN))
     skills = catalog.items.select(pl.col("item_id"), pl.col("skill_ids").cast(SKILL_LIST))
     frame = frame.drop("__row").join(skills, on="item_id", how="left", maintain_order="left")
-    return PreparedLog(frame, responses.height, unknown.height, unknown_items)
+    resources = tuple(sorted(unknown_resources[RESOURCE_COLUMN].unique().to_list())) if unknown_resources.height else ()
+    return PreparedLog(frame, responses.height, unknown.height, unknown_items, unknown_resources.height, resources)
 
 
-def _check_resources(frame: pl.DataFrame, catalog: Catalog) -> None:
-    """A log's `resource_id` values must be catalog resources (or empty); else an error listing the rows."""
+def _unknown_resources(frame: pl.DataFrame, catalog: Catalog) -> pl.DataFrame:
+    """The rows of `frame` whose `resource_id` names no catalog resource (empty cells are answers without one)."""
     named = pl.col(RESOURCE_COLUMN).cast(pl.Utf8)
     known = named.is_in(pl.Series(list(catalog.resource_ids), dtype=pl.Utf8).implode())
-    unknown = frame.with_columns(named).filter(named.is_not_null() & ~known)
-    if not unknown.height:
-        return
-    hint = (f"resource not in catalog {catalog.name!r}: name one of the catalog's resources, or leave resource_id empty "
-            "where the student used none")
+    return frame.with_columns(named).filter(named.is_not_null() & ~known)
+
+
+def _raise_unknown_resources(unknown: pl.DataFrame, catalog: Catalog) -> None:
+    """The error listing the rows whose `resource_id` the catalog lacks, and the fixes."""
+    hint = (f"resource not in catalog {catalog.name!r}: name one of the catalog's resources, leave resource_id empty "
+            "where the student used none, or use --ignore-unknown-items to keep the answer without its resource")
     problems = [Problem(int(r) + 1, RESOURCE_COLUMN, v, f"student {s!r}: {hint}")
                 for r, s, v in unknown.head(ROWS_LISTED).select("__row", "student_id", RESOURCE_COLUMN).iter_rows()]
     if unknown.height > ROWS_LISTED:

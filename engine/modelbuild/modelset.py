@@ -385,6 +385,10 @@ def _diagnostics(catalog: Catalog, prepared: PreparedLog, fitted: Fitted, min_it
     if fitted.bank_note is not None:
         notes.append(fitted.bank_note)
     notes.extend(learning_notes)
+    if prepared.n_unknown_resource_rows:
+        notes.append(f"kept {prepared.n_unknown_resource_rows:,} answers without their resource_id: they name "
+                     f"{len(prepared.unknown_resources)} resource(s) not in the catalog (--ignore-unknown-items): "
+                     f"{', '.join(prepared.unknown_resources[:5])}")
     if (repeats := repeated_answers(prepared.responses)) is not None:
         notes.append(repeats)
     n_students = int(prepared.responses["student_id"].n_unique())

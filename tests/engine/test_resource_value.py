@@ -117,7 +117,7 @@ def test_the_value_multiplies_the_expected_gain(catalog) -> None:
     assert multipliers(None, catalog.resource_ids).tolist() == [1.0] * catalog.n_resources
 
 
-def test_a_resource_the_catalog_lacks_is_an_error_naming_its_row(catalog) -> None:
+def test_a_resource_the_catalog_lacks_is_an_error_naming_its_row_or_left_out_when_asked(catalog) -> None:
     item = catalog.item_ids[0]
     log = pl.DataFrame({"student_id": ["s1", "s1", "s2"], "item_id": [item] * 3, "correct": [1.0, 0.0, 1.0],
                         "seq": [0, 1, 0], "resource_id": [catalog.resource_ids[0], None, "no-such-video"]})
@@ -127,6 +127,10 @@ def test_a_resource_the_catalog_lacks_is_an_error_naming_its_row(catalog) -> Non
     assert "row 3" in text and "resource_id" in text and "no-such-video" in text
     kept = prepare_log(catalog, log.head(2)).responses
     assert kept["resource_id"].to_list() == [catalog.resource_ids[0], None]
+    lenient = prepare_log(catalog, log, ignore_unknown_items=True)  # the answer is kept, without the resource it named
+    assert lenient.responses.sort("student_id", "seq")["resource_id"].to_list() == [catalog.resource_ids[0], None, None]
+    assert lenient.responses.height == 3
+    assert (lenient.n_unknown_resource_rows, lenient.unknown_resources) == (1, ("no-such-video",))
 
 
 @pytest.mark.parametrize("entry", [[], ["high"], [-0.5, 3], [float("nan")], "1.2", [True]])
