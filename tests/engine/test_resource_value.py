@@ -76,6 +76,7 @@ def test_without_an_informative_law_every_resource_is_average(catalog) -> None:
     assert np.array_equal(fitted.value, np.ones(catalog.n_resources))
 
 
+@pytest.mark.slow  # 20-40 s: model build on a 1,000-student log
 def test_a_suite_log_measures_the_resources_hidden_quality(catalog) -> None:
     """The curve world's resources teach in proportion to a hidden quality (lognormal around a mean per kind); built
     from a random-practice log of 1,000 students that records the resources, the served values rise with it within
