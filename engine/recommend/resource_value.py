@@ -129,7 +129,7 @@ def fit_resource_value(law: LearningLaw, offset: np.ndarray, student: np.ndarray
     delta, se = nan.copy(), nan.copy()
     delta[columns], se[columns] = coef, np.sqrt(np.clip(np.diag(cov), 1e-12, None))
     kind_level = catalog.resource_kind * 8 + catalog.resource_level
-    shrunk = _shrunk_by_group(delta, se, kind_level, catalog.resource_level)
+    shrunk = _shrunk_by_cluster(delta, se, kind_level, catalog.resource_level)
     average = law.average
     level_mean = np.zeros(n_res)
     for level in np.unique(catalog.resource_level):
@@ -140,36 +140,36 @@ def fit_resource_value(law: LearningLaw, offset: np.ndarray, student: np.ndarray
     return ResourceValue(catalog.resource_ids, value, count.astype(np.int64), delta, se, shrunk)
 
 
-def _shrunk_by_group(delta: np.ndarray, se: np.ndarray, group: np.ndarray, level: np.ndarray) -> np.ndarray:
-    """(R,) each measured resource's delta shrunk toward its group's (kind at a level) mean, each group's mean toward its
-    level's; a resource without a measure gets its group's shrunk mean (NaN when the group has none)."""
+def _shrunk_by_cluster(delta: np.ndarray, se: np.ndarray, cluster: np.ndarray, level: np.ndarray) -> np.ndarray:
+    """(R,) each measured resource's delta shrunk toward its cluster's (kind at a level) mean, each cluster's mean toward
+    its level's; a resource without a measure gets its cluster's shrunk mean (NaN when the cluster has none)."""
     measured = np.isfinite(delta)
-    groups = np.unique(group[measured])
-    group_mean, group_se, group_level = [], [], []
-    for g in groups:
-        mine = measured & (group == g)
+    clusters = np.unique(cluster[measured])
+    kind_mean, kind_se, kind_level_of = [], [], []
+    for g in clusters:
+        mine = measured & (cluster == g)
         w = 1.0 / se[mine] ** 2
-        group_mean.append(float((w * delta[mine]).sum() / w.sum()))
-        group_se.append(float(1.0 / np.sqrt(w.sum())))
-        group_level.append(int(level[mine][0]))
-    tops = _dl_toward_means(np.array(group_mean), np.array(group_se), np.array(group_level))
-    mean_of = {int(g): value for g, value in zip(groups, tops)}
-    centre = np.array([mean_of.get(int(g), np.nan) for g in group])
-    within = _dl_toward_means(delta[measured], se[measured], group[measured], centres=centre[measured])
+        kind_mean.append(float((w * delta[mine]).sum() / w.sum()))
+        kind_se.append(float(1.0 / np.sqrt(w.sum())))
+        kind_level_of.append(int(level[mine][0]))
+    tops = _dl_toward_means(np.array(kind_mean), np.array(kind_se), np.array(kind_level_of))
+    mean_of = {int(g): value for g, value in zip(clusters, tops)}
+    centre = np.array([mean_of.get(int(g), np.nan) for g in cluster])
+    within = _dl_toward_means(delta[measured], se[measured], cluster[measured], centres=centre[measured])
     out = centre.copy()
     out[measured] = within
     return out
 
 
-def _dl_toward_means(x: np.ndarray, se: np.ndarray, group: np.ndarray, centres: np.ndarray | None = None) -> np.ndarray:
-    """Each x shrunk toward its group's precision-weighted mean (or the given `centres`) by tau^2 / (tau^2 + se^2), tau^2
-    the spread within groups beyond noise (DerSimonian & Laird's moment estimate pooled over groups); a group of one keeps
-    its value when no centre is given."""
+def _dl_toward_means(x: np.ndarray, se: np.ndarray, cluster: np.ndarray, centres: np.ndarray | None = None) -> np.ndarray:
+    """Each x shrunk toward its cluster's precision-weighted mean (or the given `centres`) by tau^2 / (tau^2 + se^2),
+    tau^2 the spread within clusters beyond noise (DerSimonian & Laird's moment estimate pooled over clusters); a
+    cluster of one keeps its value when no centre is given."""
     w = 1.0 / np.maximum(se, 1e-9) ** 2
     means = np.zeros_like(x)
     q, c, df = 0.0, 0.0, 0
-    for g in np.unique(group):
-        mine = group == g
+    for g in np.unique(cluster):
+        mine = cluster == g
         wg = w[mine]
         means[mine] = (wg * x[mine]).sum() / wg.sum()
         q += float((wg * (x[mine] - means[mine]) ** 2).sum())
