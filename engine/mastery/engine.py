@@ -85,6 +85,11 @@ class MasteryConfig:
     ability_confirms_with_law: float = 0.8  # when the tracked ability also follows a learning law's expected learning
     graph_confidence: float = 0.9
     graph_isolated: float = 0.15
+    # A use of a resource is a learning opportunity for every skill it covers (`update_batch(..., resources=)`): the
+    # skills it covers other than the answered item's take the skill model's transition at this share of their ready
+    # learn rate, with no answer to observe. 0 (only answers move P(learned)) until a build measures it from a log that
+    # records the resources (`engine.recommend.resource_value.fit_cover_learning`)
+    resource_learning: float = 0.0
 
     def __post_init__(self) -> None:
         if not 0 < self.mastery_threshold < 1:
@@ -100,6 +105,8 @@ class MasteryConfig:
             raise ConfigError(f"ability_slope must be >= 0, got {self.ability_slope}")
         if not self.skill_spread > 0 or self.skill_drift < 0:
             raise ConfigError("skill_spread must be > 0 and skill_drift >= 0")
+        if not 0 <= self.resource_learning <= 1:
+            raise ConfigError(f"resource_learning must be in [0, 1], got {self.resource_learning}")
 
 
 def _logit(p: np.ndarray) -> np.ndarray:
@@ -410,9 +417,11 @@ class MasteryEngine:
 
     # ---- online update -----------------------------------------------------------------------------
     def update_batch(self, batch: MasteryBatch, rows: np.ndarray, items: np.ndarray, correct: np.ndarray,
-                     times: np.ndarray | None = None) -> None:
+                     times: np.ndarray | None = None, resources: np.ndarray | None = None) -> None:
         """Add one response per row in place: `rows`, `items` (catalog item indices), `correct` in [0, 1],
-        `times` in days (NaN or None = unknown). Rows must be distinct within one call."""
+        `times` in days (NaN or None = unknown); `resources`: the catalog resource each student used before the answer
+        (-1: none), whose other skills learn without an answer (`learn_from_resources`). Rows must be distinct within
+        one call."""
         rows = np.asarray(rows, dtype=np.int64)
         items = np.asarray(items, dtype=np.int64)
         y = np.asarray(correct, dtype=float)
@@ -444,6 +453,30 @@ class MasteryEngine:
         batch.last_time[rows] = np.where(known_time, now, batch.last_time[rows])
         batch.first_time[rows] = np.where(np.isnan(batch.first_time[rows]) & known_time, now, batch.first_time[rows])
         batch.responses_since_progress[rows] = np.where(progress, 0, batch.responses_since_progress[rows] + 1)
+        if resources is not None:
+            self.learn_from_resources(batch, rows, np.asarray(resources, dtype=np.int64), practiced)
+
+    def learn_from_resources(self, batch: MasteryBatch, rows: np.ndarray, resources: np.ndarray,
+                             answered: np.ndarray) -> None:
+        """The skills each row's resource covers, other than those `answered` (n, S), take the skill model's learning
+        transition with nothing observed: P <- P + (1 - P) T, T = `resource_learning` x the skill's ready learn rate x
+        P(its direct prerequisites learned), as for a practised skill (the skill model's own rate for a model without
+        ready rates). A skill not practised yet moves its population
+        prior, which the ability and the graph then shift as before (`_start`); its evidence does not grow."""
+        share = self.config.resource_learning
+        used = resources >= 0
+        if share == 0 or not used.any():
+            return
+        rows, resources, answered = rows[used], resources[used], answered[used]
+        covered = self.catalog.resource_skills[resources] & ~answered
+        start = self._start(batch.p_learned[rows], batch.evidence[rows], batch.theta[rows], batch.theta_sd[rows])
+        if self.ready_learn is None:  # as the answered skills learn: the skill model's own rates
+            learn = np.broadcast_to(share * self.skill_model.learn_rates()[None, :], start.shape)
+        else:
+            learn = np.clip(share * self.ready_learn[None, :] * self.prerequisites_learned(start), 0.0, 1.0)
+        p = batch.p_learned[rows]
+        base = np.where(batch.evidence[rows] > 0, start, p)
+        batch.p_learned[rows] = np.where(covered, base + (1.0 - base) * learn, p)
 
     def _expected_learning(self, batch: MasteryBatch, rows: np.ndarray, items: np.ndarray, p_start: np.ndarray,
                            y: np.ndarray) -> np.ndarray:
@@ -489,13 +522,17 @@ class MasteryEngine:
         rho = 1.0 + batch.pace_score[idx] / (1.0 / PACE_PRIOR_SD**2 + batch.pace_info[idx])
         return np.clip(rho, PACE_MIN, PACE_MAX)
 
-    def update(self, state: MasteryState, item_id: str, correct: float, time: float | None = None) -> MasteryState:
-        """A new state with one more response (item by id, score in [0, 1], time in days or None)."""
+    def update(self, state: MasteryState, item_id: str, correct: float, time: float | None = None,
+               resource_id: str | None = None) -> MasteryState:
+        """A new state with one more response (item by id, score in [0, 1], time in days or None; `resource_id`: the
+        resource the student used before answering, whose other skills learn too)."""
         if not 0.0 <= float(correct) <= 1.0:
             raise DataError(f"correct must be in [0, 1], got {correct!r}")
         batch = MasteryBatch.stack([state])
         t = None if time is None else np.array([time], dtype=float)
-        self.update_batch(batch, np.array([0]), np.array([self.catalog.item_index(item_id)]), np.array([float(correct)]), t)
+        resources = None if resource_id is None else np.array([self.catalog.resource_index(resource_id)])
+        self.update_batch(batch, np.array([0]), np.array([self.catalog.item_index(item_id)]), np.array([float(correct)]), t,
+                          resources)
         return batch.state(0)
 
     # ---- predictions -------------------------------------------------------------------------------

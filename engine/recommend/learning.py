@@ -44,7 +44,8 @@ from engine.data.steering import STEERED, unsteered_prefix
 from engine.errors import ConfigError, DataError
 from engine.mastery.engine import p3
 from engine.recommend.law import MIN_STEPS, LearningLaw, fit_law_with_offset
-from engine.recommend.resource_value import RESOURCE_COLUMN, fit_resource_value, multipliers, resource_uses
+from engine.recommend.resource_value import (RESOURCE_COLUMN, cover_only_uses, fit_cover_learning, fit_resource_value,
+                                             multipliers, resource_uses)
 
 FORMAT = "equilearn-policy-learning"
 FORMAT_VERSION = 1
@@ -82,6 +83,9 @@ class DifficultyProgress:
         # from a log that records the resource behind each answer (`engine.recommend.resource_value`), else None
         self.resource_value: dict[str, list[Any]] | None = None
         self._multipliers: tuple[tuple[str, ...], np.ndarray] | None = None
+        # what a use of a resource teaches the covered skills nobody answered then (`resource_value.CoverLearning`:
+        # share of the law's average step, delta, se, answers), measured with `resource_value`, else None
+        self.cover_learning: dict[str, float] | None = None
 
     def resource_multipliers(self, resource_ids: tuple[str, ...]) -> np.ndarray | None:
         """(R,) each resource's measured value for the catalog's `resource_ids` (1 where unmeasured), computed once per
@@ -155,7 +159,8 @@ class DifficultyProgress:
                 "count": self.count.tolist(), "total": self.total.tolist(), "total_sq": self.total_sq.tolist(),
                 **({"law": self.law.to_dict()} if self.law is not None else {}),
                 **({"skill_readiness": self.skill_readiness.tolist()} if self.skill_readiness is not None else {}),
-                **({"resource_value": self.resource_value} if self.resource_value is not None else {})}
+                **({"resource_value": self.resource_value} if self.resource_value is not None else {}),
+                **({"cover_learning": self.cover_learning} if self.cover_learning is not None else {})}
 
     @classmethod
     def from_dict(cls, payload: dict[str, Any]) -> DifficultyProgress:
@@ -177,6 +182,11 @@ class DifficultyProgress:
                 raise ConfigError("policy learning resource_value: expected an object {resource_id: [value, ...]}")
             multipliers(payload["resource_value"], ())  # checks every entry
             out.resource_value = payload["resource_value"]
+        if payload.get("cover_learning") is not None:
+            share = payload["cover_learning"].get("share") if isinstance(payload["cover_learning"], dict) else None
+            if isinstance(share, bool) or not isinstance(share, (int, float)) or not 0 <= share <= 1:
+                raise ConfigError("policy learning cover_learning: expected {\"share\": a number in [0, 1], ...}")
+            out.cover_learning = dict(payload["cover_learning"])
         if payload.get("law") is not None:
             out.law = LearningLaw.from_dict(payload["law"])
             if out.law.edges != tuple(out.edges.tolist()):
@@ -306,8 +316,13 @@ def fit_from_log(engine: Any, responses: pl.DataFrame, progress: DifficultyProgr
         value = fit_resource_value(fit.law, fit.offset[fitted], rows[drawn][fitted], y[drawn][fitted],
                                    uses[np.flatnonzero(drawn)[fitted]], cat)
         progress.resource_value = value.to_dict()
+        cover = fit_cover_learning(fit.law, fit.offset[fitted], rows[drawn][fitted], y[drawn][fitted],
+                                   cover_only_uses(rows, cat.item_skill[items], pos, resources, cat.resource_skills)[drawn][fitted])
+        progress.cover_learning = cover.to_dict()
         if notes is not None:
             notes.append(value.note(cat))
+            notes.append(f"a resource teaches the skills it covers that nobody answered then {cover.share:.2f} of the average "
+                         f"step ({cover.delta:+.3f} +- {cover.se:.3f} logits a use, {cover.answers} answers after such uses)")
     return progress.to_dict()
 
 

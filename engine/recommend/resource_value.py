@@ -110,6 +110,55 @@ def resource_uses(student: np.ndarray, skill: np.ndarray, position: np.ndarray, 
                              shape=(student.size, resource_skills.shape[0]))
 
 
+def cover_only_uses(student: np.ndarray, skill: np.ndarray, position: np.ndarray, resource: np.ndarray,
+                    resource_skills: np.ndarray) -> np.ndarray:
+    """(n,) per answer, the student's earlier uses of resources covering the answer's skill in steps whose own answer
+    was on another skill: what a resource taught a skill nobody answered then (arguments as `resource_uses`)."""
+    used = np.flatnonzero(resource >= 0)
+    event, covered = np.nonzero(resource_skills[resource[used]])
+    other = covered != skill[used][event]
+    uses = pl.DataFrame({"student": student[used][event][other], "skill": covered[other].astype(np.int64),
+                         "from": position[used][event][other]})
+    answers = pl.DataFrame({"row": np.arange(student.size), "student": student, "skill": skill.astype(np.int64),
+                            "position": position})
+    counts = (answers.join(uses, on=["student", "skill"]).filter(pl.col("position") > pl.col("from")).group_by("row").len())
+    out = np.zeros(student.size)
+    out[counts["row"].to_numpy()] = counts["len"].to_numpy()
+    return out
+
+
+@dataclass(frozen=True)
+class CoverLearning:
+    """What a use of a resource teaches a skill it covers but nobody answered in that step: `delta` logits per use
+    (`se`), over `answers` answers that followed such a use; `share` = delta / the law's average step, in [0, 1] (what
+    `MasteryConfig.resource_learning` takes)."""
+
+    share: float
+    delta: float
+    se: float
+    answers: int
+
+    def to_dict(self) -> dict[str, float]:
+        return {"share": self.share, "delta": self.delta, "se": self.se, "answers": self.answers}
+
+
+def fit_cover_learning(law: LearningLaw, offset: np.ndarray, student: np.ndarray, correct: np.ndarray,
+                       cover_uses: np.ndarray) -> CoverLearning:
+    """The logit learning a cover-only use leaves on later answers on the skill (`cover_only_uses`), with the law's
+    terms held fixed and the students' intercepts refitted, as `fit_resource_value`; its share of the law's average
+    step. No informative law, or no such use: share 0 (only answers move P(learned), as before)."""
+    reached = int((cover_uses > 0).sum())
+    if not law.informative or reached == 0:
+        return CoverLearning(0.0, 0.0, 0.0, reached)
+    design = sparse.csr_matrix(cover_uses[:, None])
+    _, s_idx = np.unique(student, return_inverse=True)
+    y = correct.astype(float)
+    u, coef, inverse_schur = _newton(s_idx, design, y, PENALTY, floor=law.floor, offset=offset)
+    cov = _clustered_covariance(s_idx, design, y, u, coef, inverse_schur, PENALTY, law.floor, offset)
+    delta, se = float(coef[0]), float(np.sqrt(max(cov[0, 0], 0.0)))
+    return CoverLearning(float(np.clip(delta / law.average, 0.0, 1.0)), delta, se, reached)
+
+
 def fit_resource_value(law: LearningLaw, offset: np.ndarray, student: np.ndarray, correct: np.ndarray,
                        uses: sparse.csr_matrix, catalog: Catalog) -> ResourceValue:
     """Each resource's value (module docstring) from the answers the law was fitted on: their law `offset`, `student`

@@ -36,6 +36,8 @@ that carries its catalog is served on it (before any uploaded catalog) and must 
 
 from __future__ import annotations
 
+import dataclasses
+
 import json
 import logging
 from collections.abc import Callable
@@ -270,6 +272,8 @@ def build_policy(catalog: Catalog, components: dict[str, Any], own_catalog: bool
         engine.law = progress.law  # the tracked abilities follow the learning the log showed
     if progress is not None and progress.skill_readiness is not None:  # a step teaches as far as its prerequisites are in place
         engine.ready_learn = ready_learn_rates(engine.skill_model.learn_rates(), progress)
+    if progress is not None and progress.cover_learning is not None:  # what a resource teaches the skills nobody answered
+        engine.config = dataclasses.replace(engine.config, resource_learning=float(progress.cover_learning["share"]))
     measured = components.get("resource_effectiveness")  # what followed each resource the service served
     effectiveness = ResourceEffectiveness.from_dict(measured, catalog.resource_ids) if measured else None
     return engine, Recommender(engine, rconfig, effectiveness, progress=progress)

@@ -124,11 +124,14 @@ class SimulatorSpec(Protocol):
 def run_policy(world: World, simulator: str | SimulatorSpec, policy: str, steps: int,
                engine: MasteryEngine | None = None, config: RecommenderConfig | None = None,
                record_actions: bool = False, progress: DifficultyProgress | None = None,
-               on_step: Callable[[str], None] | None = None, particles: int = 50) -> RunResult:
+               on_step: Callable[[str], None] | None = None, particles: int = 50,
+               engine_sees_resources: bool = False) -> RunResult:
     """Simulate `steps` activities per student of `world` under `policy` on a simulator family: a name of
     SIMULATORS, or a spec with a name and a `learners(world)` factory (a suite setting). `on_step(label)`,
     when given, is called after each step with "<family> seed <seed> <policy>" (progress reports only).
-    `particles`: per student, for the posterior reference (policy "posterior", `engine.simulate.posterior`)."""
+    `particles`: per student, for the posterior reference (policy "posterior", `engine.simulate.posterior`).
+    `engine_sees_resources`: the mastery engine is told the resource behind each answer, whose other skills learn too
+    (`MasteryEngine.learn_from_resources`); off, as the service's answer events carry no resource yet."""
     if isinstance(simulator, str):
         if simulator not in SIMULATORS:
             raise ConfigError(f"unknown simulator {simulator!r}; choose from {', '.join(SIMULATORS)}")
@@ -187,7 +190,7 @@ def run_policy(world: World, simulator: str | SimulatorSpec, policy: str, steps:
         offered |= ready & is_advanced[resources]
         predicted = engine.predict_pairs(batch, items, now)
         correct = learners.step(resources, items, learner_rng)
-        engine.update_batch(batch, rows, items, correct, np.full(n, now))
+        engine.update_batch(batch, rows, items, correct, np.full(n, now), resources if engine_sees_resources else None)
         chooser.observe(resources, items, correct, predicted)
         if actions is not None:
             actions[:, t] = resources

@@ -85,7 +85,14 @@ def test_a_suite_log_measures_the_resources_hidden_quality(catalog) -> None:
     world = setting.world(catalog, 300, 1)
     log = random_practice_log(setting, catalog, 1000, 60, 10_001, content=world, resources=True)
     model_set, diagnostics = build_model_set(catalog, log, predictor="auto", seed=1)
-    progress = build_policy(catalog, model_set.components)[1].progress
+    engine, recommender = build_policy(catalog, model_set.components)
+    progress = recommender.progress
+    # the curve world's resources teach every skill they cover, so a use teaches the unanswered ones too, and the
+    # served engine takes the measured share (`MasteryEngine.learn_from_resources`)
+    cover = progress.cover_learning
+    assert cover["delta"] > 2 * cover["se"] and 0 < cover["share"] <= 1
+    assert engine.config.resource_learning == cover["share"]
+    assert any(note.startswith("a resource teaches the skills it covers that nobody answered then") for note in diagnostics.notes)
     assert any(note.startswith(f"resource values measured from the log's resource_id column: {catalog.n_resources} of")
                for note in diagnostics.notes)
     value = progress.resource_multipliers(catalog.resource_ids)
