@@ -23,6 +23,11 @@ so 1 is an average resource of its level; a resource the log never showed gets i
 levels are not taken from the log: a random-practice log sends unready students to advanced work, and the scorer has
 its own model of what readiness does to each level (`RecommenderConfig.level_efficacy`). With no informative law, or no
 resource the log shows apart from the others, every value is 1.
+
+The same log shows what a use teaches the skills a resource covers that nobody answered in that step (a remedial
+resource's prerequisites, an advanced project's next skills): one coefficient on the count of such uses before each
+answer, fitted the same way (`fit_cover_learning`); over the law's average step, clipped to [0, 1], it is the share of
+a skill's learn rate the mastery engine gives those skills when told the resource (`MasteryEngine.learn_from_resources`).
 """
 
 from __future__ import annotations
@@ -98,14 +103,8 @@ def resource_uses(student: np.ndarray, skill: np.ndarray, position: np.ndarray, 
     """(n, R) per answer, the uses of each resource covering the answer's skill by the same student at or before the
     answer's position. Per answer: `student` row, `skill`, `position` in the student's log, `resource` index (-1: none);
     `resource_skills` (R, S) the catalog's coverage."""
-    used = np.flatnonzero(resource >= 0)
-    event, covered = np.nonzero(resource_skills[resource[used]])
-    uses = pl.DataFrame({"student": student[used][event], "skill": covered.astype(np.int64),
-                         "resource": resource[used][event], "from": position[used][event]})
-    answers = pl.DataFrame({"row": np.arange(student.size), "student": student, "skill": skill.astype(np.int64),
-                            "position": position})
-    pairs = (answers.join(uses, on=["student", "skill"]).filter(pl.col("position") >= pl.col("from"))
-             .group_by("row", "resource").len())
+    pairs = _covering_uses(student, skill, position, resource, resource_skills, cover_only=False)
+    pairs = pairs.group_by("row", "resource").len()
     return sparse.csr_matrix((pairs["len"].to_numpy().astype(float), (pairs["row"].to_numpy(), pairs["resource"].to_numpy())),
                              shape=(student.size, resource_skills.shape[0]))
 
@@ -114,17 +113,25 @@ def cover_only_uses(student: np.ndarray, skill: np.ndarray, position: np.ndarray
                     resource_skills: np.ndarray) -> np.ndarray:
     """(n,) per answer, the student's earlier uses of resources covering the answer's skill in steps whose own answer
     was on another skill: what a resource taught a skill nobody answered then (arguments as `resource_uses`)."""
-    used = np.flatnonzero(resource >= 0)
-    event, covered = np.nonzero(resource_skills[resource[used]])
-    other = covered != skill[used][event]
-    uses = pl.DataFrame({"student": student[used][event][other], "skill": covered[other].astype(np.int64),
-                         "from": position[used][event][other]})
-    answers = pl.DataFrame({"row": np.arange(student.size), "student": student, "skill": skill.astype(np.int64),
-                            "position": position})
-    counts = (answers.join(uses, on=["student", "skill"]).filter(pl.col("position") > pl.col("from")).group_by("row").len())
+    counts = _covering_uses(student, skill, position, resource, resource_skills, cover_only=True).group_by("row").len()
     out = np.zeros(student.size)
     out[counts["row"].to_numpy()] = counts["len"].to_numpy()
     return out
+
+
+def _covering_uses(student: np.ndarray, skill: np.ndarray, position: np.ndarray, resource: np.ndarray,
+                   resource_skills: np.ndarray, cover_only: bool) -> pl.DataFrame:
+    """One row (answer `row`, `resource`) per answer and use, by the same student, of a resource covering the answer's
+    skill at or before its step; `cover_only`: only uses in earlier steps whose own answer was on another skill."""
+    used = np.flatnonzero(resource >= 0)
+    event, covered = np.nonzero(resource_skills[resource[used]])
+    keep = covered != skill[used][event] if cover_only else np.ones(event.size, dtype=bool)
+    uses = pl.DataFrame({"student": student[used][event][keep], "skill": covered[keep].astype(np.int64),
+                         "resource": resource[used][event][keep], "from": position[used][event][keep]})
+    answers = pl.DataFrame({"row": np.arange(student.size), "student": student, "skill": skill.astype(np.int64),
+                            "position": position})
+    later = pl.col("position") > pl.col("from") if cover_only else pl.col("position") >= pl.col("from")
+    return answers.join(uses, on=["student", "skill"]).filter(later)
 
 
 @dataclass(frozen=True)
