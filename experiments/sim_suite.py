@@ -5,10 +5,10 @@
 Runs `equilearn simulate --suite` twice on every setting of `engine.simulate.suite.SETTINGS`: (a) equilearn
 on the catalog's defaults, learning online only; (b) equilearn serving a model set built by `equilearn model
 build` from a random-practice log of `--log-students` other students of the same setting, recording the resource behind
-each answer (what the independent check does, with a platform's log). Baselines and the oracle are the same in both. Writes the acceptance view (ours
-minus the best non-oracle baseline with a paired interval, share of the oracle, the lowest paired bound over
-groups and quartiles, wasted practice, precision of the mastered flag, the final gap against the gated
-curriculum) and the full tables per setting. `--ability-share X` serves equilearn with that reading of mastery
+each answer (what the independent check does, with a platform's log). Baselines and the oracle are the same in both.
+Writes the acceptance view (ours minus the best non-oracle baseline with a paired interval, share of the oracle, the
+lowest paired bound over groups and quartiles, wasted practice, precision of the mastered flag, the final gap against
+the gated curriculum) and the full tables per setting. `--ability-share X` serves equilearn with that reading of mastery
 (`RecommenderConfig.ability_share`, what `model build --ability-share` sets) and writes
 experiments/results/suite_ability_share_X.md (+ JSON) instead.
 """
@@ -108,8 +108,8 @@ def main() -> None:
         "",
     ]
     for label, text in (("online", "## Equilearn on the catalog's defaults, learning online"),
-                        ("built", f"## Equilearn serving a set built by `model build` from a random-practice log of {args.log_students} other "
-                                  "students (the log records the resource behind each answer)")):
+                        ("built", "## Equilearn serving a set built by `model build` from a random-practice log of "
+                                  f"{args.log_students} other students (the log records the resource behind each answer)")):
         lines += [text, "", *acceptance_rows(runs[label]), ""]
     lines += ["## Every policy, per setting (set built from the log)", "", suite_markdown(runs["built"]).replace("#### ", "### ")]
     (RESULTS / f"{stem}.md").write_text("\n".join(lines) + "\n")

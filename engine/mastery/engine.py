@@ -461,8 +461,8 @@ class MasteryEngine:
         """The skills each row's resource covers, other than those `answered` (n, S), take the skill model's learning
         transition with nothing observed: P <- P + (1 - P) T, T = `resource_learning` x the skill's ready learn rate x
         P(its direct prerequisites learned), as for a practised skill (the skill model's own rate for a model without
-        ready rates). A skill not practised yet moves its population
-        prior, which the ability and the graph then shift as before (`_start`); its evidence does not grow."""
+        ready rates). A skill not practised yet moves its population prior, which the ability and the graph then shift
+        as before (`_start`); its evidence does not grow."""
         share = self.config.resource_learning
         used = resources >= 0
         if share == 0 or not used.any():

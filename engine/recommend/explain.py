@@ -8,7 +8,7 @@ from engine.catalog import Catalog
 from engine.catalog.schema import ADVANCED, REMEDIAL
 
 EXPLORING_BELOW_USES = 20
-VALUED_ABOVE = 1.15  # a resource measured to teach this much more than its level's average step is said to
+VALUED_ABOVE = 1.15  # a resource measured to teach at least this much relative to its level's average step says so
 
 
 def _pct(x: float) -> str:

@@ -316,8 +316,9 @@ def fit_from_log(engine: Any, responses: pl.DataFrame, progress: DifficultyProgr
         value = fit_resource_value(fit.law, fit.offset[fitted], rows[drawn][fitted], y[drawn][fitted],
                                    uses[np.flatnonzero(drawn)[fitted]], cat)
         progress.resource_value = value.to_dict()
+        cover_uses = cover_only_uses(rows, cat.item_skill[items], pos, resources, cat.resource_skills)
         cover = fit_cover_learning(fit.law, fit.offset[fitted], rows[drawn][fitted], y[drawn][fitted],
-                                   cover_only_uses(rows, cat.item_skill[items], pos, resources, cat.resource_skills)[drawn][fitted])
+                                   cover_uses[drawn][fitted])
         progress.cover_learning = cover.to_dict()
         if notes is not None:
             notes.append(value.note(cat))
