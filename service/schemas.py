@@ -76,6 +76,9 @@ class EventIn(BaseModel):
     timestamp: Annotated[datetime | None, BeforeValidator(_iso_text)] = Field(
         None, description="when the student answered (ISO 8601; no zone = UTC); it must stay within "
                           "0001-01-01..9999-12-31 once converted to UTC")
+    resource_id: Id | None = Field(None, description="the catalog resource (GET /v1/catalog/resources) the student used "
+                                                     "just before this answer; the skills it covers learn too. Absent: "
+                                                     "none or not known. Part of the event's identity for retries")
 
 
 # "exactly one of events or statements" as JSON Schema (the rule `_one_kind` enforces): one of them is a list,

@@ -573,10 +573,10 @@ class MasteryEngine:
 
     # ---- many responses and persistence -------------------------------------------------------------
     def replay(self, responses: pl.DataFrame, batch: MasteryBatch | None = None) -> MasteryBatch:
-        """States after every response of a canonical log (student_id, item_id, correct, seq[, timestamp]).
+        """States after every response of a canonical log (student_id, item_id, correct, seq[, timestamp][, resource_id]).
 
-        Vectorized by position: the k-th response of every student is applied in one `update_batch`.
-        Items must be in the catalog; all unknown ones are listed in one error.
+        Vectorized by position: the k-th response of every student is applied in one `update_batch`. Items and
+        the resources named must be in the catalog; all unknown ones are listed in one error.
         """
         unknown = responses.filter(~pl.col("item_id").is_in(list(self.catalog.item_ids)))
         if unknown.height:
@@ -602,10 +602,25 @@ class MasteryEngine:
         else:
             t = np.full(ordered.height, np.nan)
         pos = ordered["__pos"].to_numpy()
+        used = self.resource_column(ordered)
         for k in range(int(pos.max(initial=-1)) + 1):
             sel = pos == k
-            self.update_batch(batch, rows[sel], items[sel], y[sel], t[sel])
+            self.update_batch(batch, rows[sel], items[sel], y[sel], t[sel], None if used is None else used[sel])
         return batch
+
+    def resource_column(self, responses: pl.DataFrame) -> np.ndarray | None:
+        """(n,) catalog indices of the log's `resource_id` (-1 where empty), or None without the column."""
+        if "resource_id" not in responses.columns:
+            return None
+        named = responses["resource_id"].cast(pl.Utf8)
+        ids = list(self.catalog.resource_ids)
+        unknown = sorted(set(named.drop_nulls().unique().to_list()) - set(ids))
+        if unknown:
+            raise DataValidationError(
+                [Problem(None, "resource_id", r, "resource not in the catalog; add it or use the catalog the log was made with")
+                 for r in unknown[:20]], source=f"responses ({len(unknown)} unknown resources)")
+        index = named.replace_strict(ids, list(range(len(ids))), default=None, return_dtype=pl.Int64)
+        return index.fill_null(-1).to_numpy()
 
     def states_to_dict(self, batch: MasteryBatch) -> dict[str, Any]:
         return {

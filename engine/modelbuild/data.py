@@ -139,9 +139,11 @@ def read_store_log(store: Any, chunk_students: int = CHUNK_STUDENTS) -> pl.DataF
 
     Memory bound: the database rows of at most `chunk_students` students are Python objects at once; what
     is kept is the compact columnar log (student, item, score, order, time: about 40-60 bytes a response,
-    e.g. ~60 MB for 1M responses), which the fits need whole."""
+    e.g. ~60 MB for 1M responses), which the fits need whole. `resource_id` (the resource behind each answer) is kept
+    when some event named one, so the build measures resource values and cover learning from the service's log too."""
     students = store.student_ids()
     if not students:
         raise DataError("the service's event log is empty: no responses to build a model set from (send events to "
                         "POST /v1/events, or build from a file with --data)")
-    return store.events_frame_chunked(students, COLUMNS, chunk_students)
+    log = store.events_frame_chunked(students, (*COLUMNS, RESOURCE_COLUMN), chunk_students)
+    return log if log[RESOURCE_COLUMN].null_count() < log.height else log.drop(RESOURCE_COLUMN)

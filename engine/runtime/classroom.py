@@ -227,14 +227,15 @@ def mastery_history(runtime: Runtime, student_id: str) -> dict[str, Any]:
     snapshots: list[np.ndarray] = []
     mastered_counts: list[int] = []
     answers = np.zeros(cat.n_skills, dtype=np.int64)
-    item_index = cat._item_index  # noqa: SLF001
+    item_index, resource_index = cat._item_index, cat._resource_index  # noqa: SLF001
     for k, entry in enumerate(log):
         e = entry.event
         t = e.timestamp.timestamp() / SECONDS_PER_DAY if e.timestamp is not None else math.nan
         if e.item_id not in item_index:
             continue  # an item the served catalog no longer has: the stored state skipped it too
         item = item_index[e.item_id]
-        engine.update_batch(batch, np.array([0]), np.array([item]), np.array([e.correct]), np.array([t]))
+        used = resource_index.get(e.resource_id, -1) if e.resource_id is not None else -1  # as the service folded it
+        engine.update_batch(batch, np.array([0]), np.array([item]), np.array([e.correct]), np.array([t]), np.array([used]))
         answers += cat.item_skills[item].astype(np.int64)
         nxt = log[k + 1].event if k + 1 < len(log) else None
         same_day = (nxt is not None and nxt.timestamp is not None and e.timestamp is not None

@@ -101,9 +101,10 @@ def fill_demo_school(runtime: Runtime, students: int = 60, weeks: int = 4, steps
                 items = np.where(items >= 0, items, first_i)
                 resources = np.where(resources >= 0, resources, first_r)
             correct = learners.step(resources, items, rng)
-            engine.update_batch(batch, rows, items, correct, np.full(students, t.timestamp() / SECONDS_PER_DAY))
+            engine.update_batch(batch, rows, items, correct, np.full(students, t.timestamp() / SECONDS_PER_DAY), resources)
             events += [{"event_id": f"demo-school-{day_number:02d}-{step}-{sid}", "student_id": sid,
-                        "item_id": item_ids[items[s]], "correct": float(correct[s]), "timestamp": t}
+                        "item_id": item_ids[items[s]], "correct": float(correct[s]), "timestamp": t,
+                        "resource_id": cat.resource_ids[resources[s]]}
                        for s, sid in enumerate(ids)]
         for start in range(0, len(events), 1000):
             runtime.ingest(runtime.events_from_json(events[start:start + 1000]))

@@ -101,6 +101,16 @@ def _label(week: datetime) -> str:
 
 
 # ---- the replay: predictions before each answer, mastery at each week's end -----------------------------
+def _resources_used(engine: Any, events: pl.DataFrame) -> np.ndarray | None:
+    """(n,) catalog index of the resource behind each answer (-1: none, or one the served catalog no longer has), as
+    the service folded them; None when no event named one."""
+    if "resource_id" not in events.columns or events["resource_id"].null_count() == events.height:
+        return None
+    named = pl.col("resource_id").cast(pl.Utf8)
+    kept = events.select(pl.when(named.is_in(list(engine.catalog.resource_ids))).then(named).otherwise(None).alias("resource_id"))
+    return engine.resource_column(kept)
+
+
 def replay_weeks(runtime: Runtime, events: pl.DataFrame) -> dict[str, Any]:
     """Replay the log through the served mastery engine, week by week, all students at once (the k-th answer
     of every student in a week in one vectorized step): each answer's prediction from the student's earlier
@@ -119,6 +129,7 @@ def replay_weeks(runtime: Runtime, events: pl.DataFrame) -> dict[str, Any]:
     items_all = np.array([item_index[i] for i in known["item_id"].to_list()], dtype=np.int64)
     y_all = known["correct"].to_numpy().astype(float)
     t_all = known["t_days"].to_numpy().astype(float)
+    used_all = _resources_used(engine, known)
     week_all = known["week"].to_numpy()
     mean_p = np.full((len(students), len(weeks)), np.nan)
     active_before = np.zeros((len(students), len(weeks)), dtype=bool)
@@ -138,7 +149,7 @@ def replay_weeks(runtime: Runtime, events: pl.DataFrame) -> dict[str, Any]:
                 rr = rows_all[sel]
                 sub = batch.rows(rr)
                 pred[sel] = engine.predict_pairs(sub, items_all[sel], t_all[sel])
-                engine.update_batch(batch, rr, items_all[sel], y_all[sel], t_all[sel])
+                engine.update_batch(batch, rr, items_all[sel], y_all[sel], t_all[sel], None if used_all is None else used_all[sel])
             seen[np.unique(r)] = True
         p = engine.p_now(batch, batch.last_time)
         mean_p[:, w] = np.where(seen, p.mean(axis=1), np.nan)

@@ -273,13 +273,13 @@ class Runtime:
 
     # ---- events -------------------------------------------------------------------------------------
     def events_from_json(self, rows: Sequence[Mapping[str, Any]]) -> list[Event]:
-        return [Event(r["event_id"], r["student_id"], r["item_id"], r["correct"], r.get("timestamp"), "json", None)
-                for r in rows]
+        return [Event(r["event_id"], r["student_id"], r["item_id"], r["correct"], r.get("timestamp"), "json", None,
+                      r.get("resource_id")) for r in rows]
 
     def events_from_xapi(self, statements: Sequence[Any]) -> list[Event]:
         catalog = self.policy.catalog
         known = set(catalog.item_ids)
-        return statements_to_events(statements, known.__contains__)
+        return statements_to_events(statements, known.__contains__, catalog._resource_index.__contains__)  # noqa: SLF001
 
     def ingest(self, batch: Sequence[Event]) -> IngestResult:
         """Validate, then store and fold the batch in one transaction (all or nothing)."""
@@ -293,6 +293,12 @@ class Runtime:
         known = policy.catalog._item_index  # noqa: SLF001 - dict lookup on the hot path
         unknown = [Problem(i, "item_id", e.item_id, f"unknown item {e.item_id!r}: not in catalog {policy.catalog.name!r}")
                    for i, e in enumerate(batch, start=1) if not isinstance(e.item_id, str) or e.item_id not in known]
+        resources = policy.catalog._resource_index  # noqa: SLF001
+        unknown += [Problem(i, "resource_id", e.resource_id,
+                            f"unknown resource {e.resource_id!r}: not in catalog {policy.catalog.name!r}; name one of its "
+                            "resources (GET /v1/catalog/resources) or leave resource_id out where the student used none")
+                    for i, e in enumerate(batch, start=1)
+                    if e.resource_id is not None and (not isinstance(e.resource_id, str) or e.resource_id not in resources)]
         if unknown:
             raise DataValidationError(unknown, source="event batch")
         apply = self._apply_fn(policy)
@@ -302,6 +308,7 @@ class Runtime:
     def _apply_fn(self, policy: Policy):  # noqa: ANN202
         engine, skill_ids = policy.engine, policy.catalog.skill_ids
         item_index = policy.catalog._item_index  # noqa: SLF001
+        resource_index = policy.catalog._resource_index  # noqa: SLF001
 
         def apply(current: dict[str, dict | None], new: dict[str, list[Event]]) -> dict[str, dict]:
             students = list(new)
@@ -313,9 +320,10 @@ class Runtime:
             items = np.array([item_index[e.item_id] for e in flat], dtype=np.int64)
             y = np.array([e.correct for e in flat], dtype=float)
             t = np.array([_days(e.timestamp) for e in flat], dtype=float)
+            used = np.array([-1 if e.resource_id is None else resource_index[e.resource_id] for e in flat], dtype=np.int64)
             for k in range(int(sizes.max())):  # the k-th new event of every student at once, in batch order
                 sel = pos == k
-                engine.update_batch(batch, rows[sel], items[sel], y[sel], t[sel])
+                engine.update_batch(batch, rows[sel], items[sel], y[sel], t[sel], used[sel])
             return dict(zip(students, batch_to_dicts(batch, skill_ids), strict=True))
 
         return apply

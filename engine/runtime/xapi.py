@@ -6,7 +6,9 @@
 - item id: `object.id` when it is a catalog item id, else the last path segment of that IRI;
 - score: `result.score.scaled` when present (must lie in [0, 1]: a negative scaled score has no meaning
   for a response), else `result.success` (true = 1, false = 0);
-- event id: the statement `id`; timestamp: `timestamp` (ISO 8601) when present.
+- event id: the statement `id`; timestamp: `timestamp` (ISO 8601) when present;
+- resource: the context extension `RESOURCE_EXTENSION` (a catalog resource id, or an IRI whose last path segment is
+  one), the resource the student used just before answering; absent: none or not known.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from engine.store.records import Event
 from engine.store.types import as_utc
 
 ANSWERED = "http://adlnet.gov/expapi/verbs/answered"
+RESOURCE_EXTENSION = "https://equilearn.dev/xapi/extensions/resource"
 
 
 def _student(actor: Any) -> str | None:
@@ -42,6 +45,18 @@ def _item(obj: Any, known: Callable[[str], bool]) -> str | None:
         return iri
     tail = iri.rstrip("/").rsplit("/", 1)[-1]
     return tail or None
+
+
+def _resource(context: Any, known: Callable[[str], bool]) -> tuple[str | None, str | None]:
+    """The resource named in `context.extensions[RESOURCE_EXTENSION]` (None: not given; a catalog id as given, else
+    an IRI's last path segment) and what is wrong with it."""
+    extensions = context.get("extensions") if isinstance(context, dict) else None
+    if not isinstance(extensions, dict) or extensions.get(RESOURCE_EXTENSION) is None:
+        return None, None
+    value = extensions[RESOURCE_EXTENSION]
+    if not isinstance(value, str) or not value.strip("/"):
+        return None, f"context.extensions[{RESOURCE_EXTENSION!r}] must be a resource id (or IRI) as text"
+    return (value if known(value) else value.rstrip("/").rsplit("/", 1)[-1]), None
 
 
 def _score(result: Any) -> tuple[float | None, str | None]:
@@ -75,7 +90,8 @@ def _timestamp(value: Any) -> tuple[datetime | None, str | None]:
     return parsed, None
 
 
-def statements_to_events(statements: Sequence[Any], known_item: Callable[[str], bool]) -> list[Event]:
+def statements_to_events(statements: Sequence[Any], known_item: Callable[[str], bool],
+                         known_resource: Callable[[str], bool]) -> list[Event]:
     """Events for the statements, or a `DataValidationError` listing every unusable one (row = position, 1-based)."""
     events: list[Event] = []
     problems: list[Problem] = []
@@ -101,8 +117,11 @@ def statements_to_events(statements: Sequence[Any], known_item: Callable[[str], 
         ts, why_ts = _timestamp(st.get("timestamp"))
         if why_ts:
             problems.append(Problem(row, "timestamp", st.get("timestamp"), why_ts))
-        if isinstance(sid, str) and sid and student and item and correct is not None and not why_ts:
-            events.append(Event(sid, student, item, correct, ts, "xapi", st))
+        resource, why_resource = _resource(st.get("context"), known_resource)
+        if why_resource:
+            problems.append(Problem(row, "context.extensions", None, why_resource))
+        if isinstance(sid, str) and sid and student and item and correct is not None and not why_ts and not why_resource:
+            events.append(Event(sid, student, item, correct, ts, "xapi", st, resource))
     if problems:
         raise DataValidationError(problems, source="xAPI statements")
     return events

@@ -131,7 +131,7 @@ def run_policy(world: World, simulator: str | SimulatorSpec, policy: str, steps:
     when given, is called after each step with "<family> seed <seed> <policy>" (progress reports only).
     `particles`: per student, for the posterior reference (policy "posterior", `engine.simulate.posterior`).
     `engine_sees_resources`: the mastery engine is told the resource behind each answer, whose other skills learn too
-    (`MasteryEngine.learn_from_resources`); off, as the service's answer events carry no resource yet."""
+    (`MasteryEngine.learn_from_resources`), as the service is when the platform names it on each answer event."""
     if isinstance(simulator, str):
         if simulator not in SIMULATORS:
             raise ConfigError(f"unknown simulator {simulator!r}; choose from {', '.join(SIMULATORS)}")

@@ -287,7 +287,8 @@ def run_suite(catalog: Catalog, policies: list[str], settings: list[Setting] | N
     paired differences against every other are reported; `particles`: the posterior reference's. `progress(text)` is
     called after each run when given, `on_step(label)` after each simulated step of each run. With `build_log_students` > 0, equilearn serves a model set built by
     `equilearn model build` from a random-practice log of that many other students of the same setting
-    (as a platform would; `log_resources`: the log records the resource behind each answer, as a platform's does);
+    (as a platform would; `log_resources`: the log records the resource behind each answer, as a platform's does, and
+    the platform then names it on each answer event too, so the engine's states take what the resource taught);
     otherwise it starts from the catalog's defaults and learns online only."""
     settings = list(settings or SETTINGS)
     seeds = list(seeds or [1])
@@ -307,7 +308,8 @@ def run_suite(catalog: Catalog, policies: list[str], settings: list[Setting] | N
                 own = policy == OURS
                 runs[policy].append(run_policy(world, setting, policy, steps, config=config,
                                                engine=engine if own else None, progress=learned if own else None,
-                                               on_step=on_step, particles=particles))
+                                               on_step=on_step, particles=particles,
+                                               engine_sees_resources=own and bool(build_log_students) and log_resources))
                 if progress is not None:
                     progress(f"{setting.name} seed {seed} {policy}: {runs[policy][-1].seconds:.1f} s")
         results.append(summarize_setting(setting, runs, highest, lowest, paired_from))

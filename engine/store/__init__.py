@@ -428,7 +428,7 @@ class Store:
                 sa.select(sa.func.max(_schema.audits.c.id)).scalar_subquery())).one())
 
     def answers_since(self, after_seq: int = 0) -> pl.DataFrame:
-        """The log's answers newer than `after_seq` (seq, student_id, item_id, correct, ts) as one frame."""
+        """The log's answers newer than `after_seq` (seq, student_id, item_id, correct, resource_id, ts) as one frame."""
         from engine.store import answers as _answers  # noqa: PLC0415
 
         with read_tx(self.engine) as conn:

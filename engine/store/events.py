@@ -53,9 +53,13 @@ def per_student(apply_fn: ApplyFn) -> ApplyBatchFn:
 
 
 def payload_hash(event: Event) -> str:
-    """sha256 (hex) of the event's identity: id, student, item, score and answer time (UTC, microseconds)."""
+    """sha256 (hex) of the event's identity: id, student, item, score, answer time (UTC, microseconds) and, when
+    given, the resource used before it (an event without one hashes as before migration 6, so old retries still match)."""
     ts = None if event.timestamp is None else as_utc(event.timestamp).isoformat(timespec="microseconds")
-    text = json.dumps([event.event_id, event.student_id, event.item_id, float(event.correct), ts], separators=(",", ":"))
+    identity = [event.event_id, event.student_id, event.item_id, float(event.correct), ts]
+    if event.resource_id is not None:
+        identity.append(event.resource_id)
+    text = json.dumps(identity, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()
 
 
@@ -83,6 +87,8 @@ def _event_problems(row: int, e: Event) -> list[Problem]:
         value = getattr(e, column)
         if (hint := _id_problem(value)) is not None:
             found.append(Problem(row, column, value, f"{column} {hint}"))
+    if e.resource_id is not None and (hint := _id_problem(e.resource_id)) is not None:
+        found.append(Problem(row, "resource_id", e.resource_id, f"resource_id {hint} (or absent: no resource)"))
     c = e.correct
     if not isinstance(c, Real) or not math.isfinite(float(c)) or not 0.0 <= float(c) <= 1.0:
         found.append(Problem(row, "correct", c, "correct must be a number in [0, 1] (1 = correct, 0 = wrong, or a partial score)"))
@@ -124,7 +130,7 @@ def _conflict(event_ids: list[str]) -> ConflictError:
     shown = ", ".join(repr(i) for i in event_ids[:MAX_LISTED_CONFLICTS])
     more = f" and {len(event_ids) - MAX_LISTED_CONFLICTS} more" if len(event_ids) > MAX_LISTED_CONFLICTS else ""
     return ConflictError(
-        f"event id(s) {shown}{more} already used with different content (student, item, correct or timestamp); "
+        f"event id(s) {shown}{more} already used with different content (student, item, correct, timestamp or resource); "
         "the whole batch was rejected and nothing was stored: resend the original event or give the new one a new id")
 
 
@@ -157,6 +163,8 @@ def ingest(conn: sa.Connection, batch: Sequence[Event], apply_batch: ApplyBatchF
         rows = [{"event_id": batch[p].event_id, "student_id": batch[p].student_id, "item_id": batch[p].item_id,
                  "correct": batch[p].correct, "timestamp": batch[p].timestamp, "received_at": received_at,
                  "source": batch[p].source, "payload_hash": hashes[p], "raw": batch[p].raw} for p in new_positions]
+        if any(batch[p].resource_id is not None for p in new_positions):  # else the column keeps its NULL default
+            rows = [{**row, "resource_id": batch[p].resource_id} for row, p in zip(rows, new_positions, strict=True)]
         returned = conn.execute(sa.insert(T).returning(T.c.seq, sort_by_parameter_order=True), rows).scalars().all()
         seq_of = {batch[p].event_id: int(s) for p, s in zip(new_positions, returned, strict=True)}
 
@@ -194,7 +202,8 @@ def _check_states(updated: Mapping[str, Any], expected: Mapping[str, list[Event]
 
 
 def _event(row: sa.Row[Any]) -> Event:
-    return Event(row.event_id, row.student_id, row.item_id, float(row.correct), row.timestamp, row.source, row.raw)
+    return Event(row.event_id, row.student_id, row.item_id, float(row.correct), row.timestamp, row.source, row.raw,
+                 row.resource_id)
 
 
 def student_log(conn: sa.Connection, student_id: str) -> list[LoggedEvent]:
@@ -207,6 +216,7 @@ CHUNK_STUDENTS = 2_000  # students read at a time when a whole log is read into 
 FRAME_SCHEMA = {
     "seq": pl.Int64, "event_id": pl.Utf8, "student_id": pl.Utf8, "item_id": pl.Utf8, "correct": pl.Float64,
     "timestamp": pl.Datetime("us", "UTC"), "received_at": pl.Datetime("us", "UTC"), "source": pl.Utf8,
+    "resource_id": pl.Utf8,
 }
 
 
@@ -215,7 +225,8 @@ def events_frame(conn: sa.Connection, student_ids: Iterable[str] | None = None, 
     ordered by `seq`.
 
     `seq` is the global append order, so it also orders each student's responses as the canonical
-    schema requires; `skill_ids` is not stored here (join the catalog's Q-matrix on `item_id`).
+    schema requires; `skill_ids` is not stored here (join the catalog's Q-matrix on `item_id`); `resource_id`
+    is null where the event named no resource.
     """
     columns = [T.c[name] for name in FRAME_SCHEMA]
     if student_ids is None:

@@ -15,8 +15,10 @@ class Event:
 
     `correct` is the score in [0, 1]; `timestamp` is when the student answered (UTC; None = not given;
     never fill it with the arrival time, or a retry would no longer be identical); `source` is `json` or
-    `xapi`; `raw` optionally keeps the original xAPI statement. The event's identity for idempotency is
-    (`event_id`, `student_id`, `item_id`, `correct`, `timestamp`): `source` and `raw` are not compared.
+    `xapi`; `raw` optionally keeps the original xAPI statement; `resource_id` is the catalog resource the
+    student used just before answering (None = none or not known), which teaches the other skills it covers.
+    The event's identity for idempotency is (`event_id`, `student_id`, `item_id`, `correct`, `timestamp`,
+    `resource_id`): `source` and `raw` are not compared.
     """
 
     event_id: str
@@ -26,6 +28,7 @@ class Event:
     timestamp: datetime | None = None
     source: str = "json"
     raw: dict[str, Any] | None = None
+    resource_id: str | None = None
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,8 @@ Databases get these tables only through `engine.store.migrations`; a test checks
 from empty matches this metadata exactly, so the two cannot drift apart.
 
 - `events`: the append-only response log (migration 2's triggers refuse UPDATE and DELETE). `seq` is the global append order (replays follow it);
-  `payload_hash` (sha256 of the event's content) tells an identical retry from a reused id.
+  `payload_hash` (sha256 of the event's content) tells an identical retry from a reused id; `resource_id` (migration
+  6) names the resource the student used just before the answer, when the platform says.
 - `mastery_states`: one JSON state per student; `version` counts writes (optimistic concurrency for
   `put_state`), `last_seq` is the newest event folded into the state.
 - `roster`: demographic attributes, kept apart and read only by the audit-scope functions.
@@ -40,6 +41,7 @@ events = sa.Table(
     sa.Column("source", sa.String(16), nullable=False),
     sa.Column("payload_hash", sa.String(64), nullable=False),
     sa.Column("raw", JSONDoc, nullable=True),
+    sa.Column("resource_id", sa.String(ID_LENGTH), nullable=True),  # the resource used before the answer (migration 6)
     sa.UniqueConstraint("event_id", name="uq_events_event_id"),
     sa.CheckConstraint("correct >= 0 AND correct <= 1", name="ck_events_correct_range"),
     sa.CheckConstraint("source IN ('json', 'xapi')", name="ck_events_source"),

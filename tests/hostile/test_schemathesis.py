@@ -79,12 +79,14 @@ LINKS = [
 ]
 
 
-def for_testing(raw: dict[str, Any], item_ids: list[str]) -> dict[str, Any]:
+def for_testing(raw: dict[str, Any], item_ids: list[str], resource_ids: list[str]) -> dict[str, Any]:
     """The OpenAPI document with `LINKS` added to their source responses (by operationRef), and an event's
-    `item_id` drawn from the served catalog's items (as the description says it must be: random text would
-    only ever reach the 422 for an unknown item, never the ingest path or the student routes behind it)."""
-    item = raw["components"]["schemas"]["EventIn"]["properties"]["item_id"]
-    item["enum"] = item_ids
+    `item_id` (and optional `resource_id`) drawn from the served catalog's (as the descriptions say they must be:
+    random text would only ever reach the 422 for an unknown id, never the ingest path or the student routes behind it)."""
+    event = raw["components"]["schemas"]["EventIn"]["properties"]
+    event["item_id"]["enum"] = item_ids
+    text = next(branch for branch in event["resource_id"]["anyOf"] if branch.get("type") == "string")
+    text["enum"] = resource_ids
     for source, method, status, target, target_method, parameters in LINKS:
         response = raw["paths"][source][method]["responses"][status]
         ref = "#/paths/" + target.replace("~", "~0").replace("/", "~1") + "/" + target_method
@@ -141,11 +143,12 @@ def served(any_backend_runtime: Runtime, request: pytest.FixtureRequest) -> Iter
         assert seeded.status_code == 200, seeded.text
         raw = client.get("/openapi.json").json()
         items = [row["item_id"] for row in client.get("/v1/catalog/items", headers=h(key)).json()["rows"]]
+        resources = [row["resource_id"] for row in client.get("/v1/catalog/resources", headers=h(key)).json()["rows"]]
     # The key is ours to send (every call carries an all-scopes key; tests/hostile/test_service_hostile.py covers
     # keys and scopes), and unknown query parameters are ignored, as HTTP APIs do: neither is a negative case here.
     config = SchemathesisConfig.from_dict({"generation": {"with-security-parameters": False,
                                                           "allow-extra-parameters": False}})
-    schema = schemathesis.openapi.from_dict(for_testing(raw, items), config=config)
+    schema = schemathesis.openapi.from_dict(for_testing(raw, items, resources), config=config)
     schema.app = app
     tally = Tally(request.node.callspec.params["any_backend_runtime"])
     yield Served(schema, key, tally)

@@ -198,7 +198,16 @@ def test_from_store_reads_the_event_log_in_chunks(world, built, isolated_home, m
     sent = responses.filter(pl.col("student_id") < "p0040").sort("student_id", "seq")
     send(rt, sent)
     log = read_store_log(rt.store, chunk_students=7)
+    assert "resource_id" not in log.columns  # no event named a resource: the log is an item-only log
+    catalog = rt.policy.catalog
+    named = [{"event_id": f"r{k}", "student_id": "zz-resources", "item_id": catalog.item_ids[k],
+              "correct": 1.0, "resource_id": catalog.resource_ids[k] if k % 2 else None} for k in range(4)]
+    rt.ingest(rt.events_from_json(named))
+    with_resources = read_store_log(rt.store, chunk_students=7)
     rt.close()
+    assert with_resources.filter(pl.col("student_id") == "zz-resources").sort("seq")["resource_id"].to_list() == [
+        None, catalog.resource_ids[1], None, catalog.resource_ids[3]]
+    assert with_resources.filter(pl.col("student_id") != "zz-resources")["resource_id"].null_count() == log.height
     got = log.sort("student_id", "seq").select("student_id", "item_id", "correct")
     assert got.equals(sent.select("student_id", "item_id", "correct"))
     set2, diag = build_model_set(load_catalog(world.catalog), log, predictor="irt", test_fraction=0, min_item_responses=5)

@@ -18,14 +18,14 @@ SCOPES = ("ingest", "recommend", "audit", "admin")
 
 
 def write_model_set(home: Path, audit_status: str | None = "PASS", version: str = "1",
-                    database_url: str | None = None) -> Path:
-    """A local model-set file (default components: catalog priors, N(0, 1) ability): no MLflow needed. Unless
+                    database_url: str | None = None, components: dict | None = None) -> Path:
+    """A local model-set file (default `components`: none, i.e. catalog priors, N(0, 1) ability): no MLflow needed. Unless
     `audit_status` is None, that verdict is recorded for the set's content in the service's audit table
     (`database_url`, default the one the environment configures now), as `equilearn model audit` would: the
     service serves only content whose newest audit is a PASS."""
     path = home / "model_set.json"
     home.mkdir(parents=True, exist_ok=True)
-    components: dict = {}
+    components = dict(components or {})
     path.write_text(json.dumps({"name": "test-set", "version": version, "components": components,
                                 "data_fingerprint": "sha256:test", "code_version": "test"}))
     if audit_status is not None:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from datetime import datetime, timedelta, timezone
 
 import pytest
 
 from engine.errors import ConflictError, DataValidationError
 from engine.store import Event, Store, per_student
+from engine.store.events import payload_hash
 
 
 def ev(i: int, sid: str = "s1", correct: float = 1.0, **kw: object) -> Event:
@@ -65,6 +68,27 @@ def test_timestamp_is_part_of_the_identity_and_round_trips_in_utc(store: Store, 
     (logged,) = store.student_log("s1")
     assert logged.event.timestamp == datetime(2024, 3, 1, 10, 0, tzinfo=timezone.utc)
     assert logged.event.timestamp.tzinfo is not None
+
+
+def test_resource_is_part_of_the_identity_and_round_trips(store: Store, fold) -> None:
+    """The resource behind an answer is stored, read back, and compared on a retry; an event naming none hashes as it
+    did before the column existed (the sha256 of its five fields, computed here by hand), so old retries still match."""
+    plain = ev(1)
+    by_hand = hashlib.sha256(json.dumps(["e1", "s1", "item1", 1.0, None], separators=(",", ":")).encode()).hexdigest()
+    assert payload_hash(plain) == by_hand
+    assert payload_hash(ev(1, resource_id="r-video")) != by_hand
+    store.ingest([ev(1, resource_id="r-video"), ev(2)], fold)
+    assert store.ingest([ev(1, resource_id="r-video")], fold).results[0].status == "duplicate"
+    for clash in (ev(1), ev(1, resource_id="r-other")):
+        with pytest.raises(ConflictError, match="resource"):
+            store.ingest([clash], fold)
+    assert [e.event.resource_id for e in store.student_log("s1")] == ["r-video", None]
+    assert store.events_frame()["resource_id"].to_list() == ["r-video", None]
+    assert store.answers_since(0)["resource_id"].to_list() == ["r-video", None]
+    with pytest.raises(DataValidationError) as info:
+        store.ingest([ev(3, resource_id=""), ev(4, resource_id="x" * 300)], fold)
+    assert {(p.row, p.column) for p in info.value.problems} == {(1, "resource_id"), (2, "resource_id")}
+    assert store.count_events() == 2
 
 
 def test_failing_apply_function_stores_nothing(store: Store, fold) -> None:

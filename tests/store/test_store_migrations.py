@@ -148,3 +148,6 @@ def test_upgrade_from_version_1_keeps_data_and_makes_the_log_append_only(db_url:
             with pytest.raises(sa.exc.DBAPIError, match="append-only"), write_tx(store.engine) as conn:
                 conn.execute(sa.text(statement))
         assert store.events_frame()["correct"].to_list() == [1.0]
+        assert store.events_frame()["resource_id"].to_list() == [None]  # migration 6: no resource was named then
+        retry = store.ingest([Event("e1", "s1", "i1", 1.0)], per_student(lambda sid, st, evs: {"n": len(evs)}))
+        assert retry.results[0].status == "duplicate"  # the event's identity did not change with the new column
