@@ -11,7 +11,9 @@ Matching, per student, on the service's own clocks (`served_at`, `received_at`):
 newest list served before it arrived, and only the first answer after a list counts (a later one follows
 other practice too). Answers on an item no entry of that list offered, entries without a prediction
 (placement questions, lists logged before predictions were kept) and placement lists count for nothing.
-When two entries of a list offer the same item, the higher-ranked one gets the outcome.
+When the answer names the resource the student used (`resource_id` on the event), the outcome goes to the entry of
+that resource and item, and to none when the list paired that item with other resources only (the student reached it
+another way); an answer naming none goes, when two entries offer its item, to the higher-ranked one.
 
 The same matching says which answers the policy steered (`steered_answers`): an answer on an item the newest list
 offered, whichever entry and whether first or not, answers an item the policy chose. `model build --from-store` marks
@@ -34,20 +36,22 @@ from engine.store.events import CHUNK_STUDENTS
 OFFER_COLUMNS = {"served_id": pl.Int64, "student_id": pl.Utf8, "served_at": pl.Datetime("us", "UTC"), "rank": pl.Int64,
                  "resource_id": pl.Utf8, "item_id": pl.Utf8, "item_p": pl.Float64, "placement": pl.Boolean}
 ANSWER_COLUMNS = {"student_id": pl.Utf8, "item_id": pl.Utf8, "correct": pl.Float64, "received_at": pl.Datetime("us", "UTC"),
-                  "seq": pl.Int64}
+                  "seq": pl.Int64, "resource_id": pl.Utf8}
 
 
 def follow_up_outcomes(offers: pl.DataFrame, answers: pl.DataFrame) -> pl.DataFrame:
     """One row per served entry that its student's next answer followed (module docstring): `served_id`,
     `student_id`, `resource_id`, `residual` (correct - item_p). `offers`: one row per served entry
     (`engine.store.served.offers` rows: OFFER_COLUMNS); `answers`: the event log (ANSWER_COLUMNS, `seq` the
-    append order)."""
+    append order; `resource_id`, the resource the answer names, may be absent)."""
     offers = offers.select([pl.col(c).cast(t) for c, t in OFFER_COLUMNS.items()])
     followed = (_after_lists(offers, answers).filter(pl.col("served_id").is_not_null())
                 .unique(subset="served_id", keep="first", maintain_order=True))  # the first answer after each list
     entries = offers.filter(~pl.col("placement") & pl.col("item_p").is_not_null() & pl.col("resource_id").is_not_null())
-    matched = (followed.select("served_id", "item_id", "correct")
+    used = pl.col("used_resource")
+    matched = (followed.select("served_id", "item_id", "correct", pl.col("resource_id").alias("used_resource"))
                .join(entries, on=["served_id", "item_id"], how="inner")
+               .filter(used.is_null() | (used == pl.col("resource_id")))  # the entry the student took, when the answer says
                .sort("served_id", "rank").unique(subset="served_id", keep="first", maintain_order=True))
     return matched.select("served_id", "student_id", "resource_id",
                           (pl.col("correct") - pl.col("item_p")).clip(-1.0, 1.0).alias("residual"))
@@ -56,6 +60,8 @@ def follow_up_outcomes(offers: pl.DataFrame, answers: pl.DataFrame) -> pl.DataFr
 def _after_lists(offers: pl.DataFrame, answers: pl.DataFrame) -> pl.DataFrame:
     """Each answer (ANSWER_COLUMNS) with `served_id`, the newest list its student was served before it arrived (null:
     none), on the service's own clocks."""
+    if "resource_id" not in answers.columns:  # a log from before answers named their resource
+        answers = answers.with_columns(pl.lit(None, dtype=pl.Utf8).alias("resource_id"))
     answers = answers.select([pl.col(c).cast(t) for c, t in ANSWER_COLUMNS.items()])
     lists = offers.group_by("served_id").agg(pl.col("student_id").first(), pl.col("served_at").first()).sort("served_at")
     return (answers.sort("received_at", "seq")

@@ -54,6 +54,19 @@ def test_each_list_is_credited_with_the_first_answer_after_it_when_it_offered_th
     assert got["residual"].to_list() == pytest.approx([0.5, 0.8, -0.25])
 
 
+def test_an_answer_naming_its_resource_is_credited_to_that_entry():
+    """List 3 offers item i3 with r3 (rank 1) and r4 (rank 2). Answered naming r4: r4's outcome (1 - 0.3), not r3's;
+    naming a resource no entry paired with i3: no outcome; naming none: rank 1, as before."""
+    def outcomes(resource: str | None) -> list[tuple]:
+        named = ANSWERS.with_columns(pl.when(pl.col("seq") == 4).then(pl.lit(resource)).otherwise(None)
+                                     .cast(pl.Utf8).alias("resource_id"))
+        got = follow_up_outcomes(OFFERS, named).filter(pl.col("served_id") == 3)
+        return [(r, round(x, 9)) for r, x in got.select("resource_id", "residual").rows()]
+    assert outcomes("r4") == [("r4", 0.7)]
+    assert outcomes("r1") == []
+    assert outcomes(None) == [("r3", 0.8)]
+
+
 def test_the_statistics_count_the_catalog_resources_and_name_the_rest():
     measured = measure_effectiveness(["r1", "r2", "r3", "r4"], follow_up_outcomes(OFFERS, ANSWERS))
     eff = measured.effectiveness
