@@ -19,8 +19,8 @@ every student; assemble the components (layout in docs/service.md, "Model sets b
 - `policy_learning`: what the recommender learns from outcomes (`engine.recommend.learning.fit_from_log`,
   when that module exists);
 - `build`: metadata: options, data fingerprint, the predictor's and the forgetting's choice with their
-  held-out figures, diagnostics,
-  seconds per stage. The service ignores it.
+  held-out figures, the items whose answers follow another skill better than their tag (`item_tags.py`, reported,
+  not applied), diagnostics, seconds per stage. The service ignores it.
 """
 
 from __future__ import annotations
@@ -42,6 +42,7 @@ from engine.modelbuild.data import PreparedLog, prepare_log
 from engine.modelbuild.diagnostics import Diagnostics
 from engine.modelbuild.fitting import LOCAL, Fitter
 from engine.modelbuild.forgetting import ForgettingChoice, choose_stability
+from engine.modelbuild.item_tags import check_item_tags
 from engine.modelbuild.guessing import AUTO, NULL_MODEL, GuessingChoice, choose_irt_model, fixed
 from engine.modelbuild.item_evidence import ItemEvidenceChoice, choose_prior_n
 from engine.modelbuild.predictor import PREDICTORS, WEIGHTS, HeldOut, choose_weight, sequential_predictions
@@ -290,6 +291,9 @@ def build_model_set(catalog: Catalog, responses: pl.DataFrame, *, predictor: str
     learning_notes: list[str] = []
     learning = _policy_learning_component(fitted.engine, prepared.responses, learning_notes)
     t = lap("policy_learning", t)
+    tags = check_item_tags(prepared.responses, catalog)
+    learning_notes.append(tags.note())
+    t = lap("item_tags", t)
 
     components: dict[str, Any] = {
         "mastery": fitted.engine.to_components(),
@@ -325,6 +329,7 @@ def build_model_set(catalog: Catalog, responses: pl.DataFrame, *, predictor: str
         "item_evidence": items.to_dict(),
         "share_general": sharing.to_dict(),
         "irt_model": guessing.to_dict(),
+        "item_tags": tags.to_dict(),
         **({"resource_effectiveness": measured.summary()} if measured is not None else {}),
         "diagnostics": diagnostics.to_dict(),
         "seconds": seconds,

@@ -39,6 +39,16 @@ def built(world: World):
     return catalog, responses, model_set, diagnostics
 
 
+def test_the_build_reports_items_answering_another_skill_and_finds_none_where_one_ability_answers_all(built):
+    """The log was simulated from one ability for every skill: no item follows another skill better than its own, and
+    the build says what it tested (the detection itself: tests/modelbuild/test_item_tags.py)."""
+    _, _, model_set, diagnostics = built
+    tags = model_set.components["build"]["item_tags"]
+    assert tags["tested"] > 100 and tags["flagged"] == [] and tags["alpha"] == 0.05
+    assert any(n.startswith(f"item tags checked against the answers: {tags['tested']} item(s) tested, 0 answer")
+               for n in diagnostics.notes)
+
+
 def served_engine(model_set) -> MasteryEngine:
     c = model_set.components
     return MasteryEngine.from_components(catalog_from_dict(c["catalog"]), c["mastery"])
