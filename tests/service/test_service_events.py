@@ -49,6 +49,8 @@ def test_service_malformed_json_is_400(client, keys, runtime):
     ({"correct": 1.5}, "correct"), ({"correct": -0.1}, "correct"), ({"correct": "yes"}, "correct"),
     ({"correct": "true"}, "correct"), ({"event_id": ""}, "event_id"), ({"student_id": "x" * 300}, "student_id"),
     ({"timestamp": "yesterday"}, "timestamp"), ({"extra": 1}, "extra"),
+    ({"resource_id": ""}, "resource_id"), ({"resource_id": "a\x00b"}, "resource_id"), ({"resource_id": 5}, "resource_id"),
+    ({"resource_id": "no-such-resource"}, "resource_id"),
 ])
 def test_service_bad_event_rejects_whole_batch(ingest, runtime, bad, field):
     body = {"events": [ev(1), {**ev(2), **bad}, ev(3)]}
