@@ -97,9 +97,33 @@ def _correlation(n: np.ndarray, sx: np.ndarray, sy: np.ndarray, sxx: np.ndarray,
     return np.where((n >= 2) & (var_x > 1e-12) & (var_y > 1e-12), r, np.nan)
 
 
-def standings(responses: pl.DataFrame, catalog: Catalog) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """(item, student, centred answer, standing): per answer, the catalog item index, the student's index, the answer
-    minus the item's mean, and (n, S) the student's mean centred score on each skill's other items (NaN: none)."""
+@dataclass(frozen=True)
+class Standings:
+    """Per answer (n,): catalog `item`, `student` index, `centred` answer (minus the item's mean) and `owner`, its item's
+    primary skill; per student and skill (U, S), the `total` and `count` of their centred answers; per answer, the
+    `own_total` / `own_count` of the student's answers on the same item (left out of that skill's standing)."""
+
+    item: np.ndarray
+    student: np.ndarray
+    centred: np.ndarray
+    owner: np.ndarray
+    total: np.ndarray
+    count: np.ndarray
+    own_total: np.ndarray
+    own_count: np.ndarray
+
+    def column(self, skill: int | np.ndarray) -> np.ndarray:
+        """(n,) each answer's student's mean centred score on `skill` (one skill, or one per answer), the answered item
+        left out (NaN: no other answer there). Computed per call, so no (answers x skills) array is ever held."""
+        leave = self.owner == skill
+        t = self.total[self.student, skill] - np.where(leave, self.own_total, 0.0)
+        c = self.count[self.student, skill] - np.where(leave, self.own_count, 0.0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(c > 0, t / np.where(c > 0, c, 1.0), np.nan)
+
+
+def standings(responses: pl.DataFrame, catalog: Catalog) -> Standings:
+    """The answers of `responses` (catalog items) arranged for the standings (`Standings`)."""
     item = responses["item_id"].replace_strict(list(catalog.item_ids), list(range(catalog.n_items)),
                                                return_dtype=pl.Int64).to_numpy()
     _, student = np.unique(responses["student_id"].to_numpy(), return_inverse=True)
@@ -112,16 +136,10 @@ def standings(responses: pl.DataFrame, catalog: Catalog) -> tuple[np.ndarray, np
     count = np.zeros((n_students, n_skills))
     np.add.at(total, (student, owner), centred)
     np.add.at(count, (student, owner), 1.0)
-    pair = student * catalog.n_items + item  # leave out the student's own answers on this item
+    pair = student * catalog.n_items + item  # the student's own answers on this item
     own_total = np.bincount(pair, weights=centred, minlength=n_students * catalog.n_items)[pair]
     own_count = np.bincount(pair, minlength=n_students * catalog.n_items)[pair].astype(float)
-    rows = np.arange(y.size)
-    t, c = total[student], count[student]
-    t[rows, owner] -= own_total
-    c[rows, owner] -= own_count
-    with np.errstate(invalid="ignore", divide="ignore"):
-        standing = np.where(c > 0, t / c, np.nan)
-    return item, student, centred, standing
+    return Standings(item, student, centred, owner, total, count, own_total, own_count)
 
 
 def reliabilities(student: np.ndarray, skill: np.ndarray, centred: np.ndarray, n_skills: int) -> np.ndarray:
@@ -154,14 +172,16 @@ def check_item_tags(responses: pl.DataFrame, catalog: Catalog, alpha: float = AL
     better than their tag (module docstring)."""
     if responses.height == 0 or catalog.n_skills < 2:
         return ItemTagCheck(0, [], alpha)
-    item, student, y, x = standings(responses, catalog)
+    st = standings(responses, catalog)
+    item, student, y = st.item, st.student, st.centred
     n_items, n_skills = catalog.n_items, catalog.n_skills
     own = np.where(catalog.item_skills.sum(axis=1) == 1, catalog.item_skill, -1)  # (I,) the single tag, -1: several
-    rel = np.sqrt(reliabilities(student, catalog.item_skill[item], y, n_skills))
+    rel = np.sqrt(reliabilities(student, st.owner, y, n_skills))
     r = np.full((n_items, n_skills), np.nan)
     for s in range(n_skills):  # one pass per skill over all answers: grouped sums per item
-        ok = ~np.isnan(x[:, s])
-        xs, ys = np.where(ok, x[:, s], 0.0), np.where(ok, y, 0.0)
+        x = st.column(s)
+        ok = ~np.isnan(x)
+        xs, ys = np.where(ok, x, 0.0), np.where(ok, y, 0.0)
         n, sx, sy, sxx, syy, sxy = _grouped(item, n_items, ok.astype(float), xs, ys, xs * xs, ys * ys, xs * ys)
         r[:, s] = np.where(n >= MIN_PAIRS, _correlation(n, sx, sy, sxx, syy, sxy), np.nan) / rel[s]  # disattenuated
     pairs = np.unique(student.astype(np.int64) * n_items + item)
@@ -171,7 +191,7 @@ def check_item_tags(responses: pl.DataFrame, catalog: Catalog, alpha: float = AL
     others = np.where(np.arange(n_skills)[None, :] == own[:, None], np.nan, r)
     testable = enough & np.isfinite(r_own) & np.isfinite(others).any(axis=1)
     best = np.where(testable, np.nanargmax(np.where(np.isfinite(others), others, -np.inf), axis=1), 0)
-    z, r_tagged, r_best, n_pairs = _meng_z(item, x, y, own, best, testable, rel)
+    z, r_tagged, r_best, n_pairs = _meng_z(st, own, best, testable, rel)
     p = np.minimum(1.0, norm.sf(z) * (n_skills - 1))  # one-sided, Bonferroni over the other skills tried
     tested = np.flatnonzero(testable & np.isfinite(z))
     flagged = _holm(tested, p, alpha)
@@ -180,16 +200,15 @@ def check_item_tags(responses: pl.DataFrame, catalog: Catalog, alpha: float = AL
     return ItemTagCheck(int(tested.size), out, alpha)
 
 
-def _meng_z(item: np.ndarray, x: np.ndarray, y: np.ndarray, own: np.ndarray, best: np.ndarray,
-            testable: np.ndarray, root_rel: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def _meng_z(st: Standings, own: np.ndarray, best: np.ndarray, testable: np.ndarray,
+            root_rel: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Per item, on the answers whose student has both standings (tagged, best other): Meng, Rosenthal & Rubin's z for
     r(answer, best other standing) beyond what it would be if the answer followed the tagged skill, r(answer, tagged
     standing) x sqrt(reliability of the other / of the tagged) (`root_rel` (S,): the roots of the standings'
     reliabilities; the same ability read through a more reliable standing correlates more), the two correlations, and
     how many answers."""
-    n_items = own.size
-    rows = np.arange(item.size)
-    xa, xb = x[rows, np.maximum(own, 0)[item]], x[rows, best[item]]
+    n_items, item, y = own.size, st.item, st.centred
+    xa, xb = st.column(np.maximum(own, 0)[item]), st.column(best[item])
     ok = np.isfinite(xa) & np.isfinite(xb) & testable[item]
     xa, xb, yy = np.where(ok, xa, 0.0), np.where(ok, xb, 0.0), np.where(ok, y, 0.0)
     n, sa, sb, sy, saa, sbb, syy, sab, say, sby = _grouped(item, n_items, ok.astype(float), xa, xb, yy, xa * xa, xb * xb,

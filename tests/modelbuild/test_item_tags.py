@@ -57,7 +57,8 @@ def test_a_catalog_whose_tags_are_right_has_nothing_flagged():
 
 def test_standings_leave_the_item_out_and_correlations_match_a_plain_loop():
     log = simulate(300, 40, CAT.item_skill, 4)
-    item, student, centred, standing = standings(log, CAT)
+    st = standings(log, CAT)
+    item, student, centred = st.item, st.student, st.centred
     y = log["correct"].to_numpy()
     means = {i: y[item == i].mean() for i in np.unique(item)}
     assert np.allclose(centred, y - np.array([means[i] for i in item]))
@@ -66,7 +67,8 @@ def test_standings_leave_the_item_out_and_correlations_match_a_plain_loop():
     for s in range(CAT.n_skills):
         on = mine & (CAT.item_skill[item] == s)
         expected = centred[on].mean() if on.any() else np.nan
-        assert (np.isnan(expected) and np.isnan(standing[k, s])) or standing[k, s] == pytest.approx(expected)
+        got = st.column(s)[k]
+        assert (np.isnan(expected) and np.isnan(got)) or got == pytest.approx(expected)
 
 
 def test_the_z_is_meng_rosenthal_and_rubins():
@@ -77,13 +79,14 @@ def test_the_z_is_meng_rosenthal_and_rubins():
     truth[i] = (CAT.item_skill[i] + 3) % CAT.n_skills
     log = simulate(2000, 200, truth, 6)
     (flag,) = [f for f in check_item_tags(log, CAT).flagged if f.item_id == CAT.item_ids[i]]
-    item, student, centred, standing = standings(log, CAT)
-    rel = reliabilities(student, CAT.item_skill[item], centred, CAT.n_skills)
+    st = standings(log, CAT)
+    rel = reliabilities(st.student, CAT.item_skill[st.item], st.centred, CAT.n_skills)
     a, b = CAT.item_skill[i], CAT.skill_index(flag.suggested)
-    on = (item == i) & np.isfinite(standing[:, a]) & np.isfinite(standing[:, b])
-    r1 = np.corrcoef(centred[on], standing[on, b])[0, 1]
-    r2 = np.corrcoef(centred[on], standing[on, a])[0, 1]
-    r12 = np.corrcoef(standing[on, a], standing[on, b])[0, 1]
+    xa, xb = st.column(a), st.column(b)
+    on = (st.item == i) & np.isfinite(xa) & np.isfinite(xb)
+    r1 = np.corrcoef(st.centred[on], xb[on])[0, 1]
+    r2 = np.corrcoef(st.centred[on], xa[on])[0, 1]
+    r12 = np.corrcoef(xa[on], xb[on])[0, 1]
     n = int(on.sum())
     mean_sq = (r1 * r1 + r2 * r2) / 2
     f = min((1 - r12) / (2 * (1 - mean_sq)), 1.0)
