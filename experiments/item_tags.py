@@ -24,7 +24,6 @@ import os
 import time
 
 import numpy as np
-import polars as pl
 
 from engine.catalog import Catalog, load_catalog
 from engine.modelbuild.data import prepare_log
@@ -32,15 +31,6 @@ from engine.modelbuild.item_tags import check_item_tags
 from engine.simulate.runner import run_policy
 from engine.simulate.suite import OURS, SETTINGS, built_policy, gain_contributions, random_practice_log
 from experiments.suite_cli import paired_text, write_results
-
-
-def retagged(catalog: Catalog, tags: dict[int, int]) -> Catalog:
-    """`catalog` with the items of `tags` ({item index: skill index}) tagged with that one skill instead."""
-    lists = catalog.items["skill_ids"].to_list()
-    new = [[catalog.skill_ids[tags[i]]] if i in tags else lists[i] for i in range(catalog.n_items)]
-    items = catalog.items.with_columns(pl.Series("skill_ids", new, dtype=catalog.items["skill_ids"].dtype))
-    return Catalog(catalog.name, catalog.version, catalog.source, catalog.skills, items, catalog.resources,
-                   catalog.interventions, catalog.graph, catalog.skill_params, list(catalog.notes))
 
 
 def detection_rows(catalog: Catalog, sizes: list[int], seeds: int, steps: int, students: int) -> list[str]:
@@ -78,10 +68,10 @@ def acting_rows(catalog: Catalog, log_students: int, seeds: int, steps: int, stu
             log = random_practice_log(setting, catalog, log_students, steps, seed + 10_000, content=world, resources=True)
             check = check_item_tags(prepare_log(catalog, log).responses, catalog)
             flagged_total += len(check.flagged)
-            suggested = {catalog.item_index(f.item_id): catalog.skill_index(f.suggested) for f in check.flagged}
-            truth = {int(i): int(world.truth.skill[i]) for i in np.flatnonzero(world.truth.mistagged)}
+            suggested = {f.item_id: f.suggested for f in check.flagged}
+            truth = {catalog.item_ids[i]: catalog.skill_ids[world.truth.skill[i]] for i in np.flatnonzero(world.truth.mistagged)}
             for label, tags in (("as is", {}), ("flagged retagged", suggested), ("true tags", truth)):
-                engine, progress = built_policy(retagged(catalog, tags), log, seed)
+                engine, progress = built_policy(catalog.retagged(tags), log, seed)
                 run = run_policy(world, setting, OURS, steps, engine=engine, progress=progress, engine_sees_resources=True)
                 gains[label].append(gain_contributions(run))
         base, fixed, best = (np.concatenate(gains[k]) for k in ("as is", "flagged retagged", "true tags"))

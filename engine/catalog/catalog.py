@@ -213,6 +213,21 @@ class Catalog:
         return Catalog(self.name, self.version, self.source, self.skills, items, self.resources, self.interventions,
                        self.graph, self.skill_params, list(self.notes) + [f"IRT parameters replaced for {update.height} item(s)"])
 
+    def retagged(self, skills: dict[str, str]) -> Catalog:
+        """A copy whose items in `skills` ({item_id: skill_id}) are tagged with that one skill instead (e.g. the items
+        `model build --apply-item-tags` found answering another skill); the change is kept in the notes."""
+        if not skills:
+            return self
+        unknown = sorted(set(skills) - set(self.item_ids)) + sorted(set(skills.values()) - set(self.skill_ids))
+        if unknown:
+            raise NotFoundError(f"retagging names item(s) or skill(s) not in catalog {self.name!r}: {unknown[:3]}")
+        column = self.items["skill_ids"]
+        tags = [[skills[i]] if i in skills else own for i, own in zip(self.item_ids, column.to_list(), strict=True)]
+        items = self.items.with_columns(pl.Series("skill_ids", tags, dtype=column.dtype))
+        note = f"{len(skills)} item(s) retagged: " + ", ".join(f"{i} -> {s}" for i, s in sorted(skills.items())[:10])
+        return Catalog(self.name, self.version, self.source, self.skills, items, self.resources, self.interventions,
+                       self.graph, self.skill_params, list(self.notes) + [note + (" ..." if len(skills) > 10 else "")])
+
     def summary(self) -> dict[str, object]:
         return {
             "catalog": self.name,

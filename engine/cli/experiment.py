@@ -120,6 +120,9 @@ def register_build(model: argparse._SubParsersAction) -> None:
     build.add_argument("--seed", type=int, default=0, help="held-out split and skill-model restarts")
     build.add_argument("--ignore-unknown-items", action="store_true",
                        help="leave out log rows naming items the catalog lacks (reported), instead of stopping")
+    build.add_argument("--apply-item-tags", action="store_true",
+                       help="retag the items whose answers follow another skill than their tag (reported either way; "
+                            "needs a large log) before fitting; the set's catalog carries the new tags")
     build.add_argument("--json", action="store_true", help="print the diagnostics as JSON instead of the table")
     add_engine_options(build, parquet_folders=False)  # the item bank's and the skill model's fits; the rest runs here
     build.set_defaults(handler=run_build)
@@ -424,7 +427,8 @@ def run_build(args: argparse.Namespace) -> int:
     options = {"predictor": args.predictor, "seed": args.seed, "test_fraction": args.test_fraction,
                "irt_model": args.model, "min_item_responses": args.min_item_responses,
                "ignore_unknown_items": args.ignore_unknown_items, "name": name, "source": source,
-               "served_outcomes": outcomes, "mastery_success": args.mastery_success, "ability_share": args.ability_share}
+               "served_outcomes": outcomes, "mastery_success": args.mastery_success, "ability_share": args.ability_share,
+               "apply_item_tags": args.apply_item_tags}
     if on_ray:
         from engine.distributed.cluster import cluster_cpus, ray_session  # imports ray
         from engine.distributed.kt import RayFitter

@@ -2,8 +2,9 @@
 
 A catalog's Q-matrix is written by hand, and an item tagged to the wrong skill misleads both models: its answers move
 the tagged skill's estimate, and the recommender offers it as practice for a skill it does not exercise (in the suite's
-misspecified worlds, a set built on the true tags taught about +0.02 more, below). The build reports such items; it
-does not retag them: the catalog is the platform's, and a log of a few hundred students tells too little (below).
+misspecified worlds, a set built on the true tags taught about +0.02 more, below). The build reports such items, and
+retags them only when asked (`build_model_set(apply_item_tags=True)`, `--apply-item-tags`): the catalog is the
+platform's, and a log of a few hundred students tells too little (below).
 
 The test, per item tagged with one skill (answered by at least MIN_ANSWERS students): each answer is set beside the
 same student's standing on every skill, the mean of their item-centred scores (answer minus the item's mean) on the

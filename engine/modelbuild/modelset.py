@@ -19,8 +19,8 @@ every student; assemble the components (layout in docs/service.md, "Model sets b
 - `policy_learning`: what the recommender learns from outcomes (`engine.recommend.learning.fit_from_log`,
   when that module exists);
 - `build`: metadata: options, data fingerprint, the predictor's and the forgetting's choice with their
-  held-out figures, the items whose answers follow another skill better than their tag (`item_tags.py`, reported,
-  not applied), diagnostics, seconds per stage. The service ignores it.
+  held-out figures, the items whose answers follow another skill better than their tag (`item_tags.py`; reported,
+  and retagged only with `apply_item_tags`), diagnostics, seconds per stage. The service ignores it.
 """
 
 from __future__ import annotations
@@ -232,7 +232,7 @@ def build_model_set(catalog: Catalog, responses: pl.DataFrame, *, predictor: str
                     source: str = "responses", fit: Fitter = LOCAL,
                     share_general: bool | None = None, mastery_success: float | None = None,
                     served_outcomes: pl.DataFrame | None = None,
-                    ability_share: float = 0.0) -> tuple[LocalModelSet, Diagnostics]:
+                    ability_share: float = 0.0, apply_item_tags: bool = False) -> tuple[LocalModelSet, Diagnostics]:
     """Fit every served component from `responses` (canonical log) against `catalog` (module docstring).
 
     Returns the model set (name, version `build-<sha256 of the served components>`, components, data
@@ -248,7 +248,9 @@ def build_model_set(catalog: Catalog, responses: pl.DataFrame, *, predictor: str
     answers do not say whether its learners keep improving past what a skill model calls learned (docs/engine.md,
     "Two views of mastery"). `served_outcomes` (`engine.recommend.outcomes.follow_up_outcomes` rows, e.g. `read_store_outcomes`):
     what followed each resource the service served; each resource's measured value becomes the component
-    `resource_effectiveness`, which the served recommender starts from."""
+    `resource_effectiveness`, which the served recommender starts from. The items whose answers follow another skill
+    than their tag (`item_tags.check_item_tags`) are reported; with `apply_item_tags` they are retagged to that skill
+    before anything is fitted, and the set's catalog carries the new tags (`Catalog.retagged`)."""
     if predictor not in PREDICTORS:
         raise ConfigError(f"--predictor must be one of {', '.join(PREDICTORS)}, got {predictor!r}")
     if not 0 <= test_fraction < 1:
@@ -266,6 +268,10 @@ def build_model_set(catalog: Catalog, responses: pl.DataFrame, *, predictor: str
         return now
 
     prepared = prepare_log(catalog, responses, ignore_unknown_items)
+    tags = check_item_tags(prepared.responses, catalog)
+    if apply_item_tags and tags.flagged:  # every fit below on the tags the answers show
+        catalog = catalog.retagged({f.item_id: f.suggested for f in tags.flagged})
+        prepared = prepare_log(catalog, responses, ignore_unknown_items)
     t = lap("prepare", t0)
     bank_options = {"min_responses": min_item_responses, "prior_a": prior_a, "prior_b": prior_b}
     split = _split(prepared, test_fraction, seed)
@@ -291,9 +297,8 @@ def build_model_set(catalog: Catalog, responses: pl.DataFrame, *, predictor: str
     learning_notes: list[str] = []
     learning = _policy_learning_component(fitted.engine, prepared.responses, learning_notes)
     t = lap("policy_learning", t)
-    tags = check_item_tags(prepared.responses, catalog)
-    learning_notes.append(tags.note())
-    t = lap("item_tags", t)
+    learning_notes.append(tags.note() + (" (applied: the set's catalog carries the suggested tags)"
+                                          if apply_item_tags and tags.flagged else ""))
 
     components: dict[str, Any] = {
         "mastery": fitted.engine.to_components(),
@@ -321,7 +326,8 @@ def build_model_set(catalog: Catalog, responses: pl.DataFrame, *, predictor: str
         "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "options": {"predictor": predictor, "seed": seed, "test_fraction": test_fraction, **opts,
                     "mastery_success": fitted.engine.config.mastery_success, "ability_share": ability_share,
-                    "ignore_unknown_items": ignore_unknown_items, "source": source, "engine": fit.engine},
+                    "ignore_unknown_items": ignore_unknown_items, "apply_item_tags": apply_item_tags, "source": source,
+                    "engine": fit.engine},
         "data": {"fingerprint": prepared.fingerprint(), "n_rows": prepared.n_rows_in,
                  "n_responses": prepared.responses.height},
         "predictor": predictor_info,
@@ -329,7 +335,7 @@ def build_model_set(catalog: Catalog, responses: pl.DataFrame, *, predictor: str
         "item_evidence": items.to_dict(),
         "share_general": sharing.to_dict(),
         "irt_model": guessing.to_dict(),
-        "item_tags": tags.to_dict(),
+        "item_tags": {**tags.to_dict(), "applied": bool(apply_item_tags and tags.flagged)},
         **({"resource_effectiveness": measured.summary()} if measured is not None else {}),
         "diagnostics": diagnostics.to_dict(),
         "seconds": seconds,

@@ -19,7 +19,7 @@ from engine.modelbuild import build_model_set, format_table, prepare_log, read_s
 from engine.modelbuild.modelset import fit_components
 from engine.catalog import demo_catalog, load_catalog
 from engine.data import load
-from engine.errors import ConfigError, DataError, DataValidationError
+from engine.errors import ConfigError, DataError, DataValidationError, NotFoundError
 from engine.evaluation.metrics import auc
 from engine.evaluation.splits import split_students
 from engine.mastery import MasteryBatch, MasteryConfig, MasteryEngine
@@ -476,3 +476,42 @@ def test_build_measures_the_resources_a_log_names(world, tmp_path, capsys):
                  "--column", "resource_id=material"]) != 0
     err = capsys.readouterr().err
     assert "resource_id" in err and "not-a-resource" in err and "row " in err
+
+
+def test_apply_item_tags_builds_on_the_suggested_tags_and_serves_them(world, tmp_path, monkeypatch, capsys):
+    """With --apply-item-tags the items the check flags (here one flag, set by hand: the check itself is tested in
+    test_item_tags.py, and this log has none) are retagged before the fits, and the set's catalog carries the new tag;
+    without it the same flag is only reported."""
+    from engine.cli import main
+    from engine.modelbuild import item_tags, modelset
+
+    catalog = load_catalog(world.catalog)
+    item, tagged = catalog.item_ids[5], catalog.skill_ids[catalog.item_skill[5]]
+    other = next(s for s in catalog.skill_ids if s != tagged)
+    flag = item_tags.FlaggedItem(item, tagged, other, 0.05, 0.4, 6.0, 1e-6, 200)
+    monkeypatch.setattr(modelset, "check_item_tags", lambda responses, cat: item_tags.ItemTagCheck(100, [flag]))
+    common = ["--catalog", str(world.catalog), "--data", str(world.log), "--format", "generic", "--predictor", "irt",
+              "--test-fraction", "0"]
+    outs = {name: tmp_path / f"{name}.json" for name in ("applied", "reported")}
+    assert main(["model", "build", *common, "--out", str(outs["applied"]), "--apply-item-tags"]) == 0
+    assert "(applied: the set's catalog carries the suggested tags)" in capsys.readouterr().out
+    assert main(["model", "build", *common, "--out", str(outs["reported"])]) == 0
+    assert f"{item} (tagged {tagged}) follows {other}" in capsys.readouterr().out
+    sets = {name: json.loads(path.read_text())["components"] for name, path in outs.items()}
+    served = {name: catalog_from_dict(c["catalog"]) for name, c in sets.items()}
+    assert served["applied"].skill_ids[served["applied"].item_skill[5]] == other
+    assert served["reported"].skill_ids[served["reported"].item_skill[5]] == tagged
+    assert sets["applied"]["build"]["item_tags"]["applied"] and not sets["reported"]["build"]["item_tags"]["applied"]
+    assert served["applied"].item_skill.tolist()[:5] == served["reported"].item_skill.tolist()[:5]  # the rest as tagged
+
+
+def test_retagged_catalog_moves_only_the_named_items():
+    catalog = demo_catalog()
+    item, skill = catalog.item_ids[3], catalog.skill_ids[-1]
+    moved = catalog.retagged({item: skill})
+    assert moved.item_skill[3] == catalog.n_skills - 1 and moved.item_skills[3].sum() == 1
+    assert np.array_equal(np.delete(moved.item_skill, 3), np.delete(catalog.item_skill, 3))
+    assert 3 in moved.items_by_skill[-1] and 3 not in moved.items_by_skill[catalog.item_skill[3]]
+    assert catalog.retagged({}) is catalog
+    with pytest.raises(NotFoundError, match="not in catalog"):
+        catalog.retagged({"no-such-item": skill})
