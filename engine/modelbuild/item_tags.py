@@ -37,6 +37,7 @@ import polars as pl
 from scipy.stats import norm
 
 from engine.catalog import Catalog
+from engine.data.steering import STEERED
 
 MIN_ANSWERS = 50  # students who answered the item: fewer and the item is not tested
 MIN_PAIRS = 20  # answers whose student has a standing on the skill: fewer and that skill is not compared
@@ -170,7 +171,10 @@ def reliabilities(student: np.ndarray, skill: np.ndarray, centred: np.ndarray, n
 
 def check_item_tags(responses: pl.DataFrame, catalog: Catalog, alpha: float = ALPHA) -> ItemTagCheck:
     """The items of `responses` (canonical log of catalog items: student_id, item_id, correct) that answer another skill
-    better than their tag (module docstring)."""
+    better than their tag (module docstring). Answers marked `steered` (to items the served policy chose, by the state
+    it read: `engine.data.steering`) are left out, as from the item bank."""
+    if STEERED in responses.columns:
+        responses = responses.filter(~pl.col(STEERED).fill_null(False))
     if responses.height == 0 or catalog.n_skills < 2:
         return ItemTagCheck(0, [], alpha)
     st = standings(responses, catalog)

@@ -105,3 +105,15 @@ def test_reliability_of_the_standings_by_hand():
     skill = np.array([0, 0, 0, 0, 0, 1, 1, 1, 1])
     score = np.array([1, 0, 1, 1, 0, 1, 0, 0, 1], dtype=float)
     assert reliabilities(student, skill, score, 2) == pytest.approx([1 / 3, MIN_RELIABILITY])
+
+
+def test_answers_the_policy_steered_are_left_out():
+    """The mis-tagged item's answers all marked steered: it is no longer flagged (nor tested), the rest as before."""
+    truth = CAT.item_skill.copy()
+    (i,) = single_tagged(1, 5)
+    truth[i] = (CAT.item_skill[i] + 3) % CAT.n_skills
+    log = simulate(2000, 200, truth, 6)
+    marked = log.with_columns((pl.col("item_id") == CAT.item_ids[i]).alias("steered"))
+    before, after = check_item_tags(log, CAT), check_item_tags(marked, CAT)
+    assert CAT.item_ids[i] in {f.item_id for f in before.flagged}
+    assert CAT.item_ids[i] not in {f.item_id for f in after.flagged} and after.tested == before.tested - 1
