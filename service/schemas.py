@@ -152,6 +152,8 @@ class SkillMastery(BaseModel):
     p_ability_mastered: float = Field(description="P(typical success >= the mastery level): `mastered` needs both "
                                                   "p_learned >= mastery_threshold and this >= the engine's "
                                                   "ability_confirms (0.5 by default; 0.8 when a learning law is served)")
+    taught: bool = Field(False, description="p_learned was raised by a resource covering the skill since its last "
+                                            "answer (an event's resource_id): not mastered until an answer confirms it")
 
 
 

@@ -324,6 +324,14 @@ class MasteryEngine:
                     else self.config.ability_confirms)
         return flag & ((self.ability_mastery(batch) >= confirms) | legacy)
 
+    def flagged(self, p: np.ndarray, batch: MasteryBatch) -> np.ndarray:
+        """(N, S) the mastered flag as reported (API, pages, the suite's measure): `mastered`, except on skills a
+        resource raised since their last answer (`batch.taught`), which wait for an answer. What a resource taught a
+        skill nobody answered is inferred, not observed: in a forgetful world it also lifts a skill the student has
+        forgotten back over the line (the suite's forgetful BKT world: flags right 0.92 -> 0.82 with cover learning).
+        The recommender still moves on from such a skill (`mastered`)."""
+        return self.mastered(p, batch) & ~batch.taught
+
     # ---- per-skill ability ---------------------------------------------------------------------------
     def skill_ability(self, batch: MasteryBatch) -> tuple[np.ndarray, np.ndarray]:
         """(N, S) mean and variance of each skill's ability: its own estimate where practised, else the
@@ -453,6 +461,7 @@ class MasteryEngine:
         batch.last_time[rows] = np.where(known_time, now, batch.last_time[rows])
         batch.first_time[rows] = np.where(np.isnan(batch.first_time[rows]) & known_time, now, batch.first_time[rows])
         batch.responses_since_progress[rows] = np.where(progress, 0, batch.responses_since_progress[rows] + 1)
+        batch.taught[rows] &= ~practiced  # an answer on the skill: its P rests on evidence again
         if resources is not None:
             self.learn_from_resources(batch, rows, np.asarray(resources, dtype=np.int64), practiced)
 
@@ -477,6 +486,7 @@ class MasteryEngine:
         p = batch.p_learned[rows]
         base = np.where(batch.evidence[rows] > 0, start, p)
         batch.p_learned[rows] = np.where(covered, base + (1.0 - base) * learn, p)
+        batch.taught[rows] |= covered & (learn > 0)
 
     def _expected_learning(self, batch: MasteryBatch, rows: np.ndarray, items: np.ndarray, p_start: np.ndarray,
                            y: np.ndarray) -> np.ndarray:

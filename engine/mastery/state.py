@@ -6,7 +6,9 @@ practice (`p_learned`), evidence counts (responses that touched the skill) and l
 which skills never practised here are taken to age) and `responses_since_progress` (responses since a
 skill last crossed the mastery threshold) for stall detection; and, where a learning law is served, the
 evidence on the student's learning pace relative to the population's (`pace_score`, `pace_info`: score and
-information of its estimate, see `MasteryEngine`). No demographic field exists here, by design.
+information of its estimate, see `MasteryEngine`); per skill, `taught`: P(learned) was raised by a resource covering
+the skill since its last answer (`MasteryEngine.learn_from_resources`), so the mastered flag waits for an answer. No
+demographic field exists here, by design.
 Serialized as versioned JSON keyed by skill id, so a state survives catalog reordering.
 """
 
@@ -50,6 +52,7 @@ class MasteryState:
     skill_var: np.ndarray | None = None  # (S,) its posterior variance (NaN: not practised)
     pace_score: float = 0.0  # evidence on the learning pace relative to the population's (score, information)
     pace_info: float = 0.0
+    taught: np.ndarray | None = None  # (S,) bool: raised by a resource since the skill's last answer
 
     def __post_init__(self) -> None:
         n = self.p_learned.shape[0]
@@ -57,6 +60,8 @@ class MasteryState:
             self.skill_theta = np.full(n, np.nan)
         if self.skill_var is None:
             self.skill_var = np.full(n, np.nan)
+        if self.taught is None:
+            self.taught = np.zeros(n, dtype=bool)
 
     def to_dict(self, skill_ids: tuple[str, ...]) -> dict[str, Any]:
         """Versioned JSON-ready dict; skills are keyed by id."""
@@ -69,7 +74,7 @@ class MasteryState:
             "skills": {
                 s: {"p_learned": float(self.p_learned[i]), "evidence": int(self.evidence[i]),
                     "last_practice": _num(float(self.last_practice[i])), "theta": _num(float(self.skill_theta[i])),
-                    "theta_var": _num(float(self.skill_var[i]))}
+                    "theta_var": _num(float(self.skill_var[i])), **({"taught": True} if self.taught[i] else {})}
                 for i, s in enumerate(skill_ids)
             },
         }
@@ -85,9 +90,10 @@ class MasteryState:
             raise NotFoundError(f"state of {payload.get('student_id')!r} has skills not in the catalog: {', '.join(unknown[:5])}")
         n = len(skill_ids)
         p, ev, last = np.array(prior, dtype=float, copy=True), np.zeros(n, dtype=np.int64), np.full(n, np.nan)
-        th, var = np.full(n, np.nan), np.full(n, np.nan)
+        th, var, taught = np.full(n, np.nan), np.full(n, np.nan), np.zeros(n, dtype=bool)
         for i, s in enumerate(skill_ids):
             if s in skills:
+                taught[i] = bool(skills[s].get("taught", False))  # absent (states written before it): not taught
                 p[i] = skills[s]["p_learned"]
                 ev[i] = skills[s]["evidence"]
                 last[i] = np.nan if skills[s].get("last_practice") is None else skills[s]["last_practice"]
@@ -97,7 +103,7 @@ class MasteryState:
         return cls(str(payload["student_id"]), float(payload["theta"]), float(payload["theta_sd"]), p, ev, last,
                    int(payload.get("n_responses", 0)), math.nan if lt is None else float(lt),
                    int(payload.get("responses_since_progress", 0)), math.nan if ft is None else float(ft), th, var,
-                   float(payload.get("pace_score", 0.0)), float(payload.get("pace_info", 0.0)))
+                   float(payload.get("pace_score", 0.0)), float(payload.get("pace_info", 0.0)), taught)
 
 
 @dataclass
@@ -118,8 +124,11 @@ class MasteryBatch:
     skill_var: np.ndarray | None = None  # (N, S) its variance, NaN where not practised
     pace_score: np.ndarray | None = None  # (N,) learning-pace evidence (score, information), 0 = none yet
     pace_info: np.ndarray | None = None
+    taught: np.ndarray | None = None  # (N, S) bool: raised by a resource since the skill's last answer
 
     def __post_init__(self) -> None:
+        if self.taught is None:
+            self.taught = np.zeros(self.p_learned.shape, dtype=bool)
         if self.skill_theta is None:
             self.skill_theta = np.full(self.p_learned.shape, np.nan)
         if self.skill_var is None:
@@ -154,6 +163,7 @@ class MasteryBatch:
             np.stack([s.skill_var for s in states]).astype(float),
             np.array([s.pace_score for s in states], dtype=float),
             np.array([s.pace_info for s in states], dtype=float),
+            np.stack([s.taught for s in states]).astype(bool),
         )
 
     def state(self, row: int) -> MasteryState:
@@ -163,6 +173,7 @@ class MasteryBatch:
             self.evidence[row].copy(), self.last_practice[row].copy(), int(self.n_responses[row]),
             float(self.last_time[row]), int(self.responses_since_progress[row]), float(self.first_time[row]),
             self.skill_theta[row].copy(), self.skill_var[row].copy(), float(self.pace_score[row]), float(self.pace_info[row]),
+            self.taught[row].copy(),
         )
 
     def row_of(self, student_id: str) -> int:
@@ -173,4 +184,4 @@ class MasteryBatch:
 
 
 _ARRAYS = ("theta", "theta_sd", "p_learned", "evidence", "last_practice", "n_responses", "last_time",
-           "responses_since_progress", "first_time", "skill_theta", "skill_var", "pace_score", "pace_info")
+           "responses_since_progress", "first_time", "skill_theta", "skill_var", "pace_score", "pace_info", "taught")

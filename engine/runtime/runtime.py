@@ -347,7 +347,7 @@ class Runtime:
         now = state.last_time if math.isfinite(state.last_time) else None
         p = policy.engine.p_now(batch, now)[0]
         engine = policy.engine
-        mastered = engine.mastered(p[None, :], batch)[0]
+        mastered = engine.flagged(p[None, :], batch)[0]
         theta, var = (x[0] for x in engine.skill_ability(batch))
         success, confirms = engine.skill_success(batch)[0], engine.ability_mastery(batch)[0]
         cat = policy.catalog
@@ -355,7 +355,8 @@ class Runtime:
                    "sd": float(math.sqrt(max(p[i] * (1 - p[i]), 0.0))), "mastered": bool(mastered[i]),
                    "evidence": int(state.evidence[i]), "last_practice_days": _clean(float(state.last_practice[i])),
                    "ability": {"theta": float(theta[i]), "sd": float(math.sqrt(var[i]))},
-                   "typical_success": float(success[i]), "p_ability_mastered": float(confirms[i])}
+                   "typical_success": float(success[i]), "p_ability_mastered": float(confirms[i]),
+                   "taught": bool(state.taught[i])}
                   for i, s in enumerate(cat.skill_ids)]
         return {"student_id": student_id, "n_responses": state.n_responses,
                 "ability": {"theta": state.theta, "sd": state.theta_sd},
@@ -511,7 +512,7 @@ class Runtime:
         batch = batch_from_dicts(found, [stored[s].state for s in found], cat.skill_ids, policy.engine.new_batch(found))
         now = batch.last_time.copy()
         p = policy.engine.p_now(batch, np.where(np.isfinite(now), now, np.nan)) if found else np.zeros((0, cat.n_skills))
-        mastered = policy.engine.mastered(p, batch) if found else np.zeros((0, cat.n_skills), dtype=bool)
+        mastered = policy.engine.flagged(p, batch) if found else np.zeros((0, cat.n_skills), dtype=bool)
         return MasteryTable(found, [s for s in student_ids if s not in stored], cat.skill_ids, p, np.sqrt(np.clip(p * (1 - p), 0, None)),
                             mastered, batch.evidence.copy(), batch.theta.copy(), batch.theta_sd.copy(), now, batch)
 

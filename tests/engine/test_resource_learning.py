@@ -110,3 +110,30 @@ def test_the_share_a_cover_only_use_teaches_is_recovered() -> None:
     assert fitted.share == pytest.approx(fitted.delta / 0.3)
     flat = LearningLaw((0.0, 0.5, 1.0), (0.0, 0.0), (0.01, 0.01), (10, 10))
     assert fit_cover_learning(flat, offset, student, correct, cover).share == 0.0
+
+
+def test_a_skill_a_resource_taught_is_not_flagged_until_an_answer_confirms_it(catalog) -> None:
+    """The covered skills a resource moved are marked `taught`; the reported flag (`flagged`) leaves them out even where
+    `mastered` holds, the recommender's `mastered` does not; the next answer on the skill clears the mark; the mark
+    survives the state's JSON, and a state written before it loads unmarked."""
+    engine = MasteryEngine(catalog, config=MasteryConfig(resource_learning=1.0))
+    r = _remedial_with_prerequisites(catalog)
+    others = [int(s) for s in np.flatnonzero(catalog.resource_skills[r]) if s != catalog.resource_skill[r]]
+    told = _answered(engine, r, others[0])
+    marked = np.zeros(catalog.n_skills, dtype=bool)
+    marked[others] = True
+    assert np.array_equal(told.taught[0], marked)
+    sure = np.ones_like(told.p_learned)  # P(learned) 1 everywhere, and the flag on P alone: `mastered` holds everywhere
+    by_p = MasteryEngine(catalog, config=MasteryConfig(resource_learning=1.0, ability_confirms=-1.0))
+    assert by_p.mastered(sure, told).all()
+    assert np.array_equal(by_p.flagged(sure, told)[0], ~marked)
+    item = int(np.flatnonzero(catalog.item_skill == others[1])[0])
+    engine.update_batch(told, np.array([0]), np.array([item]), np.array([1.0]), np.array([2.0]))
+    assert not told.taught[0, others[1]] and told.taught[0, others[0]]
+    payload = told.state(0).to_dict(catalog.skill_ids)
+    again = MasteryBatch.stack([engine.state_from_dict(payload)])
+    assert np.array_equal(again.taught, told.taught)
+    for skill in payload["skills"].values():
+        skill.pop("taught", None)
+    assert not engine.state_from_dict(payload).taught.any()
+    assert not _answered(MasteryEngine(catalog), r, others[0]).taught.any()  # share 0: nothing moved, nothing marked

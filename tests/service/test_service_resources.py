@@ -64,6 +64,10 @@ def test_a_resource_named_on_an_answer_teaches_the_other_skills_it_covers(served
     assert states["with"]["skills"][OTHER_SKILL]["p_learned"] == pytest.approx(prior + (1 - prior) * SHARE * learn, rel=1e-12)
     assert states["without"]["skills"][OTHER_SKILL]["p_learned"] == pytest.approx(prior, rel=1e-12)
     assert states["with"]["skills"][OTHER_SKILL]["evidence"] == 0  # taught, not observed
+    assert states["with"]["skills"][OTHER_SKILL]["taught"] is True and "taught" not in states["without"]["skills"][OTHER_SKILL]
+    read = runtime.store.create_api_key("recommend")[0]
+    shown = {s["skill_id"]: s for s in client.get("/v1/students/with/mastery", headers=h(read)).json()["skills"]}
+    assert shown[OTHER_SKILL]["taught"] is True and shown[OTHER_SKILL]["mastered"] is False
     first_skill = CAT.items.filter(CAT.items["item_id"] == ITEM)["skill_ids"][0][0]
     assert states["with"]["skills"][first_skill] == states["without"]["skills"][first_skill]  # the answered skill as before
     assert_states_equal(states, runtime.replay_states())  # a replay of the stored log folds the resources the same way
