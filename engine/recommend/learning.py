@@ -310,7 +310,7 @@ def fit_from_log(engine: Any, responses: pl.DataFrame, progress: DifficultyProgr
                               seed=seed)
     progress.law = fit.law
     if RESOURCE_COLUMN in ordered.columns and ordered[RESOURCE_COLUMN].is_not_null().any():
-        resources = _resource_indices(ordered, cat)
+        resources = engine.resource_column(ordered)  # unknown resources: a DataValidationError naming them
         uses = resource_uses(rows, cat.item_skill[items], pos, resources, cat.resource_skills)
         fitted = np.isfinite(fit.offset)
         value = fit_resource_value(fit.law, fit.offset[fitted], rows[drawn][fitted], y[drawn][fitted],
@@ -325,19 +325,6 @@ def fit_from_log(engine: Any, responses: pl.DataFrame, progress: DifficultyProgr
             notes.append(f"a resource teaches the skills it covers that nobody answered then {cover.share:.2f} of the average "
                          f"step ({cover.delta:+.3f} +- {cover.se:.3f} logits a use, {cover.answers} answers after such uses)")
     return progress.to_dict()
-
-
-def _resource_indices(ordered: pl.DataFrame, catalog: Any) -> np.ndarray:
-    """(n,) the catalog index of each answer's `resource_id` (-1 where the log names none)."""
-    index = pl.DataFrame({RESOURCE_COLUMN: list(catalog.resource_ids), "__r": np.arange(catalog.n_resources)},
-                         schema={RESOURCE_COLUMN: pl.Utf8, "__r": pl.Int64})
-    joined = ordered.select(pl.col(RESOURCE_COLUMN).cast(pl.Utf8)).join(index, on=RESOURCE_COLUMN, how="left",
-                                                                       maintain_order="left")
-    unknown = joined.filter(pl.col(RESOURCE_COLUMN).is_not_null() & pl.col("__r").is_null())
-    if unknown.height:
-        raise DataError(f"response log: resource {unknown[RESOURCE_COLUMN][0]!r} is not in catalog {catalog.name!r}; "
-                        "the resource_id column must name the catalog's resources (leave it empty where none was used)")
-    return joined["__r"].fill_null(-1).to_numpy()
 
 
 def _law_answers(drawn: np.ndarray, rows: np.ndarray, skills: np.ndarray, ordered: pl.DataFrame,
