@@ -43,7 +43,9 @@ DEFAULT_WEIGHTS: Mapping[str, float] = MappingProxyType({
 # with prerequisite readiness, and advanced needs `advanced_threshold` on its own skill. Advanced work is
 # not assumed to teach more per step than core work (it was 1.5: with the room summed over a project's
 # skills it sent about 30% of all steps to projects on skills the student already held; docs/engine.md).
-# Equity does not rest on it: a ready student is offered advanced work in the last slot of any list.
+# Equity does not rest on it: a ready student is offered advanced work in the last slot of any list. A set built from a
+# log that records the resource behind each answer scales the remedial value by the log's measured remedial-against-
+# core contrast (`DifficultyProgress.remedial_ratio`, engine.recommend.resource_value.LevelContrast).
 DEFAULT_LEVEL_EFFICACY: tuple[float, float, float] = (0.6, 1.0, 1.0)
 
 

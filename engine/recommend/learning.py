@@ -44,8 +44,8 @@ from engine.data.steering import STEERED, unsteered_prefix
 from engine.errors import ConfigError, DataError
 from engine.mastery.engine import p3
 from engine.recommend.law import MIN_STEPS, LearningLaw, fit_law_with_offset
-from engine.recommend.resource_value import (RESOURCE_COLUMN, cover_only_uses, fit_cover_learning, fit_resource_value,
-                                             multipliers, resource_uses)
+from engine.recommend.resource_value import (MAX_LEVEL_RATIO, RESOURCE_COLUMN, cover_only_uses, fit_cover_learning,
+                                             fit_resource_value, multipliers, resource_uses)
 
 FORMAT = "equilearn-policy-learning"
 FORMAT_VERSION = 1
@@ -86,6 +86,14 @@ class DifficultyProgress:
         # what a use of a resource teaches the covered skills nobody answered then (`resource_value.CoverLearning`:
         # share of the law's average step, delta, se, answers), measured with `resource_value`, else None
         self.cover_learning: dict[str, float] | None = None
+        # what a remedial use taught against a core use in such a log (`resource_value.LevelContrast`: ratio, difference,
+        # se, believed); its ratio scales the configured remedial efficacy, else None
+        self.remedial_contrast: dict[str, float] | None = None
+
+    @property
+    def remedial_ratio(self) -> float:
+        """What the scorer multiplies the configured remedial efficacy by: the log's measured contrast, else 1."""
+        return 1.0 if self.remedial_contrast is None else float(self.remedial_contrast["ratio"])
 
     def resource_multipliers(self, resource_ids: tuple[str, ...]) -> np.ndarray | None:
         """(R,) each resource's measured value for the catalog's `resource_ids` (1 where unmeasured), computed once per
@@ -160,7 +168,8 @@ class DifficultyProgress:
                 **({"law": self.law.to_dict()} if self.law is not None else {}),
                 **({"skill_readiness": self.skill_readiness.tolist()} if self.skill_readiness is not None else {}),
                 **({"resource_value": self.resource_value} if self.resource_value is not None else {}),
-                **({"cover_learning": self.cover_learning} if self.cover_learning is not None else {})}
+                **({"cover_learning": self.cover_learning} if self.cover_learning is not None else {}),
+                **({"remedial_contrast": self.remedial_contrast} if self.remedial_contrast is not None else {})}
 
     @classmethod
     def from_dict(cls, payload: dict[str, Any]) -> DifficultyProgress:
@@ -187,6 +196,12 @@ class DifficultyProgress:
             if isinstance(share, bool) or not isinstance(share, (int, float)) or not 0 <= share <= 1:
                 raise ConfigError("policy learning cover_learning: expected {\"share\": a number in [0, 1], ...}")
             out.cover_learning = dict(payload["cover_learning"])
+        if payload.get("remedial_contrast") is not None:
+            ratio = payload["remedial_contrast"].get("ratio") if isinstance(payload["remedial_contrast"], dict) else None
+            if isinstance(ratio, bool) or not isinstance(ratio, (int, float)) or not 0 <= ratio <= MAX_LEVEL_RATIO:
+                raise ConfigError("policy learning remedial_contrast: expected {\"ratio\": a number in "
+                                  f"[0, {MAX_LEVEL_RATIO:g}], ...}}")
+            out.remedial_contrast = dict(payload["remedial_contrast"])
         if payload.get("law") is not None:
             out.law = LearningLaw.from_dict(payload["law"])
             if out.law.edges != tuple(out.edges.tolist()):
@@ -320,8 +335,12 @@ def fit_from_log(engine: Any, responses: pl.DataFrame, progress: DifficultyProgr
         cover = fit_cover_learning(fit.law, fit.offset[fitted], rows[drawn][fitted], y[drawn][fitted],
                                    cover_uses[drawn][fitted])
         progress.cover_learning = cover.to_dict()
+        if value.remedial is not None:
+            progress.remedial_contrast = value.remedial.to_dict()
         if notes is not None:
             notes.append(value.note(cat))
+            if value.remedial is not None:
+                notes.append(value.remedial.note())
             notes.append(f"a resource teaches the skills it covers that nobody answered then {cover.share:.2f} of the average "
                          f"step ({cover.delta:+.3f} +- {cover.se:.3f} logits a use, {cover.answers} answers after such uses)")
     return progress.to_dict()

@@ -19,10 +19,22 @@ the average step of its level, in units of the law's average step:
 
     value_r = max(0, average + shrunk delta_r - level mean) / average
 
-so 1 is an average resource of its level; a resource the log never showed gets its kind's value. Differences between
-levels are not taken from the log: a random-practice log sends unready students to advanced work, and the scorer has
-its own model of what readiness does to each level (`RecommenderConfig.level_efficacy`). With no informative law, or no
-resource the log shows apart from the others, every value is 1.
+so 1 is an average resource of its level; a resource the log never showed gets its kind's value. With no informative
+law, or no resource the log shows apart from the others, every value is 1.
+
+Between levels the scorer has its own model of what readiness does to each (`RecommenderConfig.level_efficacy`: core
+and advanced work scale with the student's readiness, remedial work does not), which the log measures once: how much a
+remedial use taught against a core use (`LevelContrast`: each level's deltas averaged, weighted by the answers they
+reached; the difference's SE from the fit's clustered covariance). The contrast is believed beyond its noise, as the
+resources are (one contrast: tau^2 = max(0, d^2 - se^2), believed share tau^2 / (tau^2 + se^2)), and the ratio
+
+    ratio = (average + core mean + believed x difference) / (average + core mean)
+
+scales the remedial efficacy the platform configured: the configured value is what remedial work is worth in the
+scorer's units when a use of it teaches what a core use does in such a log, and the log says how far that holds.
+Advanced work is not contrasted: a random-practice log sends mostly unready students to it, which is what its readiness
+model already charges. What the contrast measures in the suite's worlds and what it is worth there:
+`experiments/results/level_contrast.md`.
 
 The same log shows what a use teaches the skills a resource covers that nobody answered in that step (a remedial
 resource's prerequisites, an advanced project's next skills): one coefficient on the count of such uses before each
@@ -40,7 +52,7 @@ import polars as pl
 from scipy import sparse
 
 from engine.catalog import Catalog
-from engine.catalog.schema import RESOURCE_KINDS
+from engine.catalog.schema import CORE, REMEDIAL, RESOURCE_KINDS
 from engine.errors import ConfigError
 from engine.recommend.law import LearningLaw, _clustered_covariance, _newton
 
@@ -60,6 +72,7 @@ class ResourceValue:
     delta: np.ndarray
     se: np.ndarray
     shrunk: np.ndarray
+    remedial: LevelContrast | None = None  # the remedial-against-core contrast (None: not measured)
 
     def to_dict(self) -> dict[str, Any]:
         """{resource_id: [value, answers, delta, se, shrunk]} for the resources the log measured or valued (the rest are
@@ -135,6 +148,47 @@ def _covering_uses(student: np.ndarray, skill: np.ndarray, position: np.ndarray,
 
 
 @dataclass(frozen=True)
+class LevelContrast:
+    """What a use of a remedial resource taught against a use of a core one (module docstring): `difference` (logits a
+    use), its `se`, the `believed` share and the `ratio` the remedial efficacy is scaled by (1: no contrast)."""
+
+    ratio: float
+    difference: float
+    se: float
+    believed: float
+
+    def to_dict(self) -> dict[str, float]:
+        return {"ratio": self.ratio, "difference": self.difference, "se": self.se, "believed": self.believed}
+
+    def note(self) -> str:
+        return (f"a remedial use taught {self.difference:+.3f} +- {self.se:.3f} logits against a core use (believed "
+                f"{self.believed:.2f}): remedial efficacy x {self.ratio:.2f}")
+
+
+NO_CONTRAST = LevelContrast(1.0, 0.0, 0.0, 0.0)
+MAX_LEVEL_RATIO = 3.0  # a ratio measured on a near-zero core step is noise: served at most this
+
+
+def level_contrast(coef: np.ndarray, cov: np.ndarray, count: np.ndarray, level: np.ndarray, average: float) -> LevelContrast:
+    """The remedial-against-core contrast of the resources' fitted `coef` (their `cov`, the `count` of answers each
+    reached and each one's `level`, all over the fitted columns) on a law whose average step is `average`."""
+    weights = np.zeros(coef.size)
+    for lv, sign in ((REMEDIAL, 1.0), (CORE, -1.0)):
+        mine = level == lv
+        if not mine.any() or count[mine].sum() <= 0:
+            return NO_CONTRAST
+        weights[mine] = sign * count[mine] / count[mine].sum()
+    difference = float(weights @ coef)
+    se = float(np.sqrt(max(weights @ cov @ weights, 0.0)))
+    core_step = average - float(np.minimum(weights, 0.0) @ coef)  # the law's average step plus the core mean
+    believed = max(0.0, 1.0 - se**2 / difference**2) if difference != 0 else 0.0
+    if core_step <= 0:
+        return LevelContrast(1.0, difference, se, 0.0)
+    ratio = float(np.clip((core_step + believed * difference) / core_step, 0.0, MAX_LEVEL_RATIO))
+    return LevelContrast(ratio, difference, se, believed)
+
+
+@dataclass(frozen=True)
 class CoverLearning:
     """What a use of a resource teaches a skill it covers but nobody answered in that step: `delta` logits per use
     (`se`), over `answers` answers that followed such a use; `share` = delta / the law's average step, in [0, 1] (what
@@ -193,7 +247,8 @@ def fit_resource_value(law: LearningLaw, offset: np.ndarray, student: np.ndarray
         if mine.any():
             level_mean[catalog.resource_level == level] = np.average(shrunk[mine], weights=count[mine])
     value = np.where(np.isfinite(shrunk), np.maximum(average + shrunk - level_mean, 0.0) / average, 1.0)
-    return ResourceValue(catalog.resource_ids, value, count.astype(np.int64), delta, se, shrunk)
+    remedial = level_contrast(coef, cov, count[columns], catalog.resource_level[columns], average)
+    return ResourceValue(catalog.resource_ids, value, count.astype(np.int64), delta, se, shrunk, remedial)
 
 
 def _shrunk_by_cluster(delta: np.ndarray, se: np.ndarray, cluster: np.ndarray, level: np.ndarray) -> np.ndarray:

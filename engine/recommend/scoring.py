@@ -171,6 +171,8 @@ def score_resources(engine: MasteryEngine, batch: MasteryBatch, now: float | np.
     candidates = _fallback(candidates, cat, constraints, scope)
 
     eff_rem, eff_core, eff_adv = config.level_efficacy
+    if progress is not None:  # the log's measured remedial-against-core contrast (resource_value.LevelContrast)
+        eff_rem *= progress.remedial_ratio
     advanced_efficacy = np.where(advanced_ready, eff_adv, config.not_ready_advanced_efficacy) * readiness
     efficacy = np.where(level == REMEDIAL, eff_rem, np.where(level == CORE, eff_core * readiness, advanced_efficacy))
     rates = ready_learn_rates(engine.skill_model.learn_rates(), progress)

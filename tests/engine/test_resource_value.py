@@ -15,7 +15,8 @@ from engine.modelbuild.data import prepare_log
 from engine.recommend.constraints import resolve
 from engine.recommend.law import LearningLaw
 from engine.recommend.learning import DifficultyProgress
-from engine.recommend.resource_value import fit_resource_value, multipliers, resource_uses
+from engine.catalog.schema import CORE, REMEDIAL
+from engine.recommend.resource_value import NO_CONTRAST, fit_resource_value, level_contrast, multipliers, resource_uses
 from engine.recommend.scoring import ResourceGeometry, score_resources
 from engine.recommend import RecommenderConfig
 from engine.runtime.modelset import build_policy
@@ -147,3 +148,74 @@ def test_a_malformed_value_in_a_model_set_is_a_clear_error(entry) -> None:
     payload = {**DifficultyProgress().to_dict(), "resource_value": {"r1": entry}}
     with pytest.raises(ConfigError, match="resource_value 'r1': expected \\[value >= 0"):
         DifficultyProgress.from_dict(payload)
+
+
+def test_the_remedial_contrast_by_hand() -> None:
+    """Two remedial resources (deltas 0.5 and 0.3, reaching 100 and 300 answers) against one core (0.1): difference
+    0.35 - 0.1; its variance from the covariance by hand; believed 1 - se^2 / d^2; ratio over the core step 0.4 + 0.1."""
+    coef = np.array([0.5, 0.3, 0.1])
+    cov = np.array([[0.01, 0.002, 0.0], [0.002, 0.004, 0.001], [0.0, 0.001, 0.003]])
+    count = np.array([100.0, 300.0, 50.0])
+    level = np.array([REMEDIAL, REMEDIAL, CORE])
+    got = level_contrast(coef, cov, count, level, average=0.4)
+    w = np.array([0.25, 0.75, -1.0])
+    var = 0.25**2 * 0.01 + 0.75**2 * 0.004 + 0.003 + 2 * (0.25 * 0.75 * 0.002 - 0.75 * 0.001)
+    assert got.difference == pytest.approx(0.25)
+    assert got.se == pytest.approx(np.sqrt(var)) and var == pytest.approx(w @ cov @ w)
+    believed = 1 - var / 0.25**2
+    assert got.believed == pytest.approx(believed)
+    assert got.ratio == pytest.approx((0.5 + believed * 0.25) / 0.5)
+    # a contrast within its noise is not believed: the configured efficacy stands
+    noisy = level_contrast(np.array([0.12, 0.1]), np.eye(2) * 0.01, np.array([10.0, 10.0]), np.array([REMEDIAL, CORE]), 0.4)
+    assert (noisy.believed, noisy.ratio) == (0.0, 1.0)
+    # a level without resources in the fit: no contrast
+    assert level_contrast(coef[:2], cov[:2, :2], count[:2], level[:2], 0.4) == NO_CONTRAST
+
+
+def test_a_known_remedial_contrast_is_recovered(catalog) -> None:
+    """Answers drawn from the factor model where a remedial use teaches about 0.3 logits more than a core one (advanced
+    as core; each resource 0.03 apart): the contrast is within three standard errors of the drawn truth's, it is believed, and the
+    ratio is above 1.5; where the levels teach alike the ratio stays near 1."""
+    rng = np.random.default_rng(11)
+    n_students, n_answers = 750, 80
+    truth = np.where(catalog.resource_level == REMEDIAL, 0.3, 0.0) + 0.03 * rng.standard_normal(catalog.n_resources)
+    student = np.repeat(np.arange(n_students), n_answers)
+    position = np.tile(np.arange(n_answers), n_students)
+    resource = rng.integers(0, catalog.n_resources, student.size)
+    uses = resource_uses(student, catalog.resource_skill[resource], position, resource, catalog.resource_skills)
+    offset = rng.normal(-0.5, 0.5, catalog.n_skills)[catalog.resource_skill[resource]]
+    ability = 0.8 * rng.standard_normal(n_students)[student]
+    correct = (rng.random(student.size) < expit(offset + ability + uses @ truth)).astype(float)
+    got = fit_resource_value(LAW, offset, student, correct, uses, catalog).remedial
+    reached = np.asarray((uses > 0).sum(axis=0)).ravel()  # the contrast's weights: answers each resource reached
+    level = catalog.resource_level
+    true_difference = (np.average(truth[level == REMEDIAL], weights=reached[level == REMEDIAL])
+                       - np.average(truth[level == CORE], weights=reached[level == CORE]))
+    assert abs(got.difference - true_difference) <= 3 * got.se < 0.1  # within three standard errors
+    assert got.believed > 0.9 and got.ratio > 1.5
+    same = 0.03 * rng.standard_normal(catalog.n_resources)
+    correct = (rng.random(student.size) < expit(offset + ability + uses @ same)).astype(float)
+    flat = fit_resource_value(LAW, offset, student, correct, uses, catalog).remedial
+    assert abs(flat.difference) <= 2.5 * flat.se and abs(flat.ratio - 1) < 0.1
+
+
+def test_the_remedial_ratio_scales_the_remedial_gain_only(catalog) -> None:
+    """A measured ratio of 2 doubles every remedial resource's expected gain and leaves the others; it survives the
+    model set's JSON; a malformed one is a clear error."""
+    from engine.errors import ConfigError
+    from engine.mastery import MasteryEngine
+    engine = MasteryEngine(catalog)
+    batch = engine.new_batch(["a", "b"])
+    plain, contrasted = DifficultyProgress(), DifficultyProgress()
+    contrasted.remedial_contrast = {"ratio": 2.0, "difference": 0.4, "se": 0.05, "believed": 0.98}
+    gains = [score_resources(engine, batch, 0.0, RecommenderConfig(), ResourceGeometry.of(catalog), resolve(None, catalog),
+                             np.random.default_rng(0), p).components["gain"] for p in (plain, contrasted)]
+    remedial = catalog.resource_level == REMEDIAL
+    assert gains[0][:, remedial].max() > 0
+    assert gains[1][:, remedial] == pytest.approx(2 * gains[0][:, remedial])
+    assert np.array_equal(gains[1][:, ~remedial], gains[0][:, ~remedial])
+    assert DifficultyProgress.from_dict(contrasted.to_dict()).remedial_ratio == 2.0
+    assert plain.remedial_ratio == 1.0
+    for bad in ({"ratio": -1.0}, {"ratio": True}, {"ratio": "2"}, {"ratio": 99.0}, [2.0]):
+        with pytest.raises(ConfigError, match="remedial_contrast"):
+            DifficultyProgress.from_dict({**plain.to_dict(), "remedial_contrast": bad})
