@@ -329,7 +329,7 @@ class MasteryEngine:
         resource raised since their last answer (`batch.taught`), which wait for an answer. What a resource taught a
         skill nobody answered is inferred, not observed: in a forgetful world it also lifts a skill the student has
         forgotten back over the line (the suite's forgetful BKT world: flags right 0.92 -> 0.82 with cover learning).
-        The recommender still moves on from such a skill (`mastered`)."""
+        The recommender reads this flag too, so it does not move on from such a skill before an answer confirms it."""
         return self.mastered(p, batch) & ~batch.taught
 
     # ---- per-skill ability ---------------------------------------------------------------------------

@@ -70,7 +70,7 @@ def _current_skills(engine: MasteryEngine, batch: MasteryBatch, p: np.ndarray, w
     practised = batch.evidence > 0
     recent = np.where(np.isfinite(batch.last_practice) & np.isfinite(batch.last_time)[:, None],
                       batch.last_practice >= batch.last_time[:, None] - window_days, True)
-    return practised & recent & ~engine.mastered(p, batch)
+    return practised & recent & ~engine.flagged(p, batch)
 
 
 def flag_students(engine: MasteryEngine, batch: MasteryBatch, now: float | None = None,

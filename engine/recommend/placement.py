@@ -140,7 +140,7 @@ def choose_placement(engine: MasteryEngine, batch: MasteryBatch, k: int, *, rng:
     entry = entry_resources(cat, resources_allowed)  # (S,)
     info = engine.ability_model.information(batch.theta[:, None], cat.item_a[None, :], cat.item_b[None, :], cat.item_c[None, :])
     ready = readiness(engine, batch)  # (N, S)
-    mastered = engine.mastered(engine.p_now(batch, None), batch)
+    mastered = engine.flagged(engine.p_now(batch, None), batch)
     scope = None if constraints is None else constraints.scope(cat, mastered)
     showable = np.broadcast_to(entry >= 0, ready.shape) if scope is None else (entry >= 0)[None, :] & scope  # (N, S)
     eligible = showable & (ready >= min_readiness) & ~mastered

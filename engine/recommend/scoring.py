@@ -99,7 +99,7 @@ def skill_status(engine: MasteryEngine, batch: MasteryBatch, now: float | np.nda
                  config: RecommenderConfig) -> SkillStatus:
     p = engine.p_with_ability(batch, engine.p_now(batch, None), config.ability_share)
     p_now = engine.forget(batch, p, now)
-    mastered = engine.mastered(p, batch)
+    mastered = engine.flagged(p, batch)  # a skill only a resource lifted since its last answer is not done yet
     in_place = p >= config.ready_threshold
     prereqs_ok = prerequisites_at_least(p, config.ready_threshold, engine.catalog)
     review_need = np.maximum(p - p_now, 0.0)

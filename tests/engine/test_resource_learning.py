@@ -137,3 +137,23 @@ def test_a_skill_a_resource_taught_is_not_flagged_until_an_answer_confirms_it(ca
         skill.pop("taught", None)
     assert not engine.state_from_dict(payload).taught.any()
     assert not _answered(MasteryEngine(catalog), r, others[0]).taught.any()  # share 0: nothing moved, nothing marked
+
+
+def test_the_recommender_does_not_move_on_from_a_skill_only_a_resource_lifted(catalog) -> None:
+    """With P(learned) at 1 everywhere (the flag on P alone), every skill is done for the recommender except the ones the
+    resource marked taught: those stay unmastered in its skill status (and on the fringe where their prerequisites are
+    in place) until an answer clears the mark."""
+    from engine.recommend import RecommenderConfig
+    from engine.recommend.scoring import skill_status
+    engine = MasteryEngine(catalog, config=MasteryConfig(resource_learning=1.0, ability_confirms=-1.0))
+    r = _remedial_with_prerequisites(catalog)
+    others = [int(s) for s in np.flatnonzero(catalog.resource_skills[r]) if s != catalog.resource_skill[r]]
+    told = _answered(engine, r, others[0])
+    told.p_learned[:] = 1.0
+    status = skill_status(engine, told, None, RecommenderConfig())
+    assert np.array_equal(~status.mastered[0], told.taught[0]) and told.taught[0, others].all()
+    assert np.array_equal(status.fringe[0], told.taught[0])  # every prerequisite is in place at P = 1
+    item = int(np.flatnonzero(catalog.item_skill == others[1])[0])
+    engine.update_batch(told, np.array([0]), np.array([item]), np.array([1.0]), np.array([2.0]))
+    told.p_learned[:] = 1.0
+    assert skill_status(engine, told, None, RecommenderConfig()).mastered[0, others[1]]
