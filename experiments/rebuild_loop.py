@@ -27,6 +27,11 @@ each set's gain minus the gated curriculum's; steps on truly mastered skills; th
 what the build chose: the item bank's model (2PL or 3PL, `engine.modelbuild.guessing`) and the learning law's
 spread (the largest minus the smallest band of its shrunk per-band learning, `LearningLaw.shrunk_gamma`; 0 is a
 flat law that favours no difficulty).
+
+`--resources`: every log (the random-practice logs and the served cohorts') records the resource behind each answer
+and every served engine is told it, as the service is when a platform's events name it (`resource_id`); the builds
+then measure what each resource teaches and the cover share from the grown log too
+(-> experiments/results/rebuild_loop_resources.md).
 """
 
 from __future__ import annotations
@@ -42,6 +47,7 @@ import polars as pl
 from engine.catalog import Catalog, load_catalog
 from engine.data.steering import STEERED
 from engine.modelbuild import build_model_set
+from engine.recommend.resource_value import RESOURCE_COLUMN
 from engine.runtime.modelset import build_policy
 from engine.simulate.learners import _Learners
 from engine.simulate.report import prior_quartile
@@ -61,20 +67,22 @@ REBUILT = ("gen 1", "gen 1 marked", "gen 2 marked")
 class LoggedSpec:
     """A suite setting as a `SimulatorSpec` whose learners' answers are kept as a canonical response log."""
 
-    def __init__(self, setting: Setting, catalog: Catalog, prefix: str) -> None:
+    def __init__(self, setting: Setting, catalog: Catalog, prefix: str, resources: bool = False) -> None:
         self.setting, self.name, self.catalog, self.prefix = setting, setting.name, catalog, prefix
+        self.resources = resources  # the log records the resource behind each answer (`resource_id`)
         self.frames: list[pl.DataFrame] = []
 
     def learners(self, world: World) -> _Learners:
         learners = self.setting.learners(world)
         step = learners.step
         ids = np.array([f"{self.prefix}-{i:05d}" for i in range(world.n_students)])
-        item_ids = np.array(self.catalog.item_ids)
+        item_ids, resource_ids = np.array(self.catalog.item_ids), np.array(self.catalog.resource_ids)
 
         def logged(resources: np.ndarray, items: np.ndarray, rng: np.random.Generator) -> np.ndarray:
             correct = step(resources, items, rng)
             self.frames.append(pl.DataFrame({"student_id": ids, "item_id": item_ids[items], "correct": correct,
-                                             "seq": np.full(ids.size, len(self.frames), dtype=np.int64)}))
+                                             "seq": np.full(ids.size, len(self.frames), dtype=np.int64),
+                                             **({RESOURCE_COLUMN: resource_ids[resources]} if self.resources else {})}))
             return correct
 
         learners.step = logged
@@ -103,8 +111,11 @@ def build(catalog: Catalog, log: pl.DataFrame, seed: int) -> Built:
     return Built(engine, recommender.progress, model_set.components["build"]["options"]["irt_model"], spread)
 
 
-def serve(world: World, setting: Setting | LoggedSpec, built: Built, steps: int) -> RunResult:
-    return run_policy(world, setting, OURS, steps, engine=copy.deepcopy(built.engine), progress=copy.deepcopy(built.progress))
+def serve(world: World, setting: Setting | LoggedSpec, built: Built, steps: int, resources: bool = False) -> RunResult:
+    """`built` serving `world`; `resources`: the engine is told the resource behind each answer, as the service is when
+    the platform's events name it."""
+    return run_policy(world, setting, OURS, steps, engine=copy.deepcopy(built.engine), progress=copy.deepcopy(built.progress),
+                      engine_sees_resources=resources)
 
 
 def flag_precision(run: RunResult) -> tuple[int, int]:
@@ -112,24 +123,29 @@ def flag_precision(run: RunResult) -> tuple[int, int]:
     return int((run.flagged_mastered & run.truly_mastered).sum()), int(run.flagged_mastered.sum())
 
 
-def one_seed(setting: Setting, catalog: Catalog, students: int, steps: int, log_students: int, seed: int) -> dict:
+def one_seed(setting: Setting, catalog: Catalog, students: int, steps: int, log_students: int, seed: int,
+             resources: bool = False) -> dict:
+    """Every set of the module docstring and its run on the evaluation cohort; `resources`: every log records the
+    resource behind each answer and every served engine is told it."""
     world = setting.world(catalog, students, seed)
-    log = random_practice_log(setting, catalog, log_students, steps, seed + 10_000, content=world)
+    log = random_practice_log(setting, catalog, log_students, steps, seed + 10_000, content=world, resources=resources)
     sets = {"gen 0": build(catalog, log, seed)}
-    logged = LoggedSpec(setting, catalog, f"served{seed}")
-    serve(same_content(setting.world(catalog, log_students, seed + COHORT_SEED), world), logged, sets["gen 0"], steps)
+    logged = LoggedSpec(setting, catalog, f"served{seed}", resources)
+    serve(same_content(setting.world(catalog, log_students, seed + COHORT_SEED), world), logged, sets["gen 0"], steps,
+          resources)
     served = logged.log().select(log.columns)
     sets["gen 1"] = build(catalog, pl.concat([log, served]), seed)
     marked = pl.concat([log.with_columns(pl.lit(False).alias(STEERED)), served.with_columns(pl.lit(True).alias(STEERED))])
     sets["gen 1 marked"] = build(catalog, marked, seed)
-    logged_again = LoggedSpec(setting, catalog, f"served{seed}-again")
+    logged_again = LoggedSpec(setting, catalog, f"served{seed}-again", resources)
     serve(same_content(setting.world(catalog, log_students, seed + SECOND_COHORT_SEED), world), logged_again,
-          sets["gen 1 marked"], steps)
+          sets["gen 1 marked"], steps, resources)
     served_again = logged_again.log().select(log.columns).with_columns(pl.lit(True).alias(STEERED))
     sets["gen 2 marked"] = build(catalog, pl.concat([marked, served_again]), seed)
-    extra = random_practice_log(setting, catalog, log_students, steps, seed + EXTRA_LOG_SEED, content=world)
+    extra = random_practice_log(setting, catalog, log_students, steps, seed + EXTRA_LOG_SEED, content=world,
+                                resources=resources)
     sets["control"] = build(catalog, pl.concat([log, extra]), seed)
-    runs = {name: serve(world, setting, built, steps) for name, built in sets.items()}
+    runs = {name: serve(world, setting, built, steps, resources) for name, built in sets.items()}
     runs[GATED] = run_policy(world, setting, GATED, steps)
     return {"runs": runs, "sets": sets}
 
@@ -157,17 +173,24 @@ def setting_row(setting: Setting, per_seed: list[dict], steps: int) -> str:
 
 
 def main() -> None:
-    args = suite_parser(__doc__.splitlines()[0]).parse_args()
+    parser = suite_parser(__doc__.splitlines()[0])
+    parser.add_argument("--resources", action="store_true",
+                        help="every log records the resource behind each answer and the engine is told it "
+                             "(-> experiments/results/rebuild_loop_resources.md)")
+    args = parser.parse_args()
     catalog = load_catalog(None)
     load_before, started = os.getloadavg(), time.perf_counter()
     rows = []
     for setting in SETTINGS:
-        per_seed = [one_seed(setting, catalog, args.students, args.steps, args.log_students, seed)
+        per_seed = [one_seed(setting, catalog, args.students, args.steps, args.log_students, seed, args.resources)
                     for seed in range(1, args.seeds + 1)]
         rows.append(setting_row(setting, per_seed, args.steps))
         print(rows[-1], flush=True)
-    lines = report_head("Rebuilding the model set from a log that holds the policy's own steps", "rebuild_loop", args,
-                        started, load_before)
+    title = "Rebuilding the model set from a log that holds the policy's own steps"
+    lines = report_head(title + (", every log recording the resource behind each answer" if args.resources else ""),
+                        "rebuild_loop", args, started, load_before)
+    if args.resources:
+        lines[2] = lines[2].replace(f"--seeds {args.seeds}`", f"--seeds {args.seeds} --resources`")
     lines += [
         f"{args.students} students x {args.steps} steps x {args.seeds} seeds per setting. Gen 0: built from a random-practice "
         f"log of {args.log_students} students; gen 1: from that log plus {args.log_students} students served by gen 0; gen 1 "
@@ -182,7 +205,7 @@ def main() -> None:
         "gen 1 / gen 1 marked / gen 2 marked | steps on mastered skills | mastered flag right | item bank | law spread "
         "(logits) |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|", *rows]
-    write_results("rebuild_loop", lines)
+    write_results("rebuild_loop_resources" if args.resources else "rebuild_loop", lines)
 
 
 if __name__ == "__main__":
