@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -37,9 +38,24 @@ def shared_data() -> Path:
 
 
 @pytest.fixture(autouse=True)
-def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def no_leaked_settings(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Fail the test that leaves an EQUILEARN_* variable changed in this process (set it with monkeypatch): the tests
+    run on several workers (pytest-xdist), so a leaked setting would change whichever test that worker runs next.
+    Set up first, so torn down last; monkeypatch's own changes are undone before the comparison."""
+    before = {k: v for k, v in os.environ.items() if k.startswith("EQUILEARN_")}
+    yield
+    monkeypatch.undo()
+    after = {k: v for k, v in os.environ.items() if k.startswith("EQUILEARN_")}
+    if after != before:
+        changed = sorted(k for k in before.keys() | after.keys() if before.get(k) != after.get(k))
+        pytest.fail(f"the test left {', '.join(changed)} changed in os.environ; set it with monkeypatch.setenv")
+
+
+@pytest.fixture(autouse=True)
+def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, no_leaked_settings: None) -> Path:
     """Every test gets its own EQUILEARN_HOME so no local state leaks between tests or into the repo."""
     home = tmp_path / "equilearn-home"
     monkeypatch.setenv("EQUILEARN_HOME", str(home))
     monkeypatch.setenv("MLFLOW_DISABLE_TELEMETRY", "true")
     return home
+

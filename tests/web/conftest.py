@@ -73,14 +73,18 @@ def build_school(home: Path) -> School:
 
 @pytest.fixture(scope="session")
 def school(tmp_path_factory: pytest.TempPathFactory) -> Iterator[School]:
+    """The demo school, built once per worker. Its settings are in the environment only while it is built (the DIF
+    audit is stored under EQUILEARN_HOME): left there for the session they would reach whatever test this worker runs
+    next (the audit gate's tests then found EQUILEARN_ALLOW_UNAUDITED set); the tests pass `school.env` explicitly."""
     home = tmp_path_factory.mktemp("web-school")
     mp = pytest.MonkeyPatch()
     try:
         for name, value in school_env(home).items():
             mp.setenv(name, value)
-        yield build_school(home)
+        built = build_school(home)
     finally:
         mp.undo()
+    yield built
 
 
 @pytest.fixture(scope="module")
