@@ -90,7 +90,7 @@ class EquilearnInProcess:
         """(S, K) the engine's mastered flags now, in the world's skill order (the catalog is written in that order)."""
         if list(self.engine.catalog.skill_ids) != list(self.skill_ids):
             raise RuntimeError("the written catalog's skills are not the world's, in order")
-        return self.engine.flagged(self.engine.p_now(self.batch, None), self.batch)
+        return self.engine.claimed(self.batch, None)
 
     def observe(self, step: int, items: np.ndarray, correct: np.ndarray) -> None:
         rows = np.arange(items.size)

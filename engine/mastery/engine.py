@@ -6,7 +6,8 @@ The one engine the service and the simulator share. Everything is vectorized ove
 Forgetting is a time-based retention on top of the skill model: a skill last practiced `dt` days ago
 keeps P(learned) * R with R = exp(-dt / (stability_days * (1 + evidence) ** stability_growth)) (more
 practice, slower forgetting); a skill never practised here ages from the student's first response.
-Unknown times (NaN) mean no decay. The predicted P(correct) of an item
+Unknown times (NaN) mean no decay. The reported mastered flag (`claimed`) may assume faster forgetting than the
+recommender (`claim_stability_days`). The predicted P(correct) of an item
 blends the IRT prediction from the ability EAP with the skill model's prediction in logit space.
 With `ready_learn` (a model set's learn rates per ready step) the skill model's transition teaches each step in
 proportion to P(the practised skill's direct prerequisites learned), as the recommender's gain assumes.
@@ -75,6 +76,11 @@ class MasteryConfig:
     mastery_threshold: float = 0.95
     stability_days: float = 60.0
     stability_growth: float = 0.5
+    # The forgetting the reported mastered flag (a claim) assumes (`claimed`; None or longer: stability_days). `model
+    # build` serves stability_days only where held-out answers show forgetting beyond two SEs (so review is not sent on
+    # noise) and sets this where they show a shorter one beyond one SE (engine.modelbuild.forgetting.CLAIM_Z): a claim
+    # of mastery does not lean on the no-forgetting default the recommender keeps
+    claim_stability_days: float | None = None
     irt_weight: float = 0.5
     ability_slope: float = 1.5
     skill_spread: float = 1.0
@@ -99,6 +105,9 @@ class MasteryConfig:
                               f"in (0, 1), got {self.mastery_success}")
         if not self.stability_days > 0 or self.stability_growth < 0:
             raise ConfigError("stability_days must be > 0 and stability_growth >= 0")
+        if self.claim_stability_days is not None and not self.claim_stability_days > 0:
+            raise ConfigError(f"claim_stability_days (the forgetting the mastered flag assumes) must be > 0 or null, got "
+                              f"{self.claim_stability_days}")
         if not 0 <= self.irt_weight <= 1:
             raise ConfigError(f"irt_weight must be in [0, 1], got {self.irt_weight}")
         if self.ability_slope < 0:
@@ -238,11 +247,14 @@ class MasteryEngine:
         practised here, the student's first response (what they knew then ages from that point)."""
         return np.where(np.isnan(last_practice), first_time[:, None], last_practice)
 
-    def retention(self, last_practice: np.ndarray, evidence: np.ndarray, now: np.ndarray | float) -> np.ndarray:
-        """R = exp(-dt / (stability_days (1 + evidence)^growth)); 1 where the time is unknown."""
+    def retention(self, last_practice: np.ndarray, evidence: np.ndarray, now: np.ndarray | float,
+                  stability_days: float | None = None) -> np.ndarray:
+        """R = exp(-dt / (stability_days (1 + evidence)^growth)); 1 where the time is unknown. `stability_days`:
+        the config's unless given (`p_claim`)."""
         t = np.asarray(now, dtype=float)
         dt = (t[:, None] if t.ndim == 1 else t) - last_practice
-        stability = self.config.stability_days * (1.0 + evidence) ** self.config.stability_growth
+        days = self.config.stability_days if stability_days is None else stability_days
+        stability = days * (1.0 + evidence) ** self.config.stability_growth
         r = np.exp(-np.maximum(dt, 0.0) / stability)
         return np.where(np.isfinite(dt), r, 1.0)
 
@@ -303,11 +315,27 @@ class MasteryEngine:
         practised = batch.evidence > 0
         return np.where(practised, (1.0 - share) * p + share * self.ability_mastery(batch), p)
 
-    def forget(self, batch: MasteryBatch, p: np.ndarray, now: float | np.ndarray | None) -> np.ndarray:
-        """`p` (N, S), P(learned) as of each skill's last practice, aged to time `now` (days; None = as is)."""
+    def forget(self, batch: MasteryBatch, p: np.ndarray, now: float | np.ndarray | None,
+               stability_days: float | None = None) -> np.ndarray:
+        """`p` (N, S), P(learned) as of each skill's last practice, aged to time `now` (days; None = as is) at the
+        config's stability or the one given."""
         if now is None:
             return p
-        return p * self.retention(self.last_seen(batch.last_practice, batch.first_time), batch.evidence, now)
+        return p * self.retention(self.last_seen(batch.last_practice, batch.first_time), batch.evidence, now, stability_days)
+
+    def p_claim(self, batch: MasteryBatch, now: float | np.ndarray | None) -> np.ndarray:
+        """(N, S) `p_now` with the forgetting a claim of mastery assumes (`MasteryConfig.claim_stability_days`; never
+        slower than the served forgetting: a claim forgets at least as fast as the recommender does)."""
+        days = self.config.claim_stability_days
+        if now is None or days is None or days >= self.config.stability_days:
+            return self.p_now(batch, now)
+        return self.forget(batch, self._start(batch.p_learned, batch.evidence, batch.theta, batch.theta_sd), now, days)
+
+    def claimed(self, batch: MasteryBatch, now: float | np.ndarray | None) -> np.ndarray:
+        """(N, S) the mastered flag as reported at time `now` (the API, the pages, the suite's measure): `flagged` on
+        P(learned) aged by the claim's forgetting (`p_claim`). The recommender keeps `flagged` on `p_now`: what it
+        moves on from is an action, protected from review sent on noise; what is reported is a claim about the student."""
+        return self.flagged(self.p_claim(batch, now), batch)
 
     def mastered(self, p: np.ndarray, batch: MasteryBatch | None = None) -> np.ndarray:
         """(N, S) mastered flag: P(learned) `p` at the mastery threshold and, when the states are given, the

@@ -79,12 +79,13 @@ def fit_components(catalog: Catalog, responses: pl.DataFrame, *, irt_model: str,
                    prior_a: tuple[float, float], prior_b: tuple[float, float], irt_weight: float, seed: int,
                    standard_errors: str = "auto", fit: Fitter = LOCAL, stability_days: float | None = None,
                    item_prior_n: float | None = None, share_general: bool = False,
-                   mastery_success: float | None = None) -> Fitted:
+                   mastery_success: float | None = None, claim_stability_days: float | None = None) -> Fitted:
     """Item bank + BKT on `responses` (prepared: catalog items, catalog skill_ids), as an engine (the bank on the answers
     the adaptive policy did not choose, when the log marks them: `bank.calibration_answers`); the BKT
     has a guess and slip per (skill, item) (KT-IDEM), weighed in by `item_prior_n` (None: per skill only;
     `engine.mastery.item_evidence`). `fit` runs the two fits (`engine.modelbuild.fitting`: in this process by
-    default); `stability_days` the forgetting to serve (None: the engine's default); `share_general` whether the
+    default); `stability_days` the forgetting to serve (None: the engine's default), `claim_stability_days` the one
+    the reported mastered flag assumes (None: the same; `ForgettingChoice.claim_stability_days`); `share_general` whether the
     practised skills follow the general ability (`engine.modelbuild.sharing`); `mastery_success` the success rate
     on a skill's typical item that the platform counts as mastered (None: the engine's default, 0.8).
 
@@ -107,6 +108,8 @@ def fit_components(catalog: Catalog, responses: pl.DataFrame, *, irt_model: str,
     ability = irt_ability(bank.model)
     served = ability.apply_to(catalog)  # the bank's (a, b, c) for the items it holds, as from_components does
     chosen = {} if stability_days is None else {"stability_days": float(stability_days)}
+    if claim_stability_days is not None:
+        chosen["claim_stability_days"] = float(claim_stability_days)
     if mastery_success is not None:
         chosen["mastery_success"] = float(mastery_success)
     engine = MasteryEngine(served, bkt_skills(skills, served, item_prior_n), ability,
@@ -290,7 +293,8 @@ def build_model_set(catalog: Catalog, responses: pl.DataFrame, *, predictor: str
     sharing = _sharing(held, weight, forgetting, items, share_general)
     t = lap("share_general", t)
     fitted = fit_components(catalog, prepared.responses, irt_weight=weight, seed=seed, fit=fit,
-                            stability_days=forgetting.stability_days, item_prior_n=items.prior_n,
+                            stability_days=forgetting.stability_days, claim_stability_days=forgetting.claim_stability_days,
+                            item_prior_n=items.prior_n,
                             share_general=sharing.share_general, mastery_success=mastery_success, **opts)
     seconds.update({f"fit_{k}": v for k, v in fitted.seconds.items()})
     t = lap("fit", t)
@@ -414,8 +418,10 @@ def _diagnostics(catalog: Catalog, prepared: PreparedLog, fitted: Fitted, min_it
         notes.append(f"forgetting not measured ({forgetting.reason}): {fitted.engine.config.stability_days:g} days")
     else:
         tried = ", ".join(f"{days:g} d {loss:.4f}" for days, loss in forgetting.logloss.items())
+        claim = forgetting.claim_stability_days
         notes.append(f"forgetting measured on the held-out students: stability {forgetting.stability_days:g} days "
-                     f"(held-out log-loss: {tried})")
+                     f"(held-out log-loss: {tried})" + ("" if claim is None else
+                     f"; the mastered flag assumes {claim:g} days, shorter beyond one SE of the noise"))
     if items.logloss:
         tried = ", ".join(f"{'skill only' if math.isinf(n) else f'{n:g}'} {loss:.4f}" for n, loss in items.logloss.items())
         chosen = "skill parameters only" if items.prior_n is None else f"item guess/slip shrunk by {items.prior_n:g} answers"

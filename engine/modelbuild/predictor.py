@@ -82,6 +82,15 @@ def smallest_replay_loss(engines: Mapping[Any, MasteryEngine], held_out: pl.Data
     the larger value. With `null` (the value assumed without evidence), another value wins only when its log-loss is
     below the null's by more than `z` standard errors of the paired difference (`clearly_smaller`), and then the
     smallest of those: on a small held-out sample the argmin over a grid otherwise follows the noise."""
+    chosen, losses = replay_choices(engines, held_out, prediction, null, (z,), seed)
+    return chosen[z], losses
+
+
+def replay_choices(engines: Mapping[Any, MasteryEngine], held_out: pl.DataFrame,
+                   prediction: Callable[[HeldOut], np.ndarray], null: Any, zs: tuple[float, ...],
+                   seed: int = 0) -> tuple[dict[float, Any], dict[Any, float]]:
+    """`smallest_replay_loss`'s value at each of `zs` from one set of replays ({z: value}, log-losses): a choice that
+    needs less evidence to leave the null than another (`ForgettingChoice.claim_stability_days`) costs no replay more."""
     sample = sample_students(held_out, seed=seed)
     losses: dict[Any, float] = {}
     replays: dict[Any, tuple[HeldOut, np.ndarray]] = {}
@@ -92,15 +101,15 @@ def smallest_replay_loss(engines: Mapping[Any, MasteryEngine], held_out: pl.Data
         replays[value] = (held, p)
     if null is None:
         best = min(losses.values())
-        return max(value for value, loss in losses.items() if loss == best), losses
+        return dict.fromkeys(zs, max(value for value, loss in losses.items() if loss == best)), losses
     if null not in replays:
         raise ConfigError(f"the null value {null} is not among the values tried ({', '.join(map(str, losses))})")
-    base = replays[null]
-    beyond = [v for v in losses if v != null and clearly_smaller(*replays[v], *base, z)]
-    if not beyond:
-        return null, losses
-    best = min(losses[v] for v in beyond)
-    return max(v for v in beyond if losses[v] == best), losses
+    chosen: dict[float, Any] = {}
+    for z in zs:
+        beyond = [v for v in losses if v != null and clearly_smaller(*replays[v], *replays[null], z)]
+        best = min((losses[v] for v in beyond), default=None)
+        chosen[z] = null if best is None else max(v for v in beyond if losses[v] == best)
+    return chosen, losses
 
 
 def clearly_smaller(held: HeldOut, p: np.ndarray, held_null: HeldOut, p_null: np.ndarray, z: float) -> bool:

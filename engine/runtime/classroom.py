@@ -246,7 +246,7 @@ def mastery_history(runtime: Runtime, student_id: str) -> dict[str, Any]:
         p = engine.p_now(batch, now)
         days.append(float(now[0]) if math.isfinite(now[0]) else float(len(days)))
         snapshots.append(p[0].copy())
-        mastered_counts.append(int(engine.flagged(p, batch)[0].sum()))
+        mastered_counts.append(int(engine.claimed(batch, now)[0].sum()))
     series = np.array(snapshots) if snapshots else np.zeros((0, cat.n_skills))
     return {"days": days, "dates": [to_datetime(d) for d in days], "p": series, "mastered": mastered_counts,
             "answers": answers, "timed": bool(log) and all(entry.event.timestamp is not None for entry in log)}

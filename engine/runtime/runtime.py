@@ -347,7 +347,7 @@ class Runtime:
         now = state.last_time if math.isfinite(state.last_time) else None
         p = policy.engine.p_now(batch, now)[0]
         engine = policy.engine
-        mastered = engine.flagged(p[None, :], batch)[0]
+        mastered = engine.claimed(batch, now)[0]  # the claim's forgetting (MasteryConfig.claim_stability_days)
         theta, var = (x[0] for x in engine.skill_ability(batch))
         success, confirms = engine.skill_success(batch)[0], engine.ability_mastery(batch)[0]
         cat = policy.catalog
@@ -512,7 +512,8 @@ class Runtime:
         batch = batch_from_dicts(found, [stored[s].state for s in found], cat.skill_ids, policy.engine.new_batch(found))
         now = batch.last_time.copy()
         p = policy.engine.p_now(batch, np.where(np.isfinite(now), now, np.nan)) if found else np.zeros((0, cat.n_skills))
-        mastered = policy.engine.flagged(p, batch) if found else np.zeros((0, cat.n_skills), dtype=bool)
+        mastered = (policy.engine.claimed(batch, np.where(np.isfinite(now), now, np.nan)) if found
+                    else np.zeros((0, cat.n_skills), dtype=bool))
         return MasteryTable(found, [s for s in student_ids if s not in stored], cat.skill_ids, p, np.sqrt(np.clip(p * (1 - p), 0, None)),
                             mastered, batch.evidence.copy(), batch.theta.copy(), batch.theta_sd.copy(), now, batch)
 

@@ -199,7 +199,7 @@ def run_policy(world: World, simulator: str | SimulatorSpec, policy: str, steps:
         if on_step is not None:
             on_step(label)
     final_known = learners.known()
-    flagged = engine.flagged(engine.p_now(batch, float(steps)), batch)
+    flagged = engine.claimed(batch, float(steps))  # as the service reports it
     return RunResult(
         policy=policy, simulator=family, seed=world.seed, steps=steps, group=world.group.copy(),
         group_names=tuple(g.name for g in world.groups), initial=initial_mastery.mean(axis=1),

@@ -109,6 +109,31 @@ def test_forgetting_follows_the_retention_formula(catalog, engine) -> None:
     assert engine.p_now(batch, 2.0)[0, k] == pytest.approx(state.p_learned[k])
 
 
+def test_the_reported_flag_ages_by_the_claims_forgetting_and_the_recommenders_does_not(catalog) -> None:
+    k = catalog.skill_index("add_whole")
+    served = MasteryEngine(catalog, config=MasteryConfig(stability_days=3650.0, claim_stability_days=20.0))
+    state = served.new_state("s")
+    for t in range(8):
+        state = served.update(state, f"add_whole-0{t % 3 + 1}", 1.0, time=float(t))
+    batch = MasteryBatch.stack([state])
+    start = state.p_learned[k]
+    assert served.flagged(served.p_now(batch, 7.0), batch)[0, k]  # mastered right after the answers
+    for days, now in ((3650.0, 67.0), (20.0, 67.0)):  # 60 days later, evidence 8: stability days x 3
+        assert served.retention(batch.last_practice, batch.evidence, now, days)[0, k] == pytest.approx(
+            math.exp(-60.0 / (days * 3.0)))
+    assert served.p_claim(batch, 67.0)[0, k] == pytest.approx(start * math.exp(-60.0 / 60.0))
+    assert served.p_now(batch, 67.0)[0, k] == pytest.approx(start * math.exp(-60.0 / 10950.0))
+    assert served.flagged(served.p_now(batch, 67.0), batch)[0, k]  # the recommender still moves on from it
+    assert not served.claimed(batch, 67.0)[0, k]  # but it is not reported mastered after 60 days unanswered
+    assert served.claimed(batch, 7.0)[0, k]  # no time since the last answer: the claim stands
+    unset = MasteryEngine(catalog, config=MasteryConfig(stability_days=3650.0))
+    assert np.array_equal(unset.p_claim(batch, 67.0), unset.p_now(batch, 67.0))
+    slower = MasteryEngine(catalog, config=MasteryConfig(stability_days=60.0, claim_stability_days=3650.0))
+    assert np.array_equal(slower.p_claim(batch, 67.0), slower.p_now(batch, 67.0))  # never slower than the served
+    with pytest.raises(ConfigError, match="claim_stability_days"):
+        MasteryConfig(claim_stability_days=0.0)
+
+
 def test_unpractised_skills_follow_the_ability_estimate(catalog) -> None:
     eng = MasteryEngine(catalog)
     batch = eng.new_batch(["low", "mid", "high"])

@@ -15,6 +15,7 @@ from engine.catalog import load_catalog
 from engine.data import load
 from engine.errors import ConfigError
 from engine.modelbuild import build_model_set
+from engine.modelbuild import predictor
 from engine.modelbuild.forgetting import STABILITY_DAYS
 from engine.modelbuild.predictor import HeldOut, clearly_smaller
 from experiments.outside_check.world import WorldSpec
@@ -61,3 +62,25 @@ def test_a_small_log_of_students_who_barely_forget_is_served_no_forgetting() -> 
     # ... but not beyond the noise of 30 held-out students, so the build serves next to no forgetting
     assert forgetting["stability_days"] == longest
     assert model_set.components["mastery"]["mastery"]["stability_days"] == longest
+    # the mastered flag (a claim) needs one SE, not two: the week the argmin points to is still noise at one SE, a
+    # shorter stability than the served one is not (540 days), and the claim assumes that
+    claim = forgetting["claim_stability_days"]
+    assert claim is not None and min(tried, key=tried.get) < claim < longest
+    assert model_set.components["mastery"]["mastery"]["claim_stability_days"] == claim
+
+
+def test_one_replay_gives_the_served_choice_at_two_standard_errors_and_the_claims_at_one(monkeypatch) -> None:
+    y, student = [1, 1, 0, 1, 0, 1, 1, 0], [0, 0, 1, 1, 2, 2, 3, 3]
+    null = np.full(8, 0.5)
+    better = np.array([0.7, 0.6, 0.45, 0.6, 0.4, 0.65, 0.45, 0.55])  # better for three students, worse for the fourth
+    held = _held(y, student)
+    d = np.array([-math.log(p) if t else -math.log(1 - p) for t, p in zip(y, better)]) - math.log(2)
+    sums = np.bincount(student, weights=d)
+    z_at = -d.mean() / (math.sqrt(4 * np.var(sums, ddof=1)) / 8)  # how many SEs `better` beats the null by, by hand
+    assert 1.0 < z_at < 2.0
+    replays = {"null": null, "better": better}
+    monkeypatch.setattr(predictor, "sample_students", lambda frame, seed=0: frame)
+    monkeypatch.setattr(predictor, "sequential_predictions", lambda engine, sample: HeldOut(
+        held.y, replays[engine], replays[engine], held.n_students, held.student))
+    chosen, losses = predictor.replay_choices({"better": "better", "null": "null"}, None, lambda h: h.p_irt, "null", (2.0, 1.0))
+    assert chosen == {2.0: "null", 1.0: "better"} and losses["better"] < losses["null"]
