@@ -511,9 +511,9 @@ class Runtime:
         cat = policy.catalog
         batch = batch_from_dicts(found, [stored[s].state for s in found], cat.skill_ids, policy.engine.new_batch(found))
         now = batch.last_time.copy()
-        p = policy.engine.p_now(batch, np.where(np.isfinite(now), now, np.nan)) if found else np.zeros((0, cat.n_skills))
-        mastered = (policy.engine.claimed(batch, np.where(np.isfinite(now), now, np.nan)) if found
-                    else np.zeros((0, cat.n_skills), dtype=bool))
+        at = np.where(np.isfinite(now), now, np.nan)
+        p = policy.engine.p_now(batch, at) if found else np.zeros((0, cat.n_skills))
+        mastered = policy.engine.claimed(batch, at) if found else np.zeros((0, cat.n_skills), dtype=bool)
         return MasteryTable(found, [s for s in student_ids if s not in stored], cat.skill_ids, p, np.sqrt(np.clip(p * (1 - p), 0, None)),
                             mastered, batch.evidence.copy(), batch.theta.copy(), batch.theta_sd.copy(), now, batch)
 
