@@ -178,10 +178,11 @@ def main() -> None:
         "The student has answered 40 items (working up the prerequisite graph). A recommendation covers every "
         "resource of the catalog: candidates, seven score components, next-item choice with randomesque "
         "exposure control, diversity re-rank with Thompson draws, Monte-Carlo propensities and the written "
-        "reasons. The placement rows: a new student gets placement questions only (no scoring); a student in "
-        "placement with answers also gets the policy's scoring for the list's last place (a skill their answers "
-        "unlocked, docs/engine.md \"Cold start\"). No reference tool exists for this policy, so there is no "
-        "side-by-side comparison.",
+        "reasons. The placement rows: the set here measured its resources (as one built from a log with a "
+        "resource_id column), so every placement list also gets the policy's scoring, which pairs each question "
+        "with the resource of its skill expected to teach most, and a student in placement with answers the list's "
+        "last place for a skill their answers unlocked (docs/engine.md \"Cold start\"). No reference tool exists "
+        "for this policy, so there is no side-by-side comparison.",
         "",
     ]
     args.out.parent.mkdir(parents=True, exist_ok=True)

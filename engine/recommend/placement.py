@@ -19,8 +19,15 @@ Exposure control is randomesque (Kingsbury & Zara, as `items.py`): the question 
 `randomesque` most informative candidates, so each slot's propensity is exact: P(resource | the slots
 before) = (candidates of its skill in the pool) / pool, P(item | resource) = 1 / (candidates of its skill in
 the pool). Teacher-pinned resources come first (propensity 1), each with one of the most informative items
-of its own skill. Every question is paired with its skill's core practice set (else another core, then a
-remedial, then an advanced resource of that skill).
+of its own skill. Where the set's log measured what resources teach (`DifficultyProgress.resources_measured`), every
+question comes with the resource of its skill that the policy expects to teach the student most
+(`scoring.Scored.gain_before_item`: room left, readiness, the level's efficacy, remedial work not waiting for
+readiness, and the resource's measured value; advanced work only where the student is ready for it), a function of
+the state, so the propensities stay exact; otherwise, or with nothing to choose from, the skill's core practice set
+(else another core, then a remedial, then an advanced resource). The question is what places the student; the
+resource beside it is a step of learning, and a core practice set on a skill the student is not ready for teaches
+little: paired by the policy, the suite's learners gained more in every setting where resources teach
+(docs/engine.md, "Cold start").
 
 Ready skills keep their place: a list of k >= 3 gives its last place (unless pinned) to the policy's ready-skill
 draw (`ReadyPlace`, from `scoring.score_resources`: the resources of skills the student is probably ready for and
@@ -123,10 +130,13 @@ class Placement:
 def choose_placement(engine: MasteryEngine, batch: MasteryBatch, k: int, *, rng: np.random.Generator,
                      constraints: ResolvedConstraints | None = None, randomesque: int = 5,
                      min_readiness: float = MIN_READINESS, now: float | np.ndarray | None = None,
-                     ready_place: ReadyPlace | None = None) -> Placement:
+                     ready_place: ReadyPlace | None = None, teaches: np.ndarray | None = None) -> Placement:
     """k placement questions per row of `batch` (module docstring); `constraints` carry the blocked items and
     resources, the teacher's assignment and pins (None: nothing blocked); `now` only for the predicted P(correct);
-    `ready_place`: the policy's ready-skill draw for the last place of a list of k >= 3 (None: questions only)."""
+    `ready_place`: the policy's ready-skill draw for the last place of a list of k >= 3 (None: questions only);
+    `teaches` (N, R): what each resource is expected to teach the student, -inf where it may not be shown: each
+    question comes with the resource of its skill that teaches most (None, or none of its skill showable: the
+    skill's core practice set, `entry_resources`)."""
     cat = engine.catalog
     n, n_items = len(batch), cat.n_items
     rows = np.arange(n)
@@ -181,6 +191,8 @@ def choose_placement(engine: MasteryEngine, batch: MasteryBatch, k: int, *, rng:
             skill = np.where(pool > 0, item_skill[np.maximum(item, 0)], -1)
             out_skill[:, j] = skill
             out_res[:, j] = np.where(pool > 0, entry[np.maximum(skill, 0)], -1)
+            if teaches is not None:
+                out_res[:, j] = _teaching_most(teaches, cat.resource_skill, skill, out_res[:, j])
             out_prop[:, j] = np.where(pool > 0, same / np.maximum(pool, 1), np.nan)
             out_item_prop[:, j] = np.where(pool > 0, 1.0 / np.maximum(same, 1), np.nan)
         out_item[:, j] = item
@@ -199,6 +211,17 @@ def choose_placement(engine: MasteryEngine, batch: MasteryBatch, k: int, *, rng:
         readiness=np.where(out_skill >= 0, ready[rows[:, None], safe_skill], np.nan),
         propensity=out_prop, item_propensity=out_item_prop, pinned=out_pinned, ready=out_ready,
     )
+
+
+def _teaching_most(teaches: np.ndarray, primary: np.ndarray, skill: np.ndarray, entry: np.ndarray) -> np.ndarray:
+    """(N,) per row, the resource whose primary skill is `skill[n]` with the largest `teaches[n]`, the `entry[n]` resource
+    (the skill's core practice set) when it ties; `entry[n]` where none may be shown (or the row has no question)."""
+    rows = np.arange(skill.size)
+    value = np.where(primary[None, :] == skill[:, None], teaches, -np.inf)
+    best = np.argmax(value, axis=1)
+    top = value[rows, best]
+    keep = (entry >= 0) & (value[rows, np.maximum(entry, 0)] >= top)  # a tie: the practice set, as before
+    return np.where(np.isfinite(top) & (skill >= 0) & ~keep, best, entry)
 
 
 def _give_to_ready_skill(place: ReadyPlace, primary: np.ndarray, used: np.ndarray, rng: np.random.Generator, j: int,
@@ -228,14 +251,18 @@ def _give_to_ready_skill(place: ReadyPlace, primary: np.ndarray, used: np.ndarra
     ready[rows, j] = True
 
 
-def placement_reason(catalog: Catalog, skill: int, n_responses: int, *, pinned: bool, assigned: bool | None) -> str:
-    """The plain-language reason of a placement question on `skill` (the student's responses so far: `n_responses`)."""
+def placement_reason(catalog: Catalog, skill: int, n_responses: int, *, pinned: bool, assigned: bool | None,
+                     teaches: bool = False) -> str:
+    """The plain-language reason of a placement question on `skill` (the student's responses so far: `n_responses`);
+    `teaches`: the resource beside it was chosen as the one of the skill that should teach the student most."""
     name = catalog.skill_names[skill]
     level = "your level yet" if n_responses == 0 else \
         f"your level well yet ({n_responses} answer{'' if n_responses == 1 else 's'} so far)"
     parts = ["Pinned by your teacher."] if pinned else []
     parts.append(f"Placement question on {name}: we don't know {level}; this question tells us the most about "
                  "where you stand, so that what comes next fits you.")
+    if teaches:
+        parts.append("It comes with the material on this skill that should teach you most now.")
     if assigned is True:
         parts.append("It is part of what your teacher assigned.")
     elif assigned is False:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from engine.catalog import Catalog
-from engine.catalog.schema import LEVELS, RESOURCE_KINDS
+from engine.catalog.schema import ADVANCED, LEVELS, RESOURCE_KINDS
 from engine.errors import ConfigError, DataError
 from engine.mastery import MasteryBatch, MasteryEngine, MasteryState
 from engine.recommend.config import COMPONENTS, RecommenderConfig
@@ -242,21 +242,30 @@ class Recommender:
     # ---- placement (cold start): rows whose level is not known yet get placement questions (placement.py) ----
     def _placement(self, batch: MasteryBatch, k: int, now: float | np.ndarray | None, constraints: TeacherConstraints | None,
                    rng: np.random.Generator) -> tuple[Placement, ResolvedConstraints, Scored | None]:
-        """The placement questions, with the policy's ready-skill draw in the last place of a list of k >= 3 among the
-        skills the student's answers unlocked (`placement.ReadyPlace`; the scoring it comes from is returned for the
-        explanation, None when not drawn)."""
+        """The placement questions, each with the resource of its skill that the policy expects to teach most where the
+        set's log measured what resources teach, and the policy's ready-skill draw in the last place of a list of k >= 3
+        among the skills the student's answers unlocked (`placement.ReadyPlace`); the policy's scoring is returned for
+        the explanation (None when neither needed it)."""
         resolved = resolve(constraints, self.catalog, self._resources_allowed, self._items_allowed)
-        scored, ready_place = None, None
+        ready_place = None
         unlocked = None if k < 3 or self.config.ready_skill_slots < 1 else \
             np.isfinite(became_ready_at(batch.last_practice, self.geometry.direct_pairs))  # by practice here
-        if unlocked is not None and unlocked.any():  # (a new student: nothing to score)
+        unlocked = unlocked if unlocked is not None and unlocked.any() else None  # (a new student has unlocked nothing)
+        scored = None
+        if unlocked is not None or self.progress.resources_measured:
             scored = score_resources(self.engine, batch, now, self.config, self.geometry, resolved, rng, self.progress)
+        if unlocked is not None:
             rows = np.arange(len(batch))[:, None]
             ready_place = ReadyPlace(np.where(unlocked[:, self.catalog.resource_skill], scored.ready_weight, 0.0),
                                      scored.items.item[rows, scored.target], scored.items.propensity[rows, scored.target],
                                      scored.ready_due)
+        teaches = None
+        if scored is not None and self.progress.resources_measured:  # else the practice set: what levels teach is assumed
+            advanced = self.catalog.resource_level == ADVANCED
+            showable = resolved.allowed[None, :] & (~advanced[None, :] | scored.advanced_ready)  # advanced at readiness only
+            teaches = np.where(showable, scored.gain_before_item, -np.inf)
         pl = choose_placement(self.engine, batch, k, rng=rng, constraints=resolved, randomesque=self.config.randomesque,
-                              now=now, ready_place=ready_place)
+                              now=now, ready_place=ready_place, teaches=teaches)
         return pl, resolved, scored
 
     def _choose_batch_placement(self, batch: MasteryBatch, place: np.ndarray, k: int, now: float | np.ndarray | None,
@@ -302,11 +311,14 @@ class Recommender:
                 break
             skill, item = int(pl.skills[0, j]), int(pl.items[0, j])
             assigned = None if resolved.assigned is None else bool(resolved.assigned[skill])
-            ready = scored is not None and bool(pl.ready[0, j])
+            ready = bool(pl.ready[0, j])
             comps = {name: 0.0 for name in COMPONENTS}
             if ready:  # the policy's own components for a ready skill's place
                 comps.update({name: float(values[0, r]) for name, values in scored.components.items()})
             comps["information"], comps["readiness"] = float(pl.information[0, j]), float(pl.readiness[0, j])
+            teaches = self.progress.resources_measured and not ready and not bool(pl.pinned[0, j])
+            if teaches:  # the resource beside the question: what it is expected to teach (weight 0 in a placement score)
+                comps["gain"] = float(scored.gain_before_item[0, r])
             item_p = float(pl.p_correct[0, j]) if ready and item >= 0 else None  # placement questions: none (schemas)
             if ready:
                 text = reason(cat, r, scored.status.p[0].tolist(), float(scored.status.p_now[0, skill]),
@@ -314,7 +326,8 @@ class Recommender:
                               on_fringe=bool(scored.status.fringe[0, skill]), guaranteed_advanced=False, item_p=item_p,
                               uses=int(self.effectiveness.count[r]), kept_for_ready_skill=True, value=self._value(r))
             else:
-                text = placement_reason(cat, skill, state.n_responses, pinned=bool(pl.pinned[0, j]), assigned=assigned)
+                text = placement_reason(cat, skill, state.n_responses, pinned=bool(pl.pinned[0, j]), assigned=assigned,
+                                        teaches=teaches)
             out.append(Recommendation(
                 rank=j + 1, resource_id=cat.resource_ids[r], title=self._titles[r], kind=RESOURCE_KINDS[cat.resource_kind[r]],
                 level=LEVELS[cat.resource_level[r]], skill_ids=self._resource_skill_ids[r],

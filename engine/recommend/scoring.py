@@ -123,6 +123,9 @@ class Scored:
     status: SkillStatus
     ready_weight: np.ndarray
     ready_due: np.ndarray | None = None
+    # (N, R) the expected gain before the paired item is drawn (the `gain` component without what that item's difficulty
+    # teaches): a function of the state alone, so a placement question paired by it keeps an exact propensity
+    gain_before_item: np.ndarray | None = None
 
 
 def ready_learn_rates(learn_rates: np.ndarray, progress: DifficultyProgress | None) -> np.ndarray:
@@ -202,6 +205,7 @@ def score_resources(engine: MasteryEngine, batch: MasteryBatch, now: float | np.
     skill_ready = np.exp(log_in_place @ engine.catalog.graph.direct.T.astype(float))  # (N, S) direct prerequisites in place
     target = geometry.target_skill(st.p, skill_ready)
     rows = np.arange(st.p.shape[0])[:, None]
+    gain_before_item = gain
     if law_gain is not None:  # the expected gain follows what the paired item's difficulty teaches, as the log showed
         paired = items.item[rows, target]
         gain = gain * np.where(paired >= 0, law_gain[rows, np.maximum(paired, 0)], 1.0)
@@ -220,7 +224,7 @@ def score_resources(engine: MasteryEngine, batch: MasteryBatch, now: float | np.
                                               constraints.allowed)
     weights = ready_weights(batch.last_practice, geometry.direct_pairs, probably_ready, primary)
     due = rotation_due(batch.n_responses, cat.n_skills, config.ready_rotation)[:, primary] if config.ready_rotation else None
-    return Scored(candidates, advanced_ready & candidates, target, components, items, st, weights, due)
+    return Scored(candidates, advanced_ready & candidates, target, components, items, st, weights, due, gain_before_item)
 
 
 def probably_ready_resources(st: SkillStatus, cat: Catalog, prereqs_probable: np.ndarray, candidates: np.ndarray,

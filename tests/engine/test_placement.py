@@ -15,6 +15,7 @@ from engine.catalog import demo_catalog, load_catalog
 from engine.mastery import MasteryBatch, MasteryEngine
 from engine.recommend import Recommender, RecommenderConfig, TeacherConstraints
 from engine.recommend.constraints import resolve
+from engine.recommend.learning import DifficultyProgress
 from engine.recommend.placement import PLACEMENT_SD, choose_placement, needs_placement
 from engine.recommend.scoring import score_resources
 
@@ -62,13 +63,57 @@ def test_hand_computed_information_at_theta_zero(tiny: MasteryEngine) -> None:
     rec = Recommender(tiny, RecommenderConfig(randomesque=1))
     recs = rec.recommend(tiny.new_state("new"), 3, rng=np.random.default_rng(0))
     assert [r.item_id for r in recs] == ["r3", "m1"]  # deep is never offered: P(m) = 0.05
-    assert [r.resource_id for r in recs] == ["r.practice_set", "m.practice_set"]  # the skill's core practice set
+    assert [r.resource_id for r in recs] == ["r.practice_set", "m.practice_set"]  # what the levels teach is only assumed
+    assert all("should teach you most" not in r.reason for r in recs)
     for r in recs:
         assert r.score == pytest.approx(by_hand[r.item_id], rel=1e-6)
         assert r.score == pytest.approx(sum(r.weights[c] * v for c, v in r.components.items()))
         assert r.propensity == 1.0 and r.item_propensity == 1.0  # a pool of one
         assert r.reason.startswith("Placement question") and "don't know your level yet" in r.reason
     assert recs[1].components["readiness"] == pytest.approx(0.6)  # P(r) of a new student
+
+
+def _measured(values: dict[str, float] | None = None) -> DifficultyProgress:
+    """Policy statistics of a set built from a log that recorded the resource behind each answer; `values`: measured
+    resource values (the rest average)."""
+    progress = DifficultyProgress()
+    progress.resource_value = {r: [v, 100, 0.0, 0.1, 0.0] for r, v in (values or {}).items()}
+    return progress
+
+
+def test_with_measured_resources_a_question_comes_with_what_teaches_most(tiny: MasteryEngine) -> None:
+    """A set whose log measured its resources (all average here): the resource beside each question is the one of its
+    skill with the largest expected gain (scoring: core work x readiness, remedial 0.6 whatever the readiness). r is a
+    root (readiness 1: core; the video and the practice set tie, so the practice set); m's readiness is the lower of
+    P(r) 0.6 and r's typical item's success at theta 0 (median a 1.1, b 0.1; variance theta_sd^2 + skill_spread^2 = 2):
+    sigmoid(-0.11 / sqrt(1 + pi 1.21 2 / 8)) = 0.480 < 0.6, so the remedial worked example. The questions and their
+    scores are those of the catalog's pairing."""
+    rec = Recommender(tiny, RecommenderConfig(randomesque=1), progress=_measured())
+    recs = rec.recommend(tiny.new_state("new"), 3, rng=np.random.default_rng(0))
+    assert [r.item_id for r in recs] == ["r3", "m1"]
+    assert [r.resource_id for r in recs] == ["r.practice_set", "m.worked_example"]
+    assert all(r.components["gain"] > 0 and "should teach you most" in r.reason and r.placement for r in recs)
+    assert recs[1].score == pytest.approx(fisher_3pl(0.0, 1.4, 0.2, 0.25), rel=1e-6)
+
+
+def test_a_question_comes_with_core_work_once_its_prerequisites_are_in_place(tiny: MasteryEngine) -> None:
+    """The question on m after six right answers on r (P(r) and r's success both well above 0.6, the remedial
+    efficacy): m's practice set; blocked there, m's video (the other core resource, which teaches as much); with both
+    blocked, the worked example; and where the log measured m's video at 1.5 times its level's average step, the video."""
+    state = tiny.new_state("s")
+    for t, item in enumerate(["r1", "r3", "r2"] * 2):
+        state = tiny.update(state, item, 1.0, float(t))
+    batch = MasteryBatch.stack([state])
+    batch.theta_sd[:] = 1.0  # still in placement, whatever these answers told
+    in_place = tiny.p_in_place(batch)[0, tiny.catalog.skill_index("r")]
+    assert in_place > 0.6
+    assigned = TeacherConstraints(assigned_skills=("m",))
+    for blocked, values, expected in (((), None, "m.practice_set"), (("m.practice_set",), None, "m.video"),
+                                      (("m.practice_set", "m.video"), None, "m.worked_example"),
+                                      ((), {"m.video": 1.5}, "m.video")):
+        rec = Recommender(tiny, RecommenderConfig(randomesque=1, blocked_resources=blocked), progress=_measured(values))
+        recs = rec.recommend(batch.state(0), 2, constraints=assigned, rng=np.random.default_rng(0))
+        assert [r.resource_id for r in recs if r.skill_ids == ("m",)] == [expected]
 
 
 def test_hand_computed_information_follows_the_estimate(tiny: MasteryEngine) -> None:
@@ -98,9 +143,11 @@ def test_blocked_items_and_resources_are_never_chosen(demo: MasteryEngine) -> No
         assert (choice.items[:, 0] >= 0).all() and ((choice.items >= 0) == (choice.resources >= 0)).all()
         seen_items |= {cat.item_ids[i] for i in choice.items.ravel() if i >= 0}
         seen_resources |= {cat.resource_ids[r] for r in choice.resources.ravel() if r >= 0}
+        question = choice.resources >= 0
+        assert (cat.resource_skill[choice.resources[question]] == cat.item_skill[choice.items[question]]).all()
     assert not seen_items & set(blocked_items)
     assert not seen_resources & (set(blocked_resources) | {"number_line.practice"})
-    assert {"gcf.video", "square_root.video"} & seen_resources  # a blocked practice set: the skill's other core resource
+    assert {r for r in seen_resources if r.startswith(("gcf.", "square_root."))}  # a blocked practice set: another of its skill
     one = rec.recommend(demo.new_state("x"), 5, constraints=teacher, rng=np.random.default_rng(0))
     assert len(one) == 5 and not {r.item_id for r in one} & set(blocked_items)
 
