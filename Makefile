@@ -25,12 +25,11 @@ run: $(STAMP)  # the port is checked first: a busy one fails before the demo tra
 	$(BIN)/equilearn demo-serve --host 127.0.0.1 --port $(PORT)
 
 # The tests run on every core (pytest-xdist), each test file on one worker so its module fixtures are built
-# once, and the Ray tests one after another on one worker (groups: tests/conftest.py); TEST_WORKERS=0 runs them
-# in this process (what a debugger wants).
+# once; TEST_WORKERS=0 runs them in this process (what a debugger wants).
 TEST_WORKERS ?= auto
 
 test: $(STAMP) refs-irt  # the pyirt and girth agreement tests call those reference envs
-	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 # Reference tools for the comparison benchmarks and agreement tests, each in its own venv under .refs/
 # (never imported by the project's process). Versions pinned; `make refs` also builds pyBKT 1.4.3 from

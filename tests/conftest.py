@@ -59,16 +59,3 @@ def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, no_leaked_set
     monkeypatch.setenv("MLFLOW_DISABLE_TELEMETRY", "true")
     return home
 
-
-
-RAY_TESTS = Path(__file__).resolve().parent / "distributed"  # each of these files starts its own local Ray cluster
-
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """For pytest-xdist's `--dist loadgroup` (`make test`): each test file is one group, so its module fixtures are built
-    once, as `loadfile` would; the Ray tests are one group between them, so two local Ray clusters never run at once on
-    the machine's two cores (side by side, each ran several times slower). Without xdist the marks do nothing."""
-    for item in items:
-        path = Path(str(item.path)).resolve()
-        group = "ray" if RAY_TESTS in path.parents else str(path)
-        item.add_marker(pytest.mark.xdist_group(group))
