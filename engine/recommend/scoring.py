@@ -6,7 +6,8 @@ remediation history of a student is not an input, so readiness alone decides wha
 Per resource, the "outside prerequisites" are the direct prerequisites of its skills that it does not
 itself cover (a remedial resource covering a skill and its prerequisites needs only their prerequisites).
 - candidate core/remedial resource: its skill is on the outer fringe (not mastered, direct prerequisites
-  in place) or due for review; remedial also when only its outside prerequisites are in place;
+  in place) or due for review; remedial also when only its outside prerequisites are in place; remedial only
+  while the skill is below `advanced_threshold` (a student ready to go beyond it is not sent back over it);
 - candidate advanced resource: its outside prerequisites are in place and its own skill is at least at
   `advanced_threshold` (ready for advanced work), whatever the student did before;
 - probe: while the ability estimate is uncertain (posterior SD above `probe_sd`), core resources of
@@ -162,6 +163,7 @@ def score_resources(engine: MasteryEngine, batch: MasteryBatch, now: float | np.
     active = st.fringe[:, primary] | st.review[:, primary]
     candidates = np.where(level == ADVANCED, advanced_ready, active)
     candidates |= (level == REMEDIAL) & outside_ok & ~st.mastered[:, primary]
+    candidates &= (level != REMEDIAL) | (p_primary < config.advanced_threshold)  # remedial work: not once ready to go beyond
     probing = batch.theta_sd > config.probe_sd
     prereqs_probable = prerequisites_at_least(st.p, config.probe_ready_threshold, cat)  # probes
     if probing.any():

@@ -81,6 +81,22 @@ def test_a_ready_student_is_offered_advanced_work_whatever_their_remediation_his
         assert any(r.level == "advanced" for r in top), [r.resource_id for r in top]
 
 
+def test_remedial_work_on_a_skill_stops_once_the_student_is_ready_to_go_beyond_it(catalog, engine) -> None:
+    """A skill at P(learned) 0.85 (above the advanced threshold 0.8, below mastery 0.95) gets core and advanced work
+    but no remedial work, whatever a measured contrast says remedial work is worth; a skill at 0.7 still gets its
+    remedial resources. (A set whose log measured remedial work at twice a core use's worth served remedial work to
+    ready students of the weaker group instead of their advanced offer: the simulated recommendation gate failed.)"""
+    state = knowing(engine, BASICS)
+    for skill, p in (("number_line", 0.85), ("prime", 0.7)):
+        k = catalog.skill_index(skill)
+        state.p_learned[k], state.evidence[k], state.last_practice[k] = p, 4, 10.0
+    rec = Recommender(engine)
+    rec.progress.remedial_contrast = {"ratio": 3.0, "difference": 0.5, "se": 0.05, "believed": 0.99}
+    levels = {(r.skill_ids[0], r.level) for r in all_candidates(rec, state)}
+    assert ("number_line", "remedial") not in levels
+    assert {("number_line", "core"), ("number_line", "advanced"), ("prime", "remedial"), ("prime", "core")} <= levels
+
+
 def test_the_advanced_slot_is_kept_when_scores_alone_would_not_offer_it(catalog, engine) -> None:
     weights = {"gain": 0.0, "exploration": 0.0, "diversity": 0.0}
     rec = Recommender(engine, RecommenderConfig(weights=weights, ensure_advanced_offer=True))
