@@ -41,6 +41,8 @@ METRIC_WORDS: dict[str, str] = {
     "ready_not_offered": "the share of lists shown to a ready student that held no advanced resource",
     "intervention_rate": "the share of students in a mastery band who received an intervention",
     "remedial_to_advanced": "among students who started on remedial material, the share offered advanced material later",
+    "remedial_to_advanced_once_ready": "among students who started on remedial material and were ready later, the share "
+                                       "offered advanced material later",
     "gain": "the learning gain (post minus pre)",
 }
 COMPARE_WORDS = {

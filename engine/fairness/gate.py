@@ -54,7 +54,7 @@ AUDIT_METRICS: dict[str, set[str]] = {
               "identity_delta_auc"},
     "dif": {"dif_c_items"},
     "recommendations": {"advanced_exposure", "weighted_advanced_exposure", "ready_not_offered", "intervention_rate",
-                        "remedial_to_advanced"},
+                        "remedial_to_advanced", "remedial_to_advanced_once_ready"},
     "outcomes": {"gain"},
 }
 VALUE_ONLY = {"abroca", "identity_delta_auc", "dif_c_items"}

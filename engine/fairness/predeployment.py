@@ -109,7 +109,7 @@ def _progress(model_set: Any) -> Any:
     return DifficultyProgress.from_dict(learned) if learned else None
 
 
-def _simulated_recommendations(model_set: Any, engine: Any, recommender: Any, opts: AuditOptions,
+def simulated_recommendations(model_set: Any, engine: Any, recommender: Any, opts: AuditOptions,
                                version: str | None) -> dict[str, Any]:
     """Gate what the set's policy serves to simulated learners. Simulated evidence costs only time, so when the
     gate cannot decide because groups are too small (INSUFFICIENT_EVIDENCE), the simulation is run again with
@@ -267,7 +267,7 @@ def audit_model_set(model_set: Any, *, responses: pl.DataFrame | None = None, ro
         return now
 
     t = time.perf_counter()
-    parts.gated["recommendations"] = _simulated_recommendations(model_set, engine, recommender, opts, version)
+    parts.gated["recommendations"] = simulated_recommendations(model_set, engine, recommender, opts, version)
     t = lap("recommendations_simulated", t)
     suite = None
     if opts.suite_students > 0 and opts.suite_settings:

@@ -21,7 +21,10 @@ Metrics, each by group with student-level bootstrap intervals, differences and d
 - `ready_not_offered`: share of lists served to a ready student that hold no advanced/enrichment resource;
 - `intervention_rate`: share of students in a band who received at least one intervention there;
 - `remedial_to_advanced`: among students whose first served resource was remedial, the share served
-  advanced material in a later list (movement out of the remedial track over time).
+  advanced material in a later list (movement out of the remedial track over time);
+- `remedial_to_advanced_once_ready`: the same among those of them who were served a later list while ready: whether
+  a student who started on remedial work moves on once ready, at equal readiness. The first also counts how many became
+  ready in the term, which the groups' starting points decide as much as the recommender.
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ from engine.fairness.metrics import RatioMetric
 from engine.fairness.validation import check_values, require_columns
 
 REQUIRED = ("student_id", "rank", "level", "kind", "mastery_band")
+ONCE_READY = "remedial_to_advanced_once_ready"
 
 
 @dataclass(frozen=True)
@@ -148,16 +152,21 @@ def audit_recommendations(
             skipped.append("remedial_to_advanced: needs a timestamp column to order what each student was served")
         else:
             ordered = rows.sort(["student_id", "timestamp", "rank"])
+            later = pl.col("timestamp") > pl.col("timestamp").first()
             movers = (ordered.group_by("student_id", maintain_order=True)
                       .agg(pl.col("remedial").first().alias("started_remedial"),
-                           pl.col("adv").filter(pl.col("timestamp") > pl.col("timestamp").first())
-                           .max().fill_null(0.0).alias("moved"))
+                           pl.col("adv").filter(later).max().fill_null(0.0).alias("moved"),
+                           pl.col("ready").filter(later).any().alias("became_ready"))
                       .filter(pl.col("started_remedial")))
-            if movers.height:
-                frames["remedial_to_advanced"] = MetricFrame(
-                    movers, [RatioMetric("remedial_to_advanced", "moved")], groups, **common)
-            else:
-                not_applicable["remedial_to_advanced"] = "no student of any group started on remedial material"
-                skipped.append("remedial_to_advanced: " + not_applicable["remedial_to_advanced"])
+            none_started = "no student of any group started on remedial material"
+            for name, table, empty in (
+                    ("remedial_to_advanced", movers, none_started),
+                    (ONCE_READY, movers.filter(pl.col("became_ready")), none_started if movers.is_empty() else
+                     "no student of any group who started on remedial material was ready later")):
+                if table.height:
+                    frames[name] = MetricFrame(table, [RatioMetric(name, "moved")], groups, **common)
+                else:
+                    not_applicable[name] = empty
+                    skipped.append(f"{name}: {empty}")
     return RecommendationAudit(frames, n_rows=rows.height, n_students=rows["student_id"].n_unique(), skipped=skipped,
                                reference=reference, not_applicable=not_applicable)

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.fairness import explain, svg
+from engine.fairness.recommendation_audit import ONCE_READY
 
 Block = tuple[Any, ...]
 
@@ -121,7 +122,7 @@ def _dif_blocks(payload: dict[str, Any]) -> list[Block]:
 
 def _recommendation_blocks(res: dict[str, Any], payload: dict[str, Any]) -> list[Block]:
     blocks: list[Block] = [("h2", "Recommendations: who is offered what")]
-    for family in ("exposure", "ready_not_offered", "intervention_rate", "remedial_to_advanced"):
+    for family in ("exposure", "ready_not_offered", "intervention_rate", "remedial_to_advanced", ONCE_READY):
         if family not in res:
             continue
         part = res[family]

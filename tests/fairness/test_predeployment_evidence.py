@@ -8,7 +8,7 @@ from types import SimpleNamespace
 
 from engine.catalog import demo_catalog
 from engine.fairness.gate import INSUFFICIENT
-from engine.fairness.predeployment import AuditOptions, _simulated_recommendations
+from engine.fairness.predeployment import AuditOptions, simulated_recommendations
 from engine.mastery import MasteryEngine
 from engine.recommend import Recommender
 
@@ -18,11 +18,11 @@ def test_more_learners_are_simulated_until_the_gate_can_decide() -> None:
     recommender = Recommender(engine)
     no_learned_statistics = SimpleNamespace(components={})
     tiny = AuditOptions(sim_students=12, sim_students_max=12, sim_steps=40)
-    alone = _simulated_recommendations(no_learned_statistics, engine, recommender, tiny, "v")
+    alone = simulated_recommendations(no_learned_statistics, engine, recommender, tiny, "v")
     assert alone["status"] == INSUFFICIENT  # 12 learners in two groups: each below the minimum size of 10
     assert alone["data"]["students_tried"] == [12]
 
-    grown = _simulated_recommendations(no_learned_statistics, engine, recommender,
+    grown = simulated_recommendations(no_learned_statistics, engine, recommender,
                                        AuditOptions(sim_students=12, sim_students_max=960, sim_steps=40), "v")
     tried = grown["data"]["students_tried"]
     assert tried[0] == 12 and all(b == min(2 * a, 960) for a, b in zip(tried, tried[1:]))

@@ -48,6 +48,39 @@ def test_metrics_by_hand() -> None:
     # only group A started on remedial material, and all of them were served advanced material later
     assert value[("remedial_to_advanced", None, "A", "remedial_to_advanced")] == pytest.approx(1.0)
     assert ("remedial_to_advanced", None, "B", "remedial_to_advanced") not in value
+    # ... and all of them were served while ready later (day 2, high band)
+    assert value[("remedial_to_advanced_once_ready", None, "A", "remedial_to_advanced_once_ready")] == pytest.approx(1.0)
+
+
+def _track(group: str, n: int, ready: int, moved: int) -> list[dict]:
+    """`n` students of `group` start on remedial work (day 1, low band); the first `ready` are served while ready on
+    day 2 (high band), the first `moved` of those advanced material; the rest stay in the mid band on remedial work."""
+    rows = []
+    for s in range(n):
+        sid = f"{group}{s}"
+        later = ("advanced" if s < moved else "core", "high") if s < ready else ("remedial", "mid")
+        rows += [{"student_id": sid, "timestamp": 1, "rank": 1, "level": "remedial", "kind": "practice", "mastery_band": "low"},
+                 {"student_id": sid, "timestamp": 2, "rank": 1, "level": later[0], "kind": "practice", "mastery_band": later[1]}]
+    return rows
+
+
+def test_moving_on_from_remedial_work_is_compared_among_those_who_became_ready() -> None:
+    """Of 100 remedial starters per group, A has 40 ready later, B 80, and 90% of the ready ones are moved to advanced
+    work: unconditionally A moves 36/100 against B's 72/100 (ratio 0.5, the groups' starting points), once ready both
+    0.9; the simulated gate compares the second and passes. With 12 of A's 40 ready students moved (0.3 against 0.9)
+    it fails."""
+    from engine.fairness.simulated import simulated_policy
+    roster = pl.DataFrame({"student_id": [f"{g}{s}" for g in "AB" for s in range(100)], "group": ["A"] * 100 + ["B"] * 100})
+    for moved_a, status in ((36, PASS), (12, FAIL)):
+        served = pl.DataFrame(_track("A", 100, 40, moved_a) + _track("B", 100, 80, 72))
+        audit = audit_recommendations(served, roster, "group", n_boot=200)
+        value = {(r["metric"], r["group"]): r["value"] for f in audit.frames.values() for r in f.by_group.iter_rows(named=True)}
+        assert value[("remedial_to_advanced", "A")] == pytest.approx(moved_a / 100)
+        assert value[("remedial_to_advanced", "B")] == pytest.approx(0.72)
+        assert value[("remedial_to_advanced_once_ready", "A")] == pytest.approx(moved_a / 40)
+        assert value[("remedial_to_advanced_once_ready", "B")] == pytest.approx(0.9)
+        payload = assemble(audit, simulated_policy())
+        assert payload["check_status"]["remedial_to_advanced_once_ready_ratio"] == status
 
 
 def _gate(served: pl.DataFrame, roster: pl.DataFrame, groups: str = "gender,ses") -> dict:

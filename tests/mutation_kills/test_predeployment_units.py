@@ -94,7 +94,7 @@ def test_progress_is_a_fresh_copy_of_the_learned_statistics() -> None:
         assert pre._progress(SimpleNamespace(components=components)) is None
 
 
-# ------------------------------------------------------------------ _simulated_recommendations
+# ------------------------------------------------------------------ simulated_recommendations
 class _Sim:
     """Recorders for make_world / run_policy / served_log / audit_served; `statuses` are the gate's answers in turn."""
 
@@ -139,7 +139,7 @@ def test_the_simulation_serves_the_sets_engine_config_and_learned_statistics(mon
     rec_policy = replace(simulated_policy(), name="recommendation policy under test")
     opts = pre.AuditOptions(sim_students=30, sim_students_max=100, sim_steps=7, sim_seed=5, recommendations_policy=rec_policy)
     learned = _learned()
-    payload = pre._simulated_recommendations(SimpleNamespace(components={"policy_learning": learned}), engine, recommender,
+    payload = pre.simulated_recommendations(SimpleNamespace(components={"policy_learning": learned}), engine, recommender,
                                              opts, "set/4")
     assert sim.worlds == [(engine.catalog, 30, 5)]
     assert len(sim.runs) == 1
@@ -156,7 +156,7 @@ def test_the_simulation_serves_the_sets_engine_config_and_learned_statistics(mon
 def test_without_learned_statistics_the_simulation_gets_none(monkeypatch: pytest.MonkeyPatch) -> None:
     sim = _Sim(monkeypatch, [FAIL])
     engine, recommender = _engine_and_recommender()
-    payload = pre._simulated_recommendations(SimpleNamespace(components={}), engine, recommender, pre.AuditOptions(), None)
+    payload = pre.simulated_recommendations(SimpleNamespace(components={}), engine, recommender, pre.AuditOptions(), None)
     assert sim.runs[0][4]["progress"] is None
     assert sim.worlds == [(engine.catalog, 500, 11)] and sim.runs[0][3] == 80  # the documented defaults
     assert sim.audits[0][2:] == (None, None)
@@ -169,7 +169,7 @@ def test_insufficient_evidence_doubles_the_learners_until_the_gate_decides(monke
     engine, recommender = _engine_and_recommender()
     learned = _learned()
     opts = pre.AuditOptions(sim_students=10, sim_students_max=1000, sim_steps=3, sim_seed=2)
-    payload = pre._simulated_recommendations(SimpleNamespace(components={"policy_learning": learned}), engine, recommender,
+    payload = pre.simulated_recommendations(SimpleNamespace(components={"policy_learning": learned}), engine, recommender,
                                              opts, "v")
     assert [n for _, n, _ in sim.worlds] == [10, 20, 40]  # stops at the first decided verdict (FAIL), not only PASS
     assert all(seed == 2 for _, _, seed in sim.worlds)
@@ -183,12 +183,12 @@ def test_the_learners_are_capped_at_the_maximum_and_the_last_verdict_stays(monke
     sim = _Sim(monkeypatch, [INSUFFICIENT] * 5, data={})
     engine, recommender = _engine_and_recommender()
     opts = pre.AuditOptions(sim_students=30, sim_students_max=100)
-    payload = pre._simulated_recommendations(SimpleNamespace(components={}), engine, recommender, opts, "v")
+    payload = pre.simulated_recommendations(SimpleNamespace(components={}), engine, recommender, opts, "v")
     assert [n for _, n, _ in sim.worlds] == [30, 60, 100]  # 120 is capped at 100, and 100 is the last try
     assert payload["status"] == INSUFFICIENT and payload["data"]["students_tried"] == [30, 60, 100]
     # already at the maximum: one simulation
     sim2 = _Sim(monkeypatch, [INSUFFICIENT] * 2, data={})
-    payload = pre._simulated_recommendations(SimpleNamespace(components={}), engine, recommender,
+    payload = pre.simulated_recommendations(SimpleNamespace(components={}), engine, recommender,
                                              pre.AuditOptions(sim_students=40, sim_students_max=40), "v")
     assert [n for _, n, _ in sim2.worlds] == [40] and payload["data"]["students_tried"] == [40]
 
@@ -434,7 +434,7 @@ class _Audit:
         self.recommendations = recommendations or {"status": PASS, "findings": []}
         self.suite, self.dif, self.model = suite, dif or {}, model or {"status": PASS, "findings": []}
         monkeypatch.setattr(pre, "served_policy", self.served_policy)
-        monkeypatch.setattr(pre, "_simulated_recommendations", self.simulated_recommendations)
+        monkeypatch.setattr(pre, "simulated_recommendations", self.simulated_recommendations)
         monkeypatch.setattr(pre, "learner_suite", self.learner_suite)
         monkeypatch.setattr(pre, "_dif", self.run_dif)
         monkeypatch.setattr(pre, "_model_audit", self.run_model)

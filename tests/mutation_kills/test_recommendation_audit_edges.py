@@ -141,10 +141,17 @@ def test_nothing_to_compare_is_not_applicable() -> None:
     served, roster = _served(seed=3)
     nothing = served.with_columns(pl.lit("core").alias("level"), pl.lit("mid").alias("mastery_band"))
     audit = audit_recommendations(nothing, roster, "g", min_group_size=1, n_boot=5)
+    none_started = "no student of any group started on remedial material"
     assert audit.not_applicable == {"ready_not_offered": "no list was served to a ready student, in any group",
-                                    "remedial_to_advanced": "no student of any group started on remedial material"}
+                                    "remedial_to_advanced": none_started, "remedial_to_advanced_once_ready": none_started}
     assert audit.skipped == ["ready_not_offered: no list was served to a ready student, in any group",
-                             "remedial_to_advanced: no student of any group started on remedial material"]
+                             f"remedial_to_advanced: {none_started}", f"remedial_to_advanced_once_ready: {none_started}"]
+    # remedial starters, none of them ready later: only the second has nothing to compare
+    never_ready = served.with_columns(pl.lit("remedial").alias("level"), pl.lit("mid").alias("mastery_band"))
+    later = audit_recommendations(never_ready, roster, "g", min_group_size=1, n_boot=5)
+    assert later.not_applicable["remedial_to_advanced_once_ready"] == ("no student of any group who started on remedial "
+                                                                       "material was ready later")
+    assert "remedial_to_advanced" in later.frames
     records = [e for e in audit.evidence() if e["kind"] == "not_applicable"]
     assert records == [{"kind": "not_applicable", "metric": m, "reason": r} for m, r in audit.not_applicable.items()]
     assert all(e["kind"] == "groups" and e["audit"] == "recommendations" for e in audit.evidence() if e not in records)
