@@ -95,12 +95,6 @@ class DifficultyProgress:
         """What the scorer multiplies the configured remedial efficacy by: the log's measured contrast, else 1."""
         return 1.0 if self.remedial_contrast is None else float(self.remedial_contrast["ratio"])
 
-    @property
-    def resources_measured(self) -> bool:
-        """True when the build's log recorded the resource behind each answer, so what resources teach was measured
-        (the values may all be average, where the log could not tell them apart)."""
-        return self.resource_value is not None
-
     def resource_multipliers(self, resource_ids: tuple[str, ...]) -> np.ndarray | None:
         """(R,) each resource's measured value for the catalog's `resource_ids` (1 where unmeasured), computed once per
         catalog; None without measured values."""

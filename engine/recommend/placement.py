@@ -19,15 +19,14 @@ Exposure control is randomesque (Kingsbury & Zara, as `items.py`): the question 
 `randomesque` most informative candidates, so each slot's propensity is exact: P(resource | the slots
 before) = (candidates of its skill in the pool) / pool, P(item | resource) = 1 / (candidates of its skill in
 the pool). Teacher-pinned resources come first (propensity 1), each with one of the most informative items
-of its own skill. Where the set's log measured what resources teach (`DifficultyProgress.resources_measured`), every
-question comes with the resource of its skill that the policy expects to teach the student most
-(`scoring.Scored.gain_before_item`: room left, readiness, the level's efficacy, remedial work not waiting for
-readiness, and the resource's measured value; advanced work only where the student is ready for it), a function of
-the state, so the propensities stay exact; otherwise, or with nothing to choose from, the skill's core practice set
-(else another core, then a remedial, then an advanced resource). The question is what places the student; the
+of its own skill. Every question comes with the resource of its skill that the policy expects to teach the student
+most (`scoring.Scored.gain_before_item`: room left, readiness, the level's efficacy, remedial work not waiting for
+readiness, and the resource's value where the set's log measured it; advanced work only where the student is ready for
+it), a function of the state, so the propensities stay exact; with nothing to choose from, the skill's core practice
+set (else another core, then a remedial, then an advanced resource). The question is what places the student; the
 resource beside it is a step of learning, and a core practice set on a skill the student is not ready for teaches
-little: paired by the policy, the suite's learners gained more in every setting where resources teach
-(docs/engine.md, "Cold start").
+little: paired by the policy, the suite's learners gained more wherever resources teach (docs/engine.md, "Cold
+start").
 
 Ready skills keep their place: a list of k >= 3 gives its last place (unless pinned) to the policy's ready-skill
 draw (`ReadyPlace`, from `scoring.score_resources`: the resources of skills the student is probably ready for and

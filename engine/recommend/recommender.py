@@ -241,29 +241,24 @@ class Recommender:
 
     # ---- placement (cold start): rows whose level is not known yet get placement questions (placement.py) ----
     def _placement(self, batch: MasteryBatch, k: int, now: float | np.ndarray | None, constraints: TeacherConstraints | None,
-                   rng: np.random.Generator) -> tuple[Placement, ResolvedConstraints, Scored | None]:
-        """The placement questions, each with the resource of its skill that the policy expects to teach most where the
-        set's log measured what resources teach, and the policy's ready-skill draw in the last place of a list of k >= 3
-        among the skills the student's answers unlocked (`placement.ReadyPlace`); the policy's scoring is returned for
-        the explanation (None when neither needed it)."""
+                   rng: np.random.Generator) -> tuple[Placement, ResolvedConstraints, Scored]:
+        """The placement questions, each with the resource of its skill that the policy expects to teach most, and the
+        policy's ready-skill draw in the last place of a list of k >= 3 among the skills the student's answers unlocked
+        (`placement.ReadyPlace`); the policy's scoring is returned for the explanation."""
         resolved = resolve(constraints, self.catalog, self._resources_allowed, self._items_allowed)
         ready_place = None
         unlocked = None if k < 3 or self.config.ready_skill_slots < 1 else \
             np.isfinite(became_ready_at(batch.last_practice, self.geometry.direct_pairs))  # by practice here
         unlocked = unlocked if unlocked is not None and unlocked.any() else None  # (a new student has unlocked nothing)
-        scored = None
-        if unlocked is not None or self.progress.resources_measured:
-            scored = score_resources(self.engine, batch, now, self.config, self.geometry, resolved, rng, self.progress)
+        scored = score_resources(self.engine, batch, now, self.config, self.geometry, resolved, rng, self.progress)
         if unlocked is not None:
             rows = np.arange(len(batch))[:, None]
             ready_place = ReadyPlace(np.where(unlocked[:, self.catalog.resource_skill], scored.ready_weight, 0.0),
                                      scored.items.item[rows, scored.target], scored.items.propensity[rows, scored.target],
                                      scored.ready_due)
-        teaches = None
-        if scored is not None and self.progress.resources_measured:  # else the practice set: what levels teach is assumed
-            advanced = self.catalog.resource_level == ADVANCED
-            showable = resolved.allowed[None, :] & (~advanced[None, :] | scored.advanced_ready)  # advanced at readiness only
-            teaches = np.where(showable, scored.gain_before_item, -np.inf)
+        advanced = self.catalog.resource_level == ADVANCED
+        showable = resolved.allowed[None, :] & (~advanced[None, :] | scored.advanced_ready)  # advanced at readiness only
+        teaches = np.where(showable, scored.gain_before_item, -np.inf)
         pl = choose_placement(self.engine, batch, k, rng=rng, constraints=resolved, randomesque=self.config.randomesque,
                               now=now, ready_place=ready_place, teaches=teaches)
         return pl, resolved, scored
@@ -316,7 +311,7 @@ class Recommender:
             if ready:  # the policy's own components for a ready skill's place
                 comps.update({name: float(values[0, r]) for name, values in scored.components.items()})
             comps["information"], comps["readiness"] = float(pl.information[0, j]), float(pl.readiness[0, j])
-            teaches = self.progress.resources_measured and not ready and not bool(pl.pinned[0, j])
+            teaches = not ready and not bool(pl.pinned[0, j])
             if teaches:  # the resource beside the question: what it is expected to teach (weight 0 in a placement score)
                 comps["gain"] = float(scored.gain_before_item[0, r])
             item_p = float(pl.p_correct[0, j]) if ready and item >= 0 else None  # placement questions: none (schemas)
