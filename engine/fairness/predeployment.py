@@ -110,7 +110,7 @@ def _progress(model_set: Any) -> Any:
 
 
 def simulated_recommendations(model_set: Any, engine: Any, recommender: Any, opts: AuditOptions,
-                               version: str | None) -> dict[str, Any]:
+                              version: str | None) -> dict[str, Any]:
     """Gate what the set's policy serves to simulated learners. Simulated evidence costs only time, so when the
     gate cannot decide because groups are too small (INSUFFICIENT_EVIDENCE), the simulation is run again with
     twice the students, up to `sim_students_max`: an auditor is not left without a verdict because the first
