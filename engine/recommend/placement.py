@@ -22,8 +22,9 @@ the pool). Teacher-pinned resources come first (propensity 1), each with one of 
 of its own skill. Every question comes with the resource of its skill that the policy expects to teach the student
 most (`scoring.Scored.gain_before_item`: room left, readiness, the level's efficacy, remedial work not waiting for
 readiness, and the resource's value where the set's log measured it; advanced work only where the student is ready for
-it), a function of the state, so the propensities stay exact; with nothing to choose from, the skill's core practice
-set (else another core, then a remedial, then an advanced resource). The question is what places the student; the
+it, remedial work not on a skill the student is ready to go beyond, as in the lists), a function of the state, so the
+propensities stay exact; with nothing to choose from, the skill's core practice set (else another core, then a
+remedial, then an advanced resource). The question is what places the student; the
 resource beside it is a step of learning, and a core practice set on a skill the student is not ready for teaches
 little: paired by the policy, the suite's learners gained more wherever resources teach (docs/engine.md, "Cold
 start").

@@ -25,7 +25,7 @@ from engine.recommend.learning import DifficultyProgress
 from engine.recommend.placement import (PLACEMENT_SD, PLACEMENT_WEIGHTS, Placement, ReadyPlace, choose_placement,
                                         needs_placement, placement_reason)
 from engine.recommend.ready import became_ready_at
-from engine.recommend.scoring import ResourceGeometry, Scored, score_resources
+from engine.recommend.scoring import ResourceGeometry, Scored, remedial_closed, score_resources
 from engine.recommend.selection import Selection, select
 
 
@@ -258,6 +258,7 @@ class Recommender:
                                      scored.ready_due)
         advanced = self.catalog.resource_level == ADVANCED
         showable = resolved.allowed[None, :] & (~advanced[None, :] | scored.advanced_ready)  # advanced at readiness only
+        showable &= ~remedial_closed(scored.status.p, self.catalog, self.config)
         teaches = np.where(showable, scored.gain_before_item, -np.inf)
         pl = choose_placement(self.engine, batch, k, rng=rng, constraints=resolved, randomesque=self.config.randomesque,
                               now=now, ready_place=ready_place, teaches=teaches)

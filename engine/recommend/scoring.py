@@ -163,7 +163,7 @@ def score_resources(engine: MasteryEngine, batch: MasteryBatch, now: float | np.
     active = st.fringe[:, primary] | st.review[:, primary]
     candidates = np.where(level == ADVANCED, advanced_ready, active)
     candidates |= (level == REMEDIAL) & outside_ok & ~st.mastered[:, primary]
-    candidates &= (level != REMEDIAL) | (p_primary < config.advanced_threshold)  # remedial work: not once ready to go beyond
+    candidates &= ~remedial_closed(st.p, cat, config)
     probing = batch.theta_sd > config.probe_sd
     prereqs_probable = prerequisites_at_least(st.p, config.probe_ready_threshold, cat)  # probes
     if probing.any():
@@ -227,6 +227,13 @@ def score_resources(engine: MasteryEngine, batch: MasteryBatch, now: float | np.
     weights = ready_weights(batch.last_practice, geometry.direct_pairs, probably_ready, primary)
     due = rotation_due(batch.n_responses, cat.n_skills, config.ready_rotation)[:, primary] if config.ready_rotation else None
     return Scored(candidates, advanced_ready & candidates, target, components, items, st, weights, due, gain_before_item)
+
+
+def remedial_closed(p: np.ndarray, cat: Catalog, config: RecommenderConfig) -> np.ndarray:
+    """(N, R) the remedial resources of skills whose P(learned) `p` (N, S) is at the advanced threshold: a student ready
+    to go beyond a skill is not sent back over it, whatever a log measured remedial work to teach (its advanced work is
+    what the equity rules offer there)."""
+    return (cat.resource_level == REMEDIAL)[None, :] & (p[:, cat.resource_skill] >= config.advanced_threshold)
 
 
 def probably_ready_resources(st: SkillStatus, cat: Catalog, prereqs_probable: np.ndarray, candidates: np.ndarray,

@@ -115,6 +115,25 @@ def test_a_question_comes_with_core_work_once_its_prerequisites_are_in_place(tin
         assert [r.resource_id for r in recs if r.skill_ids == ("m",)] == [expected]
 
 
+def test_a_question_on_a_skill_the_student_may_go_beyond_comes_without_remedial_work(tiny: MasteryEngine) -> None:
+    """As in the policy's lists: a log that measured remedial work at three times a core use pairs m's question with the
+    worked example while P(m) is 0.7, but not once it is 0.85 (the advanced threshold 0.8): then the practice set."""
+    progress = _measured()
+    progress.remedial_contrast = {"ratio": 3.0, "difference": 0.5, "se": 0.05, "believed": 0.99}
+    rec = Recommender(tiny, RecommenderConfig(randomesque=1), progress=progress)
+    m = tiny.catalog.skill_index("m")
+    for p_m, expected in ((0.7, "m.worked_example"), (0.85, "m.practice_set")):
+        state = tiny.new_state("s")
+        for t, item in enumerate(["r1", "r3", "r2"] * 2):
+            state = tiny.update(state, item, 1.0, float(t))
+        state.p_learned[m], state.evidence[m], state.last_practice[m] = p_m, 4, 5.0
+        batch = MasteryBatch.stack([state])
+        batch.theta_sd[:] = 1.0  # still in placement
+        recs = rec.recommend(batch.state(0), 2, constraints=TeacherConstraints(assigned_skills=("m",)),
+                             rng=np.random.default_rng(0))
+        assert [(r.resource_id, r.placement) for r in recs] == [(expected, True)]
+
+
 def test_hand_computed_information_follows_the_estimate(tiny: MasteryEngine) -> None:
     """At theta = 1.2 the hard, discriminating r2 is the most informative (by hand 0.604) and is chosen."""
     batch = tiny.new_batch(["s"])
