@@ -123,10 +123,10 @@ class Scored:
     items: ItemChoice
     status: SkillStatus
     ready_weight: np.ndarray
-    ready_due: np.ndarray | None = None
     # (N, R) the expected gain before the paired item is drawn (the `gain` component without what that item's difficulty
     # teaches): a function of the state alone, so a placement question paired by it keeps an exact propensity
-    gain_before_item: np.ndarray | None = None
+    gain_before_item: np.ndarray
+    ready_due: np.ndarray | None = None
 
 
 def ready_learn_rates(learn_rates: np.ndarray, progress: DifficultyProgress | None) -> np.ndarray:
@@ -226,7 +226,7 @@ def score_resources(engine: MasteryEngine, batch: MasteryBatch, now: float | np.
                                               constraints.allowed)
     weights = ready_weights(batch.last_practice, geometry.direct_pairs, probably_ready, primary)
     due = rotation_due(batch.n_responses, cat.n_skills, config.ready_rotation)[:, primary] if config.ready_rotation else None
-    return Scored(candidates, advanced_ready & candidates, target, components, items, st, weights, due, gain_before_item)
+    return Scored(candidates, advanced_ready & candidates, target, components, items, st, weights, gain_before_item, due)
 
 
 def remedial_closed(p: np.ndarray, cat: Catalog, config: RecommenderConfig) -> np.ndarray:
