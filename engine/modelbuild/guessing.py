@@ -22,8 +22,7 @@ import polars as pl
 
 from engine.catalog import Catalog
 from engine.mastery import MasteryEngine
-from engine.mastery.adapters import irt_ability
-from engine.modelbuild.bank import fit_bank
+from engine.modelbuild.bank import fit_bank, served_ability
 from engine.modelbuild.fitting import Fitter
 from engine.modelbuild.predictor import BEYOND_NOISE_Z, sample_students, smallest_replay_loss
 
@@ -58,9 +57,12 @@ def choose_irt_model(catalog: Catalog, train: pl.DataFrame, held_out: pl.DataFra
     fitted_on = sample_students(train, CHECK_STUDENTS, seed)
     engines = {}
     for model in (NULL_MODEL, GUESSING_MODEL):
-        ability = irt_ability(fit_bank(catalog, fitted_on, model, standard_errors="none", fit=fit, tol=CHECK_TOL,
-                                       **bank_options).model)
-        engines[model] = MasteryEngine(ability.apply_to(catalog), ability_model=ability)  # the IRT side alone is scored
+        bank = fit_bank(catalog, fitted_on, model, standard_errors="none", fit=fit, tol=CHECK_TOL, **bank_options)
+        if bank.model is None:  # no item has enough answers among these students: nothing to compare
+            return GuessingChoice(NULL_MODEL, {}, f"no item has {bank_options['min_responses']} answers among the check's "
+                                                  "training students: 2PL, as assumed without evidence")
+        ability, served = served_ability(bank, catalog)
+        engines[model] = MasteryEngine(served, ability_model=ability)  # the IRT side alone is scored
     chosen, losses = smallest_replay_loss(engines, held_out, lambda held: held.p_irt, null=NULL_MODEL, z=z, seed=seed)
     if chosen == GUESSING_MODEL:
         return GuessingChoice(GUESSING_MODEL, losses, f"the 3PL bank's held-out log-loss is below the 2PL's by more than "

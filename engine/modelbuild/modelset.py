@@ -37,7 +37,8 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from engine.modelbuild.bank import MIN_RESPONSES, PRIOR_A, PRIOR_B, BankFit, calibration_answers, fit_bank
+from engine.modelbuild.bank import (MIN_RESPONSES, PRIOR_A, PRIOR_B, BankFit, calibration_answers, fit_bank, served_ability,
+                                    uncalibrated_note)
 from engine.modelbuild.data import PreparedLog, prepare_log
 from engine.modelbuild.diagnostics import Diagnostics
 from engine.modelbuild.fitting import LOCAL, Fitter
@@ -51,7 +52,7 @@ from engine.catalog import Catalog
 from engine.errors import ConfigError, DataError
 from engine.evaluation.splits import split_students
 from engine.mastery import MasteryConfig, MasteryEngine
-from engine.mastery.adapters import bkt_skills, irt_ability
+from engine.mastery.adapters import bkt_skills
 from engine.recommend import RecommenderConfig
 from engine.recommend.outcomes import measure_effectiveness
 from engine.registry.model_set import content_sha256
@@ -105,8 +106,7 @@ def fit_components(catalog: Catalog, responses: pl.DataFrame, *, irt_model: str,
     except ValueError as exc:
         raise DataError(f"skill model (BKT) cannot be fitted: {exc}") from None
     t2 = time.perf_counter()
-    ability = irt_ability(bank.model)
-    served = ability.apply_to(catalog)  # the bank's (a, b, c) for the items it holds, as from_components does
+    ability, served = served_ability(bank, catalog)  # the bank's (a, b, c) for the items it holds, as from_components does
     chosen = {} if stability_days is None else {"stability_days": float(stability_days)}
     if claim_stability_days is not None:
         chosen["claim_stability_days"] = float(claim_stability_days)
@@ -399,6 +399,8 @@ def _diagnostics(catalog: Catalog, prepared: PreparedLog, fitted: Fitted, min_it
                      f"the IRT predictions: {tried}); {guessing.reason}")
     if fitted.bank_note is not None:
         notes.append(fitted.bank_note)
+    if (uncalibrated := uncalibrated_note(bank, min_item_responses)) is not None:
+        notes.append(uncalibrated)
     notes.extend(learning_notes)
     if prepared.n_unknown_resource_rows:
         notes.append(f"kept {prepared.n_unknown_resource_rows:,} answers without their resource_id: they name "

@@ -515,3 +515,28 @@ def test_retagged_catalog_moves_only_the_named_items():
     assert catalog.retagged({}) is catalog
     with pytest.raises(NotFoundError, match="not in catalog"):
         catalog.retagged({"no-such-item": skill})
+
+
+def test_a_log_too_short_to_calibrate_any_item_still_builds_a_set_that_recommends(world):
+    """No item with --min-item-responses answers (a large catalog and a short log: the build used to stop): the set serves
+    the catalog's item parameters on the catalog's own scale (a N(0, 1) population), fits the rest from the log, says so,
+    and a new student gets a placement list from it."""
+    from engine.runtime.modelset import build_policy
+
+    log = load(world.log, "generic").train
+    most = int(log.group_by("item_id").len()["len"].max())  # the log's best-answered item, counted here
+    catalog = load_catalog(world.catalog)
+    model_set, diagnostics = build_model_set(catalog, log, min_item_responses=most + 1)  # auto model and predictor
+    mastery = model_set.components["mastery"]
+    assert mastery["ability_model"]["kind"] == "grid-eap" and mastery["skill_model"]["kind"] == "models.bkt"
+    engine = served_engine(model_set)
+    assert (engine.ability_model.prior_mean, engine.ability_model.prior_sd) == (0.0, 1.0)
+    for column in ("item_a", "item_b", "item_c"):
+        np.testing.assert_array_equal(getattr(engine.catalog, column), getattr(catalog, column))
+    assert diagnostics.n_calibrated == 0 and len(diagnostics.low_data_items) == catalog.n_items
+    assert diagnostics.irt_model == "2pl"  # nothing to compare a 3PL bank with
+    [note] = [n for n in diagnostics.notes if n.startswith("item bank: no catalog item")]
+    assert f"has {most + 1} or more responses in the log (most: {most})" in note
+    engine, recommender = build_policy(catalog, model_set.components)
+    [first, *_] = recommender.recommend_dicts(engine.new_state("brand-new"), k=3)
+    assert first["placement"] and first["item_id"] in catalog.item_ids
