@@ -349,6 +349,10 @@ def summary_lines(report: dict[str, Any]) -> list[str]:
             undecided = [f"{check}: {part.get('check_notes', {}).get(check, check_status.lower())}"
                          for check, check_status in part.get("check_status", {}).items() if check_status != PASS]
             lines += [f"    {line}" for line in undecided or part.get("findings", [])[:3]]
+            tried = (part.get("data") or {}).get("students_tried") or []
+            if status == INSUFFICIENT and tried:  # simulated evidence costs only time: say how to get more
+                lines.append(f"    simulated {', '.join(f'{n:,}' for n in tried)} students; more evidence: run again with "
+                             f"--sim-students-max {2 * tried[-1]}")
     suite = report.get("learner_suite")
     if suite:
         lines.append(f"  learner suite ({suite['students']} students x {suite['steps']} steps, evidence): "

@@ -98,3 +98,19 @@ def test_summary_lines_fall_back_to_findings_and_skip_an_empty_suite() -> None:
         f"  {'other':<24} FAIL",
         "  0.0 s",
     ]
+
+
+def test_an_undecided_simulated_gate_says_how_many_students_it_simulated_and_how_to_get_more() -> None:
+    """Simulated evidence costs only time: an INSUFFICIENT_EVIDENCE recommendations part names the simulations it ran
+    and the option that runs a larger one (twice the last); a part that decided says nothing of it."""
+    report = _report()
+    report["part_status"] = {"recommendations": INSUFFICIENT, "model": FAIL}
+    note = "only suppressed groups: too few students to decide"
+    tried = {"students_tried": [500, 1000, 2000, 4000]}
+    report["parts"] = {"recommendations": {"check_status": {"once_ready": INSUFFICIENT}, "check_notes": {"once_ready": note},
+                                           "data": tried},
+                       "model": {"check_status": {"auc": FAIL}, "check_notes": {}, "data": tried}}
+    lines = summary_lines(report)
+    assert lines[1:6] == [f"  {'recommendations':<24} INSUFFICIENT_EVIDENCE", f"    once_ready: {note}",
+                          "    simulated 500, 1,000, 2,000, 4,000 students; more evidence: run again with --sim-students-max 8000",
+                          f"  {'model':<24} FAIL", "    auc: fail"]
