@@ -175,9 +175,7 @@ def run_shape(shape: Shape, workdir: Path, code: Path | None) -> Outcome:
         outcome.audit_s = platform.timings["model audit"]
         verdict = outcome.verdict
         if verdict == "INSUFFICIENT_EVIDENCE":
-            done = platform.run("model audit (larger)", ["model", "audit", "--file", str(model_set), "--sim-students-max",
-                                                         str(UNDECIDED_RETRY)], ok=(0, 1, 2))
-            verdict = {0: "PASS", 1: "FAIL", 2: "INSUFFICIENT_EVIDENCE"}[done.returncode]
+            verdict, _ = platform.audit(model_set, ("--sim-students-max", str(UNDECIDED_RETRY)), "model audit (larger)")
             outcome.retry = f"{verdict} ({platform.timings['model audit (larger)']:.0f} s)"
         key = platform.create_key()
         with Server(platform, model_set, verdict) as server:

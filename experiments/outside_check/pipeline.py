@@ -120,10 +120,11 @@ class Platform:
                                         "--format", "generic", "--out", str(out)])
         return done.stdout
 
-    def audit(self, model_set: Path) -> tuple[str, str]:
-        """``equilearn model audit --file``: the verdict (PASS, FAIL, INSUFFICIENT_EVIDENCE from exit 0, 1, 2;
-        ``crashed`` when it exits 1 with a traceback, which records nothing) and its output."""
-        done = self.run("model audit", ["model", "audit", "--file", str(model_set)], ok=(0, 1, 2))
+    def audit(self, model_set: Path, extra: tuple[str, ...] = (), name: str = "model audit") -> tuple[str, str]:
+        """``equilearn model audit --file`` (and the options `extra`, timed as `name`): the verdict (PASS, FAIL,
+        INSUFFICIENT_EVIDENCE from exit 0, 1, 2; ``crashed`` when it exits 1 with a traceback, which records nothing)
+        and its output."""
+        done = self.run(name, ["model", "audit", "--file", str(model_set), *extra], ok=(0, 1, 2))
         text = done.stdout + done.stderr
         if done.returncode == 1 and "Traceback (most recent call last)" in text:
             return "crashed", text
