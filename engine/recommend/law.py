@@ -117,13 +117,20 @@ class LearningLaw:
         the band's difference from it times tau^2 / (tau^2 + se^2), tau^2 the bands' variance beyond their noise,
         max(0, (Q - (K - 1)) / (sum w - sum w^2 / sum w)) with w = 1 / se^2 and Q = sum w (gamma - m)^2 around the
         precision-weighted mean m (DerSimonian & Laird 1986). A band the log cannot tell from the others is served
-        as the average step, neither favoured nor written off."""
-        gamma, se = np.asarray(self.gamma, dtype=float), np.maximum(np.asarray(self.se, dtype=float), 1e-9)
-        w = 1.0 / se**2
-        mean = float((w * gamma).sum() / w.sum())
-        q = float((w * (gamma - mean) ** 2).sum())
-        tau2 = max(0.0, (q - (gamma.size - 1)) / (w.sum() - (w**2).sum() / w.sum()))
-        return self.average + tau2 / (tau2 + se**2) * (gamma - self.average)
+        as the average step, neither favoured nor written off. So is a band whose SE the fit could not measure (0 or not
+        finite: a band of a few steps from one student, whose clustered SE collapses); it carries no weight in tau^2,
+        which, with fewer than two measured bands, is 0."""
+        gamma, se = np.asarray(self.gamma, dtype=float), np.asarray(self.se, dtype=float)
+        measured = np.isfinite(se) & (se > 0)
+        if measured.sum() < 2:
+            return np.full(gamma.shape, self.average)
+        g, w = gamma[measured], 1.0 / se[measured] ** 2
+        mean = float((w * g).sum() / w.sum())
+        q = float((w * (g - mean) ** 2).sum())
+        tau2 = max(0.0, (q - (g.size - 1)) / (w.sum() - (w**2).sum() / w.sum()))
+        weight = np.zeros(gamma.shape)
+        weight[measured] = tau2 / (tau2 + se[measured] ** 2)
+        return self.average + weight * (gamma - self.average)
 
     def expected_multiplier(self, mean: np.ndarray, var: np.ndarray, a: np.ndarray, b: np.ndarray,
                             c: np.ndarray) -> np.ndarray:

@@ -79,6 +79,21 @@ def test_multiplier_prefers_the_band_that_teaches_and_is_neutral_without_evidenc
     assert np.all(too_few.multiplier(np.array([0.1, 0.5])) == 1.0)
 
 
+def test_a_band_whose_se_the_fit_could_not_measure_is_served_as_the_average_step() -> None:
+    """A band of two steps from one student gets a clustered SE of 0 (seen on a 40-student log): it was taken as
+    infinitely precise, the shrinkage divided 0 by 0 and every band's multiplier came out NaN. By hand: the last band
+    carries no weight; the other five are the first test's bands 1-5 (0.0, 0.05, 0.25, 0.15, 0.0 at SE 0.01): mean
+    0.09, Q = 10,000 x 0.047 = 470, tau^2 = (470 - 4) / (50,000 - 10,000) = 0.01165, shrink 0.01165 / 0.01175."""
+    law = LearningLaw(BAND_EDGES, (0.0, 0.05, 0.25, 0.15, 0.0, 0.7), (0.01,) * 5 + (0.0,), (1000,) * 5 + (2,))
+    shrink = 0.01165 / 0.01175
+    average = law.average  # (50 + 250 + 150 + 2 x 0.7) / 5002
+    expected = [average + shrink * (g - average) for g in (0.0, 0.05, 0.25, 0.15, 0.0)] + [average]
+    assert law.shrunk_gamma == pytest.approx(expected, abs=1e-9)
+    assert np.all(np.isfinite(law.band_multipliers)) and int(np.argmax(law.band_multipliers)) == 2
+    one_measured = LearningLaw(BAND_EDGES, (0.0, 0.3, 0.0, 0.0, 0.0, 0.0), (0.0, 0.01, 0.0, 0.0, 0.0, 0.0), (100,) * 6)
+    assert one_measured.shrunk_gamma == pytest.approx([one_measured.average] * 6)  # nothing to tell the bands apart by
+
+
 def test_a_law_whose_bands_differ_no_more_than_their_noise_is_served_flat() -> None:
     """Fits `model build` made in the outside world (experiments/outside_check/world.py, world seed 7, peak 65%, a
     random-practice log of 300 students x 60 steps). With 30 skills the bands differ by about what their standard
