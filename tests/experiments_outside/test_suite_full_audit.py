@@ -56,3 +56,8 @@ def test_one_small_row_has_a_verdict_for_every_part() -> None:
     assert row["same_as_build_log"] is False
     assert row["model"]["n_students"] == 40
     assert row["dif"]["tested"] <= row["dif"]["items"] and row["dif"]["class_c"] <= row["dif"]["tested"]
+    # the first / later split re-adds to the model audit's own observed-minus-predicted per group (its replay, its mean)
+    audited = row["model"]["values"]["under_over_estimation"]
+    for group, split in row["residual_by_first_answer"].items():
+        whole = split["share_first"] * split["first"] + (1 - split["share_first"]) * split["later"]
+        assert whole == pytest.approx(audited[group]["value"], abs=1e-9)
