@@ -95,7 +95,8 @@ def residual_by_first_answer(model_set: Any, catalog: Catalog, log: pl.DataFrame
     first = np.zeros(pair.size, dtype=bool)
     first[np.unique(pair, return_index=True)[1]] = True  # the log is in time order within each student
     residual = held.y - held.blend(engine.config.irt_weight)
-    return {str(g): {"first": float(residual[(group == g) & first].mean()), "later": float(residual[(group == g) & ~first].mean()),
+    return {str(g): {"first": float(residual[(group == g) & first].mean()),
+                     "later": float(residual[(group == g) & ~first].mean()),
                      "share_first": float(first[group == g].mean())} for g in np.unique(group)}
 
 

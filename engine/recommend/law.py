@@ -106,8 +106,9 @@ class LearningLaw:
     @cached_property
     def band_multipliers(self) -> np.ndarray:
         """(K,) each band's learning (`shrunk_gamma`, clipped at 0) over the log's average step; computed once per
-        law (every recommendation reads it), read-only."""
-        out = np.maximum(self.shrunk_gamma, 0.0) / self.average
+        law (every recommendation reads it), read-only; all 1 for a law that is not informative, as `multiplier` serves
+        it."""
+        out = np.maximum(self.shrunk_gamma, 0.0) / self.average if self.informative else np.ones(len(self.gamma))
         out.flags.writeable = False
         return out
 
@@ -115,7 +116,8 @@ class LearningLaw:
     def shrunk_gamma(self) -> np.ndarray:
         """(K,) each band's learning believed as far as the log tells the bands apart: the log's average step plus
         the band's difference from it times tau^2 / (tau^2 + se^2), tau^2 the bands' variance beyond their noise,
-        max(0, (Q - (K - 1)) / (sum w - sum w^2 / sum w)) with w = 1 / se^2 and Q = sum w (gamma - m)^2 around the
+        max(0, (Q - (K - 1)) / (sum w - sum w^2 / sum w)) with w = 1 / se^2 (the denominator taken as 2 sum_{i<j} w_i w_j
+        / sum w, which does not cancel to 0 when one band's w dwarfs the others') and Q = sum w (gamma - m)^2 around the
         precision-weighted mean m (DerSimonian & Laird 1986). A band the log cannot tell from the others is served
         as the average step, neither favoured nor written off. So is a band whose SE the fit could not measure (0 or not
         finite: a band of a few steps from one student, whose clustered SE collapses); it carries no weight in tau^2,
@@ -127,7 +129,8 @@ class LearningLaw:
         g, w = gamma[measured], 1.0 / se[measured] ** 2
         mean = float((w * g).sum() / w.sum())
         q = float((w * (g - mean) ** 2).sum())
-        tau2 = max(0.0, (q - (g.size - 1)) / (w.sum() - (w**2).sum() / w.sum()))
+        pairs = 2.0 * float(np.triu(np.outer(w, w), 1).sum()) / float(w.sum())  # sum w - sum w^2 / sum w, no cancelling
+        tau2 = max(0.0, (q - (g.size - 1)) / pairs)
         weight = np.zeros(gamma.shape)
         weight[measured] = tau2 / (tau2 + se[measured] ** 2)
         return self.average + weight * (gamma - self.average)

@@ -92,6 +92,13 @@ def test_a_band_whose_se_the_fit_could_not_measure_is_served_as_the_average_step
     assert np.all(np.isfinite(law.band_multipliers)) and int(np.argmax(law.band_multipliers)) == 2
     one_measured = LearningLaw(BAND_EDGES, (0.0, 0.3, 0.0, 0.0, 0.0, 0.0), (0.0, 0.01, 0.0, 0.0, 0.0, 0.0), (100,) * 6)
     assert one_measured.shrunk_gamma == pytest.approx([one_measured.average] * 6)  # nothing to tell the bands apart by
+    # a band measured far more precisely than the others (SE 1e-9 against 0.3) dwarfs their weights: sum w - sum w^2 /
+    # sum w cancelled to 0 in floating point and tau^2 came out infinite (NaN again); the pairwise form stays finite
+    dwarfing = LearningLaw(BAND_EDGES, (0.3, 0.1, 0.4, 0.2, 0.5, 0.01), (0.3, 0.3, 0.25, 0.3, 0.3, 1e-9),
+                           (300,) * 3 + (200, 100, 5))
+    assert np.all(np.isfinite(dwarfing.band_multipliers))
+    flat = LearningLaw(BAND_EDGES, (-0.01,) * 6, (0.01,) * 6, (1000,) * 6)  # no learning on average: not informative
+    assert np.array_equal(flat.band_multipliers, np.ones(6))
 
 
 def test_a_law_whose_bands_differ_no_more_than_their_noise_is_served_flat() -> None:
