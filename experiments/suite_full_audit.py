@@ -33,13 +33,13 @@ import polars as pl
 from engine.catalog import Catalog, load_catalog
 from engine.fairness.gate import FAIL, INSUFFICIENT
 from engine.fairness.predeployment import AuditOptions, audit_model_set, served_policy
-from engine.modelbuild import build_model_set
 from engine.modelbuild.predictor import sequential_predictions
 from engine.simulate.suite import SETTINGS, Setting, random_practice_log, setting_by_name
 from experiments.suite_cli import RESULTS
+from experiments.suite_set_gate import suite_built_set
 
 STEPS = 60  # random-practice steps per log student, as suite_set_gate
-BUILD_OFFSET, AUDIT_OFFSET = 10_000, 20_000  # log seeds: seed + offset (the build log's is suite_set_gate's)
+AUDIT_OFFSET = 20_000  # the audit log's seed: seed + offset (the build log's, seed + 10,000, is suite_set_gate's)
 GROUP = "group"
 MODEL_METRICS = ("auc_shortfall", "under_over_estimation", "abroca", "identity_predictiveness")
 
@@ -105,10 +105,8 @@ def audit_row(setting_name: str, seed: int, log_students: int, audit_students: i
     """The full pre-deployment audit of the set built from one setting's log, on a newer log of other students."""
     setting = setting_by_name(setting_name)
     catalog = load_catalog(None)
-    world = setting.world(catalog, log_students, seed)
-    build_log = random_practice_log(setting, catalog, log_students, steps, seed + BUILD_OFFSET, content=world, resources=True)
     started = time.perf_counter()
-    model_set, _ = build_model_set(catalog, build_log, predictor="auto", seed=seed)
+    world, model_set = suite_built_set(setting, catalog, log_students, seed, steps)
     build_seconds = time.perf_counter() - started
     audit_log = random_practice_log(setting, catalog, audit_students, steps, seed + AUDIT_OFFSET, content=world, resources=True)
     roster = log_roster(setting, catalog, audit_students, seed + AUDIT_OFFSET)

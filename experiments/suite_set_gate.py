@@ -19,22 +19,30 @@ import os
 import time
 from typing import Any
 
-from engine.catalog import load_catalog
+from engine.catalog import Catalog, load_catalog
 from engine.fairness.predeployment import AuditOptions, served_policy, simulated_recommendations
 from engine.modelbuild import build_model_set
-from engine.simulate.suite import SETTINGS, random_practice_log
+from engine.simulate.suite import SETTINGS, Setting, random_practice_log, setting_by_name
+from engine.simulate.world import World
 from experiments.suite_cli import write_results
 
 CHECKS = (("advanced_exposure_ratio", min), ("ready_not_offered_gap", max), ("remedial_to_advanced_once_ready_ratio", min))
 
 
+def suite_built_set(setting: Setting, catalog: Catalog, log_students: int, seed: int, steps: int = 60
+                    ) -> tuple[World, Any]:
+    """The content world of `seed` and the set `model build` makes from a random-practice log of `log_students` other
+    students on it (seed + 10,000; the resource behind each answer recorded): what a platform of that setting serves."""
+    world = setting.world(catalog, log_students, seed)
+    log = random_practice_log(setting, catalog, log_students, steps, seed + 10_000, content=world, resources=True)
+    model_set, _ = build_model_set(catalog, log, predictor="auto", seed=seed)
+    return world, model_set
+
+
 def gate_row(setting_name: str, log_students: int, seed: int) -> dict[str, Any]:
     """The simulated recommendation verdict of the set built from one setting's random-practice log."""
-    setting = next(s for s in SETTINGS if s.name == setting_name)
     catalog = load_catalog(None)
-    world = setting.world(catalog, log_students, seed)
-    log = random_practice_log(setting, catalog, log_students, 60, seed + 10_000, content=world, resources=True)
-    model_set, _ = build_model_set(catalog, log, predictor="auto", seed=seed)
+    _, model_set = suite_built_set(setting_by_name(setting_name), catalog, log_students, seed)
     _, engine, recommender = served_policy(model_set, catalog)
     payload = simulated_recommendations(model_set, engine, recommender, AuditOptions(suite_students=0), None)
     worst = {}
