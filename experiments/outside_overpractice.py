@@ -14,7 +14,14 @@ The oracle's share of steps on mastered skills is printed beside ours: in a worl
 mastered skill still teaches, the oracle spends steps there too. Last, by how many times the student had already
 answered an item of the practised (true) skill during the run: the share of all steps that land on a mastered skill
 there, and how many of the steps on mastered skills are on a skill mastered before the run (what a policy must
-discover) rather than during it (what it must notice).
+discover) rather than during it (what it must notice). Then per prior-achievement quartile (the students ranked by
+their mastery before the run, as the outside check ranks them): the gain under equilearn and under the gated
+curriculum, the share of steps on mastered skills under equilearn, the curriculum and the oracle, how many of
+equilearn's steps on mastered skills were on a skill mastered before the run, and the served prediction against the
+true success on the first answer of a skill in the run and on the later ones, and at the end the engine's success on
+each practised skill's typical item against its true level, over every skill practised (not only those chosen).
+Where the outside check's quartile claim fails it fails in the upper quartiles (`outside_variants.md`); this says
+where their steps go and whether the predictions the choices rest on are biased for them.
 
     PYTHONPATH=. .venv/bin/python -m experiments.outside_overpractice --out experiments/results/outside_overpractice.md
 
@@ -29,7 +36,8 @@ import numpy as np
 
 from engine.catalog.schema import LEVELS
 from engine.recommend.learning import BAND_EDGES, band_of
-from experiments.outside_check.driver import local_runs, run_policy
+from experiments.outside_check.driver import Run, local_runs, run_policy
+from experiments.outside_check.stats import quartiles
 from experiments.outside_check.world import Learners, World
 from experiments.outside_inproc import EquilearnInProcess, cohort_setting, pipeline_inputs, report_main
 
@@ -145,6 +153,33 @@ def by_history(rec: StepRecords) -> list[dict[str, float | str]]:
     return out
 
 
+def by_quartile(rec: StepRecords, quartile: np.ndarray, runs: dict[str, Run], end_estimate: np.ndarray,
+                end_level: np.ndarray, practised: np.ndarray) -> list[dict[str, float | str]]:
+    """Per prior-achievement quartile (`quartile` (N,), 0 lowest): the mean gain under equilearn and the gated
+    curriculum, the share of steps on truly mastered skills under equilearn (from the records), the curriculum and the
+    oracle (`runs`), the share of equilearn's steps on mastered skills that were mastered before the run, the mean
+    served prediction and true success on first answers of a skill in the run and on later answers, and at the end, over
+    every skill the student practised (`practised` (N, S)), the engine's success on its typical item (`end_estimate`)
+    against the true level (`end_level`): the same estimate on all practised skills, not only on those chosen."""
+    out = []
+    for k in range(4):
+        mine = np.broadcast_to(quartile[None, :] == k, rec.on_mastered.shape)
+        on, first = mine & rec.on_mastered, mine & (rec.answers_before == 0)
+        later = mine & (rec.answers_before > 0)
+        students = quartile == k
+        out.append({"quartile": f"Q{k + 1}", "gain": float(runs["equilearn"].gain[students].mean()),
+                    "gain_curriculum": float(runs["gated curriculum"].gain[students].mean()),
+                    "on_mastered": _mean(rec.on_mastered, mine),
+                    "on_mastered_curriculum": float(runs["gated curriculum"].on_mastered[students].mean()),
+                    "on_mastered_oracle": float(runs["oracle"].on_mastered[students].mean()),
+                    "from_start": _mean(rec.mastered_at_start, on),
+                    "first_served": _mean(rec.served, first), "first_true": _mean(rec.true_success, first),
+                    "later_served": _mean(rec.served, later), "later_true": _mean(rec.true_success, later),
+                    "end_estimate": _mean(end_estimate, students[:, None] & practised),
+                    "end_level": _mean(end_level, students[:, None] & practised)})
+    return out
+
+
 def flag_by_evidence(flagged: np.ndarray, truly: np.ndarray, evidence: np.ndarray) -> list[dict[str, float | str]]:
     """(N, S) end states: per evidence band, the truly mastered pairs and the share the flag marks (recall)."""
     out = []
@@ -163,16 +198,18 @@ def _mean(values: np.ndarray, where: np.ndarray) -> float:
 def run_setting(name: str, students: int, steps: int, world_seed: int, seed: int) -> dict[str, object]:
     """Equilearn (recorded) and the oracle on one setting, as `outside_inproc.run_setting` pairs them."""
     world, cohort, uniforms = cohort_setting(name, students, steps, world_seed, seed)
-    oracle = local_runs(world, cohort, uniforms, seed)["oracle"]
+    runs = local_runs(world, cohort, uniforms, seed)
     learners = Learners(world, cohort)
     with pipeline_inputs(world, seed) as (catalog, log):
         policy = RecordingEquilearn(EquilearnInProcess(world, cohort, catalog, log, seed), learners, world)
-        run = run_policy(world, cohort, policy, uniforms, learners)
+        runs["equilearn"] = run = run_policy(world, cohort, policy, uniforms, learners)
     rec = policy.records()
     flagged = policy.inner.mastered_flags()
     truly = learners.levels() >= world.spec.mastery_level
-    return {"ours": float(run.on_mastered.mean()), "oracle": float(oracle.on_mastered.mean()),
+    return {"ours": float(run.on_mastered.mean()), "oracle": float(runs["oracle"].on_mastered.mean()),
             "levels": by_level(rec), "bands": by_served_band(rec), "history": by_history(rec),
+            "quartiles": by_quartile(rec, quartiles(run.initial), runs, policy.inner.engine.skill_success(policy.inner.batch),
+                                     learners.levels(), ~np.isnan(policy.inner.batch.skill_theta)),
             "from_start": _mean(rec.mastered_at_start, rec.on_mastered),
             "flags": flag_by_evidence(flagged, truly, policy.inner.batch.evidence),
             "precision": _mean(truly, flagged), "flags_set": int(flagged.sum())}
@@ -204,6 +241,15 @@ def markdown(results: dict[str, dict[str, object]], command: str, load: float) -
                   "| on mastered, share of these steps | of those, mastered before the run |", "|---|---|---|---|---|"]
         lines += [f"| {x['answers']} | {x['steps']:.2f} | {x['on_mastered_of_all']:.3f} | {x['on_mastered']:.2f} | "
                   f"{x['from_start']:.2f} |" for x in r["history"]]
+        lines += ["", "| prior quartile | gain, ours / curriculum | steps on mastered, ours / curriculum / oracle "
+                  "| ours on mastered, mastered before the run | first answer on a skill: served / true "
+                  "| later answers: served / true | every practised skill at the end: engine / true |",
+                  "|---|---|---|---|---|---|---|"]
+        lines += [f"| {x['quartile']} | {x['gain']:.3f} / {x['gain_curriculum']:.3f} | {x['on_mastered']:.2f} / "
+                  f"{x['on_mastered_curriculum']:.2f} / {x['on_mastered_oracle']:.2f} | {x['from_start']:.2f} | "
+                  f"{x['first_served']:.2f} / {x['first_true']:.2f} | {x['later_served']:.2f} / {x['later_true']:.2f} | "
+                  f"{x['end_estimate']:.2f} / {x['end_level']:.2f} |"
+                  for x in r["quartiles"]]
         lines.append("")
     return "\n".join(lines)
 

@@ -8,6 +8,7 @@ import pytest
 
 from engine.catalog.schema import ADVANCED, CORE, REMEDIAL
 from experiments import outside_overpractice as op
+from experiments.outside_check.driver import Run
 
 
 def test_by_level_splits_the_steps_on_mastered_skills_as_counted_by_hand() -> None:
@@ -70,6 +71,47 @@ def test_by_history_splits_the_steps_on_mastered_skills_by_the_answers_before_th
     assert sum(r["on_mastered_of_all"] for r in rows.values()) == pytest.approx(on.mean())
 
 
+def test_by_quartile_splits_steps_gains_and_predictions_by_prior_achievement_as_counted_by_hand() -> None:
+    # three steps x eight students, two a quartile (students 2k and 2k + 1 in quartile k)
+    quartile = np.repeat(np.arange(4), 2)
+    on = np.zeros((3, 8), dtype=bool)
+    on[:, 6:] = [[True, False], [True, True], [False, True]]  # Q4: 4 of its 6 steps on mastered skills
+    on[2, 0] = True  # Q1: 1 of 6
+    start = np.zeros((3, 8), dtype=bool)
+    start[0, 6] = start[1, 7] = True  # two of Q4's four were mastered before the run
+    before = np.tile(np.arange(3)[:, None], (1, 8))  # every student: first answer at step 0, later ones after
+    served = np.full((3, 8), 0.6)
+    served[0] = 0.5
+    true = np.tile(np.linspace(0.2, 0.9, 8), (3, 1))
+    blank = np.zeros((3, 8))
+    rec = op.StepRecords(level=blank, evidence=blank, last_answer=blank, flagged=blank, predicted=blank,
+                         true_level=blank, on_mastered=on, served=served, true_success=true, answers_before=before,
+                         mastered_at_start=start)
+    zero = np.zeros(8)
+
+    def run(name: str, gain: np.ndarray, on_mastered: np.ndarray) -> Run:
+        return Run(name, zero, gain, on_mastered, zero, np.zeros((8, 2), dtype=bool))
+
+    runs = {"equilearn": run("equilearn", np.arange(8) / 10, zero),
+            "gated curriculum": run("gated curriculum", np.full(8, 0.3), np.linspace(0, 0.7, 8)),
+            "oracle": run("oracle", zero, np.full(8, 0.25))}
+    practised = np.zeros((8, 2), dtype=bool)
+    practised[0] = practised[1, 0] = practised[7, 1] = True  # Q1: three practised skills; Q4: one
+    estimate, level = np.arange(16).reshape(8, 2) / 20, np.full((8, 2), 0.5)
+    rows = op.by_quartile(rec, quartile, runs, estimate, level, practised)
+    assert [r["quartile"] for r in rows] == ["Q1", "Q2", "Q3", "Q4"]
+    q1, q4 = rows[0], rows[3]
+    assert q1["on_mastered"] == pytest.approx(1 / 6) and q4["on_mastered"] == pytest.approx(4 / 6)
+    assert q4["from_start"] == pytest.approx(0.5) and q1["from_start"] == 0.0
+    assert q4["gain"] == pytest.approx(0.65) and q1["gain_curriculum"] == pytest.approx(0.3)
+    assert q4["on_mastered_curriculum"] == pytest.approx(0.65) and q1["on_mastered_oracle"] == pytest.approx(0.25)
+    assert q1["first_served"] == pytest.approx(0.5) and q1["later_served"] == pytest.approx(0.6)
+    assert q1["first_true"] == pytest.approx(0.25) and q4["later_true"] == pytest.approx(0.85)
+    assert np.isnan(rows[1]["from_start"])  # no step of Q2 on a mastered skill
+    assert q1["end_estimate"] == pytest.approx((0 + 1 + 2) / 60) and q4["end_estimate"] == pytest.approx(15 / 20)
+    assert q1["end_level"] == 0.5 and np.isnan(rows[1]["end_estimate"])  # Q2 practised nothing
+
+
 def test_flag_recall_by_the_evidence_behind_each_truly_mastered_skill() -> None:
     evidence = np.array([[1, 2, 3, 7, 12, 0]])
     truly = np.array([[True, True, True, True, True, True]])
@@ -90,3 +132,5 @@ def test_a_small_run_records_what_the_driver_counts() -> None:
     first = r["history"][0]["from_start"]  # a skill not yet practised in the run can only be mastered from the start
     assert np.isnan(first) or first == 1.0
     assert 0.0 <= r["oracle"] <= 1.0 and r["flags_set"] >= 0
+    shares = [x["on_mastered"] for x in r["quartiles"]]  # the quartiles are equal in size: their shares average to ours
+    assert np.mean(shares) == pytest.approx(r["ours"])
