@@ -14,7 +14,7 @@ The suite's groups differ only in starting opportunity and no item treats a grou
 false alarm. The model audit is subtler: the set predicts each student from cold start, so a group that starts behind is
 over-estimated at first; a model check that fails there is what an auditor would be shown for a policy that treats the
 groups alike, and the table reports it as it comes. Beside it, each group's observed minus predicted success on a
-student's first answer on a skill and on later ones (`residual_by_first_answer`, the audit's own replay split in two):
+student's first answer on a skill and on later ones (`residual_by_first_answer`: the model audit's own split):
 whether the over-estimate is the cold start of each new skill or the estimate of skills already practised.
 """
 
@@ -27,13 +27,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import polars as pl
 
 from engine.catalog import Catalog, load_catalog
 from engine.fairness.gate import FAIL, INSUFFICIENT
-from engine.fairness.predeployment import AuditOptions, audit_model_set, served_policy
-from engine.modelbuild.predictor import sequential_predictions
+from engine.fairness.predeployment import FIRST, LATER, AuditOptions, audit_model_set
 from engine.simulate.suite import SETTINGS, Setting, random_practice_log, setting_by_name
 from experiments.suite_cli import RESULTS
 from experiments.suite_set_gate import suite_built_set
@@ -77,27 +75,19 @@ def _model_summary(part: dict[str, Any]) -> dict[str, Any]:
             "predictor": data.get("predictor")}
 
 
-def residual_by_first_answer(model_set: Any, catalog: Catalog, log: pl.DataFrame, roster: pl.DataFrame
-                             ) -> dict[str, dict[str, float]]:
-    """Per group: mean observed minus predicted success (the served blend, each answer predicted before it is folded in,
-    as the model audit replays it) on a student's first answer on a skill and on later ones. Where a group is
-    over-estimated, this says whether it is the cold start of each new skill or the estimate of skills already
-    practised."""
-    _, engine, _ = served_policy(model_set, catalog)
-    held = sequential_predictions(engine, log)  # its rows: students in first-seen order of the sorted log
-    ordered = log.sort(["student_id", "seq"])
-    students = ordered["student_id"].unique(maintain_order=True).to_list()
-    group_of = dict(zip(roster["student_id"].to_list(), roster[GROUP].to_list()))
-    group = np.array([group_of[students[r]] for r in held.student])
-    index = catalog._item_index  # noqa: SLF001 - dict lookup per answer
-    skill = catalog.item_skill[[index[i] for i in ordered["item_id"].to_list()]]
-    pair = held.student.astype(np.int64) * catalog.n_skills + skill
-    first = np.zeros(pair.size, dtype=bool)
-    first[np.unique(pair, return_index=True)[1]] = True  # the log is in time order within each student
-    residual = held.y - held.blend(engine.config.irt_weight)
-    return {str(g): {"first": float(residual[(group == g) & first].mean()),
-                     "later": float(residual[(group == g) & ~first].mean()),
-                     "share_first": float(first[group == g].mean())} for g in np.unique(group)}
+def residual_by_first_answer(report: dict[str, Any]) -> dict[str, dict[str, float]]:
+    """Per group, from the model audit's own split (`calibration_by_split`: its replay, the answer column of
+    `engine.fairness.predeployment.first_on_skill`): mean observed minus predicted success on a student's first answer on a
+    skill and on later ones, and the share of the group's answers that are first ones. Where a group is over-estimated,
+    this says whether it is the cold start of each new skill or the estimate of skills already practised."""
+    split = report["parts"]["model"]["results"]["calibration_by_split"]
+    cells = {(r["group"], r["stratum"]): r for r in split["by_group"] if r["attribute"] == GROUP}
+    out = {}
+    for group in dict.fromkeys(g for g, _ in cells):
+        first, later = cells[(group, FIRST)], cells[(group, LATER)]
+        out[str(group)] = {"first": first["value"], "later": later["value"],
+                           "share_first": first["n_rows"] / (first["n_rows"] + later["n_rows"])}
+    return out
 
 
 def audit_row(setting_name: str, seed: int, log_students: int, audit_students: int, steps: int = STEPS,
@@ -115,7 +105,7 @@ def audit_row(setting_name: str, seed: int, log_students: int, audit_students: i
     report = audit_model_set(model_set, responses=audit_log, roster=roster, groups=[GROUP], catalog=catalog,
                              options=options or AuditOptions(suite_students=0))
     parts = report["parts"]
-    residuals = residual_by_first_answer(model_set, catalog, audit_log, roster)
+    residuals = residual_by_first_answer(report)
     return {"setting": setting_name, "seed": seed, "status": report["status"], "part_status": report["part_status"],
             "sim_students": parts["recommendations"].get("data", {}).get("students_tried", []),
             "dif": _dif_summary(parts.get(f"dif:{GROUP}", {})), "model": _model_summary(parts.get("model", {})),

@@ -121,6 +121,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     model.add_argument("--p-col", default="p")
     model.add_argument("--student-col", default="student_id")
     model.add_argument("--mastery-col", help="boolean column: mastery declared when the item was served")
+    model.add_argument("--split-col", help="column of the predictions whose values split the mean residual by group "
+                       "(e.g. whether the answer was the student's first on its skill); described, not gated "
+                       "(--format predictions)")
     model.add_argument("--permutations", type=int, help="ABROCA permutations (default: the policy's)")
     model.add_argument("--folds", type=int, default=5, help="student folds of the identity-predictiveness test")
     add_engine_options(model, parquet_folders=False)  # data formats: the model's fit and its test predictions; the audit runs here
@@ -320,7 +323,7 @@ def run_model(args: argparse.Namespace) -> int:
             predictions, args.groups, roster=roster, y_col=args.y_col, p_col=args.p_col, student_col=args.student_col,
             mastery_col=args.mastery_col, min_group_size=policy.min_group_size, n_boot=policy.n_bootstrap,
             n_permutations=policy.n_permutations, n_folds=args.folds, confidence=policy.confidence,
-            random_state=policy.random_state, progress=bar.update)
+            random_state=policy.random_state, progress=bar.update, split_col=args.split_col)
     data = {"path": str(args.data), "format": args.format, "groups": args.groups,
             "n_students": audit.identity.n_students, "n_rows": audit.identity.n_rows, **fitted}
     return _finish(assemble(audit, policy, model_version=args.model_version, data=data), args)

@@ -17,6 +17,11 @@ positive = the model under-estimates the group); at declared mastery, observed s
 the prediction (negative = mastery over-estimated); reliability curves and ROC curves of the shown
 groups; ABROCA of every shown group against the largest group of its attribute, with a permutation test
 and bootstrap interval; and the identity-predictiveness test.
+
+With `split_col` (a row-level column, e.g. whether the answer was the student's first on the item's skill), the
+mean residual of every group is also given inside each value of that column (`calibration_by_split`), with the
+same student bootstrap and suppression. It describes and is not gated: where a group is over-estimated, it says
+whether on a skill's cold start or on skills already practised, which call for different remedies.
 """
 
 from __future__ import annotations
@@ -83,6 +88,8 @@ class ModelAudit:
     abroca: list[dict[str, Any]] = field(default_factory=list)
     reliability: list[dict[str, Any]] = field(default_factory=list)
     roc: list[dict[str, Any]] = field(default_factory=list)
+    split: MetricFrame | None = None  # the mean residual within each value of `split_col` (descriptive, not gated)
+    split_col: str | None = None
 
     def evidence(self) -> list[dict[str, Any]]:
         """Group tables plus single-value statistics (ABROCA, identity-predictiveness) for the gate."""
@@ -132,7 +139,20 @@ class ModelAudit:
             "reliability": self.reliability,
             "roc": self.roc,
             "students_without_roster": self.frame.students_without_roster,
+            "calibration_by_split": self.calibration_by_split(),
         }
+
+    def calibration_by_split(self) -> dict[str, Any] | None:
+        """The mean residual per shown group and overall inside each value of the split column (None without one);
+        cells below the minimum size are counted per value, never named or given a number."""
+        if self.split is None:
+            return None
+        hidden: dict[str, int] = {}
+        for cell in self.split.suppressed:
+            hidden[str(cell["stratum"])] = hidden.get(str(cell["stratum"]), 0) + 1
+        return {"column": self.split_col, "metric": "mean_residual", "by_group": self.split.by_group.to_dicts(),
+                "overall": [{**r, "attribute": "", "group": "all students"} for r in self.split.overall.to_dicts()],
+                "suppressed_cells": hidden}
 
 
 def _curves_at_grid(y: np.ndarray, p: np.ndarray) -> list[float]:
@@ -158,8 +178,9 @@ def audit_model(
     confidence: float = 0.95,
     random_state: int | None = 0,
     progress: Callable[[int, int | None, str], None] | None = None,
+    split_col: str | None = None,
 ) -> ModelAudit:
-    """Run the whole model audit; see the module docstring for the input table.
+    """Run the whole model audit; see the module docstring for the input table (and `split_col`).
 
     `progress(done, total, text)`, when given, is called as each stage starts (the bootstrapped metrics, each
     ABROCA comparison, each identity-predictiveness test; `total` is None until the groups are known) and
@@ -220,9 +241,15 @@ def audit_model(
                 per_attribute[spec.name] = identity_predictiveness(
                     y, p, student, dummies, n_folds=n_folds, n_boot=n_boot, confidence=confidence,
                     random_state=random_state)
+    split = None
+    if split_col is not None:
+        require_columns(rows, [split_col], "predictions")
+        split = MetricFrame(rows, [RatioMetric("mean_residual", "resid", higher_is_better=True)], frame.specs, roster=roster,
+                            student_col=student_col, stratum_col=split_col, min_group_size=min_group_size, n_boot=n_boot,
+                            confidence=confidence, random_state=random_state)
     report(total, total, "done")
     return ModelAudit(frame=frame, identity=joint, identity_by_attribute=per_attribute, abroca=abroca,
-                      reliability=reliability, roc=curves)
+                      reliability=reliability, roc=curves, split=split, split_col=split_col)
 
 
 def _labelled_rows(rows: pl.DataFrame, frame: MetricFrame, roster: pl.DataFrame | None, student_col: str) -> pl.DataFrame:

@@ -216,6 +216,19 @@ def _dif(prepared: pl.DataFrame, roster: pl.DataFrame, groups: Sequence[str], ca
             parts.gated[name] = _insufficient("dif", policy, str(exc), version)
 
 
+ANSWER = "answer"  # the model audit's split: a student's first answer on a skill, or a later one
+FIRST, LATER = "first on the skill", "later on the skill"
+
+
+def first_on_skill(ordered: pl.DataFrame) -> pl.Series:
+    """Per answer of `ordered` (a prepared log sorted by student and seq): FIRST where it is the student's first answer on
+    the item's primary skill, else LATER. The cold start of each skill rests on the general ability and the population's
+    prior, not on the student's answers there, so its calibration by group differs from that of practised skills."""
+    skill = pl.col("skill_ids").list.first()
+    first = pl.int_range(pl.len()).over(["student_id", skill]) == 0
+    return ordered.select(pl.when(first).then(pl.lit(FIRST)).otherwise(pl.lit(LATER)).alias(ANSWER)).to_series()
+
+
 def _model_audit(prepared: pl.DataFrame, roster: pl.DataFrame, groups: Sequence[str], engine: Any, policy: Policy,
                  version: str | None, data: dict[str, Any], parts: _Parts) -> None:
     import numpy as np
@@ -228,10 +241,11 @@ def _model_audit(prepared: pl.DataFrame, roster: pl.DataFrame, groups: Sequence[
         held = sequential_predictions(engine, prepared)
         ordered = prepared.sort(["student_id", "seq"])  # the order sequential_predictions predicts in
         predictions = pl.DataFrame({"student_id": ordered["student_id"], "correct": held.y,
-                                    "p": np.clip(held.blend(engine.config.irt_weight), 0.0, 1.0)})
+                                    "p": np.clip(held.blend(engine.config.irt_weight), 0.0, 1.0),
+                                    ANSWER: first_on_skill(ordered)})
         audit = audit_model(predictions, list(groups), roster=roster, min_group_size=policy.min_group_size,
                             n_boot=policy.n_bootstrap, n_permutations=policy.n_permutations,
-                            confidence=policy.confidence, random_state=policy.random_state)
+                            confidence=policy.confidence, random_state=policy.random_state, split_col=ANSWER)
         parts.gated["model"] = assemble(audit, policy, model_version=version,
                                         data={**data, "groups": list(groups), "n_students": audit.identity.n_students,
                                               "n_rows": audit.identity.n_rows,

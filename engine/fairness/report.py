@@ -64,6 +64,17 @@ def _model_blocks(res: dict[str, Any], payload: dict[str, Any]) -> list[Block]:
     for metric, rows in _by_metric(res["by_group"]).items():
         meaning = explain.METRIC_WORDS.get(metric)
         blocks += [("h3", f"{metric}: {meaning}" if meaning else metric), _group_table(rows, False, hidden=_hidden(payload, "model"))]
+    split = res.get("calibration_by_split")
+    if split is not None:
+        hidden = split["suppressed_cells"]
+        blocks += [("h3", f"mean_residual by {split['column']}"),
+                   ("p", "The mean residual again, inside each value of the column: observed minus predicted success. Where "
+                         "a group is over-estimated, this says whether on a student's first answer on a skill (the cold "
+                         "start, which rests on the general ability and the population's prior) or on skills already "
+                         "practised. Described here, not gated." +
+                         (" Cells below the minimum group size, not shown: " +
+                          ", ".join(f"{n} in {value}" for value, n in hidden.items()) + "." if hidden else "")),
+                   _group_table([*split["overall"], *split["by_group"]], True)]
     ident = payload["identity_predictiveness"]
     blocks += [("h2", "Identity-predictiveness test"), ("p", res["identity_finding"]),
                ("table", ["delta AUC", "95% CI", "LR statistic", "p-value", "students"],

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import polars as pl
 import pytest
 
 from engine.cli import main
@@ -95,6 +96,27 @@ def test_model_audit_and_gate_exit_codes(model_files: dict[str, Path]) -> None:
     assert main(["audit", "gate", "--policy", policy, "--audit", str(fair)]) == 0
     # the default policy also has item, recommendation and outcome checks: without those audits, no pass
     assert main(["audit", "gate", "--audit", str(fair)]) == 2
+
+
+def test_split_col_gives_each_groups_residual_inside_each_value(model_files: dict[str, Path]) -> None:
+    fair = pl.read_csv(model_files["fair"])
+    split = fair.with_columns(pl.when(pl.int_range(pl.len()).over("student_id") < 3).then(pl.lit("first"))
+                              .otherwise(pl.lit("later")).alias("answer"))
+    data, out = model_files["folder"] / "split.csv", model_files["folder"] / "split.json"
+    split.write_csv(data)
+    markdown = model_files["folder"] / "split.md"
+    assert main(["audit", "model", "--data", str(data), "--format", "predictions", "--roster", str(model_files["roster"]),
+                 "--groups", "gender", "--bootstrap", "20", "--permutations", "20", "--split-col", "answer",
+                 "--markdown", str(markdown), "--out", str(out)]) == 0
+    table = json.loads(out.read_text())["results"]["calibration_by_split"]
+    joined = split.join(pl.read_csv(model_files["roster"]), on="student_id")
+    for row in table["by_group"]:  # each cell: the mean of observed minus predicted over its rows, computed here apart
+        cell = joined.filter((pl.col("answer") == row["stratum"]) & (pl.col("gender") == row["group"]))
+        assert row["value"] == pytest.approx((cell["correct"] - cell["p"]).mean(), abs=1e-12)
+        assert row["n_rows"] == cell.height
+    assert {(r["stratum"], r["group"]) for r in table["by_group"]} == {(a, g) for a in ("first", "later")
+                                                                        for g in joined["gender"].unique()}
+    assert "mean_residual by answer" in markdown.read_text()
 
 
 def test_oulad_audit_in_one_command(oulad_path: Path, tmp_path: Path) -> None:

@@ -56,6 +56,33 @@ def test_mastery_overestimation_by_group() -> None:
     assert got[("A", "mastery_gap")] == pytest.approx(0.0, abs=1e-12)
 
 
+def test_the_split_gives_each_groups_residual_inside_each_value_and_leaves_the_gate_alone() -> None:
+    # every prediction 0.5; group B's first answers on a skill are right 1 time in 5 (residual -0.3), its later ones
+    # and all of A's half the time (residual 0); groups C and D have 4 students each, below the minimum size of 10 (two
+    # hidden cells, so no third is hidden to protect them)
+    rows = []
+    for g, first_right, n in (("A", [1, 0, 1, 0], 12), ("B", [1, 0, 0, 0, 0], 12), ("C", [1, 0], 4), ("D", [0, 1], 4)):
+        for s in range(n):
+            rows += [{"student_id": f"{g}{s}", "correct": float(y), "p": 0.5, "answer": "first"} for y in first_right]
+            rows += [{"student_id": f"{g}{s}", "correct": float(k % 2), "p": 0.5, "answer": "later"} for k in range(6)]
+    preds = pl.DataFrame(rows)
+    roster = pl.DataFrame({"student_id": preds["student_id"].unique().to_list()}).with_columns(
+        pl.col("student_id").str.slice(0, 1).alias("grp"))
+    split = audit_model(preds, "grp", roster=roster, split_col="answer", **FAST)
+    got = {(r["stratum"], r["group"]): r["value"] for r in split.to_dict()["calibration_by_split"]["by_group"]}
+    assert got[("first", "B")] == pytest.approx(-0.3) and got[("later", "B")] == pytest.approx(0.0, abs=1e-12)
+    assert got[("first", "A")] == pytest.approx(0.0, abs=1e-12)
+    assert {group for _, group in got} == {"A", "B"}  # C and D below the minimum size: no number
+    table = split.to_dict()["calibration_by_split"]
+    overall = {r["stratum"]: r["value"] for r in table["overall"]}
+    # all students' first answers: A 48 at 0.5, B 60 at 0.2, C and D 8 each at 0.5 -> (24 + 12 + 4 + 4) / 124 right
+    assert overall["first"] == pytest.approx(44 / 124 - 0.5)
+    assert table["column"] == "answer" and table["suppressed_cells"] == {"first": 2, "later": 2}
+    plain = audit_model(preds, "grp", roster=roster, **FAST)
+    assert plain.to_dict()["calibration_by_split"] is None
+    assert split.evidence() == plain.evidence()  # described, not gated
+
+
 def test_bad_inputs_give_clear_errors(population) -> None:
     preds, roster = population
     missing = preds.with_columns(pl.when(pl.int_range(pl.len()) == 4).then(None).otherwise(pl.col("correct")).alias("correct"))

@@ -349,7 +349,8 @@ def test_dif_tests_each_group_column_against_its_largest_group(monkeypatch: pyte
 # ------------------------------------------------------------------ _model_audit
 def test_model_audit_predicts_every_response_with_the_sets_blend(monkeypatch: pytest.MonkeyPatch) -> None:
     prepared = pl.DataFrame({"student_id": ["b", "a", "b", "a", "c"], "item_id": ["i1"] * 5,
-                             "correct": [1.0, 0.0, 0.0, 1.0, 1.0], "seq": [1, 0, 0, 1, 0]})
+                             "correct": [1.0, 0.0, 0.0, 1.0, 1.0], "seq": [1, 0, 0, 1, 0],
+                             "skill_ids": [["s1"], ["s1", "s2"], ["s2"], ["s1"], ["s1"]]})
     roster = pl.DataFrame({"student_id": ["a", "b", "c"], "gender": ["F", "M", "F"]})
     seen, audits, assembled = [], [], []
     held = HeldOut(y=np.array([0.0, 1.0, 0.0, 1.0, 1.0]), p_irt=np.full(5, 0.5), p_skill=np.full(5, 0.8), n_students=3)
@@ -378,13 +379,17 @@ def test_model_audit_predicts_every_response_with_the_sets_blend(monkeypatch: py
     assert seen[0][0] is engine and seen[0][1].equals(prepared)
     predictions, groups, kwargs = audits[0]
     assert groups == ["gender"]
-    assert kwargs.keys() == {"roster", "min_group_size", "n_boot", "n_permutations", "confidence", "random_state"}
+    assert kwargs.keys() == {"roster", "min_group_size", "n_boot", "n_permutations", "confidence", "random_state",
+                             "split_col"}
+    assert kwargs["split_col"] == pre.ANSWER
     assert kwargs["roster"] is roster
     assert (kwargs["min_group_size"], kwargs["n_boot"], kwargs["n_permutations"], kwargs["confidence"],
             kwargs["random_state"]) == (7, 33, 44, 0.9, 5)
     # rows in the order the predictions were made (by student, then seq); p = the engine's blend at irt_weight 0.25:
     # logit p = 0.25 logit 0.5 + 0.75 logit 0.8 = 0.75 ln 4
-    assert predictions.columns == ["student_id", "correct", "p"]
+    assert predictions.columns == ["student_id", "correct", "p", pre.ANSWER]
+    # by student and seq: a on s1 (its first skill), a on s1 again, b on s2, b on s1, c on s1
+    assert predictions[pre.ANSWER].to_list() == [pre.FIRST, pre.LATER, pre.FIRST, pre.FIRST, pre.FIRST]
     assert predictions["student_id"].to_list() == ["a", "a", "b", "b", "c"]
     assert predictions["correct"].to_list() == [0.0, 1.0, 0.0, 1.0, 1.0]
     assert np.allclose(predictions["p"].to_numpy(), 1.0 / (1.0 + 4.0 ** -0.75))
@@ -395,7 +400,8 @@ def test_model_audit_predicts_every_response_with_the_sets_blend(monkeypatch: py
 
 
 def test_model_audit_keeps_predictions_inside_zero_and_one(monkeypatch: pytest.MonkeyPatch) -> None:
-    prepared = pl.DataFrame({"student_id": ["a", "b"], "item_id": ["i1", "i1"], "correct": [1.0, 0.0], "seq": [0, 0]})
+    prepared = pl.DataFrame({"student_id": ["a", "b"], "item_id": ["i1", "i1"], "correct": [1.0, 0.0], "seq": [0, 0],
+                             "skill_ids": [["s1"], ["s1"]]})
     held = HeldOut(y=np.array([1.0, 0.0]), p_irt=np.array([0.3, 0.9]), p_skill=np.array([0.6, 0.2]), n_students=2)
     got = []
     monkeypatch.setattr(predictor_mod, "sequential_predictions", lambda engine, responses: held)
