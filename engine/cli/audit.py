@@ -314,6 +314,9 @@ def run_model(args: argparse.Namespace) -> int:
     from engine.fairness.results import assemble
 
     policy = _policy(args)
+    if args.split_col and args.format != "predictions":
+        raise ConfigError(f"--split-col names a column of a predictions table (--format predictions); the {args.format} "
+                          "format's predictions are made here and have no such column")
     if args.format == "predictions":
         predictions, roster, fitted = read_table(args.data), _roster(args), {}
     else:

@@ -188,6 +188,8 @@ def audit_model(
     report = progress or (lambda done, total, text: None)
     report(0, None, "metrics by group (bootstrap)")
     rows = prepare_rows(predictions, y_col=y_col, p_col=p_col, student_col=student_col, mastery_col=mastery_col)
+    if split_col is not None:
+        require_columns(rows, [split_col], "predictions")
     frame = MetricFrame(rows, model_metrics(mastery_col is not None), groups, roster=roster, student_col=student_col,
                         min_group_size=min_group_size, n_boot=n_boot, confidence=confidence, random_state=random_state)
     labelled = _labelled_rows(rows, frame, roster, student_col)
@@ -243,7 +245,6 @@ def audit_model(
                     random_state=random_state)
     split = None
     if split_col is not None:
-        require_columns(rows, [split_col], "predictions")
         split = MetricFrame(rows, [RatioMetric("mean_residual", "resid", higher_is_better=True)], frame.specs, roster=roster,
                             student_col=student_col, stratum_col=split_col, min_group_size=min_group_size, n_boot=n_boot,
                             confidence=confidence, random_state=random_state)

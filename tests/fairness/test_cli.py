@@ -117,6 +117,15 @@ def test_split_col_gives_each_groups_residual_inside_each_value(model_files: dic
     assert {(r["stratum"], r["group"]) for r in table["by_group"]} == {(a, g) for a in ("first", "later")
                                                                         for g in joined["gender"].unique()}
     assert "mean_residual by answer" in markdown.read_text()
+    split.drop("answer").write_csv(data)  # a column the table lacks: named before anything is computed
+    assert main(["audit", "model", "--data", str(data), "--format", "predictions", "--roster", str(model_files["roster"]),
+                 "--groups", "gender", "--split-col", "answer", "--out", str(out)]) == 2
+
+
+def test_split_col_needs_a_predictions_table(oulad_path: Path, tmp_path: Path, capsys) -> None:
+    assert main(["audit", "model", "--data", str(oulad_path), "--format", "oulad", "--groups", "gender",
+                 "--split-col", "answer", "--out", str(tmp_path / "x.json")]) == 2
+    assert "--format predictions" in capsys.readouterr().err
 
 
 def test_oulad_audit_in_one_command(oulad_path: Path, tmp_path: Path) -> None:
