@@ -196,7 +196,8 @@ def _mean(values: np.ndarray, where: np.ndarray) -> float:
 
 
 def run_setting(name: str, students: int, steps: int, world_seed: int, seed: int) -> dict[str, object]:
-    """Equilearn (recorded) and the oracle on one setting, as `outside_inproc.run_setting` pairs them."""
+    """Equilearn (recorded) and the local policies (random item, gated curriculum, oracle) on one setting, paired as
+    `outside_inproc.run_setting` pairs them."""
     world, cohort, uniforms = cohort_setting(name, students, steps, world_seed, seed)
     runs = local_runs(world, cohort, uniforms, seed)
     learners = Learners(world, cohort)

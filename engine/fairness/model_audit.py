@@ -88,8 +88,7 @@ class ModelAudit:
     abroca: list[dict[str, Any]] = field(default_factory=list)
     reliability: list[dict[str, Any]] = field(default_factory=list)
     roc: list[dict[str, Any]] = field(default_factory=list)
-    split: MetricFrame | None = None  # the mean residual within each value of `split_col` (descriptive, not gated)
-    split_col: str | None = None
+    split: MetricFrame | None = None  # the mean residual within each value of its stratum column (descriptive, not gated)
 
     def evidence(self) -> list[dict[str, Any]]:
         """Group tables plus single-value statistics (ABROCA, identity-predictiveness) for the gate."""
@@ -150,7 +149,7 @@ class ModelAudit:
         hidden: dict[str, int] = {}
         for cell in self.split.suppressed:
             hidden[str(cell["stratum"])] = hidden.get(str(cell["stratum"]), 0) + 1
-        return {"column": self.split_col, "metric": "mean_residual", "by_group": self.split.by_group.to_dicts(),
+        return {"column": self.split.stratum_col, "metric": "mean_residual", "by_group": self.split.by_group.to_dicts(),
                 "overall": [{**r, "attribute": "", "group": "all students"} for r in self.split.overall.to_dicts()],
                 "suppressed_cells": hidden}
 
@@ -250,7 +249,7 @@ def audit_model(
                             confidence=confidence, random_state=random_state)
     report(total, total, "done")
     return ModelAudit(frame=frame, identity=joint, identity_by_attribute=per_attribute, abroca=abroca,
-                      reliability=reliability, roc=curves, split=split, split_col=split_col)
+                      reliability=reliability, roc=curves, split=split)
 
 
 def _labelled_rows(rows: pl.DataFrame, frame: MetricFrame, roster: pl.DataFrame | None, student_col: str) -> pl.DataFrame:
