@@ -23,6 +23,7 @@ docs/engine.md justifies; the table is what that choice costs and buys now.
 
 from __future__ import annotations
 
+import argparse
 import copy
 import dataclasses
 import os
@@ -31,10 +32,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from engine.catalog import load_catalog
+from engine.catalog import Catalog, load_catalog
 from engine.mastery import MasteryConfig, MasteryEngine
 from engine.simulate.runner import run_policy as run_suite_policy
-from engine.simulate.suite import OURS, SETTINGS, built_policy, flag_precision_ci, gain_contributions, random_practice_log
+from engine.simulate.suite import (OURS, SETTINGS, Setting, built_policy, flag_precision_ci, gain_contributions,
+                                   random_practice_log)
 from experiments.outside_check.driver import run_policy as run_outside_policy
 from experiments.outside_check.world import WorldSpec
 from experiments.outside_inproc import EquilearnInProcess, cohort_of, pipeline_inputs
@@ -66,14 +68,14 @@ def flag_quality(flags: np.ndarray, truly: np.ndarray) -> dict[str, float]:
             "recall": right / n_true if n_true else float("nan")}
 
 
-def with_confirmation(engine: MasteryEngine, level: float) -> MasteryEngine:
-    """A copy of `engine` whose flag needs ability confirmation `level` where a learning law moves the ability."""
-    out = copy.deepcopy(engine)
-    out.config = dataclasses.replace(out.config, ability_confirms_with_law=level)
-    return out
+def confirming_at(engine: MasteryEngine, level: float) -> MasteryEngine:
+    """`engine` (changed in place) with its flag needing ability confirmation `level` where a learning law moves the
+    ability."""
+    engine.config = dataclasses.replace(engine.config, ability_confirms_with_law=level)
+    return engine
 
 
-def suite_setting(setting, catalog, args) -> tuple[dict[float, LevelOutcome], bool]:  # noqa: ANN001 - a suite Setting
+def suite_setting(setting: Setting, catalog: Catalog, args: argparse.Namespace) -> tuple[dict[float, LevelOutcome], bool]:
     """Every level on one suite setting (seed `args.seed`), and whether the built set's law is informative."""
     world = setting.world(catalog, args.students, args.seed)
     log = random_practice_log(setting, catalog, args.log_students, args.steps, args.seed + 10_000, content=world,
@@ -81,7 +83,7 @@ def suite_setting(setting, catalog, args) -> tuple[dict[float, LevelOutcome], bo
     engine, progress = built_policy(catalog, log, args.seed)
     out = {}
     for level in LEVELS:
-        run = run_suite_policy(world, setting, OURS, args.steps, engine=with_confirmation(engine, level),
+        run = run_suite_policy(world, setting, OURS, args.steps, engine=confirming_at(copy.deepcopy(engine), level),
                                progress=copy.deepcopy(progress), engine_sees_resources=True)
         out[level] = LevelOutcome(run.flagged_mastered, run.truly_mastered, gain_contributions(run),
                                   float(run.over_practice.sum() / (run.over_practice.size * args.steps)))
@@ -98,7 +100,7 @@ def outside_peak(peak: float, students: int, steps: int, log_students: int) -> t
             built = EquilearnInProcess.build(catalog_dir, log, 0)
             for level in LEVELS:
                 ours = EquilearnInProcess(world, cohort, catalog_dir, log, 0, built=built)
-                ours.engine.config = dataclasses.replace(ours.engine.config, ability_confirms_with_law=level)
+                confirming_at(ours.engine, level)
                 informative &= bool(ours.engine.law is not None and ours.engine.law.informative)
                 run = run_outside_policy(world, cohort, ours, uniforms)
                 parts[level].append(LevelOutcome(ours.mastered_flags(), run.final_mastered, run.gain,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -38,8 +39,9 @@ def test_table_rows_score_each_level_against_the_served_one() -> None:
     assert lowest[6] == "0.220" and lowest[7].startswith("+0.020")  # each student gains 0.02 more than served
 
 
-def test_with_confirmation_changes_a_copy_only() -> None:
+def test_confirming_at_sets_the_level_and_leaves_the_rest_of_the_config() -> None:
     engine = MasteryEngine(demo_catalog())
-    changed = fc.with_confirmation(engine, 0.55)
-    assert changed.config.ability_confirms_with_law == 0.55
-    assert engine.config.ability_confirms_with_law == fc.SERVED and changed is not engine
+    before = engine.config
+    assert fc.confirming_at(engine, 0.55) is engine
+    assert engine.config.ability_confirms_with_law == 0.55 and before.ability_confirms_with_law == fc.SERVED
+    assert engine.config == dataclasses.replace(before, ability_confirms_with_law=0.55)
