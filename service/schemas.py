@@ -150,10 +150,13 @@ class SkillMastery(BaseModel):
                                          "until the skill is practised)")
     typical_success: float = Field(description="predicted P(correct) on the skill's typical item")
     p_ability_mastered: float = Field(description="P(typical success >= the mastery level): `mastered` needs both "
-                                                  "p_learned >= mastery_threshold and this >= the engine's "
+                                                  "p_answered >= mastery_threshold and this >= the engine's "
                                                   "ability_confirms (0.5 by default; 0.8 when a learning law is served)")
+    p_answered: float = Field(description="P(learned) from the answers alone (what resources taught the skill without an "
+                                          "answer left out), aged as the mastered claim assumes: the P `mastered` reads")
     taught: bool = Field(False, description="p_learned was raised by a resource covering the skill since its last "
-                                            "answer (an event's resource_id): not mastered until an answer confirms it")
+                                            "answer (an event's resource_id): the recommender waits for an answer before "
+                                            "moving on; `mastered` reads p_answered, which no resource moves")
 
 
 

@@ -324,18 +324,23 @@ class MasteryEngine:
         return p * self.retention(self.last_seen(batch.last_practice, batch.first_time), batch.evidence, now, stability_days)
 
     def p_claim(self, batch: MasteryBatch, now: float | np.ndarray | None) -> np.ndarray:
-        """(N, S) `p_now` with the forgetting a claim of mastery assumes (`MasteryConfig.claim_stability_days`; never
-        slower than the served forgetting: a claim forgets at least as fast as the recommender does)."""
+        """(N, S) P(learned) as a claim of mastery reads it: moved by the answers alone (`batch.p_answered`, what a
+        resource taught a skill nobody answered left out), ability-informed for unpractised skills, aged to `now` by
+        the forgetting a claim assumes (`MasteryConfig.claim_stability_days`; never slower than the served forgetting:
+        a claim forgets at least as fast as the recommender does)."""
         days = self.config.claim_stability_days
-        if now is None or days is None or days >= self.config.stability_days:
-            return self.p_now(batch, now)
-        return self.forget(batch, self._start(batch.p_learned, batch.evidence, batch.theta, batch.theta_sd), now, days)
+        days = None if days is None or days >= self.config.stability_days else days
+        p = self._start(batch.p_answered, batch.evidence, batch.theta, batch.theta_sd)
+        return p.copy() if now is None else self.forget(batch, p, now, days)
 
     def claimed(self, batch: MasteryBatch, now: float | np.ndarray | None) -> np.ndarray:
-        """(N, S) the mastered flag as reported at time `now` (the API, the pages, the suite's measure): `flagged` on
-        P(learned) aged by the claim's forgetting (`p_claim`). The recommender keeps `flagged` on `p_now`: what it
+        """(N, S) the mastered flag as reported at time `now` (the API, the pages, the suite's measure): `mastered` on
+        the claim's P(learned) (`p_claim`: the answers' evidence alone, aged by the claim's forgetting). What a resource
+        taught without an answer moves the recommender's P (`learn_from_resources`), which chooses better for it, but
+        not the claim: inferred teaching lifted P above the truth and kept the flag off every taught skill until an
+        answer came (docs/engine.md, "Mastered means mastered"). The recommender keeps `flagged` on `p_now`: what it
         moves on from is an action, protected from review sent on noise; what is reported is a claim about the student."""
-        return self.flagged(self.p_claim(batch, now), batch)
+        return self.mastered(self.p_claim(batch, now), batch)
 
     def mastered(self, p: np.ndarray, batch: MasteryBatch | None = None) -> np.ndarray:
         """(N, S) mastered flag: P(learned) `p` at the mastery threshold and, when the states are given, the
@@ -353,11 +358,11 @@ class MasteryEngine:
         return flag & ((self.ability_mastery(batch) >= confirms) | legacy)
 
     def flagged(self, p: np.ndarray, batch: MasteryBatch) -> np.ndarray:
-        """(N, S) the mastered flag as reported (API, pages, the suite's measure): `mastered`, except on skills a
-        resource raised since their last answer (`batch.taught`), which wait for an answer. What a resource taught a
-        skill nobody answered is inferred, not observed: in a forgetful world it also lifts a skill the student has
-        forgotten back over the line (the suite's forgetful BKT world: flags right 0.92 -> 0.82 with cover learning).
-        The recommender reads this flag too, so it does not move on from such a skill before an answer confirms it."""
+        """(N, S) the recommender's mastered flag on `p`: `mastered`, except on skills a resource raised since their last
+        answer (`batch.taught`), which wait for an answer. What a resource taught a skill nobody answered is inferred,
+        not observed: in a forgetful world it also lifts a skill the student has forgotten back over the line (the
+        suite's forgetful BKT world: flags right 0.92 -> 0.82 with cover learning), so the policy does not move on from
+        such a skill before an answer confirms it. The reported flag (`claimed`) reads the answers-only P instead."""
         return self.mastered(p, batch) & ~batch.taught
 
     # ---- per-skill ability ---------------------------------------------------------------------------
@@ -464,13 +469,10 @@ class MasteryEngine:
         now = np.full(rows.size, np.nan) if times is None else np.asarray(times, dtype=float)
         practiced = self.catalog.item_skills[items]
         r = self.retention(self.last_seen(batch.last_practice[rows], batch.first_time[rows]), batch.evidence[rows], now)
-        start = self._start(batch.p_learned[rows], batch.evidence[rows], batch.theta[rows], batch.theta_sd[rows])
-        p_before = np.where(practiced, start * r, batch.p_learned[rows])
-        if self.ready_learn is None:  # a skill model written before per-step rates need not take `learn`
-            p_after = self.skill_model.update(p_before, practiced, y, items)
-        else:
-            learn = self.ready_learn[None, :] * self.prerequisites_learned(start)
-            p_after = self.skill_model.update(p_before, practiced, y, items, learn=learn)
+        start, p_before, p_after = self._answered(batch, rows, batch.p_learned[rows], practiced, y, items, r)
+        answered_before = batch.p_answered[rows]
+        answered = p_after if np.array_equal(answered_before, batch.p_learned[rows]) else \
+            self._answered(batch, rows, answered_before, practiced, y, items, r)[2]  # the claim's P: no resource lifts
         threshold = self.config.mastery_threshold
         progress = (practiced & (p_before < threshold) & (p_after >= threshold)).any(axis=1)
         cat = self.catalog
@@ -481,6 +483,7 @@ class MasteryEngine:
         theta, sd = self.ability_model.update(batch.theta[rows], batch.theta_sd[rows], cat.item_a[items],
                                               cat.item_b[items], cat.item_c[items], y)
         batch.p_learned[rows] = p_after
+        batch.p_answered[rows] = answered
         batch.theta[rows], batch.theta_sd[rows] = theta, sd
         batch.evidence[rows] += practiced
         known_time = np.isfinite(now)
@@ -492,6 +495,18 @@ class MasteryEngine:
         batch.taught[rows] &= ~practiced  # an answer on the skill: its P rests on evidence again
         if resources is not None:
             self.learn_from_resources(batch, rows, np.asarray(resources, dtype=np.int64), practiced)
+
+    def _answered(self, batch: MasteryBatch, rows: np.ndarray, p: np.ndarray, practiced: np.ndarray, y: np.ndarray,
+                  items: np.ndarray, retention: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(start, before, after), each (n, S): the skill model's update of `p` (P(learned) of `rows` as of each skill's
+        last practice) by one answer per row: ability-informed start, aged by `retention` on the practised skills, then
+        the transition at the ready learn rate times P(direct prerequisites learned) and the answer's evidence."""
+        start = self._start(p, batch.evidence[rows], batch.theta[rows], batch.theta_sd[rows])
+        before = np.where(practiced, start * retention, p)
+        if self.ready_learn is None:  # a skill model written before per-step rates need not take `learn`
+            return start, before, self.skill_model.update(before, practiced, y, items)
+        learn = self.ready_learn[None, :] * self.prerequisites_learned(start)
+        return start, before, self.skill_model.update(before, practiced, y, items, learn=learn)
 
     def learn_from_resources(self, batch: MasteryBatch, rows: np.ndarray, resources: np.ndarray,
                              answered: np.ndarray) -> None:
@@ -514,7 +529,7 @@ class MasteryEngine:
         p = batch.p_learned[rows]
         base = np.where(batch.evidence[rows] > 0, start, p)
         batch.p_learned[rows] = np.where(covered, base + (1.0 - base) * learn, p)
-        batch.taught[rows] |= covered & (learn > 0)
+        batch.taught[rows] |= covered & (learn > 0)  # `p_answered` is not moved: the claim rests on answers
 
     def _expected_learning(self, batch: MasteryBatch, rows: np.ndarray, items: np.ndarray, p_start: np.ndarray,
                            y: np.ndarray) -> np.ndarray:

@@ -7,8 +7,9 @@ which skills never practised here are taken to age) and `responses_since_progres
 skill last crossed the mastery threshold) for stall detection; and, where a learning law is served, the
 evidence on the student's learning pace relative to the population's (`pace_score`, `pace_info`: score and
 information of its estimate, see `MasteryEngine`); per skill, `taught`: P(learned) was raised by a resource covering
-the skill since its last answer (`MasteryEngine.learn_from_resources`), so the mastered flag waits for an answer. No
-demographic field exists here, by design.
+the skill since its last answer (`MasteryEngine.learn_from_resources`), so the recommender waits for an answer before
+moving on, and `p_answered`: P(learned) moved by the answers alone (what resources taught left out), on which the
+reported mastered flag rests (`MasteryEngine.claimed`). No demographic field exists here, by design.
 Serialized as versioned JSON keyed by skill id, so a state survives catalog reordering.
 """
 
@@ -53,9 +54,12 @@ class MasteryState:
     pace_score: float = 0.0  # evidence on the learning pace relative to the population's (score, information)
     pace_info: float = 0.0
     taught: np.ndarray | None = None  # (S,) bool: raised by a resource since the skill's last answer
+    p_answered: np.ndarray | None = None  # (S,) P(learned) moved by answers only (None: p_learned's values)
 
     def __post_init__(self) -> None:
         n = self.p_learned.shape[0]
+        if self.p_answered is None:
+            self.p_answered = np.array(self.p_learned, dtype=float, copy=True)
         if self.skill_theta is None:
             self.skill_theta = np.full(n, np.nan)
         if self.skill_var is None:
@@ -74,7 +78,8 @@ class MasteryState:
             "skills": {
                 s: {"p_learned": float(self.p_learned[i]), "evidence": int(self.evidence[i]),
                     "last_practice": _num(float(self.last_practice[i])), "theta": _num(float(self.skill_theta[i])),
-                    "theta_var": _num(float(self.skill_var[i])), **({"taught": True} if self.taught[i] else {})}
+                    "theta_var": _num(float(self.skill_var[i])), **({"taught": True} if self.taught[i] else {}),
+                    **({"p_answered": float(self.p_answered[i])} if self.p_answered[i] != self.p_learned[i] else {})}
                 for i, s in enumerate(skill_ids)
             },
         }
@@ -91,10 +96,12 @@ class MasteryState:
         n = len(skill_ids)
         p, ev, last = np.array(prior, dtype=float, copy=True), np.zeros(n, dtype=np.int64), np.full(n, np.nan)
         th, var, taught = np.full(n, np.nan), np.full(n, np.nan), np.zeros(n, dtype=bool)
+        answered = p.copy()
         for i, s in enumerate(skill_ids):
             if s in skills:
                 taught[i] = bool(skills[s].get("taught", False))  # absent (states written before it): not taught
                 p[i] = skills[s]["p_learned"]
+                answered[i] = float(skills[s].get("p_answered", p[i]))  # absent: no resource moved it apart
                 ev[i] = skills[s]["evidence"]
                 last[i] = np.nan if skills[s].get("last_practice") is None else skills[s]["last_practice"]
                 th[i] = _float_or_nan(skills[s].get("theta"))
@@ -103,7 +110,7 @@ class MasteryState:
         return cls(str(payload["student_id"]), float(payload["theta"]), float(payload["theta_sd"]), p, ev, last,
                    int(payload.get("n_responses", 0)), math.nan if lt is None else float(lt),
                    int(payload.get("responses_since_progress", 0)), math.nan if ft is None else float(ft), th, var,
-                   float(payload.get("pace_score", 0.0)), float(payload.get("pace_info", 0.0)), taught)
+                   float(payload.get("pace_score", 0.0)), float(payload.get("pace_info", 0.0)), taught, answered)
 
 
 @dataclass
@@ -125,8 +132,11 @@ class MasteryBatch:
     pace_score: np.ndarray | None = None  # (N,) learning-pace evidence (score, information), 0 = none yet
     pace_info: np.ndarray | None = None
     taught: np.ndarray | None = None  # (N, S) bool: raised by a resource since the skill's last answer
+    p_answered: np.ndarray | None = None  # (N, S) P(learned) moved by answers only (None: p_learned's values)
 
     def __post_init__(self) -> None:
+        if self.p_answered is None:
+            self.p_answered = np.array(self.p_learned, dtype=float, copy=True)
         if self.taught is None:
             self.taught = np.zeros(self.p_learned.shape, dtype=bool)
         if self.skill_theta is None:
@@ -164,6 +174,7 @@ class MasteryBatch:
             np.array([s.pace_score for s in states], dtype=float),
             np.array([s.pace_info for s in states], dtype=float),
             np.stack([s.taught for s in states]).astype(bool),
+            np.stack([s.p_answered for s in states]).astype(float),
         )
 
     def state(self, row: int) -> MasteryState:
@@ -173,7 +184,7 @@ class MasteryBatch:
             self.evidence[row].copy(), self.last_practice[row].copy(), int(self.n_responses[row]),
             float(self.last_time[row]), int(self.responses_since_progress[row]), float(self.first_time[row]),
             self.skill_theta[row].copy(), self.skill_var[row].copy(), float(self.pace_score[row]), float(self.pace_info[row]),
-            self.taught[row].copy(),
+            self.taught[row].copy(), self.p_answered[row].copy(),
         )
 
     def row_of(self, student_id: str) -> int:
@@ -184,4 +195,5 @@ class MasteryBatch:
 
 
 _ARRAYS = ("theta", "theta_sd", "p_learned", "evidence", "last_practice", "n_responses", "last_time",
-           "responses_since_progress", "first_time", "skill_theta", "skill_var", "pace_score", "pace_info", "taught")
+           "responses_since_progress", "first_time", "skill_theta", "skill_var", "pace_score", "pace_info", "taught",
+           "p_answered")

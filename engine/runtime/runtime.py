@@ -347,7 +347,8 @@ class Runtime:
         now = state.last_time if math.isfinite(state.last_time) else None
         p = policy.engine.p_now(batch, now)[0]
         engine = policy.engine
-        mastered = engine.claimed(batch, now)[0]  # the claim's forgetting (MasteryConfig.claim_stability_days)
+        mastered = engine.claimed(batch, now)[0]  # answers only, the claim's forgetting (MasteryConfig.claim_stability_days)
+        claim = engine.p_claim(batch, now)[0]
         theta, var = (x[0] for x in engine.skill_ability(batch))
         success, confirms = engine.skill_success(batch)[0], engine.ability_mastery(batch)[0]
         cat = policy.catalog
@@ -356,7 +357,7 @@ class Runtime:
                    "evidence": int(state.evidence[i]), "last_practice_days": _clean(float(state.last_practice[i])),
                    "ability": {"theta": float(theta[i]), "sd": float(math.sqrt(var[i]))},
                    "typical_success": float(success[i]), "p_ability_mastered": float(confirms[i]),
-                   "taught": bool(state.taught[i])}
+                   "p_answered": float(claim[i]), "taught": bool(state.taught[i])}
                   for i, s in enumerate(cat.skill_ids)]
         return {"student_id": student_id, "n_responses": state.n_responses,
                 "ability": {"theta": state.theta, "sd": state.theta_sd},

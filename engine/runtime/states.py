@@ -31,10 +31,10 @@ def batch_to_dicts(batch: MasteryBatch, skill_ids: tuple[str, ...]) -> list[dict
     lp = np.where(np.isfinite(batch.last_practice), batch.last_practice, np.nan).tolist()
     st, sv = batch.skill_theta.tolist(), batch.skill_var.tolist()
     pace_s, pace_i = batch.pace_score.tolist(), batch.pace_info.tolist()
-    taught = batch.taught.tolist()
+    taught, answered = batch.taught.tolist(), batch.p_answered.tolist()
     out = []
     for i, sid in enumerate(batch.student_ids):
-        pi, ei, li, ti, vi, ki = p[i], ev[i], lp[i], st[i], sv[i], taught[i]
+        pi, ei, li, ti, vi, ki, ai = p[i], ev[i], lp[i], st[i], sv[i], taught[i], answered[i]
         out.append({
             "format": STATE_FORMAT, "format_version": STATE_FORMAT_VERSION, "student_id": sid,
             "theta": theta[i], "theta_sd": sd[i], "n_responses": n_resp[i],
@@ -42,7 +42,7 @@ def batch_to_dicts(batch: MasteryBatch, skill_ids: tuple[str, ...]) -> list[dict
             "pace_score": pace_s[i], "pace_info": pace_i[i],
             "skills": {s: {"p_learned": pi[j], "evidence": ei[j], "last_practice": None if li[j] != li[j] else li[j],
                            "theta": None if ti[j] != ti[j] else ti[j], "theta_var": None if vi[j] != vi[j] else vi[j],
-                           **({"taught": True} if ki[j] else {})}
+                           **({"taught": True} if ki[j] else {}), **({"p_answered": ai[j]} if ai[j] != pi[j] else {})}
                        for j, s in enumerate(skill_ids)},
         })
     return out
@@ -71,6 +71,7 @@ def batch_from_dicts(student_ids: list[str], docs: list[dict[str, Any] | None], 
         b.skill_theta[i, cols] = [np.nan if v.get("theta") is None else v["theta"] for v in values]
         b.skill_var[i, cols] = [np.nan if v.get("theta_var") is None else v["theta_var"] for v in values]
         b.taught[i, cols] = [bool(v.get("taught", False)) for v in values]
+        b.p_answered[i, cols] = [v.get("p_answered", v["p_learned"]) for v in values]
         b.theta[i], b.theta_sd[i] = float(doc["theta"]), float(doc["theta_sd"])
         b.n_responses[i] = int(doc.get("n_responses", 0))
         b.responses_since_progress[i] = int(doc.get("responses_since_progress", 0))

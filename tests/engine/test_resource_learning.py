@@ -113,7 +113,7 @@ def test_the_share_a_cover_only_use_teaches_is_recovered() -> None:
 
 
 def test_a_skill_a_resource_taught_is_not_flagged_until_an_answer_confirms_it(catalog) -> None:
-    """The covered skills a resource moved are marked `taught`; the reported flag (`flagged`) leaves them out even where
+    """The covered skills a resource moved are marked `taught`; the recommender's flag (`flagged`) leaves them out even where
     `mastered` holds, the recommender's `mastered` does not; the next answer on the skill clears the mark; the mark
     survives the state's JSON, and a state written before it loads unmarked."""
     engine = MasteryEngine(catalog, config=MasteryConfig(resource_learning=1.0))
@@ -137,6 +137,43 @@ def test_a_skill_a_resource_taught_is_not_flagged_until_an_answer_confirms_it(ca
         skill.pop("taught", None)
     assert not engine.state_from_dict(payload).taught.any()
     assert not _answered(MasteryEngine(catalog), r, others[0]).taught.any()  # share 0: nothing moved, nothing marked
+
+
+def test_the_reported_claim_rests_on_the_answers_alone(catalog) -> None:
+    """`p_answered` is exactly the P(learned) of a twin engine told the same answers and no resource, and the reported
+    flag (`claimed`) is the twin's, though the served P took what the resources taught; it survives the state's JSON,
+    and a state written before it loads with the served P (nothing told apart)."""
+    engine = MasteryEngine(catalog, config=MasteryConfig(resource_learning=0.8))
+    twin = MasteryEngine(catalog, config=MasteryConfig(resource_learning=0.8))
+    rng = np.random.default_rng(3)
+    n = 40
+    told, blind = engine.new_batch([f"s{i}" for i in range(n)]), twin.new_batch([f"s{i}" for i in range(n)])
+    rows = np.arange(n)
+    for t in range(25):
+        resources = rng.integers(0, catalog.n_resources, n)
+        items = np.array([rng.choice(np.flatnonzero(catalog.item_skill == catalog.resource_skill[r])) for r in resources])
+        correct = (rng.random(n) < 0.75).astype(float)
+        engine.update_batch(told, rows, items, correct, np.full(n, float(t)), resources)
+        twin.update_batch(blind, rows, items, correct, np.full(n, float(t)))
+    assert told.taught.any() and (told.p_learned > told.p_answered + 1e-9).any()  # the resources moved the served P
+    np.testing.assert_allclose(told.p_answered, blind.p_learned, atol=1e-12)
+    np.testing.assert_array_equal(blind.p_answered, blind.p_learned)  # told no resource: one P
+    assert np.array_equal(engine.claimed(told, 25.0), twin.claimed(blind, 25.0))
+    assert engine.claimed(told, 25.0).any()  # the check has flags to compare
+    by_p = MasteryEngine(catalog, config=MasteryConfig(resource_learning=0.8, ability_confirms=-1.0))  # flag on P alone
+    hand = told.rows(np.array([0]))
+    every = np.arange(catalog.n_skills)
+    hand.evidence[:], hand.p_learned[:] = 1, 1.0  # practised everywhere, the served P sure everywhere
+    hand.p_answered[:] = np.where(every % 2 == 0, 1.0, 0.5)
+    hand.taught[:] = every % 3 == 0
+    assert np.array_equal(by_p.claimed(hand, None)[0], every % 2 == 0)  # the answers' P, taught or not
+    assert np.array_equal(by_p.flagged(hand.p_learned, hand)[0], every % 3 != 0)  # the recommender's: the served P, untaught
+    payload = told.state(0).to_dict(catalog.skill_ids)
+    np.testing.assert_allclose(engine.state_from_dict(payload).p_answered, told.p_answered[0])
+    for skill in payload["skills"].values():
+        skill.pop("p_answered", None)
+    old = engine.state_from_dict(payload)
+    np.testing.assert_array_equal(old.p_answered, old.p_learned)
 
 
 def test_the_recommender_does_not_move_on_from_a_skill_only_a_resource_lifted(catalog) -> None:

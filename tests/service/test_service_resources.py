@@ -68,6 +68,10 @@ def test_a_resource_named_on_an_answer_teaches_the_other_skills_it_covers(served
     read = runtime.store.create_api_key("recommend")[0]
     shown = {s["skill_id"]: s for s in client.get("/v1/students/with/mastery", headers=h(read)).json()["skills"]}
     assert shown[OTHER_SKILL]["taught"] is True and shown[OTHER_SKILL]["mastered"] is False
+    blind = {s["skill_id"]: s for s in client.get("/v1/students/without/mastery", headers=h(read)).json()["skills"]}
+    # the claim's P is the answers' alone: what the student told no resource shows as P(learned)
+    assert shown[OTHER_SKILL]["p_answered"] == pytest.approx(blind[OTHER_SKILL]["p_learned"], rel=1e-12)
+    assert shown[OTHER_SKILL]["p_learned"] > shown[OTHER_SKILL]["p_answered"]
     first_skill = CAT.items.filter(CAT.items["item_id"] == ITEM)["skill_ids"][0][0]
     assert states["with"]["skills"][first_skill] == states["without"]["skills"][first_skill]  # the answered skill as before
     assert_states_equal(states, runtime.replay_states())  # a replay of the stored log folds the resources the same way
