@@ -469,10 +469,10 @@ class MasteryEngine:
         now = np.full(rows.size, np.nan) if times is None else np.asarray(times, dtype=float)
         practiced = self.catalog.item_skills[items]
         r = self.retention(self.last_seen(batch.last_practice[rows], batch.first_time[rows]), batch.evidence[rows], now)
-        start, p_before, p_after = self._answered(batch, rows, batch.p_learned[rows], practiced, y, items, r)
+        start, p_before, p_after = self._after_answer(batch, rows, batch.p_learned[rows], practiced, y, items, r)
         answered_before = batch.p_answered[rows]
         answered = p_after if np.array_equal(answered_before, batch.p_learned[rows]) else \
-            self._answered(batch, rows, answered_before, practiced, y, items, r)[2]  # the claim's P: no resource lifts
+            self._after_answer(batch, rows, answered_before, practiced, y, items, r)[2]  # the claim's P: no resource lifts
         threshold = self.config.mastery_threshold
         progress = (practiced & (p_before < threshold) & (p_after >= threshold)).any(axis=1)
         cat = self.catalog
@@ -496,7 +496,7 @@ class MasteryEngine:
         if resources is not None:
             self.learn_from_resources(batch, rows, np.asarray(resources, dtype=np.int64), practiced)
 
-    def _answered(self, batch: MasteryBatch, rows: np.ndarray, p: np.ndarray, practiced: np.ndarray, y: np.ndarray,
+    def _after_answer(self, batch: MasteryBatch, rows: np.ndarray, p: np.ndarray, practiced: np.ndarray, y: np.ndarray,
                   items: np.ndarray, retention: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(start, before, after), each (n, S): the skill model's update of `p` (P(learned) of `rows` as of each skill's
         last practice) by one answer per row: ability-informed start, aged by `retention` on the practised skills, then
