@@ -10,7 +10,9 @@ Writes the acceptance view (ours minus the best non-oracle baseline with a paire
 lowest paired bound over groups and quartiles, wasted practice, precision of the mastered flag, the final gap against
 the gated curriculum) and the full tables per setting. `--ability-share X` serves equilearn with that reading of mastery
 (`RecommenderConfig.ability_share`, what `model build --ability-share` sets) and writes
-experiments/results/suite_ability_share_X.md (+ JSON) instead.
+experiments/results/suite_ability_share_X.md (+ JSON) instead; a log size other than 300 adds `_logN` to the file names
+(`--log-students 1000`: experiments/results/suite_log1000.md), beside the default's, and runs only (b): the online start
+has no log.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from engine.catalog import load_catalog
 from engine.recommend import RecommenderConfig
 from engine.cli.output import _clean
 from engine.simulate.suite import SETTINGS, run_suite, suite_markdown
-from experiments.suite_cli import suite_parser
+from experiments.suite_cli import DEFAULT_LOG_STUDENTS, suite_parser
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "experiments" / "results"
@@ -74,11 +76,15 @@ def main() -> None:
     args = parser.parse_args()
     config = RecommenderConfig(ability_share=args.ability_share)
     stem = f"suite_ability_share_{args.ability_share:g}" if args.ability_share else "suite"
+    if args.log_students != DEFAULT_LOG_STUDENTS:  # another log size: its own files beside the default's
+        stem += f"_log{args.log_students}"
     catalog = load_catalog(None)
     load_before = os.getloadavg()
     started = time.perf_counter()
     runs = {}
-    for label, log in (("online", 0), ("built", args.log_students)):
+    # the online start has no log, so it is the same whatever --log-students says: run with the default's only
+    labels = ([("online", 0)] if args.log_students == DEFAULT_LOG_STUDENTS else []) + [("built", args.log_students)]
+    for label, log in labels:
         runs[label] = run_suite(catalog, POLICIES, list(SETTINGS), args.students, args.steps, list(range(1, args.seeds + 1)),
                                 config=config, build_log_students=log)
         (RESULTS / f"{stem}_{label}.json").write_text(json.dumps(_clean(runs[label]), indent=1) + "\n")
@@ -90,8 +96,10 @@ def main() -> None:
         "# Recommendation policies on the learner-model suite",
         "",
         f"Command: `{command}` ({minutes:.0f} min; {platform.machine()}, {os.cpu_count()} shared cores, load average "
-        f"before {', '.join(f'{x:.2f}' for x in load_before)}). Full results: `experiments/results/{stem}_online.json`, "
-        f"`{stem}_built.json`. Settings and measures: docs/engine.md, \"The learner-model suite\".",
+        f"before {', '.join(f'{x:.2f}' for x in load_before)}). Full results: "
+        + ", ".join(f"`{'experiments/results/' if k == 0 else ''}{stem}_{label}.json`" for k, (label, _) in enumerate(labels))
+        + ". Settings and measures: docs/engine.md, \"The learner-model suite\"."
+        + ("" if "online" in runs else " The online start (no log) is in `suite.md`."),
         "",
         f"{args.students} students x {args.steps} steps x {args.seeds} seeds per setting; every policy on the same students; "
         "gain = Hake's normalized gain of true mastery; differences are paired per student with t-intervals. "
@@ -110,7 +118,8 @@ def main() -> None:
     for label, text in (("online", "## Equilearn on the catalog's defaults, learning online"),
                         ("built", "## Equilearn serving a set built by `model build` from a random-practice log of "
                                   f"{args.log_students} other students (the log records the resource behind each answer)")):
-        lines += [text, "", *acceptance_rows(runs[label]), ""]
+        if label in runs:
+            lines += [text, "", *acceptance_rows(runs[label]), ""]
     lines += ["## Every policy, per setting (set built from the log)", "", suite_markdown(runs["built"]).replace("#### ", "### ")]
     (RESULTS / f"{stem}.md").write_text("\n".join(lines) + "\n")
     print((RESULTS / f"{stem}.md").read_text())

@@ -13,6 +13,7 @@ import numpy as np
 from engine.simulate.suite import _t_ci
 
 RESULTS = Path(__file__).resolve().parents[1] / "experiments" / "results"
+DEFAULT_LOG_STUDENTS = 300  # the random-practice log the suite's built sets come from, unless --log-students says otherwise
 
 
 def suite_parser(description: str, seeds: int = 2, single_seed: bool = False) -> argparse.ArgumentParser:
@@ -21,7 +22,7 @@ def suite_parser(description: str, seeds: int = 2, single_seed: bool = False) ->
     ap = argparse.ArgumentParser(description=description)
     ap.add_argument("--students", type=int, default=300)
     ap.add_argument("--steps", type=int, default=60)
-    ap.add_argument("--log-students", type=int, default=300)
+    ap.add_argument("--log-students", type=int, default=DEFAULT_LOG_STUDENTS)
     if single_seed:
         ap.add_argument("--seed", type=int, default=1)
     else:
