@@ -69,21 +69,28 @@ def acceptance_rows(result: dict) -> list[str]:
     return rows
 
 
+def output_plan(ability_share: float, log_students: int) -> tuple[str, list[tuple[str, int]]]:
+    """The results' file stem and the runs to make, (label, log students): the online start (no log) and the set built
+    from `log_students`; `_ability_share_X` and `_logN` in the stem when those differ from what is served by default. The
+    online start does not depend on the log, so a run with another log size leaves it to the default's files."""
+    stem = f"suite_ability_share_{ability_share:g}" if ability_share else "suite"
+    if log_students != DEFAULT_LOG_STUDENTS:
+        stem += f"_log{log_students}"
+    online = [("online", 0)] if log_students == DEFAULT_LOG_STUDENTS else []
+    return stem, online + [("built", log_students)]
+
+
 def main() -> None:
     parser = suite_parser(__doc__)
     parser.add_argument("--ability-share", type=float, default=0.0,
                         help="equilearn's RecommenderConfig.ability_share (default 0, as served by default)")
     args = parser.parse_args()
     config = RecommenderConfig(ability_share=args.ability_share)
-    stem = f"suite_ability_share_{args.ability_share:g}" if args.ability_share else "suite"
-    if args.log_students != DEFAULT_LOG_STUDENTS:  # another log size: its own files beside the default's
-        stem += f"_log{args.log_students}"
+    stem, labels = output_plan(args.ability_share, args.log_students)
     catalog = load_catalog(None)
     load_before = os.getloadavg()
     started = time.perf_counter()
     runs = {}
-    # the online start has no log, so it is the same whatever --log-students says: run with the default's only
-    labels = ([("online", 0)] if args.log_students == DEFAULT_LOG_STUDENTS else []) + [("built", args.log_students)]
     for label, log in labels:
         runs[label] = run_suite(catalog, POLICIES, list(SETTINGS), args.students, args.steps, list(range(1, args.seeds + 1)),
                                 config=config, build_log_students=log)
