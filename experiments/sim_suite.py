@@ -106,7 +106,8 @@ def main() -> None:
         f"before {', '.join(f'{x:.2f}' for x in load_before)}). Full results: "
         + ", ".join(f"`{'experiments/results/' if k == 0 else ''}{stem}_{label}.json`" for k, (label, _) in enumerate(labels))
         + ". Settings and measures: docs/engine.md, \"The learner-model suite\"."
-        + ("" if "online" in runs else " The online start (no log) is in `suite.md`."),
+        + ("" if "online" in runs else
+           f" The online start (no log) is in `{output_plan(args.ability_share, DEFAULT_LOG_STUDENTS)[0]}.md`."),
         "",
         f"{args.students} students x {args.steps} steps x {args.seeds} seeds per setting; every policy on the same students; "
         "gain = Hake's normalized gain of true mastery; differences are paired per student with t-intervals. "
