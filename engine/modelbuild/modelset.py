@@ -8,12 +8,14 @@ Steps: check the log against the catalog (`data.prepare_log`); with held-out stu
 split by student), fit bank + skill model on the rest, replay the held-out students' responses in order
 and score every `irt_weight` of the blend (`predictor.py`); choose the weight (`auto`: highest AUC); replay
 them again per forgetting stability and keep the one with the smallest log-loss (`forgetting.py`), then
-per weight of each item's own guess and slip (`item_evidence.py`); fit bank and skill model again on
-every student; assemble the components (layout in docs/service.md, "Model sets built from a log"):
+per weight of each item's own guess and slip (`item_evidence.py`), with the skills following the general ability
+or not (`sharing.py`), per slope of the general ability's shift of an unanswered skill (`ability_link.py`); fit bank and
+skill model again on every student; assemble the components (layout in docs/service.md, "Model sets built from a log"):
 
 - `mastery`: `MasteryEngine.to_components()`: `models.irt` item bank (2PL by default, priors on a and b),
   `models.bkt` skill model (KT-IDEM fitted with a forget term that is then set to 0: `fit_components`; with
-  the chosen `item_prior_n`), settings with the chosen `irt_weight` and `stability_days`;
+  the chosen `item_prior_n`), settings with the chosen `irt_weight`, `stability_days`, `share_general` and
+  `ability_slope`;
 - `recommender`: `RecommenderConfig().to_dict()` (the defaults);
 - `catalog`: the catalog as a one-document bundle, so a server serves it without an upload;
 - `policy_learning`: what the recommender learns from outcomes (`engine.recommend.learning.fit_from_log`,
@@ -42,6 +44,7 @@ from engine.modelbuild.bank import (MIN_RESPONSES, PRIOR_A, PRIOR_B, BankFit, ca
 from engine.modelbuild.data import PreparedLog, prepare_log
 from engine.modelbuild.diagnostics import Diagnostics
 from engine.modelbuild.fitting import LOCAL, Fitter
+from engine.modelbuild.ability_link import AbilityLinkChoice, choose_ability_slope
 from engine.modelbuild.forgetting import ForgettingChoice, choose_stability
 from engine.modelbuild.item_tags import check_item_tags
 from engine.modelbuild.guessing import AUTO, NULL_MODEL, GuessingChoice, choose_irt_model, fixed
@@ -80,7 +83,8 @@ def fit_components(catalog: Catalog, responses: pl.DataFrame, *, irt_model: str,
                    prior_a: tuple[float, float], prior_b: tuple[float, float], irt_weight: float, seed: int,
                    standard_errors: str = "auto", fit: Fitter = LOCAL, stability_days: float | None = None,
                    item_prior_n: float | None = None, share_general: bool = False,
-                   mastery_success: float | None = None, claim_stability_days: float | None = None) -> Fitted:
+                   mastery_success: float | None = None, claim_stability_days: float | None = None,
+                   ability_slope: float | None = None) -> Fitted:
     """Item bank + BKT on `responses` (prepared: catalog items, catalog skill_ids), as an engine (the bank on the answers
     the adaptive policy did not choose, when the log marks them: `bank.calibration_answers`); the BKT
     has a guess and slip per (skill, item) (KT-IDEM), weighed in by `item_prior_n` (None: per skill only;
@@ -88,7 +92,9 @@ def fit_components(catalog: Catalog, responses: pl.DataFrame, *, irt_model: str,
     default); `stability_days` the forgetting to serve (None: the engine's default), `claim_stability_days` the one
     the reported mastered flag assumes (None: the same; `ForgettingChoice.claim_stability_days`); `share_general` whether the
     practised skills follow the general ability (`engine.modelbuild.sharing`); `mastery_success` the success rate
-    on a skill's typical item that the platform counts as mastered (None: the engine's default, 0.8).
+    on a skill's typical item that the platform counts as mastered (None: the engine's default, 0.8); `ability_slope` how
+    far the general ability shifts an unanswered skill's starting P(learned) (`engine.modelbuild.ability_link`; None: the
+    engine's default).
 
     The BKT is fitted with a forget probability per skill and served without it (`without_forgetting`). Fitted
     without one on a log whose students forget, EM reads every lost skill as a slip (in the suite's forgetful BKT
@@ -112,6 +118,8 @@ def fit_components(catalog: Catalog, responses: pl.DataFrame, *, irt_model: str,
         chosen["claim_stability_days"] = float(claim_stability_days)
     if mastery_success is not None:
         chosen["mastery_success"] = float(mastery_success)
+    if ability_slope is not None:
+        chosen["ability_slope"] = float(ability_slope)
     engine = MasteryEngine(served, bkt_skills(skills, served, item_prior_n), ability,
                            MasteryConfig(irt_weight=irt_weight, share_general=share_general, **chosen))
     return Fitted(bank, skills, engine, {"bank": round(t1 - t0, 3), "skills": round(t2 - t1, 3)}, bank_note)
@@ -216,6 +224,16 @@ def _sharing(held: HeldOutFit | None, weight: float, forgetting: ForgettingChoic
     return choose_sharing(held.engine, held.responses, weight, forgetting.stability_days, items.prior_n)
 
 
+def _ability_link(held: HeldOutFit | None, forgetting: ForgettingChoice, items: ItemEvidenceChoice,
+                  sharing: SharingChoice) -> AbilityLinkChoice:
+    """How far the general ability shifts an unanswered skill's starting P(learned), measured on the held-out students
+    with the choices made before it (engine.modelbuild.ability_link)."""
+    if held is None:
+        return AbilityLinkChoice(None, {}, "no held-out students (--test-fraction 0): the engine's default is kept")
+    return choose_ability_slope(held.engine, held.responses, forgetting.stability_days, items.prior_n,
+                                sharing.share_general)
+
+
 def _version(components: dict[str, Any]) -> str:
     """`build-` + the first 12 hex digits of the set's content hash (`engine.registry.model_set.content_sha256`:
     every component but the `build` metadata), so the version names exactly what its audits are bound to."""
@@ -292,10 +310,13 @@ def build_model_set(catalog: Catalog, responses: pl.DataFrame, *, predictor: str
     t = lap("item_evidence", t)
     sharing = _sharing(held, weight, forgetting, items, share_general)
     t = lap("share_general", t)
+    link = _ability_link(held, forgetting, items, sharing)
+    t = lap("ability_slope", t)
     fitted = fit_components(catalog, prepared.responses, irt_weight=weight, seed=seed, fit=fit,
                             stability_days=forgetting.stability_days, claim_stability_days=forgetting.claim_stability_days,
                             item_prior_n=items.prior_n,
-                            share_general=sharing.share_general, mastery_success=mastery_success, **opts)
+                            share_general=sharing.share_general, mastery_success=mastery_success,
+                            ability_slope=link.ability_slope, **opts)
     seconds.update({f"fit_{k}": v for k, v in fitted.seconds.items()})
     t = lap("fit", t)
     learning_notes: list[str] = []
@@ -324,7 +345,7 @@ def build_model_set(catalog: Catalog, responses: pl.DataFrame, *, predictor: str
                 "(ties to the smaller weight); bkt = 0, blend = 0.5, irt = 1",
     }
     diagnostics = _diagnostics(catalog, prepared, fitted, min_item_responses, guessing, predictor_info, learning,
-                               forgetting, items, sharing, learning_notes)
+                               forgetting, items, sharing, link, learning_notes)
     components["build"] = {
         "format": BUILD_FORMAT, "format_version": BUILD_FORMAT_VERSION,
         "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -338,6 +359,7 @@ def build_model_set(catalog: Catalog, responses: pl.DataFrame, *, predictor: str
         "forgetting": forgetting.to_dict(),
         "item_evidence": items.to_dict(),
         "share_general": sharing.to_dict(),
+        "ability_slope": link.to_dict(),
         "irt_model": guessing.to_dict(),
         "item_tags": {**tags.to_dict(), "applied": bool(apply_item_tags and tags.flagged)},
         **({"resource_effectiveness": measured.summary()} if measured is not None else {}),
@@ -382,7 +404,7 @@ def repeated_answers(responses: pl.DataFrame) -> str | None:
 
 def _diagnostics(catalog: Catalog, prepared: PreparedLog, fitted: Fitted, min_item_responses: int,
                  guessing: GuessingChoice, predictor_info: dict[str, Any], learning: dict[str, Any] | None,
-                 forgetting: ForgettingChoice, items: ItemEvidenceChoice, sharing: SharingChoice,
+                 forgetting: ForgettingChoice, items: ItemEvidenceChoice, sharing: SharingChoice, link: AbilityLinkChoice,
                  learning_notes: list[str]) -> Diagnostics:
     bank = fitted.bank
     n_of = dict(bank.counts.iter_rows())
@@ -432,6 +454,7 @@ def _diagnostics(catalog: Catalog, prepared: PreparedLog, fitted: Fitted, min_it
         tried = ", ".join(f"{'on' if on else 'off'} {loss:.4f}" for on, loss in sharing.logloss.items())
         notes.append(f"practised skills {'follow' if sharing.share_general else 'do not follow'} the general ability, "
                      f"measured on the held-out students (held-out log-loss: {tried})")
+    notes.append(link.note(fitted.engine.config.ability_slope))
     return Diagnostics(
         catalog=f"{catalog.name!r} v{catalog.version}", n_rows_in=prepared.n_rows_in, n_responses=prepared.responses.height,
         n_students=n_students, n_unknown_rows=prepared.n_unknown_rows,

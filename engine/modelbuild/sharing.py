@@ -15,10 +15,11 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import polars as pl
 
-from engine.mastery import MasteryEngine
+from engine.mastery import MasteryConfig, MasteryEngine
 from engine.mastery.adapters import bkt_skills
 from engine.modelbuild.predictor import smallest_replay_loss
 
@@ -36,15 +37,23 @@ class SharingChoice:
                 "tried": [{"share_general": on, "logloss": round(v, 6)} for on, v in self.logloss.items()]}
 
 
-def choose_sharing(engine: MasteryEngine, held_out: pl.DataFrame, irt_weight: float,
-                   stability_days: float | None, item_prior_n: float | None) -> SharingChoice:
-    """Off or on, whichever predicts `held_out` (at most GRID_STUDENTS of them) with the smaller log-loss of the
-    served blend; `engine` is fitted on the other students and served with the given forgetting and item evidence."""
+def served_replay(engine: MasteryEngine, stability_days: float | None,
+                  item_prior_n: float | None) -> tuple[Any, MasteryConfig]:
+    """(skill model, config) of the held-out `engine` as it would be served with the forgetting and item evidence the
+    build chose already: what a later held-out choice (sharing, `ability_link`) replays, varying one setting."""
     config = engine.config if stability_days is None else dataclasses.replace(engine.config, stability_days=stability_days)
     payload = getattr(engine.skill_model, "payload", None)
     skills = engine.skill_model
     if isinstance(payload, dict) and payload.get("item_guess_slip"):
         skills = bkt_skills(payload, engine.catalog, None if item_prior_n is None or math.isinf(item_prior_n) else item_prior_n)
+    return skills, config
+
+
+def choose_sharing(engine: MasteryEngine, held_out: pl.DataFrame, irt_weight: float,
+                   stability_days: float | None, item_prior_n: float | None) -> SharingChoice:
+    """Off or on, whichever predicts `held_out` (at most GRID_STUDENTS of them) with the smaller log-loss of the
+    served blend; `engine` is fitted on the other students and served with the given forgetting and item evidence."""
+    skills, config = served_replay(engine, stability_days, item_prior_n)
     engines = {float(on): MasteryEngine(engine.catalog, skills, engine.ability_model,
                                         dataclasses.replace(config, share_general=on)) for on in (False, True)}
     chosen, losses = smallest_replay_loss(engines, held_out, lambda held: held.blend(irt_weight))
