@@ -133,8 +133,8 @@ def main() -> None:
         "What it measures: the module docstring of `experiments/ability_link.py`; the rule: "
         "`engine/modelbuild/ability_link.py`.", "",
         "## 1. Real logs: the build's choice, and every slope on the source's test students", "",
-        f"Cells: log-loss of the skill model's predictions of the test students (the slope minus {DEFAULT_SLOPE:g}, paired per answer ± "
-        "its SE clustered by student). Lower is better.", "",
+        "Cells: log-loss of the skill model's predictions of the test students (the slope minus "
+        f"{DEFAULT_SLOPE:g}, paired per answer ± its SE clustered by student). Lower is better.", "",
         f"| log | `model build` serves | smallest on the test students | {slopes} |",
         "|---|---|---|" + "---|" * len(ABILITY_SLOPES), *real, "",
         "## 2. Simulated logs: what the build serves, and its held-out log-loss of the skill model per slope", "",

@@ -69,5 +69,5 @@ def choose_ability_slope(engine: MasteryEngine, held_out: pl.DataFrame, stabilit
                                     dataclasses.replace(config, ability_slope=float(slope))) for slope in grid}
     chosen, losses = smallest_replay_loss(engines, held_out, lambda held: held.p_skill, null=DEFAULT_SLOPE)
     return AbilityLinkChoice(float(chosen), {float(k): v for k, v in losses.items()},
-                             f"smallest held-out log-loss of the skill model over the slopes tried, if beyond the noise of the held-out "
-                             f"sample against {DEFAULT_SLOPE:g} (else {DEFAULT_SLOPE:g})")
+                             "smallest held-out log-loss of the skill model over the slopes tried, if beyond the noise "
+                             f"of the held-out sample against {DEFAULT_SLOPE:g} (else {DEFAULT_SLOPE:g})")

@@ -39,12 +39,12 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from engine.modelbuild.ability_link import AbilityLinkChoice, choose_ability_slope
 from engine.modelbuild.bank import (MIN_RESPONSES, PRIOR_A, PRIOR_B, BankFit, calibration_answers, fit_bank, served_ability,
                                     uncalibrated_note)
 from engine.modelbuild.data import PreparedLog, prepare_log
 from engine.modelbuild.diagnostics import Diagnostics
 from engine.modelbuild.fitting import LOCAL, Fitter
-from engine.modelbuild.ability_link import AbilityLinkChoice, choose_ability_slope
 from engine.modelbuild.forgetting import ForgettingChoice, choose_stability
 from engine.modelbuild.item_tags import check_item_tags
 from engine.modelbuild.guessing import AUTO, NULL_MODEL, GuessingChoice, choose_irt_model, fixed
