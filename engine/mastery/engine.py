@@ -56,7 +56,7 @@ from engine.errors import ConfigError, DataError, DataValidationError, NotFoundE
 from engine.jsonfile import read_json
 from engine.mastery.ability import GridEAP
 from engine.mastery.bkt import BKTParams, BKTSkillModel
-from engine.mastery.graph_bounds import ClosurePairs
+from engine.mastery.graph_bounds import GraphBounds
 from engine.mastery.interfaces import AbilityModel, SkillModel
 from engine.mastery.state import MasteryBatch, MasteryState
 
@@ -164,7 +164,7 @@ class MasteryEngine:
             )
         counts = catalog.item_skills.sum(axis=1, keepdims=True)
         self._item_skill_weights = (catalog.item_skills / np.maximum(counts, 1)).T  # (S, I): mean over an item's skills
-        self._closure = ClosurePairs.of(catalog.graph.ancestors)
+        self._closure = GraphBounds.of(catalog.graph)
         self.typical_items = _typical_items(catalog)  # (S,) median a and b of each skill's items
         self.law: Any = None  # a LearningLaw (engine.recommend.law) fitted from a log: expected learning per step
         # (S,) learn rate per step taken with the skill's direct prerequisites learned (`ready_learn_rates`, set with

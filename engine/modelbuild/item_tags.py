@@ -128,7 +128,7 @@ def standings(responses: pl.DataFrame, catalog: Catalog) -> Standings:
     """The answers of `responses` (catalog items) arranged for the standings (`Standings`)."""
     item = responses["item_id"].replace_strict(list(catalog.item_ids), list(range(catalog.n_items)),
                                                return_dtype=pl.Int64).to_numpy()
-    _, student = np.unique(responses["student_id"].to_numpy(), return_inverse=True)
+    student = (responses["student_id"].rank("dense").to_numpy() - 1).astype(np.int64)  # 0..U-1, as np.unique's inverse
     y = responses["correct"].to_numpy().astype(float)
     n_item = np.bincount(item, minlength=catalog.n_items)
     centred = y - (np.bincount(item, weights=y, minlength=catalog.n_items) / np.maximum(n_item, 1))[item]
@@ -189,8 +189,8 @@ def check_item_tags(responses: pl.DataFrame, catalog: Catalog, alpha: float = AL
         xs, ys = np.where(ok, x, 0.0), np.where(ok, y, 0.0)
         n, sx, sy, sxx, syy, sxy = _grouped(item, n_items, ok.astype(float), xs, ys, xs * xs, ys * ys, xs * ys)
         r[:, s] = np.where(n >= MIN_PAIRS, _correlation(n, sx, sy, sxx, syy, sxy), np.nan) / rel[s]  # disattenuated
-    pairs = np.unique(student.astype(np.int64) * n_items + item)
-    answered = np.bincount(pairs % n_items, minlength=n_items)  # students who answered each item
+    # students who answered each item: each of a student's answers on it counts 1 / their answers on it
+    answered = np.rint(np.bincount(item, weights=1.0 / st.own_count, minlength=n_items)).astype(np.int64)
     enough = (answered >= MIN_ANSWERS) & (own >= 0)
     r_own = np.where(own >= 0, r[np.arange(n_items), np.maximum(own, 0)], np.nan)
     others = np.where(np.arange(n_skills)[None, :] == own[:, None], np.nan, r)
