@@ -71,14 +71,14 @@ class ClosurePairs:
 
 @dataclass(frozen=True)
 class _Level:
-    """One level's reduction: each skill of `groups.targets` takes the reduction over its group of direct neighbours."""
+    """One level's reduction: each skill of `edges.targets` takes the reduction over its group of direct neighbours."""
 
-    groups: _Groups
+    edges: _Groups
 
     def apply(self, z: np.ndarray, own: np.ndarray, acc: np.ndarray, op: np.ufunc) -> None:
         """acc[t] = op over t's neighbours of z; z[t] = op(own[t], acc[t]) (in place; arrays skills x students, so every
         gather and reduction runs over contiguous rows)."""
-        g = self.groups
+        g = self.edges
         acc[g.targets] = op.reduceat(z[g.source], g.starts, axis=0)
         z[g.targets] = op(own[g.targets], acc[g.targets])
 
