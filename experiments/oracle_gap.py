@@ -11,11 +11,15 @@ the oracle's knowledge given to it, on the same students and the same random str
   answers by its own rules;
 - items known: equilearn's resource, with the item of that skill the oracle would take (`OracleItems`);
 - both;
+- resources known: what each resource teaches, as the world has it (each resource's hidden quality over its level's mean)
+  in place of the values the build measured from the log (`true_resource_values`); nothing else;
 - the oracle's skills: the oracle's resource with a random item of its skill (its choice of what to work on, without its
   choice of item; `OracleSkills`);
 and the oracle itself. Per setting: each gain and its share of the oracle's, and each variant minus equilearn (paired
 on the same students, 95% t-interval). What no answer-driven policy can have is the true state; what one that knows
-the world's model reaches from the answers alone is `experiments.suite_posterior`'s question.
+the world's model reaches from the answers alone is `experiments.suite_posterior`'s question. As in `experiments.sim_suite`,
+the log records the resource behind each answer (the build measures what each resource teaches from it) and the engine
+is told the resource behind each answer.
 """
 
 from __future__ import annotations
@@ -132,22 +136,41 @@ def knowing(learners: KeptLearners, n_students: int, states: bool, items: bool) 
     return mock.patch("engine.simulate.runner.make_policy", make)
 
 
-# (label, true states given, oracle's items given) of the equilearn variants
-VARIANTS = (("equilearn", False, False), ("states known", True, False), ("items known", False, True), ("both", True, True))
-COLUMNS = (*(label for label, _, _ in VARIANTS), "oracle's skills, random items", ORACLE)
+def true_resource_values(world: World) -> np.ndarray:
+    """(R,) each resource's hidden quality over the mean quality of its level: what the build's measured values
+    (`DifficultyProgress.resource_multipliers`, 1 = the average resource of its level) estimate."""
+    level = world.catalog.resource_level
+    means = np.bincount(level, weights=world.quality) / np.maximum(np.bincount(level), 1)
+    return world.quality / means[level]
+
+
+def knowing_resources(progress: Any, world: World) -> Any:
+    """A copy of the policy's learned statistics whose resource values are the world's (`true_resource_values`)."""
+    known = copy.deepcopy(progress)
+    values = true_resource_values(world)
+    known.resource_multipliers = lambda resource_ids: values
+    return known
+
+
+# (label, true states given, oracle's items given, true resource values given) of the equilearn variants
+VARIANTS = (("equilearn", False, False, False), ("states known", True, False, False), ("items known", False, True, False),
+            ("both", True, True, False), ("resources known", False, False, True))
+COLUMNS = (*(v[0] for v in VARIANTS), "oracle's skills, random items", ORACLE)
 
 
 def setting_gains(setting: Setting, catalog: Catalog, students: int, steps: int, log_students: int,
                   seed: int) -> dict[str, np.ndarray]:
     """Per column of COLUMNS, the per-student gain contributions on one seed's world."""
     world = setting.world(catalog, students, seed)
-    log = random_practice_log(setting, catalog, log_students, steps, seed + 10_000, content=world)
+    log = random_practice_log(setting, catalog, log_students, steps, seed + 10_000, content=world, resources=True)
     engine, progress = built_policy(catalog, log, seed)
     learners = KeptLearners(setting)
     out = {}
-    for label, states, items in VARIANTS:
+    for label, states, items, resources in VARIANTS:
+        learned = knowing_resources(progress, world) if resources else copy.deepcopy(progress)
         with knowing(learners, students, states, items):
-            run = run_policy(world, learners, OURS, steps, engine=copy.deepcopy(engine), progress=copy.deepcopy(progress))
+            run = run_policy(world, learners, OURS, steps, engine=copy.deepcopy(engine), progress=learned,
+                             engine_sees_resources=True)
         out[label] = gain_contributions(run)
     skills_only = mock.patch("engine.simulate.runner.make_policy", lambda *args, **kwargs: OracleSkills(learners, catalog))
     with skills_only:

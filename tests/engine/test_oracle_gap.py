@@ -1,5 +1,6 @@
 """experiments.oracle_gap's variants give the policy what they say: the true states where it reads the engine's beliefs
-(and nowhere else), the oracle's item for the chosen skill, the oracle's resource with a random item of its skill."""
+(and nowhere else), the oracle's item for the chosen skill, the oracle's resource with a random item of its skill, the
+world's resource qualities in place of the measured values."""
 
 from __future__ import annotations
 
@@ -7,10 +8,12 @@ import numpy as np
 
 from engine.catalog import load_catalog
 from engine.mastery import MasteryEngine
+from engine.recommend.learning import DifficultyProgress
 from engine.simulate.oracle import greedy_choice
 from engine.simulate.runner import run_policy, simulated_ids
 from engine.simulate.suite import OURS, setting_by_name
-from experiments.oracle_gap import KeptLearners, KnownStates, OracleSkills, knowing, oracle_items
+from experiments.oracle_gap import (KeptLearners, KnownStates, OracleSkills, knowing, knowing_resources, oracle_items,
+                                  true_resource_values)
 
 CATALOG = load_catalog(None)
 
@@ -69,3 +72,17 @@ def test_a_policy_that_knows_the_states_stops_practising_what_students_know() ->
             run = run_policy(world, kept, OURS, 20, engine=engine)
         wasted[states] = run.over_practice.sum()
     assert wasted[True] < 0.5 * wasted[False]
+
+
+def test_resources_known_are_the_worlds_qualities_over_their_levels_mean() -> None:
+    _, world = learners_of("bkt")
+    values = true_resource_values(world)
+    level = CATALOG.resource_level
+    for lv in np.unique(level):  # 1 is the average resource of its level, as the measured values are
+        mine = level == lv
+        np.testing.assert_allclose(values[mine].mean(), 1.0)
+        np.testing.assert_allclose(values[mine] / values[mine][0], world.quality[mine] / world.quality[mine][0])
+    progress = DifficultyProgress()
+    known = knowing_resources(progress, world)
+    np.testing.assert_array_equal(known.resource_multipliers(CATALOG.resource_ids), values)
+    assert progress.resource_multipliers(CATALOG.resource_ids) is None  # the policy's own statistics are left alone
