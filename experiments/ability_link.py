@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import math
 import os
 import time
 from pathlib import Path
@@ -36,7 +35,7 @@ from engine.data import load
 from engine.modelbuild import build_model_set
 from engine.modelbuild.ability_link import ABILITY_SLOPES, DEFAULT_SLOPE
 from engine.evaluation.metrics import response_logloss
-from engine.modelbuild.predictor import sample_students, sequential_predictions
+from engine.modelbuild.predictor import clustered_se, sample_students, sequential_predictions
 from engine.runtime.catalogs import catalog_from_dict
 from engine.runtime.modelset import build_policy
 from engine.simulate.suite import SETTINGS, random_practice_log
@@ -74,9 +73,7 @@ def replay_by_slope(catalog: Catalog, components: dict, test: pl.DataFrame) -> d
     out = {}
     for slope, (held, losses) in per_slope.items():
         d = losses - base
-        per_student = np.bincount(held.student, weights=d, minlength=held.n_students)
-        se = math.sqrt(per_student.size * float(np.var(per_student, ddof=1))) / d.size
-        out[slope] = (float(losses.mean()), float(d.mean()), se)
+        out[slope] = (float(losses.mean()), float(d.mean()), clustered_se(d, held.student, held.n_students))
     return out
 
 

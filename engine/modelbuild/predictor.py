@@ -119,11 +119,16 @@ def clearly_smaller(held: HeldOut, p: np.ndarray, held_null: HeldOut, p_null: np
     if held.student is None or not np.array_equal(held.y, held_null.y):
         raise ConfigError("a paired comparison needs the same held-out responses, with their students, in both replays")
     d = response_logloss(held.y, p) - response_logloss(held.y, p_null)
-    per_student = np.bincount(held.student, weights=d, minlength=held.n_students)
-    if per_student.size < 2:
+    if held.n_students < 2:
         return False
-    se = math.sqrt(per_student.size * float(np.var(per_student, ddof=1))) / d.size
-    return float(d.mean()) < -z * se
+    return float(d.mean()) < -z * clustered_se(d, held.student, held.n_students)
+
+
+def clustered_se(d: np.ndarray, student: np.ndarray, n_students: int) -> float:
+    """SE of the mean of per-response differences `d`, the responses clustered by `student` (0..n_students-1):
+    sqrt(S var(d_s)) / n, d_s a student's summed difference, S students, n responses."""
+    per_student = np.bincount(student, weights=d, minlength=n_students)
+    return math.sqrt(per_student.size * float(np.var(per_student, ddof=1))) / d.size
 
 
 def sequential_predictions(engine: MasteryEngine, responses: pl.DataFrame) -> HeldOut:
