@@ -7,11 +7,10 @@ broadcast over (students, skills, skills) it replaced cost O(students x skills^2
 bounds over the closure from the direct edges alone, a level of the graph at a time (the best dependent of u is the
 best, over u's direct dependents d, of d's own value and d's best dependent; the weakest prerequisite likewise):
 O(students x direct edges), with one reduction per level. The mastery engine computes them before every prediction
-and update; over the closure they were half of a held-out replay's time at 100 skills (a synthetic catalog of 1,000
-items, experiments/results/model_build.md), and `model build` replays a log some twenty times. Level by level costs a
-reduction per level whatever the batch, so `GraphBounds` takes it for large batches only (at least LEVELS_FROM_ROWS
-students: 3,000 students on that catalog, 22 levels deep, 5.4 ms a bound against 12 ms over the closure; one student
-0.12 ms against 0.007 ms, the service's case): both give the same values exactly (max and min).
+and update, and `model build` replays a log some twenty times through it (its stages' times:
+experiments/results/model_build.md). Level by level costs a reduction per level whatever the batch, which a deep graph
+makes slower than the closure pairs for one student (the service's case), so `GraphBounds` takes it for batches of
+at least LEVELS_FROM_ROWS students only: both give the same values exactly (max and min).
 """
 
 from __future__ import annotations
