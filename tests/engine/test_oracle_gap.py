@@ -14,6 +14,7 @@ from engine.simulate.runner import run_policy, simulated_ids
 from engine.simulate.suite import OURS, setting_by_name
 from experiments.oracle_gap import (KeptLearners, KnownStates, OracleSkills, knowing, knowing_resources, oracle_items,
                                   true_resource_values)
+from experiments.resource_log_size import flat_values, rank_correlation
 
 CATALOG = load_catalog(None)
 
@@ -86,3 +87,16 @@ def test_resources_known_are_the_worlds_qualities_over_their_levels_mean() -> No
     known = knowing_resources(progress, world)
     np.testing.assert_array_equal(known.resource_multipliers(CATALOG.resource_ids), values)
     assert progress.resource_multipliers(CATALOG.resource_ids) is None  # the policy's own statistics are left alone
+
+
+def test_resource_log_size_serves_flat_values_and_ranks_served_against_true_values() -> None:
+    _, world = learners_of("bkt")
+    truth = true_resource_values(world)
+    measured = DifficultyProgress()
+    measured.resource_value = {r: [float(v), 10, 0.0, 0.1, 0.0] for r, v in zip(CATALOG.resource_ids, truth)}
+    assert rank_correlation(measured, CATALOG, truth) == 1.0
+    assert rank_correlation(measured, CATALOG, -truth) == -1.0
+    flat = flat_values(measured)
+    assert flat.resource_multipliers(CATALOG.resource_ids) is None  # the scorer then values every resource at 1
+    assert np.isnan(rank_correlation(flat, CATALOG, truth))
+    np.testing.assert_array_equal(measured.resource_multipliers(CATALOG.resource_ids), truth)  # the built set untouched
