@@ -30,7 +30,7 @@ from engine.modelbuild.data import prepare_log
 from engine.modelbuild.item_tags import check_item_tags
 from engine.simulate.runner import run_policy
 from engine.simulate.suite import OURS, SETTINGS, built_policy, gain_contributions, random_practice_log
-from experiments.suite_cli import paired_text, write_results
+from experiments.suite_cli import command_head, paired_text, write_results
 
 
 def detection_rows(catalog: Catalog, sizes: list[int], seeds: int, steps: int, students: int) -> list[str]:
@@ -94,19 +94,17 @@ def main() -> None:
     load, started = os.getloadavg(), time.perf_counter()
     detection = detection_rows(catalog, sizes, args.seeds, args.steps, args.students)
     acting = [row for size in act_sizes for row in acting_rows(catalog, size, args.seeds, args.steps, args.students)]
-    minutes = (time.perf_counter() - started) / 60
-    command = (f".venv/bin/python -m experiments.item_tags --students {args.students} --steps {args.steps} --seeds {args.seeds} "
-               f"--log-sizes {args.log_sizes} --act-sizes {args.act_sizes}")
-    lines = ["# Items that answer another skill than their tag: what the build's check finds, and what acting on it buys", "",
-             f"Command: `{command}` ({minutes:.0f} min; load average before {load[0]:.2f}, {load[1]:.2f}, {load[2]:.2f}). "
-             "What it measures: the module docstring of `experiments/item_tags.py`.", "",
-             f"## 1. Detection ({args.seeds} seed(s) pooled per row; {catalog.n_items} items, {catalog.n_skills} skills)", "",
-             "| setting | log students | items tested | truly mis-tagged | flagged | flagged and mis-tagged | "
-             "of those, with the true skill | flagged but tagged right |", "|---|---|---|---|---|---|---|---|", *detection, "",
-             f"## 2. Acting on it: the flagged items retagged and the set built again from the same log ({args.students} "
-             f"served students x {args.steps} steps x {args.seeds} seed(s))", "",
-             "| setting | log students | items flagged | gain, as is | gain, flagged retagged | difference [95% CI] | "
-             "gain, true tags | difference [95% CI] |", "|---|---|---|---|---|---|---|---|", *acting]
+    options = (f"--students {args.students} --steps {args.steps} --seeds {args.seeds} --log-sizes {args.log_sizes} "
+               f"--act-sizes {args.act_sizes}")
+    lines = command_head("Items that answer another skill than their tag: what the build's check finds, and what acting on it "
+                         "buys", "item_tags", options, started, load)
+    lines += [f"## 1. Detection ({args.seeds} seed(s) pooled per row; {catalog.n_items} items, {catalog.n_skills} skills)", "",
+              "| setting | log students | items tested | truly mis-tagged | flagged | flagged and mis-tagged | "
+              "of those, with the true skill | flagged but tagged right |", "|---|---|---|---|---|---|---|---|", *detection, "",
+              f"## 2. Acting on it: the flagged items retagged and the set built again from the same log ({args.students} "
+              f"served students x {args.steps} steps x {args.seeds} seed(s))", "",
+              "| setting | log students | items flagged | gain, as is | gain, flagged retagged | difference [95% CI] | "
+              "gain, true tags | difference [95% CI] |", "|---|---|---|---|---|---|---|---|", *acting]
     write_results("item_tags", lines)
     print("\n".join(lines))
 

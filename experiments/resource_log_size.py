@@ -31,7 +31,7 @@ from engine.recommend.learning import DifficultyProgress
 from engine.simulate.runner import run_policy
 from engine.simulate.suite import OURS, SETTINGS, Setting, built_policy, gain_contributions, random_practice_log
 from experiments.oracle_gap import knowing_resources, true_resource_values
-from experiments.suite_cli import paired_text, write_results
+from experiments.suite_cli import command_head, paired_text, write_results
 
 WAYS = ("measured", "flat", "true")
 
@@ -85,18 +85,15 @@ def main() -> None:
                         f"{g['true'].mean():.3f} | {paired_text(g['measured'] - g['flat'])} | "
                         f"{paired_text(g['true'] - g['measured'])} |")
             print(rows[-1], flush=True)
-    minutes = (time.perf_counter() - started) / 60
-    command = (f".venv/bin/python -m experiments.resource_log_size --students {args.students} --steps {args.steps} "
-               f"--log-sizes {args.log_sizes} --seeds {args.seeds}")
-    lines = ["# Measured resource values by the size of the log they come from", "",
-             f"Command: `{command}` ({minutes:.0f} min; load average before {load[0]:.2f}, {load[1]:.2f}, {load[2]:.2f}). "
-             "What it measures: the module docstring of `experiments/resource_log_size.py`.", "",
-             f"{args.students} students x {args.steps} steps x {args.seeds} seeds per row; normalized gain of equilearn "
-             "serving the set built from a random-practice log of that many other students with its resource values as "
-             "measured, all at 1 (flat), or the world's own (true); paired differences with 95% t-intervals.", "",
-             "| setting | log students | rank correlation with the truth, per seed | measured | flat | true | "
-             "measured minus flat [95% CI] | true minus measured [95% CI] |",
-             "|---|---|---|---|---|---|---|---|", *rows]
+    options = f"--students {args.students} --steps {args.steps} --log-sizes {args.log_sizes} --seeds {args.seeds}"
+    lines = command_head("Measured resource values by the size of the log they come from", "resource_log_size", options,
+                         started, load)
+    lines += [f"{args.students} students x {args.steps} steps x {args.seeds} seeds per row; normalized gain of equilearn "
+              "serving the set built from a random-practice log of that many other students with its resource values as "
+              "measured, all at 1 (flat), or the world's own (true); paired differences with 95% t-intervals.", "",
+              "| setting | log students | rank correlation with the truth, per seed | measured | flat | true | "
+              "measured minus flat [95% CI] | true minus measured [95% CI] |",
+              "|---|---|---|---|---|---|---|---|", *rows]
     write_results("resource_log_size", lines)
     print("\n".join(lines))
 

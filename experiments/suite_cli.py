@@ -35,12 +35,18 @@ def report_head(title: str, module: str, args: argparse.Namespace, started: floa
     """The lines a results file starts with: `title`, then the command of `experiments.<module>` with the `suite_parser`
     options in `args`, the minutes since `started` (perf_counter) and the load average before the run."""
     seeds = f"--seed {args.seed}" if hasattr(args, "seed") else f"--seeds {args.seeds}"
-    command = (f".venv/bin/python -m experiments.{module} --students {args.students} --steps {args.steps} "
-               f"--log-students {args.log_students} {seeds}")
+    options = f"--students {args.students} --steps {args.steps} --log-students {args.log_students} {seeds}"
+    return command_head(title, module, options, started, load)
+
+
+def command_head(title: str, module: str, options: str, started: float, load: tuple[float, float, float]) -> list[str]:
+    """The lines a results file starts with: `title`, the command `experiments.<module> <options>`, the minutes since
+    `started` (perf_counter) and the load average before the run."""
     minutes = (time.perf_counter() - started) / 60
     return [f"# {title}", "",
-            f"Command: `{command}` ({minutes:.0f} min; load average before {load[0]:.2f}, {load[1]:.2f}, {load[2]:.2f}). "
-            f"What it measures: the module docstring of `experiments/{module}.py`.", ""]
+            f"Command: `.venv/bin/python -m experiments.{module} {options}` ({minutes:.0f} min; load average before "
+            f"{load[0]:.2f}, {load[1]:.2f}, {load[2]:.2f}). What it measures: the module docstring of "
+            f"`experiments/{module}.py`.", ""]
 
 
 def paired_text(x: np.ndarray) -> str:
