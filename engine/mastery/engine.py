@@ -278,16 +278,16 @@ class MasteryEngine:
             return p_learned
         prior = self.informed_prior(theta, theta_sd, p_learned)
         if self.config.graph_confidence > 0 and (~unseen).any():
-            prior = self._through_the_graph(prior, np.where(unseen, np.nan, p_learned))
+            prior = self._through_the_graph(prior, p_learned, unseen)
         return np.where(unseen, prior, p_learned)
 
-    def _through_the_graph(self, prior: np.ndarray, practised: np.ndarray) -> np.ndarray:
+    def _through_the_graph(self, prior: np.ndarray, p_learned: np.ndarray, unseen: np.ndarray) -> np.ndarray:
         """Knowledge respects prerequisites: an unpractised skill that a practised skill builds on (directly or
         not) is at least `graph_confidence` x that skill's P(learned); an unpractised skill is at most the
         weakest practised skill it builds on (or `graph_isolated`, knowledge out of order being rare, not
-        impossible). `practised` (N, S) holds P(learned) of practised skills, NaN elsewhere."""
-        up = self._closure.best_dependent(np.nan_to_num(practised, nan=-np.inf))  # (N, S): best practised dependent
-        down = self._closure.weakest_prerequisite(np.nan_to_num(practised, nan=np.inf))  # weakest practised prerequisite
+        impossible). `p_learned` (N, S) counts on the practised skills only (`unseen` False)."""
+        up = self._closure.best_dependent(np.where(unseen, -np.inf, p_learned))  # (N, S): best practised dependent
+        down = self._closure.weakest_prerequisite(np.where(unseen, np.inf, p_learned))  # weakest practised prerequisite
         out = np.maximum(prior, self.config.graph_confidence * up)
         return np.minimum(out, np.maximum(down, self.config.graph_isolated))
 
@@ -428,23 +428,28 @@ class MasteryEngine:
 
     def _update_skill_ability(self, batch: MasteryBatch, rows: np.ndarray, items: np.ndarray, y: np.ndarray,
                               practiced: np.ndarray) -> None:
-        """Kalman (Laplace) step of each practised skill's ability on one 3PL answer per row."""
+        """Kalman (Laplace) step of each practised skill's ability on one 3PL answer per row, computed on the practised
+        (row, skill) pairs only (an item practises one skill or a few of the catalog's)."""
         cat = self.catalog
-        mean, var = self.skill_ability(batch)
-        m, v = mean[rows], var[rows] + self.config.skill_drift
-        a, b, c = cat.item_a[items][:, None], cat.item_b[items][:, None], cat.item_c[items][:, None]
+        pair_row, skill = np.nonzero(practiced)
+        student = rows[pair_row]
+        m, v = self.skill_ability_at(batch, student, skill)
+        v = v + self.config.skill_drift
+        item = items[pair_row]
+        a, b, c = cat.item_a[item], cat.item_b[item], cat.item_c[item]
+        y = y[pair_row]
         star = 1.0 / (1.0 + np.exp(-a * (m - b)))
         p = np.clip(c + (1.0 - c) * star, 1e-6, 1 - 1e-6)
         share = (p - c) / p  # the 3PL score's weight: how much of a success is ability rather than a guess
         one_minus_c = np.maximum(1.0 - c, 1e-6)
-        score = a * (y[:, None] - p) * share / one_minus_c  # d log L / d theta
+        score = a * (y - p) * share / one_minus_c  # d log L / d theta
         info = a**2 * share * (p - c) * (1.0 - p) / one_minus_c**2  # Fisher information
         v_new = 1.0 / (1.0 / v + info)
         m_new = m + np.clip(v_new * score, -1.5, 1.5)
         if self.config.share_general:
-            self._follow_general(batch, rows, practiced, np.where(practiced, m_new - m, 0.0).sum(axis=1))
-        batch.skill_theta[rows] = np.where(practiced, m_new, batch.skill_theta[rows])
-        batch.skill_var[rows] = np.where(practiced, v_new, batch.skill_var[rows])
+            self._follow_general(batch, rows, practiced, np.bincount(pair_row, weights=m_new - m, minlength=rows.size))
+        batch.skill_theta[student, skill] = m_new
+        batch.skill_var[student, skill] = v_new
 
     def _follow_general(self, batch: MasteryBatch, rows: np.ndarray, practiced: np.ndarray, moved: np.ndarray) -> None:
         """Move the practised skills of `rows` not `practiced` now by the general part of this answer's move `moved`
