@@ -76,7 +76,7 @@ class KnownStates(MasteryEngine):
         rows = np.fromiter((self._row[s] for s in batch.student_ids), dtype=np.int64, count=len(batch))
         return self._learners.truth().mastery()[rows]
 
-    def p_now(self, batch: MasteryBatch, now: float | np.ndarray | None = None) -> np.ndarray:
+    def p_now(self, batch: MasteryBatch, now: float | np.ndarray | None = None, start: np.ndarray | None = None) -> np.ndarray:
         return self._truth(batch)
 
     def skill_success(self, batch: MasteryBatch) -> np.ndarray:

@@ -95,7 +95,7 @@ class TrueStateEngine(MasteryEngine):
             raise RuntimeError("the true-state engine needs the whole simulated cohort in one batch (placement off)")
         return self.learners
 
-    def p_now(self, batch: MasteryBatch, now: float | np.ndarray | None = None) -> np.ndarray:
+    def p_now(self, batch: MasteryBatch, now: float | np.ndarray | None = None, start: np.ndarray | None = None) -> np.ndarray:
         return np.clip(self._truth(batch).mastery(), 1e-6, 1.0 - 1e-6)
 
     def skill_success(self, batch: MasteryBatch) -> np.ndarray:

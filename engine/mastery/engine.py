@@ -291,10 +291,16 @@ class MasteryEngine:
         out = np.maximum(prior, self.config.graph_confidence * up)
         return np.minimum(out, np.maximum(down, self.config.graph_isolated))
 
-    def p_now(self, batch: MasteryBatch, now: float | np.ndarray | None = None) -> np.ndarray:
+    def p_start(self, batch: MasteryBatch) -> np.ndarray:
+        """(N, S) P(learned) as of each skill's last practice, ability-informed for skills not practised yet: what
+        `p_now` ages to a time and an answer's update starts from. A replay that predicts each answer and then folds
+        it in passes it to both (`p_now(start=)`, `update_batch(start=)`) instead of computing it twice."""
+        return self._start(batch.p_learned, batch.evidence, batch.theta, batch.theta_sd)
+
+    def p_now(self, batch: MasteryBatch, now: float | np.ndarray | None = None, start: np.ndarray | None = None) -> np.ndarray:
         """(N, S) P(learned) at time `now` (days): after forgetting since each skill's last practice, and
-        ability-informed for skills not practised yet."""
-        p = self._start(batch.p_learned, batch.evidence, batch.theta, batch.theta_sd)
+        ability-informed for skills not practised yet; `start`: `p_start(batch)` when the caller has it."""
+        p = self.p_start(batch) if start is None else start
         return p.copy() if now is None else self.forget(batch, p, now)
 
     def ability_mastery(self, batch: MasteryBatch) -> np.ndarray:
@@ -463,10 +469,12 @@ class MasteryEngine:
 
     # ---- online update -----------------------------------------------------------------------------
     def update_batch(self, batch: MasteryBatch, rows: np.ndarray, items: np.ndarray, correct: np.ndarray,
-                     times: np.ndarray | None = None, resources: np.ndarray | None = None) -> None:
+                     times: np.ndarray | None = None, resources: np.ndarray | None = None,
+                     start: np.ndarray | None = None) -> None:
         """Add one response per row in place: `rows`, `items` (catalog item indices), `correct` in [0, 1],
         `times` in days (NaN or None = unknown); `resources`: the catalog resource each student used before the answer
-        (-1: none), whose other skills learn without an answer (`learn_from_resources`). Rows must be distinct within
+        (-1: none), whose other skills learn without an answer (`learn_from_resources`); `start`: `p_start` of these
+        rows' current state when the caller computed it (for the prediction it just made). Rows must be distinct within
         one call."""
         rows = np.asarray(rows, dtype=np.int64)
         items = np.asarray(items, dtype=np.int64)
@@ -474,7 +482,7 @@ class MasteryEngine:
         now = np.full(rows.size, np.nan) if times is None else np.asarray(times, dtype=float)
         practiced = self.catalog.item_skills[items]
         r = self.retention(self.last_seen(batch.last_practice[rows], batch.first_time[rows]), batch.evidence[rows], now)
-        start, p_before, p_after = self._after_answer(batch, rows, batch.p_learned[rows], practiced, y, items, r)
+        start, p_before, p_after = self._after_answer(batch, rows, batch.p_learned[rows], practiced, y, items, r, start)
         answered_before = batch.p_answered[rows]
         answered = p_after if np.array_equal(answered_before, batch.p_learned[rows]) else \
             self._after_answer(batch, rows, answered_before, practiced, y, items, r)[2]  # the claim's P: no resource lifts
@@ -502,11 +510,14 @@ class MasteryEngine:
             self.learn_from_resources(batch, rows, np.asarray(resources, dtype=np.int64), practiced)
 
     def _after_answer(self, batch: MasteryBatch, rows: np.ndarray, p: np.ndarray, practiced: np.ndarray, y: np.ndarray,
-                  items: np.ndarray, retention: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                  items: np.ndarray, retention: np.ndarray,
+                  start: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(start, before, after), each (n, S): the skill model's update of `p` (P(learned) of `rows` as of each skill's
-        last practice) by one answer per row: ability-informed start, aged by `retention` on the practised skills, then
-        the transition at the ready learn rate times P(direct prerequisites learned) and the answer's evidence."""
-        start = self._start(p, batch.evidence[rows], batch.theta[rows], batch.theta_sd[rows])
+        last practice) by one answer per row: ability-informed start (`start` when given), aged by `retention` on the
+        practised skills, then the transition at the ready learn rate times P(direct prerequisites learned) and the
+        answer's evidence."""
+        if start is None:
+            start = self._start(p, batch.evidence[rows], batch.theta[rows], batch.theta_sd[rows])
         before = np.where(practiced, start * retention, p)
         if self.ready_learn is None:  # a skill model written before per-step rates need not take `learn`
             return start, before, self.skill_model.update(before, practiced, y, items)
@@ -607,12 +618,13 @@ class MasteryEngine:
         z = w * _logit(p_irt) + (1.0 - w) * _logit(p_skill)
         return 1.0 / (1.0 + np.exp(-z))
 
-    def predict_pair_parts(self, batch: MasteryBatch, items: np.ndarray,
-                           now: float | np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """The two sides of `predict_pairs` before the blend: (N,) per-skill IRT and (N,) skill-model P(correct)."""
+    def predict_pair_parts(self, batch: MasteryBatch, items: np.ndarray, now: float | np.ndarray | None = None,
+                           start: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """The two sides of `predict_pairs` before the blend: (N,) per-skill IRT and (N,) skill-model P(correct);
+        `start`: `p_start(batch)` when the caller has it."""
         idx = np.asarray(items, dtype=np.int64)
         return (self.predict_skill_pairs(batch, idx),
-                self.skill_model.p_correct_on_pairs(self.p_now(batch, now), idx, self._item_skill_weights))
+                self.skill_model.p_correct_on_pairs(self.p_now(batch, now, start), idx, self._item_skill_weights))
 
     def predict_pairs(self, batch: MasteryBatch, items: np.ndarray, now: float | np.ndarray | None = None) -> np.ndarray:
         """(N,) predicted P(correct) of row n on item `items[n]` (one item per student)."""

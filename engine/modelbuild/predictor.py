@@ -153,8 +153,9 @@ def sequential_predictions(engine: MasteryEngine, responses: pl.DataFrame) -> He
     for k in range(bounds.size - 1):  # the k-th response of every student at once
         sel = order[bounds[k]:bounds[k + 1]]
         sub = batch.rows(rows[sel])
-        p_irt[sel], p_skill[sel] = engine.predict_pair_parts(sub, items[sel], t[sel])
-        engine.update_batch(batch, rows[sel], items[sel], y[sel], t[sel])
+        start = engine.p_start(sub)  # the prediction and the update start from the same state
+        p_irt[sel], p_skill[sel] = engine.predict_pair_parts(sub, items[sel], t[sel], start)
+        engine.update_batch(batch, rows[sel], items[sel], y[sel], t[sel], start=start)
     return HeldOut(y, p_irt, p_skill, len(students), rows)
 
 

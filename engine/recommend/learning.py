@@ -306,7 +306,8 @@ def fit_from_log(engine: Any, responses: pl.DataFrame, progress: DifficultyProgr
         lr, skill = law_row[r][mine], cat.item_skill[i][mine]
         states = batch.rows(r)
         practised = cat.item_skill[i]
-        ready = engine.prerequisites_learned(engine.p_now(states), practised)  # P(the direct prerequisites learned)
+        start = engine.p_start(states)  # what the update below starts from too
+        ready = engine.prerequisites_learned(start, practised)  # P(the direct prerequisites learned)
         np.add.at(ready_total, practised, ready)
         np.add.at(ready_steps, practised, 1.0)
         if entry is None:
@@ -317,7 +318,7 @@ def fit_from_log(engine: Any, responses: pl.DataFrame, progress: DifficultyProgr
         step_band[sel[mine]] = band
         counts[lr, skill, band] += weight
         tracker.step(progress, engine, batch, r, i, y[sel])
-        engine.update_batch(batch, r, i, y[sel])
+        engine.update_batch(batch, r, i, y[sel], start=start)
     progress.skill_readiness = np.where(ready_steps > 0, ready_total / np.maximum(ready_steps, 1.0), 1.0)
     drawn = _law_answers(step_band >= 0, rows, cat.item_skill[items], ordered, notes)
     fit = fit_law_with_offset(rows[drawn], cat.item_skill[items[drawn]], -cat.item_a[items[drawn]] * cat.item_b[items[drawn]],
