@@ -192,3 +192,21 @@ def test_states_round_trip_through_json(tmp_path, catalog, engine) -> None:
 def test_skill_model_must_match_the_catalog(catalog) -> None:
     with pytest.raises(ConfigError, match="not aligned"):
         MasteryEngine(catalog, skill_model=BKTSkillModel(BKTParams.defaults(["x"])))
+
+
+@pytest.mark.parametrize("students", [5, 200])  # the graph bounds over closure pairs, and level by level
+def test_an_update_given_the_predictions_start_leaves_the_states_it_computes_itself(catalog, engine, students) -> None:
+    rng = np.random.default_rng(students)
+    own, given = engine.new_batch([f"s{n}" for n in range(students)]), engine.new_batch([f"s{n}" for n in range(students)])
+    rows = np.arange(students)
+    for step in range(12):
+        items = rng.integers(0, catalog.n_items, students)
+        y = (rng.random(students) < 0.6).astype(float)
+        now = np.full(students, float(step))
+        start = engine.p_start(given.rows(rows))
+        np.testing.assert_array_equal(engine.p_now(given.rows(rows), now, start), engine.p_now(own.rows(rows), now))
+        engine.update_batch(own, rows, items, y, now)
+        engine.update_batch(given, rows, items, y, now, start=start)
+    for field in ("theta", "theta_sd", "p_learned", "p_answered", "evidence", "skill_theta", "skill_var", "pace_score"):
+        np.testing.assert_array_equal(getattr(given, field), getattr(own, field))
+    assert (own.evidence > 0).sum() > students  # the replay practised several skills a student
