@@ -452,8 +452,10 @@ class MasteryEngine:
         info = a**2 * share * (p - c) * (1.0 - p) / one_minus_c**2  # Fisher information
         v_new = 1.0 / (1.0 / v + info)
         m_new = m + np.clip(v_new * score, -1.5, 1.5)
-        if self.config.share_general:
-            self._follow_general(batch, rows, practiced, np.bincount(pair_row, weights=m_new - m, minlength=rows.size))
+        if self.config.share_general:  # each row's moves summed over its (rows, skills) row, in the order a full one adds
+            moved = np.zeros(practiced.shape)
+            moved[pair_row, skill] = m_new - m
+            self._follow_general(batch, rows, practiced, moved.sum(axis=1))
         batch.skill_theta[student, skill] = m_new
         batch.skill_var[student, skill] = v_new
 
