@@ -452,7 +452,7 @@ class MasteryEngine:
         info = a**2 * share * (p - c) * (1.0 - p) / one_minus_c**2  # Fisher information
         v_new = 1.0 / (1.0 / v + info)
         m_new = m + np.clip(v_new * score, -1.5, 1.5)
-        if self.config.share_general:  # each row's moves summed over its (rows, skills) row, in the order a full one adds
+        if self.config.share_general:  # summed along the rows of a full (rows, skills) array: the order, and sums, of before
             moved = np.zeros(practiced.shape)
             moved[pair_row, skill] = m_new - m
             self._follow_general(batch, rows, practiced, moved.sum(axis=1))
