@@ -164,7 +164,7 @@ class MasteryEngine:
             )
         counts = catalog.item_skills.sum(axis=1, keepdims=True)
         self._item_skill_weights = (catalog.item_skills / np.maximum(counts, 1)).T  # (S, I): mean over an item's skills
-        self._closure = GraphBounds.of(catalog.graph)
+        self._graph_bounds = GraphBounds.of(catalog.graph)
         self.typical_items = _typical_items(catalog)  # (S,) median a and b of each skill's items
         self.law: Any = None  # a LearningLaw (engine.recommend.law) fitted from a log: expected learning per step
         # (S,) learn rate per step taken with the skill's direct prerequisites learned (`ready_learn_rates`, set with
@@ -286,8 +286,8 @@ class MasteryEngine:
         not) is at least `graph_confidence` x that skill's P(learned); an unpractised skill is at most the
         weakest practised skill it builds on (or `graph_isolated`, knowledge out of order being rare, not
         impossible). `p_learned` (N, S) counts on the practised skills only (`unseen` False)."""
-        up = self._closure.best_dependent(np.where(unseen, -np.inf, p_learned))  # (N, S): best practised dependent
-        down = self._closure.weakest_prerequisite(np.where(unseen, np.inf, p_learned))  # weakest practised prerequisite
+        up = self._graph_bounds.best_dependent(np.where(unseen, -np.inf, p_learned))  # (N, S): best practised dependent
+        down = self._graph_bounds.weakest_prerequisite(np.where(unseen, np.inf, p_learned))  # weakest practised prerequisite
         out = np.maximum(prior, self.config.graph_confidence * up)
         return np.minimum(out, np.maximum(down, self.config.graph_isolated))
 
