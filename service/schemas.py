@@ -5,15 +5,32 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr,
+from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr,
                       ValidationError, ValidatorFunctionWrapHandler, WithJsonSchema, WrapValidator, model_validator)
 from pydantic_core import PydanticCustomError
 
 from engine.runtime.settings import BATCH_LIMIT as MAX_BATCH
+from engine.store.ids import path_id_problem
 from engine.store.types import MAX_SAFE_INTEGER
 
 NO_NUL = r"^[^\x00]*$"  # PostgreSQL cannot store U+0000; both backends refuse it
 Id = Annotated[str, Field(min_length=1, max_length=255, pattern=r"^[^\x00]+$")]
+STUDENT_ID_RULE = ("the student's id; it stands in URL paths (/v1/students/{id}/...), so it holds no '/', no control "
+                   "characters or bidirectional overrides, no surrounding spaces, and is not '.' or '..' "
+                   "(engine/store/ids.py)")
+
+
+def _path_id(value: str) -> str:
+    if (hint := path_id_problem(value)) is not None:
+        raise PydanticCustomError("student_id", "student_id {hint}", {"hint": hint})
+    return value
+
+
+# What the schema can say of the rule (no '.' / '..' exclusion: the OpenAPI pattern dialect has no lookaround)
+_NOT_IN_PATH = "\\x00-\\x1f\\x7f-\\x9f\u202a-\u202e\u2066-\u2069/"
+StudentId = Annotated[str, AfterValidator(_path_id), WithJsonSchema(
+    {"type": "string", "minLength": 1, "maxLength": 255, "description": STUDENT_ID_RULE,
+     "pattern": f"^[^{_NOT_IN_PATH}\\s](?:[^{_NOT_IN_PATH}]*[^{_NOT_IN_PATH}\\s])?$"}), Id]
 Text = Annotated[StrictStr, Field(max_length=10_000, pattern=NO_NUL)]
 ROSTER_VALUE_RULE = ("attribute values must be text without NUL characters, a whole number within ±(2^53 - 1) (send larger "
                      "ones as text), a finite number, true/false or null")
@@ -69,7 +86,7 @@ def _iso_text(value: Any) -> Any:
 class EventIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     event_id: Id = Field(description="unique id chosen by the platform; a retry with the same id stores nothing twice")
-    student_id: Id
+    student_id: StudentId
     item_id: Id = Field(description="an item id of the served catalog (GET /v1/catalog/items); any other id rejects "
                                     "the whole batch with 422")
     correct: Score
@@ -241,7 +258,7 @@ class RosterRecord(BaseModel):
 
     model_config = ConfigDict(extra="allow")
     __pydantic_extra__: dict[str, RosterValue] = Field(init=False)  # type: ignore[assignment]
-    student_id: Id
+    student_id: StudentId
 
 
 class RosterIn(BaseModel):

@@ -10,6 +10,8 @@ name their id, resources without a tier tier 1 (and without minutes none), and t
 from __future__ import annotations
 
 import dataclasses
+import difflib
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +26,12 @@ from engine.errors import DataValidationError, NotFoundError, Problem
 
 DEMO_CATALOG_PATH = Path(__file__).resolve().parent / "demo"
 DEFAULT_IRT = {"a": 1.0, "b": 0.0, "c": 0.0}
+# Beyond these an item parameter is a unit or sign mistake, not a calibration (calibrated banks keep a within 0-5 and
+# b within +-6 logits), and the engine's arithmetic overflows on values like 1e300
+MAX_ABS_IRT = 20.0
+ID_LENGTH = 255  # the longest id the store keeps (engine.store.schema.ID_LENGTH): events could never name a longer one
+SCHEMAS = {"skills": SKILLS, "items": ITEMS, "resources": RESOURCES, "interventions": INTERVENTIONS,
+           "skill_params": SKILL_PARAMS}
 
 
 def _tagged(problems: list[Problem], table: str) -> list[Problem]:
@@ -34,6 +42,50 @@ def _validated(frame: pl.DataFrame, schema: TableSchema, problems: list[Problem]
     cast, found = find_problems(frame, schema)
     problems.extend(_tagged(found, schema.name))
     return cast
+
+
+def _stem(name: str) -> str:
+    letters = "".join(ch for ch in name.lower() if ch.isalnum())
+    return letters[:-1] if letters.endswith("s") else letters
+
+
+def misspelt_column(column: str, known: Iterable[str]) -> str | None:
+    """The known column `column` is a misspelling of, else None: the same name but for case, separators or a plural
+    ('Skill-IDs', 'skill_id' for 'skill_ids'), a shortening of at least four letters ('prereqs' for 'prerequisites'),
+    or a near spelling (difflib ratio >= 0.8, 'prerequisities')."""
+    stem = _stem(column)
+    for name in known:
+        other = _stem(name)
+        if stem == other or (min(len(stem), len(other)) >= 4 and (other.startswith(stem) or stem.startswith(other))):
+            return name
+    close = difflib.get_close_matches(column, list(known), n=1, cutoff=0.8)
+    return close[0] if close else None
+
+
+def column_name_problems(tables: dict[str, pl.DataFrame], notes: list[str]) -> list[Problem]:
+    """A column the table's schema does not know that misspells one it does (`misspelt_column`) is a problem: its
+    values would be ignored and the catalog served without them. Other unknown columns are kept but unused by the
+    engine, and named in `notes`."""
+    problems: list[Problem] = []
+    for table, frame in tables.items():
+        known = SCHEMAS[table].columns
+        unused = []
+        for column in (c for c in frame.columns if c not in known):
+            meant = misspelt_column(column, known)
+            if meant is None:
+                unused.append(column)
+            else:
+                problems.append(Problem(None, column, None, f"[{table}] unknown column {column!r}: did you mean {meant!r}? "
+                                                            "rename it (as it is, its values would be ignored)"))
+        if unused:
+            notes.append(f"{table}: column(s) not used by the engine: {', '.join(sorted(unused))}")
+    return problems
+
+
+def _id_length_problems(frame: pl.DataFrame, table: str, column: str) -> list[Problem]:
+    return [Problem(row, column, value[:40] + "...", f"[{table}] ids are at most {ID_LENGTH} characters (answer events "
+                                                     "could never name a longer one); shorten it")
+            for row, value in enumerate(frame[column].to_list(), start=1) if isinstance(value, str) and len(value) > ID_LENGTH]
 
 
 def _unknown_skill_problems(frame: pl.DataFrame, table: str, id_column: str, known: set[str]) -> list[Problem]:
@@ -252,6 +304,7 @@ def build_catalog(raw: RawBundle) -> Catalog:
             skills_raw = skills_raw.with_columns(pl.lit([], dtype=SKILL_LIST).alias("prerequisites"))
         elif isinstance(skills_raw.schema["prerequisites"], pl.List):
             skills_raw = skills_raw.with_columns(pl.col("prerequisites").fill_null(pl.lit([], dtype=SKILL_LIST)))
+    problems += column_name_problems({t: f for t, f in raw.tables.items() if t in SCHEMAS}, notes)
     skills_raw, resources_raw = _fill_descriptive_defaults(skills_raw, raw.tables["resources"], notes)
     skills = _validated(skills_raw, SKILLS, problems)
     items = _validated(raw.tables["items"], ITEMS, problems)
@@ -278,8 +331,13 @@ def build_catalog(raw: RawBundle) -> Catalog:
         problems += [Problem(r, "skill_id", s, f"[skill_params] unknown skill {s!r}; remove the row or add the skill")
                      for r, s in enumerate(skill_params["skill_id"].to_list(), start=1) if s not in known]
     items = _fill_irt_defaults(items, notes)
-    bad_a = [(i, v) for i, v in enumerate(items["a"].to_list(), start=1) if not v > 0]
-    problems += [Problem(r, "a", v, "[items] discrimination a must be > 0") for r, v in bad_a]
+    bad_a = [(i, v) for i, v in enumerate(items["a"].to_list(), start=1) if not 0 < v <= MAX_ABS_IRT]
+    problems += [Problem(r, "a", v, f"[items] discrimination a must be > 0 and at most {MAX_ABS_IRT:g}") for r, v in bad_a]
+    bad_b = [(i, v) for i, v in enumerate(items["b"].to_list(), start=1) if not abs(v) <= MAX_ABS_IRT]
+    problems += [Problem(r, "b", v, f"[items] difficulty b must lie within +-{MAX_ABS_IRT:g} logits") for r, v in bad_b]
+    for table, frame, column in (("skills", skills, "skill_id"), ("items", items, "item_id"),
+                                 ("resources", resources, "resource_id")):
+        problems += _id_length_problems(frame, table, column)
     if "capacity_per_week" in interventions.columns:
         bad_cap = [(i, v) for i, v in enumerate(interventions["capacity_per_week"].to_list(), start=1) if v is not None and v < 0]
         problems += [Problem(r, "capacity_per_week", v, "[interventions] capacity must be >= 0") for r, v in bad_cap]

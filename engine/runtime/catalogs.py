@@ -19,12 +19,14 @@ from typing import Any
 import polars as pl
 
 from engine.catalog import Catalog, RawBundle, build_catalog, demo_catalog
+from engine.catalog.catalog import misspelt_column
 from engine.catalog.schema import TABLES
 from engine.errors import ConflictError, DataError
 
 log = logging.getLogger(__name__)
 
 REQUIRED = ("skills", "items", "resources")
+BUNDLE_KEYS = ("name", "version", "description", *TABLES)
 MODEL_SET, UPLOADED, DEMO = "model set", "uploaded", "demo"
 
 
@@ -33,6 +35,11 @@ def catalog_from_dict(payload: Any, source: str = "uploaded catalog") -> Catalog
     `interventions`, `skill_params`) and build the catalog, or raise listing every problem."""
     if not isinstance(payload, dict):
         raise DataError(f"{source}: expected an object with arrays {', '.join(REQUIRED)}")
+    unknown = sorted(set(payload) - set(BUNDLE_KEYS), key=str)
+    if unknown:
+        hints = [f"{k!r} (did you mean {m!r}?)" if (m := misspelt_column(str(k), BUNDLE_KEYS)) else repr(k) for k in unknown]
+        raise DataError(f"{source}: unknown key(s) {', '.join(hints)}; a catalog bundle has {', '.join(BUNDLE_KEYS)} "
+                        "(anything else would be ignored)")
     missing = [t for t in REQUIRED if t not in payload]
     if missing:
         raise DataError(f"{source}: missing array(s) {', '.join(missing)}; every catalog needs {', '.join(REQUIRED)}")

@@ -65,8 +65,9 @@ def _score(result: Any) -> tuple[float | None, str | None]:
     score = result.get("score")
     if isinstance(score, dict) and "scaled" in score:
         v = score["scaled"]
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0.0 <= float(v) <= 1.0:
-            return None, f"result.score.scaled must be a number in [0, 1], got {v!r}"
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v <= 1:  # no float(): a huge int overflows it
+            shown = repr(v) if len(repr(v)) <= 40 else repr(v)[:37] + "..."
+            return None, f"result.score.scaled must be a number in [0, 1], got {shown}"
         return float(v), None
     if isinstance(result.get("success"), bool):
         return 1.0 if result["success"] else 0.0, None

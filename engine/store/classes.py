@@ -17,6 +17,7 @@ import sqlalchemy as sa
 
 from engine.errors import DataValidationError, Problem
 from engine.store.database import insert_or_update
+from engine.store.ids import path_id_problem
 from engine.store.schema import ID_LENGTH, classes as C, enrolments as E, key_classes as K
 from engine.store.states import chunks
 from engine.store.types import nul_free, utc_now
@@ -24,16 +25,11 @@ from engine.store.types import nul_free, utc_now
 MAX_CLASSES_PER_KEY = 200
 
 
-def _id_ok(value: Any) -> bool:
-    return isinstance(value, str) and 0 < len(value) <= ID_LENGTH and nul_free(value) and value.strip() == value
-
-
 def check_class_ids(class_ids: Iterable[Any], source: str = "classes") -> list[str]:
     """The ids, deduplicated in order; `DataValidationError` naming every bad one (by position)."""
     ids = list(class_ids)
-    problems = [Problem(i, "class_id", None, f"a class id must be a non-empty string of at most {ID_LENGTH} characters, "
-                                             "without NUL characters or surrounding spaces")
-                for i, c in enumerate(ids, start=1) if not _id_ok(c)]
+    problems = [Problem(i, "class_id", None, f"a class id {path_id_problem(c)}")
+                for i, c in enumerate(ids, start=1) if path_id_problem(c) is not None]
     if len(ids) > MAX_CLASSES_PER_KEY:
         problems.append(Problem(None, "class_id", None, f"at most {MAX_CLASSES_PER_KEY} classes per key"))
     if problems:
@@ -48,9 +44,8 @@ def upsert(conn: sa.Connection, classes: Sequence[Mapping[str, Any]], enrolments
     seen: dict[str, int] = {}
     for i, c in enumerate(classes, start=1):
         cid, title = c.get("class_id"), c.get("title", c.get("class_id"))
-        if not _id_ok(cid):
-            problems.append(Problem(i, "class_id", None, f"class_id must be a non-empty string of at most {ID_LENGTH} "
-                                                         "characters, without NUL characters or surrounding spaces"))
+        if (hint := path_id_problem(cid)) is not None:
+            problems.append(Problem(i, "class_id", None, f"class_id {hint}"))
         elif cid in seen:
             problems.append(Problem(i, "class_id", cid, f"the same class as row {seen[cid]}: list each class once"))
         else:
@@ -63,9 +58,8 @@ def upsert(conn: sa.Connection, classes: Sequence[Mapping[str, Any]], enrolments
         if cid not in seen:
             problems.append(Problem(i, "class_id", cid if isinstance(cid, str) and nul_free(cid) else None,
                                     "an enrolment must name a class listed in the same upload (under classes)"))
-        if not isinstance(sid, str) or not sid or len(sid) > ID_LENGTH or not nul_free(sid):
-            problems.append(Problem(i, "student_id", None, f"student_id must be a non-empty string of at most {ID_LENGTH} "
-                                                           "characters without NUL characters"))
+        if (hint := path_id_problem(sid)) is not None:
+            problems.append(Problem(i, "student_id", None, f"student_id {hint}"))
         elif cid in seen:
             pairs.add((cid, sid))
     if problems:

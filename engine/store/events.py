@@ -34,6 +34,7 @@ import sqlalchemy as sa
 from engine.errors import ConflictError, DataError, DataValidationError, Problem
 from engine.store import states
 from engine.store.database import in_values
+from engine.store.ids import path_id_problem
 from engine.store.records import Event, EventResult, IngestResult, LoggedEvent
 from engine.store.schema import EVENT_SOURCES, ID_LENGTH, events as T
 from engine.store.types import as_utc, json_problem, utc_now
@@ -85,7 +86,8 @@ def _event_problems(row: int, e: Event) -> list[Problem]:
     found = []
     for column in ("event_id", "student_id", "item_id"):
         value = getattr(e, column)
-        if (hint := _id_problem(value)) is not None:
+        hint = path_id_problem(value) if column == "student_id" else _id_problem(value)
+        if hint is not None:
             found.append(Problem(row, column, value, f"{column} {hint}"))
     if e.resource_id is not None and (hint := _id_problem(e.resource_id)) is not None:
         found.append(Problem(row, "resource_id", e.resource_id, f"resource_id {hint} (or absent: no resource)"))
@@ -126,11 +128,12 @@ def _stored_by_id(conn: sa.Connection, event_ids: Sequence[str]) -> dict[str, tu
     return found
 
 
-def _conflict(event_ids: list[str]) -> ConflictError:
-    shown = ", ".join(repr(i) for i in event_ids[:MAX_LISTED_CONFLICTS])
-    more = f" and {len(event_ids) - MAX_LISTED_CONFLICTS} more" if len(event_ids) > MAX_LISTED_CONFLICTS else ""
+def _conflict(conflicts: list[tuple[int, str]]) -> ConflictError:
+    """The batch's refusal, naming each conflicting event by its 1-based row in the batch and its id."""
+    shown = ", ".join(f"row {pos + 1} ({event_id!r})" for pos, event_id in conflicts[:MAX_LISTED_CONFLICTS])
+    more = f" and {len(conflicts) - MAX_LISTED_CONFLICTS} more" if len(conflicts) > MAX_LISTED_CONFLICTS else ""
     return ConflictError(
-        f"event id(s) {shown}{more} already used with different content (student, item, correct, timestamp or resource); "
+        f"event id(s) already used with different content (student, item, correct, timestamp or resource): {shown}{more}; "
         "the whole batch was rejected and nothing was stored: resend the original event or give the new one a new id")
 
 
@@ -143,19 +146,19 @@ def ingest(conn: sa.Connection, batch: Sequence[Event], apply_batch: ApplyBatchF
     hashes = [payload_hash(e) for e in batch]
     first_in_batch: dict[str, int] = {}  # event_id -> position of its first new occurrence
     new_positions: list[int] = []
-    conflicts: list[str] = []
+    conflicts: list[tuple[int, str]] = []  # (position in the batch, event id)
     for pos, (e, digest) in enumerate(zip(batch, hashes, strict=True)):
         if e.event_id in stored:
             if stored[e.event_id][0] != digest:
-                conflicts.append(e.event_id)
+                conflicts.append((pos, e.event_id))
         elif e.event_id in first_in_batch:
             if hashes[first_in_batch[e.event_id]] != digest:
-                conflicts.append(e.event_id)
+                conflicts.append((pos, e.event_id))
         else:
             first_in_batch[e.event_id] = pos
             new_positions.append(pos)
     if conflicts:
-        raise _conflict(sorted(set(conflicts)))
+        raise _conflict(conflicts)
 
     received_at = utc_now()
     seq_of: dict[str, int] = {}

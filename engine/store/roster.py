@@ -16,11 +16,15 @@ import sqlalchemy as sa
 
 from engine.errors import DataValidationError, Problem
 from engine.store.database import insert_or_update
+from engine.store.ids import path_id_problem
 from engine.store.schema import ID_LENGTH, roster as T
 from engine.store.states import chunks
 from engine.store.types import MAX_SAFE_INTEGER, nul_free, utc_now
 
 Scalar = str | int | float | bool | None
+
+# attributes a roster record may hold, and distinct attribute names an upload may name (`upsert`)
+MAX_ATTRIBUTES = 64
 
 
 def _kind(value: Any) -> str:
@@ -54,10 +58,8 @@ def _row_problems(row: int, record: Mapping[str, Any]) -> list[Problem]:
     """Problems of one record. They name the row and the attribute and say what is wrong and how to fix it,
     but never carry a value: roster values are demographics, and error texts end up in responses and logs."""
     found = []
-    sid = record.get("student_id")
-    if not isinstance(sid, str) or not sid or len(sid) > ID_LENGTH or not nul_free(sid):
-        found.append(Problem(row, "student_id", None,
-                             f"student_id must be a non-empty string of at most {ID_LENGTH} characters without NUL characters"))
+    if (hint := path_id_problem(record.get("student_id"))) is not None:
+        found.append(Problem(row, "student_id", None, f"student_id {hint}"))
     for position, (key, value) in enumerate(record.items(), start=1):
         if key == "student_id":
             continue
@@ -73,11 +75,14 @@ def _row_problems(row: int, record: Mapping[str, Any]) -> list[Problem]:
 
 def upsert(conn: sa.Connection, records: Iterable[Mapping[str, Any]]) -> int:
     """Store each record (`student_id` plus attribute columns), replacing a student's previous attributes
-    entirely. Returns how many students were written; a bad record rejects them all (listing every problem)."""
+    entirely. Returns how many students were written; a bad record rejects them all (listing every problem).
+    At most MAX_ATTRIBUTES attributes a record and distinct attribute names an upload: the roster is read back with
+    every attribute on every record, so a few wide records would otherwise make every read of it huge."""
     rows = list(records)
     problems = [p for i, r in enumerate(rows, start=1)
                 for p in (_row_problems(i, r) if isinstance(r, Mapping) else
                           [Problem(i, None, None, "a record must be an object: {\"student_id\": ..., attribute: value}")])]
+    problems += _width_problems(rows)
     seen: dict[str, int] = {}
     for i, r in enumerate(rows, start=1):
         sid = r.get("student_id") if isinstance(r, Mapping) else None
@@ -98,6 +103,18 @@ def upsert(conn: sa.Connection, records: Iterable[Mapping[str, Any]]) -> int:
                                      set_={"attributes": ins.excluded.attributes, "updated_at": ins.excluded.updated_at})
     conn.execute(stmt, values)
     return len(values)
+
+
+def _width_problems(rows: list[Any]) -> list[Problem]:
+    """A record with more than MAX_ATTRIBUTES attributes, or an upload naming more than MAX_ATTRIBUTES in all."""
+    found = [Problem(i, None, None, f"{len(r) - 1} attributes; a record holds at most {MAX_ATTRIBUTES} (the roster is "
+                                    "for the fairness audit's groups: gender, race/ethnicity, English learner, ...)")
+             for i, r in enumerate(rows, start=1) if isinstance(r, Mapping) and len(r) - ("student_id" in r) > MAX_ATTRIBUTES]
+    names = {k for r in rows if isinstance(r, Mapping) for k in r if k != "student_id"}
+    if len(names) > MAX_ATTRIBUTES:
+        found.append(Problem(None, None, None, f"{len(names)} distinct attribute names in one upload; at most "
+                                               f"{MAX_ATTRIBUTES}: check for misspelt or per-student column names"))
+    return found
 
 
 def delete(conn: sa.Connection, student_ids: Iterable[str]) -> int:

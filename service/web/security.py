@@ -66,7 +66,7 @@ def unsign(key: bytes, value: str | None) -> str | None:
     if not value or value.count(".") != 1:
         return None
     token, mac = value.split(".")
-    return token if token and hmac.compare_digest(mac, _mac(key, "cookie", token)) else None
+    return token if token and _same(mac, _mac(key, "cookie", token)) else None
 
 
 def csrf_for_session(key: bytes, token: str) -> str:
@@ -78,7 +78,13 @@ def csrf_for_signin(key: bytes, nonce: str) -> str:
 
 
 def valid(expected: str | None, given: str | None) -> bool:
-    return bool(expected) and bool(given) and hmac.compare_digest(expected, given)  # type: ignore[arg-type]
+    return bool(expected) and bool(given) and _same(expected, given)  # type: ignore[arg-type]
+
+
+def _same(a: str, b: str) -> bool:
+    """Constant-time equality of two texts; compared as UTF-8 bytes, since `hmac.compare_digest` raises on non-ASCII
+    text (a forged cookie or form field would otherwise answer 500)."""
+    return hmac.compare_digest(a.encode("utf-8", "surrogatepass"), b.encode("utf-8", "surrogatepass"))
 
 
 def same_origin(request: Request) -> bool:
