@@ -264,8 +264,8 @@ def fit_from_log(engine: Any, responses: pl.DataFrame, progress: DifficultyProgr
     3PL success at the general ability the student had on first meeting the skill (its variance widened by
     `skill_spread`), counts unweighted; that ability comes from other skills' answers only, so it carries
     neither the student's standing on this skill nor the noise of its answers, and the zero line is flat. It is
-    for studying the law: served, it taught less in most suite settings (experiments/results/law_zero_line.md), the
-    served law's tilt away from low predicted success carrying information the flat estimator drops.
+    for studying the law: served, it taught less in three suite settings beyond their noise and more in one by a hair
+    (experiments/results/law_zero_line.md), the served law's tilt away from low predicted success carrying information the flat estimator drops.
 
     A log whose `steered` column marks answers to items the adaptive policy chose (`engine.data.steering`) has the law
     fitted on each (student, skill) history up to its first steered answer, when those give the law at least MIN_STEPS
