@@ -144,9 +144,9 @@ def test_empty_file(tmp_path):
 
 # --- non-numeric values ---------------------------------------------------------------------------
 def test_generic_non_numeric_correct(tmp_path):
-    path = _write(tmp_path, "log.csv", "student_id,item_id,correct\ns1,i1,1\ns1,i2,yes\n")
+    path = _write(tmp_path, "log.csv", "student_id,item_id,correct\ns1,i1,1\ns1,i2,sometimes\n")
     problems = _problems(path, "generic")
-    assert _where(problems) == [(2, "correct")] and problems[0].value == "yes"
+    assert _where(problems) == [(2, "correct")] and problems[0].value == "sometimes"
 
 
 def test_wide_non_numeric_cell(tmp_path):

@@ -74,10 +74,10 @@ def test_boolean_words_and_columns_are_read_as_one_and_zero(tmp_path):
     parquet = tmp_path / "log.parquet"
     pl.DataFrame({"student_id": ["s1", "s1"], "item_id": ["i1", "i2"], "correct": [True, False]}).write_parquet(parquet)
     assert load(parquet, "generic").train.sort("seq")["correct"].to_list() == [1.0, 0.0]
-    path.write_text("student_id,item_id,correct\ns1,i1,yes\n")
+    path.write_text("student_id,item_id,correct\ns1,i1,maybe\n")
     with pytest.raises(DataValidationError) as info:
         load(path, "generic")
-    assert [(p.row, p.column, p.value) for p in info.value.problems] == [(1, "correct", "yes")]
+    assert [(p.row, p.column, p.value) for p in info.value.problems] == [(1, "correct", "maybe")]
 
 
 def test_plain_number_timestamps_are_unix_seconds_or_milliseconds(tmp_path):
@@ -217,3 +217,43 @@ def test_a_resource_column_is_kept_as_text_with_empty_cells_as_none(tmp_path):
     path.write_text("student_id,item_id,correct,material\ns1,q1,1, vid-3 \ns1,q2,0,\ns2,q1,1,practice-1\n")
     data = load_generic(path, columns={"resource_id": "material"})
     assert data.train.sort("student_id", "seq")["resource_id"].to_list() == ["vid-3", None, "practice-1"]
+
+
+def test_plain_number_times_are_read_in_the_unit_their_size_says(tmp_path):
+    """2024-09-01T00:00:00Z is 1725148800 s after the epoch: written in s, ms, us and ns, and a column that mixes
+    seconds and milliseconds (a platform that changed its export), each row reads as that time; a 0 among them is a
+    problem naming its row only, and a nanosecond value under `unix_ms` is a row that cannot be read, not a crash."""
+    when = datetime(2024, 9, 1, tzinfo=timezone.utc)
+    path = tmp_path / "log.csv"
+    rows = [f"s1,i{k},1,1725148800{'0' * zeros}" for k, zeros in enumerate((0, 3, 6, 9, 3, 0))]
+    path.write_text("student_id,item_id,correct,timestamp\n" + "\n".join(rows) + "\n")
+    assert load(path, "generic").train["timestamp"].to_list() == [when] * 6
+    path.write_text("student_id,item_id,correct,timestamp\ns1,i1,1,1725148800\ns1,i2,1,0\ns1,i3,0,1725148800000\n")
+    with pytest.raises(DataValidationError) as info:
+        load(path, "generic")
+    assert [(p.row, p.value) for p in info.value.problems] == [(2, "0")] and "seq" in info.value.problems[0].hint
+    path.write_text("student_id,item_id,correct,timestamp\ns1,i1,1,1725148800000000000\n")
+    with pytest.raises(DataValidationError) as info:
+        load(path, "generic", timestamp_format="unix_ms")
+    assert [(p.row, p.column) for p in info.value.problems] == [(1, "timestamp")]
+
+
+def test_a_log_that_is_not_utf8_is_named_not_merged(tmp_path):
+    path = tmp_path / "log.csv"
+    path.write_bytes("student_id,item_id,correct\nJosé,i1,1\nJosè,i1,0\n".encode("latin-1"))
+    with pytest.raises(DataValidationError) as info:
+        load(path, "generic")
+    [problem] = info.value.problems
+    assert problem.row == 1 and "not UTF-8" in problem.hint and "re-save it as UTF-8" in problem.hint
+    path.write_bytes("student_id,item_id,correct\nJosé,i1,1\nJosè,i1,0\n".encode("utf-8"))
+    assert set(load(path, "generic").train["student_id"].to_list()) == {"José", "Josè"}
+
+
+def test_ids_exported_as_floats_read_as_integers_and_more_boolean_words(tmp_path):
+    path = tmp_path / "log.csv"
+    path.write_text("student_id,item_id,correct,resource_id\n7.0,500.0,t,1067.0\n8.0,501.0,No,\n8.0,12.5,YES,3.0\n")
+    r = load(path, "generic").train.sort("student_id", "seq")
+    assert r["student_id"].to_list() == ["7", "8", "8"]
+    assert r["item_id"].to_list() == ["500.0", "501.0", "12.5"]  # not every value float-shaped: kept as written
+    assert r["resource_id"].to_list() == ["1067", None, "3"]
+    assert r["correct"].to_list() == [1.0, 0.0, 1.0]

@@ -5,17 +5,22 @@ Options of `load_generic`:
   (required) and `skill_ids`, `timestamp`, `seq`, `steered`, `resource_id` (optional; `steered`: whether the adaptive
   policy chose the item, true/false or 1/0, `engine.data.steering`; `resource_id`: the resource the student used just
   before the answer, empty where none, `engine.recommend.resource_value`). Unmapped names are looked up as they are, else
-  whatever their case and surrounding spaces (`Student_ID`); ids lose surrounding spaces; blank lines are skipped.
+  whatever their case and surrounding spaces (`Student_ID`); ids lose surrounding spaces, and an id column written
+  wholly as floats ("12.0", pandas' export of integers with blanks) reads as integers ("12"); blank lines are skipped.
+  Text files must be UTF-8 (a Latin-1 export is an error naming its line, not merged ids).
 - `skill_separator` (default ","): splits a text skill column ("12,15" -> ["12", "15"]); a Parquet
   list column is used as it is. Without a skill column every response gets an empty skill list.
 - `separator`: CSV field separator; default tab for `.tsv`/`.tab`, otherwise sniffed from the header.
 - `timestamp_format`: strptime format of a text timestamp, or `unix` / `unix_ms` (seconds / milliseconds since
-  1970-01-01 UTC). Default: ISO 8601 text, and a column of plain numbers all at least 1e8 as Unix time, in
-  seconds when every value is below 1e11 (1e8 s is March 1973, 1e11 s the year 5138) and in milliseconds
-  otherwise. Smaller numbers (step or day counts) are an error rather than times in 1970: they belong in `seq`.
+  1970-01-01 UTC). Default: ISO 8601 text, and a column of plain numbers with one at least 1e8 as Unix time, each
+  value in the unit its size says (seconds below 1e11, milliseconds below 1e14, microseconds below 1e17, else
+  nanoseconds: for times from 1973 to 5138 the ranges do not overlap, so a column that mixes units reads right).
+  Smaller numbers there (step or day counts) are errors naming their rows rather than times in 1970: they belong
+  in `seq`.
   Dates written day/month/year or month/day/year take the order the values show (a number above 12 first or
   second); a column whose every date reads both ways is an error asking for the format. Times are read as UTC.
-- `correct`: a number in [0, 1], or `true` / `false` in any case (what Python and pandas write for booleans).
+- `correct`: a number in [0, 1], or `true` / `false`, `t` / `f`, `yes` / `no` in any case (Python and pandas,
+  PostgreSQL, spreadsheets).
 - `roster_columns`: per-student columns (subgroups for fairness audits) returned as `Dataset.roster`
   and kept out of the responses; a student must have one value per column.
 Order within a student: `seq` when mapped, else `timestamp` (ties keep file order, and an answer without a time
@@ -186,6 +191,20 @@ def typed_columns(frame: pl.DataFrame, columns: Sequence[str]) -> pl.DataFrame:
 
 
 # ----------------------------------------------------------------------------- the generic loader
+def _not_utf8(path: Path) -> Problem | None:
+    """The first byte of `path` that is not UTF-8, as a problem naming its data row, else None. A spreadsheet's
+    Latin-1 or Windows-1252 export decoded leniently would turn 'José' and 'Josè' into one student without a word."""
+    data = path.read_bytes()
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start)  # 0 on the header line, else the 1-based data row
+        return Problem(line or None, None, None, f"the file is not UTF-8 text (byte {exc.start}, {'the header' if not line else f'line {line + 1}'}): "
+                                                 "re-save it as UTF-8 (spreadsheets: CSV UTF-8); read leniently, "
+                                                 "different ids could merge into one")
+    return None
+
+
 def _read_any(path: Path, separator: str | None) -> pl.DataFrame:
     if path.suffix.lower() in (".json", ".jsonl", ".ndjson"):
         raise DataValidationError([Problem(None, None, str(path), "JSON logs are not read: write the log as CSV, TSV or "
@@ -198,6 +217,9 @@ def _read_any(path: Path, separator: str | None) -> pl.DataFrame:
         except (pl.exceptions.PolarsError, OSError) as exc:
             raise DataValidationError([Problem(None, None, str(path), f"unreadable Parquet file: {exc}")], str(path)) from exc
         return frame.with_row_index(FILE_ROW)
+    require_file(path)
+    if binary_data(path) is None and (problem := _not_utf8(path)) is not None:  # binary files get their own message
+        raise DataValidationError([problem], str(path))
     return read_text_table(path, separator)
 
 
@@ -225,14 +247,29 @@ def _parse_times(text: pl.Series, zoned: bool) -> pl.Series:
 
 
 UNIX_FORMATS = {"unix": 1_000_000.0, "unix_ms": 1_000.0}  # timestamp_format -> microseconds per unit
-UNIX_FROM = 1e8  # a plain-number timestamp column is read as Unix time only when every value is at least this (1973)
-UNIX_MS_FROM = 1e11  # ... and in milliseconds when a value is at or above this
+UNIX_FROM = 1e8  # a plain-number timestamp is read as Unix time from this on (1973); below, a count of steps or days
+# A plain number's unit by its size, for times from 1973 to 5138: seconds below 1e11, milliseconds below 1e14,
+# microseconds below 1e17, nanoseconds above (the ranges do not overlap, so each value is read by its own size and a
+# column that mixes units, a platform that changed its export, reads right)
+UNIX_UNITS = ((1e11, 1_000_000.0), (1e14, 1_000.0), (1e17, 1.0), (float("inf"), 0.001))
+MAX_MICROS = 253_402_300_799_999_999  # 9999-12-31T23:59:59.999999Z
 
 
-def _unix_times(numbers: pl.Series, micros_per_unit: float) -> pl.Series:
-    """Numbers of seconds or milliseconds since 1970-01-01 UTC as UTC times (fractions kept to the microsecond)."""
-    micros = (numbers * micros_per_unit).round().cast(pl.Int64)
+def _unix_times(numbers: pl.Series, micros_per_unit: float | pl.Series) -> pl.Series:
+    """Numbers of seconds (or other units) since 1970-01-01 UTC as UTC times (fractions kept to the microsecond);
+    a value beyond year 9999 becomes null, so it is reported as a row that cannot be read, not a crash."""
+    micros = (numbers * micros_per_unit).round()
+    micros = pl.select(pl.when(micros.abs() <= MAX_MICROS).then(micros)).to_series().cast(pl.Int64)
     return pl.from_epoch(micros, time_unit="us").dt.replace_time_zone("UTC")
+
+
+def _micros_per_unit(numbers: pl.Series) -> pl.Series:
+    """Per value, the microseconds of its unit by its size (UNIX_UNITS)."""
+    size = pl.col("size")
+    expr = pl.lit(UNIX_UNITS[-1][1])
+    for bound, micros in reversed(UNIX_UNITS[:-1]):
+        expr = pl.when(size < bound).then(pl.lit(micros)).otherwise(expr)
+    return pl.DataFrame({"size": numbers.abs()}).select(expr.alias("micros")).to_series()
 
 
 def _timestamp(frame: pl.DataFrame, source: str, fmt: str | None) -> tuple[pl.Series, list[Problem]]:
@@ -243,15 +280,21 @@ def _timestamp(frame: pl.DataFrame, source: str, fmt: str | None) -> tuple[pl.Se
         return utc.alias("timestamp"), []
     text = column.cast(pl.Utf8).str.strip_chars()
     numbers = text.cast(pl.Float64, strict=False)
+    # plain numbers, at least one of them a Unix time (a column of small numbers only, e.g. 20240131, is read as text)
     all_numbers = (numbers.null_count() == text.null_count() and text.null_count() < text.len()
-                   and float(numbers.abs().min()) >= UNIX_FROM)
+                   and float(numbers.abs().max()) >= UNIX_FROM)
     if fmt in UNIX_FORMATS:
         parsed = _unix_times(numbers, UNIX_FORMATS[fmt])
     elif fmt:
         parsed = text.str.to_datetime(fmt, time_zone="UTC", strict=False, time_unit="us")
     elif all_numbers:
-        unit = "unix_ms" if float(numbers.abs().max()) >= UNIX_MS_FROM else "unix"
-        parsed = _unix_times(numbers, UNIX_FORMATS[unit])
+        early = frame.select(FILE_ROW, pl.col(source)).filter(numbers.abs() < UNIX_FROM)
+        if early.height:  # plain numbers, some too small to be Unix times: name those rows, not every row
+            return pl.Series("timestamp", [None] * text.len(), dtype=UTC_DATETIME), rows_problems(early, source, (
+                "a plain number below 100000000 is not a Unix time after 1973 (the other values of the column are): a "
+                "count of steps or days is not a time (map it as seq, --column seq=...), and a missing time is an empty "
+                "cell"))
+        parsed = _unix_times(numbers, _micros_per_unit(numbers))
     else:
         text, ambiguous = _numeric_dates_as_iso(text)
         if ambiguous is not None:
@@ -291,15 +334,28 @@ def _numeric_dates_as_iso(text: pl.Series) -> tuple[pl.Series, str | None]:
 
 
 def _correct_column(column: pl.Series) -> pl.Expr:
-    """The `correct` column with boolean words read as 1 / 0: `true` / `false` in any case, or a Boolean column."""
+    """The `correct` column with boolean words read as 1 / 0 (TRUE_WORDS / FALSE_WORDS in any case), or a Boolean column."""
     name = column.name
     if column.dtype == pl.Boolean:
         return pl.col(name).cast(pl.Float64)
     if column.dtype != pl.Utf8:
         return pl.col(name)
     word = pl.col(name).str.strip_chars().str.to_lowercase()
-    return (pl.when(word == "true").then(pl.lit("1")).when(word == "false").then(pl.lit("0"))
+    return (pl.when(word.is_in(TRUE_WORDS)).then(pl.lit("1")).when(word.is_in(FALSE_WORDS)).then(pl.lit("0"))
             .otherwise(pl.col(name).str.strip_chars()).alias(name))
+
+
+TRUE_WORDS, FALSE_WORDS = ("true", "t", "yes"), ("false", "f", "no")  # Python/pandas, PostgreSQL, spreadsheets
+
+
+def _id_column(raw: pl.DataFrame, source: str, name: str) -> pl.Expr:
+    """An id column as stripped text; a column whose every value is written as a float ("12.0", what pandas writes
+    for an integer column with a blank) back to integer text ("12"), as skill ids are (`integer_text`)."""
+    text = raw[source].cast(pl.Utf8).str.strip_chars()
+    present = text.drop_nulls()
+    float_export = present.len() > 0 and bool(present.str.contains(r"^-?\d+\.0+$").all())
+    column = pl.col(source).cast(pl.Utf8).str.strip_chars()
+    return (integer_text(column) if float_export else column).alias(name)
 
 
 def _steered_column(raw: pl.DataFrame, source: str) -> tuple[pl.Series, list[Problem]]:
@@ -361,15 +417,15 @@ def load_generic(
     raw = raw.with_columns(_correct_column(raw[present["correct"]]))
     selected = [
         pl.col(FILE_ROW),
-        pl.col(present["student_id"]).cast(pl.Utf8).str.strip_chars().alias("student_id"),  # ' s01' is s01
-        pl.col(present["item_id"]).cast(pl.Utf8).str.strip_chars().alias("item_id"),
+        _id_column(raw, present["student_id"], "student_id"),  # ' s01' is s01
+        _id_column(raw, present["item_id"], "item_id"),
         _skill_column(raw, present.get("skill_ids"), skill_separator),
         pl.col(present["correct"]).alias("correct"),
     ]
     if "seq" in present:
         selected.append(pl.col(present["seq"]).alias("seq"))
     if "resource_id" in present:
-        selected.append(pl.col(present["resource_id"]).cast(pl.Utf8).str.strip_chars().alias("resource_id"))
+        selected.append(_id_column(raw, present["resource_id"], "resource_id"))
     frame = raw.select(selected)
     time_problems: list[Problem] = []
     if "timestamp" in present:
