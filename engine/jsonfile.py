@@ -129,13 +129,33 @@ def tidy_text_table(frame: pl.DataFrame) -> pl.DataFrame:
     return frame.filter(~blank)
 
 
+def first_ragged_line(file: str | Path, separator: str) -> int | None:
+    """The 1-based line of `file` where the first record with another number of fields than the header starts (quotes
+    honoured, as a CSV reader reads them), else None; only called once a reader has failed, so its cost is no one's."""
+    try:
+        with open(file, encoding="utf-8", errors="replace", newline="") as handle:
+            reader = csv.reader(handle, delimiter=separator)
+            width, start = None, 1
+            for record in reader:
+                if record:
+                    width = width if width is not None else len(record)
+                    if len(record) != width:
+                        return start
+                start = reader.line_num + 1
+    except (OSError, csv.Error):
+        return None
+    return None
+
+
 def table_error(file: str | Path, exc: BaseException, separator: str = ",", with_file: bool = True) -> str:
     """A CSV reader's error in words: what is wrong with the table, not the parser's internals."""
     text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
     name = {",": "comma", "\t": "tab", ";": "semicolon", "|": "pipe"}.get(separator, repr(separator))
     lowered = text.lower()
     if "field" in lowered or ("expected" in lowered and "rows" in lowered):
-        why = "its rows do not all have the header's number of fields (a stray separator or quote?)"
+        line = first_ragged_line(file, separator)
+        where = f" (first at line {line} of the file)" if line else ""
+        why = f"its rows do not all have the header's number of fields{where} (a stray separator or quote?)"
     elif "utf-8" in lowered or "utf8" in lowered or ("invalid" in lowered and "byte" in lowered):
         why = "it is not UTF-8 text"
     elif "empty" in lowered or "no data" in lowered:

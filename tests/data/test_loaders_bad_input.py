@@ -205,3 +205,10 @@ def test_all_problems_of_a_file_are_listed_together(tmp_path):
     assert sorted(_where(_problems(path, "generic")), key=str) == sorted(
         [(1, "student_id"), (2, "item_id"), (3, "correct"), (4, "timestamp")], key=str
     )
+
+
+def test_a_row_with_an_extra_field_is_named_by_its_line(tmp_path):
+    """The quoted comma on line 3 is one field; the fourth field on line 4 is the fault."""
+    path = _write(tmp_path, "log.csv", 'student_id,item_id,correct\ns1,i1,1\ns1,"i,2",0\ns1,i3,1,extra\ns1,i4,0\n')
+    [problem] = _problems(path, "generic")
+    assert "first at line 4 of the file" in problem.hint
