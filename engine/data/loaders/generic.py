@@ -32,6 +32,7 @@ with clear errors, checking required columns, and validating in file-row terms.
 
 from __future__ import annotations
 
+import codecs
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -191,18 +192,27 @@ def typed_columns(frame: pl.DataFrame, columns: Sequence[str]) -> pl.DataFrame:
 
 
 # ----------------------------------------------------------------------------- the generic loader
-def _not_utf8(path: Path) -> Problem | None:
-    """The first byte of `path` that is not UTF-8, as a problem naming its data row, else None. A spreadsheet's
-    Latin-1 or Windows-1252 export decoded leniently would turn 'José' and 'Josè' into one student without a word."""
-    data = path.read_bytes()
-    try:
-        data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = data.count(b"\n", 0, exc.start)  # 0 on the header line, else the 1-based data row
-        return Problem(line or None, None, None, f"the file is not UTF-8 text (byte {exc.start}, {'the header' if not line else f'line {line + 1}'}): "
-                                                 "re-save it as UTF-8 (spreadsheets: CSV UTF-8); read leniently, "
-                                                 "different ids could merge into one")
-    return None
+def _not_utf8(path: Path, chunk: int = 1 << 24) -> Problem | None:
+    """The first byte of `path` that is not UTF-8, as a problem naming its data row, else None (read in chunks, so a
+    large log costs no second copy in memory). A spreadsheet's Latin-1 or Windows-1252 export decoded leniently would
+    turn 'José' and 'Josè' into one student without a word."""
+    decoder, newlines = codecs.getincrementaldecoder("utf-8")(), 0
+    with path.open("rb") as handle:
+        while True:
+            data = handle.read(chunk)
+            try:
+                decoder.decode(data, final=not data)
+            except UnicodeDecodeError as exc:
+                # newlines before the bad byte (its index counts a few undecoded bytes of the chunk before, never a
+                # newline): 0 = the header, else the 1-based data row
+                row = newlines + data.count(b"\n", 0, max(exc.start, 0))
+                where = "the header" if not row else f"line {row + 1}"
+                return Problem(row or None, None, None, f"the file is not UTF-8 text ({where}): re-save it as UTF-8 "
+                                                         "(spreadsheets: CSV UTF-8); read leniently, different ids could "
+                                                         "merge into one")
+            if not data:
+                return None
+            newlines += data.count(b"\n")
 
 
 def _read_any(path: Path, separator: str | None) -> pl.DataFrame:
