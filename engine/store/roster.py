@@ -107,9 +107,10 @@ def upsert(conn: sa.Connection, records: Iterable[Mapping[str, Any]]) -> int:
 
 def _width_problems(rows: list[Any]) -> list[Problem]:
     """A record with more than MAX_ATTRIBUTES attributes, or an upload naming more than MAX_ATTRIBUTES in all."""
-    found = [Problem(i, None, None, f"{len(r) - 1} attributes; a record holds at most {MAX_ATTRIBUTES} (the roster is "
-                                    "for the fairness audit's groups: gender, race/ethnicity, English learner, ...)")
-             for i, r in enumerate(rows, start=1) if isinstance(r, Mapping) and len(r) - ("student_id" in r) > MAX_ATTRIBUTES]
+    widths = [(i, len(r) - ("student_id" in r)) for i, r in enumerate(rows, start=1) if isinstance(r, Mapping)]
+    found = [Problem(i, None, None, f"{width} attributes; a record holds at most {MAX_ATTRIBUTES} (the roster is for the "
+                                    "fairness audit's groups: gender, race/ethnicity, English learner, ...)")
+             for i, width in widths if width > MAX_ATTRIBUTES]
     names = {k for r in rows if isinstance(r, Mapping) for k in r if k != "student_id"}
     if len(names) > MAX_ATTRIBUTES:
         found.append(Problem(None, None, None, f"{len(names)} distinct attribute names in one upload; at most "
