@@ -28,8 +28,8 @@ MAX_CLASSES_PER_KEY = 200
 def check_class_ids(class_ids: Iterable[Any], source: str = "classes") -> list[str]:
     """The ids, deduplicated in order; `DataValidationError` naming every bad one (by position)."""
     ids = list(class_ids)
-    problems = [Problem(i, "class_id", None, f"a class id {path_id_problem(c)}")
-                for i, c in enumerate(ids, start=1) if path_id_problem(c) is not None]
+    problems = [Problem(i, "class_id", None, f"a class id {hint}")
+                for i, hint in enumerate(map(path_id_problem, ids), start=1) if hint is not None]
     if len(ids) > MAX_CLASSES_PER_KEY:
         problems.append(Problem(None, "class_id", None, f"at most {MAX_CLASSES_PER_KEY} classes per key"))
     if problems:
