@@ -1,7 +1,11 @@
 """IRT benchmark: 2PL calibration by ours vs pyirt vs girth on the same simulated data, EAP scoring of
 100,000 students and the cost of one online update. Writes experiments/results/irt.md.
 
-    .venv/bin/python -m experiments.bench_irt [--quick] [--repeats 3] [--reference-repeats-large 1]
+    .venv/bin/python -m experiments.bench_irt [--quick] [--rounds 5] [--rounds-large 5]
+
+The tools run interleaved (A B C D, then B C D A, ...): every round runs each tool once, so a speed ratio
+compares runs taken under the same load; the ratio quoted is the median of the per-round ratios, with the
+highest load seen, and is flagged when any round started above load 2.
 
 Each fit runs in a fresh subprocess (experiments/irt_reference.py) so peak memory (max RSS, includes
 the interpreter and imports) is per tool and pyirt's process-wide side effects stay contained. pyirt
@@ -58,36 +62,46 @@ def accuracy(result: dict, a_true: np.ndarray, b_true: np.ndarray) -> dict[str, 
     }
 
 
-def bench_fits(sizes: list[tuple[str, int, int, int | None]], repeats: dict[str, int], workdir: Path) -> list[dict]:
-    rows = []
+def bench_fits(sizes: list[tuple[str, int, int, int | None]], rounds: dict[str, int], workdir: Path) -> tuple[list[dict], list[dict]]:
+    """Interleaved rounds per data size: every round runs each tool once (ours, ours+se, pyirt, girth, the order
+    rotated by one per round) so all tools share the machine's load; a row's seconds are the median over its
+    rounds, and each round's speed ratio (reference / ours, same round) is kept with the load before it."""
+    rows, ratios = [], []
     for label, n_students, n_items, per in sizes:
         sim = simulate(n_students, n_items, per, "2pl", random_state=2024)
         path = workdir / f"{label}.npz"
         np.savez(path, student=sim.student, item=sim.item, correct=sim.correct)
         mean, sd = sim.theta.mean(), sim.theta.std()
         a_true, b_true = sim.a * sd, (sim.b - mean) / sd
-        for tool in ("ours", "ours+se", "pyirt", "girth"):
-            if not tool_python(tool).exists():
-                rows.append({"data": label, "tool": tool, "error": f"reference venv {tool_python(tool)} missing (`make refs-irt`)"})
-                continue
-            n_rep = repeats["ours"] if tool.startswith("ours") else repeats[label]
-            runs = []
-            for _ in range(n_rep):
+        tools = ["ours", "ours+se", "pyirt", "girth"]
+        missing = {t: f"reference venv {tool_python(t)} missing (`make refs-irt`)" for t in tools if not tool_python(t).exists()}
+        runs: dict[str, list[dict]] = {t: [] for t in tools if t not in missing}
+        errors: dict[str, str] = dict(missing)
+        for rnd in range(rounds[label]):
+            order = [t for t in tools[rnd % len(tools):] + tools[: rnd % len(tools)] if t in runs and t not in errors]
+            seconds, load = {}, os.getloadavg()[0]
+            for tool in order:
                 result = run_tool(tool, path, workdir)
-                print(label, tool, {k: v for k, v in (result or {}).items() if k not in ("a", "b")}, flush=True)
+                print(label, f"round {rnd}", tool, f"load {os.getloadavg()[0]:.2f}", {k: v for k, v in (result or {}).items() if k not in ("a", "b")}, flush=True)
                 if result is None or "error" in result:
-                    runs = [result]
-                    break
-                runs.append(result)
-            if "error" in runs[0]:
-                rows.append({"data": label, "tool": tool, "error": runs[0]["error"]})
+                    errors[tool] = (result or {}).get("error", "no output")
+                    continue
+                runs[tool].append(result)
+                seconds[tool] = result["seconds"]
+            for ref in ("pyirt", "girth"):
+                if "ours" in seconds and ref in seconds:
+                    ratios.append({"data": label, "round": rnd, "ref": ref, "ratio": seconds[ref] / seconds["ours"], "load": load})
+        for tool in tools:
+            if tool in errors:
+                rows.append({"data": label, "tool": tool, "error": errors[tool]})
                 continue
+            done = runs[tool]
             rows.append({
-                "data": label, "tool": tool, "runs": len(runs), "responses": len(sim.correct),
-                "seconds": statistics.median(r["seconds"] for r in runs), "peak_mb": max(r["peak_rss_mb"] for r in runs),
-                **accuracy(runs[-1], a_true, b_true),
+                "data": label, "tool": tool, "runs": len(done), "responses": len(sim.correct),
+                "seconds": statistics.median(r["seconds"] for r in done), "peak_mb": max(r["peak_rss_mb"] for r in done),
+                **accuracy(done[-1], a_true, b_true),
             })
-    return rows
+    return rows, ratios
 
 
 def bench_scoring(n_students: int = 100_000, n_items: int = 200, per: int = 20, repeats: int = 5) -> dict[str, float]:
@@ -112,11 +126,12 @@ def bench_scoring(n_students: int = 100_000, n_items: int = 200, per: int = 20, 
     }
 
 
-def render(rows: list[dict], scoring: dict[str, float], command: str, load_before: str, load_after: str) -> str:
+def render(rows: list[dict], ratios: list[dict], scoring: dict[str, float], command: str, load_before: str, load_after: str) -> str:
     lines = [
         "# IRT benchmark", "", f"Command: `{command}`", "",
         f"Machine: 2 cores, shared with other jobs. `uptime` before: {load_before}; after: {load_after}.",
-        "Each fit runs in its own subprocess; seconds = median over the runs shown (fit only, imports excluded);",
+        "Each fit runs in its own subprocess; the tools run interleaved, one run of each per round, the order rotated",
+        "each round; seconds = median over the rounds (fit only, imports excluded);",
         "peak MB = max RSS of that process (interpreter and imports included). Accuracy against the simulated",
         "truth on the sample's ability scale (a * sd(theta), (b - mean(theta)) / sd(theta)).",
         "ours = 2PL MML-EM, 61 quadrature points on [-6, 6], no SEs; ours+se adds standard errors",
@@ -135,14 +150,19 @@ def render(rows: list[dict], scoring: dict[str, float], command: str, load_befor
                 f"| {r['data']} | {r['tool']} | {r['runs']} | {r['seconds']:.2f} | {r['peak_mb']:.0f} | {r['rmse_a']:.4f} | "
                 f"{r['rmse_b']:.4f} | {r['r_a']:.4f} | {r['r_b']:.4f} |"
             )
-    by = {(r["data"], r["tool"]): r for r in rows if "error" not in r}
     lines.append("")
-    for label in sorted({r["data"] for r in rows}):
-        ours = by.get((label, "ours"))
+    for label in dict.fromkeys(r["data"] for r in ratios):
         for ref in ("pyirt", "girth"):
-            other = by.get((label, ref))
-            if ours and other:
-                lines.append(f"- {label}: ours is {other['seconds'] / ours['seconds']:.1f}x faster than {ref}.")
+            mine = [r for r in ratios if r["data"] == label and r["ref"] == ref]
+            if not mine:
+                continue
+            values = [r["ratio"] for r in mine]
+            top_load = max(r["load"] for r in mine)
+            caveat = " **(a round started above load 2: indicative only)**" if top_load > 2 else ""
+            lines.append(
+                f"- {label}: ours is {statistics.median(values):.1f}x faster than {ref} (median of {len(values)} same-round "
+                f"ratios, range {min(values):.1f}-{max(values):.1f}; 1-min load at round start up to {top_load:.2f}){caveat}."
+            )
     lines += [
         "",
         "## Scoring and online update",
@@ -160,20 +180,20 @@ def render(rows: list[dict], scoring: dict[str, float], command: str, load_befor
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="small sizes only (smoke test)")
-    parser.add_argument("--repeats", type=int, default=3, help="runs per tool (median) at the small size and for ours")
-    parser.add_argument("--reference-repeats-large", type=int, default=1, help="pyirt/girth runs at the 1M size (each takes minutes)")
+    parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds (one run of every tool each) at the small size")
+    parser.add_argument("--rounds-large", type=int, default=5, help="interleaved rounds at the 1M size (pyirt and girth take minutes each)")
     args = parser.parse_args(argv)
     command = "make refs-irt && .venv/bin/python -m experiments.bench_irt" + (" --quick" if args.quick else "")
     load_before = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
     sizes = [("2000x40 complete", 2000, 40, None)]
     if not args.quick:
         sizes.append(("50000x200, 20 each (1M)", 50_000, 200, 20))
-    repeats = {"ours": args.repeats, "2000x40 complete": args.repeats, "50000x200, 20 each (1M)": args.reference_repeats_large}
+    rounds = {"2000x40 complete": args.rounds, "50000x200, 20 each (1M)": args.rounds_large}
     with tempfile.TemporaryDirectory() as tmp:
-        rows = bench_fits(sizes, repeats, Path(tmp))
+        rows, ratios = bench_fits(sizes, rounds, Path(tmp))
     scoring = bench_scoring(n_students=10_000 if args.quick else 100_000)
     load_after = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
-    text = render(rows, scoring, command, load_before, load_after)
+    text = render(rows, ratios, scoring, command, load_before, load_after)
     OUT.parent.mkdir(parents=True, exist_ok=True)
     OUT.write_text(text)
     print(text)
