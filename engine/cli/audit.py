@@ -149,8 +149,21 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 # ---------------------------------------------------------------- helpers
+# Command-line overrides of policy settings that the policy file bounds: flag -> (policy field, the policy
+# key, the smallest allowed value). The floor is the one `engine.fairness.gate.parse_policy` applies to the
+# policy file, so an override can never reach a value the file itself would be refused for.
+BOUNDED_OVERRIDES = {"--min-group-size": ("min_group_size", "privacy.min_group_size", 1)}
+
+
+def _check_overrides(overrides: dict[str, Any]) -> None:
+    """ConfigError (exit 2) naming the flag and the allowed range when an override is below the policy's floor."""
+    for flag, (name, key, floor) in BOUNDED_OVERRIDES.items():
+        if name in overrides and overrides[name] < floor:
+            raise ConfigError(f"{flag} must be an integer of at least {floor} (as the policy's {key}), got {overrides[name]}")
+
+
 def _policy(args: argparse.Namespace) -> Policy:
-    """The policy file (or the default) with any command-line overrides applied."""
+    """The policy file (or the default) with any command-line overrides applied, checked as the file is."""
     from engine.fairness.gate import load_policy
 
     policy = load_policy(args.policy)
@@ -163,6 +176,7 @@ def _policy(args: argparse.Namespace) -> Policy:
         overrides["random_state"] = args.seed
     if getattr(args, "permutations", None) is not None:
         overrides["n_permutations"] = args.permutations
+    _check_overrides(overrides)
     return replace(policy, **overrides) if overrides else policy
 
 

@@ -38,6 +38,7 @@ from engine.experiment.config import ExperimentConfig, model_names
 from engine.experiment.crossval import cross_validate
 from engine.experiment.data import fingerprint, load_dataset
 from engine.experiment.plots import calibration_svg, curves, roc_svg
+from engine.fairness.groups import MISSING_LABEL, GroupSpec, plan_suppression
 
 log = logging.getLogger(__name__)
 
@@ -90,24 +91,27 @@ def _key(text: str) -> str:
 
 def group_metrics(test: pl.DataFrame, predictions: dict[str, np.ndarray], roster: pl.DataFrame,
                   groups: tuple[str, ...], min_size: int) -> list[dict[str, Any]]:
-    """Test metrics per roster group (groups with fewer than `min_size` test students are reported as suppressed)."""
+    """Test metrics per roster group. A group with fewer than `min_size` test students is suppressed, and so
+    is a further group wherever the hidden ones could be worked out from the shown groups and the overall
+    figures (engine.fairness.groups.plan_suppression); a suppressed row carries no count and no metric."""
     rows: list[dict[str, Any]] = []
     joined = test.select("student_id").with_row_index("_row").join(
-        roster.select("student_id", *groups), on="student_id", how="left")
+        roster.select("student_id", *groups), on="student_id", how="left").sort("_row")
+    labels = joined.select(pl.col("student_id").cast(pl.Utf8),
+                           *[pl.col(c).cast(pl.Utf8).fill_null(MISSING_LABEL) for c in groups])
+    hidden = plan_suppression(labels.unique(), [GroupSpec((c,)) for c in groups], min_size, student_col="student_id")
+    y = test["correct"].to_numpy()
     for column in groups:
-        labels = joined.sort("_row")[column].cast(pl.Utf8).fill_null("(missing)")
-        counts = joined.group_by(column).agg(pl.col("student_id").n_unique().alias("n"))
-        sizes = {("(missing)" if v is None else str(v)): n for v, n in zip(counts[column].to_list(), counts["n"].to_list())}
-        y = test["correct"].to_numpy()
-        values = labels.to_numpy()
+        values = labels[column].to_numpy()
+        sizes = dict(labels.group_by(column).agg(pl.col("student_id").n_unique().alias("n")).iter_rows())
         for value in sorted(sizes):
+            if (None, column, value) in hidden:
+                rows.append({"group": column, "value": value, "suppressed": True})
+                continue
             mask = values == value
             row: dict[str, Any] = {"group": column, "value": value, "students": sizes[value], "responses": int(mask.sum())}
-            if sizes[value] < min_size:
-                row["suppressed"] = True
-            else:
-                for name, p in predictions.items():
-                    row[name] = score(y[mask], p[mask])
+            for name, p in predictions.items():
+                row[name] = score(y[mask], p[mask])
             rows.append(row)
     return rows
 
@@ -152,11 +156,11 @@ def results_markdown(config: ExperimentConfig, split_source: str, n_train: int, 
         lines += ["", *chosen]
     if groups:
         shown = [n for n in metrics if any(n in r for r in groups)]
-        lines += ["", f"Test AUC by roster group (groups with fewer than {config.min_group_size} test students are suppressed):", "",
+        lines += ["", f"Test AUC by roster group (groups with fewer than {config.min_group_size} test students are suppressed, with a further group where the shown figures would give them away):", "",
                   "| group | value | students | " + " | ".join(shown) + " |", "|---|---|---|" + "---|" * len(shown)]
         for r in groups:
             cells = ["suppressed" if r.get("suppressed") else _fmt(r[n]["auc"]) for n in shown]
-            lines.append(f"| {r['group']} | {r['value']} | {r['students']} | " + " | ".join(cells) + " |")
+            lines.append(f"| {r['group']} | {r['value']} | {r.get('students', 'suppressed')} | " + " | ".join(cells) + " |")
     if cv:
         pct = round(100 * cv["confidence"])
         lines += ["", f"{cv['k']}-fold cross-validation by student (all responses; mean and {pct}% t-interval over folds):", "",

@@ -6,9 +6,28 @@ else every column other than the group column whose values are all 0, 1 or null;
 in `skipped_columns` with the reason (never dropped silently).
 
 Groups: `focal` is one value or several (several -> generalized MH / multi-group logistic). The
-reference is the named value, or with a single focal value and no reference, everyone else. A focal
-group (or the reference) with fewer than `min_group_size` students is not analysed and its size is
-never reported; the audit then says the evidence is insufficient.
+reference is the named value, or with a single focal value and no reference, everyone else.
+
+Privacy (`min_group_size`, at least 1): a focal group with fewer than `min_group_size` students is
+*hidden*: it is left out of the analysis, so no figure (count, statistic, class C tally) about it exists;
+when the reference is that small, every focal group is hidden. What the output publishes about students
+is: per item, `n_reference` and `n_focal` of each shown focal group (with everyone answering, the group
+sizes), and `n_students`, the reference plus the shown focal groups. The number of students in the table
+(or with each value of the group column) is treated as known: it is the roster's size, and other audits
+of the same students print it. So the hidden students would be that number minus the shown counts, and
+*complementary suppression* keeps this from being one small group's count:
+
+- the hidden focal groups are none, or at least two that together hold at least `min_group_size`
+  students; otherwise the smallest shown focal group (ties: the label first in sort order) is hidden too, repeated
+  until this holds or no focal group is left;
+- no published total includes a hidden group: `n_students` counts the reference and the shown focal
+  groups only, and `excluded_students` (students outside the compared groups) is reported as 0 whenever
+  a group is hidden, since it plus `n_students` would be the table's size minus the hidden groups.
+
+The output never says which hidden group was the small one, and `to_dict` and `evidence` never name a
+hidden group at all (they give how many were hidden); the names appear only in the assembled result's
+`suppressed_groups` list, and only when the policy's `show_suppressed_labels` allows it
+(`engine.fairness.results.suppressed_groups`). The audit then says the evidence is insufficient.
 """
 
 from __future__ import annotations
@@ -25,6 +44,22 @@ from engine.fairness.dif import DifResult, logistic_dif, mh_dif
 from engine.fairness.groups import MISSING_LABEL
 
 REST_LABEL = "rest"
+
+
+def hidden_focal_groups(sizes: dict[str, int], reference: str, focal: Sequence[str], min_group_size: int) -> list[str]:
+    """Focal groups to hide (in `focal` order): too small, or hidden with them (module docstring's rule).
+
+    `sizes` holds the number of students of the reference and of every focal group.
+    """
+    if sizes[reference] < min_group_size:
+        return list(focal)
+    hidden = {f for f in focal if sizes[f] < min_group_size}
+    while hidden and (len(hidden) == 1 or sum(sizes[f] for f in hidden) < min_group_size):
+        shown = sorted((f for f in focal if f not in hidden), key=lambda f: (sizes[f], f))
+        if not shown:
+            break
+        hidden.add(shown[0])
+    return [f for f in focal if f in hidden]
 
 
 def item_columns(table: pl.DataFrame, group_col: str, items: Sequence[str] | None,
@@ -64,23 +99,39 @@ class ItemAudit:
     suppressed_groups: list[str] = field(default_factory=list)
     excluded_students: int = 0
 
+    @property
+    def shown_focal(self) -> list[str]:
+        """The focal groups analysed and shown (not hidden by the minimum group size)."""
+        return [f for f in self.focal if f not in self.suppressed_groups]
+
+    def hidden_entries(self) -> list[dict[str, Any]]:
+        """How many focal groups were hidden, without their names (empty when none was)."""
+        return [{"attribute": self.group_col, "count": len(self.suppressed_groups)}] if self.suppressed_groups else []
+
     def evidence(self) -> list[dict[str, Any]]:
-        """One value per focal group for the gate: the number of class C items (None when suppressed)."""
+        """One value per focal group for the gate: the number of class C items.
+
+        Shown groups first, then one unnamed record (`group` None, `suppressed` True) per hidden group, so
+        the gate counts them without a name or a position that would tell which one it was.
+        """
+        base = {"kind": "value", "audit": "dif", "metric": "dif_c_items", "higher_is_better": False, "stratum": None,
+                "attribute": self.group_col, "reference": self.reference, "p_value": None, "n_students": None}
         out = []
-        for f in self.focal:
-            c_items = (None if self.result is None or f in self.suppressed_groups
+        for f in self.shown_focal:
+            c_items = (None if self.result is None
                        else sum(1 for i in self.result.items if i.flag_for_review and f in i.focal.split(",")))
-            out.append({"kind": "value", "audit": "dif", "metric": "dif_c_items", "higher_is_better": False,
-                        "stratum": None, "attribute": self.group_col, "group": f, "reference": self.reference,
-                        "estimate": c_items, "se": 0.0 if c_items is not None else None, "p_value": None,
-                        "n_students": None, "suppressed": c_items is None})
+            out.append({**base, "group": f, "estimate": c_items, "se": 0.0 if c_items is not None else None,
+                        "suppressed": c_items is None})
+        out += [{**base, "group": None, "estimate": None, "se": None, "suppressed": True} for _ in self.suppressed_groups]
         return out
 
     def to_dict(self) -> dict[str, Any]:
+        """The result without a hidden group's name or number: `focal` lists the shown focal groups and
+        `suppressed_groups` how many were hidden (`[{"attribute": ..., "count": k}]`, empty when none)."""
         body = self.result.to_dict() if self.result is not None else {"items": [], "flag_for_review": []}
-        return {"group_col": self.group_col, "reference": self.reference, "focal": self.focal,
+        return {"group_col": self.group_col, "reference": self.reference, "focal": self.shown_focal,
                 "n_students": self.n_students, "excluded_students": self.excluded_students,
-                "skipped_columns": self.skipped_columns, "suppressed_groups": self.suppressed_groups, **body}
+                "skipped_columns": self.skipped_columns, "suppressed_groups": self.hidden_entries(), **body}
 
 
 def audit_items(table: pl.DataFrame, group_col: str, focal: str | Sequence[str], *, reference: str | None = None,
@@ -88,6 +139,8 @@ def audit_items(table: pl.DataFrame, group_col: str, focal: str | Sequence[str],
                 dif_type: Literal["both", "uniform", "nonuniform"] = "both", match: Literal["score", "rest"] = "score",
                 purify: bool = False, alpha: float = 0.05, adjust: str = "none", min_group_size: int = 10) -> ItemAudit:
     """DIF of the item columns of `table` between `focal` group(s) and the reference (module docstring)."""
+    if min_group_size < 1:
+        raise ConfigError(f"min_group_size must be at least 1, got {min_group_size}")
     if method not in ("mh", "logistic"):
         raise ConfigError(f"unknown DIF method {method!r}; use mh or logistic")
     if group_col not in table.columns:
@@ -113,13 +166,11 @@ def audit_items(table: pl.DataFrame, group_col: str, focal: str | Sequence[str],
             reference = REST_LABEL
             label_array = np.where(label_array == focal_values[0], label_array, REST_LABEL)
     sizes = {v: int(np.sum(label_array == v)) for v in [reference, *focal_values]}
-    suppressed = [v for v in focal_values if sizes[v] < min_group_size]
-    if sizes[reference] < min_group_size:
-        suppressed = list(focal_values)
+    suppressed = hidden_focal_groups(sizes, reference, focal_values, min_group_size)
     analysed = [v for v in focal_values if v not in suppressed]
     in_analysis = np.isin(label_array, [reference, *analysed])
-    # students outside the compared groups are counted only when no group is suppressed (else the count
-    # plus the analysed total would reveal the suppressed group's size)
+    # students outside the compared groups are counted only when no group is hidden (else the count plus
+    # the analysed total would be the table's size minus the hidden groups)
     outside = 0 if suppressed else int((~in_analysis).sum())
     audit = ItemAudit(group_col, reference, focal_values, int(in_analysis.sum()) if analysed else 0, None, skipped,
                       suppressed, excluded_students=outside)

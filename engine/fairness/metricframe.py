@@ -47,18 +47,18 @@ from engine.errors import ConfigError, DataValidationError, Problem
 from engine.fairness.groups import (
     DEFAULT_MIN_GROUP_SIZE,
     MISSING_LABEL,
+    OVERALL,
     GroupSpec,
     check_roster,
     label_expr,
     parse_group_specs,
-    suppress_cells,
+    plan_suppression,
 )
 from engine.fairness.metrics import ONE, AUCMetric, Block, ECEMetric, Metric, RatioMetric
 from engine.fairness.stats import bootstrap_weights
 
 log = logging.getLogger(__name__)
 
-OVERALL = "__overall__"
 _IDX = "__student_idx__"
 _STRATUM = "__stratum__"
 MIN_FINITE_REPLICATES = 20
@@ -223,6 +223,8 @@ class MetricFrame:
         roster: pl.DataFrame | None = None,
         student_col: str = "student_id",
         stratum_col: str | None = None,
+        margin_stratum_col: str | None = None,
+        totals_across_strata: bool = False,
         min_group_size: int = DEFAULT_MIN_GROUP_SIZE,
         n_boot: int = 200,
         confidence: float = 0.95,
@@ -231,7 +233,11 @@ class MetricFrame:
         """Roster form: `data` rows, `metrics` (Metric objects), `groups` specs, group labels from `roster`
         (or from `data`). Array form (Fairlearn's): `metrics`, `y_true`, `y_pred`, `sensitive_features`;
         `students` (optional) says whose each row is, for the bootstrap and the minimum group size (by
-        default every row is its own unit); `groups` defaults to the intersection of all features."""
+        default every row is its own unit); `groups` defaults to the intersection of all features.
+        Suppression is settled over every table the frame publishes (groups.plan_suppression). A stratified
+        frame whose groups' unstratified figures are published too (by a twin frame) says so with
+        `totals_across_strata=True`; the unstratified twin names the column in `margin_stratum_col`; both then
+        hide the same cells, so no stratum's cell is the total minus the other strata."""
         if y_true is not None or y_pred is not None or sensitive_features is not None:
             if data is not None or roster is not None:
                 raise ConfigError("give either data (with roster/groups) or y_true, y_pred and sensitive_features, not both")
@@ -249,6 +255,8 @@ class MetricFrame:
         self.specs = parse_group_specs(groups)
         self.student_col = student_col
         self.stratum_col = stratum_col
+        self.margin_stratum_col = None if stratum_col else margin_stratum_col
+        self.totals_across_strata = totals_across_strata
         self.min_group_size = min_group_size
         self.n_boot = n_boot
         self.confidence = confidence
@@ -257,7 +265,9 @@ class MetricFrame:
         self.replicates: dict[CellKey, np.ndarray] = {}
         self.counts: dict[tuple[str | None, str, str], tuple[int, int]] = {}
         self.suppressed: list[dict[str, Any]] = []
-        self.students_without_roster = 0
+        self.withheld: list[dict[str, Any]] = []
+        self.students_without_roster: int | None = 0
+        self._hidden: set[tuple[str | None, str, str]] = set()
         self._compute(data, roster)
 
     # ------------------------------------------------------------------ construction
@@ -320,16 +330,39 @@ class MetricFrame:
         rows = rows.join(ids, on=self.student_col, how="left").join(labels, on=self.student_col, how="left")
         unrostered = rows.filter(pl.col(label_cols[0]).is_null()).select(self.student_col).n_unique()
         if unrostered:
-            self.students_without_roster = unrostered
-            log.warning("%d student(s) have rows but no roster entry; their groups are labelled %s", unrostered, MISSING_LABEL)
             rows = rows.with_columns([pl.col(c).fill_null(MISSING_LABEL) for c in label_cols])
         self.n_students_total = ids.height
+        self._hidden = self._plan(data, labels, components)
+        if unrostered:
+            # the count is a group size: withheld (None) when a cell holding students without a roster row is hidden
+            small = any(MISSING_LABEL in key[2] for key in self._hidden)
+            self.students_without_roster = None if small else unrostered
+            log.warning("%s student(s) have rows but no roster entry; their groups are labelled %s",
+                        "some" if small else unrostered, MISSING_LABEL)
         if all(m.additive for m in self.metrics.values()):
             # ONE is kept even when no metric divides by it: after summing it holds the row count of each
             # (student, stratum), which every block reports
             value_cols = sorted({ONE} | {c for m in self.metrics.values() for c in m.columns})
             rows = rows.group_by([_IDX, _STRATUM, *label_cols]).agg([pl.col(c).sum() for c in value_cols])
         return rows, label_cols
+
+    def _plan(self, data: pl.DataFrame, labels: pl.DataFrame, components: list[str]) -> set[tuple[str | None, str, str]]:
+        """The cells to hide, settled over every table this frame (and, with `margin_stratum_col`, its
+        stratified twin) publishes: groups.plan_suppression."""
+        plan_col = self.stratum_col or self.margin_stratum_col
+        keys = [pl.col(self.student_col).cast(pl.Utf8)]
+        if plan_col:
+            keys.append(pl.col(plan_col).cast(pl.Utf8).fill_null(MISSING_LABEL).alias(_STRATUM))
+        units = data.select(keys).unique().join(
+            labels.select(self.student_col, *[pl.col(f"__c__{c}").alias(c) for c in components]),
+            on=self.student_col, how="left",
+        ).with_columns([pl.col(c).fill_null(MISSING_LABEL) for c in components])
+        hidden = plan_suppression(units, self.specs, self.min_group_size, student_col=self.student_col,
+                                  stratum_col=_STRATUM if plan_col else None,
+                                  totals_across_strata=bool(self.margin_stratum_col) or self.totals_across_strata)
+        if self.stratum_col:
+            return hidden
+        return {key for key in hidden if key[0] is None}
 
     def _compute(self, data: pl.DataFrame, roster: pl.DataFrame | None) -> None:
         rows, _ = self._rows(data, roster)
@@ -340,18 +373,16 @@ class MetricFrame:
             part = rows if stratum is None else rows.filter(pl.col(_STRATUM) == stratum)
             n_rows_col = part[ONE].to_numpy()
             n_students = part[_IDX].n_unique()
-            if n_students < self.min_group_size:
+            if (stratum, "", OVERALL) in self._hidden:
                 self.suppressed.append({"stratum": stratum, "attribute": "", "group": OVERALL})
                 continue
             blocks[(stratum, "", OVERALL)] = self._block(part, value_cols)
             self.counts[(stratum, "", OVERALL)] = (n_students, int(round(n_rows_col.sum())))
             for spec in self.specs:
-                comps = [f"__c__{c}" for c in spec.columns]
                 label = f"__g__{spec.name}"
-                counts = (part.group_by([*comps, label]).agg(pl.col(_IDX).n_unique().alias("n"), pl.col(ONE).sum().alias("rows")))
-                marked = suppress_cells(counts, comps, self.min_group_size).sort(label)
-                for cell in marked.iter_rows(named=True):
-                    if cell["suppressed"]:
+                counts = part.group_by(label).agg(pl.col(_IDX).n_unique().alias("n"), pl.col(ONE).sum().alias("rows")).sort(label)
+                for cell in counts.iter_rows(named=True):
+                    if (stratum, spec.name, cell[label]) in self._hidden:
                         self.suppressed.append({"stratum": stratum, "attribute": spec.name, "group": cell[label]})
                         continue
                     group_rows = part.filter(pl.col(label) == cell[label])
@@ -368,10 +399,15 @@ class MetricFrame:
     def _estimate(self, blocks: dict[tuple[str | None, str, str], tuple[np.ndarray, Block]]) -> None:
         prepared = {key: (students, {name: m.prepare(block) for name, m in self.metrics.items()})
                     for key, (students, block) in blocks.items()}
+        thin: set[CellKey] = set()
         for (stratum, attribute, group), (students, states) in prepared.items():
             ones = np.ones((1, students.size))
             for name, m in self.metrics.items():
                 key = CellKey(stratum, attribute, group, name)
+                if self._too_few_behind(m, states[name]):
+                    thin.add(key)
+                    self.withheld.append({"stratum": stratum, "attribute": attribute, "group": group, "metric": name})
+                    continue
                 self.points[key] = float(m.evaluate(states[name], ones)[0])
                 self.replicates[key] = np.empty(self.n_boot)
         done = 0
@@ -380,8 +416,18 @@ class MetricFrame:
             for (stratum, attribute, group), (students, states) in prepared.items():
                 w = weights[:, students]
                 for name, m in self.metrics.items():
-                    self.replicates[CellKey(stratum, attribute, group, name)][done:done + b] = m.evaluate(states[name], w)
+                    key = CellKey(stratum, attribute, group, name)
+                    if key not in thin:
+                        self.replicates[key][done:done + b] = m.evaluate(states[name], w)
             done += b
+
+    def _too_few_behind(self, metric: Any, state: Any) -> bool:
+        """A rate over a subset of rows (a denominator other than the row count, e.g. answers at declared
+        mastery) describes only the students with a nonzero denominator: fewer than the minimum group size
+        and the value is withheld (listed in `withheld`), though the group's other metrics are shown."""
+        if not isinstance(metric, RatioMetric) or metric.denominator == ONE:
+            return False
+        return int(np.count_nonzero(state[1])) < self.min_group_size
 
     # ------------------------------------------------------------------ views
     @property

@@ -82,6 +82,6 @@ def audit_outcomes(outcomes: pl.DataFrame, roster: pl.DataFrame, groups: str | I
     common = dict(roster=roster, min_group_size=min_group_size, n_boot=n_boot, confidence=confidence,
                   random_state=random_state)
     return OutcomeAudit(
-        by_group=MetricFrame(rows, metric, groups, **common),
-        by_quartile=MetricFrame(rows, metric, groups, stratum_col="prior_quartile", **common),
+        by_group=MetricFrame(rows, metric, groups, margin_stratum_col="prior_quartile", **common),
+        by_quartile=MetricFrame(rows, metric, groups, stratum_col="prior_quartile", totals_across_strata=True, **common),
         quartile_cuts=[float(c) for c in cuts], students_left_out=students_left_out)

@@ -209,7 +209,7 @@ def _dif(prepared: pl.DataFrame, roster: pl.DataFrame, groups: Sequence[str], ca
             audit = audit_items(table, column, focal, reference=reference, items=items, method=method,  # type: ignore[arg-type]
                                 adjust=adjust, min_group_size=policy.min_group_size)
             parts.gated[name] = assemble(audit, policy, model_version=version,
-                                         data={"group": column, "reference": reference, "focal": focal,
+                                         data={"group": column, "reference": reference, "focal": audit.shown_focal,
                                                "n_students": audit.n_students, "n_items": len(items), "method": method,
                                                "adjust": adjust})
         except EquilearnError as exc:

@@ -110,11 +110,27 @@ def _model_blocks(res: dict[str, Any], payload: dict[str, Any]) -> list[Block]:
     return blocks
 
 
+def _dif_groups(payload: dict[str, Any]) -> str:
+    """The focal groups of the DIF block, e.g. `focal A, C; 2 group(s) hidden`: the shown ones, and the hidden ones
+    named only when the policy lets the assembled `suppressed_groups` list name them. A name of a hidden group in
+    `results` (as results written before it stopped holding them did) is never printed from there."""
+    res = payload["results"]
+    entries = res.get("suppressed_groups", [])
+    named = [e for e in entries if isinstance(e, str)]
+    hidden = len(named) + sum(int(e.get("count", 0)) for e in entries if isinstance(e, dict))
+    shown = [f for f in res["focal"] if f not in named]
+    text = f"focal {', '.join(shown)}" if shown else "no focal group shown"
+    if not hidden:
+        return text
+    labels = [h["group"] for h in payload.get("suppressed_groups", []) if h.get("table") == "dif" and "group" in h]
+    return text + (f"; hidden: {', '.join(labels)}" if len(labels) == hidden else f"; {hidden} group(s) hidden")
+
+
 def _dif_blocks(payload: dict[str, Any]) -> list[Block]:
     res = payload["results"]
     items = res.get("items", [])
     blocks: list[Block] = [("h2", f"Item audit (DIF, {res.get('method', 'n/a')})"),
-                           ("p", f"Groups: {res['group_col']}; reference {res['reference']}; focal {', '.join(res['focal'])}. "
+                           ("p", f"Groups: {res['group_col']}; reference {res['reference']}; {_dif_groups(payload)}. "
                                  f"Matching on the {res.get('match', 'score')}"
                                  + (f", purified in {res.get('iterations')} round(s)" if res.get("purified") else "") + ".")]
     if items and "alpha_mh" in items[0]:
@@ -320,7 +336,7 @@ def blocks(payload: dict[str, Any]) -> list[Block]:
         text = [f"{h['attribute']}" + (f" (stratum {h['stratum']})" if h.get("stratum") else "") + ": "
                 + (h["group"] if "group" in h else f"{h['count']} group(s)") for h in hidden]
         out += [("p", f"Groups with fewer than {payload['min_group_size']} students are hidden, and so are enough other groups "
-                      "that their numbers cannot be worked out from the totals. Hidden here:"), ("ul", text)]
+                      "that no hidden number is a shown total minus shown groups. Hidden here:"), ("ul", text)]
     else:
         out.append(("p", "None: every group has enough students to be shown."))
     res = payload["results"]

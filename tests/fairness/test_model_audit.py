@@ -58,10 +58,10 @@ def test_mastery_overestimation_by_group() -> None:
 
 def test_the_split_gives_each_groups_residual_inside_each_value_and_leaves_the_gate_alone() -> None:
     # every prediction 0.5; group B's first answers on a skill are right 1 time in 5 (residual -0.3), its later ones
-    # and all of A's half the time (residual 0); groups C and D have 4 students each, below the minimum size of 10 (two
-    # hidden cells, so no third is hidden to protect them)
+    # and all of A's half the time (residual 0); groups C and D have 4 and 6 students, below the minimum size of 10 (two
+    # hidden cells of 10 students together, so no third is hidden to protect them)
     rows = []
-    for g, first_right, n in (("A", [1, 0, 1, 0], 12), ("B", [1, 0, 0, 0, 0], 12), ("C", [1, 0], 4), ("D", [0, 1], 4)):
+    for g, first_right, n in (("A", [1, 0, 1, 0], 12), ("B", [1, 0, 0, 0, 0], 12), ("C", [1, 0], 4), ("D", [0, 1], 6)):
         for s in range(n):
             rows += [{"student_id": f"{g}{s}", "correct": float(y), "p": 0.5, "answer": "first"} for y in first_right]
             rows += [{"student_id": f"{g}{s}", "correct": float(k % 2), "p": 0.5, "answer": "later"} for k in range(6)]
@@ -75,8 +75,8 @@ def test_the_split_gives_each_groups_residual_inside_each_value_and_leaves_the_g
     assert {group for _, group in got} == {"A", "B"}  # C and D below the minimum size: no number
     table = split.to_dict()["calibration_by_split"]
     overall = {r["stratum"]: r["value"] for r in table["overall"]}
-    # all students' first answers: A 48 at 0.5, B 60 at 0.2, C and D 8 each at 0.5 -> (24 + 12 + 4 + 4) / 124 right
-    assert overall["first"] == pytest.approx(44 / 124 - 0.5)
+    # all students' first answers: A 48 at 0.5, B 60 at 0.2, C 8 and D 12 at 0.5 -> (24 + 12 + 4 + 6) / 128 right
+    assert overall["first"] == pytest.approx(46 / 128 - 0.5)
     assert table["column"] == "answer" and table["suppressed_cells"] == {"first": 2, "later": 2}
     plain = audit_model(preds, "grp", roster=roster, **FAST)
     assert plain.to_dict()["calibration_by_split"] is None

@@ -458,11 +458,11 @@ def test_notes_and_statuses_of_checks_without_rows() -> None:
     }
     result = evaluate_policy(policy, evidence)
     assert result.check_status == {"m": PASS, "gap": PASS, "d": INSUFFICIENT, "e": PASS, "i": INSUFFICIENT}
-    assert result.check_notes["gap"] == "3 group(s) suppressed (fewer than 7 students) not evaluated"
+    assert result.check_notes["gap"] == "3 group(s) suppressed (fewer than 7 students, or hidden with such a group) not evaluated"
     assert result.check_notes["d"] == "no dif audit was supplied"
     assert result.check_notes["e"] == ("not applicable: nobody; again; nobody in any shown group received "
                                        "'advanced_exposure' (a rate of 0 everywhere); 2 group(s) suppressed (fewer than 7 "
-                                       "students) not evaluated")
+                                       "students, or hidden with such a group) not evaluated")
     assert result.check_notes["i"] == "the recommendations audit has no 'intervention_rate' statistic"
     assert "m" not in result.check_notes
     only_suppressed = evaluate_policy(policy, {"model": [_groups_record(["a"], [0.7], [30], suppressed=1)]}, audits=["model"])

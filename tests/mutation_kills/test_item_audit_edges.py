@@ -96,8 +96,9 @@ def test_options_reach_the_dif_functions() -> None:
 def test_suppression_of_focal_and_reference_groups() -> None:
     table = _table(sizes={"a": 12, "b": 10, "c": 9})
     audit = audit_items(table, "grp", ["b", "c"], reference="a", items=["i0", "i1"])
-    assert audit.suppressed_groups == ["c"] and audit.excluded_students == 0  # no count that would reveal c's size
-    assert audit.n_students == 22 and {i.focal for i in audit.result.items} == {"b"}
+    # c (9) alone hidden would be the table minus a and b: b is hidden with it, so nothing is analysed
+    assert audit.suppressed_groups == ["b", "c"] and audit.excluded_students == 0  # no count that would reveal c's size
+    assert audit.n_students == 0 and audit.result is None
     at_limit = audit_items(table, "grp", "b", reference="a", items=["i0"], min_group_size=10)
     assert at_limit.suppressed_groups == [] and at_limit.excluded_students == 9
     small_reference = audit_items(table, "grp", "a", reference="c", items=["i0"])
@@ -105,10 +106,10 @@ def test_suppression_of_focal_and_reference_groups() -> None:
     assert small_reference.n_students == 0 and small_reference.excluded_students == 0
     evidence = small_reference.evidence()
     assert evidence == [{"kind": "value", "audit": "dif", "metric": "dif_c_items", "higher_is_better": False,
-                         "stratum": None, "attribute": "grp", "group": "a", "reference": "c", "estimate": None,
+                         "stratum": None, "attribute": "grp", "group": None, "reference": "c", "estimate": None,
                          "se": None, "p_value": None, "n_students": None, "suppressed": True}]
     body = small_reference.to_dict()
-    assert body["items"] == [] and body["flag_for_review"] == [] and body["suppressed_groups"] == ["a"]
+    assert body["items"] == [] and body["flag_for_review"] == [] and body["suppressed_groups"] == [{"attribute": "grp", "count": 1}]
 
 
 def test_evidence_counts_class_c_items_per_focal_group() -> None:

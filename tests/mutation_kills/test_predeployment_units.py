@@ -311,7 +311,7 @@ def test_dif_tests_each_group_column_against_its_largest_group(monkeypatch: pyte
         audits.calls.append(((table, column, focal), kwargs))
         if column == "region":
             raise DataError("region: the items could not be tested")
-        return SimpleNamespace(n_students=8)
+        return SimpleNamespace(n_students=8, shown_focal=list(focal))  # the audit's shown groups: all of them here
 
     def assemble(audit: Any, policy: Any, **kwargs: Any) -> dict[str, Any]:
         assembled.calls.append(((audit, policy), kwargs))
