@@ -101,7 +101,11 @@ def _strata_counts(y: np.ndarray, code: np.ndarray, score: np.ndarray, n_codes: 
 
 
 def mh_from_counts(counts: np.ndarray, correct: bool = True) -> MHStatistics:
-    """MH statistics from (strata, 2, 2) counts, group axis [reference, focal], outcome axis [right, wrong]."""
+    """MH statistics from (strata, 2, 2) counts, group axis [reference, focal], outcome axis [right, wrong].
+
+    Strata with fewer than two students add nothing to any sum (no variance, A equal to its expectation) and
+    would divide 0 by 0, so they are left out (a score level that holds neither group of a pair)."""
+    counts = counts[counts.sum(axis=(1, 2)) > 1]
     A, B = counts[:, 0, 0], counts[:, 0, 1]
     C, D = counts[:, 1, 0], counts[:, 1, 1]
     T = A + B + C + D
@@ -121,7 +125,9 @@ def mh_from_counts(counts: np.ndarray, correct: bool = True) -> MHStatistics:
 
 
 def generalized_mh(counts: np.ndarray, reference: int = 0) -> tuple[float, int, float]:
-    """Generalized MH chi2 (Somes 1986) from (strata, groups, 2) counts: (statistic, df, p)."""
+    """Generalized MH chi2 (Somes 1986) from (strata, groups, 2) counts: (statistic, df, p); strata with fewer
+    than two students add nothing and are left out (as in `mh_from_counts`)."""
+    counts = counts[counts.sum(axis=(1, 2)) > 1]
     a = counts[:, :, 0]
     n = counts.sum(axis=2)
     T = n.sum(axis=1)

@@ -264,3 +264,16 @@ def test_non_binary_item_values_are_reported_by_item_and_row(verbal) -> None:
     with pytest.raises(DataValidationError) as info:
         mh_dif(bad, gender, items, reference="0", focal=["1"])
     assert "row 8" in str(info.value) and items[3] in str(info.value)
+
+
+def test_strata_with_fewer_than_two_students_change_nothing_and_give_no_nan() -> None:
+    # two full strata, plus an empty score level and one holding a single student, as a pair of focal groups meets
+    # them in a several-group audit; statsmodels on the two full strata is the reference
+    full = np.array([[[10, 5], [6, 9]], [[8, 12], [4, 16]]], dtype=float)
+    padded = np.concatenate([full, np.zeros((1, 2, 2)), np.array([[[0, 0], [1, 0]]], dtype=float)])
+    table = StratifiedTable(list(full))
+    got = mh_from_counts(padded)
+    assert got.chi2 == pytest.approx(table.test_null_odds(correction=True).statistic)
+    assert got.alpha_mh == pytest.approx(table.oddsratio_pooled)
+    stat, df, _ = generalized_mh(padded)
+    assert df == 1 and stat == pytest.approx(table.test_null_odds(correction=False).statistic)

@@ -140,7 +140,6 @@ def test_min_group_size_below_one_is_refused(size: int) -> None:
         audit_items(_table(SIZES), "grp", FOCAL, reference="Rowan", min_group_size=size)
 
 
-@pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning")  # Birch's pairwise MH (4 students)
 def test_min_group_size_one_hides_nobody() -> None:
     audit = audit_items(_table(SIZES), "grp", FOCAL, reference="Rowan", min_group_size=1)
     assert audit.suppressed_groups == [] and audit.n_students == 94
