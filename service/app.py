@@ -20,6 +20,7 @@ from engine.config import disable_telemetry
 from engine.runtime import Runtime, load_service_settings
 from engine.runtime.group_commit import AsyncGroupCommitter
 from service import errors
+from service.headers import SafeHeaders
 from service.limits import BodyLimit
 from service.metrics import Metrics, MetricsMiddleware
 from service.routers import audits, catalog, classes, events, health, models, roster, students
@@ -83,6 +84,7 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
         app.include_router(module.router)
     app.mount(pages.STATIC_URL, StaticFiles(directory=pages.STATIC_DIR), name="static")  # before the pages' catch-all
     app.include_router(pages.router)
+    app.add_middleware(SafeHeaders)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     # always installed, so a preflight is answered (200 for a listed origin, 400 otherwise) instead of 405

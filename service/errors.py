@@ -153,7 +153,9 @@ def _redacted_traceback(exc: BaseException) -> str:
 
 def unexpected_error(request: Request, exc: Exception) -> JSONResponse:
     incident = uuid.uuid4().hex[:12]
-    log.error("unhandled error %s on %s %s\n%s", incident, request.method, request.url.path, _redacted_traceback(exc))
+    # the route template, not the path: a path holds student and class ids
+    route = getattr(request.scope.get("route"), "path", None) or "unmatched route"
+    log.error("unhandled error %s on %s %s\n%s", incident, request.method, route, _redacted_traceback(exc))
     return JSONResponse(error_body(f"internal error (incident {incident}); the request may be retried", "internal"),
                         status_code=500)
 

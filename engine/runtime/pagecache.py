@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import traceback
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -70,8 +71,11 @@ def _start(slot: Slot, policy: Any, signature: Any, compute: Callable[[], Any]) 
             with slot.lock:
                 _compute(slot, policy, signature, compute)
         except Exception as exc:  # noqa: BLE001 - shown on the page; the previous result stays
-            log.exception("page statistics could not be computed")
-            slot.error = f"{type(exc).__name__}: {exc}"
+            # the exception's text may quote data (a roster value in a driver's or polars' message): the log gets
+            # its type and where it was raised, the page only its type
+            frames = "\n".join(f"  {f.filename}:{f.lineno} in {f.name}" for f in traceback.extract_tb(exc.__traceback__))
+            log.error("page statistics could not be computed: %s, raised at\n%s", type(exc).__qualname__, frames)
+            slot.error = f"{type(exc).__name__} (details in the server log)"
         finally:
             slot.running = False
 

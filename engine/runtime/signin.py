@@ -16,6 +16,7 @@ import time
 from engine.errors import PermissionDeniedError
 from engine.runtime.classroom import Viewer
 from engine.runtime.runtime import Runtime
+from engine.store.types import utc_now
 
 PAGE_SCOPES = ("teach", "audit")
 SESSION_HOURS = 8.0
@@ -45,7 +46,8 @@ def viewer(runtime: Runtime, token: str | None) -> Viewer | None:
     if ttl > 0:
         with _cache_lock:
             hit = _cache.get(token)
-        if hit is not None and hit[0] > now:
+        # a cached viewer past its session's end is looked up again (and found ended)
+        if hit is not None and hit[0] > now and (hit[1] is None or hit[1].expires_at is None or hit[1].expires_at > utc_now()):
             return hit[1]
     found = runtime.store.web_session(token)
     who = None

@@ -36,6 +36,8 @@ STATIC_DIR = HERE / "static"
 STATIC_URL = "/app/static"
 templates = Jinja2Templates(directory=str(HERE / "templates"))
 templates.env.globals.update(static=STATIC_URL, csrf_field=security.CSRF_FIELD)
+# ids in a URL path segment: every reserved character escaped, "/" included (Jinja's own urlencode keeps "/")
+templates.env.filters["urlencode"] = lambda v: quote(str(v), safe="")
 templates.env.filters["pct"] = lambda v: "n/a" if v is None else f"{v * 100:.0f}%"
 templates.env.filters["num"] = lambda v, d=3: "n/a" if v is None else f"{v:.{d}f}"
 templates.env.filters["signed"] = lambda v, d=3: "n/a" if v is None else f"{v:+.{d}f}"
@@ -74,7 +76,8 @@ def render(request: Request, name: str, context: dict[str, Any], status: int = 2
     response.headers["X-Frame-Options"] = "DENY"
     response.headers["Referrer-Policy"] = "same-origin"
     response.headers["Content-Security-Policy"] = ("default-src 'self'; img-src 'self' data:; style-src 'self'; "
-                                                   "script-src 'none'; form-action 'self'; frame-ancestors 'none'")
+                                                   "script-src 'none'; form-action 'self'; frame-ancestors 'none'; "
+                                                   "base-uri 'none'")
     if started is not None:
         response.headers["Server-Timing"] = f"app;dur={(time.perf_counter() - started) * 1000:.1f}"
     return response
@@ -144,12 +147,18 @@ def root() -> RedirectResponse:
 
 @router.get("/docs")
 def docs(request: Request) -> HTMLResponse:
-    """Swagger UI from the service's own static files (works offline; no CDN)."""
-    return get_swagger_ui_html(openapi_url=request.app.openapi_url, title="equilearn API",
+    """Swagger UI from the service's own static files (works offline; no CDN). It runs an inline script, so it
+    gets no script-src rule, but it may not be framed by another site (clickjacking) nor kept in a cache."""
+    page = get_swagger_ui_html(openapi_url=request.app.openapi_url, title="equilearn API",
                                swagger_js_url=f"{STATIC_URL}/swagger/swagger-ui-bundle.js",
                                swagger_css_url=f"{STATIC_URL}/swagger/swagger-ui.css",
                                swagger_favicon_url=f"{STATIC_URL}/favicon.svg", oauth2_redirect_url=None,
                                swagger_ui_parameters={"validatorUrl": None})
+    page.headers["X-Frame-Options"] = "DENY"
+    page.headers["Content-Security-Policy"] = "frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+    page.headers["Cache-Control"] = "no-store"
+    page.headers["Referrer-Policy"] = "same-origin"
+    return page
 
 
 # ---- sign-in, sign-out ------------------------------------------------------------------------------------

@@ -137,3 +137,18 @@ def test_service_unexpected_error_has_no_stack_trace(runtime, keys, monkeypatch)
     assert r.status_code == 500
     assert r.json()["type"] == "internal" and "incident" in r.json()["detail"]
     assert "secret" not in r.text and "Traceback" not in r.text and "RuntimeError" not in r.text
+
+
+def test_an_unexpected_error_logs_the_route_template_not_the_student_id(runtime, keys, monkeypatch, caplog):
+    from fastapi.testclient import TestClient
+
+    from service.app import create_app
+
+    def broken(student_id):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(runtime, "mastery", broken)
+    with caplog.at_level("ERROR", logger="equilearn.service"), TestClient(create_app(runtime), raise_server_exceptions=False) as c:
+        assert c.get("/v1/students/pupil-4711/mastery", headers=h(keys["recommend"])).status_code == 500
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert "/v1/students/{student_id}/mastery" in logged and "pupil-4711" not in logged

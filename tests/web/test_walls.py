@@ -30,6 +30,25 @@ def test_docs_are_served_offline_and_redoc_is_gone(client) -> None:
     assert client.get("/redoc").status_code == 404
 
 
+def test_docs_page_cannot_be_framed_nor_cached_and_the_api_is_not_cached(client, school) -> None:
+    docs = client.get("/docs")
+    assert docs.headers["x-frame-options"] == "DENY" and "frame-ancestors 'none'" in docs.headers["content-security-policy"]
+    assert docs.headers["cache-control"] == "no-store"
+    api = client.get("/v1/classes", headers={"X-API-Key": school.keys["teacher"]})
+    assert api.headers["cache-control"] == "no-store" and api.headers["x-content-type-options"] == "nosniff"
+    static = client.get("/app/static/app.css")
+    assert static.headers["x-content-type-options"] == "nosniff" and "no-store" not in static.headers.get("cache-control", "")
+    page = client.get("/app/signin")
+    assert "base-uri 'none'" in page.headers["content-security-policy"]
+
+
+def test_ids_in_links_escape_every_reserved_character() -> None:
+    from service.web.pages import templates
+
+    encode = templates.env.filters["urlencode"]
+    assert encode('a/b?c#d "e"') == "a%2Fb%3Fc%23d%20%22e%22"  # RFC 3986 percent-encoding, by hand
+
+
 @pytest.mark.parametrize("who,status,text", [("recommend", 403, "cannot sign in"), ("admin", 403, "cannot sign in"),
                                              ("nonsense", 401, "not recognised")])
 def test_only_teach_and_audit_keys_sign_in(client, school, who, status, text) -> None:
