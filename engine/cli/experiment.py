@@ -46,7 +46,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     run.add_argument("config", help="experiment TOML, e.g. experiments/configs/assistments09.toml")
     run.add_argument("--data-root", help="folder the config's data.path is relative to (default: EQUILEARN_DATA_ROOT, "
                                          "the config's data.root, ../shared/data)")
-    run.add_argument("--max-students", type=int, help="quick run: N students per side when the data carries its own split, else N in all before the split")
+    run.add_argument("--max-students", type=int,
+                     help="quick run: N students per side when the data carries its own split, else N in all before the split")
     run.add_argument("--seed", type=int, help="override experiment.seed")
     run.add_argument("--models", help="override models.names: comma-separated zoo names, or 'all'")
     run.add_argument("--markdown", help="also write the results table (Markdown) here, e.g. experiments/results/kt_x.md")

@@ -156,7 +156,8 @@ def results_markdown(config: ExperimentConfig, split_source: str, n_train: int, 
         lines += ["", *chosen]
     if groups:
         shown = [n for n in metrics if any(n in r for r in groups)]
-        lines += ["", f"Test AUC by roster group (groups with fewer than {config.min_group_size} test students are suppressed, with a further group where the shown figures would give them away):", "",
+        lines += ["", f"Test AUC by roster group (groups with fewer than {config.min_group_size} test students are suppressed, "
+                  "with a further group where the shown figures would give them away):", "",
                   "| group | value | students | " + " | ".join(shown) + " |", "|---|---|---|" + "---|" * len(shown)]
         for r in groups:
             cells = ["suppressed" if r.get("suppressed") else _fmt(r[n]["auc"]) for n in shown]

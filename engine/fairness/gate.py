@@ -394,7 +394,8 @@ def evaluate_policy(policy: Policy, evidence: dict[str, list[dict[str, Any]]], a
             continue
         check_rows, suppressed, vacuous = _rows_for(check, evidence[check.audit])
         if suppressed:
-            notes[check.name] = f"{suppressed} group(s) suppressed (fewer than {policy.min_group_size} students, or hidden with such a group) not evaluated"
+            notes[check.name] = (f"{suppressed} group(s) suppressed (fewer than {policy.min_group_size} students, "
+                                 "or hidden with such a group) not evaluated")
         if not check_rows and vacuous:
             status[check.name] = PASS
             notes[check.name] = "; ".join(["not applicable: " + "; ".join(dict.fromkeys(vacuous))]

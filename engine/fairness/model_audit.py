@@ -190,7 +190,8 @@ def audit_model(
     if split_col is not None:
         require_columns(rows, [split_col], "predictions")
     frame = MetricFrame(rows, model_metrics(mastery_col is not None), groups, roster=roster, student_col=student_col,
-                        margin_stratum_col=split_col, min_group_size=min_group_size, n_boot=n_boot, confidence=confidence, random_state=random_state)
+                        margin_stratum_col=split_col, min_group_size=min_group_size, n_boot=n_boot, confidence=confidence,
+                        random_state=random_state)
     labelled = _labelled_rows(rows, frame, roster, student_col)
     y, p = labelled["y"].to_numpy(), labelled["p"].to_numpy()
     student = labelled["__idx__"].to_numpy()
