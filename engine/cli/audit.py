@@ -152,7 +152,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 # Command-line overrides of policy settings that the policy file bounds: flag -> (policy field, the policy
 # key, the smallest allowed value). The floor is the one `engine.fairness.gate.parse_policy` applies to the
 # policy file, so an override can never reach a value the file itself would be refused for.
-BOUNDED_OVERRIDES = {"--min-group-size": ("min_group_size", "privacy.min_group_size", 1)}
+BOUNDED_OVERRIDES = {"--min-group-size": ("min_group_size", "privacy.min_group_size", 1),
+                     "--bootstrap": ("n_bootstrap", "statistics.n_bootstrap", 1),
+                     "--permutations": ("n_permutations", "statistics.n_permutations", 1)}
 
 
 def _check_overrides(overrides: dict[str, Any]) -> None:

@@ -188,6 +188,9 @@ def parse_policy(text: str, source: str = "<string>") -> Policy:
         raise ConfigError(f"policy {source}: confidence and alpha must lie in (0, 1)")
     if policy.min_group_size < 1:
         raise ConfigError(f"policy {source}: privacy.min_group_size must be at least 1")
+    if policy.n_bootstrap < 1 or policy.n_permutations < 1:
+        raise ConfigError(f"policy {source}: statistics.n_bootstrap and statistics.n_permutations must be at least 1 "
+                          "(intervals and permutation tests need at least 20 to decide anything)")
     return policy
 
 

@@ -91,3 +91,17 @@ def test_dif_command_under_a_policy_without_labels_names_no_hidden_group(wide: P
     assert "Groups: grp; reference Rowan; focal Aster; 2 group(s) hidden." in md.read_text()
     payload = json.loads(out.read_text())
     assert payload["suppressed_groups"] == [{"table": "dif", "stratum": None, "attribute": "grp", "count": 2}]
+
+
+@pytest.mark.parametrize("flag,key", [("--bootstrap", "statistics.n_bootstrap"), ("--permutations", "statistics.n_permutations")])
+def test_resample_counts_below_one_are_refused_naming_the_flag(tmp_path: Path, capsys, flag: str, key: str) -> None:
+    missing = str(tmp_path / "absent.csv")
+    assert main(["audit", "model", "--data", missing, "--groups", "g", flag, "-3"]) == 2
+    assert capsys.readouterr().err.strip() == f"error: {flag} must be an integer of at least 1 (as the policy's {key}), got -3"
+
+
+def test_a_policy_file_with_no_bootstrap_resamples_is_refused(tmp_path: Path, capsys) -> None:
+    policy = tmp_path / "policy.toml"
+    policy.write_text(NO_LABELS_POLICY.replace("[privacy]", "[statistics]\nn_bootstrap = 0\n[privacy]"))
+    assert main(["audit", "model", "--data", str(tmp_path / "absent.csv"), "--groups", "g", "--policy", str(policy)]) == 2
+    assert "statistics.n_bootstrap and statistics.n_permutations must be at least 1" in capsys.readouterr().err
