@@ -41,7 +41,7 @@ import polars as pl
 
 from engine.errors import ConfigError, DataValidationError, Problem
 from engine.fairness.dif import DifResult, logistic_dif, mh_dif
-from engine.fairness.groups import MISSING_LABEL
+from engine.fairness.groups import MISSING_LABEL, settle_suppression
 
 REST_LABEL = "rest"
 
@@ -49,16 +49,15 @@ REST_LABEL = "rest"
 def hidden_focal_groups(sizes: dict[str, int], reference: str, focal: Sequence[str], min_group_size: int) -> list[str]:
     """Focal groups to hide (in `focal` order): too small, or hidden with them (module docstring's rule).
 
-    `sizes` holds the number of students of the reference and of every focal group.
+    `sizes` holds the number of students of the reference and of every focal group. With the reference shown,
+    the focal groups sum to a known total (the table's size minus the reference): one margin-and-line relation,
+    settled by the rule every other fairness table uses (`groups.settle_suppression`).
     """
     if sizes[reference] < min_group_size:
         return list(focal)
-    hidden = {f for f in focal if sizes[f] < min_group_size}
-    while hidden and (len(hidden) == 1 or sum(sizes[f] for f in hidden) < min_group_size):
-        shown = sorted((f for f in focal if f not in hidden), key=lambda f: (sizes[f], f))
-        if not shown:
-            break
-        hidden.add(shown[0])
+    total = ("focal groups together",)  # the relation's margin: a key no label can equal
+    n = {**{f: sizes[f] for f in focal}, total: sum(sizes[f] for f in focal)}
+    hidden = settle_suppression(n, [(total, list(focal))], min_group_size, {f for f in focal if sizes[f] < min_group_size})
     return [f for f in focal if f in hidden]
 
 

@@ -67,17 +67,21 @@ def current(request: Request) -> tuple[Viewer | None, str | None]:
     return (signin.viewer(runtime_of(request), token), token) if token else (None, None)
 
 
+def _lock_down(response: Response, csp: str) -> None:
+    """Headers of every page: never cached, never framed, no referrer to other sites, and its own CSP."""
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["X-Frame-Options"] = "DENY"
+    response.headers["Referrer-Policy"] = "same-origin"
+    response.headers["Content-Security-Policy"] = csp
+
+
 def render(request: Request, name: str, context: dict[str, Any], status: int = 200, viewer: Viewer | None = None,
            token: str | None = None) -> HTMLResponse:
     started = getattr(request.state, "started", None)
     csrf = security.csrf_for_session(_key(request), token) if token else None
     response = templates.TemplateResponse(request, name, {"viewer": viewer, "csrf": csrf, **context}, status_code=status)
-    response.headers["Cache-Control"] = "no-store"
-    response.headers["X-Frame-Options"] = "DENY"
-    response.headers["Referrer-Policy"] = "same-origin"
-    response.headers["Content-Security-Policy"] = ("default-src 'self'; img-src 'self' data:; style-src 'self'; "
-                                                   "script-src 'none'; form-action 'self'; frame-ancestors 'none'; "
-                                                   "base-uri 'none'")
+    _lock_down(response, "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'none'; "
+                         "form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
     if started is not None:
         response.headers["Server-Timing"] = f"app;dur={(time.perf_counter() - started) * 1000:.1f}"
     return response
@@ -154,10 +158,7 @@ def docs(request: Request) -> HTMLResponse:
                                swagger_css_url=f"{STATIC_URL}/swagger/swagger-ui.css",
                                swagger_favicon_url=f"{STATIC_URL}/favicon.svg", oauth2_redirect_url=None,
                                swagger_ui_parameters={"validatorUrl": None})
-    page.headers["X-Frame-Options"] = "DENY"
-    page.headers["Content-Security-Policy"] = "frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
-    page.headers["Cache-Control"] = "no-store"
-    page.headers["Referrer-Policy"] = "same-origin"
+    _lock_down(page, "frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
     return page
 
 
