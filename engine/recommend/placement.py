@@ -130,13 +130,17 @@ class Placement:
 def choose_placement(engine: MasteryEngine, batch: MasteryBatch, k: int, *, rng: np.random.Generator,
                      constraints: ResolvedConstraints | None = None, randomesque: int = 5,
                      min_readiness: float = MIN_READINESS, now: float | np.ndarray | None = None,
-                     ready_place: ReadyPlace | None = None, teaches: np.ndarray | None = None) -> Placement:
+                     ready_place: ReadyPlace | None = None, teaches: np.ndarray | None = None,
+                     p_start: np.ndarray | None = None, information: np.ndarray | None = None,
+                     entry: np.ndarray | None = None) -> Placement:
     """k placement questions per row of `batch` (module docstring); `constraints` carry the blocked items and
     resources, the teacher's assignment and pins (None: nothing blocked); `now` only for the predicted P(correct);
     `ready_place`: the policy's ready-skill draw for the last place of a list of k >= 3 (None: questions only);
     `teaches` (N, R): what each resource is expected to teach the student, -inf where it may not be shown: each
     question comes with the resource of its skill that teaches most (None, or none of its skill showable: the
-    skill's core practice set, `entry_resources`)."""
+    skill's core practice set, `entry_resources`). `p_start` (`engine.p_now(batch, None)`) and `information` (N, I) (the
+    items' Fisher information at the ability estimate) are computed here unless the caller has them (the recommender's
+    scoring does), as is `entry` (`entry_resources` of the allowed resources; the recommender keeps its own settings')."""
     cat = engine.catalog
     n, n_items = len(batch), cat.n_items
     rows = np.arange(n)
@@ -147,10 +151,12 @@ def choose_placement(engine: MasteryEngine, batch: MasteryBatch, k: int, *, rng:
         resources_allowed, pinned = constraints.allowed, constraints.pinned
         if constraints.items_allowed is not None:
             items_allowed = constraints.items_allowed
-    entry = entry_resources(cat, resources_allowed)  # (S,)
-    info = engine.ability_model.information(batch.theta[:, None], cat.item_a[None, :], cat.item_b[None, :], cat.item_c[None, :])
-    ready = readiness(engine, batch)  # (N, S)
-    mastered = engine.flagged(engine.p_now(batch, None), batch)
+    entry = entry_resources(cat, resources_allowed) if entry is None else entry  # (S,)
+    info = information if information is not None else \
+        engine.ability_model.information(batch.theta[:, None], cat.item_a[None, :], cat.item_b[None, :], cat.item_c[None, :])
+    p_start = engine.p_now(batch, None) if p_start is None else p_start
+    ready = engine.prerequisites_learned(p_start)  # (N, S) `readiness`
+    mastered = engine.flagged(p_start, batch)
     scope = None if constraints is None else constraints.scope(cat, mastered)
     showable = np.broadcast_to(entry >= 0, ready.shape) if scope is None else (entry >= 0)[None, :] & scope  # (N, S)
     eligible = showable & (ready >= min_readiness) & ~mastered
@@ -159,7 +165,6 @@ def choose_placement(engine: MasteryEngine, batch: MasteryBatch, k: int, *, rng:
     eligible = np.where(none[:, None], showable, eligible)  # a row without an entry skill: any skill with a resource
     # (N, I) candidate items by the tier of their skill, preferred first: not practised yet, then any of them
     tiers = [tier[:, item_skill] & items_allowed[None, :] for tier in (eligible & (batch.evidence == 0), eligible)]
-    p_items = engine.predict_items(batch, now)  # (N, I)
 
     shape = (n, k)
     out_item, out_skill, out_res = (np.full(shape, -1, dtype=np.int64) for _ in range(3))
@@ -204,10 +209,13 @@ def choose_placement(engine: MasteryEngine, batch: MasteryBatch, k: int, *, rng:
         used[rows[ok], skill[ok]] = True
     has_item = out_item >= 0
     safe_item, safe_skill = np.maximum(out_item, 0), np.maximum(out_skill, 0)
+    chosen = np.unique(safe_item)  # predicted P(correct) of the chosen items only
+    p_chosen = engine.predict_items(batch, now, chosen, p_now=engine.p_now(batch, now, start=p_start))  # (N, chosen)
+    p_items = p_chosen[rows[:, None], np.searchsorted(chosen, safe_item)]  # (N, k)
     return Placement(
         items=out_item, skills=out_skill, resources=out_res,
         information=np.where(has_item, info[rows[:, None], safe_item], np.where(out_res >= 0, 0.0, np.nan)),
-        p_correct=np.where(has_item, p_items[rows[:, None], safe_item], np.nan),
+        p_correct=np.where(has_item, p_items, np.nan),
         readiness=np.where(out_skill >= 0, ready[rows[:, None], safe_skill], np.nan),
         propensity=out_prop, item_propensity=out_item_prop, pinned=out_pinned, ready=out_ready,
     )

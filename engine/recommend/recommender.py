@@ -23,7 +23,7 @@ from engine.recommend.effectiveness import ResourceEffectiveness
 from engine.recommend.explain import reason
 from engine.recommend.learning import DifficultyProgress
 from engine.recommend.placement import (PLACEMENT_SD, PLACEMENT_WEIGHTS, Placement, ReadyPlace, choose_placement,
-                                        needs_placement, placement_reason)
+                                        entry_resources, needs_placement, placement_reason)
 from engine.recommend.ready import became_ready_at
 from engine.recommend.scoring import ResourceGeometry, Scored, remedial_closed, score_resources
 from engine.recommend.selection import Selection, select
@@ -133,6 +133,7 @@ class Recommender:
         self._resources_allowed = np.ones(self.catalog.n_resources, dtype=bool)
         if self.config.blocked_resources:
             self._resources_allowed[self.catalog.resource_indices(self.config.blocked_resources)] = False
+        self._entry = entry_resources(self.catalog, self._resources_allowed)  # a placement question's fallback resources
         self._items_allowed: np.ndarray | None = None
         if self.config.blocked_items:
             self._items_allowed = np.ones(self.catalog.n_items, dtype=bool)
@@ -261,7 +262,9 @@ class Recommender:
         showable &= ~remedial_closed(scored.status.p, self.catalog, self.config)
         teaches = np.where(showable, scored.gain_before_item, -np.inf)
         pl = choose_placement(self.engine, batch, k, rng=rng, constraints=resolved, randomesque=self.config.randomesque,
-                              now=now, ready_place=ready_place, teaches=teaches)
+                              now=now, ready_place=ready_place, teaches=teaches, p_start=scored.status.p_start,
+                              information=scored.item_information,
+                              entry=self._entry if np.array_equal(resolved.allowed, self._resources_allowed) else None)
         return pl, resolved, scored
 
     def _choose_batch_placement(self, batch: MasteryBatch, place: np.ndarray, k: int, now: float | np.ndarray | None,

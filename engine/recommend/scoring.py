@@ -81,7 +81,9 @@ def prerequisites_hold(holds: np.ndarray, catalog: Catalog) -> np.ndarray:
 class SkillStatus:
     """(N, S) arrays: P(learned) from the evidence `p` (ability-informed where unpractised), `p_now` after
     forgetting, `mastered`, `in_place` (>= ready threshold), `prereqs_ok`, `fringe`, `review_need`
-    (p - p_now: what forgetting has probably taken), `review` (in place and review_need >= threshold).
+    (p - p_now: what forgetting has probably taken), `review` (in place and review_need >= threshold); `p_start`, the
+    engine's own P(learned) before the ability's share is blended in (`MasteryEngine.p_now(batch, None)`), which the
+    placement questions read (passed on so a request computes it once).
 
     Mastery and the fringe use `p`, so a skill shown mastered is not sent back through the fringe as soon
     as time passes; forgetting enters as its own component, review."""
@@ -94,18 +96,20 @@ class SkillStatus:
     fringe: np.ndarray
     review_need: np.ndarray
     review: np.ndarray
+    p_start: np.ndarray
 
 
 def skill_status(engine: MasteryEngine, batch: MasteryBatch, now: float | np.ndarray | None,
                  config: RecommenderConfig) -> SkillStatus:
-    p = engine.p_with_ability(batch, engine.p_now(batch, None), config.ability_share)
+    p_start = engine.p_now(batch, None)
+    p = engine.p_with_ability(batch, p_start, config.ability_share)
     p_now = engine.forget(batch, p, now)
     mastered = engine.flagged(p, batch)  # a skill only a resource lifted since its last answer is not done yet
     in_place = p >= config.ready_threshold
     prereqs_ok = prerequisites_at_least(p, config.ready_threshold, engine.catalog)
     review_need = np.maximum(p - p_now, 0.0)
     review = in_place & (review_need >= config.review_threshold)
-    return SkillStatus(p, p_now, mastered, in_place, prereqs_ok, ~mastered & prereqs_ok, review_need, review)
+    return SkillStatus(p, p_now, mastered, in_place, prereqs_ok, ~mastered & prereqs_ok, review_need, review, p_start)
 
 
 @dataclass(frozen=True)
@@ -127,6 +131,8 @@ class Scored:
     # teaches): a function of the state alone, so a placement question paired by it keeps an exact propensity
     gain_before_item: np.ndarray
     ready_due: np.ndarray | None = None
+    # (N, I) Fisher information of every item at the ability estimate (the placement questions rank by it)
+    item_information: np.ndarray | None = None
 
 
 def ready_learn_rates(learn_rates: np.ndarray, progress: DifficultyProgress | None) -> np.ndarray:
@@ -226,7 +232,8 @@ def score_resources(engine: MasteryEngine, batch: MasteryBatch, now: float | np.
                                               constraints.allowed)
     weights = ready_weights(batch.last_practice, geometry.direct_pairs, probably_ready, primary)
     due = rotation_due(batch.n_responses, cat.n_skills, config.ready_rotation)[:, primary] if config.ready_rotation else None
-    return Scored(candidates, advanced_ready & candidates, target, components, items, st, weights, gain_before_item, due)
+    return Scored(candidates, advanced_ready & candidates, target, components, items, st, weights, gain_before_item, due,
+                  info_items)
 
 
 def remedial_closed(p: np.ndarray, cat: Catalog, config: RecommenderConfig) -> np.ndarray:

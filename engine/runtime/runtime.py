@@ -375,14 +375,14 @@ class Runtime:
         if policy.blocked:
             raise UnavailableError(policy.blocked)
         _check_student_id(student_id)
-        stored = self.store.get_state(student_id)
+        stored, stored_constraints = self.store.get_state_and_constraints(student_id)
         # a student without events gets placement questions from a fresh state; nothing is stored for them here
         state = policy.engine.new_state(student_id) if stored is None else \
             MasteryState.from_dict(stored.state, policy.catalog.skill_ids, policy.prior)
         now = state.last_time if math.isfinite(state.last_time) else None
         one = MasteryBatch.stack([state])
         placement = bool(needs_placement(one)[0])
-        constraints = self._teacher_constraints(policy, self.store.get_teacher_constraints(student_id))
+        constraints = self._teacher_constraints(policy, stored_constraints)
         recs = [r.to_dict() for r in policy.recommender.recommend(state, k, now=now, constraints=constraints)]
         info = policy.model_set_info()
         versions = {**policy.recommender.versions(), "model_set": f"{info['name']}/{info['version']}"}

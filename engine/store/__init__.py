@@ -160,6 +160,11 @@ class Store:
         with read_statement(self.engine) as conn:
             return _states.get_state(conn, student_id)
 
+    def get_state_and_constraints(self, student_id: str) -> tuple[StoredState | None, dict[str, list[str]] | None]:
+        """`get_state` and `get_teacher_constraints` on one connection (what a recommendation reads, once per request)."""
+        with read_statement(self.engine) as conn:
+            return _states.get_state(conn, student_id), _constraints.get(conn, student_id)
+
     def get_states(self, student_ids: Iterable[str]) -> dict[str, StoredState]:
         with read_tx(self.engine) as conn:
             return _states.get_states(conn, student_ids)
