@@ -16,8 +16,8 @@ from engine.mastery import MasteryBatch, MasteryEngine
 from engine.recommend import Recommender, RecommenderConfig, TeacherConstraints
 from engine.recommend.constraints import resolve
 from engine.recommend.learning import DifficultyProgress
-from engine.recommend.placement import PLACEMENT_SD, choose_placement, needs_placement
-from engine.recommend.scoring import score_resources
+from engine.recommend.placement import PLACEMENT_SD, choose_placement, entry_resources, needs_placement
+from engine.recommend.scoring import ResourceGeometry, score_resources
 
 # A tiny catalog: root "r", "m" builds on r (a new student has r at 0.6: plausible), "deep" builds on m
 # (m at 0.05: not plausible, although deep has by far the most informative item).
@@ -318,3 +318,28 @@ def test_the_ready_place_is_explained_and_short_lists_keep_their_questions(demo:
     assert [r.resource_id for r in pinned] == list(pins.pinned_resources) and all(r.placement for r in pinned)
     none = Recommender(demo, RecommenderConfig(ready_skill_slots=0))
     assert all(r.placement for r in none.recommend(state, 5, now=3.0, rng=np.random.default_rng(2)))
+
+
+def test_questions_from_the_policys_own_scoring_equal_those_computed_from_scratch(demo: MasteryEngine) -> None:
+    """The recommender passes its scoring's P(learned), item information and fallback resources to
+    `choose_placement` (one computation per request); the questions, their predicted success and propensities are
+    those `choose_placement` computes from the batch alone, row for row (students after 0 to 12 random answers; with
+    part of the ability blended into the policy's P(learned), which the questions do not use)."""
+    cat, rng = demo.catalog, np.random.default_rng(11)
+    states = []
+    for i in range(60):
+        state = demo.new_state(f"s{i}")
+        for j, item in enumerate(rng.choice(cat.n_items, size=i % 13, replace=False)):
+            state = demo.update(state, cat.item_ids[int(item)], float(rng.random() < 0.5), float(j))
+        states.append(state)
+    batch = MasteryBatch.stack(states)
+    resolved = resolve(None, cat)
+    scored = score_resources(demo, batch, 20.0, RecommenderConfig(ability_share=0.5), ResourceGeometry.of(cat), resolved,
+                             np.random.default_rng(0))
+    alone = choose_placement(demo, batch, 5, rng=np.random.default_rng(5), constraints=resolved, now=20.0)
+    given = choose_placement(demo, batch, 5, rng=np.random.default_rng(5), constraints=resolved, now=20.0,
+                             p_start=scored.status.p_start, information=scored.item_information,
+                             entry=entry_resources(cat, resolved.allowed))
+    for name in ("items", "skills", "resources", "information", "p_correct", "readiness", "propensity", "item_propensity"):
+        np.testing.assert_array_equal(getattr(given, name), getattr(alone, name), err_msg=name)
+    assert (alone.items >= 0).all() and np.isfinite(alone.p_correct).all()
