@@ -43,6 +43,11 @@ def test_teacher_constraints_are_kept_per_student(store: Store) -> None:
     stored = store.update_teacher_constraints("s1", lambda d: {**d, "pinned_resources": ["r1", "r1"]}, by="key k1")
     assert stored == {"assigned_skills": [], "pinned_resources": ["r1"], "blocked_resources": []}
     assert store.teacher_constraints_of(["s1", "s2"]) == {"s1": stored}
+    assert store.get_state_and_constraints("s1") == (None, stored)  # what a recommendation reads: no state yet
+    store.put_state("s1", {"n": 1})
+    state, constraints = store.get_state_and_constraints("s1")
+    assert state.state == {"n": 1} and state.version == 1 and constraints == stored
+    assert store.get_state_and_constraints("s2") == (None, None)
     with pytest.raises(DataError, match="both pinned and blocked"):
         store.update_teacher_constraints("s1", lambda d: {**d, "blocked_resources": ["r1"]})
     with pytest.raises(DataError, match="unknown teacher constraint"):

@@ -27,8 +27,8 @@ def test_stored_constraints_shape_the_served_list(runtime, student, monkeypatch)
     assert served["context"]["constraints"]["pinned_resources"] == [pin]
     assert all(0.0 <= item["skill_mastery"] <= 1.0 for item in served["items"])  # logged for exposure audits by band
     # a stored id the served catalog lacks (the catalog changed) is skipped, not an error
-    monkeypatch.setattr(runtime.store, "get_teacher_constraints",
-                        lambda sid: {"assigned_skills": ["gone-skill"], "pinned_resources": ["gone", pin], "blocked_resources": []})
+    stale = {"assigned_skills": ["gone-skill"], "pinned_resources": ["gone", pin], "blocked_resources": []}
+    monkeypatch.setattr(runtime.store, "get_state_and_constraints", lambda sid: (runtime.store.get_state(sid), stale))
     response, served = runtime.compute_recommendations(student, 3)
     assert response["recommendations"][0]["resource_id"] == pin
     assert served["context"]["constraints"] == {"assigned_skills": [], "pinned_resources": [pin], "blocked_resources": []}
