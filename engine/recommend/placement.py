@@ -91,9 +91,10 @@ def entry_resources(catalog: Catalog, allowed: np.ndarray) -> np.ndarray:
     return out
 
 
-def readiness(engine: MasteryEngine, batch: MasteryBatch) -> np.ndarray:
-    """(N, S) P(all direct prerequisites learned) under the ability-informed P(learned) (1 for a root)."""
-    return engine.prerequisites_learned(engine.p_now(batch, None))
+def readiness(engine: MasteryEngine, batch: MasteryBatch, p_start: np.ndarray | None = None) -> np.ndarray:
+    """(N, S) P(all direct prerequisites learned) under the ability-informed P(learned) (1 for a root); `p_start`:
+    that P(learned) when the caller has it (`engine.p_now(batch, None)`)."""
+    return engine.prerequisites_learned(engine.p_now(batch, None) if p_start is None else p_start)
 
 
 @dataclass(frozen=True)
@@ -155,7 +156,7 @@ def choose_placement(engine: MasteryEngine, batch: MasteryBatch, k: int, *, rng:
     info = information if information is not None else \
         engine.ability_model.information(batch.theta[:, None], cat.item_a[None, :], cat.item_b[None, :], cat.item_c[None, :])
     p_start = engine.p_now(batch, None) if p_start is None else p_start
-    ready = engine.prerequisites_learned(p_start)  # (N, S) `readiness`
+    ready = readiness(engine, batch, p_start)  # (N, S)
     mastered = engine.flagged(p_start, batch)
     scope = None if constraints is None else constraints.scope(cat, mastered)
     showable = np.broadcast_to(entry >= 0, ready.shape) if scope is None else (entry >= 0)[None, :] & scope  # (N, S)
