@@ -36,7 +36,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.pool import StaticPool
 
 from engine.errors import ConfigError, DataError, UnavailableError
-from engine.store.types import dumps_json
+from engine.store.types import dumps_json, loads_json
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +44,7 @@ T = TypeVar("T")
 
 IDLE_PING_S = 2.0  # a pooled PostgreSQL connection idle this long is pinged before use
 _WRITE = "equilearn_write"  # connection execution option: this transaction writes
+JSON_CODEC = {"json_serializer": dumps_json, "json_deserializer": loads_json}  # both backends read and write JSON alike
 _RETRYABLE_SQLSTATES = {"40P01", "40001", "23505"}  # deadlock, serialization failure, unique violation
 _SQLITE_BUSY = ("database is locked", "database is busy", "database table is locked")
 
@@ -98,17 +99,16 @@ def create_db_engine(url: str, *, busy_timeout_s: float = 30.0, pool_size: int =
     if parsed.get_backend_name() == "postgresql":
         # a dead server should fail a request (503) in seconds, not hang it until the OS gives up
         connect_args = {} if "connect_timeout" in parsed.query else {"connect_timeout": 10}
-        engine = sa.create_engine(parsed, pool_size=pool_size, max_overflow=max_overflow, json_serializer=dumps_json,
-                                  connect_args=connect_args, hide_parameters=True)
+        engine = sa.create_engine(parsed, pool_size=pool_size, max_overflow=max_overflow, connect_args=connect_args,
+                                  hide_parameters=True, **JSON_CODEC)
         _ping_idle_connections(engine, IDLE_PING_S)
         return engine
     if _is_memory(parsed):
         engine = sa.create_engine(parsed, poolclass=StaticPool, connect_args={"check_same_thread": False},
-                                  json_serializer=dumps_json, hide_parameters=True)
+                                  hide_parameters=True, **JSON_CODEC)
     else:
         Path(parsed.database).expanduser().resolve().parent.mkdir(parents=True, exist_ok=True)
-        engine = sa.create_engine(parsed, pool_size=pool_size, max_overflow=max_overflow, json_serializer=dumps_json,
-                                  hide_parameters=True)
+        engine = sa.create_engine(parsed, pool_size=pool_size, max_overflow=max_overflow, hide_parameters=True, **JSON_CODEC)
     _configure_sqlite(engine, busy_timeout_ms=int(busy_timeout_s * 1000))
     return engine
 
