@@ -11,8 +11,8 @@
 Both go through orjson (a well-kept C library: every ingested batch writes and reads a state document per student,
 and with the standard library's json those conversions were about a quarter of a batch's CPU), falling back to the
 standard library wherever orjson's rules differ from it: a key that is not a string, a whole number beyond 64 bits
-(written), a lone surrogate, a NaN literal or a number of 19 digits or more (read: orjson would turn a whole number
-beyond 64 bits into a float). Numbers are written in the shortest form that reads back as the same float (`0.00001`
+(written), a lone surrogate, a NaN literal or a number whose whole part has 19 digits or more (read: orjson would turn
+a whole number beyond 64 bits into a float). Numbers are written in the shortest form that reads back as the same float (`0.00001`
 where the standard library writes `1e-05`): the same values.
 """
 
@@ -82,14 +82,17 @@ def _plain(value: Any) -> Any:
 
 
 _ORJSON_WRITE = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS  # those through `_plain`, as json does
-_DIGITS_TO_ZERO = bytes(0 if 48 <= i <= 57 else 1 for i in range(256))  # ASCII digits -> 0, every other byte -> 1
-_LONG_NUMBER = bytes(19)  # 19 digits in a row: a number orjson may not read exactly (it holds -2**63 to 2**64 - 1)
+# ASCII digits -> 0, the decimal point -> 2, every other byte -> 1: a run of digits preceded by 1 (or at the start) is
+# the whole part of a number (or an exponent); one preceded by 2 is a fraction, which reads as a float anyway
+_NUMBER_CLASSES = bytes(0 if 48 <= i <= 57 else 2 if i == 46 else 1 for i in range(256))
+_LONG_WHOLE = bytes(19)  # 19 digits: a whole number orjson may not read exactly (it holds -2**63 to 2**64 - 1)
 
 
-def _has_long_number(raw: bytes) -> bool:
-    """A run of 19 or more ASCII digits in `raw` (a translation and a substring search: a few microseconds for a
-    state document, where a regular expression took longer than parsing it)."""
-    return _LONG_NUMBER in raw.translate(_DIGITS_TO_ZERO)
+def _has_long_whole_number(raw: bytes) -> bool:
+    """A whole part (or exponent) of 19 or more ASCII digits in `raw` (a translation and a substring search: a few
+    microseconds for a state document, where a regular expression took longer than parsing it)."""
+    classes = raw.translate(_NUMBER_CLASSES)
+    return classes.startswith(_LONG_WHOLE) or b"\x01" + _LONG_WHOLE in classes
 
 
 def dumps_json(value: Any) -> str:
@@ -110,7 +113,7 @@ def _dumps_stdlib(value: Any) -> str:
 def loads_json(text: str | bytes | bytearray | memoryview) -> Any:
     """The value of JSON `text`, exactly as `json.loads` reads it (see the module docstring)."""
     raw = text.encode("utf-8", "surrogatepass") if isinstance(text, str) else bytes(text)
-    if not _has_long_number(raw):
+    if not _has_long_whole_number(raw):
         try:
             return orjson.loads(raw)
         except orjson.JSONDecodeError:  # a NaN or infinity literal (json reads them), or not JSON: json's answer

@@ -57,6 +57,13 @@ def test_numbers_beyond_64_bits_stay_whole_numbers():
     assert loads_json(memoryview(b'{"n": 123456789012345678901234567890}')) == {"n": 123456789012345678901234567890}
 
 
+@settings(max_examples=300, deadline=None)
+@given(st.from_regex(r"-?(0|[1-9][0-9]{0,25})(\.[0-9]{1,40})?([eE][+-]?[0-9]{1,3})?", fullmatch=True))
+def test_number_text_of_any_length_reads_as_json_reads_it(number):
+    text = f"[{number}]"  # long fractions go to orjson, long whole parts and overflows (1e400) to json
+    assert json.dumps(loads_json(text)) == json.dumps(json.loads(text))
+
+
 def test_numpy_values_datetimes_and_non_string_keys_are_written_as_json_writes_them():
     when = datetime(2024, 5, 1, 12, tzinfo=UTC)
     doc = {"a": np.float64(0.25), "b": np.arange(3), "c": np.array([1.5, np.nan]), "d": np.int64(7), "e": np.bool_(True),
