@@ -23,10 +23,13 @@ def test_service_state_documents_match_engine_serializer():
     fast = batch_to_dicts(batch, cat.skill_ids)
     reference = [batch.state(i).to_dict(cat.skill_ids) for i in range(len(batch))]
     assert fast == reference
-    ids = batch.student_ids + ["new"]
-    rebuilt = batch_from_dicts(ids, fast + [None], cat.skill_ids, engine.new_batch(ids))
+    partial = {**reference[0], "student_id": "partial", "skills": {s: v for s, v in list(reference[0]["skills"].items())[::2]}}
+    ids = batch.student_ids + ["new", "partial"]  # a document without some skills: those keep the cold start
+    rebuilt = batch_from_dicts(ids, fast + [None, partial], cat.skill_ids, engine.new_batch(ids))
     prior = engine.skill_model.initial(1)[0]
-    expected = MasteryBatch.stack([MasteryState.from_dict(d, cat.skill_ids, prior) for d in reference] + [engine.new_state("new")])
+    expected = MasteryBatch.stack([MasteryState.from_dict(d, cat.skill_ids, prior) for d in reference]
+                                  + [engine.new_state("new"), MasteryState.from_dict(partial, cat.skill_ids, prior)])
     for name in ("theta", "theta_sd", "p_learned", "evidence", "last_practice", "n_responses", "last_time",
-                 "responses_since_progress", "first_time", "taught", "p_answered"):
+                 "responses_since_progress", "first_time", "taught", "p_answered", "skill_theta", "skill_var",
+                 "pace_score", "pace_info"):
         np.testing.assert_array_equal(getattr(rebuilt, name), getattr(expected, name), err_msg=name)
