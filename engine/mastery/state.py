@@ -31,10 +31,6 @@ def _num(x: float) -> float | None:
     return None if not math.isfinite(x) else float(x)
 
 
-def _float_or_nan(x: Any) -> float:
-    return math.nan if x is None else float(x)
-
-
 @dataclass
 class MasteryState:
     """One student's mastery; arrays are (S,) aligned with the catalog's skill ids."""
@@ -97,15 +93,15 @@ class MasteryState:
         p, ev, last = np.array(prior, dtype=float, copy=True), np.zeros(n, dtype=np.int64), np.full(n, np.nan)
         th, var, taught = np.full(n, np.nan), np.full(n, np.nan), np.zeros(n, dtype=bool)
         answered = p.copy()
-        for i, s in enumerate(skill_ids):
-            if s in skills:
-                taught[i] = bool(skills[s].get("taught", False))  # absent (states written before it): not taught
-                p[i] = skills[s]["p_learned"]
-                answered[i] = float(skills[s].get("p_answered", p[i]))  # absent: no resource moved it apart
-                ev[i] = skills[s]["evidence"]
-                last[i] = np.nan if skills[s].get("last_practice") is None else skills[s]["last_practice"]
-                th[i] = _float_or_nan(skills[s].get("theta"))
-                var[i] = _float_or_nan(skills[s].get("theta_var"))
+        if skills:  # one row per skill the payload has; taught absent (states written before it): not taught;
+            # p_answered absent: no resource moved it apart; None -> NaN
+            index = {s: i for i, s in enumerate(skill_ids)}
+            cols = np.array([index[s] for s in skills])
+            cells = np.array([(v["p_learned"], v["evidence"], v.get("last_practice"), v.get("theta"), v.get("theta_var"),
+                               bool(v.get("taught", False)), v.get("p_answered", v["p_learned"])) for v in skills.values()],
+                             dtype=float)
+            p[cols], ev[cols], last[cols], th[cols], var[cols] = cells[:, 0], cells[:, 1], cells[:, 2], cells[:, 3], cells[:, 4]
+            taught[cols], answered[cols] = cells[:, 5] != 0, cells[:, 6]
         lt, ft = payload.get("last_time"), payload.get("first_time")
         return cls(str(payload["student_id"]), float(payload["theta"]), float(payload["theta_sd"]), p, ev, last,
                    int(payload.get("n_responses", 0)), math.nan if lt is None else float(lt),
