@@ -155,9 +155,10 @@ def main(argv: list[str] | None = None) -> int:
         for w in workers.values():
             w.close()
     names = list(trees)
-    command = ("Command: `.venv/bin/python -m experiments.bench_request_cpu" + ("" if not args.against else " --against DIR")
-               + ("" if args.rounds == 9 else f" --rounds {args.rounds}") + ("" if args.requests == 400 else f" --requests {args.requests}")
-               + ("" if args.batches == 50 else f" --batches {args.batches}") + "` (what it times: the module docstring).")
+    options = [("--against DIR", args.against is not None), (f"--rounds {args.rounds}", args.rounds != 9),
+               (f"--requests {args.requests}", args.requests != 400), (f"--batches {args.batches}", args.batches != 50)]
+    command = ("Command: `.venv/bin/python -m experiments.bench_request_cpu" + "".join(f" {o}" for o, given in options if given)
+               + "` (what it times: the module docstring).")
     lines = ["# The recommendation request's and the event batch's CPU in process"
              + (" against another tree, interleaved" if args.against else ""), "", command, "",
              f"Machine: {os.cpu_count()} cores ({platform.machine()}), Python {platform.python_version()}, shared; the 1-minute "

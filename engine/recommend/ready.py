@@ -42,12 +42,13 @@ def later_count(when: np.ndarray) -> np.ndarray:
     """(N, S) how many entries of each row are strictly greater than each entry (ties share a count), by a sort
     per row: O(N S log S), no (N, S, S) comparison."""
     order = np.argsort(-when, axis=1, kind="stable")
-    desc = np.take_along_axis(when, order, axis=1)
-    positions = np.broadcast_to(np.arange(when.shape[1]), when.shape)
-    starts = np.concatenate([np.ones((when.shape[0], 1), dtype=bool), desc[:, 1:] != desc[:, :-1]], axis=1)
-    first = np.maximum.accumulate(np.where(starts, positions, 0), axis=1)  # where each run of equal values starts
+    rows = np.arange(when.shape[0])[:, None]
+    desc = when[rows, order]
+    starts = np.ones(when.shape, dtype=bool)
+    starts[:, 1:] = desc[:, 1:] != desc[:, :-1]
+    first = np.maximum.accumulate(np.where(starts, np.arange(when.shape[1]), 0), axis=1)  # where each run of equal values starts
     out = np.empty_like(first)
-    np.put_along_axis(out, order, first, axis=1)
+    out[rows, order] = first
     return out
 
 
