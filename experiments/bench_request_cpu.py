@@ -143,6 +143,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.rounds < 1 or args.requests < 1 or args.batches < 1:
         parser.error("--rounds, --requests and --batches must be at least 1")
+    from experiments.bench_service import cpu_reference_ms  # this machine's speed, as bench_service reports it
+
+    reference_before = cpu_reference_ms()
     trees = {"this tree": ROOT} | ({"against": args.against.resolve()} if args.against else {})
     workers = {name: Worker(tree, args.requests, args.batches) for name, tree in trees.items()}
     rows = []
@@ -154,6 +157,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         for w in workers.values():
             w.close()
+    reference_after = cpu_reference_ms()
     names = list(trees)
     options = [("--against DIR", args.against is not None), (f"--rounds {args.rounds}", args.rounds != 9),
                (f"--requests {args.requests}", args.requests != 400), (f"--batches {args.batches}", args.batches != 50)]
@@ -162,7 +166,9 @@ def main(argv: list[str] | None = None) -> int:
     lines = ["# The recommendation request's and the event batch's CPU in process"
              + (" against another tree, interleaved" if args.against else ""), "", command, "",
              f"Machine: {os.cpu_count()} cores ({platform.machine()}), Python {platform.python_version()}, shared; the 1-minute "
-             "load average at each round's start is in the tables (a round started above 2 is marked *).", "",
+             "load average at each round's start is in the tables (a round started above 2 is marked *); bench_service's CPU "
+             f"reference loop {reference_before:.0f} ms before, {reference_after:.0f} ms after (about 100 ms when this virtual "
+             "machine runs at full speed; the ratios compare trees in the same moments, the times only at similar speeds).", "",
              "| tree | commit | students of the requests in placement |", "|---|---|---|"]
     lines += [f"| {n} | {_commit(trees[n])} | {workers[n].info['placement_share']:.0%} |" for n in names]
     for key, what, unit in (("ms", "One recommendation (`Runtime.compute_recommendations`)", "ms/request"),
