@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from engine.store.types import BigIntKey, JSONDoc, UTCDateTime
+from engine.store.types import BigIntKey, JSONDoc, UTCDateTime, WholeJSON
 
 ID_LENGTH = 255  # longest student, item, event or model-set id accepted
 AUDIT_STATUSES = ("PASS", "FAIL", "INSUFFICIENT_EVIDENCE")
@@ -51,7 +51,7 @@ events = sa.Table(
 mastery_states = sa.Table(
     "mastery_states", metadata,
     sa.Column("student_id", sa.String(ID_LENGTH), primary_key=True),
-    sa.Column("state", JSONDoc, nullable=True),  # NULL only inside an ingest transaction (a lock placeholder)
+    sa.Column("state", WholeJSON, nullable=True),  # NULL only inside an ingest transaction (a lock placeholder)
     sa.Column("version", sa.BigInteger, nullable=False),
     sa.Column("last_seq", sa.BigInteger, nullable=True),
     sa.Column("updated_at", UTCDateTime, nullable=False),
@@ -87,8 +87,8 @@ served_recommendations = sa.Table(
     sa.Column("model_versions", JSONDoc, nullable=False),
     sa.Column("audit_status", sa.String(32), nullable=True),
     sa.Column("audit_id", sa.BigInteger, sa.ForeignKey("audits.id", name="fk_served_audit"), nullable=True),
-    sa.Column("items", JSONDoc, nullable=False),
-    sa.Column("context", JSONDoc, nullable=True),
+    sa.Column("items", WholeJSON, nullable=False),
+    sa.Column("context", WholeJSON, nullable=True),
     sa.Index("ix_served_student_time", "student_id", "served_at"),
     sa.Index("ix_served_time", "served_at"),
 )

@@ -3,6 +3,9 @@
 - `UTCDateTime`: timezone-aware UTC datetimes in and out. SQLite keeps no zone, so values are converted to
   UTC before writing and read back with `tzinfo=UTC`; naive datetimes are taken to be UTC already.
 - `JSONDoc`: JSON on SQLite, JSONB on PostgreSQL; None is SQL NULL.
+- `WholeJSON`: JSON on SQLite, `json` on PostgreSQL (the text as written, checked for syntax only): for the documents
+  the store only ever writes and reads whole (students' states, served lists), which JSONB would convert on every
+  write and back on every read; None is SQL NULL.
 - `dumps_json`: the engines' JSON serializer. JSON has no NaN or infinity, and PostgreSQL refuses them, so
   non-finite floats are written as null on both backends (the convention of `engine.cli.output`);
   numpy scalars and arrays are written as plain numbers and lists.
@@ -29,6 +32,7 @@ from sqlalchemy.dialects import postgresql
 
 # Python None is stored as SQL NULL (not the JSON literal null), so "no value" is one thing in queries.
 JSONDoc = sa.JSON(none_as_null=True).with_variant(postgresql.JSONB(none_as_null=True), "postgresql")
+WholeJSON = sa.JSON(none_as_null=True).with_variant(postgresql.JSON(none_as_null=True), "postgresql")
 
 # A 64-bit auto-increment key; SQLite only auto-increments an INTEGER PRIMARY KEY (its rowid alias).
 BigIntKey = sa.BigInteger().with_variant(sa.Integer(), "sqlite")

@@ -85,16 +85,18 @@ def test_roster_nul_character_is_refused_before_the_database(api, logs):
 
 
 def test_a_value_the_database_refuses_is_a_data_error_without_the_value(api, logs):
-    """Past every check (here `put_state`, whose states the store treats as opaque): PostgreSQL refuses a NUL
-    in JSONB; the error is a DataError (422) naming the SQLSTATE, with no data and no parameter dump."""
+    """Past every check (here a served list's model versions, which `record_served` only requires to be an object):
+    PostgreSQL refuses a NUL in JSONB; the error is a DataError (422) naming the SQLSTATE, with no data and no
+    parameter dump, and nothing is stored."""
     store = api.runtime.store
     if store.backend != "postgresql":
         pytest.skip("SQLite stores NUL characters; the mapping is PostgreSQL's")
     with pytest.raises(DataError) as info:
-        store.put_state("s-nul", {"note": MARKERS[0] + "\x00"})
+        store.record_served("s-nul", [{"resource_id": "r1"}], model_set_version="v1",
+                            model_versions={"note": MARKERS[0] + "\x00"})
     assert "SQLSTATE 22P05" in str(info.value) and info.value.__cause__ is None and info.value.__suppress_context__
     assert_no_marker(str(info.value), log_text(logs))
-    assert store.get_state("s-nul") is None
+    assert store.served_for("s-nul") == []
 
 
 def test_sqlalchemy_statement_log_hides_parameters(api, logs):

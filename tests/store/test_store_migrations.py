@@ -139,11 +139,16 @@ def test_upgrade_from_version_1_keeps_data_and_makes_the_log_append_only(db_url:
         patch.setattr(migrations, "LATEST_VERSION", 1)
         with Store.open(db_url) as old:
             old.ingest([Event("e1", "s1", "i1", 1.0)], per_student(lambda sid, st, evs: {"n": len(evs)}))
+            old.record_served("s1", [{"resource_id": "r1", "nested": {"k": [1, 2.5, None]}}], model_set_version="v1",
+                              model_versions={"m": "1"}, context={"k": 5, "note": "\u00e9"})
             with write_tx(old.engine) as conn:  # version 1 did not protect the log yet
                 conn.execute(sa.text("UPDATE events SET correct = 1.0 WHERE event_id = 'e1'"))
     with Store.open(db_url, migrate=False) as store:
         assert store.migrate() == [v.version for v in migrations.MIGRATIONS[1:]]
         assert store.count_events() == 1 and store.get_state("s1").state == {"n": 1}
+        served = store.served_for("s1")[0]  # migration 7 (PostgreSQL: JSONB -> json) keeps the served list's values
+        assert served.items == [{"resource_id": "r1", "nested": {"k": [1, 2.5, None]}}]
+        assert served.context == {"k": 5, "note": "\u00e9"}
         for statement in ("UPDATE events SET correct = 0.0", "DELETE FROM events"):
             with pytest.raises(sa.exc.DBAPIError, match="append-only"), write_tx(store.engine) as conn:
                 conn.execute(sa.text(statement))

@@ -25,7 +25,7 @@ import sqlalchemy as sa
 from engine.errors import ConfigError
 from engine.store.database import write_tx
 from engine.store.migrations import v0001_initial, v0002_append_only_events, v0003_generations
-from engine.store.migrations import v0004_audit_content, v0005_classes, v0006_event_resource
+from engine.store.migrations import v0004_audit_content, v0005_classes, v0006_event_resource, v0007_whole_json
 from engine.store.types import UTCDateTime, utc_now
 
 VERSION_TABLE = "schema_migrations"
@@ -46,6 +46,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(4, "audits bound to model-set content", v0004_audit_content.upgrade),
     Migration(5, "classes, enrolments, teacher constraints, page sessions", v0005_classes.upgrade),
     Migration(6, "the resource behind each answer", v0006_event_resource.upgrade),
+    Migration(7, "states and served lists as json text on PostgreSQL", v0007_whole_json.upgrade),
 )
 LATEST_VERSION = MIGRATIONS[-1].version
 
