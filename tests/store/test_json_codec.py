@@ -44,9 +44,8 @@ def test_what_is_written_reads_back_as_the_standard_library_reads_its_own_text(v
 def test_any_text_the_standard_library_writes_reads_as_it_reads_it(value):
     text = json.dumps(value)  # NaN and Infinity literals included, as an older row may hold them
     expected = json.loads(text)
-    got = loads_json(text)
-    assert json.dumps(got) == json.dumps(expected)  # (NaN != NaN: compare the texts)
-    assert loads_json(text.encode()) == got or json.dumps(loads_json(text.encode())) == json.dumps(expected)
+    assert json.dumps(loads_json(text)) == json.dumps(expected)  # (NaN != NaN: compare the texts)
+    assert json.dumps(loads_json(text.encode())) == json.dumps(expected)  # bytes, as PostgreSQL's driver passes them
 
 
 def test_numbers_beyond_64_bits_stay_whole_numbers():
