@@ -12,7 +12,7 @@
 - `loads_json`: the engines' JSON reader.
 
 Both go through orjson (a well-kept C library: every ingested batch writes and reads a state document per student,
-and with the standard library's json those conversions were about a quarter of a batch's CPU), falling back to the
+and those conversions were a large part of a batch's CPU: experiments/results/request_cpu.md), falling back to the
 standard library wherever orjson's rules differ from it: a key that is not a string, a whole number beyond 64 bits
 (written), a lone surrogate, a NaN literal or a number whose whole part has 19 digits or more (read: orjson would
 turn a whole number beyond 64 bits into a float). Numbers are written in the shortest form that reads back as the

@@ -1,7 +1,7 @@
 """Migration 7: on PostgreSQL, the documents the store only writes and reads whole, the students' states
 (`mastery_states.state`) and the served lists (`served_recommendations.items`, `.context`), become `json` (the text
 as written, checked for syntax) instead of JSONB, which converted every state an ingested batch rewrote and every
-list served (without it a batch of 100 events on PostgreSQL takes about a fifth less wall time). Nothing queries
+list served (PostgreSQL's ingestion over HTTP: docs/service.md, experiments/results/service.md). Nothing queries
 inside them. The values are unchanged; JSONB had normalized their text (key order, spacing), which nothing reads.
 SQLite keeps its JSON text columns as they were. Frozen here: later schema changes get their own migration."""
 
